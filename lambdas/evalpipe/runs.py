@@ -1,0 +1,156 @@
+"""Run identity and lifecycle: statuses, verdicts and the names derived from a dataset object.
+
+Every name is derived from the object (bucket, key, version) and the S3 event time, so a
+re-delivered event yields the same run id, job name and idempotency token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+SUITE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+JOB_NAME_PATTERN = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
+DATASET_PREFIX = "datasets/"
+SUITE_PREFIX = "suites/"
+RESULTS_PREFIX = "results/"
+REPORTS_PREFIX = "reports/"
+
+
+class RunStatus(StrEnum):
+    VALIDATING = "VALIDATING"
+    REJECTED = "REJECTED"
+    SUBMITTED = "SUBMITTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+    TIMED_OUT = "TIMED_OUT"
+    ERROR = "ERROR"
+
+
+class Verdict(StrEnum):
+    PASSED = "PASSED"
+    LOW_SCORES = "LOW_SCORES"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+    TIMED_OUT = "TIMED_OUT"
+    REJECTED = "REJECTED"
+    ERROR = "ERROR"
+
+
+SEVERITY: dict[Verdict, str] = {
+    Verdict.PASSED: "info",
+    Verdict.LOW_SCORES: "warning",
+    Verdict.STOPPED: "warning",
+    Verdict.FAILED: "error",
+    Verdict.TIMED_OUT: "error",
+    Verdict.REJECTED: "error",
+    Verdict.ERROR: "error",
+}
+
+
+class DatasetKeyError(ValueError):
+    """The object key does not follow `datasets/<suite>/<name>.jsonl`."""
+
+
+@dataclass(frozen=True)
+class DatasetObject:
+    """The dropped dataset object, as the S3 event describes it."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str | None
+    size: int | None
+    event_time: datetime
+
+    @property
+    def suite(self) -> str:
+        return suite_of_key(self.key)
+
+    @property
+    def name(self) -> str:
+        """File name without the `.jsonl` suffix."""
+        return self.key.rsplit("/", 1)[-1].removesuffix(".jsonl")
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def fingerprint(self) -> str:
+        identity = f"{self.bucket}/{self.key}#{self.version_id or self.etag or ''}"
+        return hashlib.sha256(identity.encode()).hexdigest()
+
+    @property
+    def run_id(self) -> str:
+        """Also the Bedrock job name: `<suite-slug>-<YYYYMMDD-HHMMSS>-<hash8>`."""
+        stamp = self.event_time.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+        slug = slugify(self.suite)[:30].strip("-") or "suite"
+        return f"{slug}-{stamp}-{self.fingerprint[:8]}"
+
+    @property
+    def client_request_token(self) -> str:
+        return self.fingerprint[:64]
+
+    def as_item(self) -> dict:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+            "etag": self.etag,
+            "size": self.size,
+            "event_time": self.event_time.astimezone(UTC).isoformat(),
+        }
+
+    @classmethod
+    def from_item(cls, item: dict) -> DatasetObject:
+        return cls(
+            bucket=item["bucket"],
+            key=item["key"],
+            version_id=item.get("version_id"),
+            etag=item.get("etag"),
+            size=int(item["size"]) if item.get("size") is not None else None,
+            event_time=datetime.fromisoformat(item["event_time"]),
+        )
+
+
+def slugify(text: str) -> str:
+    """Lower-case, every run of characters outside [a-z0-9] becomes one hyphen."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def suite_of_key(key: str) -> str:
+    """`datasets/<suite>/<name>.jsonl` -> `<suite>`; anything else is a DatasetKeyError."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] + "/" != DATASET_PREFIX or not parts[2].endswith(".jsonl"):
+        raise DatasetKeyError(
+            f"{key}: datasets must be uploaded as datasets/<suite>/<name>.jsonl "
+            "(the folder names the suite file suites/<suite>.json)"
+        )
+    suite = parts[1]
+    if not SUITE_NAME_PATTERN.match(suite):
+        raise DatasetKeyError(
+            f"{key}: suite name {suite!r} must match {SUITE_NAME_PATTERN.pattern}"
+        )
+    return suite
+
+
+def suite_key(suite: str) -> str:
+    return f"{SUITE_PREFIX}{suite}.json"
+
+
+def results_prefix(suite: str, run_id: str) -> str:
+    return f"{RESULTS_PREFIX}{suite}/{run_id}/"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="seconds")
