@@ -18,6 +18,8 @@ DATASET_PREFIX = "datasets/"
 SUITE_PREFIX = "suites/"
 RESULTS_PREFIX = "results/"
 REPORTS_PREFIX = "reports/"
+# Runs of objects whose key names no suite are recorded (and rejected) under this suite.
+UNKNOWN_SUITE = "unknown-suite"
 
 
 class RunStatus(StrEnum):
@@ -70,7 +72,20 @@ class DatasetObject:
 
     @property
     def suite(self) -> str:
-        return suite_of_key(self.key)
+        """The suite the key names, or `UNKNOWN_SUITE` when the key breaks the convention."""
+        try:
+            return suite_of_key(self.key)
+        except DatasetKeyError:
+            return UNKNOWN_SUITE
+
+    @property
+    def key_problem(self) -> str | None:
+        """Why the key does not follow `datasets/<suite>/<name>.jsonl`, or None."""
+        try:
+            suite_of_key(self.key)
+        except DatasetKeyError as exc:
+            return str(exc)
+        return None
 
     @property
     def name(self) -> str:
@@ -106,6 +121,20 @@ class DatasetObject:
             "size": self.size,
             "event_time": self.event_time.astimezone(UTC).isoformat(),
         }
+
+    @classmethod
+    def from_event(cls, event: dict) -> DatasetObject:
+        """Read the object from an EventBridge `Object Created` event (S3 -> EventBridge)."""
+        detail = event["detail"]
+        obj = detail["object"]
+        return cls(
+            bucket=detail["bucket"]["name"],
+            key=obj["key"],
+            version_id=obj.get("version-id"),
+            etag=obj.get("etag"),
+            size=int(obj["size"]) if obj.get("size") is not None else None,
+            event_time=datetime.fromisoformat(event["time"].replace("Z", "+00:00")),
+        )
 
     @classmethod
     def from_item(cls, item: dict) -> DatasetObject:

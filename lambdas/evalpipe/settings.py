@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Settings(BaseModel):
     """What the one Lambda factory puts in every function's environment (see docs/design.md)."""
 
+    # Frozen (hashable) so the adapters built from one configuration can be cached per configuration.
+    model_config = ConfigDict(frozen=True)
+
     runs_table_name: str = Field(alias="RUNS_TABLE_NAME")
     bucket_name: str = Field(alias="BUCKET_NAME")
     topic_arn: str | None = Field(default=None, alias="TOPIC_ARN")
     bedrock_role_arn: str | None = Field(default=None, alias="BEDROCK_ROLE_ARN")
-    allowed_evaluator_models: list[str] = Field(default_factory=list, alias="ALLOWED_EVALUATOR_MODELS")
+    allowed_evaluator_models: tuple[str, ...] = Field(default=(), alias="ALLOWED_EVALUATOR_MODELS")
     kms_key_arn: str | None = Field(default=None, alias="KMS_KEY_ARN")
     poll_interval_seconds: int = Field(default=60, ge=0, alias="POLL_INTERVAL_SECONDS")
     job_timeout_seconds: int = Field(default=86_400, gt=0, alias="JOB_TIMEOUT_SECONDS")
@@ -24,7 +27,7 @@ class Settings(BaseModel):
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("kms_key_arn", "topic_arn", "bedrock_role_arn", mode="before")

@@ -1,0 +1,44 @@
+"""The adapters one pipeline step works with, bundled so steps receive them as one argument."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from evalpipe.runs import now_utc
+
+if TYPE_CHECKING:
+    from evalpipe.aws.bedrock_jobs import BedrockJobs
+    from evalpipe.aws.objects import Objects
+    from evalpipe.aws.runs_table import RunsTable
+    from evalpipe.settings import Settings
+
+
+@dataclass
+class Ports:
+    """Everything a step touches outside itself; tests build one from moto-backed or stubbed clients.
+
+    Parameters
+    ----------
+    objects
+        The product bucket (suites, datasets, results).
+    runs
+        The runs table.
+    jobs
+        The Bedrock evaluation-job control plane.
+    sns_client
+        A boto3 SNS client (notify only).
+    settings
+        The function's typed environment.
+    clock
+        Returns the current UTC time; injected so deadlines are testable.
+    """
+
+    objects: Objects
+    runs: RunsTable
+    jobs: BedrockJobs
+    sns_client: Any
+    settings: Settings
+    clock: Callable[[], datetime] = field(default=now_utc)

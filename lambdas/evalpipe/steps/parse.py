@@ -1,0 +1,70 @@
+"""Parse step: stream every `*_output.jsonl` of the job into per-record items and a run summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from evalpipe.dataset import iter_raw_lines
+from evalpipe.results import Aggregator, CategoryIndex, RecordResult, iter_output_records
+from evalpipe.runs import DatasetObject, RunStatus, iso, results_prefix
+from evalpipe.steps.submit import load_run, load_suite
+
+if TYPE_CHECKING:
+    from evalpipe.ports import Ports
+
+
+class NoResultsError(RuntimeError):
+    """A Completed job left no `*_output.jsonl` under its output prefix."""
+
+
+def parse(run_id: str, ports: Ports) -> dict:
+    """Aggregate the job's results and store them; running it twice stores the same items.
+
+    Output files are found by listing the run's prefix (the layout below it is nested and
+    partly random), read in key order, and records are numbered in that order, so a re-parse
+    overwrites the same record items instead of adding new ones.
+
+    Returns
+    -------
+    dict
+        `{record_count, verdict}`.
+    """
+    run = load_run(run_id, ports)
+    suite = load_suite(run)
+    dataset = DatasetObject.from_item(run["dataset"])
+    prefix = results_prefix(suite.name, run_id)
+    keys = ports.objects.list_output_files(prefix)
+    if not keys:
+        raise NoResultsError(
+            f"job {run.get('job_name')} completed but left no *_output.jsonl under "
+            f"s3://{ports.settings.bucket_name}/{prefix}"
+        )
+
+    # Bedrock's copy of the input line may drop fields it does not know (category among them).
+    categories = CategoryIndex.from_dataset_lines(
+        line.data for line in iter_raw_lines(ports.objects.iter_chunks(dataset.key, version_id=dataset.version_id))
+    )
+    aggregator = Aggregator(suite.low_rule, max_low_records=suite.pipeline.notification.max_low_records)
+
+    def records() -> Iterator[RecordResult]:
+        index = 0
+        for key in keys:
+            lines = (line.data for line in iter_raw_lines(ports.objects.iter_chunks(key)))
+            for record in iter_output_records(lines, start_index=index):
+                if not record.category:
+                    record.category = categories.category_for(record.prompt, record.response)
+                aggregator.add(record)
+                index = record.index + 1
+                yield record
+
+    written = ports.runs.put_records(run_id, records())
+    summary = aggregator.summary()
+    ports.runs.store_summary(
+        run_id,
+        summary,
+        status=RunStatus.COMPLETED.value,
+        output_files=len(keys),
+        finished_at=iso(ports.clock()),
+    )
+    return {"record_count": written, "verdict": summary.verdict.value}

@@ -1,0 +1,72 @@
+"""Poll and stop steps: follow the job until it ends or its deadline passes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from evalpipe.runs import RunStatus, Verdict, iso
+
+if TYPE_CHECKING:
+    from evalpipe.ports import Ports
+
+# Bedrock statuses after which polling stops, and the run status each one records.
+FINISHED = {"Completed": None, "Failed": RunStatus.FAILED, "Stopped": RunStatus.STOPPED}
+TIMED_OUT = "TimedOut"
+
+
+def poll(run_id: str, job_arn: str, deadline: str, ports: Ports) -> dict:
+    """Read the job's status once and record what changed.
+
+    Returns
+    -------
+    dict
+        `{job_arn, job_name, status, wait_seconds, deadline}`; status is the Bedrock status,
+        `Stopped` for a job someone deleted, or `TimedOut` when the job still runs past the deadline.
+    """
+    job = ports.jobs.get(job_arn)
+    status = job.status
+    now = ports.clock()
+    if status == "Deleting":
+        # Someone deleted the job under us: there will be no results to parse.
+        status = "Stopped"
+    if status in ("Failed", "Stopped"):
+        run_status = FINISHED[status]
+        ports.runs.update_run(
+            run_id,
+            status=run_status.value,
+            verdict=Verdict(run_status.value).value,
+            failure_messages=list(job.failure_messages),
+            finished_at=iso(now),
+        )
+    elif status == "Completed":
+        ports.runs.update_run(run_id, job_status=status, job_finished_at=iso(now))
+    elif now >= datetime.fromisoformat(deadline):
+        status = TIMED_OUT
+    else:
+        ports.runs.update_run(run_id, status=RunStatus.IN_PROGRESS.value, job_status=status, polled_at=iso(now))
+    return {
+        "job_arn": job_arn,
+        "job_name": job.job_name,
+        "status": status,
+        "wait_seconds": ports.settings.poll_interval_seconds,
+        "deadline": deadline,
+    }
+
+
+def stop(run_id: str, job_arn: str, ports: Ports) -> dict:
+    """Stop a job that outlived its deadline and record the run as TIMED_OUT."""
+    stopped = ports.jobs.stop(job_arn)
+    timeout = ports.settings.job_timeout_seconds
+    ports.runs.update_run(
+        run_id,
+        status=RunStatus.TIMED_OUT.value,
+        verdict=Verdict.TIMED_OUT.value,
+        error={
+            "type": "JobTimeout",
+            "message": f"the job was still running {timeout} s after submission; "
+            + ("StopEvaluationJob was sent" if stopped else "it had already ended when stopped"),
+        },
+        finished_at=iso(ports.clock()),
+    )
+    return {"stopped": stopped}

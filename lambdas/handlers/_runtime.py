@@ -1,0 +1,52 @@
+"""What every handler shares: Powertools utilities and the adapters built from the environment.
+
+Nothing here creates a client at import; `ports()` builds them on first use, once per
+configuration, so warm invocations reuse connections and tests can swap the environment.
+Endpoints come from the standard AWS environment (AWS_ENDPOINT_URL*, region): the same code
+runs in AWS and in the local mode.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from botocore.config import Config
+
+from evalpipe.aws.bedrock_jobs import BedrockJobs
+from evalpipe.aws.objects import Objects
+from evalpipe.aws.runs_table import RunsTable
+from evalpipe.ports import Ports
+from evalpipe.settings import Settings, settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+# Standard retry mode backs off on throttling inside one invocation; Step Functions retries
+# across invocations (BedrockThrottled) when that is not enough.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, user_agent_extra="evalpipe")
+
+
+@cache
+def _ports_for(config: Settings) -> Ports:
+    session = boto3.session.Session()
+    return Ports(
+        objects=Objects(session.client("s3", config=CLIENT_CONFIG), config.bucket_name),
+        runs=RunsTable(session.resource("dynamodb", config=CLIENT_CONFIG).Table(config.runs_table_name)),
+        jobs=BedrockJobs(session.client("bedrock", config=CLIENT_CONFIG)),
+        sns_client=session.client("sns", config=CLIENT_CONFIG),
+        settings=config,
+    )
+
+
+def ports() -> Ports:
+    """The adapters for the current environment."""
+    return _ports_for(settings())
+
+
+def reset() -> None:
+    """Forget cached settings and clients (tests and the local runner change the environment)."""
+    settings.cache_clear()
+    _ports_for.cache_clear()
