@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from evalpipe.dataset import iter_raw_lines
-from evalpipe.results import Aggregator, CategoryIndex, RecordResult, iter_output_records
+from evalpipe.results import Aggregator, CategoryIndex, RecordResult, iter_output_records, resolve_category
 from evalpipe.runs import DatasetObject, RunStatus, iso, results_prefix
 from evalpipe.steps.submit import load_run, load_suite
 
@@ -43,22 +43,23 @@ def parse(run_id: str, ports: Ports) -> dict:
 
     # Bedrock's copy of the input line may drop fields it does not know (category among them).
     categories = CategoryIndex.from_dataset_lines(
-        line.data for line in iter_raw_lines(ports.objects.iter_chunks(dataset.key, version_id=dataset.version_id))
+        iter_raw_lines(ports.objects.iter_chunks(dataset.key, version_id=dataset.version_id))
     )
     aggregator = Aggregator(suite.low_rule, max_low_records=suite.pipeline.notification.max_low_records)
 
     def records() -> Iterator[RecordResult]:
         index = 0
         for key in keys:
-            lines = (line.data for line in iter_raw_lines(ports.objects.iter_chunks(key)))
-            for record in iter_output_records(lines, start_index=index):
-                if not record.category:
-                    record.category = categories.category_for(record.prompt, record.response)
+            lines = iter_raw_lines(ports.objects.iter_chunks(key))
+            for record in iter_output_records(lines, start_index=index, source=key):
+                resolve_category(record, categories)
                 aggregator.add(record)
                 index = record.index + 1
                 yield record
 
     written = ports.runs.put_records(run_id, records())
+    # A re-parse that found fewer records must not leave the earlier surplus behind.
+    ports.runs.delete_records_from(run_id, written)
     summary = aggregator.summary()
     ports.runs.store_summary(
         run_id,

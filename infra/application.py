@@ -1,0 +1,41 @@
+"""Builds the CDK App from cdk.json's context, so `cdk synth` and `python3 app.py` agree."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Environment
+
+from infra.settings import PipelineSettings
+from infra.stack import PipelineStack
+
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The ``context`` block of cdk.json (feature flags and the pipeline's defaults)."""
+    return dict(json.loads(path.read_text(encoding="utf-8")).get("context", {}))
+
+
+def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> tuple[App, PipelineStack]:
+    """An App holding the pipeline stack.
+
+    Parameters
+    ----------
+    context
+        Context on top of cdk.json's. The CDK CLI's own context (``-c``) still wins: CDK
+        applies it after the values given here.
+    outdir
+        The cloud assembly directory (default: what the CLI asks for, or ``cdk.out``).
+    """
+    app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
+    settings = PipelineSettings.from_context(app.node)
+    # Environment-agnostic unless the CLI resolved an account/region (cdk deploy does).
+    account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
+    env = Environment(account=account, region=region) if account and region else None
+    stack = PipelineStack(app, settings.stack_name, settings=settings, env=env)
+    return app, stack

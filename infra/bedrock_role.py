@@ -1,0 +1,170 @@
+"""The service role Amazon Bedrock assumes to run our evaluation jobs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from infra import constants
+from infra.naming import nag_resource, pin_logical_id
+
+# Cross-region inference profile ids put a geography before "<provider>.<model>".
+_PROFILE_GEOGRAPHIES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
+_PROFILE_ID = re.compile(rf"^(?:{'|'.join(re.escape(g) for g in _PROFILE_GEOGRAPHIES)})\.(?P<base>[^.]+\..+)$")
+
+
+class BedrockServiceRole(Construct):
+    """The role passed as ``roleArn`` to CreateEvaluationJob.
+
+    Permissions follow the Bedrock user guide page "Required service role permissions for
+    creating a model evaluation job that uses a judge model"
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/judge-service-roles.html): invoke the
+    evaluator (judge) models, read the datasets, write the results. The trust policy carries
+    ``aws:SourceAccount`` and ``aws:SourceArn`` so only our account's evaluation jobs can use it.
+
+    Parameters
+    ----------
+    scope, construct_id
+        Where the construct sits in the tree.
+    bucket
+        The evaluation bucket (``datasets/`` read, ``results/`` written).
+    evaluator_models
+        Model ids, inference-profile ids or full ARNs the judge may be.
+    encryption_key
+        The customer managed key of the bucket, if any. Its key policy must also allow this
+        role (an imported key's policy cannot be changed from here).
+
+    Attributes
+    ----------
+    role : iam.Role
+        The service role.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        evaluator_models: Sequence[str],
+        encryption_key: kms.IKey | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.role = self._build_role()
+        self._grant_data(bucket)
+        self._grant_models(evaluator_models)
+        if encryption_key is not None:
+            encryption_key.grant_encrypt_decrypt(self.role)
+        self._suppress_findings(bucket, evaluator_models, has_key=encryption_key is not None)
+
+    def _build_role(self) -> iam.Role:
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "Role",
+            description="Assumed by Amazon Bedrock to run the pipeline's evaluation jobs",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": evaluation_jobs_arn(stack)},
+                },
+            ),
+        )
+        pin_logical_id(role, constants.BEDROCK_ROLE_LOGICAL_ID)
+        return role
+
+    def _grant_data(self, bucket: s3.IBucket) -> None:
+        bucket.grant_read(self.role, f"{constants.DATASETS_PREFIX}*")
+        bucket.grant_read(self.role, f"{constants.RESULTS_PREFIX}*")
+        bucket.grant_put(self.role, f"{constants.RESULTS_PREFIX}*")
+
+    def _grant_models(self, evaluator_models: Sequence[str]) -> None:
+        stack = Stack.of(self)
+        resources = sorted({arn for model in evaluator_models for arn in evaluator_model_arns(stack, model)})
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="InvokeEvaluatorModels",
+                actions=[
+                    "bedrock:InvokeModel",
+                    "bedrock:CreateModelInvocationJob",
+                    "bedrock:StopModelInvocationJob",
+                ],
+                resources=resources,
+            )
+        )
+
+    def _suppress_findings(self, bucket: s3.IBucket, models: Sequence[str], *, has_key: bool) -> None:
+        bucket_arn = nag_resource(Stack.of(self), bucket.bucket_arn)
+        applies_to = [
+            "Action::s3:GetObject*",
+            "Action::s3:GetBucket*",
+            "Action::s3:List*",
+            "Action::s3:Abort*",
+            f"Resource::{bucket_arn}/{constants.DATASETS_PREFIX}*",
+            f"Resource::{bucket_arn}/{constants.RESULTS_PREFIX}*",
+        ]
+        applies_to += [
+            f"Resource::{nag_resource(Stack.of(self), arn)}"
+            for model in models
+            for arn in evaluator_model_arns(Stack.of(self), model)
+            if "*" in arn
+        ]
+        if has_key:
+            applies_to += ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
+        NagSuppressions.add_resource_suppressions(
+            self.role,
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": "Bedrock reads any dataset under datasets/ and writes job output under "
+                    "results/ (object names are chosen per run); the s3/kms action wildcards come from "
+                    "CDK's grant_read/grant_put. An inference profile routes to its base model in any "
+                    "region, so that foundation-model ARN has a region wildcard.",
+                    "applies_to": applies_to,
+                }
+            ],
+            apply_to_children=True,  # the findings sit on the role's DefaultPolicy
+        )
+
+
+def evaluation_jobs_arn(stack: Stack) -> str:
+    """``arn:<partition>:bedrock:<region>:<account>:evaluation-job/*``."""
+    return stack.format_arn(
+        service="bedrock", resource="evaluation-job", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )
+
+
+def evaluator_model_arns(stack: Stack, model: str) -> list[str]:
+    """The resources an evaluator ``model`` (foundation model id, inference-profile id or ARN) needs.
+
+    Examples
+    --------
+    ``amazon.nova-pro-v1:0`` -> the foundation model in this region;
+    ``us.amazon.nova-pro-v1:0`` -> the profile in this account plus ``amazon.nova-pro-v1:0``
+    in any region (the profile routes requests across regions).
+    """
+    if model.startswith("arn:"):
+        return [model]
+    profile = _PROFILE_ID.match(model)
+    if profile is None:
+        return [_foundation_model_arn(stack, model, region=stack.region)]
+    profile_arn = stack.format_arn(
+        service="bedrock", resource="inference-profile", resource_name=model,
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )  # fmt: skip
+    return [profile_arn, _foundation_model_arn(stack, profile.group("base"), region="*")]
+
+
+def _foundation_model_arn(stack: Stack, model: str, *, region: str) -> str:
+    return stack.format_arn(
+        service="bedrock", region=region, account="", resource="foundation-model", resource_name=model,
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )  # fmt: skip

@@ -1,0 +1,100 @@
+"""Names that must stay stable: construct ids, CloudFormation logical ids, outputs, state names.
+
+Stateful resources (bucket, table, key, topic) carry fixed logical ids so that moving a
+construct in the tree never makes CloudFormation replace them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SERVICE_NAME: Final = "evalpipe"
+METRICS_NAMESPACE: Final = "EvalPipe"
+PROJECT_TAG: Final = "bedrock-evalpipe"
+
+# Lambda: one Python version for the runtime and for the wheels the bundler fetches.
+LAMBDA_PYTHON_VERSION: Final = "3.14"
+LAMBDA_HANDLER_PACKAGE: Final = "handlers"
+
+# Object prefixes (docs/design.md, "Object conventions").
+SUITES_PREFIX: Final = "suites/"
+DATASETS_PREFIX: Final = "datasets/"
+RESULTS_PREFIX: Final = "results/"
+DATASET_KEY_WILDCARD: Final = "datasets/*.jsonl"
+
+# Construct ids.
+STORAGE_ID: Final = "Storage"
+NOTIFICATIONS_ID: Final = "Notifications"
+BEDROCK_ROLE_ID: Final = "BedrockServiceRole"
+FUNCTIONS_ID: Final = "Functions"
+WORKFLOW_ID: Final = "Workflow"
+TRIGGER_ID: Final = "Trigger"
+
+# Logical ids of stateful or referenced resources.
+BUCKET_LOGICAL_ID: Final = "EvalBucket"
+ACCESS_LOGS_BUCKET_LOGICAL_ID: Final = "AccessLogsBucket"
+RUNS_TABLE_LOGICAL_ID: Final = "RunsTable"
+TOPIC_LOGICAL_ID: Final = "AlertsTopic"
+TOPIC_KEY_LOGICAL_ID: Final = "AlertsTopicKey"
+BEDROCK_ROLE_LOGICAL_ID: Final = "BedrockEvaluationRole"
+STATE_MACHINE_LOGICAL_ID: Final = "EvalStateMachine"
+STATE_MACHINE_LOG_GROUP_LOGICAL_ID: Final = "EvalStateMachineLogs"
+TRIGGER_RULE_LOGICAL_ID: Final = "DatasetCreatedRule"
+TRIGGER_DLQ_LOGICAL_ID: Final = "DatasetCreatedDlq"
+
+# Stack outputs (logical ids).
+OUTPUT_BUCKET_NAME: Final = "BucketName"
+OUTPUT_RUNS_TABLE_NAME: Final = "RunsTableName"
+OUTPUT_TOPIC_ARN: Final = "TopicArn"
+OUTPUT_STATE_MACHINE_ARN: Final = "StateMachineArn"
+OUTPUT_BEDROCK_ROLE_ARN: Final = "BedrockRoleArn"
+
+# DynamoDB keys (docs/design.md, "DynamoDB").
+TABLE_PARTITION_KEY: Final = "pk"
+TABLE_SORT_KEY: Final = "sk"
+SUITE_INDEX_NAME: Final = "by-suite"
+SUITE_INDEX_PARTITION_KEY: Final = "gsi1pk"
+SUITE_INDEX_SORT_KEY: Final = "gsi1sk"
+
+# Functions: name -> logical id; the handler is f"handlers.{name}.handler".
+FUNCTION_VALIDATE: Final = "validate"
+FUNCTION_SUBMIT: Final = "submit"
+FUNCTION_POLL: Final = "poll"
+FUNCTION_STOP: Final = "stop"
+FUNCTION_PARSE: Final = "parse"
+FUNCTION_NOTIFY: Final = "notify"
+FUNCTION_RECORD_ERROR: Final = "record_error"
+FUNCTION_LOGICAL_IDS: Final = {
+    FUNCTION_VALIDATE: "ValidateFunction",
+    FUNCTION_SUBMIT: "SubmitFunction",
+    FUNCTION_POLL: "PollFunction",
+    FUNCTION_STOP: "StopFunction",
+    FUNCTION_PARSE: "ParseFunction",
+    FUNCTION_NOTIFY: "NotifyFunction",
+    FUNCTION_RECORD_ERROR: "RecordErrorFunction",
+}
+
+# State names (docs/design.md, "The state machine").
+STATE_VALIDATE: Final = "Validate"
+STATE_OUTCOME_CHOICE: Final = "CheckOutcome"
+STATE_SUBMIT: Final = "Submit"
+STATE_WAIT: Final = "WaitForJob"
+STATE_POLL: Final = "Poll"
+STATE_JOB_STATUS_CHOICE: Final = "CheckJobStatus"
+STATE_STOP: Final = "StopJob"
+STATE_PARSE: Final = "Parse"
+STATE_NOTIFY: Final = "Notify"
+STATE_RECORD_ERROR: Final = "RecordError"
+STATE_NOTIFY_ERROR: Final = "NotifyError"
+STATE_DONE: Final = "Done"
+STATE_DUPLICATE: Final = "Duplicate"
+STATE_FAILED: Final = "PipelineFailed"
+
+# Errors the domain raises into Step Functions that are worth retrying.
+BEDROCK_TRANSIENT_ERRORS: Final = ("BedrockThrottled", "BedrockUnavailable")
+LAMBDA_SERVICE_ERRORS: Final = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)

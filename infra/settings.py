@@ -1,0 +1,108 @@
+"""Typed settings of the CDK app, read from the App's context (cdk.json or ``-c key=value``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from constructs import Node
+
+# CloudWatch Logs only accepts these retention periods (days).
+_LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DEFAULT_EVALUATOR_MODEL = "amazon.nova-pro-v1:0"
+# The state machine's own timeout; a job must time out (and be stopped) well before it.
+STATE_MACHINE_TIMEOUT_SECONDS = 7 * 86_400
+
+
+class PipelineSettings(BaseModel):
+    """Deployment settings of the pipeline.
+
+    Every field is read from the CDK context under its camelCase alias, so a value can come
+    from ``cdk.json`` or from ``cdk synth -c pollIntervalSeconds=30``. Values given with
+    ``-c`` arrive as strings: lists accept JSON (``'["a","b"]'``) or comma-separated text.
+
+    Examples
+    --------
+    >>> PipelineSettings.model_validate({"alertEmails": "ops@example.com"}).alert_emails
+    ['ops@example.com']
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    evaluator_models: list[str] = Field(
+        default_factory=lambda: [DEFAULT_EVALUATOR_MODEL], min_length=1, alias="evaluatorModels"
+    )
+    alert_emails: list[str] = Field(default_factory=list, alias="alertEmails")
+    kms_key_arn: str | None = Field(default=None, alias="kmsKeyArn")
+    poll_interval_seconds: int = Field(default=60, ge=1, le=3_600, alias="pollIntervalSeconds")
+    job_timeout_seconds: int = Field(default=86_400, ge=60, alias="jobTimeoutSeconds")
+    stack_name: str = Field(
+        default="BedrockEvalPipeline", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$", alias="stackName"
+    )
+    lambda_architecture: Literal["arm64", "x86_64"] = Field(default="arm64", alias="lambdaArchitecture")
+    log_retention_days: int = Field(default=30, alias="logRetentionDays")
+
+    @field_validator("evaluator_models", "alert_emails", mode="before")
+    @classmethod
+    def _parse_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator("evaluator_models")
+    @classmethod
+    def _strip_models(cls, value: list[str]) -> list[str]:
+        models = [model.strip() for model in value if model.strip()]
+        if not models:
+            raise ValueError("evaluatorModels needs at least one model id or ARN")
+        return models
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _check_emails(cls, value: list[str]) -> list[str]:
+        bad = [address for address in value if not _EMAIL.match(address)]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {bad}")
+        return value
+
+    @field_validator("kms_key_arn", mode="before")
+    @classmethod
+    def _check_key_arn(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not _KMS_KEY_ARN.match(value):
+            raise ValueError("kmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value not in _LOG_RETENTION_DAYS:
+            raise ValueError(f"logRetentionDays must be one of {sorted(_LOG_RETENTION_DAYS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _job_ends_before_execution(self) -> PipelineSettings:
+        # Poll needs a few cycles after the deadline to stop the job and notify.
+        latest = STATE_MACHINE_TIMEOUT_SECONDS - 2 * self.poll_interval_seconds - 3_600
+        if self.job_timeout_seconds > latest:
+            raise ValueError(f"jobTimeoutSeconds must be <= {latest} (the state machine times out at 7 days)")
+        return self
+
+    @classmethod
+    def from_context(cls, node: Node) -> PipelineSettings:
+        """Read every field from ``node``'s context; keys that are absent keep their defaults."""
+        aliases = [field.alias or name for name, field in cls.model_fields.items()]
+        values = {alias: node.try_get_context(alias) for alias in aliases}
+        return cls.model_validate({key: value for key, value in values.items() if value is not None})

@@ -1,0 +1,94 @@
+"""The composition root: wires the constructs together, tags them and runs cdk-nag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aspects, CfnOutput, Stack, Tags
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from infra import constants
+from infra.bedrock_role import BedrockServiceRole
+from infra.functions import PipelineFunctions
+from infra.notifications import Notifications
+from infra.settings import PipelineSettings
+from infra.storage import Storage
+from infra.trigger import DatasetTrigger
+from infra.workflow import Workflow
+
+
+class PipelineStack(Stack):
+    """The Bedrock evaluation pipeline: storage, service role, functions, workflow, trigger, alerts.
+
+    Parameters
+    ----------
+    scope, construct_id
+        Where the stack sits (the App) and its id.
+    settings
+        Deployment settings read from the CDK context.
+    **kwargs
+        Passed to ``Stack`` (``env``, ``stack_name``, ...).
+
+    Attributes
+    ----------
+    storage, notifications, bedrock_role, functions, workflow, trigger
+        The constructs, for tests and for stacks built on top of this one.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: PipelineSettings, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        key = kms.Key.from_key_arn(self, "ImportedKey", settings.kms_key_arn) if settings.kms_key_arn else None
+
+        self.storage = Storage(self, constants.STORAGE_ID, encryption_key=key)
+        self.notifications = Notifications(
+            self, constants.NOTIFICATIONS_ID, alert_emails=settings.alert_emails, encryption_key=key
+        )
+        self.bedrock_role = BedrockServiceRole(
+            self,
+            constants.BEDROCK_ROLE_ID,
+            bucket=self.storage.bucket,
+            evaluator_models=settings.evaluator_models,
+            encryption_key=key,
+        )
+        self.functions = PipelineFunctions(
+            self,
+            constants.FUNCTIONS_ID,
+            settings=settings,
+            bucket=self.storage.bucket,
+            table=self.storage.table,
+            topic=self.notifications.topic,
+            bedrock_role=self.bedrock_role.role,
+            encryption_key=key,
+        )
+        self.workflow = Workflow(
+            self,
+            constants.WORKFLOW_ID,
+            functions=self.functions.functions,
+            alarm_action=self.notifications.alarm_action(),
+            log_retention=logs.RetentionDays(settings.log_retention_days),
+        )
+        self.trigger = DatasetTrigger(
+            self,
+            constants.TRIGGER_ID,
+            bucket=self.storage.bucket,
+            state_machine=self.workflow.state_machine,
+            alarm_action=self.notifications.alarm_action(),
+        )
+
+        self._add_outputs()
+        Tags.of(self).add("project", constants.PROJECT_TAG)
+        Aspects.of(self).add(AwsSolutionsChecks(verbose=True))
+
+    def _add_outputs(self) -> None:
+        outputs = {
+            constants.OUTPUT_BUCKET_NAME: (self.storage.bucket.bucket_name, "Drop datasets under datasets/<suite>/"),
+            constants.OUTPUT_RUNS_TABLE_NAME: (self.storage.table.table_name, "Runs and per-record scores"),
+            constants.OUTPUT_TOPIC_ARN: (self.notifications.topic.topic_arn, "Run verdicts and alarms"),
+            constants.OUTPUT_STATE_MACHINE_ARN: (self.workflow.state_machine.state_machine_arn, "The pipeline"),
+            constants.OUTPUT_BEDROCK_ROLE_ARN: (self.bedrock_role.role.role_arn, "Service role of the jobs"),
+        }
+        for logical_id, (value, description) in outputs.items():
+            CfnOutput(self, logical_id, value=value, description=description)

@@ -1,0 +1,118 @@
+"""Starts an execution for every dataset that lands under ``datasets/``."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from infra import constants
+from infra.naming import pin_logical_id
+
+
+class DatasetTrigger(Construct):
+    """An EventBridge rule: S3 ``Object Created`` on ``datasets/*.jsonl`` -> StartExecution.
+
+    Events the rule cannot deliver (after 185 retries over up to 24 hours) go to a dead-letter
+    queue, and a message in that queue raises an alarm: a dataset is never dropped silently.
+
+    Parameters
+    ----------
+    scope, construct_id
+        Where the construct sits in the tree.
+    bucket
+        The evaluation bucket (EventBridge notifications on).
+    state_machine
+        The pipeline.
+    alarm_action
+        Where the alarm goes (the alerts topic).
+
+    Attributes
+    ----------
+    rule : events.Rule
+    dead_letter_queue : sqs.Queue
+    alarms : list[cloudwatch.Alarm]
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        state_machine: sfn.IStateMachine,
+        alarm_action: cloudwatch.IAlarmAction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = self._build_dead_letter_queue()
+        self.rule = self._build_rule(bucket, state_machine)
+        self.alarms = [self._build_alarm(alarm_action)]
+
+    def _build_dead_letter_queue(self) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            # SQS-managed SSE: a KMS-encrypted queue would need events.amazonaws.com in the key policy.
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        pin_logical_id(queue, constants.TRIGGER_DLQ_LOGICAL_ID)
+        NagSuppressions.add_resource_suppressions(
+            queue,
+            [
+                {
+                    "id": "AwsSolutions-SQS3",
+                    "reason": "This queue is itself the dead-letter queue of the EventBridge target; "
+                    "a DLQ of a DLQ would only move the alarm one queue further.",
+                }
+            ],
+        )
+        return queue
+
+    def _build_rule(self, bucket: s3.IBucket, state_machine: sfn.IStateMachine) -> events.Rule:
+        rule = events.Rule(
+            self,
+            "Rule",
+            description="A dataset under datasets/ starts an evaluation run",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [bucket.bucket_name]},
+                    "object": {"key": events.Match.wildcard(constants.DATASET_KEY_WILDCARD)},
+                },
+            ),
+        )
+        rule.add_target(
+            targets.SfnStateMachine(
+                state_machine,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=185,
+                max_event_age=Duration.hours(24),
+            )
+        )
+        pin_logical_id(rule, constants.TRIGGER_RULE_LOGICAL_ID)
+        return rule
+
+    def _build_alarm(self, action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            "DeadLetterAlarm",
+            alarm_description="A dataset event could not start the evaluation pipeline (see the DLQ)",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(action)
+        return alarm

@@ -1,0 +1,236 @@
+"""The Standard state machine of docs/design.md (JSONPath), its log group and its alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from infra import constants as c
+from infra.naming import nag_resource, pin_logical_id
+
+STATE_MACHINE_TIMEOUT = Duration.days(7)
+_RUN_ID = {"run_id.$": "$.run.run_id"}
+
+
+class Workflow(Construct):
+    """Validate -> Submit -> (WaitForJob -> Poll)* -> Parse -> Notify, with one error path.
+
+    Every task retries Lambda service errors; Submit, Poll and StopJob also retry the domain's
+    ``BedrockThrottled`` / ``BedrockUnavailable``. Any other error is caught into
+    ``$.error`` and goes RecordError -> NotifyError -> PipelineFailed. Executions log every
+    state transition without payloads and are traced; failed, timed-out and aborted executions
+    raise alarms on the alerts topic.
+
+    Parameters
+    ----------
+    scope, construct_id
+        Where the construct sits in the tree.
+    functions
+        The pipeline's functions by name (see ``infra.functions``).
+    alarm_action
+        Where the alarms go (the alerts topic).
+    log_retention
+        Retention of the execution log group.
+
+    Attributes
+    ----------
+    state_machine : sfn.StateMachine
+    log_group : logs.LogGroup
+    functions : Mapping[str, lambda_.IFunction]
+    alarms : list[cloudwatch.Alarm]
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        alarm_action: cloudwatch.IAlarmAction,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.functions = functions
+        self.log_group = self._build_log_group(log_retention)
+        self.state_machine = self._build_state_machine(self._build_definition())
+        self.alarms = self._build_alarms(alarm_action)
+        self._suppress_findings()
+
+    # --- definition --------------------------------------------------------------------------
+
+    def _build_definition(self) -> sfn.IChainable:
+        failed = sfn.Fail(
+            self, c.STATE_FAILED, error_path="$.error.Error", cause_path="$.error.Cause"
+        )
+        notify_error = self._task(c.STATE_NOTIFY_ERROR, c.FUNCTION_NOTIFY, _RUN_ID, "$.notify")
+        notify_error.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        notify_error.next(failed)
+        # $.run is absent when Validate itself failed: the function gets the whole state.
+        record_error = self._task(c.STATE_RECORD_ERROR, c.FUNCTION_RECORD_ERROR, None, "$.run")
+        record_error.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        record_error.next(notify_error)
+
+        def guarded(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
+            return task.add_catch(record_error, errors=["States.ALL"], result_path="$.error")
+
+        notify = self._task(c.STATE_NOTIFY, c.FUNCTION_NOTIFY, _RUN_ID, "$.notify")
+        notify.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        notify.next(sfn.Succeed(self, c.STATE_DONE))
+
+        parse = guarded(self._task(c.STATE_PARSE, c.FUNCTION_PARSE, _RUN_ID, "$.parse")).next(notify)
+        stop = guarded(
+            self._task(
+                c.STATE_STOP, c.FUNCTION_STOP, {**_RUN_ID, "job_arn.$": "$.job.job_arn"}, "$.stop", bedrock=True
+            )
+        ).next(notify)
+        wait = sfn.Wait(self, c.STATE_WAIT, time=sfn.WaitTime.seconds_path("$.job.wait_seconds"))
+        poll = guarded(
+            self._task(
+                c.STATE_POLL, c.FUNCTION_POLL,
+                {**_RUN_ID, "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"}, "$.job", bedrock=True,
+            )
+        )  # fmt: skip
+        job_status = (
+            sfn.Choice(self, c.STATE_JOB_STATUS_CHOICE)
+            .when(sfn.Condition.string_equals("$.job.status", "Completed"), parse)
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals("$.job.status", "Failed"),
+                    sfn.Condition.string_equals("$.job.status", "Stopped"),
+                ),
+                notify,
+            )
+            .when(sfn.Condition.string_equals("$.job.status", "TimedOut"), stop)
+            .otherwise(wait)  # InProgress, Stopping
+        )
+        wait.next(poll).next(job_status)
+        submit = guarded(self._task(c.STATE_SUBMIT, c.FUNCTION_SUBMIT, _RUN_ID, "$.job", bedrock=True)).next(wait)
+
+        validate = guarded(self._task(c.STATE_VALIDATE, c.FUNCTION_VALIDATE, None, "$.run"))
+        outcome = (
+            sfn.Choice(self, c.STATE_OUTCOME_CHOICE)
+            .when(sfn.Condition.string_equals("$.run.outcome", "VALID"), submit)
+            .when(sfn.Condition.string_equals("$.run.outcome", "REJECTED"), notify)
+            .when(sfn.Condition.string_equals("$.run.outcome", "DUPLICATE"), sfn.Succeed(self, c.STATE_DUPLICATE))
+        )
+        return validate.next(outcome)
+
+    def _task(
+        self,
+        state_name: str,
+        function_name: str,
+        payload: Mapping[str, str] | None,
+        result_path: str,
+        *,
+        bedrock: bool = False,
+    ) -> tasks.LambdaInvoke:
+        """One Lambda task; ``payload=None`` sends the whole state."""
+        task = tasks.LambdaInvoke(
+            self,
+            state_name,
+            lambda_function=self.functions[function_name],
+            payload=(
+                sfn.TaskInput.from_json_path_at("$") if payload is None else sfn.TaskInput.from_object(dict(payload))
+            ),
+            payload_response_only=True,  # the function's return value is the result
+            result_path=result_path,
+            retry_on_service_exceptions=False,  # the retries below say it explicitly
+        )
+        task.add_retry(
+            errors=list(c.LAMBDA_SERVICE_ERRORS),
+            interval=Duration.seconds(2),
+            max_attempts=6,
+            backoff_rate=2,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        if bedrock:
+            task.add_retry(
+                errors=list(c.BEDROCK_TRANSIENT_ERRORS),
+                interval=Duration.seconds(2),
+                max_attempts=8,
+                backoff_rate=2,
+                max_delay=Duration.seconds(60),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+        return task
+
+    # --- resources ---------------------------------------------------------------------------
+
+    def _build_log_group(self, retention: logs.RetentionDays) -> logs.LogGroup:
+        # "/aws/vendedlogs/" keeps CloudWatch Logs' resource policy for log delivery from growing
+        # with every log group; the stack id's UUID lets a retained group outlive a redeploy.
+        stack = Stack.of(self)
+        stack_uuid = Fn.select(2, Fn.split("/", stack.stack_id))
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{stack.stack_name}-{stack_uuid}",
+            retention=retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        pin_logical_id(log_group, c.STATE_MACHINE_LOG_GROUP_LOGICAL_ID)
+        return log_group
+
+    def _build_state_machine(self, definition: sfn.IChainable) -> sfn.StateMachine:
+        state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=STATE_MACHINE_TIMEOUT,
+            tracing_enabled=True,
+            # ALL: every transition is visible when a run is investigated. Without execution
+            # data: inputs and outputs carry dataset names and run details, never in the logs.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        pin_logical_id(state_machine, c.STATE_MACHINE_LOGICAL_ID)
+        return state_machine
+
+    def _build_alarms(self, action: cloudwatch.IAlarmAction) -> list[cloudwatch.Alarm]:
+        metrics = {
+            "ExecutionsFailed": self.state_machine.metric_failed,
+            "ExecutionsTimedOut": self.state_machine.metric_timed_out,
+            "ExecutionsAborted": self.state_machine.metric_aborted,
+        }
+        alarms = []
+        for metric_name, metric in metrics.items():
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{metric_name}Alarm",
+                alarm_description=f"An evaluation pipeline execution ended as {metric_name[10:]}",
+                metric=metric(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(action)
+            alarms.append(alarm)
+        return alarms
+
+    def _suppress_findings(self) -> None:
+        stack = self.state_machine.stack
+        invoke_versions = [
+            f"Resource::{nag_resource(stack, function.function_arn)}:*" for function in self.functions.values()
+        ]
+        NagSuppressions.add_resource_suppressions(
+            self.state_machine.role,
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": "CDK's state machine role: log delivery and X-Ray actions accept no resource "
+                    "ARN (Resource *), and LambdaInvoke grants each function's qualified ARNs (<arn>:*) "
+                    "besides the function itself.",
+                    "applies_to": ["Resource::*", *sorted(set(invoke_versions))],
+                }
+            ],
+            apply_to_children=True,  # the findings sit on the role's DefaultPolicy
+        )

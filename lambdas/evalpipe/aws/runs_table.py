@@ -1,0 +1,432 @@
+"""DynamoDB adapter for the runs table: one run summary item and one item per record score.
+
+Keys (docs/design.md)::
+
+    run summary   pk=RUN#<run_id>  sk=RUN            gsi1pk=SUITE#<suite>  gsi1sk=<created_at>#<run_id>
+    record score  pk=RUN#<run_id>  sk=REC#<index:05d>
+
+The boto3 Table resource is injected. Values go in as plain Python (floats, datetimes, nested
+dicts) and come out the same way: floats become Decimal on the way in and numbers come back as
+int or float, so callers never see Decimal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from evalpipe.results import UNCATEGORIZED, RecordResult, RunSummary, excerpt, truncate
+from evalpipe.runs import iso, now_utc
+
+GSI_NAME = "by-suite"
+KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
+RUN_SK = "RUN"
+RECORD_PREFIX = "REC#"
+MAX_RECORD_INDEX = 99_999  # REC#<index:05d> sorts by index only up to five digits
+EXCERPT_CHARS = 300
+EXPLANATION_CHARS = 1000
+# DynamoDB's hard limit is 400 KB; stay clear of it so estimates and overheads never bite.
+MAX_ITEM_BYTES = 350_000
+
+
+class RunNotFound(LookupError):
+    """The run item does not exist (update of an unclaimed run)."""
+
+
+class RecordTooLarge(ValueError):
+    """A record item stays too large even with every explanation removed."""
+
+
+class RunsTable:
+    """The runs table.
+
+    Parameters
+    ----------
+    table
+        A boto3 DynamoDB `Table` resource.
+    clock
+        Current UTC time, for `updated_at` (injected so tests can pin it).
+
+    Examples
+    --------
+    >>> runs = RunsTable(boto3.resource("dynamodb").Table("runs"))  # doctest: +SKIP
+    >>> runs.claim_run({"run_id": "r1", "suite": "s", "created_at": "2025-01-01T00:00:00+00:00",
+    ...                 "status": "VALIDATING"})  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, table: Any, clock: Callable[[], datetime] = now_utc) -> None:
+        self._table = table
+        self._clock = clock
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def claim_run(self, run: dict[str, Any]) -> bool:
+        """Create the run item unless it exists (the guard against duplicated S3 events).
+
+        Parameters
+        ----------
+        run
+            The run's attributes; must hold `run_id`, `suite` and `created_at` (ISO-8601 UTC
+            string or datetime). None values are left out.
+
+        Returns
+        -------
+        bool
+            True if this call created the item, False if the run was already claimed.
+        """
+        missing = [name for name in ("run_id", "suite", "created_at") if not run.get(name)]
+        if missing:
+            raise ValueError(f"a run needs {', '.join(missing)}")
+        attributes = {k: to_dynamo(v) for k, v in run.items() if v is not None and k not in KEY_ATTRIBUTES}
+        run_id = attributes["run_id"]
+        item = {
+            **attributes,
+            "pk": _run_pk(run_id),
+            "sk": RUN_SK,
+            "gsi1pk": f"SUITE#{attributes['suite']}",
+            "gsi1sk": f"{attributes['created_at']}#{run_id}",
+        }
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """The run's attributes (numbers as int/float, key attributes stripped), or None."""
+        response = self._table.get_item(Key={"pk": _run_pk(run_id), "sk": RUN_SK}, ConsistentRead=True)
+        item = response.get("Item")
+        return _plain(item) if item else None
+
+    def update_run(self, run_id: str, **fields: Any) -> dict[str, Any]:
+        """Set (or, for None values, remove) attributes of an existing run and stamp `updated_at`.
+
+        Parameters
+        ----------
+        run_id
+            The run.
+        **fields
+            Attribute -> value; None removes the attribute. `updated_at` defaults to now.
+
+        Returns
+        -------
+        dict
+            The whole run item after the update, as `get_run` returns it.
+
+        Raises
+        ------
+        RunNotFound
+            If the run was never claimed (an update never creates a partial run item).
+        ValueError
+            If a value is NaN/infinite or a field is a key attribute.
+        """
+        keys = [name for name in fields if name in KEY_ATTRIBUTES]
+        if keys:
+            raise ValueError(f"key attributes cannot be updated: {', '.join(keys)}")
+        fields.setdefault("updated_at", iso(self._clock()))
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        removes: list[str] = []
+        for i, (name, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = name
+            if value is None:
+                removes.append(f"#f{i}")
+            else:
+                values[f":v{i}"] = to_dynamo(value)
+                sets.append(f"#f{i} = :v{i}")
+        expression = " ".join(
+            part
+            for part in (
+                f"SET {', '.join(sets)}" if sets else "",
+                f"REMOVE {', '.join(removes)}" if removes else "",
+            )
+            if part
+        )
+        kwargs: dict[str, Any] = {
+            "Key": {"pk": _run_pk(run_id), "sk": RUN_SK},
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+            "ReturnValues": "ALL_NEW",
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            response = self._table.update_item(**kwargs)
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise RunNotFound(f"run {run_id} does not exist") from exc
+            raise
+        return _plain(response["Attributes"])
+
+    def store_summary(self, run_id: str, summary: RunSummary, **extra: Any) -> dict[str, Any]:
+        """Write a run's aggregate (metrics, categories, low_records, record_count, verdict).
+
+        Parameters
+        ----------
+        run_id
+            The run.
+        summary
+            The aggregate from `evalpipe.results.Aggregator.summary()`.
+        **extra
+            Further attributes to set in the same update (status, finished_at, ...).
+
+        Returns
+        -------
+        dict
+            The run item after the update.
+        """
+        item = summary.as_item()
+        return self.update_run(
+            run_id,
+            metrics=item["metrics"],
+            categories=item["categories"],
+            low_records=item["low_records"],
+            record_count=item["record_count"],
+            verdict=str(summary.verdict),
+            **extra,
+        )
+
+    def suite_history(self, suite: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The suite's most recent runs, newest first (by `created_at`, then run id)."""
+        if limit <= 0:
+            return []
+        kwargs: dict[str, Any] = {
+            "IndexName": GSI_NAME,
+            "KeyConditionExpression": Key("gsi1pk").eq(f"SUITE#{suite}"),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        runs: list[dict[str, Any]] = []
+        while len(runs) < limit:
+            response = self._table.query(**kwargs)
+            runs.extend(_plain(item) for item in response.get("Items", ()))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            kwargs["Limit"] = limit - len(runs)
+        return runs[:limit]
+
+    # -- records ---------------------------------------------------------------------------
+
+    def put_records(self, run_id: str, records: Iterable[RecordResult]) -> int:
+        """Write one item per record; re-writing the same records overwrites the same items.
+
+        Items are keyed by the record index only, so parsing a job twice leaves exactly one item
+        per record. Texts are trimmed (excerpts to 300, explanations to 1000 characters) and,
+        if an item would still exceed ~350 KB (many metrics), explanations are shortened further.
+
+        Parameters
+        ----------
+        run_id
+            The run.
+        records
+            Parsed records (streamed; not held in memory). `category` None is stored as
+            `uncategorized`.
+
+        Returns
+        -------
+        int
+            Number of distinct record items written.
+
+        Raises
+        ------
+        RecordTooLarge
+            If an item is too large even without explanations.
+        """
+        written: set[int] = set()
+        # overwrite_by_pkeys: a repeated index within one buffer is sent once (last wins), not as a
+        # duplicate key that DynamoDB would reject for the whole batch.
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for record in records:
+                batch.put_item(Item=record_item(run_id, record))
+                written.add(record.index)
+        return len(written)
+
+    def iter_records(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """The run's record items in index order (paginated lazily), key attributes stripped."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(_run_pk(run_id)) & Key("sk").begins_with(RECORD_PREFIX),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._table.query(**kwargs)
+            for item in response.get("Items", ()):
+                yield _plain(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete_records_from(self, run_id: str, index: int) -> int:
+        """Delete the run's record items with index >= `index` (a re-parse found fewer records).
+
+        Returns
+        -------
+        int
+            Number of items deleted.
+        """
+        # "$" sorts right after "#", so the range covers every REC#<n> with n >= index.
+        condition = Key("pk").eq(_run_pk(run_id)) & Key("sk").between(_record_sk(index), "REC$")
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ProjectionExpression": "pk, sk",
+            "ConsistentRead": True,
+        }
+        deleted = 0
+        with self._table.batch_writer() as batch:
+            while True:
+                response = self._table.query(**kwargs)
+                for item in response.get("Items", ()):
+                    batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+                    deleted += 1
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return deleted
+
+
+# -- record items ----------------------------------------------------------------------------
+
+
+def record_item(run_id: str, record: RecordResult) -> dict[str, Any]:
+    """The DynamoDB item of one record, shrunk below `MAX_ITEM_BYTES` if needed.
+
+    Raises
+    ------
+    RecordTooLarge
+        If the item is too large even with every explanation emptied.
+    """
+    limit = EXPLANATION_CHARS
+    while True:
+        item = _record_item(run_id, record, limit)
+        if item_size(item) < MAX_ITEM_BYTES:
+            return item
+        if limit == 0:
+            raise RecordTooLarge(
+                f"record {record.index} of run {run_id} exceeds {MAX_ITEM_BYTES} bytes "
+                f"without explanations ({len(record.scores)} scores)"
+            )
+        limit = limit // 2 if limit > 16 else 0
+
+
+def _record_item(run_id: str, record: RecordResult, explanation_chars: int) -> dict[str, Any]:
+    scores: dict[str, Any] = {}
+    for score in record.scores:
+        name = score.metric
+        n = 1
+        while name in scores:  # RAG lines may score a metric once per turn: keep every turn
+            n += 1
+            name = f"{score.metric}#{n}"
+        explanation = truncate(score.explanation, explanation_chars) if score.explanation else None
+        scores[name] = {"score": to_dynamo(score.score), "explanation": explanation}
+    return {
+        "pk": _run_pk(run_id),
+        "sk": _record_sk(record.index),
+        "index": record.index,
+        "category": record.category or UNCATEGORIZED,
+        "prompt_hash": record.prompt_hash,
+        "prompt_excerpt": excerpt(record.prompt, EXCERPT_CHARS),
+        "response_excerpt": excerpt(record.response, EXCERPT_CHARS) if record.response is not None else None,
+        "scores": scores,
+    }
+
+
+def item_size(value: Any) -> int:
+    """An upper estimate of DynamoDB's size of an item (or attribute value), in bytes.
+
+    Follows the documented rules: strings count their UTF-8 bytes, numbers at most 21 bytes,
+    maps and lists 3 bytes plus 1 per element, attribute names their UTF-8 bytes.
+    """
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, int | float | Decimal):
+        return 21
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(str(k).encode("utf-8")) + item_size(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return 3 + sum(1 + item_size(v) for v in value)
+    return len(str(value).encode("utf-8"))
+
+
+# -- conversions -----------------------------------------------------------------------------
+
+
+def to_dynamo(value: Any) -> Any:
+    """Plain Python -> what the boto3 serializer accepts: floats to Decimal, recursively.
+
+    Datetimes become ISO-8601 UTC strings, enums their value, dataclasses dicts, tuples lists;
+    None stays None (DynamoDB NULL) inside maps and lists.
+
+    Raises
+    ------
+    ValueError
+        For NaN or infinite numbers (DynamoDB cannot store them).
+    """
+    if isinstance(value, Enum):  # before str/int: a StrEnum is stored as its plain value
+        return to_dynamo(value.value)
+    if value is None or isinstance(value, str | int | bytes):  # bool is an int
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot store {value} in DynamoDB")
+        return Decimal(repr(value))  # repr = shortest exact round-trip, so 0.1 stays 0.1
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot store {value} in DynamoDB")
+        return value
+    if isinstance(value, datetime):
+        return iso(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_dynamo(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(v) for v in value]
+    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
+
+
+def from_dynamo(value: Any) -> Any:
+    """DynamoDB values -> plain Python: Decimal to int (when integral) or float, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    if isinstance(value, set):
+        return {from_dynamo(v) for v in value}
+    return value
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: from_dynamo(v) for k, v in item.items() if k not in KEY_ATTRIBUTES}
+
+
+def _run_pk(run_id: str) -> str:
+    return f"RUN#{run_id}"
+
+
+def _record_sk(index: int) -> str:
+    if not 0 <= index <= MAX_RECORD_INDEX:
+        raise ValueError(f"record index {index} is outside 0..{MAX_RECORD_INDEX}")
+    return f"{RECORD_PREFIX}{index:05d}"
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,692 @@
+"""The one SNS notification that ends every run: subject, plain-text body and message attributes.
+
+The input is the run item as read from DynamoDB (see docs/design.md, "Run item attributes"),
+converted to plain Python types; numbers may still be `Decimal`. Everything here is pure: no
+clients, no clock, so the same run item always renders the same text (the golden tests rely on
+it).
+
+The body is written for an e-mail client showing plain text: fixed-width tables aligned with
+spaces, at most ~100 columns, no markdown. It never carries model responses; prompts appear only
+as the excerpts the run item already holds, shortened further to one line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import quote
+
+from evalpipe.runs import SEVERITY, RunStatus, Verdict, results_prefix
+
+SUBJECT_PREFIX = "[evalpipe] "
+# SNS: "less than 100 characters", no line breaks or control characters. 99 satisfies both
+# that wording and the "<= 100" of the older documentation.
+SUBJECT_MAX = 99
+# SNS caps the whole message (body + subject + attributes) at 256 KiB; keep a margin.
+BODY_MAX_BYTES = 240 * 1024
+TABLE_MAX_WIDTH = 100
+WRAP_WIDTH = 100
+PROMPT_EXCERPT_CHARS = 80
+REASON_CHARS = 300
+CATEGORY_LABEL_CHARS = 40
+MAX_CATEGORY_ROWS = 30
+MAX_PROBLEMS_SHOWN = 20
+BUILTIN_PREFIX = "Builtin."
+
+_STATUS_VERDICT: dict[str, Verdict] = {
+    RunStatus.REJECTED: Verdict.REJECTED,
+    RunStatus.FAILED: Verdict.FAILED,
+    RunStatus.STOPPED: Verdict.STOPPED,
+    RunStatus.TIMED_OUT: Verdict.TIMED_OUT,
+    RunStatus.ERROR: Verdict.ERROR,
+}
+_TERMINAL_JOB_VERDICTS = {Verdict.FAILED, Verdict.STOPPED, Verdict.TIMED_OUT, Verdict.REJECTED, Verdict.ERROR}
+
+# What to check after a pipeline error, by the error name Step Functions recorded.
+_ERROR_HINTS: dict[str, str] = {
+    "BedrockRejected": (
+        "Bedrock refused the request. Check the suite file (metric names, evaluator model, "
+        "inference source identifier), the Bedrock service role and model access in this region."
+    ),
+    "BedrockThrottled": (
+        "Bedrock kept throttling (or the evaluation job quota was reached) after all retries. "
+        "Wait for running jobs to finish, then upload the dataset again."
+    ),
+    "BedrockUnavailable": (
+        "Bedrock kept failing with server errors after all retries. Upload the dataset again later."
+    ),
+    "States.Timeout": "A state ran longer than its timeout.",
+    "States.TaskFailed": "A task failed; the execution history names the state and the cause.",
+}
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What the notify function publishes.
+
+    Attributes
+    ----------
+    subject : str
+        ASCII, no line breaks, at most `SUBJECT_MAX` characters (SNS limits).
+    message : str
+        The plain-text body.
+    attributes : dict[str, str]
+        `suite`, `verdict`, `status`, `severity`, `run_id`; subscribers filter on them.
+    """
+
+    subject: str
+    message: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def sns_attributes(self) -> dict[str, dict[str, str]]:
+        """The attributes in the shape of SNS `Publish(MessageAttributes=...)`.
+
+        Returns
+        -------
+        dict
+            `{"suite": {"DataType": "String", "StringValue": "..."}, ...}`; empty values are
+            left out because SNS rejects an attribute without a value.
+        """
+        return {
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in self.attributes.items()
+            if value
+        }
+
+
+def build_notification(run: Mapping, *, console_region: str | None = None) -> Notification:
+    """Render the notification of one finished run.
+
+    Parameters
+    ----------
+    run : Mapping
+        The run item (plain Python types; `Decimal` numbers are fine). Missing attributes are
+        tolerated: an ERROR run recorded early may carry little more than its id.
+    console_region : str, optional
+        When given, the body adds an AWS console link to the results prefix in that region.
+
+    Returns
+    -------
+    Notification
+        Subject, body and message attributes.
+    """
+    verdict = derive_verdict(run)
+    suite = _text(run.get("suite")) or "unknown"
+    status = _text(run.get("status")) or "UNKNOWN"
+    run_id = _text(run.get("run_id")) or "unknown"
+    attributes = {
+        "suite": suite,
+        "verdict": verdict,
+        "status": status,
+        "severity": severity_of(verdict),
+        "run_id": run_id,
+    }
+    return Notification(
+        subject=_subject(suite, verdict, run),
+        message=_body(run, verdict, console_region),
+        attributes=attributes,
+    )
+
+
+def derive_verdict(run: Mapping) -> str:
+    """The verdict the notification leads with.
+
+    A failure status always wins over a stored verdict (a run that was parsed and then hit a
+    pipeline error is an ERROR). A COMPLETED run uses its `verdict`, or its low-score count if
+    the verdict is missing.
+
+    Parameters
+    ----------
+    run : Mapping
+        The run item.
+
+    Returns
+    -------
+    str
+        A `Verdict` value (unknown stored verdicts, e.g. a future `REGRESSED`, pass through).
+    """
+    status = _text(run.get("status"))
+    stored = _text(run.get("verdict"))
+    if status in _STATUS_VERDICT:
+        return _STATUS_VERDICT[status].value
+    if status == RunStatus.COMPLETED:
+        if stored:
+            return stored
+        return (Verdict.LOW_SCORES if _low_count(run) > 0 else Verdict.PASSED).value
+    # Notify is only reached with a final status; anything else is a pipeline bug.
+    return stored or Verdict.ERROR.value
+
+
+def severity_of(verdict: str) -> str:
+    """`info` / `warning` / `error` as docs/design.md defines them (unknown verdicts: `warning`)."""
+    try:
+        return SEVERITY[Verdict(verdict)]
+    except ValueError:
+        return "warning"
+
+
+# ---------------------------------------------------------------------------------------- subject
+
+
+def _subject(suite: str, verdict: str, run: Mapping) -> str:
+    detail = _ascii_one_line(_subject_detail(verdict, run))[:40].rstrip()
+    tail = f": {_ascii_one_line(verdict)[:20]}" + (f" - {detail}" if detail else "")
+    budget = SUBJECT_MAX - len(SUBJECT_PREFIX) - len(tail)
+    name = _ascii_one_line(suite) or "unknown"
+    if len(name) > budget:
+        # Keep at least a recognisable stem; the detail gives way below if still too long.
+        name = name[: max(budget, 12) - 3].rstrip() + "..."
+    return (SUBJECT_PREFIX + name + tail)[:SUBJECT_MAX].rstrip()
+
+
+def _subject_detail(verdict: str, run: Mapping) -> str:
+    records = _int(run.get("record_count"))
+    match verdict:
+        case Verdict.PASSED:
+            return f"{_plural(records, 'record')}, no low scores"
+        case Verdict.LOW_SCORES:
+            return f"{_plural(_low_count(run), 'low score')} in {_plural(records, 'record')}"
+        case Verdict.FAILED:
+            return "job failed"
+        case Verdict.STOPPED:
+            return "job stopped"
+        case Verdict.TIMED_OUT:
+            return "job timed out"
+        case Verdict.REJECTED:
+            return f"dataset rejected ({_plural(_problem_count(run), 'problem')})"
+        case Verdict.ERROR:
+            error_type = _text(_mapping(run.get("error")).get("type"))
+            return f"pipeline error ({error_type})" if error_type else "pipeline error"
+    return ""
+
+
+# ------------------------------------------------------------------------------------------- body
+
+
+def _body(run: Mapping, verdict: str, console_region: str | None) -> str:
+    blocks: list[list[str]] = [[_headline(verdict, run)], _identity(run)]
+    match verdict:
+        case Verdict.FAILED:
+            blocks.append(_failed(run))
+        case Verdict.STOPPED:
+            blocks.append(_stopped(run))
+        case Verdict.TIMED_OUT:
+            blocks.append(_timed_out(run))
+        case Verdict.REJECTED:
+            blocks.append(_rejected(run))
+        case Verdict.ERROR:
+            blocks.append(_error(run))
+        case _:
+            blocks.extend(_completed(run))
+    blocks.append(_warnings(run))
+    blocks.append(_where_to_look(run, verdict, console_region))
+    text = "\n\n".join("\n".join(line.rstrip() for line in block) for block in blocks if block) + "\n"
+    return _cap_bytes(text)
+
+
+def _headline(verdict: str, run: Mapping) -> str:
+    records = _int(run.get("record_count"))
+    match verdict:
+        case Verdict.PASSED:
+            detail = f"no low scores in {_plural(records, 'record')}"
+        case Verdict.LOW_SCORES:
+            detail = f"{_plural(_low_count(run), 'low score')} in {_plural(records, 'record')}"
+        case Verdict.FAILED:
+            detail = "the evaluation job failed"
+        case Verdict.STOPPED:
+            detail = "the evaluation job was stopped before it finished"
+        case Verdict.TIMED_OUT:
+            detail = "the job ran past its deadline and the pipeline stopped it"
+        case Verdict.REJECTED:
+            detail = f"the dataset did not pass validation ({_plural(_problem_count(run), 'problem')})"
+        case Verdict.ERROR:
+            error_type = _text(_mapping(run.get("error")).get("type"))
+            detail = "the pipeline itself failed" + (f" ({error_type})" if error_type else "")
+        case _:
+            detail = f"{_plural(records, 'record')} graded"
+    return f"Verdict: {verdict.replace('_', ' ')} — {detail}"
+
+
+def _identity(run: Mapping) -> list[str]:
+    dataset = _mapping(run.get("dataset"))
+    fields: list[tuple[str, str]] = [
+        ("Run id", _text(run.get("run_id"))),
+        ("Suite", _text(run.get("suite"))),
+        ("Dataset", _dataset_uri(dataset)),
+        ("Version", _text(dataset.get("version_id"))),
+        ("Job name", _text(run.get("job_name"))),
+        ("Job ARN", _text(run.get("job_arn"))),
+        ("Started", _text(run.get("created_at"))),
+        ("Finished", _finished(run)),
+    ]
+    estimate = _estimate(run.get("estimate"))
+    if estimate:
+        fields.append(("Est. cost", estimate))
+    shown = [(label, value) for label, value in fields if value]
+    width = max((len(label) for label, _ in shown), default=0) + 2
+    return [f"{(label + ':').ljust(width)}{value}" for label, value in shown]
+
+
+def _completed(run: Mapping) -> list[list[str]]:
+    metrics = _mapping(run.get("metrics"))
+    blocks = [_metrics_table(metrics, _int(run.get("record_count")))]
+    categories = _mapping(run.get("categories"))
+    if categories:
+        blocks.append(_categories_table(categories, sorted(metrics)))
+    blocks.append(_low_records(run))
+    return blocks
+
+
+def _metrics_table(metrics: Mapping, record_count: int) -> list[str]:
+    title = f"Metrics ({_plural(record_count, 'record')})"
+    if not metrics:
+        return [title, "  No metric results were found in the job output."]
+    rows = []
+    for name in sorted(metrics):
+        summary = _mapping(metrics[name])
+        scored = _int(summary.get("scored"))
+        na = _int(summary.get("na"))
+        rows.append(
+            [
+                name,
+                _fmt_score(summary.get("average"), 3),
+                str(scored),
+                _fmt_rate(summary.get("na_rate"), scored, na),
+                str(_int(summary.get("low_count"))),
+                _fmt_rule(summary.get("rule")),
+            ]
+        )
+    headers = ["Metric", "Average", "Scored", "N/A rate", "Low", "Threshold"]
+    return [title, *_table(headers, rows, "lrrrrl")]
+
+
+def _categories_table(categories: Mapping, metric_names: list[str]) -> list[str]:
+    """Category averages; categories as rows, or transposed / split when the table gets wide."""
+    names = sorted(categories, key=str)
+    hidden = max(len(names) - MAX_CATEGORY_ROWS, 0)
+    names = names[:MAX_CATEGORY_ROWS]
+    metric_names = metric_names or sorted({m for c in names for m in _mapping(categories[c])})
+    headers = _short_metric_names(metric_names)
+    labels = [_one_line(str(name), CATEGORY_LABEL_CHARS) or "(none)" for name in names]
+
+    def cell(category: object, metric: str) -> str:
+        values = _mapping(categories[category])
+        return _fmt_score(values[metric], 3) if metric in values else "-"
+
+    by_category = [
+        [label] + [cell(c, m) for m in metric_names] for c, label in zip(names, labels, strict=True)
+    ]
+    title = ["Average score by category"]
+    notes = []
+    if headers != metric_names:
+        notes.append(f"  (metric names shown without the {BUILTIN_PREFIX} prefix)")
+    if hidden:
+        notes.append(f"  ... and {_plural(hidden, 'more category', 'more categories')}")
+
+    wide = _table(["Category", *headers], by_category, "l" + "r" * len(headers))
+    if _width(wide) <= TABLE_MAX_WIDTH:
+        return title + wide + notes
+    # Few categories, many metrics: metrics as rows reads better than a split table.
+    by_metric = [[h] + [row[i + 1] for row in by_category] for i, h in enumerate(headers)]
+    transposed = _table(["Metric", *labels], by_metric, "l" + "r" * len(labels))
+    if _width(transposed) <= TABLE_MAX_WIDTH:
+        return title + transposed + notes
+    # Still too wide both ways: split the metric columns into blocks that fit.
+    lines = list(title)
+    for chunk_headers, chunk_rows in _column_chunks(by_category, ["Category", *headers]):
+        if len(lines) > 1:
+            lines.append("")
+        lines.extend(_table(chunk_headers, chunk_rows, "l" + "r" * (len(chunk_headers) - 1)))
+    return lines + notes
+
+
+def _column_chunks(rows: list[list[str]], headers: list[str]) -> Iterable[tuple[list[str], list[list[str]]]]:
+    """Split columns 1.. into groups whose table fits TABLE_MAX_WIDTH, repeating column 0."""
+    first = max(len(headers[0]), *(len(r[0]) for r in rows)) if rows else len(headers[0])
+    group: list[int] = []
+    used = 2 + first
+    for i in range(1, len(headers)):
+        col = max(len(headers[i]), *(len(r[i]) for r in rows)) if rows else len(headers[i])
+        if group and used + 2 + col > TABLE_MAX_WIDTH:
+            yield [headers[0]] + [headers[j] for j in group], [[r[0]] + [r[j] for j in group] for r in rows]
+            group, used = [], 2 + first
+        group.append(i)
+        used += 2 + col
+    if group:
+        yield [headers[0]] + [headers[j] for j in group], [[r[0]] + [r[j] for j in group] for r in rows]
+
+
+def _low_records(run: Mapping) -> list[str]:
+    records = [_mapping(r) for r in _sequence(run.get("low_records"))]
+    total = _low_count(run)
+    if not records:
+        if total:
+            return [f"Lowest-scoring records: {_plural(total, 'low score')}; none listed in the run record."]
+        return ["No record scored below its metric's threshold."]
+    if total > len(records):
+        lines = [f"Lowest-scoring records (worst {len(records)} of {_plural(total, 'low score')})"]
+    else:
+        lines = [f"Lowest-scoring records ({len(records)}, worst first)"]
+    for record in records:
+        metric = _one_line(_text(record.get("metric")), 63) or "?"
+        excerpt = _one_line(_text(record.get("prompt_excerpt")), PROMPT_EXCERPT_CHARS)
+        lines.append("")
+        lines.append(f'[{metric}] score={_fmt_score(record.get("score"), 2)} | "{excerpt}"')
+        reason = _one_line(_text(record.get("explanation")), REASON_CHARS)
+        if reason:
+            lines.extend(
+                textwrap.wrap(
+                    reason,
+                    width=WRAP_WIDTH,
+                    initial_indent="  Reason: ",
+                    subsequent_indent=" " * len("  Reason: "),
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+        where = []
+        if record.get("index") is not None:
+            where.append(f"record #{_int(record.get('index'))}")
+        category = _one_line(_text(record.get("category")), CATEGORY_LABEL_CHARS)
+        if category:
+            where.append(f"category {category}")
+        if where:
+            lines.append(f"  ({', '.join(where)})")
+    return lines
+
+
+def _failed(run: Mapping) -> list[str]:
+    messages = [_text(m) for m in _sequence(run.get("failure_messages")) if _text(m)]
+    lines = ["Bedrock reported the job as Failed."]
+    if not messages:
+        return [*lines, "It gave no failure message; open the job in the Bedrock console."]
+    lines.append("Failure messages:")
+    for message in messages:
+        lines.extend(_bullet(message))
+    return lines
+
+
+def _stopped(run: Mapping) -> list[str]:
+    lines = [
+        "Someone stopped the evaluation job (console, CLI or API) before it finished;",
+        "the pipeline did not parse any results for this run.",
+    ]
+    messages = [_text(m) for m in _sequence(run.get("failure_messages")) if _text(m)]
+    if messages:
+        lines.append("Messages from Bedrock:")
+        for message in messages:
+            lines.extend(_bullet(message))
+    return lines
+
+
+def _timed_out(run: Mapping) -> list[str]:
+    deadline = _text(run.get("deadline"))
+    lines = [
+        "The job was still running at its deadline"
+        + (f" ({deadline})" if deadline else "")
+        + ", so the pipeline stopped it.",
+        "No results were parsed. Jobs usually take 5-15 minutes for 30-50 records; a long queue",
+        "or a large dataset may need a longer JOB_TIMEOUT_SECONDS.",
+    ]
+    return lines
+
+
+def _rejected(run: Mapping) -> list[str]:
+    problems = list(_sequence(run.get("problems")))[:MAX_PROBLEMS_SHOWN]
+    total = max(_problem_count(run), len(problems))
+    lines = [f"Problems ({total})"]
+    for problem in problems:
+        lines.extend(_bullet(_problem_line(problem), marker=""))
+    if total > len(problems):
+        lines.append(f"  ... and {total - len(problems)} more")
+    lines += ["", "Nothing was submitted. Fix the problems and upload the dataset again."]
+    return lines
+
+
+def _error(run: Mapping) -> list[str]:
+    error = _mapping(run.get("error"))
+    error_type = _text(error.get("type")) or "unknown error"
+    message = _text(error.get("message"))
+    lines = [f"Error: {error_type}"]
+    if message:
+        # The cause may be long or JSON; wrap it but keep it whole up to the reason limit.
+        lines.extend(_bullet(_one_line(message, 1500), marker=""))
+    hint = _ERROR_HINTS.get(error_type)
+    lines += ["", "What to check:"]
+    if hint:
+        lines.extend(_bullet(hint))
+    lines.extend(
+        _bullet(
+            "The state machine execution of this run (Step Functions console, search the executions "
+            "for the run id): its history names the failed state and the full cause."
+        )
+    )
+    lines.extend(_bullet("The function's CloudWatch logs (service evalpipe) around the finish time."))
+    if run.get("job_arn"):
+        lines.extend(_bullet("Whether the Bedrock job (Job ARN above) is still running or finished."))
+    return lines
+
+
+def _warnings(run: Mapping) -> list[str]:
+    warnings = [w for w in _sequence(run.get("warnings")) if w]
+    if not warnings:
+        return []
+    lines = [f"Warnings ({len(warnings)})"]
+    for warning in warnings[:MAX_PROBLEMS_SHOWN]:
+        text = _problem_line(warning) if isinstance(warning, Mapping) else _text(warning)
+        lines.extend(_bullet(text, marker=""))
+    if len(warnings) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"  ... and {len(warnings) - MAX_PROBLEMS_SHOWN} more")
+    return lines
+
+
+def _where_to_look(run: Mapping, verdict: str, console_region: str | None) -> list[str]:
+    run_id = _text(run.get("run_id"))
+    suite = _text(run.get("suite"))
+    bucket = _text(_mapping(run.get("dataset")).get("bucket"))
+    lines = ["Where to look"]
+    if run_id:
+        lines.append(f"  Run record:  DynamoDB runs table, pk RUN#{run_id}, sk RUN")
+    # A rejected run never reached Bedrock, so there is no output to point at.
+    submitted = bool(run.get("job_arn")) or verdict not in _TERMINAL_JOB_VERDICTS
+    if submitted and bucket and suite and run_id:
+        prefix = results_prefix(suite, run_id)
+        lines.append(f"  Job output:  s3://{bucket}/{prefix}")
+        if console_region:
+            url = (
+                f"https://{console_region}.console.aws.amazon.com/s3/buckets/{quote(bucket)}"
+                f"?region={quote(console_region)}&prefix={quote(prefix, safe='')}"
+            )
+            lines.append(f"  S3 console:  {url}")
+    return lines if len(lines) > 1 else []
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    """Fixed-width table, two-space indent and gutters, dashed rule under the header."""
+    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) if rows else len(headers[i])
+              for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align, strict=True)]
+        return ("  " + "  ".join(parts)).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _width(lines: Iterable[str]) -> int:
+    return max((len(line) for line in lines), default=0)
+
+
+def _short_metric_names(names: list[str]) -> list[str]:
+    """Drop `Builtin.` in narrow columns, unless that would make two headers equal."""
+    short = [n.removeprefix(BUILTIN_PREFIX) for n in names]
+    return short if len(set(short)) == len(short) else list(names)
+
+
+def _bullet(text: str, marker: str = "- ") -> list[str]:
+    first = "  " + marker
+    return textwrap.wrap(
+        text,
+        width=WRAP_WIDTH,
+        initial_indent=first,
+        subsequent_indent=" " * (len(first) + 2 if not marker else len(first)),
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]
+
+
+def _problem_line(problem: object) -> str:
+    """`FILE:LINE: FIELD: message` for dataset lines, `FILE: field: message` for the suite file."""
+    if not isinstance(problem, Mapping):
+        return _text(problem)
+    where = _text(problem.get("file")) or "?"
+    if problem.get("line") is not None:
+        where += f":{_int(problem.get('line'))}"
+    parts = [where]
+    if _text(problem.get("field")):
+        parts.append(_text(problem.get("field")))
+    parts.append(_one_line(_text(problem.get("message")), 500))
+    return ": ".join(parts)
+
+
+def _dataset_uri(dataset: Mapping) -> str:
+    bucket, key = _text(dataset.get("bucket")), _text(dataset.get("key"))
+    if not (bucket and key):
+        return ""
+    return f"s3://{bucket}/{key}"
+
+
+def _finished(run: Mapping) -> str:
+    finished = _text(run.get("finished_at"))
+    if not finished:
+        return ""
+    try:
+        elapsed = datetime.fromisoformat(finished) - datetime.fromisoformat(_text(run.get("created_at")))
+    except (TypeError, ValueError):
+        return finished
+    seconds = int(elapsed.total_seconds())
+    if seconds < 0:
+        return finished
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    took = f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+    return f"{finished} (took {took})"
+
+
+def _estimate(estimate: object) -> str:
+    total = _num(_mapping(estimate).get("total_usd"))
+    if total is None:
+        return ""
+    shown = "< $0.01" if 0 < total < 0.01 else f"${total:,.2f}"
+    return f"{shown} (estimated before submission)"
+
+
+def _fmt_score(value: object, decimals: int) -> str:
+    number = _num(value)
+    return "N/A" if number is None else f"{number:.{decimals}f}"
+
+
+def _fmt_rate(rate: object, scored: int, na: int) -> str:
+    """`na_rate` is a fraction of the records (0..1); fall back to na / (scored + na)."""
+    fraction = _num(rate)
+    if fraction is None:
+        fraction = na / (scored + na) if scored + na else None
+    return "N/A" if fraction is None else f"{fraction * 100:.1f}%"
+
+
+def _fmt_rule(rule: object) -> str:
+    """`{"below": 0.5}` -> `< 0.5`, `{"atOrBelow": 0}` -> `<= 0`; strings pass through."""
+    if isinstance(rule, Mapping):
+        for key, op in (("below", "<"), ("atOrBelow", "<=")):
+            if rule.get(key) is not None:
+                return f"{op} {_fmt_plain(rule[key])}"
+        return ", ".join(f"{k} {_fmt_plain(v)}" for k, v in rule.items())
+    return _one_line(_text(rule), 30) or "-"
+
+
+def _fmt_plain(value: object) -> str:
+    number = _num(value)
+    if number is None:
+        return _text(value)
+    return f"{number:g}"
+
+
+def _low_count(run: Mapping) -> int:
+    if run.get("low_count") is not None:
+        return _int(run.get("low_count"))
+    by_metric = sum(_int(_mapping(m).get("low_count")) for m in _mapping(run.get("metrics")).values())
+    return by_metric or len(_sequence(run.get("low_records")))
+
+
+def _problem_count(run: Mapping) -> int:
+    if run.get("problem_count") is not None:
+        return _int(run.get("problem_count"))
+    return len(_sequence(run.get("problems")))
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+
+
+def _num(value: object) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if not isinstance(value, int | float | Decimal | str):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _int(value: object, default: int = 0) -> int:
+    number = _num(value)
+    return default if number is None else int(number)
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _mapping(value: object) -> Mapping:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _sequence(value: object) -> Sequence:
+    return value if isinstance(value, list | tuple) else []
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _one_line(text: str, limit: int) -> str:
+    """Whitespace and control characters collapsed to single spaces, cut at `limit` with '...'."""
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: max(limit - 3, 1)].rstrip() + "..."
+
+
+def _ascii_one_line(text: str) -> str:
+    """ASCII for the SNS subject: accents folded (é -> e), other characters become '?'."""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    ascii_text = "".join(c if c.isascii() else "?" for c in folded)
+    ascii_text = re.sub(r"\?{2,}", "?", ascii_text)
+    return " ".join(_CONTROL.sub(" ", ascii_text).split())
+
+
+def _cap_bytes(text: str) -> str:
+    if len(text.encode()) <= BODY_MAX_BYTES:
+        return text
+    note = "\n[message truncated: see the run record in DynamoDB for the rest]\n"
+    cut = text.encode()[: BODY_MAX_BYTES - len(note.encode())].decode(errors="ignore")
+    return cut.rsplit("\n", 1)[0] + note

@@ -1,0 +1,563 @@
+"""The suite file: what to grade (the CreateEvaluationJob members) and how to judge the run.
+
+A suite lives at ``suites/<suite>.json``. Its ``applicationType``, ``evaluationConfig`` and
+``inferenceConfig`` are the ``CreateEvaluationJob`` request members, kept as plain objects so
+the practitioner's guide's ``eval-config.json`` can be pasted in; their rules are checked by
+``evalpipe.validation``. ``pipeline`` holds this product's own settings and is fully typed.
+See docs/suite-file.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from evalpipe.runs import SUITE_NAME_PATTERN
+
+BUILTIN_PREFIX = "Builtin."
+GUIDE_METRIC_NAME_KEY = "metricName"
+API_METRIC_NAME_KEY = "name"
+# The pipeline puts these two tags on every job; the API allows 200 tags in all.
+SUITE_TAG_KEY = "evalpipe:suite"
+RUN_ID_TAG_KEY = "evalpipe:run-id"
+MAX_SUITE_TAGS = 198
+AWS_TAG_PREFIX = "aws:"  # reserved by AWS in any letter case
+# The reserved keys again, for the JSON Schema (ECMA regex has no case-insensitive flag).
+RESERVED_TAG_KEY_PATTERN = "^(evalpipe:suite|evalpipe:run-id)$|^[Aa][Ww][Ss]:"
+TAG_KEY_PATTERN = r"^[a-zA-Z0-9\s._:/=+@-]{1,128}$"  # the service model's TagKey
+METRIC_NAME_PATTERN = r"^[0-9a-zA-Z._-]{1,63}$"
+API_REFERENCE = "https://docs.aws.amazon.com/bedrock/latest/APIReference/API_CreateEvaluationJob.html"
+
+# Request members the pipeline fills in: a suite that carries them gets a pointed message.
+_PIPELINE_OWNED = {
+    "jobName": "is derived from the dataset object by the pipeline; remove it",
+    "clientRequestToken": "is derived from the dataset object by the pipeline; remove it",
+    "roleArn": "comes from the deployment (the Bedrock service role); remove it",
+    "customerEncryptionKeyId": "comes from the deployment (KMS_KEY_ARN); remove it",
+    "outputDataConfig": "is set by the pipeline to results/<suite>/<run_id>/; remove it",
+    "jobDescription": "use pipeline.description instead",
+    "jobTags": "use pipeline.jobTags (a map of key to value) instead",
+}
+
+
+def _low_rule_schema(schema: dict[str, Any]) -> None:
+    # Two optional numbers of which exactly one is present; null is not meaningful in a file.
+    schema["properties"] = {
+        "below": {"type": "number", "description": "A score lower than this is low."},
+        "atOrBelow": {"type": "number", "description": "A score lower than or equal to this is low."},
+    }
+    schema["oneOf"] = [{"required": ["below"]}, {"required": ["atOrBelow"]}]
+
+
+def _document_schema(schema: dict[str, Any]) -> None:
+    schema["properties"] = {
+        "$schema": {
+            "type": "string",
+            "description": "Path or URL of this schema, for editors; ignored by the pipeline.",
+        },
+        **schema["properties"],
+    }
+
+
+class SuiteError(ValueError):
+    """A suite document that does not have the suite file's shape.
+
+    Parameters
+    ----------
+    message
+        One readable sentence naming the suite and every problem.
+    problems
+        One entry per problem, each ``"<path>: <what is wrong>"``.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems or [message])
+
+
+class LowScoreRule(BaseModel):
+    """When a score counts as low: exactly one of ``below`` (``<``) or ``atOrBelow`` (``<=``).
+
+    Examples
+    --------
+    >>> rule = LowScoreRule(below=0.5)
+    >>> rule.is_low(0.4), rule.is_low(0.5), rule.is_low(None), rule.describe()
+    (True, False, False, '< 0.5')
+    >>> LowScoreRule.model_validate({"atOrBelow": 0}).describe()
+    '<= 0'
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra=_low_rule_schema,
+    )
+
+    below: float | None = Field(default=None, allow_inf_nan=False)
+    at_or_below: float | None = Field(default=None, alias="atOrBelow", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> LowScoreRule:
+        if (self.below is None) == (self.at_or_below is None):
+            raise ValueError("give exactly one of 'below' or 'atOrBelow'")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_bound(self, handler: Any) -> dict[str, Any]:
+        # Dumps (and the schema's defaults) show only the bound in use: {"below": 0.5}.
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+    def is_low(self, score: float | None) -> bool:
+        """Whether ``score`` is low under this rule.
+
+        Parameters
+        ----------
+        score
+            A metric score (float, int or Decimal); ``None`` is N/A.
+
+        Returns
+        -------
+        bool
+            ``False`` for N/A: a metric the judge found not applicable is never low.
+        """
+        if score is None:
+            return False
+        if self.below is not None:
+            return float(score) < self.below
+        return float(score) <= float(self.at_or_below)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        """The rule as notifications print it: ``"< 0.5"`` or ``"<= 0"``."""
+        if self.below is not None:
+            return f"< {_number(self.below)}"
+        return f"<= {_number(self.at_or_below)}"  # type: ignore[arg-type]
+
+
+class LowScoreSettings(BaseModel):
+    """Low-score rules: one for built-in metrics, one for custom metrics, per-metric overrides."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    builtin: LowScoreRule = Field(
+        default_factory=lambda: LowScoreRule(below=0.5),
+        description="Rule for every built-in (Builtin.*) metric.",
+        json_schema_extra={"default": {"below": 0.5}},
+    )
+    custom: LowScoreRule = Field(
+        default_factory=lambda: LowScoreRule(at_or_below=0),
+        description="Rule for every custom metric.",
+        json_schema_extra={"default": {"atOrBelow": 0}},
+    )
+    metrics: dict[str, LowScoreRule] = Field(
+        default_factory=dict,
+        description="Per-metric rules keyed by metric name; they override builtin/custom.",
+        json_schema_extra={"propertyNames": {"pattern": METRIC_NAME_PATTERN}},
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, value: dict[str, LowScoreRule]) -> dict[str, LowScoreRule]:
+        _check_keys(value, METRIC_NAME_PATTERN, "metric name")
+        return value
+
+
+class NotificationSettings(BaseModel):
+    """What a notification lists."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    max_low_records: int = Field(
+        default=10,
+        ge=0,
+        le=50,
+        alias="maxLowRecords",
+        description="How many low-scoring records a notification lists (worst first).",
+    )
+
+
+class PipelineSettings(BaseModel):
+    """The ``pipeline`` section: this product's settings beside the API members."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    description: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Sent as jobDescription; default 'evalpipe run of suite <suite>'.",
+    )
+    job_tags: dict[str, str] = Field(
+        default_factory=dict,
+        alias="jobTags",
+        max_length=MAX_SUITE_TAGS,
+        description=(
+            "Extra job tags (key -> value). The pipeline adds evalpipe:suite and evalpipe:run-id "
+            "itself; keys starting with 'aws:' are reserved by AWS. Values are sanitized to the "
+            "API's tag alphabet."
+        ),
+        json_schema_extra={
+            "propertyNames": {"pattern": TAG_KEY_PATTERN, "not": {"pattern": RESERVED_TAG_KEY_PATTERN}}
+        },
+    )
+    low_score: LowScoreSettings = Field(
+        default_factory=LowScoreSettings,
+        alias="lowScore",
+        description="When a score is low; any low score makes the run's verdict LOW_SCORES.",
+    )
+    notification: NotificationSettings = Field(
+        default_factory=NotificationSettings, description="What the run's notification contains."
+    )
+
+    @field_validator("job_tags")
+    @classmethod
+    def _tag_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_keys(value, TAG_KEY_PATTERN, "tag key")
+        reserved = sorted(
+            key
+            for key in value
+            if key in (SUITE_TAG_KEY, RUN_ID_TAG_KEY) or key.lower().startswith(AWS_TAG_PREFIX)
+        )
+        if reserved:
+            raise ValueError(
+                f"tag keys {reserved} are reserved ({SUITE_TAG_KEY} and {RUN_ID_TAG_KEY} are set by "
+                "the pipeline, 'aws:' keys by AWS)"
+            )
+        return value
+
+
+class SuiteDocument(BaseModel):
+    """The suite file as stored: the JSON Schema in ``schema/`` is generated from this model."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="forbid",
+        title="evalpipe suite file",
+        json_schema_extra=_document_schema,
+    )
+
+    application_type: Literal["ModelEvaluation", "RagEvaluation"] = Field(
+        default="ModelEvaluation",
+        alias="applicationType",
+        description="CreateEvaluationJob applicationType.",
+    )
+    evaluation_config: dict[str, Any] = Field(
+        alias="evaluationConfig",
+        description=(
+            "CreateEvaluationJob evaluationConfig, as the API defines it "
+            f"({API_REFERENCE}). Name exactly one automated.datasetMetricConfigs entry; the "
+            "pipeline fills in its dataset.datasetLocation (and dataset.name when left out). "
+            "Custom metrics may use the guide's 'metricName'; it is sent as 'name'."
+        ),
+    )
+    inference_config: dict[str, Any] = Field(
+        alias="inferenceConfig",
+        description=(
+            f"CreateEvaluationJob inferenceConfig, as the API defines it ({API_REFERENCE}); "
+            "for precomputed responses: models[0].precomputedInferenceSource."
+            "inferenceSourceIdentifier = the datasets' modelIdentifier."
+        ),
+    )
+    pipeline: PipelineSettings = Field(
+        default_factory=PipelineSettings, description="Settings of this pipeline (all optional)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_schema_reference(cls, data: Any) -> Any:
+        # "$schema" only points editors at schema/suite.schema.json.
+        if isinstance(data, dict) and "$schema" in data:
+            data = {key: value for key, value in data.items() if key != "$schema"}
+        return data
+
+    @field_validator("evaluation_config", mode="after")
+    @classmethod
+    def _api_spelling(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Runs on every construction path, so no Suite can carry `metricName` into a request.
+        normalized, _ = normalize_metric_names(value)
+        return normalized
+
+
+class Suite(SuiteDocument):
+    """A validated suite: the file's content plus its name (from the key ``suites/<name>.json``).
+
+    Build it with :meth:`from_document`. The accessors read the (single) dataset metric
+    config defensively and return empty values where the config is incomplete; the rules
+    that make a config valid live in ``evalpipe.validation``.
+
+    Examples
+    --------
+    >>> suite = Suite.from_document("demo", {
+    ...     "evaluationConfig": {"automated": {"datasetMetricConfigs": [
+    ...         {"taskType": "General", "metricNames": ["Builtin.Helpfulness", "brevity"]}]}},
+    ...     "inferenceConfig": {"models": [
+    ...         {"precomputedInferenceSource": {"inferenceSourceIdentifier": "app-v1"}}]}})
+    >>> suite.metric_names, suite.inference_source_identifier
+    (['Builtin.Helpfulness', 'brevity'], 'app-v1')
+    >>> suite.low_rule("Builtin.Helpfulness").describe(), suite.job_description()
+    ('< 0.5', 'evalpipe run of suite demo')
+    """
+
+    name: str = Field(pattern=SUITE_NAME_PATTERN.pattern, description="Suite name from its S3 key.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Accepted deviations from the API spelling (e.g. metricName), for the validator.",
+    )
+
+    @classmethod
+    def from_document(cls, name: str, document: dict) -> Suite:
+        """Parse a suite file's JSON content.
+
+        Parameters
+        ----------
+        name
+            The suite name (``<suite>`` of ``suites/<suite>.json``).
+        document
+            The parsed JSON; it is not modified.
+
+        Returns
+        -------
+        Suite
+            With ``"$schema"`` dropped and every custom metric's ``metricName`` (the guide's
+            spelling) renamed to ``name``; each rename is recorded in ``warnings``.
+
+        Raises
+        ------
+        SuiteError
+            When the document is not an object or has a shape the model rejects; ``problems``
+            lists each one as ``"<path>: <message>"``.
+        """
+        if not isinstance(document, dict):
+            raise SuiteError(
+                f"suite {name!r}: the suite file must hold a JSON object, not {type(document).__name__}"
+            )
+        problems = [
+            f"{key}: unknown key (the suite's name comes from its file name)"
+            for key in ("name", "warnings")
+            if key in document
+        ]
+        warnings: list[str] = []
+        content = dict(document)
+        content.pop("$schema", None)
+        if isinstance(content.get("evaluationConfig"), dict):
+            try:
+                content["evaluationConfig"], renamed = normalize_metric_names(content["evaluationConfig"])
+            except ValueError as error:
+                raise SuiteError(f"suite {name!r} is not valid: {error}", [str(error)]) from None
+            warnings = [
+                f"{path}: 'metricName' is the practitioner's guide spelling; the API field is "
+                "'name' (sent as 'name')"
+                for path in renamed
+            ]
+        try:
+            suite = cls.model_validate({**copy.deepcopy(content), "name": name, "warnings": warnings})
+        except ValidationError as error:
+            problems += [_describe_error(detail) for detail in error.errors()]
+        if problems:
+            raise SuiteError(f"suite {name!r} is not valid: " + "; ".join(problems), problems)
+        return suite
+
+    # -- the single dataset metric config -------------------------------------------------
+
+    @property
+    def _dataset_metric_config(self) -> dict[str, Any]:
+        entry = _dig(self.evaluation_config, "automated", "datasetMetricConfigs", 0)
+        return entry if isinstance(entry, dict) else {}
+
+    @property
+    def _custom_metrics_config(self) -> dict[str, Any]:
+        config = _dig(self.evaluation_config, "automated", "customMetricConfig")
+        return config if isinstance(config, dict) else {}
+
+    @property
+    def metric_names(self) -> list[str]:
+        """``metricNames`` of the dataset metric config, in the suite's order."""
+        names = self._dataset_metric_config.get("metricNames")
+        return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+
+    @property
+    def custom_metric_names(self) -> list[str]:
+        """Names of the custom metrics defined in ``customMetricConfig.customMetrics``, in order."""
+        metrics = self._custom_metrics_config.get("customMetrics")
+        if not isinstance(metrics, list):
+            return []
+        names = (_dig(metric, "customMetricDefinition", API_METRIC_NAME_KEY) for metric in metrics)
+        return [name for name in names if isinstance(name, str)]
+
+    def is_builtin(self, metric: str) -> bool:
+        """Whether ``metric`` is built in, i.e. not one of the suite's custom metrics.
+
+        Output files of classic automated jobs name built-ins without the ``Builtin.`` prefix
+        (``"Accuracy"``), so "not custom" is the test rather than the prefix.
+        """
+        return metric not in self.custom_metric_names
+
+    def low_rule(self, metric: str) -> LowScoreRule:
+        """The low-score rule of ``metric``.
+
+        Parameters
+        ----------
+        metric
+            A metric name as the suite or an output file spells it.
+
+        Returns
+        -------
+        LowScoreRule
+            ``pipeline.lowScore.metrics[metric]`` when given (a built-in also matches its
+            name with or without ``Builtin.``), else the ``builtin`` or ``custom`` default.
+        """
+        settings = self.pipeline.low_score
+        if metric in settings.metrics:
+            return settings.metrics[metric]
+        if not self.is_builtin(metric):
+            return settings.custom
+        # Classic automated outputs drop the prefix: "Accuracy" is "Builtin.Accuracy".
+        if metric.startswith(BUILTIN_PREFIX):
+            twin = metric.removeprefix(BUILTIN_PREFIX)
+        else:
+            twin = BUILTIN_PREFIX + metric
+        return settings.metrics.get(twin, settings.builtin)
+
+    @property
+    def evaluator_model(self) -> str | None:
+        """The judge: the top-level ``evaluatorModelConfig`` model, else the custom metrics' one."""
+        automated = self.evaluation_config.get("automated")
+        for path in (
+            ("evaluatorModelConfig", "bedrockEvaluatorModels", 0, "modelIdentifier"),
+            ("customMetricConfig", "evaluatorModelConfig", "bedrockEvaluatorModels", 0, "modelIdentifier"),
+        ):
+            model = _dig(automated, *path)
+            if isinstance(model, str) and model:
+                return model
+        return None
+
+    @property
+    def inference_source_identifier(self) -> str | None:
+        """The identifier every dataset line must carry, for precomputed responses.
+
+        ``models[0].precomputedInferenceSource.inferenceSourceIdentifier`` (model evaluation)
+        or ``ragConfigs[0].precomputedRagSourceConfig.*.ragSourceIdentifier`` (RAG); ``None``
+        when the suite uses live inference.
+        """
+        config = self.inference_config
+        rag_source = _dig(config, "ragConfigs", 0, "precomputedRagSourceConfig")
+        candidates = [
+            _dig(config, "models", 0, "precomputedInferenceSource", "inferenceSourceIdentifier"),
+            _dig(rag_source, "retrieveSourceConfig", "ragSourceIdentifier"),
+            _dig(rag_source, "retrieveAndGenerateSourceConfig", "ragSourceIdentifier"),
+        ]
+        return next((value for value in candidates if isinstance(value, str) and value), None)
+
+    @property
+    def dataset_name(self) -> str | None:
+        """``datasetMetricConfigs[0].dataset.name`` when the suite gives one."""
+        name = _dig(self._dataset_metric_config, "dataset", "name")
+        return name if isinstance(name, str) and name else None
+
+    def job_description(self) -> str:
+        """``jobDescription``: ``pipeline.description`` on one line, else a default naming the suite."""
+        # The API pattern is `.+`: a line break would be rejected at submit time.
+        description = " ".join((self.pipeline.description or "").split())
+        return description or f"evalpipe run of suite {self.name}"
+
+
+def normalize_metric_names(evaluation_config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Rename the guide's ``metricName`` to the API's ``name`` in every custom metric definition.
+
+    Parameters
+    ----------
+    evaluation_config
+        An ``evaluationConfig`` object; it is not modified.
+
+    Returns
+    -------
+    tuple[dict, list[str]]
+        A copy with ``name`` in place of ``metricName`` (same key position), and the path of
+        each definition that was renamed.
+
+    Raises
+    ------
+    ValueError
+        When a definition carries both keys with different values.
+    """
+    metrics = _dig(evaluation_config, "automated", "customMetricConfig", "customMetrics")
+    if not isinstance(metrics, list) or not any(
+        isinstance(_dig(metric, "customMetricDefinition"), dict)
+        and GUIDE_METRIC_NAME_KEY in metric["customMetricDefinition"]
+        for metric in metrics
+    ):
+        return evaluation_config, []
+    config = copy.deepcopy(evaluation_config)
+    renamed = []
+    for index, metric in enumerate(config["automated"]["customMetricConfig"]["customMetrics"]):
+        definition = _dig(metric, "customMetricDefinition")
+        if not isinstance(definition, dict) or GUIDE_METRIC_NAME_KEY not in definition:
+            continue
+        path = f"evaluationConfig.automated.customMetricConfig.customMetrics[{index}].customMetricDefinition"
+        guide_name = definition[GUIDE_METRIC_NAME_KEY]
+        if API_METRIC_NAME_KEY in definition and definition[API_METRIC_NAME_KEY] != guide_name:
+            raise ValueError(
+                f"{path}: both 'name' ({definition[API_METRIC_NAME_KEY]!r}) and 'metricName' "
+                f"({guide_name!r}) are given; keep 'name'"
+            )
+        if API_METRIC_NAME_KEY in definition:  # the same name twice: keep the API's key
+            del definition[GUIDE_METRIC_NAME_KEY]
+        else:
+            metric["customMetricDefinition"] = {
+                (API_METRIC_NAME_KEY if key == GUIDE_METRIC_NAME_KEY else key): value
+                for key, value in definition.items()
+            }
+        renamed.append(path)
+    return config, renamed
+
+
+def _dig(value: Any, *path: str | int) -> Any:
+    """``value[p0][p1]...`` or ``None`` when a step is missing or of the wrong type."""
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(value, list) or not -len(value) <= step < len(value):
+                return None
+            value = value[step]
+        else:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(step)
+    return value
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _check_keys(mapping: dict[str, Any], pattern: str, what: str) -> None:
+    bad = [key for key in mapping if not re.fullmatch(pattern, key)]
+    if bad:
+        raise ValueError(f"{what}s {bad} must match {pattern}")
+
+
+def _describe_error(detail: Any) -> str:
+    location = detail["loc"]
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    if detail["type"] == "extra_forbidden":
+        key = str(location[-1])
+        hint = _PIPELINE_OWNED.get(key) if len(location) == 1 else None
+        message = hint or "unknown key (check the spelling against docs/suite-file.md)"
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part == "[key]":
+            path += " (key)"
+        else:
+            path += f".{part}" if path else str(part)
+    return f"{path or '(document)'}: {message}"

@@ -1,0 +1,233 @@
+"""What the rules need to know about a suite, read defensively from the raw parsed JSON.
+
+The suite may be any value; every reader here returns "unknown" (``None`` / empty) where the
+shape is wrong, and leaves reporting that to the shape walk. Suite rules and dataset rules
+read the suite only through :class:`SuiteFacts`, so both agree on what a suite means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from evalpipe.validation.metrics import (
+    JUDGE_BUILTINS,
+    REFERENCE_BUILTINS,
+    REFERENCE_VARIABLE,
+    MetricFamily,
+)
+from evalpipe.validation.problems import path_of
+
+MODEL_EVALUATION = "ModelEvaluation"
+RAG_EVALUATION = "RagEvaluation"
+AUTOMATED = ("evaluationConfig", "automated")
+HUMAN = ("evaluationConfig", "human")
+
+
+class DatasetKind(StrEnum):
+    """What a dataset line must carry, as the suite's inferenceConfig decides."""
+
+    PRECOMPUTED_MODEL = "precomputed model responses"
+    LIVE_MODEL = "prompts for a live model"
+    RAG = "RAG conversation turns"
+
+
+class JobKind(StrEnum):
+    """Who scores the records."""
+
+    JUDGE = "judge"  # automated, an evaluator model grades (built-in judge or custom metrics)
+    CLASSIC = "classic"  # automated, computed metrics without a judge
+    HUMAN = "human"
+
+
+@dataclass(frozen=True)
+class Named:
+    """A string found in the suite and the JSON path it was found at."""
+
+    value: str
+    path: str
+
+
+@dataclass(frozen=True)
+class CustomMetric:
+    """A custom metric definition (``name`` or the guide's ``metricName``)."""
+
+    name: str | None
+    instructions: str | None
+    path: str  # of the definition object
+
+
+def dig(value: object, *keys: str | int) -> object:
+    """``value[k1][k2]...`` where every step exists with the right container type, else None."""
+    for key in keys:
+        if isinstance(key, int) and isinstance(value, list) and 0 <= key < len(value):
+            value = value[key]
+        elif isinstance(key, str) and isinstance(value, dict):
+            value = value.get(key)
+        else:
+            return None
+    return value
+
+
+def _items(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class SuiteFacts:
+    """The facts of one suite that rules depend on.
+
+    Build with :meth:`from_suite`; every attribute tolerates a malformed suite.
+    """
+
+    application_type: str  # as given if a string, else ModelEvaluation (the API's default)
+    application_type_given: bool
+    has_automated: bool
+    has_human: bool
+    has_top_evaluator: bool  # evaluationConfig.automated.evaluatorModelConfig is present
+    has_custom_config: bool  # evaluationConfig.automated.customMetricConfig is present
+    metric_names: tuple[Named, ...]  # every string in every datasetMetricConfigs[*].metricNames
+    custom_metrics: tuple[CustomMetric, ...]
+    builtin_evaluators: tuple[Named, ...]  # top-level evaluatorModelConfig model ids
+    custom_evaluators: tuple[Named, ...]  # customMetricConfig.evaluatorModelConfig model ids
+    dataset_kind: DatasetKind
+    precomputed_identifier: str | None
+    rag_family: MetricFamily | None  # RAG_RETRIEVE or RAG_RETRIEVE_AND_GENERATE when known
+
+    @classmethod
+    def from_suite(cls, suite: object) -> SuiteFacts:
+        """Read the facts from a raw parsed suite of any type (never raises)."""
+        app = dig(suite, "applicationType")
+        automated = dig(suite, *AUTOMATED)
+        return cls(
+            application_type=app if isinstance(app, str) else MODEL_EVALUATION,
+            application_type_given=isinstance(suite, dict) and "applicationType" in suite,
+            has_automated=isinstance(automated, dict),
+            has_human=isinstance(dig(suite, *HUMAN), dict),
+            has_top_evaluator=isinstance(automated, dict) and "evaluatorModelConfig" in automated,
+            has_custom_config=isinstance(automated, dict) and "customMetricConfig" in automated,
+            metric_names=_metric_names(suite),
+            custom_metrics=_custom_metrics(suite),
+            builtin_evaluators=_evaluators(suite, (*AUTOMATED, "evaluatorModelConfig")),
+            custom_evaluators=_evaluators(
+                suite, (*AUTOMATED, "customMetricConfig", "evaluatorModelConfig")
+            ),
+            dataset_kind=_dataset_kind(suite),
+            precomputed_identifier=_precomputed_identifier(suite),
+            rag_family=_rag_family(suite),
+        )
+
+    @property
+    def job_kind(self) -> JobKind:
+        """Judge, classic or human; a judge is assumed when the evaluation config is unreadable."""
+        if self.has_human and not self.has_automated:
+            return JobKind.HUMAN
+        judged = (
+            self.has_top_evaluator
+            or self.has_custom_config
+            or self.application_type == RAG_EVALUATION
+            or any(name.value in JUDGE_BUILTINS for name in self.metric_names)
+        )
+        return JobKind.JUDGE if judged or not self.has_automated else JobKind.CLASSIC
+
+    @property
+    def allowed_families(self) -> tuple[MetricFamily, ...]:
+        """The built-in families this job may list metrics from."""
+        if self.job_kind is JobKind.HUMAN:
+            return ()
+        if self.application_type == RAG_EVALUATION:
+            if self.rag_family is not None:
+                return (self.rag_family,)
+            return (MetricFamily.RAG_RETRIEVE, MetricFamily.RAG_RETRIEVE_AND_GENERATE)
+        if self.job_kind is JobKind.CLASSIC:
+            return (MetricFamily.MODEL_CLASSIC,)
+        return (MetricFamily.MODEL_JUDGE,)
+
+    @property
+    def custom_names(self) -> frozenset[str]:
+        """Names of the defined custom metrics."""
+        return frozenset(m.name for m in self.custom_metrics if m.name is not None)
+
+    @property
+    def reference_metrics(self) -> list[str]:
+        """Listed metrics that grade against the record's referenceResponse."""
+        listed = {name.value for name in self.metric_names}
+        custom = {
+            m.name
+            for m in self.custom_metrics
+            if m.name in listed and m.instructions and "{{" + REFERENCE_VARIABLE + "}}" in m.instructions
+        }
+        return sorted((listed & REFERENCE_BUILTINS) | custom)
+
+
+def _metric_names(suite: object) -> tuple[Named, ...]:
+    root = AUTOMATED if dig(suite, *AUTOMATED) is not None else HUMAN
+    configs = (*root, "datasetMetricConfigs")
+    return tuple(
+        Named(name, path_of(*configs, i, "metricNames", j))
+        for i, config in enumerate(_items(dig(suite, *configs)))
+        for j, name in enumerate(_items(dig(config, "metricNames")))
+        if isinstance(name, str)
+    )
+
+
+def _custom_metrics(suite: object) -> tuple[CustomMetric, ...]:
+    found: list[CustomMetric] = []
+    automated_list = (*AUTOMATED, "customMetricConfig", "customMetrics")
+    for i, source in enumerate(_items(dig(suite, *automated_list))):
+        definition = dig(source, "customMetricDefinition")
+        name = dig(definition, "name")
+        if not isinstance(name, str):
+            name = dig(definition, "metricName")  # the practitioner's guide's spelling
+        instructions = dig(definition, "instructions")
+        found.append(
+            CustomMetric(
+                name=name if isinstance(name, str) else None,
+                instructions=instructions if isinstance(instructions, str) else None,
+                path=path_of(*automated_list, i, "customMetricDefinition"),
+            )
+        )
+    human_list = (*HUMAN, "customMetrics")
+    for i, metric in enumerate(_items(dig(suite, *human_list))):
+        name = dig(metric, "name")
+        found.append(
+            CustomMetric(name if isinstance(name, str) else None, None, path_of(*human_list, i))
+        )
+    return tuple(found)
+
+
+def _evaluators(suite: object, config: tuple[str, ...]) -> tuple[Named, ...]:
+    models = dig(suite, *config, "bedrockEvaluatorModels")
+    return tuple(
+        Named(model_id, path_of(*config, "bedrockEvaluatorModels", i, "modelIdentifier"))
+        for i, model in enumerate(_items(models))
+        if isinstance(model_id := dig(model, "modelIdentifier"), str)
+    )
+
+
+def _dataset_kind(suite: object) -> DatasetKind:
+    inference = dig(suite, "inferenceConfig")
+    if isinstance(inference, dict) and "ragConfigs" in inference:
+        return DatasetKind.RAG
+    if isinstance(dig(inference, "models", 0, "bedrockModel"), dict):
+        return DatasetKind.LIVE_MODEL
+    return DatasetKind.PRECOMPUTED_MODEL  # the pipeline's main path, and the default
+
+
+def _precomputed_identifier(suite: object) -> str | None:
+    source = dig(suite, "inferenceConfig", "models", 0, "precomputedInferenceSource")
+    value = dig(source, "inferenceSourceIdentifier")
+    return value if isinstance(value, str) else None
+
+
+def _rag_family(suite: object) -> MetricFamily | None:
+    config = dig(suite, "inferenceConfig", "ragConfigs", 0)
+    for parent in ("knowledgeBaseConfig", "precomputedRagSourceConfig"):
+        branch = dig(config, parent)
+        if not isinstance(branch, dict):
+            continue
+        if "retrieveConfig" in branch or "retrieveSourceConfig" in branch:
+            return MetricFamily.RAG_RETRIEVE
+        if "retrieveAndGenerateConfig" in branch or "retrieveAndGenerateSourceConfig" in branch:
+            return MetricFamily.RAG_RETRIEVE_AND_GENERATE
+    return None

@@ -1,0 +1,153 @@
+"""Rules for the suite's ``pipeline`` block: our own settings (docs/suite-file.md).
+
+Values that end up in the request (description, tags) are checked against the service
+model's shapes for the request members they become.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+
+from evalpipe.validation.facts import SuiteFacts
+from evalpipe.validation.metrics import BUILTIN_PREFIX
+from evalpipe.validation.problems import Problem, Severity, json_type, key_path, show
+from evalpipe.validation.service_model import ShapeWalker, shape
+
+PIPELINE_KEYS = ("description", "jobTags", "lowScore", "notification")
+LOW_SCORE_KEYS = ("builtin", "custom", "metrics")
+RULE_KEYS = ("below", "atOrBelow")
+NOTIFICATION_KEYS = ("maxLowRecords",)
+MAX_LOW_RECORDS = 50
+# Compared case-insensitively: the pipeline adds evalpipe:suite and evalpipe:run-id to every
+# job, and AWS reserves aws: for its own tags (the same rule as evalpipe.suite).
+RESERVED_TAG_PREFIXES = {"evalpipe:": "is reserved for the pipeline's own tags", "aws:": "is reserved by AWS"}
+PIPELINE_TAG_COUNT = 2
+MAX_JOB_TAGS = 200  # TagList max in the service model
+# TagKey's \s admits tabs and line breaks; evalpipe.suite allows only the space.
+_TAG_KEY_BREAKS = re.compile(r"[\t\n\r\f\v]")
+
+
+def check_pipeline(pipeline: object, facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    """Yield the problems of the ``pipeline`` block (any value)."""
+    walker = ShapeWalker(file)
+    if not isinstance(pipeline, dict):
+        yield _error(file, "pipeline", f"must be an object, not {json_type(pipeline)}")
+        return
+    for key, value in pipeline.items():
+        path = _child("pipeline", key)
+        if key == "description":
+            # Sent as jobDescription.
+            yield from walker.walk(value, shape("EvaluationJobDescription"), path)
+        elif key == "jobTags":
+            yield from _job_tags(value, path, walker)
+        elif key == "lowScore":
+            yield from _low_score(value, path, facts, file)
+        elif key == "notification":
+            yield from _notification(value, path, file)
+        else:
+            yield _unknown(file, path, key, PIPELINE_KEYS)
+
+
+def _job_tags(tags: object, path: str, walker: ShapeWalker) -> Iterator[Problem]:
+    file = walker.file
+    if not isinstance(tags, dict):
+        yield _error(file, path, f"must be an object of tag key -> value, not {json_type(tags)}")
+        return
+    room = MAX_JOB_TAGS - PIPELINE_TAG_COUNT
+    if len(tags) > room:
+        yield _error(file, path, f"has {len(tags)} tags; at most {room} fit beside the pipeline's own tags")
+    for key, value in tags.items():
+        tag_path = _child(path, key)
+        if not isinstance(key, str):
+            yield _error(file, path, f"has a non-string key {show(key)}")
+            continue
+        for prefix, reason in RESERVED_TAG_PREFIXES.items():
+            if key.lower().startswith(prefix):
+                yield _error(file, tag_path, f"the tag key prefix {prefix!r} {reason}; choose another key")
+        if _TAG_KEY_BREAKS.search(key):
+            yield _error(file, tag_path, "tag keys may contain spaces but no tabs or line breaks")
+        yield from walker.walk(key, shape("TagKey"), tag_path)
+        yield from walker.walk(value, shape("TagValue"), tag_path)
+
+
+def _low_score(low: object, path: str, facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    if not isinstance(low, dict):
+        yield _error(file, path, f"must be an object, not {json_type(low)}")
+        return
+    for key, value in low.items():
+        child = _child(path, key)
+        if key in ("builtin", "custom"):
+            yield from _rule(value, child, file)
+        elif key == "metrics":
+            yield from _metric_rules(value, child, facts, file)
+        else:
+            yield _unknown(file, child, key, LOW_SCORE_KEYS)
+
+
+def _metric_rules(rules: object, path: str, facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    if not isinstance(rules, dict):
+        yield _error(file, path, f"must be an object of metric name -> rule, not {json_type(rules)}")
+        return
+    evaluated = sorted({named.value for named in facts.metric_names})
+    # Classic jobs' outputs drop the prefix, so a rule may name a built-in either way.
+    matches = set(evaluated) | {name.removeprefix(BUILTIN_PREFIX) for name in evaluated}
+    for name, rule in rules.items():
+        child = _child(path, name)
+        # A threshold for a metric the job does not compute never applies: likely a typo that
+        # would leave low scores unflagged.
+        if evaluated and name not in matches:
+            yield _error(
+                file,
+                child,
+                f"{show(name)} is not in this suite's metricNames, so the rule would never apply; "
+                f"use one of: {', '.join(evaluated)}",
+            )
+        yield from _rule(rule, child, file)
+
+
+def _rule(rule: object, path: str, file: str) -> Iterator[Problem]:
+    if not isinstance(rule, dict):
+        yield _error(file, path, f'must be an object like {{"below": 0.5}}, not {json_type(rule)}')
+        return
+    for key in rule:
+        if key not in RULE_KEYS:
+            yield _unknown(file, _child(path, key), key, RULE_KEYS)
+    given = [key for key in RULE_KEYS if key in rule]
+    if len(given) != 1:
+        yield _error(
+            file,
+            path,
+            "give exactly one of 'below' (score < value is low) or 'atOrBelow' (score <= value is low)"
+            + ("; found both" if given else ""),
+        )
+    for key in given:
+        value = rule[key]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or (isinstance(value, float) and not math.isfinite(value)):
+            yield _error(file, _child(path, key), f"must be a number, not {show(value)}")
+
+
+def _notification(notification: object, path: str, file: str) -> Iterator[Problem]:
+    if not isinstance(notification, dict):
+        yield _error(file, path, f"must be an object, not {json_type(notification)}")
+        return
+    for key, value in notification.items():
+        child = _child(path, key)
+        if key != "maxLowRecords":
+            yield _unknown(file, child, key, NOTIFICATION_KEYS)
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOW_RECORDS:
+            yield _error(file, child, f"must be an integer from 0 to {MAX_LOW_RECORDS}, not {show(value)}")
+
+
+def _child(path: str, key: object) -> str:
+    return key_path(path, key) if isinstance(key, str) else f"{path}[{show(key)}]"
+
+
+def _unknown(file: str, path: str, key: object, allowed: tuple[str, ...]) -> Problem:
+    return _error(file, path, f"unknown key {show(key)}; allowed: {', '.join(allowed)}")
+
+
+def _error(file: str, path: str, message: str) -> Problem:
+    return Problem(Severity.ERROR, file, message, field=path)

@@ -1,0 +1,392 @@
+"""Rules for a suite file: the request members against the service model, then what the
+service model cannot say (the traps of the facts page) and the pipeline block.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Sequence
+
+from evalpipe.runs import SUITE_NAME_PATTERN
+from evalpipe.validation.facts import (
+    AUTOMATED,
+    HUMAN,
+    MODEL_EVALUATION,
+    RAG_EVALUATION,
+    JobKind,
+    SuiteFacts,
+    dig,
+)
+from evalpipe.validation.metrics import (
+    BUILTIN_PREFIX,
+    JUDGE_BUILTINS,
+    TEMPLATE_VARIABLES_KNOWN,
+    TEMPLATE_VARIABLES_REQUIRED,
+    MetricFamily,
+    families_of,
+    is_builtin_name,
+)
+from evalpipe.validation.pipeline_rules import check_pipeline
+from evalpipe.validation.problems import Problem, Severity, json_type, key_path, path_of, show
+from evalpipe.validation.service_model import ShapeWalker, WalkPolicy, request_member, request_required, shape
+
+# Top-level suite keys that are CreateEvaluationJob request members, passed through unchanged.
+REQUEST_MEMBERS = ("applicationType", "evaluationConfig", "inferenceConfig")
+TOP_LEVEL_KEYS = ("$schema", *REQUEST_MEMBERS, "pipeline")
+# Request members that depend on the dropped object or the deployment: never in a suite.
+SET_BY_PIPELINE = ("jobName", "clientRequestToken", "roleArn", "outputDataConfig", "customerEncryptionKeyId")
+MOVED_TO_PIPELINE = {"jobDescription": "pipeline.description", "jobTags": "pipeline.jobTags"}
+
+JUDGE_TASK_TYPE = "General"
+MAX_RATING_WORDS = 5
+
+# What the suite file may do that the request may not (docs/suite-file.md).
+SUITE_POLICY = WalkPolicy(
+    # Trap 1: the enum does not list "General", which judge jobs need; _task_types owns taskType.
+    skip_enum=frozenset({"EvaluationTaskType"}),
+    # The pipeline writes the dataset object (evalpipe.job_request): the name defaults to the
+    # dropped file's name, the location is always the dropped file.
+    optional_members={
+        "EvaluationDatasetMetricConfig": frozenset({"dataset"}),
+        "EvaluationDataset": frozenset({"name"}),
+    },
+    ignored_members={
+        "EvaluationDataset": {
+            "datasetLocation": "is ignored: the pipeline sends the location of the dropped dataset "
+            "object. Remove it from the suite."
+        }
+    },
+    # Trap 3: the practitioner's guide writes the custom metric key as metricName.
+    aliases={"CustomMetricDefinition": {"metricName": "name"}},
+)
+
+TEMPLATE_VARIABLE = re.compile(r"\{\{([^{}]*)\}\}")
+
+
+def check_suite(
+    suite: object,
+    file: str,
+    *,
+    suite_name: str | None = None,
+    allowed_evaluator_models: Sequence[str] = (),
+) -> Iterator[Problem]:
+    """Yield every problem of a raw parsed suite (see :func:`evalpipe.validation.validate_suite`)."""
+    if suite_name is not None and not SUITE_NAME_PATTERN.fullmatch(suite_name):
+        yield _error(file, "", f"suite name {show(suite_name)} must match {SUITE_NAME_PATTERN.pattern}")
+    if not isinstance(suite, dict):
+        yield _error(file, "", f"a suite must be a JSON object, not {json_type(suite)}")
+        return
+    facts = SuiteFacts.from_suite(suite)
+    yield from _top_level(suite, file)
+    yield from _one_dataset(suite, file)
+    yield from _task_types(suite, facts, file)
+    yield from _inference_matches(suite, facts, file)
+    yield from _metric_names(facts, file)
+    yield from _custom_metric_names(facts, file)
+    yield from _evaluators(facts, file, allowed_evaluator_models)
+    yield from _instructions(facts, file)
+    yield from _rating_definitions(suite, file)
+    if "pipeline" in suite:
+        yield from check_pipeline(suite["pipeline"], facts, file)
+
+
+def _top_level(suite: dict, file: str) -> Iterator[Problem]:
+    walker = ShapeWalker(file, SUITE_POLICY)
+    for key, value in suite.items():
+        if key in REQUEST_MEMBERS:
+            yield from walker.walk(value, request_member(key), key)
+        elif key == "$schema":
+            if not isinstance(value, str):
+                yield _error(file, key, f"must be a string (the schema's location), not {json_type(value)}")
+        elif key == "pipeline":
+            continue  # check_pipeline
+        elif key in SET_BY_PIPELINE:
+            yield _error(file, key, "is set by the pipeline for every run; remove it from the suite")
+        elif key in MOVED_TO_PIPELINE:
+            yield _error(file, key, f"is not a suite key; set it as {MOVED_TO_PIPELINE[key]}")
+        else:
+            yield _error(file, _key(key), _unknown(key, TOP_LEVEL_KEYS))
+    for required in request_required():
+        if required in REQUEST_MEMBERS and required not in suite:
+            yield _error(file, required, "is required (the CreateEvaluationJob request member)")
+
+
+def _one_dataset(suite: dict, file: str) -> Iterator[Problem]:
+    for root in (AUTOMATED, HUMAN):
+        configs = dig(suite, *root, "datasetMetricConfigs")
+        if isinstance(configs, list) and len(configs) > 1:
+            yield _error(
+                file,
+                path_of(*root, "datasetMetricConfigs"),
+                f"has {len(configs)} entries; the pipeline runs one dataset per run (the dropped file "
+                "becomes the only entry), so keep exactly one and give other datasets their own suite",
+            )
+
+
+def _task_types(suite: dict, facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    root = AUTOMATED if facts.has_automated else HUMAN
+    configs = dig(suite, *root, "datasetMetricConfigs")
+    enum = [*shape("EvaluationTaskType").enum, JUDGE_TASK_TYPE]
+    for i, config in enumerate(configs if isinstance(configs, list) else []):
+        task_type = dig(config, "taskType")
+        if not isinstance(task_type, str):
+            continue  # the shape walk reports it
+        path = path_of(*root, "datasetMetricConfigs", i, "taskType")
+        if facts.job_kind is JobKind.JUDGE and task_type != JUDGE_TASK_TYPE:
+            yield _error(
+                file,
+                path,
+                f'{show(task_type)} must be "General" in a job graded by a judge model. The service '
+                "model lists Summarization, Classification, QuestionAndAnswer, Generation and Custom, "
+                'but judge jobs with those values fail; "General" is the value that works.',
+            )
+        elif facts.job_kind is not JobKind.JUDGE and task_type not in enum:
+            yield _error(file, path, f"{show(task_type)} is not a task type; use one of: {', '.join(enum)}")
+
+
+def _inference_matches(suite: dict, facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    inference = suite.get("inferenceConfig")
+    if not isinstance(inference, dict):
+        return
+    if "ragConfigs" in inference and facts.application_type == MODEL_EVALUATION:
+        given = "is ModelEvaluation" if facts.application_type_given else "is missing"
+        yield _error(
+            file,
+            "applicationType",
+            f'{given}, but inferenceConfig.ragConfigs evaluate a knowledge base: set it to "RagEvaluation"',
+        )
+    models = inference.get("models")
+    if "models" in inference and facts.application_type == RAG_EVALUATION:
+        yield _error(
+            file,
+            "applicationType",
+            'is RagEvaluation, but inferenceConfig.models evaluate a model: set it to "ModelEvaluation" '
+            "or configure inferenceConfig.ragConfigs",
+        )
+    if facts.has_automated and isinstance(models, list) and len(models) > 1:
+        yield _error(
+            file,
+            "inferenceConfig.models",
+            f"has {len(models)} entries; an automated job evaluates exactly one model or precomputed "
+            "source (two are only for human comparison jobs): keep one",
+        )
+
+
+def _metric_names(facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    allowed = frozenset().union(*(family.metrics for family in facts.allowed_families))
+    custom = facts.custom_names
+    first_seen: dict[tuple[str, str], str] = {}  # (config path, name) -> path of first listing
+    for named in facts.metric_names:
+        name, path = named.value, named.path
+        config_path = path.rsplit(".metricNames", 1)[0]
+        if (config_path, name) in first_seen:
+            first = first_seen[config_path, name]
+            yield _error(file, path, f"{name!r} is listed twice (also at {first}); remove one")
+            continue
+        first_seen[config_path, name] = path
+        if is_builtin_name(name):
+            if name not in allowed:
+                yield _error(file, path, _builtin_misfit(name, facts, allowed))
+        elif name not in custom:
+            hint = _did_you_mean(name, allowed | custom)
+            yield _error(
+                file,
+                path,
+                f"{name!r} is neither a built-in metric of this job nor a custom metric defined in "
+                f"{_custom_list_path(facts)}; define it there or fix the name{hint}",
+            )
+
+
+def _builtin_misfit(name: str, facts: SuiteFacts, allowed: frozenset[str]) -> str:
+    if facts.job_kind is JobKind.HUMAN:
+        return (
+            f"{name} is a built-in of automated jobs; a human job rates only the metrics defined in "
+            "evaluationConfig.human.customMetrics"
+        )
+    families = families_of(name)
+    offered = ", ".join(sorted(allowed))
+    if not families:
+        return f"{name} is not a built-in metric{_did_you_mean(name, allowed)}; this job offers: {offered}"
+    if MetricFamily.MODEL_CLASSIC in families and facts.job_kind is JobKind.JUDGE:
+        return (
+            f"{name} is a classic automated metric, computed without a judge model; this job is graded "
+            "by a judge model (it has an evaluator model, custom metrics or judge built-ins) and cannot "
+            "mix the two. Remove it, or evaluate it in a separate suite without a judge"
+        )
+    belongs = " and ".join(family.label for family in families)
+    this_job = " / ".join(family.label for family in facts.allowed_families)
+    return (
+        f"{name} belongs to {belongs}; this job is {this_job} "
+        f"(applicationType {facts.application_type}), which offers: {offered}"
+    )
+
+
+def _custom_metric_names(facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    listed = {named.value for named in facts.metric_names}
+    seen: set[str] = set()
+    for metric in facts.custom_metrics:
+        if metric.name is None:
+            continue  # the shape walk reports a missing or non-string name
+        path = key_path(metric.path, "name")
+        if metric.name in seen:
+            yield _error(file, path, f"custom metric {metric.name!r} is defined twice; names must be unique")
+            continue
+        seen.add(metric.name)
+        if metric.name.startswith(BUILTIN_PREFIX):
+            yield _error(
+                file, path, f"{metric.name!r}: the {BUILTIN_PREFIX} prefix is reserved for built-in metrics"
+            )
+        elif metric.name not in listed:
+            yield _error(
+                file,
+                path,
+                f"custom metric {metric.name!r} is not in metricNames, so the service would silently skip "
+                "it: add it to datasetMetricConfigs[0].metricNames",
+            )
+
+
+def _evaluators(facts: SuiteFacts, file: str, allowed_models: Sequence[str]) -> Iterator[Problem]:
+    judged_builtins = sorted({n.value for n in facts.metric_names} & JUDGE_BUILTINS)
+    if facts.job_kind is JobKind.JUDGE and judged_builtins and not facts.has_top_evaluator:
+        yield _error(
+            file,
+            path_of(*AUTOMATED, "evaluatorModelConfig"),
+            f"is required: the judge model named there grades {', '.join(judged_builtins)} "
+            "(customMetricConfig.evaluatorModelConfig serves custom metrics only). Add "
+            '{"bedrockEvaluatorModels": [{"modelIdentifier": "<judge model id>"}]}',
+        )
+    top = {named.value for named in facts.builtin_evaluators}
+    for named in facts.custom_evaluators:
+        if top and named.value not in top:
+            yield _error(
+                file,
+                named.path,
+                f"{named.value!r} differs from the top-level evaluatorModelConfig's "
+                f"{', '.join(map(repr, sorted(top)))}; use the same judge model in both places",
+            )
+    if allowed_models:
+        for named in (*facts.builtin_evaluators, *facts.custom_evaluators):
+            if named.value not in allowed_models:
+                yield _error(
+                    file,
+                    named.path,
+                    f"the pipeline's Bedrock role may invoke only these evaluator models: "
+                    f"{', '.join(allowed_models)}; {named.value!r} would be denied. Use one of them, or "
+                    "have the deployment add it to ALLOWED_EVALUATOR_MODELS",
+                )
+
+
+def _instructions(facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    required = TEMPLATE_VARIABLES_REQUIRED.get(facts.application_type, frozenset())
+    known = TEMPLATE_VARIABLES_KNOWN.get(facts.application_type)
+    for metric in facts.custom_metrics:
+        if metric.instructions is None:
+            continue
+        path = key_path(metric.path, "instructions")
+        used = [m.group(1) for m in TEMPLATE_VARIABLE.finditer(metric.instructions)]
+        missing = sorted(required - set(used))
+        if missing:
+            yield _error(
+                file,
+                path,
+                f"must contain {_variables(sorted(required))}: the judge sees the record only through "
+                f"them (missing: {_variables(missing)})",
+            )
+        for name in dict.fromkeys(used):  # each unknown name once, in order
+            if known is not None and name not in known:
+                fix = (
+                    f"write {_variables([name.strip()])}"
+                    if name.strip() in known
+                    else f"use {_variables(sorted(known))}"
+                )
+                yield _error(
+                    file,
+                    path,
+                    f"{{{{{name}}}}} is not a variable Bedrock fills in, so the judge would read it "
+                    f"literally: {fix}",
+                )
+        placement = variables_not_last(metric.instructions)
+        if placement:
+            yield _error(file, path, placement)
+
+
+def variables_not_last(text: str) -> str | None:
+    """Why the input variables of ``text`` do not come last, or None when they do.
+
+    "Input variables must come last" (the guide, trap 7) made precise: lines are split at
+    ``\\n``, a line is blank when it holds only whitespace, and the *final block* is the last
+    run of consecutive non-blank lines that contains a variable. Then
+
+    1. no non-blank line may follow the line holding the last variable, and
+    2. every variable must lie in the final block.
+
+    Text on a variable's own line (``Response: {{prediction}}``) is allowed.
+    """
+    lines = text.split("\n")
+    holding = [i for i, line in enumerate(lines) if TEMPLATE_VARIABLE.search(line)]
+    if not holding:
+        return None
+    last = holding[-1]
+    after = next((line for line in lines[last + 1 :] if line.strip()), None)
+    if after is not None:
+        return (
+            f"text follows the last input variable (line {last + 1}): {show(after.strip(), 40)}. "
+            "Input variables must come last: move that text above the variables"
+        )
+    start = last
+    while start > 0 and lines[start - 1].strip():
+        start -= 1
+    if holding[0] < start:
+        return (
+            f"line {holding[0] + 1} uses an input variable in the body of the instructions. Input "
+            "variables must come last, together in the final block: refer to them in words there "
+            '("the response") and list each variable only in the final block'
+        )
+    return None
+
+
+def _rating_definitions(suite: dict, file: str) -> Iterator[Problem]:
+    metrics = dig(suite, *AUTOMATED, "customMetricConfig", "customMetrics")
+    for i, source in enumerate(metrics if isinstance(metrics, list) else []):
+        scale = dig(source, "customMetricDefinition", "ratingScale")
+        for k, item in enumerate(scale if isinstance(scale, list) else []):
+            definition = dig(item, "definition")
+            if isinstance(definition, str) and len(definition.split()) > MAX_RATING_WORDS:
+                yield _error(
+                    file,
+                    path_of(*AUTOMATED, "customMetricConfig", "customMetrics", i, "customMetricDefinition",
+                          "ratingScale", k, "definition"),
+                    f"has {len(definition.split())} words; a rating definition is a label of at most "
+                    f"{MAX_RATING_WORDS} words (100 characters): explain the levels in the instructions",
+                )
+
+
+def _custom_list_path(facts: SuiteFacts) -> str:
+    if facts.job_kind is JobKind.HUMAN:
+        return "evaluationConfig.human.customMetrics"
+    return "evaluationConfig.automated.customMetricConfig.customMetrics"
+
+
+def _variables(names: list[str]) -> str:
+    return ", ".join("{{" + name + "}}" for name in names)
+
+
+def _did_you_mean(name: str, candidates: frozenset[str]) -> str:
+    by_fold = {candidate.casefold(): candidate for candidate in candidates}
+    if name.casefold() in by_fold:
+        return f" (did you mean {by_fold[name.casefold()]!r}?)"
+    close = difflib.get_close_matches(name, sorted(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown(key: str, allowed: Sequence[str]) -> str:
+    return f"unknown key {key!r}; allowed: {', '.join(allowed)}{_did_you_mean(key, frozenset(allowed))}"
+
+
+def _key(key: object) -> str:
+    return key_path("", key) if isinstance(key, str) else show(key)
+
+
+def _error(file: str, path: str, message: str) -> Problem:
+    return Problem(Severity.ERROR, file, message, field=path or None)

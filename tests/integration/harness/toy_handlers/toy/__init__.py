@@ -1,0 +1,1 @@
+"""Toy Lambda handlers for the harness tests (not the product's)."""

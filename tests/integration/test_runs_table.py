@@ -1,0 +1,316 @@
+"""Runs table adapter against moto: claims, updates, history and per-record items."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from boto3.dynamodb.conditions import Key
+from evalpipe.aws.runs_table import (
+    MAX_ITEM_BYTES,
+    RecordTooLarge,
+    RunNotFound,
+    RunsTable,
+    item_size,
+    record_item,
+)
+from evalpipe.results import Aggregator, MetricScore, RecordResult, RunSummary
+from evalpipe.runs import RunStatus, Verdict
+
+NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+class BelowHalf:
+    def is_low(self, score: float) -> bool:
+        return score < 0.5
+
+    def describe(self) -> str:
+        return "< 0.5"
+
+
+@pytest.fixture
+def runs(dynamodb_table) -> RunsTable:
+    return RunsTable(dynamodb_table, clock=lambda: NOW)
+
+
+def a_run(run_id: str = "support-20250101-000000-abcd1234", suite: str = "support", **extra) -> dict:
+    return {
+        "run_id": run_id,
+        "suite": suite,
+        "created_at": "2025-01-01T00:00:00+00:00",
+        "status": RunStatus.VALIDATING,
+        "dataset": {"bucket": "b", "key": f"datasets/{suite}/d.jsonl", "version_id": None, "size": 10},
+        **extra,
+    }
+
+
+def a_record(index: int, explanation: str = "fine", metrics: int = 2) -> RecordResult:
+    return RecordResult(
+        index=index,
+        prompt=f"prompt {index}\nsecond line",
+        response="response",
+        reference=None,
+        category="greeting" if index % 2 else None,
+        scores=[
+            MetricScore(f"Builtin.M{m}", 0.5 if m else None, explanation, "judge") for m in range(metrics)
+        ],
+    )
+
+
+def raw_items(table, run_id: str) -> list[dict]:
+    response = table.query(KeyConditionExpression=Key("pk").eq(f"RUN#{run_id}"), ConsistentRead=True)
+    return response["Items"]
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+
+def test_claim_twice_second_is_false(runs, dynamodb_table):
+    # Given an unclaimed run
+    run = a_run()
+
+    # When it is claimed twice (a duplicated S3 event)
+    first, second = runs.claim_run(run), runs.claim_run({**run, "status": "OTHER"})
+
+    # Then only the first claim wins and the item keeps its keys as the design says
+    assert (first, second) == (True, False)
+    item = dynamodb_table.get_item(Key={"pk": f"RUN#{run['run_id']}", "sk": "RUN"})["Item"]
+    assert item["gsi1pk"] == "SUITE#support"
+    assert item["gsi1sk"] == f"2025-01-01T00:00:00+00:00#{run['run_id']}"
+    assert item["status"] == "VALIDATING"
+
+
+def test_claim_requires_identity():
+    # Given a run without suite
+    # When it is claimed
+    # Then it is refused before touching the table
+    with pytest.raises(ValueError, match="suite"):
+        RunsTable(table=None).claim_run({"run_id": "r", "created_at": "t"})
+
+
+def test_get_run_returns_plain_values(runs):
+    # Given a claimed run with nested numbers and a None inside a map
+    runs.claim_run(a_run(deadline=datetime(2025, 1, 2, tzinfo=UTC), ratio=0.25))
+
+    # When it is read back
+    run = runs.get_run("support-20250101-000000-abcd1234")
+
+    # Then keys are stripped, numbers are int/float, datetimes ISO strings, nested None kept
+    assert run is not None
+    assert not {"pk", "sk", "gsi1pk", "gsi1sk"} & run.keys()
+    assert run["dataset"] == {
+        "bucket": "b",
+        "key": "datasets/support/d.jsonl",
+        "version_id": None,
+        "size": 10,
+    }
+    assert isinstance(run["dataset"]["size"], int)
+    assert run["ratio"] == 0.25
+    assert run["deadline"] == "2025-01-02T00:00:00+00:00"
+    assert runs.get_run("never-claimed") is None
+
+
+def test_update_run_sets_removes_and_stamps(runs):
+    # Given a claimed run with a problem list
+    run_id = a_run()["run_id"]
+    runs.claim_run(a_run(problems=["x"]))
+
+    # When fields are set (floats, nested, enum) and one is set to None
+    updated = runs.update_run(
+        run_id,
+        status=RunStatus.SUBMITTED,
+        job={"arn": "a", "cost": 1.5},
+        problems=None,
+        verdict=Verdict.PASSED,
+    )
+
+    # Then they are written, the None one removed and updated_at stamped with the clock
+    assert updated["status"] == "SUBMITTED"
+    assert updated["verdict"] == "PASSED"
+    assert updated["job"] == {"arn": "a", "cost": 1.5}
+    assert "problems" not in updated
+    assert updated["updated_at"] == "2025-01-02T03:04:05+00:00"
+    assert runs.get_run(run_id) == updated
+
+
+def test_update_run_rejects_nan_keys_and_unknown_runs(runs):
+    # Given a claimed run
+    run_id = a_run()["run_id"]
+    runs.claim_run(a_run())
+
+    # When updated with NaN (nested), a key attribute, or for a run never claimed
+    # Then each is refused, and no partial run item is created
+    with pytest.raises(ValueError, match="nan"):
+        runs.update_run(run_id, metrics={"m": {"average": float("nan")}})
+    with pytest.raises(ValueError, match="inf"):
+        runs.update_run(run_id, score=float("inf"))
+    with pytest.raises(ValueError, match="key attributes"):
+        runs.update_run(run_id, gsi1pk="SUITE#other")
+    with pytest.raises(RunNotFound, match="ghost"):
+        runs.update_run("ghost", status="X")
+    assert runs.get_run("ghost") is None
+
+
+def test_suite_history_newest_first(runs):
+    # Given three runs of suite "a" and one of suite "b", claimed out of order
+    runs.claim_run(a_run("a-2", "a", created_at="2025-01-02T00:00:00+00:00"))
+    runs.claim_run(a_run("b-1", "b", created_at="2025-01-05T00:00:00+00:00"))
+    runs.claim_run(a_run("a-3", "a", created_at="2025-01-03T00:00:00+00:00"))
+    runs.claim_run(a_run("a-1", "a", created_at="2025-01-01T00:00:00+00:00"))
+
+    # When each suite's history is queried
+    # Then only its own runs come back, newest first, and the limit applies
+    assert [r["run_id"] for r in runs.suite_history("a")] == ["a-3", "a-2", "a-1"]
+    assert [r["run_id"] for r in runs.suite_history("a", limit=2)] == ["a-3", "a-2"]
+    assert [r["run_id"] for r in runs.suite_history("b")] == ["b-1"]
+    assert runs.suite_history("none") == []
+
+
+def test_store_summary_writes_the_aggregate(runs):
+    # Given a claimed run and the summary of two records, one of them low
+    run_id = a_run()["run_id"]
+    runs.claim_run(a_run())
+    agg = Aggregator(lambda metric: BelowHalf())
+    agg.add(RecordResult(0, "p0", "r", None, "c", [MetricScore("Builtin.X", 0.25, "bad", "j")]))
+    agg.add(RecordResult(1, "p1", "r", None, None, [MetricScore("Builtin.X", None, "n/a", "j")]))
+    summary = agg.summary()
+
+    # When it is stored with the final status
+    item = runs.store_summary(run_id, summary, status=RunStatus.COMPLETED)
+
+    # Then the run item holds the aggregate (verdict as a string) and it reads back as the summary
+    assert item["verdict"] == "LOW_SCORES"
+    assert item["status"] == "COMPLETED"
+    assert item["record_count"] == 2
+    assert item["metrics"]["Builtin.X"]["na"] == 1
+    assert item["categories"] == {"c": {"Builtin.X": 0.25}, "uncategorized": {"Builtin.X": None}}
+    assert item["low_records"][0]["prompt_excerpt"] == "p0"
+    assert RunSummary.from_item(runs.get_run(run_id)) == summary
+
+
+# -- records -------------------------------------------------------------------------------------
+
+
+def test_put_records_twice_is_idempotent(runs, dynamodb_table):
+    # Given 30 parsed records
+    run_id = "r1"
+    records = [a_record(i) for i in range(30)]
+
+    # When they are written, then written again (a re-parse of the same job)
+    first = runs.put_records(run_id, records)
+    items_after_first = raw_items(dynamodb_table, run_id)
+    second = runs.put_records(run_id, records)
+    items_after_second = raw_items(dynamodb_table, run_id)
+
+    # Then both writes report 30 and the table holds the same 30 items, no duplicates
+    assert first == second == 30
+    assert len(items_after_second) == 30
+    assert items_after_second == items_after_first
+
+
+def test_record_item_attributes(runs, dynamodb_table):
+    # Given a record with a long prompt, a long explanation and an N/A score
+    rec = RecordResult(
+        index=7,
+        prompt="p" * 1000,
+        response="r" * 1000,
+        reference="ref",
+        category=None,
+        scores=[MetricScore("Builtin.A", 0.1, "e" * 5000, "j"), MetricScore("custom", None, None, None)],
+    )
+
+    # When it is written
+    runs.put_records("r1", [rec])
+
+    # Then the item follows the design: keys, trimmed texts, Decimal scores, None = N/A
+    (item,) = raw_items(dynamodb_table, "r1")
+    assert item["sk"] == "REC#00007"
+    assert item["index"] == 7
+    assert item["category"] == "uncategorized"
+    assert item["prompt_hash"] == rec.prompt_hash
+    assert len(item["prompt_excerpt"]) == 300
+    assert len(item["response_excerpt"]) == 300
+    assert item["scores"]["Builtin.A"]["score"] == Decimal("0.1")
+    assert len(item["scores"]["Builtin.A"]["explanation"]) == 1000
+    assert item["scores"]["custom"] == {"score": None, "explanation": None}
+    assert set(item) == {
+        "pk", "sk", "index", "category", "prompt_hash", "prompt_excerpt", "response_excerpt", "scores",
+    }  # fmt: skip
+
+
+def test_iter_records_in_index_order_across_pages(runs, dynamodb_table):
+    # Given 300 records of ~4 KB (1.2 MB: more than one 1 MB query page), written in reverse
+    # order, plus the run item itself under the same partition key
+    runs.claim_run(a_run("r2"))
+    runs.put_records("r2", (a_record(i, explanation="x" * 1000, metrics=4) for i in reversed(range(300))))
+    calls: list[int] = []
+    dynamodb_table.meta.client.meta.events.register("before-call.dynamodb.Query", lambda **_: calls.append(1))
+
+    # When they are read back
+    items = list(runs.iter_records("r2"))
+
+    # Then every page was followed and the records come in index order, key attributes stripped
+    assert len(calls) >= 2
+    assert [i["index"] for i in items] == list(range(300))
+    assert "pk" not in items[0]
+    assert items[1]["category"] == "greeting"
+    assert items[0]["scores"]["Builtin.M1"]["score"] == 0.5
+
+
+def test_delete_records_from_shortens_a_reparse(runs, dynamodb_table):
+    # Given 10 records stored, and a re-parse that found only 6
+    runs.claim_run(a_run("r3"))
+    runs.put_records("r3", [a_record(i) for i in range(10)])
+
+    # When the records from index 6 on are deleted
+    deleted = runs.delete_records_from("r3", 6)
+
+    # Then 4 items are gone, the first 6 and the run item remain
+    assert deleted == 4
+    assert [i["index"] for i in runs.iter_records("r3")] == list(range(6))
+    assert runs.get_run("r3") is not None
+
+
+def test_size_guard_shrinks_huge_explanations(runs, dynamodb_table):
+    # Given a record with 200 metrics whose explanations are 4-byte characters (~800 KB trimmed)
+    rec = RecordResult(
+        index=0,
+        prompt="p",
+        response="r",
+        reference=None,
+        category="c",
+        scores=[MetricScore(f"metric_{m}", 0.5, "😀" * 5000, "j") for m in range(200)],
+    )
+
+    # When it is written
+    runs.put_records("r4", [rec])
+
+    # Then the stored item stays under the guard, explanations shortened but present
+    (item,) = raw_items(dynamodb_table, "r4")
+    assert item_size(item) < MAX_ITEM_BYTES
+    explanation = item["scores"]["metric_0"]["explanation"]
+    assert 0 < len(explanation) < 1000
+    assert explanation.endswith("…")
+
+
+def test_size_guard_gives_up_clearly_when_scores_alone_are_too_large():
+    # Given a record whose metric names alone exceed the guard
+    rec = RecordResult(
+        0, "p", None, None, None, [MetricScore(f"{m:04d}" + "n" * 400, 1.0, None, None) for m in range(1000)]
+    )
+
+    # When its item is built
+    # Then a clear error is raised instead of a failing batch write
+    with pytest.raises(RecordTooLarge, match="record 0 of run r5"):
+        record_item("r5", rec)
+
+
+def test_record_index_bounds():
+    # Given records outside the five-digit sort key range
+    # When their items are built
+    # Then they are refused (REC#<index:05d> would no longer sort by index)
+    with pytest.raises(ValueError, match="outside"):
+        record_item("r", a_record(100_000))
+    with pytest.raises(ValueError, match="outside"):
+        record_item("r", a_record(-1))

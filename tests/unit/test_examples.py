@@ -1,0 +1,230 @@
+"""The example suite and dataset a newcomer uploads: they parse, validate and fit together."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import jsonschema
+import pytest
+from botocore.stub import Stubber
+
+from evalpipe.job_request import build_create_job_request
+from evalpipe.runs import DatasetObject
+from evalpipe.suite import Suite
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITE_PATH = ROOT / "examples" / "suites" / "support-assistant.json"
+DATASET_PATH = ROOT / "examples" / "datasets" / "support-assistant" / "sample.jsonl"
+SCHEMA_PATH = ROOT / "schema" / "suite.schema.json"
+JUDGE = "amazon.nova-pro-v1:0"
+APP = "bookstore-assistant-v3"
+CUSTOM_METRICS = ["confirmation_check", "response_brevity"]
+BUILTIN_METRICS = [
+    "Builtin.Helpfulness",
+    "Builtin.Correctness",
+    "Builtin.Completeness",
+    "Builtin.Relevance",
+    "Builtin.ProfessionalStyleAndTone",
+    "Builtin.FollowingInstructions",
+]
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return json.loads(SUITE_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def suite(document: dict[str, Any]) -> Suite:
+    return Suite.from_document(SUITE_PATH.stem, document)
+
+
+@pytest.fixture(scope="module")
+def records() -> list[Any]:
+    lines = DATASET_PATH.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _definitions(suite: Suite) -> dict[str, dict[str, Any]]:
+    metrics = suite.evaluation_config["automated"]["customMetricConfig"]["customMetrics"]
+    return {metric["customMetricDefinition"]["name"]: metric["customMetricDefinition"] for metric in metrics}
+
+
+# --- the suite ----------------------------------------------------------------------------
+
+
+def test_example_suite_parses_without_warnings(suite: Suite) -> None:
+    # Given the example suite file; when parsed (in from_document's fixture)
+    # Then it uses the API spelling throughout and reads as documented
+    assert suite.name == "support-assistant"
+    assert suite.warnings == []
+    assert suite.application_type == "ModelEvaluation"
+    assert suite.inference_source_identifier == APP
+    assert suite.evaluator_model == JUDGE
+    assert suite.dataset_name == "bookstore-support"
+
+
+def test_example_suite_validates_against_the_committed_schema(document: dict[str, Any]) -> None:
+    # Given the committed JSON Schema the example points its "$schema" at
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert (SUITE_PATH.parent / document["$schema"]).resolve() == SCHEMA_PATH
+
+    # When the example is validated, then there are no errors
+    errors = [error.message for error in jsonschema.Draft202012Validator(schema).iter_errors(document)]
+    assert errors == []
+
+
+def test_example_suite_grades_with_six_builtins_and_two_custom_metrics(suite: Suite) -> None:
+    # Given the example suite; then its metrics are the brief's, each custom one in both places
+    assert suite.metric_names == BUILTIN_METRICS + CUSTOM_METRICS
+    assert suite.custom_metric_names == CUSTOM_METRICS
+    assert [metric for metric in suite.metric_names if suite.is_builtin(metric)] == BUILTIN_METRICS
+    entry = suite.evaluation_config["automated"]["datasetMetricConfigs"]
+    assert len(entry) == 1
+    assert entry[0]["taskType"] == "General"
+
+
+def test_example_suite_uses_the_same_judge_at_both_levels(suite: Suite) -> None:
+    # Given the two evaluatorModelConfig blocks (built-in and custom metrics)
+    automated = suite.evaluation_config["automated"]
+    judge = {"bedrockEvaluatorModels": [{"modelIdentifier": JUDGE}]}
+
+    # Then both name Nova Pro
+    assert automated["evaluatorModelConfig"] == judge
+    assert automated["customMetricConfig"]["evaluatorModelConfig"] == judge
+
+
+@pytest.mark.parametrize("metric", CUSTOM_METRICS)
+def test_custom_metric_instructions_end_with_the_input_variables(suite: Suite, metric: str) -> None:
+    # Given a custom metric's instructions
+    instructions = _definitions(suite)[metric]["instructions"]
+
+    # Then {{prompt}} and {{prediction}} are there, last, and no other text follows
+    assert len(instructions) <= 5000
+    assert instructions.endswith("\n\nPrompt: {{prompt}}\nResponse: {{prediction}}")
+    assert instructions.count("{{") == 2
+
+
+@pytest.mark.parametrize("metric", CUSTOM_METRICS)
+def test_rating_definitions_are_at_most_five_words(suite: Suite, metric: str) -> None:
+    # Given a custom metric's rating scale; then every definition is short enough for the API
+    scale = _definitions(suite)[metric]["ratingScale"]
+    assert 2 <= len(scale) <= 10
+    for item in scale:
+        assert len(item["definition"].split()) <= 5
+        assert len(item["definition"]) <= 100
+        assert set(item["value"]) == {"floatValue"}
+
+
+def test_confirmation_check_has_the_guides_not_applicable_level(suite: Suite) -> None:
+    # Given the confirmation_check scale; then it is the guide's N/A (-1) / Poor (0) / Good (1)
+    scale = _definitions(suite)["confirmation_check"]["ratingScale"]
+    assert [(item["definition"], item["value"]["floatValue"]) for item in scale] == [
+        ("N/A", -1),
+        ("Poor", 0),
+        ("Good", 1),
+    ]
+
+
+def test_example_pipeline_settings(suite: Suite) -> None:
+    # Given the example's pipeline section; then it shows each setting with sensible values
+    assert suite.low_rule("Builtin.Correctness").describe() == "< 0.7"
+    assert suite.low_rule("Builtin.Helpfulness").describe() == "< 0.5"
+    assert suite.low_rule("confirmation_check").describe() == "<= 0"
+    assert suite.pipeline.job_tags == {"team": "support", "app": "bookstore-assistant"}
+    assert suite.pipeline.notification.max_low_records == 10
+    assert suite.job_description().startswith("Bookstore support assistant")
+
+
+# --- the dataset --------------------------------------------------------------------------
+
+
+def test_every_dataset_line_is_a_precomputed_response_for_the_suites_app(records: list[Any]) -> None:
+    # Given the example dataset's lines; then each is an object with exactly one response
+    # from the identifier the suite names
+    for number, record in enumerate(records, start=1):
+        assert isinstance(record, dict), f"line {number}"
+        assert set(record) == {"prompt", "referenceResponse", "category", "modelResponses"}, f"line {number}"
+        assert isinstance(record["prompt"], str) and record["prompt"].strip(), f"line {number}"
+        assert isinstance(record["referenceResponse"], str), f"line {number}"
+        assert len(record["modelResponses"]) == 1, f"line {number}"
+        response = record["modelResponses"][0]
+        assert response["modelIdentifier"] == APP, f"line {number}"
+        assert isinstance(response["response"], str) and response["response"].strip(), f"line {number}"
+        assert "<thinking>" not in response["response"], f"line {number}"
+
+
+def test_dataset_size_and_categories(records: list[Any]) -> None:
+    # Given the example dataset; then it is small, spread over the app's areas, mostly referenced
+    categories = Counter(record["category"] for record in records)
+    assert 15 <= len(records) <= 20
+    assert len(categories) >= 4
+    assert set(categories) == {"orders", "returns", "shipping", "account", "out-of-scope", "complaints"}
+    with_reference = sum(1 for record in records if record["referenceResponse"])
+    assert len(records) / 2 < with_reference < len(records)
+
+
+def test_multi_turn_prompts_carry_the_history(records: list[Any]) -> None:
+    # Given the multi-turn records (written as the guide's collection step writes them)
+    multi_turn = [record["prompt"] for record in records if record["prompt"].startswith("User: ")]
+
+    # Then there are some, alternating User/Assistant and ending with the user's turn
+    assert len(multi_turn) >= 3
+    for prompt in multi_turn:
+        speakers = [line.split(": ", 1)[0] for line in prompt.split("\n")]
+        assert speakers[::2] == ["User"] * len(speakers[::2])
+        assert speakers[1::2] == ["Assistant"] * len(speakers[1::2])
+        assert speakers[-1] == "User"
+
+
+def test_dataset_file_is_utf8_jsonl_ending_with_a_newline() -> None:
+    # Given the raw file; then it is one JSON object per line with no blank lines
+    text = DATASET_PATH.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    assert all(line.strip() for line in text.split("\n")[:-1])
+
+
+# --- suite + dataset -> request -----------------------------------------------------------
+
+
+def test_example_builds_a_request_botocore_accepts(suite: Suite) -> None:
+    # Given the example uploaded as the README says
+    dataset = DatasetObject(
+        bucket="evalpipe-data-123456789012",
+        key="datasets/support-assistant/sample.jsonl",
+        version_id=None,
+        etag="0f343b0931126a20f133d67c2b018a3b",
+        size=DATASET_PATH.stat().st_size,
+        event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
+    )
+
+    # When its request is built
+    request = build_create_job_request(
+        suite,
+        dataset,
+        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
+        output_s3_uri=f"s3://{dataset.bucket}/results/support-assistant/{dataset.run_id}/",
+    )
+
+    # Then the dataset points at the dropped object and botocore accepts the request unchanged
+    config = request["evaluationConfig"]["automated"]["datasetMetricConfigs"][0]
+    assert config["dataset"] == {
+        "name": "bookstore-support",
+        "datasetLocation": {
+            "s3Uri": "s3://evalpipe-data-123456789012/datasets/support-assistant/sample.jsonl"
+        },
+    }
+    assert re.fullmatch(r"[a-z0-9](-*[a-z0-9]){0,62}", request["jobName"])
+    client = botocore.session.get_session().create_client(
+        "bedrock", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    job_arn = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdefghijkl"
+    with Stubber(client) as stubber:
+        stubber.add_response("create_evaluation_job", {"jobArn": job_arn}, expected_params=request)
+        assert client.create_evaluation_job(**request)["jobArn"] == job_arn

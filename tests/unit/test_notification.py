@@ -1,0 +1,520 @@
+"""The run notification: golden bodies per verdict, subject limits, attributes, N/A rendering.
+
+Regenerate the golden files after an intended change of the text with
+`UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_notification.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from evalpipe.notification import SUBJECT_MAX, Notification, build_notification, derive_verdict
+from evalpipe.runs import Verdict
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+BUCKET = "evalpipe-data-123456789012"
+RUN_ID = "support-bot-20250301-091500-5f2c9a1e"
+JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/k3x9q2w7m1ab"
+
+
+def _base(status: str, **extra: object) -> dict:
+    """The attributes every run item has once it was validated (numbers as DynamoDB returns them)."""
+    run = {
+        "run_id": RUN_ID,
+        "suite": "support-bot",
+        "status": status,
+        "created_at": "2025-03-01T09:15:00+00:00",
+        "updated_at": "2025-03-01T09:27:41+00:00",
+        "dataset": {
+            "bucket": BUCKET,
+            "key": "datasets/support-bot/nightly.jsonl",
+            "version_id": "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY",
+            "etag": "9b2cf535f27731c974343645a3985328",
+            "size": Decimal(48213),
+        },
+        "job_name": RUN_ID,
+        "job_arn": JOB_ARN,
+        "client_token": "5f2c9a1e" * 8,
+        "submitted_at": "2025-03-01T09:15:04+00:00",
+        "deadline": "2025-03-02T09:15:04+00:00",
+    }
+    run.update(extra)
+    return run
+
+
+def _metric(average, scored, na, low, rule, *, lo=None, hi=None) -> dict:
+    total = scored + na
+    return {
+        "average": None if average is None else Decimal(str(average)),
+        "scored": Decimal(scored),
+        "na": Decimal(na),
+        "na_rate": Decimal(str(round(na / total, 4))) if total else Decimal(0),
+        "low_count": Decimal(low),
+        "min": None if lo is None else Decimal(str(lo)),
+        "max": None if hi is None else Decimal(str(hi)),
+        "rule": rule,
+    }
+
+
+BELOW_HALF = "< 0.5"  # LowScoreRule.describe(), as results.MetricSummary stores it
+AT_OR_BELOW_ZERO = "<= 0"
+
+
+def low_scores_run() -> dict:
+    return _base(
+        "COMPLETED",
+        verdict="LOW_SCORES",
+        finished_at="2025-03-01T09:27:41+00:00",
+        record_count=Decimal(18),
+        low_count=Decimal(3),
+        metrics={
+            "Builtin.Correctness": _metric(0.861, 18, 0, 0, "< 0.7", lo=0.75, hi=1),
+            "Builtin.Helpfulness": _metric(0.7593, 18, 0, 1, BELOW_HALF, lo=0.3333, hi=1),
+            "Builtin.Relevance": _metric(0.8889, 18, 0, 1, BELOW_HALF, lo=0.5, hi=1),
+            "confirmation_check": _metric(0.5, 4, 14, 1, AT_OR_BELOW_ZERO, lo=0, hi=1),
+        },
+        categories={
+            "greeting": {
+                "Builtin.Correctness": Decimal("0.9"),
+                "Builtin.Helpfulness": Decimal("0.8333"),
+                "Builtin.Relevance": Decimal("0.75"),
+                "confirmation_check": None,
+            },
+            "refund": {
+                "Builtin.Correctness": Decimal("0.8333"),
+                "Builtin.Helpfulness": Decimal("0.6667"),
+                "Builtin.Relevance": Decimal("0.9167"),
+                "confirmation_check": Decimal("0.5"),
+            },
+            "order-status": {
+                "Builtin.Correctness": Decimal("0.875"),
+                "Builtin.Helpfulness": Decimal("0.8125"),
+                "Builtin.Relevance": Decimal("1"),
+                "confirmation_check": None,
+            },
+        },
+        low_records=[
+            {
+                "index": Decimal(11),
+                "metric": "confirmation_check",
+                "score": Decimal(0),
+                "category": "refund",
+                "prompt_excerpt": "User: proceed with the refund of order 88231 to the card ending 4242\n"
+                "and close the ticket",
+                "explanation": "The assistant executed the action without asking for confirmation "
+                "of the amount and the card.",
+                # Present in some record items; a notification never shows responses.
+                "response_excerpt": "SECRET-RESPONSE-TEXT",
+            },
+            {
+                "index": Decimal(7),
+                "metric": "Builtin.Helpfulness",
+                "score": Decimal("0.3333"),
+                "category": "refund",
+                "prompt_excerpt": "Can I get my money back?",
+                "explanation": "The response lists the policy but never says how to start a refund.",
+            },
+            {
+                "index": Decimal(0),
+                "metric": "Builtin.Relevance",
+                "score": Decimal("0.5"),
+                "category": "greeting",
+                "prompt_excerpt": "hello",
+                "explanation": "The response does not directly address the greeting.",
+            },
+        ],
+        warnings=["14 of 18 records have an empty referenceResponse: Builtin.Correctness is weak "
+                  "without a reference."],
+        estimate={"total_usd": Decimal("0.4213"), "judge_usd": Decimal("0.4213")},
+    )
+
+
+def passed_run() -> dict:
+    # Plain floats/ints (not Decimal) to show both number types render the same way.
+    return _base(
+        "COMPLETED",
+        verdict="PASSED",
+        finished_at="2025-03-01T09:24:10+00:00",
+        record_count=12,
+        low_count=0,
+        metrics={
+            "Builtin.Helpfulness": {"average": 0.9167, "scored": 12, "na": 0, "na_rate": 0.0,
+                                    "low_count": 0, "min": 0.6667, "max": 1.0, "rule": "< 0.5"},
+            "Builtin.Refusal": {"average": None, "scored": 0, "na": 12, "na_rate": 1.0,
+                                "low_count": 0, "min": None, "max": None, "rule": "< 0.5"},
+        },
+        categories={},
+        low_records=[],
+    )
+
+
+def failed_run() -> dict:
+    return _base(
+        "FAILED",
+        finished_at="2025-03-01T09:19:30+00:00",
+        failure_messages=[
+            "The modelIdentifier in record 3 (my-app-v2) does not match the "
+            "inferenceSourceIdentifier of the job (my-app-v1).",
+            "Evaluation failed for 1 of 18 records.",
+        ],
+    )
+
+
+def stopped_run() -> dict:
+    return _base("STOPPED", finished_at="2025-03-01T09:20:02+00:00", failure_messages=[])
+
+
+def timed_out_run() -> dict:
+    return _base("TIMED_OUT", finished_at="2025-03-02T09:16:05+00:00")
+
+
+def rejected_run() -> dict:
+    run = _base(
+        "REJECTED",
+        finished_at="2025-03-01T09:15:02+00:00",
+        problem_count=Decimal(4),
+        problems=[
+            {"severity": "error", "file": "datasets/support-bot/nightly.jsonl", "line": Decimal(3),
+             "field": "modelResponses[0].modelIdentifier",
+             "message": "'my-app-v2' differs from the suite's inferenceSourceIdentifier 'my-app-v1'"},
+            {"severity": "error", "file": "datasets/support-bot/nightly.jsonl", "line": Decimal(9),
+             "field": "prompt", "message": "missing or empty"},
+            {"severity": "error", "file": "suites/support-bot.json", "line": None,
+             "field": "evaluationConfig.automated.datasetMetricConfigs[0].metricNames",
+             "message": "confirmation_check is in metricNames but has no customMetrics definition"},
+        ],
+        warnings=[],
+    )
+    for key in ("job_name", "job_arn", "client_token", "submitted_at", "deadline"):
+        run.pop(key)
+    return run
+
+
+def error_run() -> dict:
+    return _base(
+        "ERROR",
+        verdict="PASSED",  # a stale verdict must not hide the pipeline error
+        finished_at="2025-03-01T09:28:00+00:00",
+        error={
+            "type": "BedrockRejected",
+            "message": "GetEvaluationJob rejected (AccessDeniedException): User: "
+            "arn:aws:sts::123456789012:assumed-role/evalpipe-poll/evalpipe-poll is not authorized "
+            "to perform: bedrock:GetEvaluationJob",
+        },
+    )
+
+
+GOLDEN_RUNS = {
+    Verdict.PASSED: passed_run,
+    Verdict.LOW_SCORES: low_scores_run,
+    Verdict.FAILED: failed_run,
+    Verdict.STOPPED: stopped_run,
+    Verdict.TIMED_OUT: timed_out_run,
+    Verdict.REJECTED: rejected_run,
+    Verdict.ERROR: error_run,
+}
+
+
+def _golden_text(notification: Notification) -> str:
+    """Subject and attributes above the body, so one file shows everything a subscriber gets."""
+    attributes = "\n".join(f"  {k}: {v}" for k, v in notification.attributes.items())
+    return f"Subject: {notification.subject}\nAttributes:\n{attributes}\n---\n{notification.message}"
+
+
+@pytest.mark.parametrize("verdict", list(GOLDEN_RUNS), ids=str)
+def test_body_matches_golden_file(verdict: Verdict) -> None:
+    # Given a representative run item for the verdict
+    run = GOLDEN_RUNS[verdict]()
+
+    # When it is rendered
+    notification = build_notification(run, console_region="us-east-1")
+
+    # Then subject, attributes and body equal the reviewed golden text
+    path = GOLDEN_DIR / f"notification_{verdict}.txt"
+    actual = _golden_text(notification)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    assert path.exists(), f"missing {path}: run with UPDATE_GOLDEN=1 once and review it"
+    assert actual == path.read_text(encoding="utf-8")
+    assert notification.attributes["verdict"] == verdict
+
+
+@pytest.mark.parametrize(
+    ("status", "stored", "expected"),
+    [
+        ("REJECTED", None, "REJECTED"),
+        ("FAILED", None, "FAILED"),
+        ("STOPPED", None, "STOPPED"),
+        ("TIMED_OUT", None, "TIMED_OUT"),
+        ("ERROR", None, "ERROR"),
+        ("ERROR", "LOW_SCORES", "ERROR"),
+        ("COMPLETED", "LOW_SCORES", "LOW_SCORES"),
+        ("COMPLETED", "PASSED", "PASSED"),
+        ("IN_PROGRESS", None, "ERROR"),
+    ],
+)
+def test_verdict_derivation_from_status(status: str, stored: str | None, expected: str) -> None:
+    # Given a run item with a status and maybe a stored verdict
+    run = {"run_id": "r", "suite": "s", "status": status}
+    if stored:
+        run["verdict"] = stored
+
+    # When / Then the verdict follows the status first
+    assert derive_verdict(run) == expected
+
+
+def test_completed_run_without_verdict_uses_low_count() -> None:
+    # Given a completed run whose verdict was not written
+    run = low_scores_run()
+    del run["verdict"]
+
+    # When / Then its low-score count decides
+    assert derive_verdict(run) == "LOW_SCORES"
+    run["low_count"] = 0
+    assert derive_verdict(run) == "PASSED"
+
+
+@pytest.mark.parametrize(
+    ("verdict", "severity"),
+    [(Verdict.PASSED, "info"), (Verdict.LOW_SCORES, "warning"), (Verdict.STOPPED, "warning"),
+     (Verdict.FAILED, "error"), (Verdict.TIMED_OUT, "error"), (Verdict.REJECTED, "error"),
+     (Verdict.ERROR, "error")],
+)
+def test_attributes_carry_severity_and_identity(verdict: Verdict, severity: str) -> None:
+    # Given the golden run of a verdict
+    run = GOLDEN_RUNS[verdict]()
+
+    # When it is rendered
+    notification = build_notification(run)
+
+    # Then the attributes identify the run and carry the design's severity
+    assert notification.attributes == {
+        "suite": "support-bot",
+        "verdict": str(verdict),
+        "status": run["status"],
+        "severity": severity,
+        "run_id": RUN_ID,
+    }
+    assert notification.sns_attributes()["severity"] == {"DataType": "String", "StringValue": severity}
+    assert set(notification.sns_attributes()) == {"suite", "verdict", "status", "severity", "run_id"}
+
+
+def test_sns_attributes_leave_out_empty_values() -> None:
+    # Given a notification with an empty attribute (SNS rejects empty attribute values)
+    notification = Notification(subject="s", message="m", attributes={"suite": "", "verdict": "ERROR"})
+
+    # When / Then only the non-empty one is sent
+    assert notification.sns_attributes() == {"verdict": {"DataType": "String", "StringValue": "ERROR"}}
+
+
+def test_subject_of_a_long_unicode_suite_is_ascii_single_line_and_short() -> None:
+    # Given a run whose suite name is long, non-ASCII and even contains a line break
+    run = low_scores_run()
+    run["suite"] = "Ünïcødé-Süite\n" + "日本語の評価スイート" * 10 + "-" + "x" * 120
+
+    # When it is rendered
+    subject = build_notification(run).subject
+
+    # Then the subject respects SNS: ASCII, no control characters, under 100 characters
+    assert subject.isascii()
+    assert "\n" not in subject
+    assert "\r" not in subject
+    assert len(subject) <= SUBJECT_MAX < 100
+    assert subject.startswith("[evalpipe] Unic?de-Suite ?-xxx")
+    # and still ends with the verdict and its detail, the suite name giving way
+    assert subject.endswith(": LOW_SCORES - 3 low scores in 18 records")
+    assert "..." in subject
+
+
+def test_subject_keeps_attributes_suite_unchanged() -> None:
+    # Given a non-ASCII suite name (possible only on the error path)
+    run = error_run()
+    run["suite"] = "évaluation"
+
+    # When it is rendered
+    notification = build_notification(run)
+
+    # Then the subject folds it to ASCII, the filterable attribute keeps it as it is
+    assert notification.subject == "[evalpipe] evaluation: ERROR - pipeline error (BedrockRejected)"
+    assert notification.attributes["suite"] == "évaluation"
+
+
+@pytest.mark.parametrize(
+    ("verdict", "subject"),
+    [
+        (Verdict.PASSED, "[evalpipe] support-bot: PASSED - 12 records, no low scores"),
+        (Verdict.LOW_SCORES, "[evalpipe] support-bot: LOW_SCORES - 3 low scores in 18 records"),
+        (Verdict.FAILED, "[evalpipe] support-bot: FAILED - job failed"),
+        (Verdict.STOPPED, "[evalpipe] support-bot: STOPPED - job stopped"),
+        (Verdict.TIMED_OUT, "[evalpipe] support-bot: TIMED_OUT - job timed out"),
+        (Verdict.REJECTED, "[evalpipe] support-bot: REJECTED - dataset rejected (4 problems)"),
+        (Verdict.ERROR, "[evalpipe] support-bot: ERROR - pipeline error (BedrockRejected)"),
+    ],
+)
+def test_subject_per_verdict(verdict: Verdict, subject: str) -> None:
+    # Given / When the golden run of a verdict is rendered / Then the subject is short and specific
+    assert build_notification(GOLDEN_RUNS[verdict]()).subject == subject
+
+
+def test_na_average_and_na_rate_render_as_na_and_percent() -> None:
+    # Given a metric that was N/A on every record and a category without a score
+    body = build_notification(passed_run()).message
+
+    # When / Then its average reads N/A (never 0.000) and its N/A rate 100.0%
+    refusal = next(line for line in body.splitlines() if "Builtin.Refusal" in line)
+    assert refusal.split() == ["Builtin.Refusal", "N/A", "0", "100.0%", "0", "<", "0.5"]
+    assert "0.000" not in refusal
+    low_body = build_notification(low_scores_run()).message
+    greeting = next(line for line in low_body.splitlines() if line.strip().startswith("greeting"))
+    assert greeting.split()[-1] == "N/A"
+
+
+def test_na_rate_is_computed_when_missing() -> None:
+    # Given a metric summary without na_rate
+    run = passed_run()
+    del run["metrics"]["Builtin.Refusal"]["na_rate"]
+    run["metrics"]["Builtin.Helpfulness"].update(na=4, scored=12)
+    del run["metrics"]["Builtin.Helpfulness"]["na_rate"]
+
+    # When it is rendered
+    body = build_notification(run).message
+
+    # Then the rate comes from na / (scored + na)
+    helpful = next(line for line in body.splitlines() if "Builtin.Helpfulness" in line)
+    assert "25.0%" in helpful
+
+
+def test_body_never_contains_responses_and_keeps_prompt_excerpts_on_one_line() -> None:
+    # Given low records whose item also carries a response excerpt and a multi-line prompt
+    body = build_notification(low_scores_run()).message
+
+    # When / Then no response text appears and the excerpt is one line in the guide's format
+    assert "SECRET-RESPONSE-TEXT" not in body
+    assert '[confirmation_check] score=0.00 | "User: proceed with the refund of order 88231 to' in body
+    assert "  Reason: The assistant executed the action" in body
+
+
+def test_rejected_lists_problems_and_counts_the_rest() -> None:
+    # Given a rejected run with 4 problems of which 3 were stored
+    body = build_notification(rejected_run()).message
+
+    # Then dataset problems read FILE:LINE: FIELD: message, suite problems FILE: field: message
+    assert "  datasets/support-bot/nightly.jsonl:9: prompt: missing or empty" in body
+    suite_field = "evaluationConfig.automated.datasetMetricConfigs[0].metricNames"
+    assert f"  suites/support-bot.json: {suite_field}:" in body
+    assert "  ... and 1 more" in body
+    assert "Nothing was submitted." in body
+    # and no results prefix is offered, since nothing ran
+    assert "results/" not in body
+
+
+def test_where_to_look_names_the_run_record_and_results_prefix() -> None:
+    # Given / When a completed run is rendered
+    body = build_notification(low_scores_run()).message
+
+    # Then it ends with the run record and the results prefix
+    tail = body.rstrip().splitlines()[-3:]
+    assert tail == [
+        "Where to look",
+        f"  Run record:  DynamoDB runs table, pk RUN#{RUN_ID}, sk RUN",
+        f"  Job output:  s3://{BUCKET}/results/support-bot/{RUN_ID}/",
+    ]
+    # With a region, a console link to the same prefix follows
+    with_link = build_notification(low_scores_run(), console_region="eu-west-1").message
+    assert with_link.rstrip().splitlines()[-1] == (
+        f"  S3 console:  https://eu-west-1.console.aws.amazon.com/s3/buckets/{BUCKET}"
+        f"?region=eu-west-1&prefix=results%2Fsupport-bot%2F{RUN_ID}%2F"
+    )
+
+
+def test_wide_category_table_stays_within_width() -> None:
+    # Given many categories and many metrics with long names
+    run = low_scores_run()
+    metrics = [f"custom_metric_with_a_long_name_{i}" for i in range(8)]
+    run["metrics"] = {m: _metric(0.8, 10, 0, 0, AT_OR_BELOW_ZERO) for m in metrics}
+    run["categories"] = {f"category-{c:02d}": {m: Decimal("0.8") for m in metrics} for c in range(40)}
+
+    # When it is rendered
+    body = build_notification(run).message
+
+    # Then every table line fits 100 columns, each metric appears and extra categories are counted
+    section = body.split("Average score by category")[1].split("Lowest-scoring")[0]
+    assert all(len(line) <= 100 for line in section.splitlines())
+    for metric in metrics:
+        assert metric in section
+    assert "... and 10 more categories" in section
+
+
+def test_few_categories_many_metrics_are_transposed() -> None:
+    # Given two categories and metrics too many for one row of columns
+    run = low_scores_run()
+    metrics = [f"Builtin.Metric{i:02d}Name" for i in range(10)]
+    run["metrics"] = {m: _metric(0.8, 10, 0, 0, BELOW_HALF) for m in metrics}
+    run["categories"] = {c: {m: Decimal("0.8") for m in metrics} for c in ("alpha", "beta")}
+
+    # When it is rendered
+    body = build_notification(run).message
+
+    # Then metrics become the rows and categories the columns
+    section = body.split("Average score by category")[1].split("Lowest-scoring")[0]
+    assert section.splitlines()[1].split() == ["Metric", "alpha", "beta"]
+
+
+def test_missing_attributes_of_an_early_error_do_not_break_rendering() -> None:
+    # Given an ERROR run recorded before the dataset was even read
+    run = {"run_id": "unknown-20250301-000000-00000000", "status": "ERROR",
+           "error": {"type": "DatasetKeyError", "message": "bad key"}}
+
+    # When it is rendered
+    notification = build_notification(run)
+
+    # Then it still names the error and what to check
+    assert notification.subject == "[evalpipe] unknown: ERROR - pipeline error (DatasetKeyError)"
+    assert "Error: DatasetKeyError" in notification.message
+    assert "state machine execution" in notification.message
+
+
+def test_oversized_body_is_truncated_below_the_sns_limit() -> None:
+    # Given a failed run with an absurd amount of failure text
+    run = failed_run()
+    run["failure_messages"] = [("x" * 90 + " ") * 40] * 200
+
+    # When it is rendered
+    message = build_notification(run).message
+
+    # Then it stays below the SNS message size and says it was cut
+    assert len(message.encode()) < 256 * 1024
+    assert message.rstrip().endswith("[message truncated: see the run record in DynamoDB for the rest]")
+
+
+def test_input_run_is_not_modified() -> None:
+    # Given a run item
+    run = low_scores_run()
+    before = copy.deepcopy(run)
+
+    # When it is rendered / Then the caller's dict is untouched
+    build_notification(run, console_region="eu-west-1")
+    assert run == before
+
+
+@pytest.mark.parametrize(
+    ("rule", "shown"),
+    [("< 0.5", "< 0.5"), ({"below": Decimal("0.5")}, "< 0.5"), ({"atOrBelow": 0}, "<= 0"), (None, "-")],
+)
+def test_threshold_rule_renders_from_text_or_suite_shape(rule, shown) -> None:
+    # Given a metric whose rule is stored as text (results.py) or in the suite file's shape
+    run = passed_run()
+    run["metrics"]["Builtin.Helpfulness"]["rule"] = rule
+
+    # When it is rendered
+    body = build_notification(run).message
+
+    # Then the threshold column reads the same way
+    line = next(line for line in body.splitlines() if "Builtin.Helpfulness" in line)
+    assert line.endswith(f"  {shown}")
