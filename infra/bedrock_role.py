@@ -9,11 +9,11 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra import constants
-from infra.naming import nag_resource, pin_logical_id
+from infra.nag import acknowledge, default_policy, nag_resource
+from infra.naming import pin_logical_id
 
 # Cross-region inference profile ids put a geography before "<provider>.<model>".
 _PROFILE_GEOGRAPHIES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
@@ -119,19 +119,14 @@ class BedrockServiceRole(Construct):
         ]
         if has_key:
             applies_to += ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
-        NagSuppressions.add_resource_suppressions(
-            self.role,
-            [
-                {
-                    "id": "AwsSolutions-IAM5",
-                    "reason": "Bedrock reads any dataset under datasets/ and writes job output under "
-                    "results/ (object names are chosen per run); the s3/kms action wildcards come from "
-                    "CDK's grant_read/grant_put. An inference profile routes to its base model in any "
-                    "region, so that foundation-model ARN has a region wildcard.",
-                    "applies_to": applies_to,
-                }
-            ],
-            apply_to_children=True,  # the findings sit on the role's DefaultPolicy
+        acknowledge(
+            default_policy(self.role),
+            "AwsSolutions-IAM5",
+            "Bedrock reads any dataset under datasets/ and writes job output under results/ "
+            "(object names are chosen per run); the s3/kms action wildcards come from CDK's "
+            "grant_read/grant_put. An inference profile routes to its base model in any region, "
+            "so that foundation-model ARN has a region wildcard.",
+            findings=applies_to,
         )
 
 

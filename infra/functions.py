@@ -13,13 +13,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra import constants
 from infra.bedrock_role import evaluation_jobs_arn
 from infra.bundling import LAMBDAS_DIR, PipBundler
-from infra.naming import nag_resource, pin_logical_id
+from infra.nag import acknowledge, default_policy, nag_resource
+from infra.naming import pin_logical_id
 from infra.settings import PipelineSettings
 
 _ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
@@ -128,7 +128,7 @@ class PipelineFunctions(Construct):
         log_group = logs.LogGroup(
             self,
             f"{construct_id}Logs",
-            retention=logs.RetentionDays(self._settings.log_retention_days),
+            retention=self._settings.log_retention,
         )
         role = iam.Role(
             self,
@@ -229,17 +229,12 @@ class PipelineFunctions(Construct):
 
     def _suppress_findings(self) -> None:
         for name, function in self.functions.items():
-            NagSuppressions.add_resource_suppressions(
-                function.role,  # type: ignore[arg-type]
-                [
-                    {
-                        "id": "AwsSolutions-IAM5",
-                        "reason": f"The {name} function's wildcards are exactly these: X-Ray's actions take "
-                        "no resource ARN; the runs table grant covers its indexes (index/*); bucket grants "
-                        "are scoped to the object prefixes this state reads; evaluation-job ARNs end in "
-                        "an id Bedrock assigns; s3/kms action wildcards come from CDK's grant methods.",
-                        "applies_to": sorted(set(self._findings[name])),
-                    }
-                ],
-                apply_to_children=True,  # the findings sit on the role's DefaultPolicy
+            acknowledge(
+                default_policy(function.role),  # type: ignore[arg-type]
+                "AwsSolutions-IAM5",
+                f"The {name} function's wildcards are exactly these: X-Ray's actions take no "
+                "resource ARN; the runs table grant covers its indexes (index/*); bucket grants are "
+                "scoped to the object prefixes this state reads; evaluation-job ARNs end in an id "
+                "Bedrock assigns; s3/kms action wildcards come from CDK's grant methods.",
+                findings=self._findings[name],
             )

@@ -6,15 +6,20 @@ import json
 import re
 from typing import TYPE_CHECKING, Literal
 
+from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
     from constructs import Node
 
 # CloudWatch Logs only accepts these retention periods (days).
-_LOG_RETENTION_DAYS = frozenset(
-    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-)
+_LOG_RETENTION = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+    60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
+    365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS",
+    1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}  # fmt: skip
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DEFAULT_EVALUATOR_MODEL = "amazon.nova-pro-v1:0"
@@ -88,8 +93,8 @@ class PipelineSettings(BaseModel):
     @field_validator("log_retention_days")
     @classmethod
     def _check_retention(cls, value: int) -> int:
-        if value not in _LOG_RETENTION_DAYS:
-            raise ValueError(f"logRetentionDays must be one of {sorted(_LOG_RETENTION_DAYS)}")
+        if value not in _LOG_RETENTION:
+            raise ValueError(f"logRetentionDays must be one of {sorted(_LOG_RETENTION)}")
         return value
 
     @model_validator(mode="after")
@@ -99,6 +104,11 @@ class PipelineSettings(BaseModel):
         if self.job_timeout_seconds > latest:
             raise ValueError(f"jobTimeoutSeconds must be <= {latest} (the state machine times out at 7 days)")
         return self
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        """``log_retention_days`` as the CDK enum."""
+        return logs.RetentionDays[_LOG_RETENTION[self.log_retention_days]]
 
     @classmethod
     def from_context(cls, node: Node) -> PipelineSettings:

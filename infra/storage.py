@@ -8,7 +8,6 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra import constants
@@ -63,16 +62,6 @@ class Storage(Construct):
             ],
         )
         pin_logical_id(bucket, constants.ACCESS_LOGS_BUCKET_LOGICAL_ID)
-        NagSuppressions.add_resource_suppressions(
-            bucket,
-            [
-                {
-                    "id": "AwsSolutions-S1",
-                    "reason": "This bucket is the server access log destination of the evaluation bucket; "
-                    "logging it into itself would loop and logging it elsewhere adds nothing.",
-                }
-            ],
-        )
         return bucket
 
     def _build_bucket(self) -> s3.Bucket:

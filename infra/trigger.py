@@ -9,10 +9,10 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra import constants
+from infra.nag import acknowledge
 from infra.naming import pin_logical_id
 
 
@@ -64,15 +64,11 @@ class DatasetTrigger(Construct):
             retention_period=Duration.days(14),
         )
         pin_logical_id(queue, constants.TRIGGER_DLQ_LOGICAL_ID)
-        NagSuppressions.add_resource_suppressions(
-            queue,
-            [
-                {
-                    "id": "AwsSolutions-SQS3",
-                    "reason": "This queue is itself the dead-letter queue of the EventBridge target; "
-                    "a DLQ of a DLQ would only move the alarm one queue further.",
-                }
-            ],
+        acknowledge(
+            queue.node.default_child,  # type: ignore[arg-type]
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the EventBridge target; "
+            "a DLQ of a DLQ would only move the alarm one queue further.",
         )
         return queue
 

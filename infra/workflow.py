@@ -10,11 +10,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra import constants as c
-from infra.naming import nag_resource, pin_logical_id
+from infra.nag import acknowledge, default_policy, nag_resource
+from infra.naming import pin_logical_id
 
 STATE_MACHINE_TIMEOUT = Duration.days(7)
 _RUN_ID = {"run_id.$": "$.run.run_id"}
@@ -137,9 +137,9 @@ class Workflow(Construct):
             self,
             state_name,
             lambda_function=self.functions[function_name],
-            payload=(
-                sfn.TaskInput.from_json_path_at("$") if payload is None else sfn.TaskInput.from_object(dict(payload))
-            ),
+            # No Parameters at all passes the whole state: with payload_response_only,
+            # TaskInput.from_json_path_at("$") would render the invalid `"Parameters": "$"`.
+            payload=None if payload is None else sfn.TaskInput.from_object(dict(payload)),
             payload_response_only=True,  # the function's return value is the result
             result_path=result_path,
             retry_on_service_exceptions=False,  # the retries below say it explicitly
@@ -221,16 +221,11 @@ class Workflow(Construct):
         invoke_versions = [
             f"Resource::{nag_resource(stack, function.function_arn)}:*" for function in self.functions.values()
         ]
-        NagSuppressions.add_resource_suppressions(
-            self.state_machine.role,
-            [
-                {
-                    "id": "AwsSolutions-IAM5",
-                    "reason": "CDK's state machine role: log delivery and X-Ray actions accept no resource "
-                    "ARN (Resource *), and LambdaInvoke grants each function's qualified ARNs (<arn>:*) "
-                    "besides the function itself.",
-                    "applies_to": ["Resource::*", *sorted(set(invoke_versions))],
-                }
-            ],
-            apply_to_children=True,  # the findings sit on the role's DefaultPolicy
+        acknowledge(
+            default_policy(self.state_machine.role),
+            "AwsSolutions-IAM5",
+            "CDK's state machine role: log delivery and X-Ray actions accept no resource ARN "
+            "(Resource *), and LambdaInvoke grants each function's qualified ARNs (<arn>:*) besides "
+            "the function itself.",
+            findings=["Resource::*", *invoke_versions],
         )

@@ -306,6 +306,9 @@ def run_execution(
         if time.monotonic() > deadline:
             path = path_from_history(execution_history(sfn_client, execution_arn))
             sfn_client.stop_execution(executionArn=execution_arn, error="Harness.Timeout")
+            # moto's engine reflects the stop asynchronously (its worker thread is interrupted):
+            # wait for that, so no execution keeps running into the next test.
+            _wait_for_terminal_status(sfn_client, execution_arn, poll_interval, limit=5)
             raise TimeoutError(
                 f"execution {execution_arn} still {description['status']} after {timeout}s; "
                 f"states entered: {path} (is mock_aws configured with SFN_MOTO_CONFIG?)"
@@ -322,6 +325,15 @@ def run_execution(
         error=description.get("error"),
         cause=description.get("cause"),
     )
+
+
+def _wait_for_terminal_status(sfn_client: Any, execution_arn: str, poll_interval: float, limit: float) -> str:
+    deadline = time.monotonic() + limit
+    while True:
+        status = sfn_client.describe_execution(executionArn=execution_arn)["status"]
+        if status in TERMINAL_STATUSES or time.monotonic() > deadline:
+            return status
+        time.sleep(poll_interval)
 
 
 # ---------------------------------------------------------------------- templates

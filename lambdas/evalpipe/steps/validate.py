@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from evalpipe.aws.objects import ObjectMissing, ObjectTooLarge
 from evalpipe.runs import DatasetObject, RunStatus, Verdict, iso, suite_key
 from evalpipe.suite import Suite, SuiteError
-from evalpipe.validation import Problem, Report, Severity, validate_run
+from evalpipe.validation import Problem, Report, Severity, parse_suite, validate_run
 
 if TYPE_CHECKING:
     from evalpipe.ports import Ports
@@ -110,7 +110,8 @@ def _check(dataset: DatasetObject, ports: Ports) -> tuple[Report, str | None]:
     if not report.ok:
         return report, None
 
-    document = json.loads(suite_bytes)
+    # Read the suite the way validation did (strict JSON), so both see the same document.
+    document, _ = parse_suite(suite_bytes, suite_file)
     try:
         # The rules above passed; the model is the last word on what the pipeline can send.
         Suite.from_document(dataset.suite, document)

@@ -174,7 +174,7 @@ class ModelRecordRules:
             yield self._error(line, "prompt", f"must be a string, not {json_type(prompt)}")
         elif not prompt.strip():
             yield self._error(line, "prompt", "is empty; give the user input the response answers")
-        for field in ("referenceResponse", "category"):
+        for field in self.optional_fields:
             if field in record and not isinstance(record[field], str):
                 kind = json_type(record[field])
                 yield self._error(line, field, f'must be a string, not {kind} (use "" or leave it out)')
@@ -205,8 +205,7 @@ class ModelRecordRules:
                 Severity.WARNING,
                 self.file,
                 f"key {key!r} ({tally.count} {_records(tally.count)}: {tally.where()}) is not a field "
-                f"Bedrock reads; "
-                f"did you mean {meant!r}? (keys are case-sensitive)",
+                f"Bedrock reads; did you mean {meant!r}? (keys are case-sensitive)",
                 field=key,
             )
 

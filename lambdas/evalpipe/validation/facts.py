@@ -53,8 +53,10 @@ class CustomMetric:
     """A custom metric definition (``name`` or the guide's ``metricName``)."""
 
     name: str | None
+    name_path: str  # where the name is (or belongs), under the key the suite used
     instructions: str | None
     path: str  # of the definition object
+    rating_definitions: tuple[Named, ...] = ()
 
 
 def dig(value: object, *keys: str | int) -> object:
@@ -80,7 +82,7 @@ class SuiteFacts:
     Build with :meth:`from_suite`; every attribute tolerates a malformed suite.
     """
 
-    application_type: str  # as given if a string, else ModelEvaluation (the API's default)
+    application_type: str  # as given if a string, else ModelEvaluation (the default)
     application_type_given: bool
     has_automated: bool
     has_human: bool
@@ -109,9 +111,7 @@ class SuiteFacts:
             metric_names=_metric_names(suite),
             custom_metrics=_custom_metrics(suite),
             builtin_evaluators=_evaluators(suite, (*AUTOMATED, "evaluatorModelConfig")),
-            custom_evaluators=_evaluators(
-                suite, (*AUTOMATED, "customMetricConfig", "evaluatorModelConfig")
-            ),
+            custom_evaluators=_evaluators(suite, (*AUTOMATED, "customMetricConfig", "evaluatorModelConfig")),
             dataset_kind=_dataset_kind(suite),
             precomputed_identifier=_precomputed_identifier(suite),
             rag_family=_rag_family(suite),
@@ -176,22 +176,35 @@ def _custom_metrics(suite: object) -> tuple[CustomMetric, ...]:
     automated_list = (*AUTOMATED, "customMetricConfig", "customMetrics")
     for i, source in enumerate(_items(dig(suite, *automated_list))):
         definition = dig(source, "customMetricDefinition")
-        name = dig(definition, "name")
-        if not isinstance(name, str):
-            name = dig(definition, "metricName")  # the practitioner's guide's spelling
+        path = path_of(*automated_list, i, "customMetricDefinition")
+        # "metricName" is the practitioner's guide's spelling of "name".
+        key = "metricName" if isinstance(definition, dict) and "name" not in definition else "name"
+        name = dig(definition, key)
         instructions = dig(definition, "instructions")
+        ratings = (
+            Named(text, path_of(*automated_list, i, "customMetricDefinition", "ratingScale", k, "definition"))
+            for k, item in enumerate(_items(dig(definition, "ratingScale")))
+            if isinstance(text := dig(item, "definition"), str)
+        )
         found.append(
             CustomMetric(
                 name=name if isinstance(name, str) else None,
+                name_path=path_of(*automated_list, i, "customMetricDefinition", key),
                 instructions=instructions if isinstance(instructions, str) else None,
-                path=path_of(*automated_list, i, "customMetricDefinition"),
+                path=path,
+                rating_definitions=tuple(ratings),
             )
         )
     human_list = (*HUMAN, "customMetrics")
     for i, metric in enumerate(_items(dig(suite, *human_list))):
         name = dig(metric, "name")
         found.append(
-            CustomMetric(name if isinstance(name, str) else None, None, path_of(*human_list, i))
+            CustomMetric(
+                name=name if isinstance(name, str) else None,
+                name_path=path_of(*human_list, i, "name"),
+                instructions=None,
+                path=path_of(*human_list, i),
+            )
         )
     return tuple(found)
 

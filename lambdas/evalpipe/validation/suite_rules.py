@@ -86,7 +86,7 @@ def check_suite(
     yield from _custom_metric_names(facts, file)
     yield from _evaluators(facts, file, allowed_evaluator_models)
     yield from _instructions(facts, file)
-    yield from _rating_definitions(suite, file)
+    yield from _rating_definitions(facts, file)
     if "pipeline" in suite:
         yield from check_pipeline(suite["pipeline"], facts, file)
 
@@ -94,7 +94,9 @@ def check_suite(
 def _top_level(suite: dict, file: str) -> Iterator[Problem]:
     walker = ShapeWalker(file, SUITE_POLICY)
     for key, value in suite.items():
-        if key in REQUEST_MEMBERS:
+        if not isinstance(key, str):
+            yield _error(file, "", f"has a non-string key {show(key)}")
+        elif key in REQUEST_MEMBERS:
             yield from walker.walk(value, request_member(key), key)
         elif key == "$schema":
             if not isinstance(value, str):
@@ -106,7 +108,7 @@ def _top_level(suite: dict, file: str) -> Iterator[Problem]:
         elif key in MOVED_TO_PIPELINE:
             yield _error(file, key, f"is not a suite key; set it as {MOVED_TO_PIPELINE[key]}")
         else:
-            yield _error(file, _key(key), _unknown(key, TOP_LEVEL_KEYS))
+            yield _error(file, key_path("", key), _unknown(key, TOP_LEVEL_KEYS))
     for required in request_required():
         if required in REQUEST_MEMBERS and required not in suite:
             yield _error(file, required, "is required (the CreateEvaluationJob request member)")
@@ -228,7 +230,7 @@ def _custom_metric_names(facts: SuiteFacts, file: str) -> Iterator[Problem]:
     for metric in facts.custom_metrics:
         if metric.name is None:
             continue  # the shape walk reports a missing or non-string name
-        path = key_path(metric.path, "name")
+        path = metric.name_path
         if metric.name in seen:
             yield _error(file, path, f"custom metric {metric.name!r} is defined twice; names must be unique")
             continue
@@ -315,11 +317,11 @@ def variables_not_last(text: str) -> str | None:
     """Why the input variables of ``text`` do not come last, or None when they do.
 
     "Input variables must come last" (the guide, trap 7) made precise: lines are split at
-    ``\\n``, a line is blank when it holds only whitespace, and the *final block* is the last
-    run of consecutive non-blank lines that contains a variable. Then
+    ``\\n`` and a line is blank when it holds only whitespace. Then
 
     1. no non-blank line may follow the line holding the last variable, and
-    2. every variable must lie in the final block.
+    2. every variable lies in the *final block*: the run of consecutive non-blank lines that
+       ends at that line.
 
     Text on a variable's own line (``Response: {{prediction}}``) is allowed.
     """
@@ -346,19 +348,16 @@ def variables_not_last(text: str) -> str | None:
     return None
 
 
-def _rating_definitions(suite: dict, file: str) -> Iterator[Problem]:
-    metrics = dig(suite, *AUTOMATED, "customMetricConfig", "customMetrics")
-    for i, source in enumerate(metrics if isinstance(metrics, list) else []):
-        scale = dig(source, "customMetricDefinition", "ratingScale")
-        for k, item in enumerate(scale if isinstance(scale, list) else []):
-            definition = dig(item, "definition")
-            if isinstance(definition, str) and len(definition.split()) > MAX_RATING_WORDS:
+def _rating_definitions(facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    for metric in facts.custom_metrics:
+        for definition in metric.rating_definitions:
+            words = len(definition.value.split())
+            if words > MAX_RATING_WORDS:
                 yield _error(
                     file,
-                    path_of(*AUTOMATED, "customMetricConfig", "customMetrics", i, "customMetricDefinition",
-                          "ratingScale", k, "definition"),
-                    f"has {len(definition.split())} words; a rating definition is a label of at most "
-                    f"{MAX_RATING_WORDS} words (100 characters): explain the levels in the instructions",
+                    definition.path,
+                    f"has {words} words; a rating definition is a label of at most {MAX_RATING_WORDS} "
+                    "words (100 characters): explain the levels in the instructions",
                 )
 
 
@@ -382,10 +381,6 @@ def _did_you_mean(name: str, candidates: frozenset[str]) -> str:
 
 def _unknown(key: str, allowed: Sequence[str]) -> str:
     return f"unknown key {key!r}; allowed: {', '.join(allowed)}{_did_you_mean(key, frozenset(allowed))}"
-
-
-def _key(key: object) -> str:
-    return key_path("", key) if isinstance(key, str) else show(key)
 
 
 def _error(file: str, path: str, message: str) -> Problem:

@@ -87,7 +87,9 @@ def test_job_tags_leave_room_for_the_pipelines_tags(suite: dict) -> None:
         (0.5, "pipeline.lowScore.builtin", 'must be an object like {"below": 0.5}'),
     ],
 )
-def test_a_low_score_rule_has_exactly_one_numeric_bound(suite: dict, rule: Any, field: str, expected: str) -> None:
+def test_a_low_score_rule_has_exactly_one_numeric_bound(
+    suite: dict, rule: Any, field: str, expected: str
+) -> None:
     # Given a malformed rule / When validated / Then it is an error at the rule
     suite["pipeline"]["lowScore"]["builtin"] = rule
     assert expected in only(check(suite), field).message
@@ -98,7 +100,10 @@ def test_unknown_keys_in_a_rule_and_in_low_score(suite: dict) -> None:
     suite["pipeline"]["lowScore"]["custom"] = {"atOrBelow": 0, "above": 1}
     suite["pipeline"]["lowScore"]["defaults"] = {}
     report = check(suite)
-    assert [p.field for p in report.problems] == ["pipeline.lowScore.custom.above", "pipeline.lowScore.defaults"]
+    assert [p.field for p in report.problems] == [
+        "pipeline.lowScore.custom.above",
+        "pipeline.lowScore.defaults",
+    ]
 
 
 def test_a_metric_rule_must_name_an_evaluated_metric(suite: dict) -> None:

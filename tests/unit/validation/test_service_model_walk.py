@@ -80,9 +80,7 @@ def test_a_document_takes_any_json_value_but_nothing_else() -> None:
     # Given a filter value (a document) holding nested JSON, and one holding a Python set
     # When walked / Then the JSON is accepted and the set is not
     assert walk({"a": [1, "b", None, {"c": True}]}, "FilterValue") == []
-    assert [p.message for p in walk([{1, 2}], "FilterValue")] == [
-        "contains a set, which is not a JSON value"
-    ]
+    assert [p.message for p in walk([{1, 2}], "FilterValue")] == ["contains a set, which is not a JSON value"]
 
 
 @pytest.mark.parametrize(
@@ -90,7 +88,11 @@ def test_a_document_takes_any_json_value_but_nothing_else() -> None:
     [
         ("", "EvaluationMetricName", "is empty; give a value"),
         ("m" * 64, "EvaluationMetricName", "is 64 characters long; EvaluationMetricName allows at most 63"),
-        ("x" * 5001, "CustomMetricInstructions", "is 5001 characters long; CustomMetricInstructions allows at most 5000"),
+        (
+            "x" * 5001,
+            "CustomMetricInstructions",
+            "is 5001 characters long; CustomMetricInstructions allows at most 5000",
+        ),
         ([], "EvaluationMetricNames", "has 0 items; EvaluationMetricNames needs at least 1"),
         (["m"] * 26, "EvaluationMetricNames", "has 26 items; EvaluationMetricNames allows at most 25"),
         (101, "KnowledgeBaseVectorSearchConfigurationNumberOfResultsInteger", "101 is above the maximum 100"),
@@ -142,15 +144,22 @@ def test_a_long_pattern_is_not_printed() -> None:
     # When walked
     (problem,) = walk("Nova Pro", "EvaluatorModelIdentifier")
     # Then the message names the shape instead of the regex
-    assert problem.message == "'Nova Pro' is not a valid EvaluatorModelIdentifier (see the CreateEvaluationJob API reference)"
+    assert (
+        problem.message
+        == "'Nova Pro' is not a valid EvaluatorModelIdentifier (see the CreateEvaluationJob API reference)"
+    )
 
 
 def test_enums() -> None:
     # Given an applicationType outside the enum / When walked / Then the allowed values are named
     problems = list(ShapeWalker("s.json").walk("Model", request_member("applicationType"), "applicationType"))
-    assert [p.message for p in problems] == ["'Model' is not allowed; use one of: ModelEvaluation, RagEvaluation"]
+    assert [p.message for p in problems] == [
+        "'Model' is not allowed; use one of: ModelEvaluation, RagEvaluation"
+    ]
     # ... and skip_enum leaves a shape's enum to another rule
-    assert walk("General", "EvaluationTaskType", WalkPolicy(skip_enum=frozenset({"EvaluationTaskType"}))) == []
+    assert (
+        walk("General", "EvaluationTaskType", WalkPolicy(skip_enum=frozenset({"EvaluationTaskType"}))) == []
+    )
     assert len(walk("General", "EvaluationTaskType")) == 1
 
 
@@ -191,7 +200,11 @@ def test_policy_optional_ignored_and_alias_members() -> None:
     assert walk({}, "EvaluationDataset", policy) == []
     # Given an ignored member / When walked / Then it is a warning, and its value is not checked
     (ignored,) = walk({"datasetLocation": {"s3Uri": 5}}, "EvaluationDataset", policy)
-    assert (ignored.severity, ignored.field, ignored.message) == (Severity.WARNING, "x.datasetLocation", "is ignored")
+    assert (ignored.severity, ignored.field, ignored.message) == (
+        Severity.WARNING,
+        "x.datasetLocation",
+        "is ignored",
+    )
     # Given an alias / When walked / Then it stands for the member, with a warning
     (alias,) = walk({"metricName": "m", "instructions": "i"}, "CustomMetricDefinition", policy)
     assert (alias.severity, alias.field) == (Severity.WARNING, "x.metricName")

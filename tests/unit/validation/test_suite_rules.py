@@ -26,7 +26,8 @@ METRIC_NAMES = (*CONFIG, "metricNames")
 TOP_EVALUATOR = "evaluationConfig.automated.evaluatorModelConfig"
 CUSTOM_PATH = "evaluationConfig.automated.customMetricConfig.customMetrics[0].customMetricDefinition"
 CUSTOM_EVALUATOR = (
-    "evaluationConfig.automated.customMetricConfig.evaluatorModelConfig.bedrockEvaluatorModels[0].modelIdentifier"
+    "evaluationConfig.automated.customMetricConfig.evaluatorModelConfig"
+    ".bedrockEvaluatorModels[0].modelIdentifier"
 )
 
 
@@ -158,7 +159,11 @@ def test_metric_name_and_name_together_are_an_error(suite: dict) -> None:
 
 def test_request_members_are_walked_along_the_service_model(suite: dict) -> None:
     # Given an inference source identifier the service rejects
-    put(suite, ("inferenceConfig", "models", 0, "precomputedInferenceSource", "inferenceSourceIdentifier"), "my app")
+    put(
+        suite,
+        ("inferenceConfig", "models", 0, "precomputedInferenceSource", "inferenceSourceIdentifier"),
+        "my app",
+    )
     # When validated / Then the pattern error is at its path
     only(check(suite), "inferenceConfig.models[0].precomputedInferenceSource.inferenceSourceIdentifier")
 
@@ -230,7 +235,9 @@ def test_more_than_one_dataset_metric_config(suite: dict) -> None:
 
 def test_an_automated_job_evaluates_one_model(suite: dict) -> None:
     # Given two precomputed sources in an automated job
-    suite["inferenceConfig"]["models"].append({"precomputedInferenceSource": {"inferenceSourceIdentifier": "v2"}})
+    suite["inferenceConfig"]["models"].append(
+        {"precomputedInferenceSource": {"inferenceSourceIdentifier": "v2"}}
+    )
     # When validated / Then keeping one is asked for
     assert "exactly one model" in only(check(suite), "inferenceConfig.models").message
 
@@ -241,7 +248,10 @@ def test_the_application_type_must_fit_the_inference_config() -> None:
     suite["applicationType"] = "ModelEvaluation"
     # When validated / Then RagEvaluation is asked for
     messages = [p.message for p in check(suite).problems if p.field == "applicationType"]
-    assert messages == ['is ModelEvaluation, but inferenceConfig.ragConfigs evaluate a knowledge base: set it to "RagEvaluation"']
+    assert messages == [
+        "is ModelEvaluation, but inferenceConfig.ragConfigs evaluate a knowledge base: "
+        'set it to "RagEvaluation"'
+    ]
 
 
 # -- metric names ----------------------------------------------------------------------------
@@ -254,6 +264,17 @@ def test_a_custom_metric_missing_from_metric_names_is_an_error(suite: dict) -> N
     problem = only(check(suite), f"{CUSTOM_PATH}.name")
     # Then it says so
     assert "silently skip" in problem.message
+
+
+def test_problems_of_a_guide_spelled_metric_point_at_metric_name(suite: dict) -> None:
+    # Given a custom metric spelled metricName and missing from metricNames
+    definition = at(suite, *CUSTOM)
+    definition["metricName"] = definition.pop("name")
+    at(suite, *METRIC_NAMES).remove("confirmation_check")
+    # When validated
+    report = check(suite)
+    # Then the error points at the key the file uses
+    assert [p.field for p in report.errors()] == [f"{CUSTOM_PATH}.metricName"]
 
 
 def test_a_metric_name_that_is_neither_built_in_nor_custom(suite: dict) -> None:
@@ -310,7 +331,8 @@ def test_duplicate_custom_metric_names(suite: dict) -> None:
     metrics.append(metrics[0])
     # When validated / Then the second definition is the error
     problem = only(
-        check(suite), "evaluationConfig.automated.customMetricConfig.customMetrics[1].customMetricDefinition.name"
+        check(suite),
+        "evaluationConfig.automated.customMetricConfig.customMetrics[1].customMetricDefinition.name",
     )
     assert "defined twice" in problem.message
 
@@ -330,7 +352,11 @@ def test_human_jobs_list_their_own_metrics() -> None:
     suite["evaluationConfig"] = {
         "human": {
             "datasetMetricConfigs": [
-                {"taskType": "Generation", "dataset": {"name": "d"}, "metricNames": ["quality", "Builtin.Helpfulness"]}
+                {
+                    "taskType": "Generation",
+                    "dataset": {"name": "d"},
+                    "metricNames": ["quality", "Builtin.Helpfulness"],
+                }
             ],
             "customMetrics": [{"name": "quality", "ratingMethod": "ThumbsUpDown"}],
         }
@@ -339,7 +365,9 @@ def test_human_jobs_list_their_own_metrics() -> None:
     del suite["pipeline"]["lowScore"]["metrics"]
     # When validated / Then only the built-in is an error
     problem = only(check(suite), "evaluationConfig.human.datasetMetricConfigs[0].metricNames[1]")
-    assert "human job rates only the metrics defined in evaluationConfig.human.customMetrics" in problem.message
+    assert (
+        "human job rates only the metrics defined in evaluationConfig.human.customMetrics" in problem.message
+    )
 
 
 # -- evaluator models (trap 4) ---------------------------------------------------------------
@@ -396,7 +424,9 @@ def test_instructions_need_prompt_and_prediction(suite: dict) -> None:
 
 def test_instructions_with_an_unknown_variable(suite: dict) -> None:
     # Given a variable Bedrock does not fill in, and one written with spaces
-    at(suite, *CUSTOM)["instructions"] = "Rate it.\n\nPrompt: {{prompt}}\nResponse: {{prediction}}\nRef: {{reference}}"
+    at(suite, *CUSTOM)["instructions"] = (
+        "Rate it.\n\nPrompt: {{prompt}}\nResponse: {{prediction}}\nRef: {{reference}}"
+    )
     # When validated / Then it is named with the known ones
     assert "{{reference}} is not a variable" in only(check(suite)).message
     at(suite, *CUSTOM)["instructions"] = "Rate it.\n\nPrompt: {{ prompt }}\nResponse: {{prediction}}"
@@ -443,4 +473,3 @@ def test_a_rating_definition_over_five_words(suite: dict) -> None:
     # Given five words / When validated / Then it passes
     at(suite, *CUSTOM)["ratingScale"][1]["definition"] = "Acts without asking user first"
     assert check(suite).problems == []
-

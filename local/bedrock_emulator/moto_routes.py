@@ -1,0 +1,289 @@
+"""The only module that touches moto internals (moto 5.2.1): how the emulator plugs in.
+
+How moto serves ``bedrock`` (read in moto 5.2.1's source):
+
+- In-process (``mock_aws``), ``moto.core.botocore_stubber.BotocoreStubber`` matches the URL
+  ``https://bedrock.<region>.amazonaws.com/...`` against ``backend_index`` -> service
+  ``bedrock``, then against that backend's ``urls`` (built from ``moto.bedrock.urls.url_paths``
+  on every request); the first pattern, ``{0}/.*$``, already sends *every* path to
+  ``BedrockResponse.dispatch``.
+- In server mode (``ThreadedMotoServer``), ``DomainDispatcherApplication`` picks the
+  ``bedrock`` app from the SigV4 credential scope (it tells bedrock, bedrock-agent and
+  bedrock-runtime apart by asking each response class whether the method + path is one of its
+  operations), and the app's werkzeug rules (``flask_paths`` of the same ``url_paths``, read
+  when the app is first created) send the request to ``BedrockResponse.dispatch``.
+- ``BaseResponse.call_action`` names the operation from botocore's model (method + requestUri
+  -> ``CreateEvaluationJob``), turns it into ``create_evaluation_job`` and calls that method
+  of the response class if it has one, else raises NotImplementedError.
+
+So the whole patch is: give ``BedrockResponse`` the five methods (patch 1); register explicit
+paths too, so the routing survives moto dropping its catch-all (patch 2); add the control
+endpoints to moto's ``/moto-api`` app (patch 3). The job state lives on moto's own
+``BedrockBackend`` instances (patch 4), so ``mock_aws()`` and ``POST /moto-api/reset`` clear
+it like any moto state. :func:`verify_routes` checks all of it and is what the guard test runs
+after a moto upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from local.bedrock_emulator.backend import EvaluationJobBackend, controls
+from local.bedrock_emulator.outputs import ModelEvaluationRunner, ObjectMissingError
+from local.bedrock_emulator.service import OPERATIONS, ServiceRequest, handle, handle_control
+
+# Method names moto derives from the operation names (camelcase_to_underscores).
+HANDLER_NAMES = {
+    "CreateEvaluationJob": "create_evaluation_job",
+    "GetEvaluationJob": "get_evaluation_job",
+    "ListEvaluationJobs": "list_evaluation_jobs",
+    "StopEvaluationJob": "stop_evaluation_job",
+    "BatchDeleteEvaluationJob": "batch_delete_evaluation_job",
+}
+# Explicit routes for the operations' requestUris (moto's url_paths syntax: {0} = URL base).
+BEDROCK_URL_PATHS = (
+    "{0}/evaluation-jobs$",
+    "{0}/evaluation-jobs/batch-delete$",
+    "{0}/evaluation-jobs/(?P<jobIdentifier>.+)$",
+    "{0}/evaluation-job/(?P<jobIdentifier>[^/]+)/stop$",
+)
+CONTROL_PREFIX = "/moto-api/evalpipe/bedrock-emulator/"
+CONTROL_URL_PATH = "{0}" + CONTROL_PREFIX + "(?P<action>[a-z-]+)$"
+# Sample requests for verify_routes: operation -> (method, path).
+SAMPLE_REQUESTS = {
+    "CreateEvaluationJob": ("POST", "/evaluation-jobs"),
+    "GetEvaluationJob": ("GET", "/evaluation-jobs/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aevaluation-job%2Fabcdefghijkl"),
+    "ListEvaluationJobs": ("GET", "/evaluation-jobs"),
+    "StopEvaluationJob": ("POST", "/evaluation-job/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aevaluation-job%2Fabcdefghijkl/stop"),
+    "BatchDeleteEvaluationJob": ("POST", "/evaluation-jobs/batch-delete"),
+}
+_STATE_ATTR = "evalpipe_evaluation_jobs"
+
+_install_lock = threading.Lock()
+_state_lock = threading.Lock()
+_installed = False
+# Operations moto itself implemented before install() replaced them (empty in moto 5.2.1).
+native_operations_overridden: list[str] = []
+
+
+def install() -> None:
+    """Teach moto's ``bedrock`` service the evaluation-job operations. Idempotent.
+
+    Call it before ``mock_aws()`` is used or before ``ThreadedMotoServer.start()`` (the
+    server builds each service's routes on its first request to that service).
+    """
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from moto.bedrock import urls as bedrock_urls
+        from moto.bedrock.responses import BedrockResponse
+        from moto.moto_api._internal import urls as moto_api_urls
+
+        # Patch 1: moto's BaseResponse.call_action dispatches to a method named after the
+        # operation; BedrockResponse has none for evaluation jobs, so add them.
+        for operation, method_name in HANDLER_NAMES.items():
+            existing = BedrockResponse.__dict__.get(method_name)
+            if existing is not None and not getattr(existing, "evalpipe_emulator", False):
+                native_operations_overridden.append(operation)
+            setattr(BedrockResponse, method_name, _make_handler(operation, method_name))
+
+        # Patch 2: explicit routes to the same dispatcher. moto's catch-all "{0}/.*$" already
+        # covers them; these keep the operations reachable if a moto release drops it.
+        for pattern in BEDROCK_URL_PATHS:
+            bedrock_urls.url_paths.setdefault(pattern, BedrockResponse.dispatch)
+
+        # Patch 3: the test controls over HTTP, next to moto's own /moto-api/* endpoints (the
+        # server picks the moto_api app for any path starting with /moto-api).
+        moto_api_urls.url_paths.setdefault(CONTROL_URL_PATH, _control_view)
+        _installed = True
+
+
+def is_installed() -> bool:
+    return _installed
+
+
+def _make_handler(operation: str, method_name: str) -> Callable[[Any], tuple[str, dict[str, str]]]:
+    def handler(self: Any) -> tuple[str, dict[str, str]]:
+        # `self` is moto's BedrockResponse after setup_class(): moto parsed region (URL or
+        # SigV4 scope), account (access key / MOTO_ACCOUNT_ID), body and URL for us.
+        # raw_path keeps the ARN percent-encoded in both modes (werkzeug: RAW_URI).
+        request = ServiceRequest(
+            operation=operation,
+            path=getattr(self, "raw_path", None) or self.path,
+            # Not self.querystring: moto fills it with the headers when the URL has no query.
+            query=parse_qs(urlparse(self.uri).query, keep_blank_values=True),
+            body=self.body,
+            region=self.region,
+            account_id=self.current_account,
+        )
+        response = handle(request, backend_for)
+        headers = dict(response.headers)
+        headers["status"] = str(response.status)  # moto's _transform_response reads it here
+        return response.body, headers
+
+    handler.__name__ = handler.__qualname__ = method_name
+    handler.evalpipe_emulator = True  # type: ignore[attr-defined]
+    return handler
+
+
+def backend_for(account_id: str, region: str) -> EvaluationJobBackend:
+    """The evaluation jobs of an account and region (created on first use).
+
+    Patch 4: kept as an attribute of moto's ``BedrockBackend`` for that account and region, so
+    moto's reset (``mock_aws()`` start, ``/moto-api/reset``) drops them with the rest.
+    """
+    from moto.bedrock.models import bedrock_backends
+
+    moto_backend = bedrock_backends[account_id][region]
+    with _state_lock:
+        state = moto_backend.__dict__.get(_STATE_ATTR)
+        if state is None:
+            runner = ModelEvaluationRunner(MotoS3Store(account_id, region), region)
+            state = EvaluationJobBackend(account_id, region, runner)
+            setattr(moto_backend, _STATE_ATTR, state)
+    return state
+
+
+def reset() -> None:
+    """Controls back to defaults and every emulated job of every account and region dropped."""
+    from moto.bedrock.models import bedrock_backends
+
+    controls.reset()
+    with _state_lock:
+        for account_backends in list(bedrock_backends.values()):
+            for moto_backend in list(account_backends.values()):
+                moto_backend.__dict__.pop(_STATE_ATTR, None)
+
+
+class MotoS3Store:
+    """The :class:`~local.bedrock_emulator.outputs.ObjectStore` over moto's S3 backend.
+
+    Direct backend calls work the same in-process and in server mode (one process, one
+    backend) and need no endpoint or credentials; ``put_object`` still emits moto's S3 event
+    notifications, as the service's writes would.
+    """
+
+    def __init__(self, account_id: str, region: str) -> None:
+        from moto.utilities.utils import get_partition
+
+        self.account_id = account_id
+        self.partition = get_partition(region)
+
+    def _s3(self) -> Any:
+        from moto.s3.models import s3_backends
+
+        return s3_backends[self.account_id][self.partition]
+
+    def read(self, bucket: str, key: str) -> bytes:
+        from moto.s3.exceptions import MissingBucket
+
+        try:
+            found = self._s3().get_object(bucket, key)
+        except MissingBucket as error:
+            raise ObjectMissingError("NoSuchBucket", bucket, key) from error
+        if found is None:
+            raise ObjectMissingError("NoSuchKey", bucket, key)
+        return bytes(found.value)
+
+    def write(self, bucket: str, key: str, data: bytes) -> None:
+        self._s3().put_object(bucket, key, data)
+
+    def has_bucket(self, bucket: str) -> bool:
+        from moto.s3.exceptions import MissingBucket
+
+        try:
+            self._s3().get_bucket(bucket)
+        except MissingBucket:
+            return False
+        return True
+
+
+def _control_view(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    # moto_api handlers get (request, full_url, headers): a werkzeug Request in server mode,
+    # a PreparedRequest in-process (.body). Not werkzeug's .data: it is empty when a client
+    # sends the JSON as a form (urllib's default content type).
+    action = urlparse(full_url).path.rsplit("/", 1)[-1]
+    if hasattr(request, "get_data"):
+        raw = request.get_data(parse_form_data=False)
+    else:
+        raw = getattr(request, "body", None)
+    try:
+        payload = json.loads(raw) if raw else {}
+        if not isinstance(payload, dict):
+            raise ValueError("the body must be a JSON object")
+    except ValueError as error:
+        return 400, {"Content-Type": "application/json"}, json.dumps({"message": f"bad JSON body: {error}"})
+    status, body = handle_control(action, payload, reset)
+    return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+def verify_routes(region: str = "us-east-1") -> list[str]:
+    """What no longer holds in this moto version for the emulator to be reachable ([] = all).
+
+    Checks, for every operation: in-process routing (the first matching URL pattern of the
+    ``bedrock`` backend leads to ``BedrockResponse.dispatch``), moto's operation naming from
+    botocore's model, the handler on ``BedrockResponse``, the server's service detection from
+    a SigV4 scope and its werkzeug rule; and the control endpoint's werkzeug rule.
+    """
+    import re
+
+    import moto.backends as backends
+    from moto.bedrock.responses import BedrockResponse
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    problems: list[str] = []
+    if not _installed:
+        return ["install() has not been called"]
+    moto_backend = backends.get_backend("bedrock")[DEFAULT_ACCOUNT_ID][region]
+    bedrock_app = create_backend_app("bedrock").url_map.bind("localhost")
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    for operation, (method, path) in SAMPLE_REQUESTS.items():
+        url = f"https://bedrock.{region}.amazonaws.com{path}"
+        first = next((h for pattern, h in moto_backend.urls.items() if re.compile(pattern).match(url)), None)
+        if getattr(first, "__self__", None) is not BedrockResponse:
+            problems.append(f"{operation}: in-process URL {path} is routed to {first!r}, not BedrockResponse.dispatch")
+        probe = BedrockResponse()
+        probe.region = region
+        named = probe._get_action_from_method_and_request_uri(method, path)
+        if named != operation:
+            problems.append(f"{operation}: moto names {method} {path} {named!r}")
+        handler = getattr(BedrockResponse, HANDLER_NAMES[operation], None)
+        if not getattr(handler, "evalpipe_emulator", False):
+            problems.append(f"{operation}: BedrockResponse.{HANDLER_NAMES[operation]} is not the emulator's")
+        environ = {
+            "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=test/20250101/{region}/bedrock/aws4_request, "
+            "SignedHeaders=host, Signature=x",
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+        }
+        host = dispatcher.infer_service_region_host(environ, path)
+        if host != f"bedrock.{region}.amazonaws.com":
+            problems.append(f"{operation}: the server sends {method} {path} to {host!r}")
+        try:
+            endpoint, _ = bedrock_app.match(path, method=method)
+        except Exception as error:  # werkzeug NotFound / MethodNotAllowed
+            problems.append(f"{operation}: no server route for {method} {path}: {error!r}")
+        else:
+            if not endpoint.startswith("BedrockResponse.dispatch"):
+                problems.append(f"{operation}: server route of {path} is {endpoint}")
+    try:
+        create_backend_app("moto_api").url_map.bind("localhost").match(CONTROL_PREFIX + "state", method="POST")
+    except Exception as error:
+        problems.append(f"control endpoint {CONTROL_PREFIX}state has no server route: {error!r}")
+    if sorted(HANDLER_NAMES) != sorted(OPERATIONS):
+        problems.append("HANDLER_NAMES and service.OPERATIONS disagree")
+    return problems
+
+
+def serve(argv: list[str] | None = None) -> None:
+    """``moto_server`` with the emulator installed (``python -m local.bedrock_emulator -p 5000``)."""
+    from moto.server import main
+
+    install()
+    main(argv)

@@ -1,0 +1,175 @@
+"""The state machine of docs/design.md: states, I/O paths, retries, catches, logging, alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra import constants
+from tests.infra.conftest import Synth, render, state_machine_definition, statements
+
+LAMBDA_ERRORS = list(constants.LAMBDA_SERVICE_ERRORS)
+BEDROCK_ERRORS = ["BedrockThrottled", "BedrockUnavailable"]
+TASKS = ["Validate", "Submit", "Poll", "StopJob", "Parse", "Notify", "RecordError", "NotifyError"]
+
+
+@pytest.fixture(scope="module")
+def asl(synth: Synth) -> dict[str, Any]:
+    return state_machine_definition(synth.json, constants.STATE_MACHINE_LOGICAL_ID)
+
+
+@pytest.fixture(scope="module")
+def states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return asl["States"]
+
+
+def test_uses_jsonpath_not_jsonata(synth: Synth, asl: dict[str, Any], states: dict) -> None:
+    assert asl.get("QueryLanguage", "JSONPath") == "JSONPath"
+    assert all(state.get("QueryLanguage", "JSONPath") == "JSONPath" for state in states.values())
+    assert "QueryLanguage" not in synth.resource(constants.STATE_MACHINE_LOGICAL_ID)["Properties"]
+
+
+def test_has_exactly_the_contracts_states(asl: dict[str, Any], states: dict) -> None:
+    assert asl["StartAt"] == "Validate"
+    assert {name for name, state in states.items() if state["Type"] == "Task"} == set(TASKS)
+    assert {name for name, state in states.items() if state["Type"] == "Succeed"} == {"Done", "Duplicate"}
+    assert {name for name, state in states.items() if state["Type"] == "Fail"} == {"PipelineFailed"}
+    assert states["WaitForJob"]["Type"] == "Wait"
+
+
+def test_tasks_invoke_their_functions_with_the_contract_payloads(states: dict) -> None:
+    expected = {
+        "Validate": ("validate", None),
+        "Submit": ("submit", {"run_id.$": "$.run.run_id"}),
+        "Poll": ("poll", {"run_id.$": "$.run.run_id", "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"}),
+        "StopJob": ("stop", {"run_id.$": "$.run.run_id", "job_arn.$": "$.job.job_arn"}),
+        "Parse": ("parse", {"run_id.$": "$.run.run_id"}),
+        "Notify": ("notify", {"run_id.$": "$.run.run_id"}),
+        "RecordError": ("record_error", None),  # the whole state: $.run may be missing
+        "NotifyError": ("notify", {"run_id.$": "$.run.run_id"}),
+    }
+    for name, (function, payload) in expected.items():
+        state = states[name]
+        assert state["Resource"] == f"<{constants.FUNCTION_LOGICAL_IDS[function]}.Arn>", name
+        assert state.get("Parameters") == payload, name
+        assert "OutputPath" not in state and "InputPath" not in state, name
+
+
+def test_result_paths(states: dict) -> None:
+    assert {name: states[name]["ResultPath"] for name in TASKS} == {
+        "Validate": "$.run",
+        "Submit": "$.job",
+        "Poll": "$.job",
+        "StopJob": "$.stop",
+        "Parse": "$.parse",
+        "Notify": "$.notify",
+        "RecordError": "$.run",
+        "NotifyError": "$.notify",
+    }
+
+
+def test_transitions(states: dict) -> None:
+    outcome = states[states["Validate"]["Next"]]
+    assert outcome["Type"] == "Choice"
+    assert {(c["Variable"], c["StringEquals"], c["Next"]) for c in outcome["Choices"]} == {
+        ("$.run.outcome", "VALID", "Submit"),
+        ("$.run.outcome", "REJECTED", "Notify"),
+        ("$.run.outcome", "DUPLICATE", "Duplicate"),
+    }
+    assert states["Submit"]["Next"] == "WaitForJob"
+    assert states["WaitForJob"] == {"Type": "Wait", "SecondsPath": "$.job.wait_seconds", "Next": "Poll"}
+    job_status = states[states["Poll"]["Next"]]
+    routes: dict[str, str] = {}
+    for choice in job_status["Choices"]:
+        for condition in choice.get("Or", [choice]):
+            assert condition["Variable"] == "$.job.status"
+            routes[condition["StringEquals"]] = choice["Next"]
+    assert routes == {"Completed": "Parse", "Failed": "Notify", "Stopped": "Notify", "TimedOut": "StopJob"}
+    assert job_status["Default"] == "WaitForJob"  # InProgress, Stopping
+    assert states["StopJob"]["Next"] == "Notify"
+    assert states["Parse"]["Next"] == "Notify"
+    assert states["Notify"]["Next"] == "Done"
+    assert states["RecordError"]["Next"] == "NotifyError"
+    assert states["NotifyError"]["Next"] == "PipelineFailed"
+
+
+def test_every_task_catches_every_error_into_error(states: dict) -> None:
+    for name in TASKS:
+        (catch,) = states[name]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"], name
+        assert catch["ResultPath"] == "$.error", name
+        on_error_path = name in {"Notify", "NotifyError", "RecordError"}
+        assert catch["Next"] == ("PipelineFailed" if on_error_path else "RecordError"), name
+    assert states["PipelineFailed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_task_retries_lambda_service_errors(states: dict, name: str) -> None:
+    retry = states[name]["Retry"][0]
+    assert retry == {
+        "ErrorEquals": LAMBDA_ERRORS,
+        "IntervalSeconds": 2,
+        "MaxAttempts": 6,
+        "BackoffRate": 2,
+        "JitterStrategy": "FULL",
+    }
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_bedrock_tasks_retry_throttling_and_unavailability(states: dict, name: str) -> None:
+    bedrock = [retry for retry in states[name]["Retry"] if retry["ErrorEquals"] == BEDROCK_ERRORS]
+    if name not in {"Submit", "Poll", "StopJob"}:
+        assert bedrock == [] and len(states[name]["Retry"]) == 1
+        return
+    assert bedrock == [
+        {
+            "ErrorEquals": BEDROCK_ERRORS,
+            "IntervalSeconds": 2,
+            "MaxAttempts": 8,
+            "BackoffRate": 2,
+            "MaxDelaySeconds": 60,
+            "JitterStrategy": "FULL",
+        }
+    ]
+    # Nothing else is retried: a BedrockRejected goes straight to RecordError.
+    assert {e for retry in states[name]["Retry"] for e in retry["ErrorEquals"]} == {*LAMBDA_ERRORS, *BEDROCK_ERRORS}
+
+
+def test_standard_with_timeout_tracing_and_logging_without_payloads(synth: Synth, asl: dict) -> None:
+    props = synth.resource(constants.STATE_MACHINE_LOGICAL_ID)["Properties"]
+    assert props["StateMachineType"] == "STANDARD"
+    assert asl["TimeoutSeconds"] == 7 * 86_400
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is False
+    (destination,) = logging["Destinations"]
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    group = synth.resource(log_group)
+    assert render(group["Properties"]["LogGroupName"]).startswith("/aws/vendedlogs/states/")
+    assert group["Properties"]["RetentionInDays"] == 30
+
+
+def test_state_machine_role_invokes_only_the_pipeline_functions(synth: Synth) -> None:
+    role = synth.resource(constants.STATE_MACHINE_LOGICAL_ID)["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    policy = next(
+        p for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+    )
+    invoke = [s for s in statements(policy) if s["Action"] == ["lambda:InvokeFunction"]]
+    resources = {render(r) for s in invoke for r in s["Resource"]}
+    functions = {f"<{logical_id}.Arn>" for logical_id in constants.FUNCTION_LOGICAL_IDS.values()}
+    assert resources == functions | {f"{arn}:*" for arn in functions}
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"])
+def test_alarms_publish_to_the_topic(synth: Synth, metric: str) -> None:
+    (alarm,) = [
+        a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric
+    ]
+    assert alarm["Namespace"] == "AWS/States"
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": constants.STATE_MACHINE_LOGICAL_ID}}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 300, 1)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": constants.TOPIC_LOGICAL_ID}]
