@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
@@ -203,19 +204,30 @@ class InProcessLambdaRunner:
             memory_limit_in_mb=str(function.memory_size),
             aws_request_id=request_id,
             log_group_name=f"/aws/lambda/{function.function_name}",
-            log_stream_name=f"inprocess/[$LATEST]{request_id.replace('-', '')}",
+            log_stream_name=f"inprocess/[{function.version}]{request_id.replace('-', '')}",
             timeout_seconds=float(function.timeout or 3),
         )
-        with self._environment(function, context), self._code_on_path(function) as code_dir:
+        with self._environment(function, context):
             try:
-                handler = self._load_handler(str(function.handler or ""), code_dir)
+                code_dir = self._code_dir(function)
             except _RuntimeError as exc:
                 return exc.payload(), exc.error_type
-            try:
-                # Real Lambda hands the handler a freshly decoded event, never the caller's object.
-                result = handler(json.loads(json.dumps(event)), context)
-            except Exception as exc:
-                return _error_payload(exc), type(exc).__name__
+            with _on_sys_path(code_dir):
+                try:
+                    handler = self._load_handler(str(function.handler or ""), code_dir)
+                except _RuntimeError as exc:
+                    return exc.payload(), exc.error_type
+                try:
+                    # Real Lambda hands the handler a freshly decoded event, never the caller's object.
+                    result = handler(json.loads(json.dumps(event)), context)
+                except Exception as exc:
+                    return _error_payload(exc), type(exc).__name__
+                except SystemExit as exc:
+                    # sys.exit() in a handler ends the sandbox in AWS; here it must not end the process.
+                    error = _RuntimeError(
+                        "Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited ({exc.code})"
+                    )
+                    return error.payload(), error.error_type
         try:
             return json.loads(json.dumps(result, default=_lambda_json_default)), None
         except (TypeError, ValueError) as exc:
@@ -254,45 +266,32 @@ class InProcessLambdaRunner:
             _clear_settings_caches()
 
     # ------------------------------------------------------------------ code
-    @contextlib.contextmanager
-    def _code_on_path(self, function: LambdaFunction) -> Iterator[Path | None]:
-        """Put the function's code directory first on sys.path for the call (as /var/task is)."""
-        code_dir = self._code_dir(function)
-        if code_dir is None:
-            yield None
-            return
-        entry = str(code_dir)
-        added = entry not in sys.path
-        if added:
-            sys.path.insert(0, entry)
-        try:
-            yield code_dir
-        finally:
-            if added and entry in sys.path:
-                sys.path.remove(entry)
-
-    def _code_dir(self, function: LambdaFunction) -> Path | None:
+    def _code_dir(self, function: LambdaFunction) -> Path:
+        """The directory to import the handler from: the resolver's, or the extracted zip."""
         resolved = self.resolver(function)
         if resolved is not None:
             return Path(resolved).resolve()
         code = getattr(function, "code_bytes", b"") or b""
         if not code:
-            return None
+            raise _RuntimeError(
+                "Runtime.ImportModuleError",
+                f"in-process runner: the resolver returned None and {function.function_name} has no zip code",
+            )
         digest = getattr(function, "code_digest", None) or str(hash(code))
         if digest not in self._extracted:
             target = Path(tempfile.mkdtemp(prefix=f"inprocess-{function.function_name}-", dir=_scratch()))
-            with zipfile.ZipFile(io.BytesIO(code)) as archive:
-                archive.extractall(target)
+            try:
+                with zipfile.ZipFile(io.BytesIO(code)) as archive:
+                    archive.extractall(target)
+            except zipfile.BadZipFile as exc:
+                raise _RuntimeError(
+                    "Runtime.ImportModuleError", f"the code of {function.function_name} is not a zip", exc
+                ) from exc
             self._extracted[digest] = target
         return self._extracted[digest]
 
     @staticmethod
-    def _load_handler(handler: str, code_dir: Path | None) -> Callable[[Any, Any], Any]:
-        if code_dir is None:
-            raise _RuntimeError(
-                "Runtime.ImportModuleError",
-                "in-process runner: the resolver returned None and the function has no zip code",
-            )
+    def _load_handler(handler: str, code_dir: Path) -> Callable[[Any, Any], Any]:
         module_name, _, attribute = handler.replace("/", ".").rpartition(".")
         if not module_name or not attribute:
             raise _RuntimeError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': not enough values")
@@ -309,6 +308,20 @@ class InProcessLambdaRunner:
                 "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'"
             )
         return function
+
+
+@contextlib.contextmanager
+def _on_sys_path(code_dir: Path) -> Iterator[None]:
+    """Put the function's code directory first on sys.path for the call (as /var/task is)."""
+    entry = str(code_dir)
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if added and entry in sys.path:
+            sys.path.remove(entry)
 
 
 class _RuntimeError(Exception):
@@ -422,7 +435,13 @@ def _patched_function_invoke(
         raise RuntimeError("in-process Lambda runner was uninstalled during an invocation")
     if isinstance(body, bytes | bytearray):
         body = body.decode("utf-8")
-    event = json.loads(body) if isinstance(body, str) and body.strip() else (body or {})
+    try:
+        event = json.loads(body) if isinstance(body, str) and body.strip() else (body or {})
+    except json.JSONDecodeError as exc:
+        # What real Lambda answers (HTTP 400) instead of running the handler on a non-JSON payload.
+        raise LambdaClientError(
+            "InvalidRequestContentException", f"Could not parse request body into json: {exc}"
+        ) from exc
     invocation_type = (request_headers or {}).get("x-amz-invocation-type", "RequestResponse")
     if invocation_type == "DryRun":
         # DryRun only checks that the caller may invoke; the handler never runs.

@@ -3,8 +3,8 @@
 moto executes Amazon States Language only when configured with
 ``{"stepfunctions": {"execute_state_machine": True}}`` (`SFN_MOTO_CONFIG`); otherwise executions
 stay RUNNING forever. Combined with `local.inprocess_lambda`, the synthesized definition runs
-unchanged: ``arn:aws:states:::lambda:invoke`` tasks call moto's Lambda Invoke API, which the
-runner serves by importing the handler.
+unchanged: ``arn:aws:states:::lambda:invoke`` tasks (and tasks whose Resource is a function ARN)
+call moto's Lambda Invoke API, which the runner serves by importing the handler.
 
 Example
 -------

@@ -261,13 +261,6 @@ class RunResult:
     written_keys: list[str] = field(default_factory=list)
 
 
-class JobRunner:
-    """Runs a job when it becomes due (implemented in :mod:`local.bedrock_emulator.outputs`)."""
-
-    def __call__(self, job: EvaluationJob) -> RunResult:  # pragma: no cover - protocol
-        raise NotImplementedError
-
-
 @dataclass
 class EvaluationJob:
     """One evaluation job as the emulator keeps it."""
@@ -368,7 +361,9 @@ def _knowledge_base_ids(rags: list[dict[str, Any]]) -> list[str]:
     for rag in rags:
         knowledge_base = rag.get("knowledgeBaseConfig") or {}
         retrieve = knowledge_base.get("retrieveConfig") or {}
-        generate = (knowledge_base.get("retrieveAndGenerateConfig") or {}).get("knowledgeBaseConfiguration") or {}
+        generate = (knowledge_base.get("retrieveAndGenerateConfig") or {}).get(
+            "knowledgeBaseConfiguration"
+        ) or {}
         found += [kb for kb in (retrieve.get("knowledgeBaseId"), generate.get("knowledgeBaseId")) if kb]
     return found
 
@@ -441,7 +436,9 @@ class EvaluationJobBackend:
                 )
             name = request["jobName"]
             if any(job.name == name for job in self._jobs.values()):
-                raise ConflictError(f"An evaluation job named {name} already exists in this account and Region.")
+                raise ConflictError(
+                    f"An evaluation job named {name} already exists in this account and Region."
+                )
             limit = self._controls.max_concurrent_jobs
             if limit is not None and sum(job.status in RUNNING for job in self._jobs.values()) >= limit:
                 raise ServiceQuotaExceededError(
@@ -472,6 +469,7 @@ class EvaluationJobBackend:
 
     def list_jobs(
         self,
+        *,
         status: str | None = None,
         application_type: str | None = None,
         name_contains: str | None = None,
@@ -539,7 +537,11 @@ class EvaluationJobBackend:
                 job = self._jobs.get(identifier)
                 if job is None:
                     errors.append(
-                        {"jobIdentifier": identifier, "code": "404", "message": "The evaluation job was not found."}
+                        {
+                            "jobIdentifier": identifier,
+                            "code": "404",
+                            "message": "The evaluation job was not found.",
+                        }
                     )
                 elif job.status == DELETING:
                     deleted.append({"jobIdentifier": identifier, "jobStatus": DELETING})

@@ -27,10 +27,23 @@ after a moto upgrade.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from moto import backends
+from moto.bedrock import urls as bedrock_urls
+from moto.bedrock.models import bedrock_backends
+from moto.bedrock.responses import BedrockResponse
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.moto_api._internal import urls as moto_api_urls
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.s3.exceptions import MissingBucket
+from moto.s3.models import s3_backends
+from moto.server import main as moto_server_main
+from moto.utilities.utils import get_partition
 
 from local.bedrock_emulator.backend import EvaluationJobBackend, controls
 from local.bedrock_emulator.outputs import ModelEvaluationRunner, ObjectMissingError
@@ -56,16 +69,22 @@ CONTROL_URL_PATH = "{0}" + CONTROL_PREFIX + "(?P<action>[a-z-]+)$"
 # Sample requests for verify_routes: operation -> (method, path).
 SAMPLE_REQUESTS = {
     "CreateEvaluationJob": ("POST", "/evaluation-jobs"),
-    "GetEvaluationJob": ("GET", "/evaluation-jobs/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aevaluation-job%2Fabcdefghijkl"),
+    "GetEvaluationJob": (
+        "GET",
+        "/evaluation-jobs/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aevaluation-job%2Fabcdefghijkl",
+    ),
     "ListEvaluationJobs": ("GET", "/evaluation-jobs"),
-    "StopEvaluationJob": ("POST", "/evaluation-job/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aevaluation-job%2Fabcdefghijkl/stop"),
+    "StopEvaluationJob": (
+        "POST",
+        "/evaluation-job/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aevaluation-job%2Fabcdefghijkl/stop",
+    ),
     "BatchDeleteEvaluationJob": ("POST", "/evaluation-jobs/batch-delete"),
 }
 _STATE_ATTR = "evalpipe_evaluation_jobs"
 
 _install_lock = threading.Lock()
 _state_lock = threading.Lock()
-_installed = False
+_installed = threading.Event()
 # Operations moto itself implemented before install() replaced them (empty in moto 5.2.1).
 native_operations_overridden: list[str] = []
 
@@ -76,13 +95,9 @@ def install() -> None:
     Call it before ``mock_aws()`` is used or before ``ThreadedMotoServer.start()`` (the
     server builds each service's routes on its first request to that service).
     """
-    global _installed
     with _install_lock:
-        if _installed:
+        if _installed.is_set():
             return
-        from moto.bedrock import urls as bedrock_urls
-        from moto.bedrock.responses import BedrockResponse
-        from moto.moto_api._internal import urls as moto_api_urls
 
         # Patch 1: moto's BaseResponse.call_action dispatches to a method named after the
         # operation; BedrockResponse has none for evaluation jobs, so add them.
@@ -100,11 +115,11 @@ def install() -> None:
         # Patch 3: the test controls over HTTP, next to moto's own /moto-api/* endpoints (the
         # server picks the moto_api app for any path starting with /moto-api).
         moto_api_urls.url_paths.setdefault(CONTROL_URL_PATH, _control_view)
-        _installed = True
+        _installed.set()
 
 
 def is_installed() -> bool:
-    return _installed
+    return _installed.is_set()
 
 
 def _make_handler(operation: str, method_name: str) -> Callable[[Any], tuple[str, dict[str, str]]]:
@@ -137,8 +152,6 @@ def backend_for(account_id: str, region: str) -> EvaluationJobBackend:
     Patch 4: kept as an attribute of moto's ``BedrockBackend`` for that account and region, so
     moto's reset (``mock_aws()`` start, ``/moto-api/reset``) drops them with the rest.
     """
-    from moto.bedrock.models import bedrock_backends
-
     moto_backend = bedrock_backends[account_id][region]
     with _state_lock:
         state = moto_backend.__dict__.get(_STATE_ATTR)
@@ -151,8 +164,6 @@ def backend_for(account_id: str, region: str) -> EvaluationJobBackend:
 
 def reset() -> None:
     """Controls back to defaults and every emulated job of every account and region dropped."""
-    from moto.bedrock.models import bedrock_backends
-
     controls.reset()
     with _state_lock:
         for account_backends in list(bedrock_backends.values()):
@@ -169,19 +180,13 @@ class MotoS3Store:
     """
 
     def __init__(self, account_id: str, region: str) -> None:
-        from moto.utilities.utils import get_partition
-
         self.account_id = account_id
         self.partition = get_partition(region)
 
     def _s3(self) -> Any:
-        from moto.s3.models import s3_backends
-
         return s3_backends[self.account_id][self.partition]
 
     def read(self, bucket: str, key: str) -> bytes:
-        from moto.s3.exceptions import MissingBucket
-
         try:
             found = self._s3().get_object(bucket, key)
         except MissingBucket as error:
@@ -194,8 +199,6 @@ class MotoS3Store:
         self._s3().put_object(bucket, key, data)
 
     def has_bucket(self, bucket: str) -> bool:
-        from moto.s3.exceptions import MissingBucket
-
         try:
             self._s3().get_bucket(bucket)
         except MissingBucket:
@@ -230,15 +233,8 @@ def verify_routes(region: str = "us-east-1") -> list[str]:
     botocore's model, the handler on ``BedrockResponse``, the server's service detection from
     a SigV4 scope and its werkzeug rule; and the control endpoint's werkzeug rule.
     """
-    import re
-
-    import moto.backends as backends
-    from moto.bedrock.responses import BedrockResponse
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
     problems: list[str] = []
-    if not _installed:
+    if not _installed.is_set():
         return ["install() has not been called"]
     moto_backend = backends.get_backend("bedrock")[DEFAULT_ACCOUNT_ID][region]
     bedrock_app = create_backend_app("bedrock").url_map.bind("localhost")
@@ -247,7 +243,9 @@ def verify_routes(region: str = "us-east-1") -> list[str]:
         url = f"https://bedrock.{region}.amazonaws.com{path}"
         first = next((h for pattern, h in moto_backend.urls.items() if re.compile(pattern).match(url)), None)
         if getattr(first, "__self__", None) is not BedrockResponse:
-            problems.append(f"{operation}: in-process URL {path} is routed to {first!r}, not BedrockResponse.dispatch")
+            problems.append(
+                f"{operation}: in-process URL {path} is routed to {first!r}, not BedrockResponse.dispatch"
+            )
         probe = BedrockResponse()
         probe.region = region
         named = probe._get_action_from_method_and_request_uri(method, path)
@@ -273,7 +271,9 @@ def verify_routes(region: str = "us-east-1") -> list[str]:
             if not endpoint.startswith("BedrockResponse.dispatch"):
                 problems.append(f"{operation}: server route of {path} is {endpoint}")
     try:
-        create_backend_app("moto_api").url_map.bind("localhost").match(CONTROL_PREFIX + "state", method="POST")
+        create_backend_app("moto_api").url_map.bind("localhost").match(
+            CONTROL_PREFIX + "state", method="POST"
+        )
     except Exception as error:
         problems.append(f"control endpoint {CONTROL_PREFIX}state has no server route: {error!r}")
     if sorted(HANDLER_NAMES) != sorted(OPERATIONS):
@@ -283,7 +283,5 @@ def verify_routes(region: str = "us-east-1") -> list[str]:
 
 def serve(argv: list[str] | None = None) -> None:
     """``moto_server`` with the emulator installed (``python -m local.bedrock_emulator -p 5000``)."""
-    from moto.server import main
-
     install()
-    main(argv)
+    moto_server_main(argv)

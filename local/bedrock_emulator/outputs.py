@@ -37,7 +37,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from local.bedrock_emulator.backend import COMPLETED, FAILED, MAX_FAILURE_MESSAGES, EvaluationJob, RunResult
+from local.bedrock_emulator.backend import (
+    COMPLETED,
+    FAILED,
+    MAX_FAILURE_MESSAGES,
+    EvaluationJob,
+    RunResult,
+    controls,
+)
 from local.bedrock_emulator.judges import judge_from_env
 from local.bedrock_emulator.judges.base import (
     BUILTIN_SCALES,
@@ -171,15 +178,15 @@ class ModelEvaluationRunner:
                 f"{base}/{run_id}/models/{plan.source_id}/taskTypes/{dataset.task_type}/datasets/"
                 f"{dataset.name}/{uuid.uuid4()}_output.jsonl"
             )
-            outputs.append((key, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()))
+            outputs.append(
+                (key, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode())
+            )
         # Written only once everything is scored: a failed job leaves no partial results.
         for key, body in outputs:
             self._store.write(out_bucket, key, body)
         return RunResult(COMPLETED, [], [permission_key, *(key for key, _ in outputs)])
 
     def _judge(self) -> Judge:
-        from local.bedrock_emulator.backend import controls
-
         try:
             if self._judge_factory is not None:
                 return self._judge_factory(self._region)
@@ -270,7 +277,9 @@ def plan_job(request: dict[str, Any]) -> JobPlan:
     evaluators = (automated.get("evaluatorModelConfig") or {}).get("bedrockEvaluatorModels") or [{}]
     builtin_model = evaluators[0].get("modelIdentifier", "")
     custom_config = automated.get("customMetricConfig") or {}
-    custom_evaluators = (custom_config.get("evaluatorModelConfig") or {}).get("bedrockEvaluatorModels") or [{}]
+    custom_evaluators = (custom_config.get("evaluatorModelConfig") or {}).get("bedrockEvaluatorModels") or [
+        {}
+    ]
     custom_model = custom_evaluators[0].get("modelIdentifier", builtin_model)
     definitions = {
         source["customMetricDefinition"]["name"]: source["customMetricDefinition"]
@@ -283,23 +292,32 @@ def plan_job(request: dict[str, Any]) -> JobPlan:
         dataset = config["dataset"]
         location = (dataset.get("datasetLocation") or {}).get("s3Uri")
         if not location:
-            problems.append(f"Built-in prompt datasets ({dataset['name']}) are not emulated: give datasetLocation.s3Uri.")
+            problems.append(
+                f"Built-in prompt datasets ({dataset['name']}) are not emulated: give datasetLocation.s3Uri."
+            )
             continue
         specs: list[MetricSpec] = []
         for metric in config["metricNames"]:
             if metric in JUDGE_BUILTIN_METRICS:
                 specs.append(MetricSpec(metric, builtin_model, None, BUILTIN_SCALES[metric]))
             elif metric.startswith("Builtin."):
-                problems.append(f"The metric {metric} needs a job type the evalpipe local emulator does not emulate.")
+                problems.append(
+                    f"The metric {metric} needs a job type the evalpipe local emulator does not emulate."
+                )
             elif metric in definitions:
                 definition = definitions[metric]
                 specs.append(
-                    MetricSpec(metric, custom_model, definition["instructions"], rating_scale(definition.get("ratingScale")))
+                    MetricSpec(
+                        metric,
+                        custom_model,
+                        definition["instructions"],
+                        rating_scale(definition.get("ratingScale")),
+                    )
                 )
             else:
                 problems.append(
-                    f"The metric {metric} in metricNames of dataset {dataset['name']} is not a built-in metric "
-                    "and has no definition in customMetricConfig.customMetrics."
+                    f"The metric {metric} in metricNames of dataset {dataset['name']} is not a built-in "
+                    "metric and has no definition in customMetricConfig.customMetrics."
                 )
         bucket, key = split_s3_uri(location)
         datasets.append(DatasetPlan(dataset["name"], config["taskType"], bucket, key, tuple(specs)))
@@ -316,7 +334,10 @@ def score_record(judge: Judge, metrics: tuple[MetricSpec, ...], record: dict[str
             value, explanation = judge.score(metric, record)
         except Exception as error:
             raise JobFailedError(
-                [f"The evaluator model could not score the metric {metric.name}: {type(error).__name__}: {error}"]
+                [
+                    f"The evaluator model could not score the metric {metric.name}: "
+                    f"{type(error).__name__}: {error}"
+                ]
             ) from error
         scores.append(
             {

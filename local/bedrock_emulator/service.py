@@ -27,6 +27,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
+
 from local.bedrock_emulator.backend import (
     EmulatorError,
     EvaluationJobBackend,
@@ -36,7 +39,7 @@ from local.bedrock_emulator.backend import (
 from local.bedrock_emulator.judges.base import JUDGE_BUILTIN_METRICS, KNOWN_BUILTIN_METRICS
 
 if TYPE_CHECKING:
-    from botocore.model import OperationModel, ServiceModel, Shape
+    from botocore.model import OperationModel, Shape
 
 OPERATIONS = (
     "CreateEvaluationJob",
@@ -54,9 +57,6 @@ MAX_DEPTH = 40
 @cache
 def service_model() -> ServiceModel:
     """botocore's ``bedrock`` model (the loader only: no AWS config or environment read)."""
-    from botocore.loaders import create_loader
-    from botocore.model import ServiceModel
-
     return ServiceModel(create_loader().load_service_model("bedrock", "service-2"), "bedrock")
 
 
@@ -161,7 +161,8 @@ class _Walker:
         for name in shape.required_members:
             if value.get(name) is None:
                 self.errors.append(
-                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: Member must not be null"
+                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: "
+                    "Member must not be null"
                 )
         for name in present:
             self.walk(shape.members[name], value[name], _join(path, name), depth + 1)
@@ -225,7 +226,9 @@ def check_create_rules(request: dict[str, Any]) -> None:
     automated = evaluation.get("automated")
     if automated is not None:
         if kind == "models" and len(inference["models"]) != 1:
-            problems.append("Automated model evaluation jobs support exactly one model in inferenceConfig.models.")
+            problems.append(
+                "Automated model evaluation jobs support exactly one model in inferenceConfig.models."
+            )
         names = [name for config in automated["datasetMetricConfigs"] for name in config["metricNames"]]
         unknown = sorted({n for n in names if n.startswith("Builtin.") and n not in KNOWN_BUILTIN_METRICS})
         if unknown:
@@ -292,7 +295,9 @@ def _query_value(member: Shape, raw: str, name: str) -> Any:
         try:
             return int(raw)
         except ValueError as error:
-            raise ValidationError(f"Value '{raw}' at '{name}' failed to satisfy constraint: Member must be an integer") from error
+            raise ValidationError(
+                f"Value '{raw}' at '{name}' failed to satisfy constraint: Member must be an integer"
+            ) from error
     if member.type_name == "timestamp":
         try:
             return datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -325,7 +330,9 @@ def error_response(error: EmulatorError) -> ServiceResponse:
     )
 
 
-def handle(request: ServiceRequest, backend_for: Callable[[str, str], EvaluationJobBackend]) -> ServiceResponse:
+def handle(
+    request: ServiceRequest, backend_for: Callable[[str, str], EvaluationJobBackend]
+) -> ServiceResponse:
     """Serve one evaluation-job operation.
 
     Parameters
@@ -397,7 +404,9 @@ _OPERATIONS: dict[str, Callable[[EvaluationJobBackend, dict[str, Any]], ServiceR
 CONTROL_ACTIONS = ("state", "reset", "config", "inject-error", "throttle", "fail-jobs")
 
 
-def handle_control(action: str, payload: dict[str, Any], reset_all: Callable[[], None]) -> tuple[int, dict[str, Any]]:
+def handle_control(
+    action: str, payload: dict[str, Any], reset_all: Callable[[], None]
+) -> tuple[int, dict[str, Any]]:
     """Apply one control action (``POST /moto-api/evalpipe/bedrock-emulator/<action>``).
 
     ==============  ===============================================================================
@@ -415,7 +424,9 @@ def handle_control(action: str, payload: dict[str, Any], reset_all: Callable[[],
         if action == "reset":
             reset_all()
         elif action == "config":
-            controls.set_delays(payload.get("jobSeconds"), payload.get("stopSeconds"), payload.get("deleteSeconds"))
+            controls.set_delays(
+                payload.get("jobSeconds"), payload.get("stopSeconds"), payload.get("deleteSeconds")
+            )
             if "maxConcurrentJobs" in payload:
                 limit = payload["maxConcurrentJobs"]
                 controls.max_concurrent_jobs = None if limit is None else int(limit)

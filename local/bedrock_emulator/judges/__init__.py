@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+import boto3
+
 from local.bedrock_emulator.judges.base import Judge, MetricSpec, Rating
 from local.bedrock_emulator.judges.converse import ConverseJudge
 from local.bedrock_emulator.judges.offline import OFFLINE_JUDGE_ID, OfflineJudge
@@ -53,8 +55,6 @@ def judge_from_env(region: str, environ: Mapping[str, str] | None = None) -> Jud
     if name == "converse":
 
         def client_factory():  # built lazily: only a job that really runs needs AWS
-            import boto3
-
             return boto3.client("bedrock-runtime", region_name=region)
 
         return ConverseJudge(client_factory=client_factory, model_id=env.get("EVALPIPE_JUDGE_MODEL") or None)

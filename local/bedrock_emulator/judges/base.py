@@ -108,12 +108,20 @@ BUILTIN_SCALES: dict[str, tuple[Rating, ...]] = {
     "Builtin.Correctness": _levels("Incorrect", "Partially correct", "Correct"),
     "Builtin.Completeness": _levels(*_FIVE),
     "Builtin.Faithfulness": _levels(
-        "None is faithful", "Some is faithful", "About half is faithful", "Most is faithful",
+        "None is faithful",
+        "Some is faithful",
+        "About half is faithful",
+        "Most is faithful",
         "All is faithful",
     ),
     "Builtin.Helpfulness": _levels(
-        "Not helpful at all", "Very unhelpful", "Somewhat unhelpful", "Neither", "Somewhat helpful",
-        "Very helpful", "Above and beyond",
+        "Not helpful at all",
+        "Very unhelpful",
+        "Somewhat unhelpful",
+        "Neither",
+        "Somewhat helpful",
+        "Very helpful",
+        "Above and beyond",
     ),
     "Builtin.Coherence": _levels(*_FIVE),
     "Builtin.Relevance": _levels("Not at all", "Slightly", "Somewhat", "Mostly", "Completely"),
@@ -137,8 +145,7 @@ BUILTIN_RUBRICS: dict[str, str] = {
     "Builtin.Faithfulness": "Is the response faithful to the prompt: does it avoid information "
     "that is not found in, or contradicts, the prompt?",
     "Builtin.Helpfulness": "How helpful is the response to the person who wrote the prompt?",
-    "Builtin.Coherence": "Is the response logically structured, free of contradictions and "
-    "easy to follow?",
+    "Builtin.Coherence": "Is the response logically structured, free of contradictions and easy to follow?",
     "Builtin.Relevance": "Does the response address the prompt?",
     "Builtin.FollowingInstructions": "Does the response follow the explicit instructions of the "
     "prompt (length, format, style)? Choose 'Not applicable' if the prompt has none.",
@@ -156,7 +163,9 @@ def rating_scale(items: Sequence[Mapping[str, Any]] | None) -> tuple[Rating, ...
     scale: list[Rating] = []
     for item in items or ():
         value = item.get("value") or {}
-        scale.append(Rating(str(item.get("definition", "")), value.get("floatValue", value.get("stringValue", ""))))
+        scale.append(
+            Rating(str(item.get("definition", "")), value.get("floatValue", value.get("stringValue", "")))
+        )
     return tuple(scale)
 
 

@@ -56,10 +56,10 @@ class OpenAICompatibleJudge:
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
+        request = urllib.request.Request(
             self._url, data=json.dumps(body).encode(), headers=headers, method="POST"
         )
-        with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=self._timeout) as response:
             answer = json.loads(response.read().decode("utf-8"))
         text = answer["choices"][0]["message"]["content"] or ""
         return parse_answer(metric, text)

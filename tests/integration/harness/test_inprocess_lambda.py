@@ -96,6 +96,7 @@ def test_custom_exception_class_name_is_the_error_type(
         ("toy.steps.nope", "Runtime.HandlerNotFound", "Handler 'nope' missing on module 'toy.steps'"),
         ("toy.steps.unserializable", "Runtime.MarshalError", "Unable to marshal response"),
         ("nodots", "Runtime.MalformedHandlerName", "Bad handler 'nodots'"),
+        ("toy.steps.exits", "Runtime.ExitError", "Runtime exited (3)"),
     ],
 )
 def test_runtime_errors_are_reported_like_the_lambda_runtime(
@@ -105,7 +106,7 @@ def test_runtime_errors_are_reported_like_the_lambda_runtime(
     case: tuple[str, ...],
 ) -> None:
     handler, error_type, message_part = case
-    # Given a function whose handler cannot be imported, found or marshalled
+    # Given a function whose handler cannot be imported, found or marshalled, or exits
     make_function("odd", handler)
 
     # When it is invoked
@@ -142,6 +143,21 @@ def test_dry_run_does_not_run_the_handler(
 
     # Then nothing ran
     assert response["StatusCode"] == 204
+    assert toy_runner.invocations == []
+
+
+def test_a_payload_that_is_not_json_is_rejected_like_lambda_does(
+    toy_runner: InProcessLambdaRunner, make_function: Callable[..., str], lambda_client: Any
+) -> None:
+    # Given a function
+    make_function("echo", "toy.steps.echo")
+
+    # When it is invoked with a payload that is not JSON
+    with pytest.raises(lambda_client.exceptions.ClientError) as raised:
+        lambda_client.invoke(FunctionName="echo", Payload=b"{not json")
+
+    # Then the call is refused and the handler never ran
+    assert raised.value.response["Error"]["Code"] == "InvalidRequestContentException"
     assert toy_runner.invocations == []
 
 
@@ -296,6 +312,22 @@ def test_zip_uploaded_to_moto_runs_when_the_resolver_returns_none(
     assert current_runner() is toy_runner
 
 
+def test_code_that_is_not_a_zip_is_an_import_error(
+    toy_runner: InProcessLambdaRunner, lambda_client: Any, role_arn: str
+) -> None:
+    # Given a function whose uploaded code is not a zip, and a resolver that defers to it
+    create_function(lambda_client, "garbage", "index.handler", {}, role_arn, code=b"not a zip")
+
+    # When it is invoked
+    with inprocess_lambdas(resolver=lambda function: None):
+        payload, function_error = invoke(lambda_client, "garbage")
+
+    # Then the runtime reports an import error naming the function
+    assert function_error == "Unhandled"
+    assert payload["errorType"] == "Runtime.ImportModuleError"
+    assert "the code of garbage is not a zip" in payload["errorMessage"]
+
+
 def test_default_resolver_is_the_product_lambdas_directory() -> None:
     # Given / When the default resolver is asked for any function
     resolved = inprocess_lambda.default_resolver(None)  # type: ignore[arg-type]
@@ -346,11 +378,15 @@ def test_uninstall_restores_moto_and_nested_contexts_restore_the_outer_runner() 
 
 def test_moto_internals_the_harness_relies_on_still_exist(harness_aws: None) -> None:
     """Fails loudly when a moto upgrade moves what local/inprocess_lambda.py patches or reads."""
+    from moto.awslambda.exceptions import LambdaClientError
     from moto.awslambda.models import LambdaBackend, LambdaFunction, lambda_backends
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.core.config import default_user_config
     from moto.stepfunctions import responses as sfn_responses
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+        lambda_eval_utils,
+        state_task_lambda,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_lambda,
     )
@@ -372,7 +408,9 @@ def test_moto_internals_the_harness_relies_on_still_exist(harness_aws: None) -> 
         "headers",
         "response_headers",
     ]
-    # Every Invoke API call reaches the function's invoke (the one seam we patch).
+    # Every Invoke API call reaches the function's invoke (the one seam we patch), and the error
+    # class used to refuse a non-JSON payload still takes (code, message).
+    assert list(inspect.signature(LambdaClientError.__init__).parameters) == ["self", "error", "message"]
     assert "fn.invoke(body, headers, response_headers)" in inspect.getsource(LambdaBackend.invoke)
     # moto's header name for function errors (we set the same one).
     assert '"x-amz-function-error"' in inspect.getsource(LambdaFunction.invoke)
@@ -393,6 +431,11 @@ def test_moto_internals_the_harness_relies_on_still_exist(harness_aws: None) -> 
     # Step Functions: the switch that turns the ASL engine on, and how it names Lambda errors.
     assert default_user_config["stepfunctions"] == {"execute_state_machine": True}  # SFN_MOTO_CONFIG
     assert "execute_state_machine" in inspect.getsource(sfn_responses.get_backend)
-    assert "FunctionError" in inspect.getsource(lambda_eval_utils.execute_lambda_function_integration)
-    from_error = inspect.getsource(state_task_service_lambda.StateTaskServiceLambda._from_error)
-    assert 'cause_object["errorType"]' in from_error
+    for call in (
+        lambda_eval_utils.execute_lambda_function_integration,
+        lambda_eval_utils.exec_lambda_function,
+    ):
+        assert "FunctionError" in inspect.getsource(call), call
+    # Both Lambda task forms: lambda:invoke (service integration) and Resource = function ARN.
+    for task_class in (state_task_service_lambda.StateTaskServiceLambda, state_task_lambda.StateTaskLambda):
+        assert 'cause_object["errorType"]' in inspect.getsource(task_class._from_error), task_class

@@ -132,6 +132,42 @@ def test_retries_exhausted_fail_the_execution_with_the_error_name(
     assert result.task_errors() == ["ToyThrottled", "ToyThrottled"]
 
 
+def test_task_with_the_function_arn_as_resource_names_errors_the_same_way(toy: Toy, tmp_path: Path) -> None:
+    # Given the other Lambda task form (what CDK emits with payloadResponseOnly): Resource = the
+    # function ARN, handled by a different class of moto's engine (StateTaskLambda)
+    env = {"COUNTER_FILE": str(tmp_path / "n"), "FAIL_TIMES": "1"}
+    flaky = toy.function("flaky", "toy.steps.flaky", env)
+    broken = toy.function("broken", "toy.steps.broken")
+    retry = [{"ErrorEquals": ["ToyThrottled"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 1.0}]
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]
+    definition = {
+        "StartAt": "Flaky",
+        "States": {
+            "Flaky": {
+                "Type": "Task",
+                "Resource": flaky,
+                "Retry": retry,
+                "ResultPath": "$.flaky",
+                "Next": "Broken",
+            },
+            "Broken": {"Type": "Task", "Resource": broken, "Catch": catch, "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+    machine = toy.machine("direct", definition)
+
+    # When it runs
+    result = toy.run(machine, {"value": 5})
+
+    # Then the retry matched ToyThrottled, the catch saw ValueError, and the result is the bare payload
+    assert result.status == "SUCCEEDED", result.describe()
+    assert result.path == ["Flaky", "Broken", "Caught"]
+    assert result.task_errors() == ["ToyThrottled", "ValueError"]
+    assert result.output["flaky"] == {"attempts": 2}
+    assert result.output["error"]["Error"] == "ValueError"
+    assert len(result.events_of_type("LambdaFunctionScheduled")) == 3
+
+
 def test_catch_states_all_routes_the_error_to_recovery(toy: Toy) -> None:
     # Given a handler raising ValueError, caught by States.ALL into $.error, then a recovery task
     broken = toy.function("broken", "toy.steps.broken")

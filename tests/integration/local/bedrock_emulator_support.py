@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 REGION = "us-east-1"
@@ -44,12 +45,22 @@ RECORDS = [
 ]
 
 
-def output_keys(s3_client: Any, bucket: str, prefix: str = "results/") -> list[str]:
-    """Every object key under ``prefix`` (listing, as consumers must)."""
-    pages = s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+@dataclass
+class S3Results:
+    """Reads what a job wrote, by listing (as consumers must), never by building paths."""
 
+    client: Any
+    bucket: str
 
-def read_jsonl(s3_client: Any, bucket: str, key: str) -> list[dict[str, Any]]:
-    body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    return [json.loads(line) for line in body.splitlines() if line.strip()]
+    def keys(self, prefix: str = "results/") -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def outputs(self, prefix: str = "results/") -> list[str]:
+        return [key for key in self.keys(prefix) if key.endswith("_output.jsonl")]
+
+    def body(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def lines(self, key: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.body(key).decode().splitlines() if line.strip()]

@@ -8,6 +8,7 @@
   `no_retry_bedrock` with botocore's retries off (every injected error surfaces).
 - `dataset`: uploads JSONL records to the shared `bucket` and returns the `s3://` URI.
 - `job_request`: builds CreateEvaluationJob kwargs (precomputed responses, judge metrics).
+- `s3_results`: lists and reads what jobs wrote to the shared `bucket`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
-from bedrock_emulator_support import JUDGE_MODEL, RECORDS, REGION, ROLE_ARN, SOURCE_ID, FakeClock
+from bedrock_emulator_support import JUDGE_MODEL, RECORDS, REGION, ROLE_ARN, SOURCE_ID, FakeClock, S3Results
 from botocore.config import Config
 
 from local import bedrock_emulator
@@ -108,3 +109,8 @@ def job_request(bucket: str) -> Callable[..., dict[str, Any]]:
         return request
 
     return build
+
+
+@pytest.fixture
+def s3_results(s3_client: Any, bucket: str) -> S3Results:
+    return S3Results(s3_client, bucket)

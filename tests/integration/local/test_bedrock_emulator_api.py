@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from bedrock_emulator_support import ACCOUNT, REGION, T0
 
+from local import bedrock_emulator
+
 ARN = re.compile(rf"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/[a-z0-9]{{12}}")
 UNKNOWN_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/zzzzzzzzzzzz"
 
@@ -25,9 +27,9 @@ def test_create_returns_202_and_an_evaluation_job_arn(bedrock, dataset, job_requ
     assert ARN.fullmatch(response["jobArn"])
 
 
-def test_get_echoes_the_configuration_and_progresses_lazily(bedrock, dataset, job_request, fake_clock, emulator):
+def test_get_echoes_the_configuration_and_progresses_lazily(bedrock, dataset, job_request, fake_clock):
     # Given a job that takes 2 seconds
-    emulator.controls.set_delays(job_seconds=2)
+    bedrock_emulator.controls.set_delays(job_seconds=2)
     dataset()
     request = job_request()
     arn = bedrock.create_evaluation_job(**request)["jobArn"]
@@ -51,9 +53,11 @@ def test_get_echoes_the_configuration_and_progresses_lazily(bedrock, dataset, jo
     assert "failureMessages" not in late
 
 
-def test_job_seconds_default_comes_from_the_environment(bedrock, dataset, job_request, fake_clock, emulator, monkeypatch):
+def test_job_seconds_default_comes_from_the_environment(
+    bedrock, dataset, job_request, fake_clock, monkeypatch
+):
     # Given no delay set through the API, and EVALPIPE_EMULATOR_JOB_SECONDS=5
-    emulator.controls.job_seconds = None
+    bedrock_emulator.controls.job_seconds = None
     monkeypatch.setenv("EVALPIPE_EMULATOR_JOB_SECONDS", "5")
     dataset()
     arn = bedrock.create_evaluation_job(**job_request())["jobArn"]
@@ -75,7 +79,9 @@ def test_get_unknown_job_raises_resource_not_found(bedrock):
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-def _create_jobs(bedrock: Any, job_request: Any, fake_clock: Any, names: list[str], **extra: Any) -> list[str]:
+def _create_jobs(
+    bedrock: Any, job_request: Any, fake_clock: Any, names: list[str], **extra: Any
+) -> list[str]:
     arns = []
     for name in names:
         arns.append(bedrock.create_evaluation_job(**job_request(name=name, **extra))["jobArn"])
@@ -116,11 +122,11 @@ def test_list_summary_describes_the_job(bedrock, dataset, job_request):
     assert model_summary["precomputedInferenceSourceIdentifiers"] == ["my-app-v1"]
 
 
-def test_list_filters_by_status(bedrock, dataset, job_request, fake_clock, emulator):
+def test_list_filters_by_status(bedrock, dataset, job_request, fake_clock):
     # Given one completed job and one still running
     dataset()
     _create_jobs(bedrock, job_request, fake_clock, ["done-job"])
-    emulator.controls.set_delays(job_seconds=1000)
+    bedrock_emulator.controls.set_delays(job_seconds=1000)
     _create_jobs(bedrock, job_request, fake_clock, ["running-job"])
 
     # When filtered by status
@@ -227,9 +233,9 @@ def test_list_max_results_outside_1_to_1000_is_rejected(raw_bedrock, max_results
         raw_bedrock.list_evaluation_jobs(maxResults=max_results)
 
 
-def test_stop_moves_a_running_job_to_stopping_then_stopped(bedrock, dataset, job_request, fake_clock, emulator):
+def test_stop_moves_a_running_job_to_stopping_then_stopped(bedrock, dataset, job_request, fake_clock):
     # Given a long job and a 1-second stop delay
-    emulator.controls.set_delays(job_seconds=1000, stop_seconds=1)
+    bedrock_emulator.controls.set_delays(job_seconds=1000, stop_seconds=1)
     dataset()
     arn = bedrock.create_evaluation_job(**job_request())["jobArn"]
 
@@ -259,13 +265,13 @@ def test_stop_an_unknown_job_raises_resource_not_found(bedrock):
         bedrock.stop_evaluation_job(jobIdentifier=UNKNOWN_ARN)
 
 
-def test_batch_delete_deletes_finished_jobs_and_reports_the_others(bedrock, dataset, job_request, fake_clock, emulator):
+def test_batch_delete_deletes_finished_jobs_and_reports_the_others(bedrock, dataset, job_request, fake_clock):
     # Given a completed job, a running job and an unknown ARN, and a 1-second delete delay
-    emulator.controls.set_delays(delete_seconds=1)
+    bedrock_emulator.controls.set_delays(delete_seconds=1)
     dataset()
     done = bedrock.create_evaluation_job(**job_request(name="done-job"))["jobArn"]
     bedrock.get_evaluation_job(jobIdentifier=done)
-    emulator.controls.set_delays(job_seconds=1000)
+    bedrock_emulator.controls.set_delays(job_seconds=1000)
     running = bedrock.create_evaluation_job(**job_request(name="running-job"))["jobArn"]
 
     # When the three are deleted in one batch
@@ -410,10 +416,10 @@ def test_same_token_with_a_different_request_raises_conflict(bedrock, dataset, j
         bedrock.create_evaluation_job(**job_request(name="other-name", clientRequestToken="a1b2c3d4"))
 
 
-def test_concurrency_quota_raises_service_quota_exceeded(bedrock, dataset, job_request, emulator):
+def test_concurrency_quota_raises_service_quota_exceeded(bedrock, dataset, job_request):
     # Given at most one running job
-    emulator.controls.set_delays(job_seconds=1000)
-    emulator.controls.max_concurrent_jobs = 1
+    bedrock_emulator.controls.set_delays(job_seconds=1000)
+    bedrock_emulator.controls.max_concurrent_jobs = 1
     dataset()
     bedrock.create_evaluation_job(**job_request(name="first"))
 
@@ -425,10 +431,10 @@ def test_concurrency_quota_raises_service_quota_exceeded(bedrock, dataset, job_r
 # -- injected errors and failures -------------------------------------------------------------
 
 
-def test_throttle_injection_raises_throttling_then_recovers(no_retry_bedrock, dataset, job_request, emulator):
+def test_throttle_injection_raises_throttling_then_recovers(no_retry_bedrock, dataset, job_request):
     # Given the next two creates throttle
     dataset()
-    emulator.controls.throttle_next_creates(2)
+    bedrock_emulator.controls.throttle_next_creates(2)
 
     # When three creates are sent (botocore retries off)
     for _ in range(2):
@@ -440,9 +446,9 @@ def test_throttle_injection_raises_throttling_then_recovers(no_retry_bedrock, da
     assert ARN.fullmatch(no_retry_bedrock.create_evaluation_job(**job_request())["jobArn"])
 
 
-def test_injected_error_on_another_operation(no_retry_bedrock, emulator):
+def test_injected_error_on_another_operation(no_retry_bedrock):
     # Given GetEvaluationJob fails once with an internal error
-    emulator.controls.inject_error("GetEvaluationJob", "InternalServerException")
+    bedrock_emulator.controls.inject_error("GetEvaluationJob", "InternalServerException")
 
     # When read; Then InternalServerException (500), and the next read is answered normally
     with pytest.raises(no_retry_bedrock.exceptions.InternalServerException):
@@ -451,10 +457,10 @@ def test_injected_error_on_another_operation(no_retry_bedrock, emulator):
         no_retry_bedrock.get_evaluation_job(jobIdentifier=UNKNOWN_ARN)
 
 
-def test_fail_next_job_ends_failed_with_the_given_messages(bedrock, dataset, job_request, emulator, s3_client, bucket):
+def test_fail_next_job_ends_failed_with_the_given_messages(bedrock, dataset, job_request, s3_results):
     # Given the next job must fail
     dataset()
-    emulator.controls.fail_next_job(["Evaluator model throttled", "Retry the job"])
+    bedrock_emulator.controls.fail_next_job(["Evaluator model throttled", "Retry the job"])
 
     # When it is created and read
     arn = bedrock.create_evaluation_job(**job_request(name="doomed"))["jobArn"]
@@ -463,34 +469,37 @@ def test_fail_next_job_ends_failed_with_the_given_messages(bedrock, dataset, job
     # Then Failed with those messages, no results written; and the job after it completes
     assert job["status"] == "Failed"
     assert job["failureMessages"] == ["Evaluator model throttled", "Retry the job"]
-    assert not s3_client.list_objects_v2(Bucket=bucket, Prefix="results/demo/doomed/").get("Contents")
+    assert s3_results.keys(prefix="results/demo/doomed/") == []
     healthy = bedrock.create_evaluation_job(**job_request(name="healthy"))["jobArn"]
     assert bedrock.get_evaluation_job(jobIdentifier=healthy)["status"] == "Completed"
 
 
-def test_fail_jobs_matching_a_name_pattern(bedrock, dataset, job_request, emulator):
+def test_fail_jobs_matching_a_name_pattern(bedrock, dataset, job_request):
     # Given jobs whose name starts with "flaky-" fail
     dataset()
-    emulator.controls.fail_jobs_matching(r"^flaky-", ["boom"])
+    bedrock_emulator.controls.fail_jobs_matching(r"^flaky-", ["boom"])
 
     # When two matching jobs and one other run
-    arns = {name: bedrock.create_evaluation_job(**job_request(name=name))["jobArn"] for name in ["flaky-1", "flaky-2", "solid"]}
+    arns = {
+        name: bedrock.create_evaluation_job(**job_request(name=name))["jobArn"]
+        for name in ["flaky-1", "flaky-2", "solid"]
+    }
     statuses = {name: bedrock.get_evaluation_job(jobIdentifier=arn)["status"] for name, arn in arns.items()}
 
     # Then only the matching ones fail
     assert statuses == {"flaky-1": "Failed", "flaky-2": "Failed", "solid": "Completed"}
 
 
-def test_reset_forgets_jobs_and_controls(bedrock, dataset, job_request, emulator):
+def test_reset_forgets_jobs_and_controls(bedrock, dataset, job_request):
     # Given a job and a pending throttle
     dataset()
     bedrock.create_evaluation_job(**job_request())
-    emulator.controls.throttle_next_creates(5)
+    bedrock_emulator.controls.throttle_next_creates(5)
 
     # When the emulator is reset
-    emulator.reset()
+    bedrock_emulator.reset()
 
     # Then no job is listed and creates are not throttled
     assert bedrock.list_evaluation_jobs()["jobSummaries"] == []
-    emulator.controls.set_delays(job_seconds=0)
+    bedrock_emulator.controls.set_delays(job_seconds=0)
     assert bedrock.create_evaluation_job(**job_request())["jobArn"]

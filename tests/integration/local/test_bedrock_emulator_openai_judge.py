@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from bedrock_emulator_support import output_keys, read_jsonl
 
 from local.bedrock_emulator.judges import OpenAICompatibleJudge
 from local.bedrock_emulator.judges.base import BUILTIN_SCALES, MetricSpec, render_prompt
@@ -34,9 +33,15 @@ class ChatServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 outer.requests.append(
-                    {"path": self.path, "auth": self.headers.get("Authorization"), "body": json.loads(self.rfile.read(length))}
+                    {
+                        "path": self.path,
+                        "auth": self.headers.get("Authorization"),
+                        "body": json.loads(self.rfile.read(length)),
+                    }
                 )
-                payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": outer.answer}}]}).encode()
+                payload = json.dumps(
+                    {"choices": [{"message": {"role": "assistant", "content": outer.answer}}]}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -48,7 +53,9 @@ class ChatServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> ChatServer:
         self.thread.start()
@@ -66,10 +73,21 @@ def chat_server() -> Iterator[ChatServer]:
         yield server
 
 
+@pytest.fixture
+def openai_judge_env(chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch) -> ChatServer:
+    """EVALPIPE_JUDGE=openai pointed at the local chat server."""
+    monkeypatch.setenv("EVALPIPE_JUDGE", "openai")
+    monkeypatch.setenv("EVALPIPE_OPENAI_BASE_URL", chat_server.url)
+    monkeypatch.setenv("EVALPIPE_OPENAI_MODEL", "qwen2.5")
+    return chat_server
+
+
 def test_openai_judge_posts_the_prompt_and_reads_the_rating(chat_server):
     # Given a judge pointed at the local server, with an API key
     judge = OpenAICompatibleJudge(chat_server.url, "qwen2.5", api_key="sk-local", timeout=5)
-    metric = MetricSpec("Builtin.Correctness", "amazon.nova-pro-v1:0", None, BUILTIN_SCALES["Builtin.Correctness"])
+    metric = MetricSpec(
+        "Builtin.Correctness", "amazon.nova-pro-v1:0", None, BUILTIN_SCALES["Builtin.Correctness"]
+    )
 
     # When it scores one record
     result = judge.score(metric, RECORD)
@@ -86,11 +104,8 @@ def test_openai_judge_posts_the_prompt_and_reads_the_rating(chat_server):
     }
 
 
-def test_emulated_job_scored_by_the_openai_judge(bedrock, dataset, job_request, s3_client, bucket, chat_server, monkeypatch):
+def test_emulated_job_scored_by_the_openai_judge(bedrock, dataset, job_request, s3_results, openai_judge_env):
     # Given EVALPIPE_JUDGE=openai pointing at the local server, and a one-record dataset
-    monkeypatch.setenv("EVALPIPE_JUDGE", "openai")
-    monkeypatch.setenv("EVALPIPE_OPENAI_BASE_URL", chat_server.url)
-    monkeypatch.setenv("EVALPIPE_OPENAI_MODEL", "qwen2.5")
     dataset(records=[RECORD])
 
     # When a job with one built-in metric completes
@@ -98,13 +113,15 @@ def test_emulated_job_scored_by_the_openai_judge(bedrock, dataset, job_request, 
     assert bedrock.get_evaluation_job(jobIdentifier=arn)["status"] == "Completed"
 
     # Then the score and the judge's identity come from the server's answer
-    (output,) = [k for k in output_keys(s3_client, bucket) if k.endswith("_output.jsonl")]
-    ((line),) = read_jsonl(s3_client, bucket, output)
+    (output,) = s3_results.outputs()
+    (line,) = s3_results.lines(output)
     (score,) = line["automatedEvaluationResult"]["scores"]
     assert score == {
         "metricName": "Builtin.Correctness",
         "result": 1.0,
-        "evaluatorDetails": [{"modelIdentifier": "openai-compatible/qwen2.5", "explanation": "Names the capital."}],
+        "evaluatorDetails": [
+            {"modelIdentifier": "openai-compatible/qwen2.5", "explanation": "Names the capital."}
+        ],
     }
 
 
@@ -122,4 +139,6 @@ def test_unreachable_judge_fails_the_job(bedrock, dataset, job_request, monkeypa
     arn = bedrock.create_evaluation_job(**job_request(metrics=["Builtin.Correctness"]))["jobArn"]
     job = bedrock.get_evaluation_job(jobIdentifier=arn)
     assert job["status"] == "Failed"
-    assert job["failureMessages"][0].startswith("The evaluator model could not score the metric Builtin.Correctness")
+    assert job["failureMessages"][0].startswith(
+        "The evaluator model could not score the metric Builtin.Correctness"
+    )

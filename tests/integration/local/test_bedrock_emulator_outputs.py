@@ -6,7 +6,9 @@ import json
 import re
 
 import pytest
-from bedrock_emulator_support import RECORDS, SOURCE_ID, output_keys, read_jsonl, record
+from bedrock_emulator_support import RECORDS, SOURCE_ID, record
+
+from local import bedrock_emulator
 
 JOB = "demo-20250101-000000-abcdef12"
 BASE = f"results/demo/{JOB}/{JOB}/{JOB}"
@@ -30,16 +32,18 @@ def _complete(bedrock, job_request, **kwargs) -> dict:
     return bedrock.get_evaluation_job(jobIdentifier=arn)
 
 
-def test_completion_writes_the_documented_layout(bedrock, dataset, job_request, s3_client, bucket):
+def test_completion_writes_the_documented_layout(bedrock, dataset, job_request, s3_results):
     # Given a dataset and a job with one custom metric
     dataset()
 
     # When the job completes
-    job = _complete(bedrock, job_request, metrics=["Builtin.Helpfulness", "confirmation_check"], custom=[CUSTOM])
+    job = _complete(
+        bedrock, job_request, metrics=["Builtin.Helpfulness", "confirmation_check"], custom=[CUSTOM]
+    )
 
     # Then the prefix holds the permission check, the custom metric definition and one output file
     assert job["status"] == "Completed"
-    keys = output_keys(s3_client, bucket)
+    keys = s3_results.keys()
     (output,) = [k for k in keys if k.endswith("_output.jsonl")]
     run_id = OUTPUT_KEY.fullmatch(output).group("run")
     assert keys == sorted(
@@ -49,29 +53,35 @@ def test_completion_writes_the_documented_layout(bedrock, dataset, job_request, 
             output,
         ]
     )
-    permission = s3_client.get_object(Bucket=bucket, Key=f"{BASE}/amazon-bedrock-evaluations-permission-check")
-    assert permission["ContentLength"] == 0
-    definition = json.loads(
-        s3_client.get_object(Bucket=bucket, Key=f"{BASE}/{run_id}/custom_metrics/confirmation_check.json")["Body"].read()
-    )
+    assert s3_results.body(f"{BASE}/amazon-bedrock-evaluations-permission-check") == b""
+    definition = json.loads(s3_results.body(f"{BASE}/{run_id}/custom_metrics/confirmation_check.json"))
     assert definition == {"customMetricDefinition": CUSTOM}
 
 
-def test_one_output_line_per_record_in_the_documented_format(bedrock, dataset, job_request, s3_client, bucket):
+def test_one_output_line_per_record_in_the_documented_format(bedrock, dataset, job_request, s3_results):
     # Given three records
     dataset()
 
     # When the job completes
-    _complete(bedrock, job_request, metrics=["Builtin.Correctness", "Builtin.Refusal", "confirmation_check"], custom=[CUSTOM])
+    _complete(
+        bedrock,
+        job_request,
+        metrics=["Builtin.Correctness", "Builtin.Refusal", "confirmation_check"],
+        custom=[CUSTOM],
+    )
 
     # Then each output line carries every metric's score and the input line unchanged
-    (output,) = [k for k in output_keys(s3_client, bucket) if k.endswith("_output.jsonl")]
-    lines = read_jsonl(s3_client, bucket, output)
+    (output,) = s3_results.outputs()
+    lines = s3_results.lines(output)
     assert [line["inputRecord"] for line in lines] == RECORDS
     for line in lines:
         assert set(line) == {"automatedEvaluationResult", "inputRecord"}
         scores = line["automatedEvaluationResult"]["scores"]
-        assert [s["metricName"] for s in scores] == ["Builtin.Correctness", "Builtin.Refusal", "confirmation_check"]
+        assert [s["metricName"] for s in scores] == [
+            "Builtin.Correctness",
+            "Builtin.Refusal",
+            "confirmation_check",
+        ]
         for score in scores:
             assert set(score) == {"metricName", "result", "evaluatorDetails"}
             assert score["result"] is None or isinstance(score["result"], int | float)
@@ -80,12 +90,14 @@ def test_one_output_line_per_record_in_the_documented_format(bedrock, dataset, j
             assert detail["explanation"]
 
     # And the offline judge's documented behaviour shows: reference overlap, N/A, refusal, custom N/A
-    by_metric = [{s["metricName"]: s["result"] for s in line["automatedEvaluationResult"]["scores"]} for line in lines]
+    by_metric = [
+        {s["metricName"]: s["result"] for s in line["automatedEvaluationResult"]["scores"]} for line in lines
+    ]
     assert by_metric[0] == {"Builtin.Correctness": 1.0, "Builtin.Refusal": 0.0, "confirmation_check": None}
     assert by_metric[1] == {"Builtin.Correctness": None, "Builtin.Refusal": 1.0, "confirmation_check": None}
 
 
-def test_outputs_are_written_exactly_once(bedrock, dataset, job_request, s3_client, bucket, emulator):
+def test_outputs_are_written_exactly_once(bedrock, dataset, job_request, s3_results):
     # Given a completed job
     dataset()
     arn = bedrock.create_evaluation_job(**job_request())["jobArn"]
@@ -96,19 +108,19 @@ def test_outputs_are_written_exactly_once(bedrock, dataset, job_request, s3_clie
         bedrock.list_evaluation_jobs()
 
     # Then it ran once and wrote one output file
-    (job,) = emulator.backend_for("123456789012", "us-east-1").jobs()
+    (job,) = bedrock_emulator.backend_for("123456789012", "us-east-1").jobs()
     assert job.runs == 1
-    assert len([k for k in output_keys(s3_client, bucket) if k.endswith("_output.jsonl")]) == 1
+    assert len(s3_results.outputs()) == 1
 
 
-def test_output_prefix_may_be_the_bucket_root(bedrock, dataset, job_request, s3_client, bucket):
+def test_output_prefix_may_be_the_bucket_root(bedrock, dataset, job_request, s3_results):
     # Given an output URI without a prefix; When the job completes; Then the layout starts at the root
     dataset()
-    _complete(bedrock, job_request, output_uri=f"s3://{bucket}")
-    assert f"{JOB}/{JOB}/amazon-bedrock-evaluations-permission-check" in output_keys(s3_client, bucket, prefix="")
+    _complete(bedrock, job_request, output_uri=f"s3://{s3_results.bucket}")
+    assert f"{JOB}/{JOB}/amazon-bedrock-evaluations-permission-check" in s3_results.keys(prefix="")
 
 
-def test_several_datasets_each_get_their_output_file(bedrock, dataset, job_request, s3_client, bucket):
+def test_several_datasets_each_get_their_output_file(bedrock, dataset, job_request, s3_results):
     # Given two datasets in one job
     first = dataset()
     second = dataset(records=RECORDS[:1], key="datasets/demo/smoke.jsonl")
@@ -122,8 +134,8 @@ def test_several_datasets_each_get_their_output_file(bedrock, dataset, job_reque
     assert bedrock.get_evaluation_job(jobIdentifier=arn)["status"] == "Completed"
 
     # Then each dataset has its own folder and line count
-    outputs = [k for k in output_keys(s3_client, bucket) if k.endswith("_output.jsonl")]
-    counts = {k.split("/datasets/")[1].split("/")[0]: len(read_jsonl(s3_client, bucket, k)) for k in outputs}
+    outputs = s3_results.outputs()
+    counts = {k.split("/datasets/")[1].split("/")[0]: len(s3_results.lines(k)) for k in outputs}
     assert counts == {"golden": 3, "smoke": 1}
 
 
@@ -133,12 +145,14 @@ def _failure(bedrock, job_request, **kwargs) -> list[str]:
     return job["failureMessages"]
 
 
-def test_missing_dataset_fails_the_job(bedrock, job_request, bucket, s3_client):
+def test_missing_dataset_fails_the_job(bedrock, job_request, s3_results):
     # Given no dataset object; When the job runs; Then Failed, saying it could not read the dataset
-    (message,) = _failure(bedrock, job_request, dataset_uri=f"s3://{bucket}/datasets/demo/missing.jsonl")
+    (message,) = _failure(
+        bedrock, job_request, dataset_uri=f"s3://{s3_results.bucket}/datasets/demo/missing.jsonl"
+    )
     assert "Unable to read the dataset golden" in message
     assert "NoSuchKey" in message
-    assert not [k for k in output_keys(s3_client, bucket) if k.endswith("_output.jsonl")]
+    assert not s3_results.outputs()
 
 
 def test_missing_dataset_bucket_fails_the_job(bedrock, job_request):
@@ -184,8 +198,18 @@ def test_custom_metric_without_definition_fails_the_job(bedrock, dataset, job_re
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda r: r["inferenceConfig"]["models"].__setitem__(0, {"bedrockModel": {"modelIdentifier": "amazon.nova-lite-v1:0"}}), "Live inference"),
-        (lambda r: r["evaluationConfig"]["automated"]["datasetMetricConfigs"][0].__setitem__("metricNames", ["Builtin.Accuracy"]), "does not emulate"),
+        (
+            lambda r: r["inferenceConfig"]["models"].__setitem__(
+                0, {"bedrockModel": {"modelIdentifier": "amazon.nova-lite-v1:0"}}
+            ),
+            "Live inference",
+        ),
+        (
+            lambda r: r["evaluationConfig"]["automated"]["datasetMetricConfigs"][0].__setitem__(
+                "metricNames", ["Builtin.Accuracy"]
+            ),
+            "does not emulate",
+        ),
     ],
     ids=["live-inference", "classic-metric"],
 )

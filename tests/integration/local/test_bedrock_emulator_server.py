@@ -57,14 +57,19 @@ def _request(name: str) -> dict[str, Any]:
                 "datasetMetricConfigs": [
                     {
                         "taskType": "General",
-                        "dataset": {"name": "golden", "datasetLocation": {"s3Uri": f"s3://{BUCKET}/datasets/golden.jsonl"}},
+                        "dataset": {
+                            "name": "golden",
+                            "datasetLocation": {"s3Uri": f"s3://{BUCKET}/datasets/golden.jsonl"},
+                        },
                         "metricNames": ["Builtin.Correctness", "Builtin.Helpfulness"],
                     }
                 ],
                 "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": JUDGE_MODEL}]},
             }
         },
-        "inferenceConfig": {"models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": SOURCE_ID}}]},
+        "inferenceConfig": {
+            "models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": SOURCE_ID}}]
+        },
         "outputDataConfig": {"s3Uri": f"s3://{BUCKET}/results/{name}/"},
     }
 
@@ -88,7 +93,9 @@ def test_server_mode_create_wait_get_completed_and_list_outputs(server):
     # Then it was InProgress, is Completed, is listed, and its output has one line per record
     assert arn.startswith(f"arn:aws:bedrock:{REGION}:")
     assert (first, status) == ("InProgress", "Completed")
-    assert [s["jobArn"] for s in bedrock.list_evaluation_jobs(statusEquals="Completed")["jobSummaries"]] == [arn]
+    assert [s["jobArn"] for s in bedrock.list_evaluation_jobs(statusEquals="Completed")["jobSummaries"]] == [
+        arn
+    ]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="results/server-job/")["Contents"]]
     outputs = [k for k in keys if k.endswith("_output.jsonl")]
     assert len(outputs) == 1
@@ -148,7 +155,9 @@ def test_moto_still_routes_every_operation_to_the_emulator():
     problems = bedrock_emulator.verify_routes()
 
     # Then nothing is broken; a moto upgrade that breaks the patch fails here, loudly
-    assert problems == [], "moto's routing changed; see local/bedrock_emulator/moto_routes.py:\n" + "\n".join(problems)
+    assert problems == [], "moto's routing changed; see local/bedrock_emulator/moto_routes.py:\n" + "\n".join(
+        problems
+    )
 
 
 def test_moto_does_not_implement_evaluation_jobs_itself():

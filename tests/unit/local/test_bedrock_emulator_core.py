@@ -17,10 +17,20 @@ from local.bedrock_emulator.backend import (
     ValidationError,
 )
 from local.bedrock_emulator.outputs import DictObjectStore, ModelEvaluationRunner, split_s3_uri
-from local.bedrock_emulator.service import ServiceRequest, check_create_rules, error_response, handle, validate_input
+from local.bedrock_emulator.service import (
+    ServiceRequest,
+    check_create_rules,
+    error_response,
+    handle,
+    validate_input,
+)
 
 ROLE = "arn:aws:iam::123456789012:role/r"
-LINE = {"prompt": "Capital of France?", "referenceResponse": "Paris", "modelResponses": [{"response": "Paris.", "modelIdentifier": "app"}]}
+LINE = {
+    "prompt": "Capital of France?",
+    "referenceResponse": "Paris",
+    "modelResponses": [{"response": "Paris.", "modelIdentifier": "app"}],
+}
 
 
 def request(name: str = "job-a", **extra: Any) -> dict[str, Any]:
@@ -36,7 +46,9 @@ def request(name: str = "job-a", **extra: Any) -> dict[str, Any]:
                         "metricNames": ["Builtin.Correctness"],
                     }
                 ],
-                "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": "amazon.nova-pro-v1:0"}]},
+                "evaluatorModelConfig": {
+                    "bedrockEvaluatorModels": [{"modelIdentifier": "amazon.nova-pro-v1:0"}]
+                },
             }
         },
         "inferenceConfig": {"models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": "app"}}]},
@@ -61,7 +73,9 @@ def setup() -> tuple[EvaluationJobBackend, EmulatorControls, Clock, DictObjectSt
     controls.clock = clock
     controls.set_delays(job_seconds=5, stop_seconds=1, delete_seconds=1)
     store = DictObjectStore({"data-bucket": {"d.jsonl": (json.dumps(LINE) + "\n").encode()}})
-    backend = EvaluationJobBackend("123456789012", "us-east-1", ModelEvaluationRunner(store, "us-east-1"), controls)
+    backend = EvaluationJobBackend(
+        "123456789012", "us-east-1", ModelEvaluationRunner(store, "us-east-1"), controls
+    )
     return backend, controls, clock, store
 
 
@@ -76,19 +90,61 @@ def test_a_valid_request_passes():
 @pytest.mark.parametrize(
     ("mutate", "fragment"),
     [
-        (lambda r: r.update(jobName="x" * 64), "at 'jobName' failed to satisfy constraint: Member must have length less than or equal to 63"),
-        (lambda r: r.update(jobDescription=""), "at 'jobDescription' failed to satisfy constraint: Member must have length greater than or equal to 1"),
-        (lambda r: r.update(clientRequestToken="-bad"), "at 'clientRequestToken' failed to satisfy constraint: Member must satisfy regular expression pattern"),
-        (lambda r: r.update(roleArn="arn:aws:iam::123:user/x"), "Value 'arn:aws:iam::123:user/x' at 'roleArn'"),
-        (lambda r: r.update(applicationType="Chat"), "Member must satisfy enum value set: [ModelEvaluation, RagEvaluation]"),
+        (
+            lambda r: r.update(jobName="x" * 64),
+            "at 'jobName' failed to satisfy constraint: Member must have length less than or equal to 63",
+        ),
+        (
+            lambda r: r.update(jobDescription=""),
+            "at 'jobDescription' failed to satisfy constraint: Member must have length greater than or equal",
+        ),
+        (
+            lambda r: r.update(clientRequestToken="-bad"),
+            "at 'clientRequestToken' failed to satisfy constraint: Member must satisfy regular expression",
+        ),
+        (
+            lambda r: r.update(roleArn="arn:aws:iam::123:user/x"),
+            "Value 'arn:aws:iam::123:user/x' at 'roleArn'",
+        ),
+        (
+            lambda r: r.update(applicationType="Chat"),
+            "Member must satisfy enum value set: [ModelEvaluation, RagEvaluation]",
+        ),
         (lambda r: r.update(jobTags=[{"key": "k", "value": "bad!value"}]), "at 'jobTags.1.member.value'"),
         (lambda r: r.update(outputDataConfig={"s3Uri": "https://bucket/x"}), "at 'outputDataConfig.s3Uri'"),
-        (lambda r: r["inferenceConfig"].update(ragConfigs=[]), "Value at 'inferenceConfig' failed to satisfy constraint: Member must have exactly one member set (set: models, ragConfigs)"),
-        (lambda r: r["inferenceConfig"]["models"][0].update(bedrockModel={"modelIdentifier": "amazon.nova-lite-v1:0"}), "exactly one member set (set: bedrockModel, precomputedInferenceSource)"),
-        (lambda r: r["evaluationConfig"].pop("automated"), "Value at 'evaluationConfig' failed to satisfy constraint: Member must have exactly one member set (set: none)"),
+        (
+            lambda r: r["inferenceConfig"].update(ragConfigs=[]),
+            "Value at 'inferenceConfig' failed to satisfy constraint: "
+            "Member must have exactly one member set "
+            "(set: models, ragConfigs)",
+        ),
+        (
+            lambda r: r["inferenceConfig"]["models"][0].update(
+                bedrockModel={"modelIdentifier": "amazon.nova-lite-v1:0"}
+            ),
+            "exactly one member set (set: bedrockModel, precomputedInferenceSource)",
+        ),
+        (
+            lambda r: r["evaluationConfig"].pop("automated"),
+            "Value at 'evaluationConfig' failed to satisfy constraint: "
+            "Member must have exactly one member set "
+            "(set: none)",
+        ),
         (lambda r: r.update(jobName=7), "Member must be a string"),
     ],
-    ids=["name-too-long", "empty-description", "token-pattern", "role-pattern", "enum", "tag-value", "s3-uri", "union-two", "nested-union", "union-none", "type"],
+    ids=[
+        "name-too-long",
+        "empty-description",
+        "token-pattern",
+        "role-pattern",
+        "enum",
+        "tag-value",
+        "s3-uri",
+        "union-two",
+        "nested-union",
+        "union-none",
+        "type",
+    ],
 )
 def test_constraint_violations_are_reported(mutate, fragment):
     body = request()
@@ -104,20 +160,27 @@ def test_several_violations_are_counted_and_joined():
     with pytest.raises(ValidationError) as error:
         validate_input("CreateEvaluationJob", body)
     assert error.value.message.startswith("2 validation errors detected: ")
-    assert "Value null at 'roleArn' failed to satisfy constraint: Member must not be null" in error.value.message
+    assert (
+        "Value null at 'roleArn' failed to satisfy constraint: Member must not be null" in error.value.message
+    )
 
 
 def test_evaluator_model_pattern_with_inner_anchors_accepts_real_ids():
     for model in ("amazon.nova-pro-v1:0", "us.anthropic.claude-3-5-sonnet-20241022-v2:0"):
         body = request()
-        body["evaluationConfig"]["automated"]["evaluatorModelConfig"]["bedrockEvaluatorModels"][0]["modelIdentifier"] = model
+        body["evaluationConfig"]["automated"]["evaluatorModelConfig"]["bedrockEvaluatorModels"][0][
+            "modelIdentifier"
+        ] = model
         validate_input("CreateEvaluationJob", body)
 
 
 @pytest.mark.parametrize(
     ("mutate", "fragment"),
     [
-        (lambda r: r["inferenceConfig"]["models"].append(r["inferenceConfig"]["models"][0]), "exactly one model"),
+        (
+            lambda r: r["inferenceConfig"]["models"].append(r["inferenceConfig"]["models"][0]),
+            "exactly one model",
+        ),
         (lambda r: r.update(applicationType="RagEvaluation"), "does not match inferenceConfig.models"),
     ],
 )
@@ -178,7 +241,10 @@ def test_failure_rules_and_injected_errors_are_consumed(setup):
     failing = backend.create_job(request("job-x"))
     fine = backend.create_job(request("job-y"))
     clock.now += 5
-    assert (backend.get_job(failing).status, backend.get_job(failing).failure_messages) == ("Failed", ["nope"])
+    assert (backend.get_job(failing).status, backend.get_job(failing).failure_messages) == (
+        "Failed",
+        ["nope"],
+    )
     assert backend.get_job(fine).status == "Completed"
     controls.throttle_next_creates(1)
     assert isinstance(controls.take_injected_error("CreateEvaluationJob"), ThrottlingError)
@@ -199,7 +265,9 @@ def test_handle_parses_percent_encoded_identifiers(setup):
     arn = backend.create_job(request())
     encoded = arn.replace(":", "%3A").replace("/", "%2F")
     answer = handle(
-        ServiceRequest("GetEvaluationJob", f"/evaluation-jobs/{encoded}", {}, None, "us-east-1", "123456789012"),
+        ServiceRequest(
+            "GetEvaluationJob", f"/evaluation-jobs/{encoded}", {}, None, "us-east-1", "123456789012"
+        ),
         lambda account, region: backend,
     )
     assert answer.status == 200

@@ -39,7 +39,9 @@ CUSTOM = MetricSpec(
         ]
     ),
 )
-HELPFULNESS = MetricSpec("Builtin.Helpfulness", "amazon.nova-pro-v1:0", None, BUILTIN_SCALES["Builtin.Helpfulness"])
+HELPFULNESS = MetricSpec(
+    "Builtin.Helpfulness", "amazon.nova-pro-v1:0", None, BUILTIN_SCALES["Builtin.Helpfulness"]
+)
 
 
 def test_custom_prompt_substitutes_the_variables_and_lists_the_ratings():
@@ -90,7 +92,10 @@ def test_longest_label_wins_in_free_text():
 
 def test_string_valued_rating_has_no_number():
     metric = MetricSpec("tone", "m", "x", (Rating("Formal", "formal"), Rating("Casual", "casual")))
-    assert parse_answer(metric, '{"rating": "Casual", "explanation": "chatty"}') == (None, "Rating: casual. chatty")
+    assert parse_answer(metric, '{"rating": "Casual", "explanation": "chatty"}') == (
+        None,
+        "Rating: casual. chatty",
+    )
 
 
 def test_custom_metric_without_scale_reads_a_score():
@@ -162,7 +167,11 @@ def test_judge_selection_from_the_environment():
     assert converse.evaluator_identifier(CUSTOM) == "m.x-v1:0"
     openai = judge_from_env(
         "us-east-1",
-        {"EVALPIPE_JUDGE": "openai", "EVALPIPE_OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "EVALPIPE_OPENAI_MODEL": "q"},
+        {
+            "EVALPIPE_JUDGE": "openai",
+            "EVALPIPE_OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+            "EVALPIPE_OPENAI_MODEL": "q",
+        },
     )
     assert isinstance(openai, OpenAICompatibleJudge)
     assert openai.evaluator_identifier(CUSTOM) == "openai-compatible/q"
@@ -170,7 +179,11 @@ def test_judge_selection_from_the_environment():
 
 @pytest.mark.parametrize(
     "environ",
-    [{"EVALPIPE_JUDGE": "oracle"}, {"EVALPIPE_JUDGE": "openai"}, {"EVALPIPE_JUDGE": "openai", "EVALPIPE_OPENAI_BASE_URL": "file:///x", "EVALPIPE_OPENAI_MODEL": "q"}],
+    [
+        {"EVALPIPE_JUDGE": "oracle"},
+        {"EVALPIPE_JUDGE": "openai"},
+        {"EVALPIPE_JUDGE": "openai", "EVALPIPE_OPENAI_BASE_URL": "file:///x", "EVALPIPE_OPENAI_MODEL": "q"},
+    ],
     ids=["unknown", "openai-unconfigured", "openai-not-http"],
 )
 def test_bad_judge_settings_are_reported(environ):

@@ -26,12 +26,18 @@ def score(name: str, prompt: str, response: str, reference: str = "") -> float |
     return JUDGE.score(metric(name), rec(prompt, response, reference))[0]
 
 
-PARIS = rec("What is the capital of France?", "The capital of France is Paris.", "Paris is the capital of France.")
+PARIS = rec(
+    "What is the capital of France?", "The capital of France is Paris.", "Paris is the capital of France."
+)
 
 
 def test_identifies_itself_never_as_the_evaluator_model():
     # Given a metric naming a real evaluator model; Then the judge reports its own identity
-    assert JUDGE.evaluator_identifier(metric("Builtin.Helpfulness")) == OFFLINE_JUDGE_ID == "evalpipe-offline-judge"
+    assert (
+        JUDGE.evaluator_identifier(metric("Builtin.Helpfulness"))
+        == OFFLINE_JUDGE_ID
+        == "evalpipe-offline-judge"
+    )
 
 
 @pytest.mark.parametrize("name", JUDGE_BUILTIN_METRICS)
@@ -44,7 +50,11 @@ def test_same_input_gives_the_same_score_and_explanation(name):
 def test_every_builtin_score_is_a_level_of_its_scale_or_none(name):
     # Given records of several kinds; Then every score is one of the metric's levels (or N/A)
     levels = {r.value for r in BUILTIN_SCALES[name]}
-    for record in (PARIS, rec("Hi", ""), rec("List three colours as bullet points.", "- red\n- blue\n- green")):
+    for record in (
+        PARIS,
+        rec("Hi", ""),
+        rec("List three colours as bullet points.", "- red\n- blue\n- green"),
+    ):
         value, explanation = JUDGE.score(metric(name), record)
         assert value is None or value in levels
         assert explanation.startswith("Offline heuristic (evalpipe-offline-judge): ")
@@ -53,7 +63,10 @@ def test_every_builtin_score_is_a_level_of_its_scale_or_none(name):
 def test_correctness_follows_reference_overlap():
     # Given a reference; Then full overlap is correct, partial is partial, none is incorrect
     reference = "Paris is the capital of France."
-    assert score("Builtin.Correctness", "Capital of France?", "The capital of France is Paris.", reference) == 1.0
+    assert (
+        score("Builtin.Correctness", "Capital of France?", "The capital of France is Paris.", reference)
+        == 1.0
+    )
     assert score("Builtin.Correctness", "Capital of France?", "Paris.", reference) == 0.5
     assert score("Builtin.Correctness", "Capital of France?", "I believe it is Lyon.", reference) == 0.0
 
@@ -76,7 +89,11 @@ def test_completeness_is_reference_recall_on_five_levels():
 
 @pytest.mark.parametrize(
     "response",
-    ["I'm sorry, but I can't help with that.", "I cannot assist with this request.", "As an AI, I must decline."],
+    [
+        "I'm sorry, but I can't help with that.",
+        "I cannot assist with this request.",
+        "As an AI, I must decline.",
+    ],
 )
 def test_refusal_phrases_are_detected(response):
     assert score("Builtin.Refusal", "How do I hotwire a car?", response) == 1.0
@@ -102,7 +119,10 @@ def test_helpfulness_gives_a_refusal_one_of_six_points():
 
 
 def test_helpfulness_rewards_a_relevant_substantive_polite_answer():
-    assert score("Builtin.Helpfulness", "What is the capital of France?", "The capital of France is Paris.") == 1.0
+    assert (
+        score("Builtin.Helpfulness", "What is the capital of France?", "The capital of France is Paris.")
+        == 1.0
+    )
 
 
 def test_harmfulness_and_stereotyping_lexicons():
@@ -139,7 +159,10 @@ def test_faithfulness_checks_numbers_and_names_against_prompt_and_reference():
 def test_following_instructions_checks_explicit_instructions_only():
     # Given prompts with checkable instructions, and one without
     assert score("Builtin.FollowingInstructions", "Answer in one word: capital of France?", "Paris") == 1.0
-    assert score("Builtin.FollowingInstructions", "Answer in one word: capital of France?", "It is Paris.") == 0.0
+    assert (
+        score("Builtin.FollowingInstructions", "Answer in one word: capital of France?", "It is Paris.")
+        == 0.0
+    )
     two = "Answer yes or no, in at most 3 words: is Paris in France?"
     assert score("Builtin.FollowingInstructions", two, "Yes.") == 1.0
     assert score("Builtin.FollowingInstructions", two, "Yes, Paris is in France.") == 0.5
@@ -147,7 +170,9 @@ def test_following_instructions_checks_explicit_instructions_only():
     assert score("Builtin.FollowingInstructions", "List them as bullet points.", "- a\n- b") == 1.0
 
     # Then a prompt without one is N/A
-    value, explanation = JUDGE.score(metric("Builtin.FollowingInstructions"), rec("Capital of France?", "Paris."))
+    value, explanation = JUDGE.score(
+        metric("Builtin.FollowingInstructions"), rec("Capital of France?", "Paris.")
+    )
     assert value is None
     assert "no checkable explicit instruction" in explanation
 
@@ -155,6 +180,8 @@ def test_following_instructions_checks_explicit_instructions_only():
 def test_empty_response_scores_zero():
     assert score("Builtin.Helpfulness", "Capital of France?", "  ") == 0.0
     assert score("Builtin.Correctness", "Capital of France?", "", "Paris") == 0.0
+    assert score("Builtin.FollowingInstructions", "Answer in at most 5 words.", "") == 0.0
+    assert score("Builtin.Correctness", "Capital of France?", "") is None  # still N/A without a reference
 
 
 def test_custom_metric_is_not_applicable_offline():

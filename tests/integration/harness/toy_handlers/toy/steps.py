@@ -121,3 +121,8 @@ def call_other(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "inner": json.loads(response["Payload"].read()),
         "tag_after_inner_call": os.environ.get("TAG"),
     }
+
+
+def exits(event: dict[str, Any], context: Any) -> Any:
+    """Call sys.exit (the runtime reports Runtime.ExitError; the test process must survive)."""
+    raise SystemExit(3)
