@@ -21,7 +21,9 @@ def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8")).get("context", {}))
 
 
-def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> tuple[App, PipelineStack]:
+def create_app(
+    context: Mapping[str, Any] | None = None, outdir: str | None = None
+) -> tuple[App, PipelineStack]:
     """An App holding the pipeline stack.
 
     Parameters
@@ -30,8 +32,11 @@ def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = No
         Context on top of cdk.json's. The CDK CLI's own context (``-c``) still wins: CDK
         applies it after the values given here.
     outdir
-        The cloud assembly directory (default: what the CLI asks for, or ``cdk.out``).
+        The cloud assembly directory (default: the CLI's ``CDK_OUTDIR``, else ``./cdk.out``).
     """
+    # The CLI names the output directory in CDK_OUTDIR; run directly, write to ./cdk.out as
+    # `cdk synth` would (CDK's own default would be a temporary directory).
+    outdir = outdir or os.environ.get("CDK_OUTDIR") or str(CDK_JSON.parent / "cdk.out")
     app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
     settings = PipelineSettings.from_context(app.node)
     # Environment-agnostic unless the CLI resolved an account/region (cdk deploy does).

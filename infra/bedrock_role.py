@@ -17,7 +17,8 @@ from infra.naming import pin_logical_id
 
 # Cross-region inference profile ids put a geography before "<provider>.<model>".
 _PROFILE_GEOGRAPHIES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
-_PROFILE_ID = re.compile(rf"^(?:{'|'.join(re.escape(g) for g in _PROFILE_GEOGRAPHIES)})\.(?P<base>[^.]+\..+)$")
+_GEOGRAPHY = "|".join(re.escape(geography) for geography in _PROFILE_GEOGRAPHIES)
+_PROFILE_ID = re.compile(rf"^(?:{_GEOGRAPHY})\.(?P<base>[^.]+\..+)$")
 
 
 class BedrockServiceRole(Construct):
@@ -133,7 +134,10 @@ class BedrockServiceRole(Construct):
 def evaluation_jobs_arn(stack: Stack) -> str:
     """``arn:<partition>:bedrock:<region>:<account>:evaluation-job/*``."""
     return stack.format_arn(
-        service="bedrock", resource="evaluation-job", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        service="bedrock",
+        resource="evaluation-job",
+        resource_name="*",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
     )
 
 

@@ -99,7 +99,9 @@ class PipBundler:
         output_dir.mkdir(parents=True, exist_ok=True)
         shutil.copytree(deps, output_dir, dirs_exist_ok=True, ignore=_IGNORED)
         for package in self.packages:
-            shutil.copytree(self.source_dir / package, output_dir / package, dirs_exist_ok=True, ignore=_IGNORED)
+            shutil.copytree(
+                self.source_dir / package, output_dir / package, dirs_exist_ok=True, ignore=_IGNORED
+            )
 
     def install_dependencies(self) -> Path:
         """Install the requirements into the cache (once per key) and return the directory."""
@@ -139,5 +141,7 @@ class PipBundler:
     def _cache_key(self) -> str:
         digest = hashlib.sha256(self.requirements.read_bytes())
         host_python = f"{sys.implementation.name}{sys.version_info.major}.{sys.version_info.minor}"
-        digest.update(f"{self.platform or sysconfig.get_platform()}|{self.python_version or host_python}".encode())
+        digest.update(
+            f"{self.platform or sysconfig.get_platform()}|{self.python_version or host_python}".encode()
+        )
         return digest.hexdigest()[:16]

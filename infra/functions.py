@@ -23,10 +23,11 @@ from infra.naming import pin_logical_id
 from infra.settings import PipelineSettings
 
 _ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
-_RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, f"PYTHON_{constants.LAMBDA_PYTHON_VERSION.replace('.', '_')}")
+_RUNTIME: lambda_.Runtime = getattr(
+    lambda_.Runtime, "PYTHON_" + constants.LAMBDA_PYTHON_VERSION.replace(".", "_")
+)
 # What CDK's bucket grants add: these wildcards are in every s3 read/put grant.
 _S3_READ_ACTIONS = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
-_S3_PUT_ACTIONS = ("Action::s3:Abort*",)
 _KMS_WILDCARD_ACTIONS = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 
 
@@ -36,7 +37,7 @@ class FunctionSpec:
 
     description: str
     memory_mb: int = 512
-    timeout: Duration = Duration.seconds(60)
+    timeout_seconds: int = 60
 
 
 FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
@@ -45,7 +46,7 @@ FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
     constants.FUNCTION_POLL: FunctionSpec("Polls the evaluation job"),
     constants.FUNCTION_STOP: FunctionSpec("Stops a job that ran past its deadline"),
     # Parse streams up to 1000 output lines and writes one item per record.
-    constants.FUNCTION_PARSE: FunctionSpec("Parses job results into the runs table", 1024, Duration.seconds(300)),
+    constants.FUNCTION_PARSE: FunctionSpec("Parses job results into the runs table", 1024, 300),
     constants.FUNCTION_NOTIFY: FunctionSpec("Publishes the run's verdict"),
     constants.FUNCTION_RECORD_ERROR: FunctionSpec("Records a pipeline error on the run"),
 }
@@ -123,7 +124,9 @@ class PipelineFunctions(Construct):
             ),
         )
 
-    def _build_function(self, name: str, spec: FunctionSpec, extra_env: Mapping[str, str]) -> lambda_.Function:
+    def _build_function(
+        self, name: str, spec: FunctionSpec, extra_env: Mapping[str, str]
+    ) -> lambda_.Function:
         construct_id = constants.FUNCTION_LOGICAL_IDS[name]
         log_group = logs.LogGroup(
             self,
@@ -146,7 +149,7 @@ class PipelineFunctions(Construct):
             runtime=_RUNTIME,
             architecture=_ARCHITECTURES[self._settings.lambda_architecture],
             memory_size=spec.memory_mb,
-            timeout=spec.timeout,
+            timeout=Duration.seconds(spec.timeout_seconds),
             role=role,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
@@ -179,7 +182,12 @@ class PipelineFunctions(Construct):
             return {"ALLOWED_EVALUATOR_MODELS": models}
         if name == constants.FUNCTION_SUBMIT:
             key = {"KMS_KEY_ARN": self._key.key_arn} if self._key else {}
-            return {"BEDROCK_ROLE_ARN": bedrock_role.role_arn, "ALLOWED_EVALUATOR_MODELS": models, **timing, **key}
+            return {
+                "BEDROCK_ROLE_ARN": bedrock_role.role_arn,
+                "ALLOWED_EVALUATOR_MODELS": models,
+                **timing,
+                **key,
+            }
         if name == constants.FUNCTION_POLL:
             return timing
         if name == constants.FUNCTION_NOTIFY:
@@ -196,13 +204,18 @@ class PipelineFunctions(Construct):
         self._grant_read(constants.FUNCTION_PARSE, constants.RESULTS_PREFIX, constants.DATASETS_PREFIX)
 
         submit = self.functions[constants.FUNCTION_SUBMIT]
-        self._grant_evaluation_jobs(constants.FUNCTION_SUBMIT, "bedrock:CreateEvaluationJob", "bedrock:TagResource")
+        self._grant_evaluation_jobs(
+            constants.FUNCTION_SUBMIT, "bedrock:CreateEvaluationJob", "bedrock:TagResource"
+        )
         bedrock_role.grant_pass_role(submit)
         if self._key is not None:
             # Bedrock checks that the caller may use the key it names as customerEncryptionKeyId.
             self._key.grant(submit, "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt")
         self._grant_evaluation_jobs(constants.FUNCTION_POLL, "bedrock:GetEvaluationJob")
-        self._grant_evaluation_jobs(constants.FUNCTION_STOP, "bedrock:StopEvaluationJob")
+        # Stop reads the job back when Bedrock refuses the stop (already stopping or finished).
+        self._grant_evaluation_jobs(
+            constants.FUNCTION_STOP, "bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob"
+        )
 
         topic.grant_publish(self.functions[constants.FUNCTION_NOTIFY])
         if topic.master_key is not None:
@@ -210,7 +223,9 @@ class PipelineFunctions(Construct):
 
     def _grant_table(self, name: str) -> None:
         self._table.grant_read_write_data(self.functions[name])
-        self._findings[name].append(f"Resource::{nag_resource(Stack.of(self), self._table.table_arn)}/index/*")
+        self._findings[name].append(
+            f"Resource::{nag_resource(Stack.of(self), self._table.table_arn)}/index/*"
+        )
         if self._key is not None:
             self._findings[name].extend(_KMS_WILDCARD_ACTIONS)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -66,6 +66,9 @@ class Notifications(Construct):
             "TopicKey",
             description="Encrypts the evaluation pipeline's alerts topic",
             enable_key_rotation=True,
+            # It protects messages in flight only: nothing to decrypt once the stack is gone.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
         )
         # CloudWatch encrypts alarm notifications with the topic's key before SNS accepts them.
         key.add_to_resource_policy(
@@ -112,4 +115,3 @@ class Notifications(Construct):
     def _build_subscriptions(self, alert_emails: Sequence[str]) -> None:
         for address in alert_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
-

@@ -37,9 +37,13 @@ class PipelineStack(Stack):
         The constructs, for tests and for stacks built on top of this one.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: PipelineSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: PipelineSettings, **kwargs: Any
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        key = kms.Key.from_key_arn(self, "ImportedKey", settings.kms_key_arn) if settings.kms_key_arn else None
+        key = (
+            kms.Key.from_key_arn(self, "ImportedKey", settings.kms_key_arn) if settings.kms_key_arn else None
+        )
 
         self.storage = Storage(self, constants.STORAGE_ID, encryption_key=key)
         self.notifications = Notifications(
@@ -88,10 +92,16 @@ class PipelineStack(Stack):
 
     def _add_outputs(self) -> None:
         outputs = {
-            constants.OUTPUT_BUCKET_NAME: (self.storage.bucket.bucket_name, "Drop datasets under datasets/<suite>/"),
+            constants.OUTPUT_BUCKET_NAME: (
+                self.storage.bucket.bucket_name,
+                "Drop datasets under datasets/<suite>/",
+            ),
             constants.OUTPUT_RUNS_TABLE_NAME: (self.storage.table.table_name, "Runs and per-record scores"),
             constants.OUTPUT_TOPIC_ARN: (self.notifications.topic.topic_arn, "Run verdicts and alarms"),
-            constants.OUTPUT_STATE_MACHINE_ARN: (self.workflow.state_machine.state_machine_arn, "The pipeline"),
+            constants.OUTPUT_STATE_MACHINE_ARN: (
+                self.workflow.state_machine.state_machine_arn,
+                "The pipeline",
+            ),
             constants.OUTPUT_BEDROCK_ROLE_ARN: (self.bedrock_role.role.role_arn, "Service role of the jobs"),
         }
         for logical_id, (value, description) in outputs.items():

@@ -35,7 +35,9 @@ class Storage(Construct):
         Runs and per-record scores (``pk``/``sk``), GSI ``by-suite`` (``gsi1pk``/``gsi1sk``).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, encryption_key: kms.IKey | None = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, encryption_key: kms.IKey | None = None
+    ) -> None:
         super().__init__(scope, construct_id)
         self._key = encryption_key
         self.access_logs_bucket = self._build_access_logs_bucket()
@@ -90,7 +92,9 @@ class Storage(Construct):
         # The bucket's own EventBridge switch, instead of `event_bridge_enabled=True`: that flag
         # deploys a custom-resource Lambda (with a managed policy) to flip the same setting.
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
         )
         return bucket
 
@@ -98,14 +102,18 @@ class Storage(Construct):
         table = dynamodb.Table(
             self,
             "RunsTable",
-            partition_key=dynamodb.Attribute(name=constants.TABLE_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(
+                name=constants.TABLE_PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
             sort_key=dynamodb.Attribute(name=constants.TABLE_SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
             encryption=(
-                dynamodb.TableEncryption.CUSTOMER_MANAGED if self._key else dynamodb.TableEncryption.AWS_MANAGED
+                dynamodb.TableEncryption.CUSTOMER_MANAGED
+                if self._key
+                else dynamodb.TableEncryption.AWS_MANAGED
             ),
             encryption_key=self._key,
             removal_policy=RemovalPolicy.RETAIN,
@@ -115,9 +123,10 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(
                 name=constants.SUITE_INDEX_PARTITION_KEY, type=dynamodb.AttributeType.STRING
             ),
-            sort_key=dynamodb.Attribute(name=constants.SUITE_INDEX_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(
+                name=constants.SUITE_INDEX_SORT_KEY, type=dynamodb.AttributeType.STRING
+            ),
             projection_type=dynamodb.ProjectionType.ALL,
         )
         pin_logical_id(table, constants.RUNS_TABLE_LOGICAL_ID)
         return table
-

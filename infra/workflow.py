@@ -67,9 +67,7 @@ class Workflow(Construct):
     # --- definition --------------------------------------------------------------------------
 
     def _build_definition(self) -> sfn.IChainable:
-        failed = sfn.Fail(
-            self, c.STATE_FAILED, error_path="$.error.Error", cause_path="$.error.Cause"
-        )
+        failed = sfn.Fail(self, c.STATE_FAILED, error_path="$.error.Error", cause_path="$.error.Cause")
         notify_error = self._task(c.STATE_NOTIFY_ERROR, c.FUNCTION_NOTIFY, _RUN_ID, "$.notify")
         notify_error.add_catch(failed, errors=["States.ALL"], result_path="$.error")
         notify_error.next(failed)
@@ -88,16 +86,16 @@ class Workflow(Construct):
         parse = guarded(self._task(c.STATE_PARSE, c.FUNCTION_PARSE, _RUN_ID, "$.parse")).next(notify)
         stop = guarded(
             self._task(
-                c.STATE_STOP, c.FUNCTION_STOP, {**_RUN_ID, "job_arn.$": "$.job.job_arn"}, "$.stop", bedrock=True
+                c.STATE_STOP,
+                c.FUNCTION_STOP,
+                {**_RUN_ID, "job_arn.$": "$.job.job_arn"},
+                "$.stop",
+                bedrock=True,
             )
         ).next(notify)
         wait = sfn.Wait(self, c.STATE_WAIT, time=sfn.WaitTime.seconds_path("$.job.wait_seconds"))
-        poll = guarded(
-            self._task(
-                c.STATE_POLL, c.FUNCTION_POLL,
-                {**_RUN_ID, "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"}, "$.job", bedrock=True,
-            )
-        )  # fmt: skip
+        poll_payload = {**_RUN_ID, "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"}
+        poll = guarded(self._task(c.STATE_POLL, c.FUNCTION_POLL, poll_payload, "$.job", bedrock=True))
         job_status = (
             sfn.Choice(self, c.STATE_JOB_STATUS_CHOICE)
             .when(sfn.Condition.string_equals("$.job.status", "Completed"), parse)
@@ -112,14 +110,18 @@ class Workflow(Construct):
             .otherwise(wait)  # InProgress, Stopping
         )
         wait.next(poll).next(job_status)
-        submit = guarded(self._task(c.STATE_SUBMIT, c.FUNCTION_SUBMIT, _RUN_ID, "$.job", bedrock=True)).next(wait)
+        submit = guarded(self._task(c.STATE_SUBMIT, c.FUNCTION_SUBMIT, _RUN_ID, "$.job", bedrock=True))
+        submit.next(wait)
 
         validate = guarded(self._task(c.STATE_VALIDATE, c.FUNCTION_VALIDATE, None, "$.run"))
         outcome = (
             sfn.Choice(self, c.STATE_OUTCOME_CHOICE)
             .when(sfn.Condition.string_equals("$.run.outcome", "VALID"), submit)
             .when(sfn.Condition.string_equals("$.run.outcome", "REJECTED"), notify)
-            .when(sfn.Condition.string_equals("$.run.outcome", "DUPLICATE"), sfn.Succeed(self, c.STATE_DUPLICATE))
+            .when(
+                sfn.Condition.string_equals("$.run.outcome", "DUPLICATE"),
+                sfn.Succeed(self, c.STATE_DUPLICATE),
+            )
         )
         return validate.next(outcome)
 
@@ -189,7 +191,9 @@ class Workflow(Construct):
             tracing_enabled=True,
             # ALL: every transition is visible when a run is investigated. Without execution
             # data: inputs and outputs carry dataset names and run details, never in the logs.
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+            ),
         )
         pin_logical_id(state_machine, c.STATE_MACHINE_LOGICAL_ID)
         return state_machine
@@ -219,7 +223,8 @@ class Workflow(Construct):
     def _suppress_findings(self) -> None:
         stack = self.state_machine.stack
         invoke_versions = [
-            f"Resource::{nag_resource(stack, function.function_arn)}:*" for function in self.functions.values()
+            f"Resource::{nag_resource(stack, function.function_arn)}:*"
+            for function in self.functions.values()
         ]
         acknowledge(
             default_policy(self.state_machine.role),

@@ -16,12 +16,13 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # CI images may lag
 
-from aws_cdk import App  # noqa: E402
-from aws_cdk.assertions import Template  # noqa: E402
+from aws_cdk import App
+from aws_cdk.assertions import Template
 
-from infra.application import create_app  # noqa: E402
-from infra.stack import PipelineStack  # noqa: E402
+from infra.application import create_app
+from infra.stack import PipelineStack
 
 SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -89,6 +90,12 @@ def render(value: Any) -> str:
         return delimiter.join(render(part) for part in parts)
     if isinstance(value, dict) and "Fn::Sub" in value:
         return str(value["Fn::Sub"])
+    if isinstance(value, dict) and "Fn::Select" in value:
+        index, items = value["Fn::Select"]
+        return f"<{index} of {render(items)}>"
+    if isinstance(value, dict) and "Fn::Split" in value:
+        delimiter, source = value["Fn::Split"]
+        return f"split({delimiter!r}, {render(source)})"
     raise AssertionError(f"unexpected intrinsic {value!r}")
 
 
@@ -103,9 +110,10 @@ def state_machine_definition(template: dict[str, Any], logical_id: str) -> dict[
 
 def statements(policy_resource: dict[str, Any]) -> list[dict[str, Any]]:
     """The statements of an AWS::IAM::Policy (or a role's trust policy) with list-valued fields."""
-    document = policy_resource["Properties"].get("PolicyDocument") or policy_resource["Properties"][
-        "AssumeRolePolicyDocument"
-    ]
+    document = (
+        policy_resource["Properties"].get("PolicyDocument")
+        or policy_resource["Properties"]["AssumeRolePolicyDocument"]
+    )
     result = []
     for statement in document["Statement"]:
         normalized = dict(statement)

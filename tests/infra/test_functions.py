@@ -28,7 +28,10 @@ def _grants(synth: Synth, name: str) -> dict[str, set[str]]:
 
 
 def test_every_state_has_a_function_with_its_handler(synth: Synth) -> None:
-    handlers = {props["Handler"] for props in (r["Properties"] for r in synth.resources("AWS::Lambda::Function").values())}
+    handlers = {
+        props["Handler"]
+        for props in (r["Properties"] for r in synth.resources("AWS::Lambda::Function").values())
+    }
     assert handlers == {f"handlers.{name}.handler" for name in FUNCTIONS}
 
 
@@ -56,7 +59,9 @@ def test_architecture_and_retention_come_from_settings(variant: Synth) -> None:
     assert variant.resource(props["LoggingConfig"]["LogGroup"]["Ref"])["Properties"]["RetentionInDays"] == 90
 
 
-def test_all_functions_share_one_code_asset_whose_hash_follows_the_architecture(synth: Synth, variant: Synth) -> None:
+def test_all_functions_share_one_code_asset_whose_hash_follows_the_architecture(
+    synth: Synth, variant: Synth
+) -> None:
     def keys(s: Synth) -> set[str]:
         return {r["Properties"]["Code"]["S3Key"] for r in s.resources("AWS::Lambda::Function").values()}
 
@@ -115,7 +120,7 @@ EXPECTED_ACCESS = {
     "validate": ({"suites/*", "datasets/*"}, set()),
     "submit": ({"suites/*"}, {"bedrock:CreateEvaluationJob", "bedrock:TagResource"}),
     "poll": (set(), {"bedrock:GetEvaluationJob"}),
-    "stop": (set(), {"bedrock:StopEvaluationJob"}),
+    "stop": (set(), {"bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob"}),
     "parse": ({"results/*", "datasets/*"}, set()),
     "notify": (set(), set()),
     "record_error": (set(), set()),
@@ -130,7 +135,9 @@ def test_least_privilege_per_function(synth: Synth, name: str) -> None:
     # Every function reads and writes the runs table (and its index).
     assert "dynamodb:PutItem" in grants[TABLE] and "dynamodb:Query" in grants[f"{TABLE}/index/*"]
     # Objects: only the prefixes of its state, read-only.
-    objects = {resource.removeprefix(f"{BUCKET}/") for resource in grants if resource.startswith(f"{BUCKET}/")}
+    objects = {
+        resource.removeprefix(f"{BUCKET}/") for resource in grants if resource.startswith(f"{BUCKET}/")
+    }
     assert objects == prefixes
     assert all("s3:PutObject" not in grants[f"{BUCKET}/{prefix}"] for prefix in prefixes)
     # Bedrock: only its own job actions, on evaluation jobs only.

@@ -12,7 +12,9 @@ def test_topic_is_encrypted_with_a_rotating_key_that_cloudwatch_may_use(synth: S
     key = synth.resource(constants.TOPIC_KEY_LOGICAL_ID)["Properties"]
     assert key["EnableKeyRotation"] is True
     (cloudwatch,) = [
-        s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        s
+        for s in key["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
     ]
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
 
@@ -45,7 +47,10 @@ def test_alert_emails_are_subscribed(synth: Synth, variant: Synth) -> None:
 
 def test_stack_outputs_have_stable_logical_ids(synth: Synth) -> None:
     assert synth.json["Outputs"] == {
-        "BucketName": {"Description": "Drop datasets under datasets/<suite>/", "Value": {"Ref": "EvalBucket"}},
+        "BucketName": {
+            "Description": "Drop datasets under datasets/<suite>/",
+            "Value": {"Ref": "EvalBucket"},
+        },
         "RunsTableName": {"Description": "Runs and per-record scores", "Value": {"Ref": "RunsTable"}},
         "TopicArn": {"Description": "Run verdicts and alarms", "Value": {"Ref": "AlertsTopic"}},
         "StateMachineArn": {"Description": "The pipeline", "Value": {"Ref": "EvalStateMachine"}},

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from aws_cdk import App
 from pydantic import ValidationError
 
 from infra.application import cdk_json_context
+from infra.bundling import REPO_ROOT
 from infra.settings import PipelineSettings
 
 
@@ -77,3 +82,24 @@ def test_empty_kms_key_means_no_key() -> None:
 def test_invalid_settings_are_rejected(context: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         _from_context(**context)
+
+
+def test_cli_context_wins_over_cdk_json() -> None:
+    # Given `cdk synth -c pollIntervalSeconds=15`: the CLI hands context over in CDK_CONTEXT_JSON,
+    # which the jsii runtime reads at start-up, hence a fresh process
+    script = (
+        "from aws_cdk import App\n"
+        "from infra.application import cdk_json_context\n"
+        "from infra.settings import PipelineSettings\n"
+        "s = PipelineSettings.from_context(App(context=cdk_json_context()).node)\n"
+        "print(s.poll_interval_seconds, s.stack_name)\n"
+    )
+    env = {**os.environ, "CDK_CONTEXT_JSON": '{"pollIntervalSeconds": "15"}'}
+
+    # When the app reads its settings the way app.py does
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+
+    # Then the CLI's value wins and the rest keeps cdk.json's
+    assert result.stdout.split() == ["15", "BedrockEvalPipeline"]

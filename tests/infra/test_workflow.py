@@ -42,7 +42,10 @@ def test_tasks_invoke_their_functions_with_the_contract_payloads(states: dict) -
     expected = {
         "Validate": ("validate", None),
         "Submit": ("submit", {"run_id.$": "$.run.run_id"}),
-        "Poll": ("poll", {"run_id.$": "$.run.run_id", "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"}),
+        "Poll": (
+            "poll",
+            {"run_id.$": "$.run.run_id", "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"},
+        ),
         "StopJob": ("stop", {"run_id.$": "$.run.run_id", "job_arn.$": "$.job.job_arn"}),
         "Parse": ("parse", {"run_id.$": "$.run.run_id"}),
         "Notify": ("notify", {"run_id.$": "$.run.run_id"}),
@@ -101,7 +104,11 @@ def test_every_task_catches_every_error_into_error(states: dict) -> None:
         assert catch["ResultPath"] == "$.error", name
         on_error_path = name in {"Notify", "NotifyError", "RecordError"}
         assert catch["Next"] == ("PipelineFailed" if on_error_path else "RecordError"), name
-    assert states["PipelineFailed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    assert states["PipelineFailed"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -133,7 +140,10 @@ def test_bedrock_tasks_retry_throttling_and_unavailability(states: dict, name: s
         }
     ]
     # Nothing else is retried: a BedrockRejected goes straight to RecordError.
-    assert {e for retry in states[name]["Retry"] for e in retry["ErrorEquals"]} == {*LAMBDA_ERRORS, *BEDROCK_ERRORS}
+    assert {e for retry in states[name]["Retry"] for e in retry["ErrorEquals"]} == {
+        *LAMBDA_ERRORS,
+        *BEDROCK_ERRORS,
+    }
 
 
 def test_standard_with_timeout_tracing_and_logging_without_payloads(synth: Synth, asl: dict) -> None:
@@ -165,10 +175,14 @@ def test_state_machine_role_invokes_only_the_pipeline_functions(synth: Synth) ->
 @pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"])
 def test_alarms_publish_to_the_topic(synth: Synth, metric: str) -> None:
     (alarm,) = [
-        a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == metric
     ]
     assert alarm["Namespace"] == "AWS/States"
-    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": constants.STATE_MACHINE_LOGICAL_ID}}]
+    assert alarm["Dimensions"] == [
+        {"Name": "StateMachineArn", "Value": {"Ref": constants.STATE_MACHINE_LOGICAL_ID}}
+    ]
     assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 300, 1)
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["TreatMissingData"] == "notBreaching"
