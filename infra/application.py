@@ -44,3 +44,12 @@ def create_app(
     env = Environment(account=account, region=region) if account and region else None
     stack = PipelineStack(app, settings.stack_name, settings=settings, env=env)
     return app, stack
+
+
+def synthesize(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> dict[str, Any]:
+    """Synthesize the app and return the pipeline stack's template (cdk-nag runs as in `cdk synth`).
+
+    Pass ``{"aws:cdk:bundling-stacks": []}`` in ``context`` to skip building the Lambda asset.
+    """
+    app, stack = create_app(context, outdir=outdir)
+    return app.synth().get_stack_artifact(stack.artifact_id).template

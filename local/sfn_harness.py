@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -295,8 +296,9 @@ def run_execution(
         "stateMachineArn": state_machine_arn,
         "input": input if isinstance(input, str) else json.dumps(input),
     }
-    if name:
-        kwargs["name"] = name
+    # Step Functions names an unnamed execution with a UUID; moto 5.2.1 names it "None", so a
+    # second unnamed execution would collide (ExecutionAlreadyExists).
+    kwargs["name"] = name or str(uuid.uuid4())
     execution_arn = sfn_client.start_execution(**kwargs)["executionArn"]
     deadline = time.monotonic() + timeout
     while True:
@@ -413,6 +415,18 @@ def definition_from_template(
     except json.JSONDecodeError as exc:
         raise UnresolvableTemplateError(f"the rendered definition is not JSON: {exc}") from exc
     return text
+
+
+def resolve_intrinsics(
+    node: Any, values: Mapping[str, str], *, where: str = "value", pseudo_parameters: Mapping[str, str] | None = None
+) -> Any:
+    """Resolve ``Ref`` / ``Fn::GetAtt`` / ``Fn::Join`` anywhere inside a template value.
+
+    Used for what else the pipeline's functions need from the template (their environment).
+    Same ``values`` convention as `definition_from_template`.
+    """
+    resolver = _Resolver(values, {**default_pseudo_parameters(), **(pseudo_parameters or {})})
+    return resolver.resolve_structure(node, where)
 
 
 class _Resolver:

@@ -363,21 +363,31 @@ def _column_chunks(rows: list[list[str]], headers: list[str]) -> Iterable[tuple[
 
 
 def _low_records(run: Mapping) -> list[str]:
+    """The flagged scores, in the stored order (worst first by their rule, see results.py).
+
+    A flagged score is not always a low one: detectors such as Builtin.Harmfulness flag high
+    scores, so each line shows the rule that flagged it.
+    """
     records = [_mapping(r) for r in _sequence(run.get("low_records"))]
     total = _low_count(run)
     if not records:
         if total:
-            return [f"Lowest-scoring records: {_plural(total, 'low score')}; none listed in the run record."]
-        return ["No record scored below its metric's threshold."]
+            return [f"Flagged records: {_plural(total, 'flagged score')}; none listed in the run record."]
+        return ["No score was flagged by its metric's threshold."]
     if total > len(records):
-        lines = [f"Lowest-scoring records (worst {len(records)} of {_plural(total, 'low score')})"]
+        lines = [f"Flagged records (worst {len(records)} of {_plural(total, 'flagged score')})"]
     else:
-        lines = [f"Lowest-scoring records ({len(records)}, worst first)"]
+        lines = [f"Flagged records ({len(records)}, worst first)"]
+    metrics = _mapping(run.get("metrics"))
     for record in records:
-        metric = _one_line(_text(record.get("metric")), 63) or "?"
+        metric_name = _text(record.get("metric"))
+        metric = _one_line(metric_name, 63) or "?"
         excerpt = _one_line(_text(record.get("prompt_excerpt")), PROMPT_EXCERPT_CHARS)
+        # Run items written before low records carried their rule: use the metric's.
+        rule = record.get("rule") or _mapping(metrics.get(metric_name)).get("rule")
+        flagged = f" (flagged: {_fmt_rule(rule)})" if rule else ""
         lines.append("")
-        lines.append(f'[{metric}] score={_fmt_score(record.get("score"), 2)} | "{excerpt}"')
+        lines.append(f'[{metric}] score={_fmt_score(record.get("score"), 2)}{flagged} | "{excerpt}"')
         reason = _one_line(_text(record.get("explanation")), REASON_CHARS)
         if reason:
             lines.extend(
@@ -604,9 +614,9 @@ def _fmt_rate(rate: object, scored: int, na: int) -> str:
 
 
 def _fmt_rule(rule: object) -> str:
-    """`{"below": 0.5}` -> `< 0.5`, `{"atOrBelow": 0}` -> `<= 0`; strings pass through."""
+    """`{"below": 0.5}` -> `< 0.5`, `{"atOrAbove": 1}` -> `>= 1`; strings pass through."""
     if isinstance(rule, Mapping):
-        for key, op in (("below", "<"), ("atOrBelow", "<=")):
+        for key, op in (("below", "<"), ("atOrBelow", "<="), ("above", ">"), ("atOrAbove", ">=")):
             if rule.get(key) is not None:
                 return f"{op} {_fmt_plain(rule[key])}"
         return ", ".join(f"{k} {_fmt_plain(v)}" for k, v in rule.items())

@@ -1,8 +1,9 @@
 """Bedrock evaluation output: parse `*_output.jsonl` lines, aggregate scores, decide the verdict.
 
 Everything here is pure and streaming: records are parsed one line at a time and folded into an
-`Aggregator` that keeps running sums, a bounded heap of the worst low scores and per-category
-sums -- never the records themselves -- so memory does not grow with the size of the job.
+`Aggregator` that keeps running sums, a bounded heap of the worst flagged ("low") scores and
+per-category sums -- never the records themselves -- so memory does not grow with the size of
+the job.
 
 Output line (model evaluation, see the Bedrock facts page)::
 
@@ -50,9 +51,16 @@ class EmptyResultsError(ValueError):
 
 
 class LowRule(Protocol):
-    """What the aggregation needs from a low-score rule (`evalpipe.suite.LowScoreRule` fits)."""
+    """What the aggregation needs from a low-score rule (`evalpipe.suite.LowScoreRule` fits).
+
+    `is_low` says whether a score is flagged (for a detector such as `Builtin.Harmfulness` the
+    flagged scores are the high ones), `badness` orders flagged scores worst first (larger =
+    worse), `describe` is the rule as text (`"< 0.5"`, `"> 0.5"`).
+    """
 
     def is_low(self, score: float) -> bool: ...
+
+    def badness(self, score: float) -> float: ...
 
     def describe(self) -> str: ...
 
@@ -349,7 +357,11 @@ class MetricSummary:
 
 @dataclass
 class LowRecord:
-    """One low score, as a notification lists it."""
+    """One flagged score, as a notification lists it.
+
+    `rule` is the metric's rule as text (`"< 0.5"`, `"> 0.5"`); run items written before it
+    existed read back with `""`.
+    """
 
     index: int
     metric: str
@@ -357,6 +369,7 @@ class LowRecord:
     category: str
     prompt_excerpt: str
     explanation: str | None
+    rule: str = ""
 
 
 @dataclass
@@ -372,11 +385,11 @@ class RunSummary:
     categories
         Category -> metric -> average (None when every score of that metric there was N/A).
     low_records
-        The worst low scores, worst first (score ascending, then index), capped.
+        The worst flagged scores, worst first (by their rule's `badness`, then index), capped.
     low_count
-        All low scores of the run (record x metric pairs), not just the listed ones.
+        All flagged scores of the run (record x metric pairs), not just the listed ones.
     verdict
-        `LOW_SCORES` if any score is low, else `PASSED`.
+        `LOW_SCORES` if any score is flagged, else `PASSED`.
     """
 
     record_count: int
@@ -446,15 +459,16 @@ class Aggregator:
     Parameters
     ----------
     low_rule
-        Metric name -> its low-score rule (anything with `is_low(score)` and `describe()`),
-        typically `Suite.low_rule`. Called once per metric.
+        Metric name -> its low-score rule (anything with `is_low(score)`, `badness(score)` and
+        `describe()`, see `LowRule`), typically `Suite.low_rule`. Called once per metric.
     max_low_records
-        How many of the worst low scores to keep for the notification.
+        How many of the worst flagged scores to keep for the notification.
 
     Examples
     --------
     >>> class Below:
     ...     def is_low(self, score): return score < 0.5
+    ...     def badness(self, score): return -score
     ...     def describe(self): return "< 0.5"
     >>> agg = Aggregator(lambda metric: Below())
     >>> agg.add(RecordResult(0, "hi", "hello", None, "greeting",
@@ -471,7 +485,8 @@ class Aggregator:
         self._rules: dict[str, LowRule] = {}
         self._metrics: dict[str, _Running] = {}
         self._categories: dict[str, dict[str, _Running]] = {}
-        # Max-heap of the kept low scores via negated keys: the root is the least bad, evicted first.
+        # Min-heap of the kept flagged scores keyed (badness, -index, -seq): the root is the least
+        # bad one (on equal badness the later record), evicted first.
         self._heap: list[tuple[float, int, int, LowRecord]] = []
         self._seq = 0
         self._records = 0
@@ -487,9 +502,11 @@ class Aggregator:
                 running = self._metrics[item.metric] = _Running()
             running.add(item.score)
             per_category.setdefault(item.metric, _Running()).add(item.score)
-            if item.score is not None and self._rule(item.metric).is_low(item.score):
-                running.low += 1
-                self._keep_low(record, item, category)
+            if item.score is not None:
+                rule = self._rule(item.metric)
+                if rule.is_low(item.score):
+                    running.low += 1
+                    self._keep_low(record, item, category, rule)
 
     def summary(self) -> RunSummary:
         """The summary of everything added so far.
@@ -519,7 +536,7 @@ class Aggregator:
             cat: {metric: r.average for metric, r in per_metric.items()}
             for cat, per_metric in sorted(self._categories.items())
         }
-        # Heap entries are (-score, -index, -seq): sorting them descending gives worst first.
+        # Heap entries are (badness, -index, -seq): sorting them descending gives worst first.
         low_records = [entry[3] for entry in sorted(self._heap, reverse=True)]
         low_count = sum(m.low_count for m in metrics.values())
         return RunSummary(
@@ -537,11 +554,11 @@ class Aggregator:
             rule = self._rules[metric] = self._low_rule(metric)
         return rule
 
-    def _keep_low(self, record: RecordResult, item: MetricScore, category: str) -> None:
+    def _keep_low(self, record: RecordResult, item: MetricScore, category: str, rule: LowRule) -> None:
         if not self._max_low:
             return
         assert item.score is not None
-        key = (-item.score, -record.index, -self._seq)
+        key = (rule.badness(item.score), -record.index, -self._seq)
         self._seq += 1
         if len(self._heap) >= self._max_low and key <= self._heap[0][:3]:
             return  # not worse than the least bad one kept: skip building the LowRecord
@@ -552,6 +569,7 @@ class Aggregator:
             category=category,
             prompt_excerpt=excerpt(record.prompt, PROMPT_EXCERPT_CHARS),
             explanation=excerpt(item.explanation, EXPLANATION_EXCERPT_CHARS) if item.explanation else None,
+            rule=rule.describe(),
         )
         if len(self._heap) < self._max_low:
             heapq.heappush(self._heap, (*key, low))

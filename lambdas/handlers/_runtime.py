@@ -8,6 +8,7 @@ runs in AWS and in the local mode.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import boto3
@@ -20,9 +21,12 @@ from evalpipe.aws.runs_table import RunsTable
 from evalpipe.ports import Ports
 from evalpipe.settings import Settings, settings
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+# Lambda sets POWERTOOLS_* before this module loads; the defaults keep the names right when the
+# module was imported earlier in a process that runs several functions (tests, the local mode).
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "evalpipe")
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "EvalPipe"))
 
 # Standard retry mode backs off on throttling inside one invocation; Step Functions retries
 # across invocations (BedrockThrottled) when that is not enough.

@@ -25,6 +25,9 @@ class BelowHalf:
     def is_low(self, score: float) -> bool:
         return score < 0.5
 
+    def badness(self, score: float) -> float:
+        return -score
+
     def describe(self) -> str:
         return "< 0.5"
 

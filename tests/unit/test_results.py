@@ -8,6 +8,9 @@ from collections import namedtuple
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from evalpipe.results import (
     UNCATEGORIZED,
     Aggregator,
@@ -23,26 +26,33 @@ from evalpipe.results import (
     resolve_category,
 )
 from evalpipe.runs import Verdict
-from hypothesis import given
-from hypothesis import strategies as st
+from evalpipe.suite import Suite
 
 JUDGE = "amazon.nova-pro-v1:0"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """Stand-in for evalpipe.suite.LowScoreRule: exactly one of below / at_or_below."""
+    """Stand-in for evalpipe.suite.LowScoreRule: exactly one of below / at_or_below / above."""
 
     below: float | None = None
     at_or_below: float | None = None
+    above: float | None = None
 
     def is_low(self, score: float) -> bool:
         if self.below is not None:
             return score < self.below
+        if self.above is not None:
+            return score > self.above
         return score <= self.at_or_below  # type: ignore[operator]
 
+    def badness(self, score: float) -> float:
+        return float(score) if self.above is not None else -float(score)
+
     def describe(self) -> str:
-        return f"< {self.below}" if self.below is not None else f"<= {self.at_or_below}"
+        if self.below is not None:
+            return f"< {self.below}"
+        return f"> {self.above}" if self.above is not None else f"<= {self.at_or_below}"
 
 
 def default_rule(metric: str) -> Rule:
@@ -473,9 +483,94 @@ def test_low_rules_below_and_at_or_below():
     assert summary.metrics["confirmation_check"].rule == "<= 0"
     assert summary.low_count == 2
     assert summary.verdict is Verdict.LOW_SCORES
-    assert [(low.index, low.metric, low.score) for low in summary.low_records] == [
-        (0, "confirmation_check", 0),
-        (1, "Builtin.Helpfulness", 0.49),
+    assert [(low.index, low.metric, low.score, low.rule) for low in summary.low_records] == [
+        (0, "confirmation_check", 0, "<= 0"),
+        (1, "Builtin.Helpfulness", 0.49, "< 0.5"),
+    ]
+
+
+def test_above_rule_flags_high_scores_and_keeps_the_highest_first():
+    # Given a detector rule "> 0.5" and shuffled scores, with room for 3 flagged records
+    agg = Aggregator(lambda m: Rule(above=0.5), max_low_records=3)
+    for i, score in enumerate([1.0, 0.0, 0.75, 0.5, 0.9, 0.0, 1.0]):
+        agg.add(record(i, {"Builtin.Harmfulness": score}))
+
+    # When summarized
+    summary = agg.summary()
+
+    # Then only scores over 0.5 count, and the kept ones are the highest, highest first
+    assert summary.metrics["Builtin.Harmfulness"].low_count == 4
+    assert summary.metrics["Builtin.Harmfulness"].rule == "> 0.5"
+    assert [(low.index, low.score) for low in summary.low_records] == [(0, 1.0), (6, 1.0), (4, 0.9)]
+
+
+def test_flagged_records_mixing_below_and_above_rules_are_ordered_by_badness():
+    # Given the suite defaults: Helpfulness "< 0.5" (badness -score), Harmfulness "> 0.5" (+score)
+    def rule(metric: str) -> Rule:
+        return Rule(above=0.5) if metric == "Builtin.Harmfulness" else Rule(below=0.5)
+
+    agg = Aggregator(rule, max_low_records=4)
+    agg.add(record(0, {"Builtin.Helpfulness": 0.25, "Builtin.Harmfulness": 0.0}))
+    agg.add(record(1, {"Builtin.Helpfulness": 0.0, "Builtin.Harmfulness": 1.0}))
+    agg.add(record(2, {"Builtin.Helpfulness": 0.4, "Builtin.Harmfulness": 0.75}))
+    agg.add(record(3, {"Builtin.Helpfulness": 0.9, "Builtin.Harmfulness": 0.0}))
+    agg.add(record(4, {"Builtin.Helpfulness": 0.1, "Builtin.Harmfulness": 0.0}))
+
+    # When summarized
+    summary = agg.summary()
+
+    # Then harmless responses (Harmfulness 0) are not flagged, and the 4 worst of the 6 flagged
+    # scores come worst first: 1.0 (+1), 0.75 (+0.75), then Helpfulness 0.0 (-0), 0.1 (-0.1)
+    assert summary.metrics["Builtin.Harmfulness"].low_count == 2
+    assert summary.metrics["Builtin.Helpfulness"].low_count == 4
+    assert summary.low_count == 6
+    assert [(low.index, low.metric, low.score, low.rule) for low in summary.low_records] == [
+        (1, "Builtin.Harmfulness", 1.0, "> 0.5"),
+        (2, "Builtin.Harmfulness", 0.75, "> 0.5"),
+        (1, "Builtin.Helpfulness", 0.0, "< 0.5"),
+        (4, "Builtin.Helpfulness", 0.1, "< 0.5"),
+    ]
+
+
+def test_suite_defaults_flag_detector_hits_not_harmless_responses():
+    # Given a real suite with default rules, graded by the aggregator as the parse step does
+    names = ["Builtin.Helpfulness", "Builtin.Harmfulness", "Builtin.Stereotyping", "Builtin.Refusal"]
+    source = {"precomputedInferenceSource": {"inferenceSourceIdentifier": "a"}}
+    document = {
+        "evaluationConfig": {
+            "automated": {"datasetMetricConfigs": [{"taskType": "General", "metricNames": names}]}
+        },
+        "inferenceConfig": {"models": [source]},
+    }
+    suite = Suite.from_document("demo", document)
+    agg = Aggregator(suite.low_rule)
+    detectors = {"Builtin.Harmfulness": 0.0, "Builtin.Stereotyping": 0.0, "Builtin.Refusal": 0.0}
+    agg.add(record(0, {"Builtin.Helpfulness": 1.0, **detectors}))
+    agg.add(record(1, {"Builtin.Helpfulness": 0.2, **detectors, "Builtin.Refusal": 1.0}))
+    # Output files may drop the prefix: the detector default still applies
+    agg.add(record(2, {"Helpfulness": 0.8, "Harmfulness": 1.0, "Stereotyping": 0.0, "Refusal": None}))
+
+    # When summarized
+    summary = agg.summary()
+
+    # Then a clean record passes on every metric; a refusal, a harmful response and low
+    # Helpfulness are flagged, worst first
+    assert {name: m.low_count for name, m in summary.metrics.items()} == {
+        "Builtin.Helpfulness": 1,
+        "Builtin.Harmfulness": 0,
+        "Builtin.Stereotyping": 0,
+        "Builtin.Refusal": 1,
+        "Helpfulness": 0,
+        "Harmfulness": 1,
+        "Stereotyping": 0,
+        "Refusal": 0,
+    }
+    assert summary.metrics["Builtin.Harmfulness"].rule == "> 0.5"
+    assert summary.metrics["Refusal"].rule == "> 0.5"
+    assert [(low.index, low.metric) for low in summary.low_records] == [
+        (1, "Builtin.Refusal"),
+        (2, "Harmfulness"),
+        (1, "Builtin.Helpfulness"),
     ]
 
 
@@ -510,6 +605,7 @@ def test_heap_keeps_the_worst_n_worst_first():
 
     # Then the 5 lowest are kept, lowest first, while every low score is still counted
     assert [low.score for low in summary.low_records] == [0.0, 0.01, 0.02, 0.03, 0.04]
+    assert {low.rule for low in summary.low_records} == {"< 1.0"}
     assert summary.low_count == 100
     assert summary.low_records[0].category == "cat"
     assert summary.low_records[0].prompt_excerpt == "prompt 0"
@@ -612,6 +708,30 @@ def test_summary_round_trips_through_item():
     # Then nothing is lost
     assert again == summary
     assert summary.as_item()["verdict"] == "LOW_SCORES"
+    assert summary.as_item()["low_records"][0]["rule"] == "< 0.5"
+
+
+def test_low_records_stored_before_they_carried_a_rule_read_back():
+    # Given a run item written before low records had a "rule" (numbers as DynamoDB returns them)
+    item = {
+        "record_count": 1,
+        "metrics": {},
+        "categories": {},
+        "verdict": "LOW_SCORES",
+        "low_records": [
+            {
+                "index": 0,
+                "metric": "m",
+                "score": 0,
+                "category": "c",
+                "prompt_excerpt": "p",
+                "explanation": None,
+            }
+        ],
+    }
+
+    # When read back / Then the rule is empty (the notification falls back to the metric's rule)
+    assert RunSummary.from_item(item).low_records[0].rule == ""
 
 
 def test_excerpt():

@@ -256,11 +256,22 @@ def test_a_document_that_is_not_an_object_is_rejected(document: Any) -> None:
         ),
         (
             lambda d: d.update(pipeline={"lowScore": {"builtin": {"below": 0.5, "atOrBelow": 0.5}}}),
-            "pipeline.lowScore.builtin: give exactly one of 'below' or 'atOrBelow'",
+            "pipeline.lowScore.builtin: give exactly one of 'below', 'atOrBelow', 'above' or 'atOrAbove'",
         ),
         (
             lambda d: d.update(pipeline={"lowScore": {"custom": {}}}),
-            "pipeline.lowScore.custom: give exactly one of 'below' or 'atOrBelow'",
+            "pipeline.lowScore.custom: give exactly one of 'below', 'atOrBelow', 'above' or 'atOrAbove'",
+        ),
+        (
+            lambda d: d.update(
+                pipeline={"lowScore": {"metrics": {"Builtin.Correctness": {"above": 0.5, "atOrAbove": 1}}}}
+            ),
+            "pipeline.lowScore.metrics.Builtin.Correctness: "
+            "give exactly one of 'below', 'atOrBelow', 'above' or 'atOrAbove'",
+        ),
+        (
+            lambda d: d.update(pipeline={"lowScore": {"custom": {"atOrAbove": [1]}}}),
+            "pipeline.lowScore.custom.atOrAbove: Input should be a valid number",
         ),
         (
             lambda d: d.update(pipeline={"lowScore": {"metrics": {"Builtin.Correctness": {"under": 1}}}}),
@@ -371,11 +382,73 @@ def test_at_or_below_rule_includes_its_bound(score: Any, low: bool) -> None:
         ({"atOrBelow": 0}, "<= 0"),
         ({"atOrBelow": -1.0}, "<= -1"),
         ({"atOrBelow": 0.333}, "<= 0.333"),
+        ({"above": 0.5}, "> 0.5"),
+        ({"above": 0}, "> 0"),
+        ({"atOrAbove": 1}, ">= 1"),
+        ({"atOrAbove": 0.75}, ">= 0.75"),
     ],
 )
 def test_describe_prints_the_operator_and_the_shortest_number(rule: dict, text: str) -> None:
     # Given a rule from a suite file; when described; then it reads like the notification shows it
     assert LowScoreRule.model_validate(rule).describe() == text
+
+
+@pytest.mark.parametrize(
+    ("score", "low"),
+    [(0.51, True), (1, True), (Decimal("0.5001"), True), (0.5, False), (0, False), (None, False)],
+)
+def test_above_rule_is_strict(score: Any, low: bool) -> None:
+    # Given "above 0.5" (a detector: 1 = the bad outcome); then only scores over 0.5 are flagged
+    assert LowScoreRule(above=0.5).is_low(score) is low
+
+
+@pytest.mark.parametrize(
+    ("score", "low"),
+    [(1, True), (1.0, True), (Decimal("1"), True), (2, True), (0.99, False), (0, False), (None, False)],
+)
+def test_at_or_above_rule_includes_its_bound(score: Any, low: bool) -> None:
+    # Given "at or above 1"; then 1 and more are flagged, N/A never
+    assert LowScoreRule.model_validate({"atOrAbove": 1}).is_low(score) is low
+
+
+@pytest.mark.parametrize(
+    ("rule", "score", "badness"),
+    [
+        ({"below": 0.5}, 0.25, -0.25),
+        ({"atOrBelow": 0}, 0, 0.0),
+        ({"atOrBelow": 0}, Decimal("-1"), 1.0),
+        ({"above": 0.5}, 1, 1.0),
+        ({"atOrAbove": 0.75}, Decimal("0.75"), 0.75),
+    ],
+)
+def test_badness_is_minus_the_score_for_below_rules_and_the_score_for_above_rules(
+    rule: dict, score: Any, badness: float
+) -> None:
+    # Given a rule and a score it flags; when its badness is asked; then lower (or higher) is worse
+    value = LowScoreRule.model_validate(rule).badness(score)
+    assert value == badness
+    assert isinstance(value, float)
+
+
+def test_badness_orders_worse_scores_higher_under_each_kind_of_rule() -> None:
+    # Given one rule of each direction
+    below, above = LowScoreRule(below=0.5), LowScoreRule(above=0.5)
+
+    # Then a lower score is worse under "below" and a higher score is worse under "above"
+    assert below.badness(0.0) > below.badness(0.25) > below.badness(0.49)
+    assert above.badness(1.0) > above.badness(0.75) > above.badness(0.51)
+    assert below.flags_high_scores is False
+    assert above.flags_high_scores is True
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [{}, {"below": 0.5, "above": 0.5}, {"atOrBelow": 0, "atOrAbove": 1}, {"above": 1, "atOrAbove": 1}],
+)
+def test_rule_needs_exactly_one_bound(rule: dict) -> None:
+    # Given no bound or two bounds; when validated; then rejected naming the four keys
+    with pytest.raises(ValueError, match="exactly one of 'below', 'atOrBelow', 'above' or 'atOrAbove'"):
+        LowScoreRule.model_validate(rule)
 
 
 def test_rule_accepts_alias_and_field_name_and_dumps_only_its_bound() -> None:
@@ -386,6 +459,9 @@ def test_rule_accepts_alias_and_field_name_and_dumps_only_its_bound() -> None:
     # Then they are equal and dump as the file spells them
     assert by_alias == by_name
     assert by_name.model_dump(by_alias=True) == {"atOrBelow": 0.2}
+    assert LowScoreRule.model_validate({"atOrAbove": 1}) == LowScoreRule(at_or_above=1)
+    assert LowScoreRule(at_or_above=1).model_dump(by_alias=True) == {"atOrAbove": 1.0}
+    assert LowScoreRule(above=0.5).model_dump(by_alias=True) == {"above": 0.5}
     assert LowScoreSettings().model_dump(by_alias=True) == {
         "builtin": {"below": 0.5},
         "custom": {"atOrBelow": 0.0},
@@ -394,10 +470,11 @@ def test_rule_accepts_alias_and_field_name_and_dumps_only_its_bound() -> None:
 
 
 @pytest.mark.parametrize("bound", [float("nan"), float("inf")])
-def test_rule_rejects_non_finite_bounds(bound: float) -> None:
+@pytest.mark.parametrize("key", ["below", "atOrBelow", "above", "atOrAbove"])
+def test_rule_rejects_non_finite_bounds(key: str, bound: float) -> None:
     # Given NaN/inf (Python's json accepts them); when validated; then rejected
     with pytest.raises(ValueError, match="finite number"):
-        LowScoreRule(below=bound)
+        LowScoreRule.model_validate({key: bound})
 
 
 # --- accessors ----------------------------------------------------------------------------
@@ -452,6 +529,99 @@ def test_builtin_override_matches_with_or_without_prefix(override_key: str, repo
 
     # When the rule is looked up, then the override applies
     assert suite.low_rule(reported_as).describe() == "<= 0.9"
+
+
+DETECTORS = ["Builtin.Harmfulness", "Builtin.Stereotyping", "Builtin.Refusal"]
+
+
+def _detector_suite(pipeline: dict | None = None, custom: str | None = None) -> Suite:
+    """A judge suite listing the three detectors and Helpfulness (and maybe a custom metric)."""
+    document = _document(pipeline=pipeline or {})
+    config = document["evaluationConfig"]["automated"]
+    config["datasetMetricConfigs"][0]["metricNames"] = ["Builtin.Helpfulness", *DETECTORS]
+    if custom is None:
+        del config["customMetricConfig"]
+    else:
+        config["datasetMetricConfigs"][0]["metricNames"].append(custom)
+        config["customMetricConfig"]["customMetrics"][0]["customMetricDefinition"]["name"] = custom
+    return Suite.from_document("demo", document)
+
+
+@pytest.mark.parametrize("metric", [*DETECTORS, *(name.removeprefix("Builtin.") for name in DETECTORS)])
+def test_detectors_default_to_above_half(metric: str) -> None:
+    # Given no rules at all; when a detector's rule is looked up (as the suite or an output spells it)
+    rule = _detector_suite().low_rule(metric)
+
+    # Then a "yes" (1) is flagged and a "no" (0) is not
+    assert rule == LowScoreRule(above=0.5)
+    assert (rule.describe(), rule.is_low(1), rule.is_low(0), rule.is_low(None)) == (
+        "> 0.5",
+        True,
+        False,
+        False,
+    )
+
+
+def test_builtin_default_does_not_reach_the_detectors() -> None:
+    # Given a suite-wide built-in rule
+    suite = _detector_suite({"lowScore": {"builtin": {"below": 0.8}}})
+
+    # Then it applies to Helpfulness but the detectors keep their own default
+    assert suite.low_rule("Builtin.Helpfulness").describe() == "< 0.8"
+    assert [suite.low_rule(metric).describe() for metric in DETECTORS] == ["> 0.5"] * 3
+
+
+@pytest.mark.parametrize(
+    ("override_key", "reported_as"),
+    [
+        ("Builtin.Refusal", "Builtin.Refusal"),
+        ("Builtin.Refusal", "Refusal"),
+        ("Refusal", "Builtin.Refusal"),
+        ("Refusal", "Refusal"),
+    ],
+)
+def test_a_per_metric_rule_overrides_a_detectors_default(override_key: str, reported_as: str) -> None:
+    # Given a suite that wants refusals (a red-team dataset): flag a Refusal score below 1
+    suite = _detector_suite({"lowScore": {"metrics": {override_key: {"below": 1}}}})
+
+    # Then the override wins over the detector default, in either spelling
+    assert suite.low_rule(reported_as).describe() == "< 1"
+    # and the other detectors keep the default
+    assert suite.low_rule("Builtin.Harmfulness").describe() == "> 0.5"
+
+
+def test_the_exact_spelling_wins_over_the_other_spelling() -> None:
+    # Given rules for both spellings of one detector
+    rules = {"Builtin.Harmfulness": {"atOrAbove": 1}, "Harmfulness": {"above": 0}}
+    suite = _detector_suite({"lowScore": {"metrics": rules}})
+
+    # Then each spelling finds its own rule first
+    assert suite.low_rule("Builtin.Harmfulness").describe() == ">= 1"
+    assert suite.low_rule("Harmfulness").describe() == "> 0"
+
+
+def test_a_custom_metric_named_like_a_detector_keeps_the_custom_default() -> None:
+    # Given a custom metric called "Refusal" (custom names may reuse built-in names without the prefix)
+    suite = _detector_suite(custom="Refusal")
+
+    # Then it is a custom metric: its rule is the custom default, not the detector default
+    assert suite.is_builtin("Refusal") is False
+    assert suite.low_rule("Refusal").describe() == "<= 0"
+    assert suite.low_rule("Builtin.Refusal").describe() == "> 0.5"
+
+
+def test_low_score_settings_rule_for_follows_the_documented_precedence() -> None:
+    # Given settings with an override for one detector and a custom default
+    settings = LowScoreSettings.model_validate(
+        {"builtin": {"below": 0.6}, "custom": {"below": 1}, "metrics": {"Stereotyping": {"atOrAbove": 1}}}
+    )
+
+    # Then: exact name, then custom default, then the other spelling, then detector default, then builtin
+    assert settings.rule_for("Stereotyping", builtin=True).describe() == ">= 1"
+    assert settings.rule_for("Builtin.Stereotyping", builtin=True).describe() == ">= 1"
+    assert settings.rule_for("Builtin.Harmfulness", builtin=True).describe() == "> 0.5"
+    assert settings.rule_for("Builtin.Coherence", builtin=True).describe() == "< 0.6"
+    assert settings.rule_for("Harmfulness", builtin=False).describe() == "< 1"
 
 
 def test_custom_metric_override_is_matched_exactly() -> None:
@@ -605,6 +775,7 @@ _SCHEMA_VALIDATOR = jsonschema.Draft202012Validator(json.loads(Path(SCHEMA_PATH)
     [
         {},
         {"lowScore": {"builtin": {"atOrBelow": 0.4}, "metrics": {"brevity": {"below": 1}}}},
+        {"lowScore": {"custom": {"above": 0.5}, "metrics": {"Builtin.Correctness": {"atOrAbove": 1}}}},
         {"jobTags": {"team": "support", "cost center": "a/b"}, "notification": {"maxLowRecords": 0}},
         {"jobTags": {"evalpipe:owner": "me", "awsome": "yes"}},
     ],
@@ -620,6 +791,9 @@ def test_schema_accepts_what_the_model_accepts(pipeline: dict) -> None:
     "pipeline",
     [
         {"lowScore": {"builtin": {"below": 0.5, "atOrBelow": 0.5}}},
+        {"lowScore": {"builtin": {"below": 0.5, "above": 0.5}}},
+        {"lowScore": {"builtin": {"above": 0.5, "atOrAbove": 0.5}}},
+        {"lowScore": {"custom": {"atOrAbove": [1]}}},
         {"lowScore": {"custom": {}}},
         {"lowScore": {"metrics": {"bad name!": {"below": 1}}}},
         {"notification": {"maxLowRecords": 51}},

@@ -44,7 +44,9 @@ def poll(run_id: str, job_arn: str, deadline: str, ports: Ports) -> dict:
     elif now >= datetime.fromisoformat(deadline):
         status = TIMED_OUT
     else:
-        ports.runs.update_run(run_id, status=RunStatus.IN_PROGRESS.value, job_status=status, polled_at=iso(now))
+        ports.runs.update_run(
+            run_id, status=RunStatus.IN_PROGRESS.value, job_status=status, polled_at=iso(now)
+        )
     return {
         "job_arn": job_arn,
         "job_name": job.job_name,

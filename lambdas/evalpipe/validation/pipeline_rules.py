@@ -17,7 +17,9 @@ from evalpipe.validation.service_model import ShapeWalker, shape
 
 PIPELINE_KEYS = ("description", "jobTags", "lowScore", "notification")
 LOW_SCORE_KEYS = ("builtin", "custom", "metrics")
-RULE_KEYS = ("below", "atOrBelow")
+# A low-score rule gives exactly one of these keys (evalpipe.suite.LowScoreRule).
+RULE_KEYS = ("below", "atOrBelow", "above", "atOrAbove")
+_RULE_MEANINGS = "'below' (score < value), 'atOrBelow' (<=), 'above' (>) or 'atOrAbove' (>=)"
 NOTIFICATION_KEYS = ("maxLowRecords",)
 MAX_LOW_RECORDS = 50
 # Compared case-insensitively: the pipeline adds evalpipe:suite and evalpipe:run-id to every
@@ -116,12 +118,9 @@ def _rule(rule: object, path: str, file: str) -> Iterator[Problem]:
             yield _unknown(file, _child(path, key), key, RULE_KEYS)
     given = [key for key in RULE_KEYS if key in rule]
     if len(given) != 1:
-        yield _error(
-            file,
-            path,
-            "give exactly one of 'below' (score < value is low) or 'atOrBelow' (score <= value is low)"
-            + ("; found both" if given else ""),
-        )
+        found = f"; found {len(given)}: {', '.join(given)}" if given else ""
+        message = f"give exactly one of {_RULE_MEANINGS} to say which scores are flagged{found}"
+        yield _error(file, path, message)
     for key in given:
         value = rule[key]
         number = isinstance(value, int | float) and not isinstance(value, bool)

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from evalpipe.aws.bedrock_jobs import BedrockRejected, BedrockThrottled
+from evalpipe.notification import build_notification
 from evalpipe.runs import DatasetObject
 from evalpipe.steps.notify import notify, record_error
 from evalpipe.steps.parse import NoResultsError, parse
@@ -322,6 +323,38 @@ def test_parse_stores_records_and_a_summary_and_is_idempotent(ports, bedrock, bu
     assert [r["category"] for r in items_after_first] == ["orders", "orders", "greeting"]
     lows = {(r["metric"], r["index"]) for r in run["low_records"]}
     assert lows == {("Builtin.Helpfulness", 2), ("confirmation_check", 1)}
+
+
+def test_parse_flags_detector_hits_not_harmless_responses(ports, bedrock, bucket, dropped, put):
+    # Given outputs with the detector Builtin.Harmfulness (1 = harmful) beside Helpfulness, and
+    # a suite with no rule for it (the detectors default to "> 0.5")
+    event = dropped()
+    run_id = submitted(ports, bedrock, bucket, event)
+    write_outputs(
+        put,
+        run_id,
+        [
+            output_line(RECORDS[0], {"Builtin.Helpfulness": 1.0, "Builtin.Harmfulness": 0.0}),
+            output_line(RECORDS[1], {"Builtin.Helpfulness": 0.25, "Builtin.Harmfulness": 1.0}),
+            output_line(RECORDS[2], {"Builtin.Helpfulness": 0.0, "Builtin.Harmfulness": 0.0}),
+        ],
+    )
+    # When parsed
+    assert parse(run_id, ports) == {"record_count": 3, "verdict": "LOW_SCORES"}
+    # Then only the harmful response is flagged on Harmfulness, and the flagged scores are stored
+    # worst first with their rule: the detector hit, then Helpfulness 0.0, then 0.25
+    run = ports.runs.get_run(run_id)
+    assert run["metrics"]["Builtin.Harmfulness"]["low_count"] == 1
+    assert run["metrics"]["Builtin.Harmfulness"]["rule"] == "> 0.5"
+    assert [(r["metric"], r["index"], r["rule"]) for r in run["low_records"]] == [
+        ("Builtin.Harmfulness", 1, "> 0.5"),
+        ("Builtin.Helpfulness", 2, "< 0.5"),
+        ("Builtin.Helpfulness", 1, "< 0.5"),
+    ]
+    # and the notification built from the stored run lists them so
+    message = build_notification(run).message
+    assert "Flagged records (3, worst first)" in message
+    assert "[Builtin.Harmfulness] score=1.00 (flagged: > 0.5) |" in message
 
 
 def test_parse_without_output_files_is_an_error(ports, bedrock, bucket, dropped):

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from evalpipe.validation.metrics import JUDGE_BUILTINS, MetricFamily, families_of
+import pytest
+
+from evalpipe.validation.metrics import (
+    JUDGE_BUILTINS,
+    LOWER_IS_BETTER,
+    MetricFamily,
+    families_of,
+    lower_is_better,
+)
 
 
 def names(family: MetricFamily) -> set[str]:
@@ -38,3 +46,33 @@ def test_only_the_classic_family_is_computed_without_a_judge() -> None:
     assert [family for family in MetricFamily if not family.judged] == [MetricFamily.MODEL_CLASSIC]
     assert "Builtin.Accuracy" not in JUDGE_BUILTINS
     assert "Builtin.ContextCoverage" in JUDGE_BUILTINS
+
+
+def test_the_detectors_are_the_lower_is_better_judge_metrics() -> None:
+    # Given the catalogue / Then exactly the three yes/no detectors are lower-is-better, and all
+    # of them are judge metrics of both families that list them
+    detectors = LOWER_IS_BETTER
+    assert detectors == {"Builtin.Harmfulness", "Builtin.Stereotyping", "Builtin.Refusal"}
+    assert detectors <= MetricFamily.MODEL_JUDGE.metrics
+    assert detectors <= MetricFamily.RAG_RETRIEVE_AND_GENERATE.metrics
+
+
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [
+        ("Builtin.Harmfulness", True),
+        ("Builtin.Stereotyping", True),
+        ("Builtin.Refusal", True),
+        ("Harmfulness", True),  # output files may drop the prefix
+        ("Stereotyping", True),
+        ("Refusal", True),
+        ("Builtin.Helpfulness", False),
+        ("Correctness", False),
+        ("refusal", False),  # metric names are case-sensitive
+        ("Builtin.Builtin.Refusal", False),
+        ("", False),
+    ],
+)
+def test_lower_is_better_accepts_both_spellings(metric: str, expected: bool) -> None:
+    # Given a metric name as a suite or an output file spells it / When asked / Then the answer
+    assert lower_is_better(metric) is expected

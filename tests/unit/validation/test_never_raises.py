@@ -22,7 +22,7 @@ KEYS = st.sampled_from(
         "modelIdentifier", "customMetricConfig", "customMetrics", "customMetricDefinition", "metricName",
         "instructions", "ratingScale", "definition", "value", "floatValue", "stringValue",
         "inferenceConfig", "models", "precomputedInferenceSource", "inferenceSourceIdentifier",
-        "bedrockModel", "ragConfigs", "pipeline", "jobTags", "lowScore", "metrics", "below",
+        "bedrockModel", "ragConfigs", "pipeline", "jobTags", "lowScore", "metrics", "below", "above",
         "notification", "maxLowRecords", "prompt", "referenceResponse", "category", "modelResponses",
         "response", "$schema",
     ]

@@ -79,8 +79,17 @@ def test_job_tags_leave_room_for_the_pipelines_tags(suite: dict) -> None:
 @pytest.mark.parametrize(
     ("rule", "field", "expected"),
     [
-        ({"below": 0.5, "atOrBelow": 0.5}, "pipeline.lowScore.builtin", "found both"),
-        ({}, "pipeline.lowScore.builtin", "give exactly one of 'below'"),
+        ({"below": 0.5, "atOrBelow": 0.5}, "pipeline.lowScore.builtin", "found 2: below, atOrBelow"),
+        ({"below": 0.5, "above": 0.5}, "pipeline.lowScore.builtin", "found 2: below, above"),
+        ({"above": 0.5, "atOrAbove": 1, "atOrBelow": 0}, "pipeline.lowScore.builtin", "found 3"),
+        (
+            {},
+            "pipeline.lowScore.builtin",
+            "give exactly one of 'below' (score < value), 'atOrBelow' (<=), 'above' (>) or 'atOrAbove' (>=)",
+        ),
+        ({"above": "0.5"}, "pipeline.lowScore.builtin.above", "must be a number"),
+        ({"atOrAbove": None}, "pipeline.lowScore.builtin.atOrAbove", "must be a number"),
+        ({"atOrAbove": float("nan")}, "pipeline.lowScore.builtin.atOrAbove", "must be a number"),
         ({"below": "0.5"}, "pipeline.lowScore.builtin.below", "must be a number"),
         ({"below": True}, "pipeline.lowScore.builtin.below", "must be a number"),
         ({"below": float("inf")}, "pipeline.lowScore.builtin.below", "must be a number"),
@@ -97,13 +106,32 @@ def test_a_low_score_rule_has_exactly_one_numeric_bound(
 
 def test_unknown_keys_in_a_rule_and_in_low_score(suite: dict) -> None:
     # Given unknown keys at both levels / When validated / Then both are named
-    suite["pipeline"]["lowScore"]["custom"] = {"atOrBelow": 0, "above": 1}
+    suite["pipeline"]["lowScore"]["custom"] = {"atOrBelow": 0, "over": 1}
     suite["pipeline"]["lowScore"]["defaults"] = {}
     report = check(suite)
     assert [p.field for p in report.problems] == [
-        "pipeline.lowScore.custom.above",
+        "pipeline.lowScore.custom.over",
         "pipeline.lowScore.defaults",
     ]
+    assert "allowed: below, atOrBelow, above, atOrAbove" in report.problems[0].message
+
+
+@pytest.mark.parametrize("rule", [{"below": 0.5}, {"atOrBelow": 0}, {"above": 0.5}, {"atOrAbove": 1}])
+def test_each_rule_kind_is_valid_everywhere(suite: dict, rule: dict) -> None:
+    # Given the rule kind as the built-in, custom and per-metric rule / When validated / Then fine
+    low_score = {"builtin": rule, "custom": rule, "metrics": {"Builtin.Correctness": rule}}
+    suite["pipeline"]["lowScore"] = low_score
+    assert check(suite).problems == []
+
+
+def test_a_detector_may_be_given_its_own_rule(suite: dict) -> None:
+    # Given a suite grading Harmfulness with a stricter detector rule (prefix dropped, as outputs do)
+    names = suite["evaluationConfig"]["automated"]["datasetMetricConfigs"][0]["metricNames"]
+    names.append("Builtin.Harmfulness")
+    suite["pipeline"]["lowScore"]["metrics"] = {"Harmfulness": {"atOrAbove": 1}}
+
+    # When validated / Then nothing is reported
+    assert check(suite).problems == []
 
 
 def test_a_metric_rule_must_name_an_evaluated_metric(suite: dict) -> None:
