@@ -78,7 +78,10 @@ class MotoPipeline:
             Environment values that replace the template's in every function that has them
             (e.g. ``POLL_INTERVAL_SECONDS`` so a local run polls every second).
         """
-        clients = {name: boto3.client(name, region_name=region) for name in ("s3", "dynamodb", "sns", "sqs", "iam", "lambda", "stepfunctions")}
+        clients = {
+            name: boto3.client(name, region_name=region)
+            for name in ("s3", "dynamodb", "sns", "sqs", "iam", "lambda", "stepfunctions")
+        }
         resources = template["Resources"]
 
         clients["s3"].create_bucket(Bucket=bucket)
@@ -118,7 +121,9 @@ class MotoPipeline:
                 continue
             properties = resource["Properties"]
             env = resolve_intrinsics(
-                properties.get("Environment", {}).get("Variables", {}), values, where=f"{logical_id}.Environment"
+                properties.get("Environment", {}).get("Variables", {}),
+                values,
+                where=f"{logical_id}.Environment",
             )
             env.update({k: v for k, v in (env_overrides or {}).items() if k in env})
             function_arns[logical_id] = create_function(
@@ -155,7 +160,12 @@ class MotoPipeline:
         """Upload a dataset and return the EventBridge event S3 sends for it."""
         response = self.clients["s3"].put_object(Bucket=self.bucket, Key=key, Body=body)
         return object_created_event(
-            self.bucket, key, response.get("VersionId"), response["ETag"].strip('"'), len(body), self.region
+            self.bucket,
+            key,
+            response.get("VersionId"),
+            response["ETag"].strip('"'),
+            len(body),
+            region=self.region,
         )
 
     def run(self, event: dict[str, Any], timeout: float = 60) -> ExecutionResult:
@@ -172,7 +182,9 @@ class MotoPipeline:
         sqs = self.clients["sqs"]
         delivered = []
         while True:
-            batch = sqs.receive_message(QueueUrl=self.subscriber_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = sqs.receive_message(QueueUrl=self.subscriber_queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not batch:
                 return delivered
             for message in batch:
@@ -181,14 +193,16 @@ class MotoPipeline:
                     {
                         "subject": envelope.get("Subject"),
                         "message": envelope["Message"],
-                        "attributes": {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()},
+                        "attributes": {
+                            k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
+                        },
                     }
                 )
                 sqs.delete_message(QueueUrl=self.subscriber_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def object_created_event(
-    bucket: str, key: str, version_id: str | None, etag: str, size: int, region: str = DEFAULT_REGION
+    bucket: str, key: str, version_id: str | None, etag: str, size: int, *, region: str = DEFAULT_REGION
 ) -> dict[str, Any]:
     """The `Object Created` event S3 publishes to EventBridge for a PutObject."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

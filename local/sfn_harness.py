@@ -418,7 +418,11 @@ def definition_from_template(
 
 
 def resolve_intrinsics(
-    node: Any, values: Mapping[str, str], *, where: str = "value", pseudo_parameters: Mapping[str, str] | None = None
+    node: Any,
+    values: Mapping[str, str],
+    *,
+    where: str = "value",
+    pseudo_parameters: Mapping[str, str] | None = None,
 ) -> Any:
     """Resolve ``Ref`` / ``Fn::GetAtt`` / ``Fn::Join`` anywhere inside a template value.
 

@@ -163,9 +163,7 @@ def suite_of_key(key: str) -> str:
         )
     suite = parts[1]
     if not SUITE_NAME_PATTERN.match(suite):
-        raise DatasetKeyError(
-            f"{key}: suite name {suite!r} must match {SUITE_NAME_PATTERN.pattern}"
-        )
+        raise DatasetKeyError(f"{key}: suite name {suite!r} must match {SUITE_NAME_PATTERN.pattern}")
     return suite
 
 

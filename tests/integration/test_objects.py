@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from evalpipe.aws.objects import ObjectMissing, Objects, ObjectTooLarge
 
 PREFIX = "results/support/support-20250101-000000-abcd1234/"

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from boto3.dynamodb.conditions import Key
+
 from evalpipe.aws.runs_table import (
     MAX_ITEM_BYTES,
     RecordTooLarge,

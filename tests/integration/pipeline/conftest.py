@@ -39,7 +39,10 @@ SUITE = {
                     {
                         "customMetricDefinition": {
                             "name": "confirmation_check",
-                            "instructions": "Does the assistant ask before acting?\n\nPrompt: {{prompt}}\nResponse: {{prediction}}",
+                            "instructions": (
+                                "Does the assistant ask before acting?\n\n"
+                                "Prompt: {{prompt}}\nResponse: {{prediction}}"
+                            ),
                             "ratingScale": [
                                 {"definition": "N/A", "value": {"floatValue": -1}},
                                 {"definition": "Poor", "value": {"floatValue": 0}},
@@ -57,12 +60,24 @@ SUITE = {
 }
 
 RECORDS = [
-    {"prompt": "Where is my order 123?", "referenceResponse": "It ships tomorrow.", "category": "orders",
-     "modelResponses": [{"response": "Order 123 ships tomorrow.", "modelIdentifier": SOURCE}]},
-    {"prompt": "Cancel my order 456", "referenceResponse": "", "category": "orders",
-     "modelResponses": [{"response": "Done, cancelled.", "modelIdentifier": SOURCE}]},
-    {"prompt": "hello", "referenceResponse": "", "category": "greeting",
-     "modelResponses": [{"response": "Hello! How can I help?", "modelIdentifier": SOURCE}]},
+    {
+        "prompt": "Where is my order 123?",
+        "referenceResponse": "It ships tomorrow.",
+        "category": "orders",
+        "modelResponses": [{"response": "Order 123 ships tomorrow.", "modelIdentifier": SOURCE}],
+    },
+    {
+        "prompt": "Cancel my order 456",
+        "referenceResponse": "",
+        "category": "orders",
+        "modelResponses": [{"response": "Done, cancelled.", "modelIdentifier": SOURCE}],
+    },
+    {
+        "prompt": "hello",
+        "referenceResponse": "",
+        "category": "greeting",
+        "modelResponses": [{"response": "Hello! How can I help?", "modelIdentifier": SOURCE}],
+    },
 ]
 
 
@@ -84,7 +99,13 @@ def s3_event(bucket: str, key: str, version_id: str | None, etag: str = "etag", 
         "detail": {
             "version": "0",
             "bucket": {"name": bucket},
-            "object": {"key": key, "size": size, "etag": etag, "version-id": version_id, "sequencer": "00617F"},
+            "object": {
+                "key": key,
+                "size": size,
+                "etag": etag,
+                "version-id": version_id,
+                "sequencer": "00617F",
+            },
             "request-id": "N4N7GDK58NMKJ12R",
             "requester": ACCOUNT,
             "source-ip-address": "1.2.3.4",
@@ -157,7 +178,11 @@ def put(s3_client, bucket):
 def dropped(put, bucket):
     """Upload the smoke suite and a dataset as a user would; returns the S3 event of the dataset."""
 
-    def _drop(records: list[dict] | bytes = RECORDS, suite: dict | None = SUITE, key: str = "datasets/smoke/run.jsonl"):
+    def _drop(
+        records: list[dict] | bytes = RECORDS,
+        suite: dict | None = SUITE,
+        key: str = "datasets/smoke/run.jsonl",
+    ):
         if suite is not None:
             put("suites/smoke.json", json.dumps(suite).encode())
         body = records if isinstance(records, bytes) else jsonl(records)

@@ -38,7 +38,9 @@ def expected_request(bucket: str, event: dict) -> dict:
         "roleArn": ROLE_ARN,
         "applicationType": "ModelEvaluation",
         "evaluationConfig": evaluation,
-        "inferenceConfig": {"models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": SOURCE}}]},
+        "inferenceConfig": {
+            "models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": SOURCE}}]
+        },
         "outputDataConfig": {"s3Uri": f"s3://{bucket}/results/smoke/{run_id}/"},
         "jobTags": [
             {"key": "evalpipe:suite", "value": "smoke"},
@@ -220,8 +222,12 @@ def test_poll_in_progress_then_completed(ports, bedrock, bucket, dropped):
     event = dropped()
     run_id = submitted(ports, bedrock, bucket, event)
     deadline = ports.runs.get_run(run_id)["deadline"]
-    bedrock.add_response("get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN})
-    bedrock.add_response("get_evaluation_job", get_job_response("Completed", run_id), {"jobIdentifier": JOB_ARN})
+    bedrock.add_response(
+        "get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN}
+    )
+    bedrock.add_response(
+        "get_evaluation_job", get_job_response("Completed", run_id), {"jobIdentifier": JOB_ARN}
+    )
     # When polled twice
     first = poll(run_id, JOB_ARN, deadline, ports)
     in_progress = ports.runs.get_run(run_id)["status"]
@@ -236,7 +242,9 @@ def test_poll_records_a_failed_job_with_its_failure_messages(ports, bedrock, buc
     event = dropped()
     run_id = submitted(ports, bedrock, bucket, event)
     messages = ["Model mapping error: modelIdentifier does not match inferenceSourceIdentifier"]
-    bedrock.add_response("get_evaluation_job", get_job_response("Failed", run_id, messages), {"jobIdentifier": JOB_ARN})
+    bedrock.add_response(
+        "get_evaluation_job", get_job_response("Failed", run_id, messages), {"jobIdentifier": JOB_ARN}
+    )
     result = poll(run_id, JOB_ARN, ports.runs.get_run(run_id)["deadline"], ports)
     run = ports.runs.get_run(run_id)
     assert result["status"] == "Failed"
@@ -249,7 +257,9 @@ def test_poll_past_the_deadline_times_out_and_stop_records_it(ports, bedrock, bu
     run_id = submitted(ports, bedrock, bucket, event)
     deadline = ports.runs.get_run(run_id)["deadline"]
     clock.advance(3601)
-    bedrock.add_response("get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN})
+    bedrock.add_response(
+        "get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN}
+    )
     bedrock.add_response("stop_evaluation_job", {}, {"jobIdentifier": JOB_ARN})
     # When polled and then stopped
     result = poll(run_id, JOB_ARN, deadline, ports)
@@ -274,7 +284,9 @@ def output_line(record: dict, scores: dict[str, float | None], keep_category: bo
                 {
                     "metricName": metric,
                     "result": score,
-                    "evaluatorDetails": [{"modelIdentifier": JUDGE, "explanation": f"why {metric} is {score}"}],
+                    "evaluatorDetails": [
+                        {"modelIdentifier": JUDGE, "explanation": f"why {metric} is {score}"}
+                    ],
                 }
                 for metric, score in scores.items()
             ]
@@ -299,9 +311,21 @@ def test_parse_stores_records_and_a_summary_and_is_idempotent(ports, bedrock, bu
         put,
         run_id,
         [
-            output_line(RECORDS[0], {"Builtin.Helpfulness": 1.0, "Builtin.Correctness": 1.0, "confirmation_check": None}, False),
-            output_line(RECORDS[1], {"Builtin.Helpfulness": 0.5, "Builtin.Correctness": None, "confirmation_check": 0.0}, False),
-            output_line(RECORDS[2], {"Builtin.Helpfulness": 0.25, "Builtin.Correctness": None, "confirmation_check": None}, False),
+            output_line(
+                RECORDS[0],
+                {"Builtin.Helpfulness": 1.0, "Builtin.Correctness": 1.0, "confirmation_check": None},
+                False,
+            ),
+            output_line(
+                RECORDS[1],
+                {"Builtin.Helpfulness": 0.5, "Builtin.Correctness": None, "confirmation_check": 0.0},
+                False,
+            ),
+            output_line(
+                RECORDS[2],
+                {"Builtin.Helpfulness": 0.25, "Builtin.Correctness": None, "confirmation_check": None},
+                False,
+            ),
         ],
     )
     # When parsed twice
@@ -387,7 +411,13 @@ def test_notify_publishes_once_with_filterable_attributes(ports, dropped, sns_me
 def test_record_error_after_validate_failed_creates_the_run(ports, dropped):
     # Given an execution whose Validate step crashed (no $.run yet)
     event = dropped()
-    state = {**event, "error": {"Error": "KeyError", "Cause": json.dumps({"errorMessage": "'detail'", "errorType": "KeyError", "stackTrace": ["x"]})}}
+    state = {
+        **event,
+        "error": {
+            "Error": "KeyError",
+            "Cause": json.dumps({"errorMessage": "'detail'", "errorType": "KeyError", "stackTrace": ["x"]}),
+        },
+    }
     # When the error is recorded
     result = record_error(state, ports)
     # Then the run exists with status ERROR and the message without the stack trace
@@ -399,7 +429,11 @@ def test_record_error_after_validate_failed_creates_the_run(ports, dropped):
 def test_record_error_keeps_an_existing_run(ports, dropped):
     event = dropped()
     run_id = validated(ports, event)
-    state = {**event, "run": {"run_id": run_id, "suite": "smoke", "outcome": "VALID"}, "error": {"Error": "BedrockRejected", "Cause": "no access"}}
+    state = {
+        **event,
+        "run": {"run_id": run_id, "suite": "smoke", "outcome": "VALID"},
+        "error": {"Error": "BedrockRejected", "Cause": "no access"},
+    }
     record_error(state, ports)
     run = ports.runs.get_run(run_id)
     assert (run["status"], run["verdict"], run["error"]["message"]) == ("ERROR", "ERROR", "no access")
