@@ -110,7 +110,14 @@ class PipelineFunctions(Construct):
     # --- the factory -------------------------------------------------------------------------
 
     def _build_code(self) -> lambda_.Code:
-        bundler = PipBundler.for_lambda(self._settings.lambda_architecture, constants.LAMBDA_PYTHON_VERSION)
+        settings = self._settings
+        # Local mode runs the handlers in-process on this machine: wheels for this host (an
+        # arm64 pydantic-core would not import on x86_64, nor a cp314 one on another Python).
+        bundler = (
+            PipBundler.for_host()
+            if settings.local_mode
+            else PipBundler.for_lambda(settings.lambda_architecture, constants.LAMBDA_PYTHON_VERSION)
+        )
         return lambda_.Code.from_asset(
             str(LAMBDAS_DIR),
             # SOURCE hashes the lambdas/ tree (code + requirements.txt) and, because the asset is

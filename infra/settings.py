@@ -54,6 +54,9 @@ class PipelineSettings(BaseModel):
     )
     lambda_architecture: Literal["arm64", "x86_64"] = Field(default="arm64", alias="lambdaArchitecture")
     log_retention_days: int = Field(default=30, alias="logRetentionDays")
+    # Local mode (`make demo`): the functions run in-process on this machine, so their code asset
+    # is bundled for the host's platform and Python instead of the Lambda runtime's.
+    local_mode: bool = Field(default=False, alias="localMode")
 
     @field_validator("evaluator_models", "alert_emails", mode="before")
     @classmethod
