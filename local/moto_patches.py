@@ -1,21 +1,72 @@
-"""Fixes to moto 5.2.1 internals that the local mode and the state machine tests need.
+"""Every change to moto 5.2.1 internals that the local mode and the tests need, in one place.
 
-Each patch says why. `install()` is idempotent; `tests/integration/harness` checks the
-internals still exist, so a moto upgrade that moves them fails loudly instead of silently.
-(The Lambda runner's patches live in `local.inprocess_lambda`, the Bedrock routes in
-`local.bedrock_emulator.moto_routes`; this module holds the rest.)
+`install()` (idempotent) applies all of them; `uninstall()` restores moto. Each patch says why
+below and in docs/local-mode.md; ``tests/integration/local_mode/test_moto_patches.py`` (and
+``tests/integration/workflow/test_moto_patches.py``) fail loudly when a moto upgrade moves or
+fixes what a patch relies on, instead of letting the local mode drift silently.
+
+What `install()` does:
+
+1. Step Functions (ASL engine): a state machine clone at StartExecution drops past executions.
+2. Lambda: every invocation runs the function's handler in this process from its deployed zip
+   (`local.inprocess_lambda`, resolver -> None); moto would start a Docker container.
+3. Bedrock: the evaluation-job routes of `local.bedrock_emulator` (moto has none).
+4. CloudFormation:
+   a. ``AWS::StepFunctions::StateMachine`` is created in the backend that executes ASL when
+      ``execute_state_machine`` is on (moto always uses the one that never runs executions);
+   b. ``AWS::S3::Bucket`` applies ``VersioningConfiguration`` and
+      ``NotificationConfiguration.EventBridgeConfiguration`` (moto ignores both);
+   c. ``AWS::KMS::Key`` accepts CloudFormation's ``Tags`` (Key/Value) and a ``KeyPolicy`` object;
+   d. ``AWS::S3::BucketPolicy``, ``AWS::SNS::TopicPolicy``, ``AWS::SQS::QueuePolicy`` and
+      ``AWS::CloudWatch::Alarm`` exist (moto skips them, and DescribeStackResources then fails);
+   e. custom resources (``Custom::*``): properties reach the handler as strings, as CloudFormation
+      sends them, and the ResponseURL points at this server (moto aims at a Docker host).
+5. EventBridge: rule targets that are state machines start an execution with the event (moto
+   raises NotImplementedError, which S3's delivery then swallows); a disabled rule delivers nothing.
+6. S3 -> EventBridge: the ``Object Created`` event has the real shape (``etag``, ``reason``
+   ``PutObject``, a fresh ``id``, ``version-id`` only for versioned objects) and goes to the
+   default bus only; a delivery error is logged instead of swallowed.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from moto.stepfunctions.models import StateMachineInstance
+from moto.cloudformation import parsing as moto_cfn_parsing
+from moto.cloudformation.custom_model import CustomModel
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.utils import unix_time
+from moto.events import models as moto_events
+from moto.events.models import Rule
+from moto.events.utils import EventTemplateParser
+from moto.kms.models import Key
+from moto.s3 import notifications as moto_s3_notifications
+from moto.s3.models import FakeBucket
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
+from moto.stepfunctions.models import StateMachine, StateMachineInstance
+from moto.stepfunctions.responses import get_backend as sfn_get_backend
+from moto.stepfunctions.utils import cfn_to_api_tags
 
+from local import bedrock_emulator, inprocess_lambda
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
 _installed = False
+_originals: dict[tuple[Any, str], Any] = {}
+_runner: inprocess_lambda.InProcessLambdaRunner | None = None
 
 
+# ====================================================================== 1. Step Functions clone
 def _deepcopy_without_executions(self: Any, memo: dict[int, Any]) -> Any:
     # moto's ASL backend deep-copies the state machine at every StartExecution. Finished
     # executions hang off it and hold thread locks (their worker and environment), so the
@@ -29,14 +80,591 @@ def _deepcopy_without_executions(self: Any, memo: dict[int, Any]) -> Any:
     return clone
 
 
-def install() -> None:
-    """Apply the patches (idempotent)."""
-    global _installed  # noqa: PLW0603 - one process-wide switch, like moto's own backends
-    if _installed:
+# ====================================================================== 2. Lambda from the zip
+def deployed_code(function: Any) -> None:
+    """Resolver of the in-process runner: always the zip deployed to moto (CloudFormation's asset)."""
+    return None
+
+
+# ====================================================================== 4a. CFN state machine
+def _sfn_create_from_cfn(
+    cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    # moto creates the machine in `stepfunctions_backends`; with execute_state_machine on, the
+    # API (StartExecution, DescribeExecution) reads `stepfunctions_parser_backends` instead, so a
+    # machine deployed by CloudFormation would not even be found. `get_backend` is what the API
+    # itself uses. The parser backend also validates the definition, as the service does.
+    properties = cloudformation_json["Properties"]
+    return sfn_get_backend(account_id, region_name).create_state_machine(
+        properties.get("StateMachineName", resource_name),
+        properties.get("DefinitionString", ""),
+        properties.get("RoleArn", ""),
+        tags=cfn_to_api_tags(properties.get("Tags", [])),
+    )
+
+
+def _sfn_delete_from_cfn(
+    cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+) -> None:
+    sfn_get_backend(account_id, region_name).delete_state_machine(resource_name)
+
+
+def _sfn_update_from_cfn(  # noqa: PLR0917 - moto's positional signature
+    cls: type,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    # Same reason as creation: the machine lives in the backend the API reads.
+    properties = cloudformation_json.get("Properties", {})
+    backend = sfn_get_backend(account_id, region_name)
+    name = properties.get("StateMachineName", original_resource.name)
+    if name != original_resource.name:
+        replacement = _sfn_create_from_cfn(cls, name, cloudformation_json, account_id, region_name)
+        backend.delete_state_machine(original_resource.arn)
+        return replacement
+    machine = backend.update_state_machine(
+        original_resource.arn,
+        definition=properties.get("DefinitionString"),
+        role_arn=properties.get("RoleArn"),
+    )
+    backend.tag_resource(machine.arn, cfn_to_api_tags(properties.get("Tags", [])))
+    return machine
+
+
+# ====================================================================== 4b. CFN bucket
+def _bucket_create_from_cfn(
+    cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    # moto's bucket applies only BucketEncryption and Tags. The pipeline depends on two more:
+    # VersioningConfiguration (events carry version ids; the run identity uses them) and
+    # NotificationConfiguration.EventBridgeConfiguration (without it S3 sends no event at all).
+    bucket = _originals[(FakeBucket, "create_from_cloudformation_json")].__func__(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
+    _apply_bucket_properties(bucket, cloudformation_json.get("Properties", {}))
+    return bucket
+
+
+def _bucket_update_from_cfn(  # noqa: PLR0917 - moto's positional signature
+    cls: type,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    bucket = _originals[(FakeBucket, "update_from_cloudformation_json")].__func__(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    )
+    _apply_bucket_properties(bucket, cloudformation_json.get("Properties", {}))
+    return bucket
+
+
+def _apply_bucket_properties(bucket: Any, properties: dict[str, Any]) -> None:
+    versioning = (properties.get("VersioningConfiguration") or {}).get("Status")
+    if versioning:
+        bucket.versioning_status = versioning
+    notifications = properties.get("NotificationConfiguration") or {}
+    event_bridge = notifications.get("EventBridgeConfiguration")
+    if event_bridge is not None and str(event_bridge.get("EventBridgeEnabled", True)).lower() == "true":
+        # The S3 API's form: an (empty) EventBridgeConfiguration element turns delivery on.
+        bucket.set_notification_configuration({"EventBridgeConfiguration": {}})
+    unsupported = sorted(
+        set(notifications) & {"LambdaConfigurations", "QueueConfigurations", "TopicConfigurations"}
+    )
+    if unsupported:
+        logger.warning("local mode: bucket %s: %s are not applied", bucket.name, ", ".join(unsupported))
+
+
+# ====================================================================== 4c. CFN KMS key
+def _kms_create_from_cfn(
+    cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    # moto hands CloudFormation's Tags ([{Key, Value}]) to the API's tagger, which expects
+    # [{TagKey, TagValue}] (KeyError 'TagKey', the whole CreateStack fails with a 500), and keeps
+    # the KeyPolicy object where the API keeps JSON text (GetKeyPolicy would return a dict).
+    converted = copy.deepcopy(cloudformation_json)
+    properties = converted.setdefault("Properties", {})
+    properties["Tags"] = [
+        {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties.get("Tags", []) or []
+    ]
+    if isinstance(properties.get("KeyPolicy"), dict):
+        properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+    return _originals[(Key, "create_from_cloudformation_json")].__func__(
+        cls, resource_name, converted, account_id, region_name, **kwargs
+    )
+
+
+# ====================================================================== 4d. resources moto skips
+class _RecordedResource:
+    """A resource type moto's CloudFormation does not know, registered by `install()`.
+
+    moto skips an unknown type with a warning and keeps ``None`` in the stack's resource map:
+    DescribeStackResources then fails (KeyError 'LogicalResourceId' -> HTTP 500) and a ``Ref``
+    to it resolves to nothing. moto looks types up in ``parsing.get_model_map()``; `install()`
+    wraps that function to add these classes, so importing this module changes nothing.
+    """
+
+    cf_resource_type: str
+    logical_resource_id: str
+
+    def __init__(self, physical_id: str, properties: dict[str, Any]) -> None:
+        self.physical_id = physical_id
+        self.properties = properties
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.physical_id
+
+    def is_created(self) -> bool:
+        return True
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        raise NotImplementedError
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException  # noqa: PLC0415
+
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        cls.apply(properties, account_id, region_name, resource_name)
+        return cls(resource_name, properties)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        return cls.create_from_cloudformation_json(
+            original_resource.physical_id, cloudformation_json, account_id, region_name
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+    @classmethod
+    def apply(cls, properties: dict[str, Any], account_id: str, region_name: str, name: str) -> None:
+        """Make the resource take effect in moto's backends (nothing by default)."""
+
+
+class S3BucketPolicy(_RecordedResource):
+    """``AWS::S3::BucketPolicy``: recorded, deliberately not applied to moto's bucket.
+
+    moto evaluates bucket policies without any request context: the statement CDK adds to every
+    bucket (Deny ``s3:*`` when ``aws:SecureTransport`` is false) would deny *every* request, and
+    the emulator speaks plain HTTP on loopback anyway. The policy stays readable on the resource.
+    """
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+
+class SnsTopicPolicy(_RecordedResource):
+    """``AWS::SNS::TopicPolicy``: sets each topic's ``Policy`` attribute, as the service does."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def apply(cls, properties: dict[str, Any], account_id: str, region_name: str, name: str) -> None:
+        backend = sns_backends[account_id][region_name]
+        for topic_arn in properties.get("Topics", []):
+            backend.set_topic_attribute(topic_arn, "Policy", json.dumps(properties.get("PolicyDocument", {})))
+
+
+class SqsQueuePolicy(_RecordedResource):
+    """``AWS::SQS::QueuePolicy``: sets each queue's ``Policy`` attribute (``Queues`` are URLs)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+    @classmethod
+    def apply(cls, properties: dict[str, Any], account_id: str, region_name: str, name: str) -> None:
+        backend = sqs_backends[account_id][region_name]
+        for queue_url in properties.get("Queues", []):
+            backend.set_queue_attributes(
+                queue_url.rstrip("/").rsplit("/", 1)[-1],
+                {"Policy": json.dumps(properties.get("PolicyDocument", {}))},
+            )
+
+
+class CloudWatchAlarm(_RecordedResource):
+    """``AWS::CloudWatch::Alarm``: created with PutMetricAlarm's arguments (Ref = alarm name)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @classmethod
+    def apply(cls, properties: dict[str, Any], account_id: str, region_name: str, name: str) -> None:
+        p = properties
+        cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name,
+            namespace=p.get("Namespace"),  # type: ignore[arg-type]
+            metric_name=p.get("MetricName"),  # type: ignore[arg-type]
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p.get("EvaluationPeriods", 1)),
+            period=int(p.get("Period", 60)),
+            threshold=float(p.get("Threshold", 0)),
+            statistic=p.get("Statistic"),  # type: ignore[arg-type]
+            description=p.get("AlarmDescription"),  # type: ignore[arg-type]
+            dimensions=list(p.get("Dimensions", [])),
+            alarm_actions=list(p.get("AlarmActions", [])),
+            ok_actions=list(p.get("OKActions", [])),
+            insufficient_data_actions=list(p.get("InsufficientDataActions", [])),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"),
+            extended_statistic=p.get("ExtendedStatistic"),
+            unit=p.get("Unit"),
+            actions_enabled=str(p.get("ActionsEnabled", "true")).lower() == "true",
+            treat_missing_data=p.get("TreatMissingData"),
+            tags=[{"Key": t["Key"], "Value": t["Value"]} for t in p.get("Tags", [])],
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+
+ADDED_RESOURCE_TYPES: dict[str, type[_RecordedResource]] = {
+    model.cloudformation_type(): model
+    for model in (S3BucketPolicy, SnsTopicPolicy, SqsQueuePolicy, CloudWatchAlarm)
+}
+
+
+def _get_model_map() -> dict[str, Any]:
+    return {**ADDED_RESOURCE_TYPES, **_originals[(moto_cfn_parsing, "get_model_map")]()}
+
+
+def _get_name_type_map() -> dict[str, str]:
+    added = {name: model.cloudformation_name_type() for name, model in ADDED_RESOURCE_TYPES.items()}
+    return {**added, **_originals[(moto_cfn_parsing, "get_name_type_map")]()}
+
+
+# ====================================================================== 4e. custom resources
+def cfn_stringify(value: Any) -> Any:
+    """CloudFormation's rendering of ResourceProperties: every scalar becomes a string.
+
+    Numbers and booleans arrive in a custom-resource handler as ``"1"`` and ``"true"``; lists
+    and objects keep their shape with their scalars converted. (CDK's handlers rely on it.)
+    """
+    if isinstance(value, dict):
+        return {key: cfn_stringify(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [cfn_stringify(item) for item in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return value
+    return str(value)
+
+
+def server_url() -> str:
+    """This process's moto server (`local.server` sets ``MOTO_PORT``; moto's own default is 5000)."""
+    return f"http://127.0.0.1:{os.environ.get('MOTO_PORT') or '5000'}"
+
+
+def _custom_create_from_cfn(
+    cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    # moto's version sends the properties as they are in the template (numbers, booleans) and
+    # a ResponseURL on `host.docker.internal` (where a Lambda container would reach the server).
+    # Here the handler runs in this process and must answer on loopback; CloudFormation sends
+    # every property value as a string.
+    from moto.awslambda.utils import get_backend as lambda_get_backend  # noqa: PLC0415
+    from moto.cloudformation import cloudformation_backends  # noqa: PLC0415
+    from moto.moto_api._internal import mock_random  # noqa: PLC0415
+
+    logical_id, stack_id = kwargs["LogicalId"], kwargs["StackId"]
+    properties = cloudformation_json["Properties"]
+    service_token = properties["ServiceToken"]
+    function = lambda_get_backend(account_id, region_name).get_function(service_token)
+    request_id = str(mock_random.uuid4())
+    resource = CustomModel(region_name, request_id, logical_id, resource_name)
+    cloudformation_backends[account_id][region_name].get_stack(stack_id).add_custom_resource(resource)
+    event = {
+        "RequestType": "Create",
+        "ServiceToken": service_token,
+        "ResponseURL": f"{server_url()}/cloudformation_{region_name}/cfnresponse?stack={stack_id}",
+        "StackId": stack_id,
+        "RequestId": request_id,
+        "LogicalResourceId": logical_id,
+        "ResourceType": kwargs["ResourceType"],
+        "ResourceProperties": cfn_stringify(properties),
+    }
+    # Asynchronous, as in CloudFormation: the stack completes when the handler answers.
+    threading.Thread(
+        target=function.invoke,
+        args=(json.dumps(event), {}, {}),
+        name=f"custom-resource-{logical_id}",
+        daemon=True,
+    ).start()
+    return resource
+
+
+# ====================================================================== 5. EventBridge -> states
+def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+    # moto delivers to logs, SQS, archives, buses and API destinations and raises
+    # NotImplementedError for anything else, a Step Functions target included (and S3's
+    # delivery swallows that error). A disabled rule must not deliver at all.
+    if getattr(self, "state", "ENABLED") == "DISABLED":
         return
-    StateMachineInstance.__deepcopy__ = _deepcopy_without_executions  # type: ignore[attr-defined]
-    _installed = True
+    if not self.event_pattern.matches_event(original_event):
+        return
+    machines = [target for target in self.targets if _arn_service(target.get("Arn", "")) == "states"]
+    if len(machines) < len(self.targets):
+        rest = copy.copy(self)
+        rest.targets = [target for target in self.targets if target not in machines]
+        _originals[(Rule, "send_to_targets")](rest, original_event, transform_input)
+    for target in machines:
+        _start_execution(self, target, original_event)
+
+
+def _arn_service(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def event_as_delivered(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as a target receives it: ISO ``time``, without moto's bookkeeping fields."""
+    delivered = {key: value for key, value in event.items() if key != "ingestion-time"}
+    when = delivered.get("time")
+    if isinstance(when, int | float) or (isinstance(when, str) and _is_number(when)):
+        delivered["time"] = datetime.fromtimestamp(float(when), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif isinstance(when, datetime):
+        delivered["time"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return delivered
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
+    """What EventBridge sends a target: ``Input``, ``InputPath``, ``InputTransformer`` or the event."""
+    delivered = event_as_delivered(event)
+    if target.get("Input") is not None:
+        return str(target["Input"])
+    if target.get("InputPath"):
+        from jsonpath_ng.ext import parse  # noqa: PLC0415 - moto's events dependency
+
+        matches = parse(target["InputPath"]).find(delivered)
+        return json.dumps(matches[0].value if matches else None)
+    transformer = target.get("InputTransformer")
+    if transformer:
+        rendered = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=delivered,
+        )
+        return rendered if isinstance(rendered, str) else json.dumps(rendered)
+    return json.dumps(delivered)
+
+
+def _start_execution(rule: Rule, target: dict[str, Any], event: Any) -> None:
+    arn = target["Arn"]
+    region, account = arn.split(":")[3], arn.split(":")[4]
+    try:
+        execution = sfn_get_backend(account, region).start_execution(
+            arn, name=str(uuid.uuid4()), execution_input=target_input(target, event)
+        )
+        logger.info("rule %s started %s", rule.name, execution.execution_arn)
+    except Exception as error:
+        # EventBridge retries, then puts the event on the target's dead-letter queue.
+        logger.exception("rule %s could not start %s", rule.name, arn)
+        _to_dead_letter_queue(rule, target, event, error)
+
+
+def _to_dead_letter_queue(rule: Rule, target: dict[str, Any], event: Any, error: Exception) -> None:
+    queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue_arn:
+        return
+    region, account, name = queue_arn.split(":")[3], queue_arn.split(":")[4], queue_arn.split(":")[5]
+    attributes = {
+        "RULE_ARN": rule.arn,
+        "TARGET_ARN": target["Arn"],
+        "ERROR_CODE": type(error).__name__,
+        "ERROR_MESSAGE": str(error)[:1000],
+    }
+    try:
+        sqs_backends[account][region].send_message(
+            queue_name=name,
+            message_body=json.dumps(event_as_delivered(event)),
+            message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+    except Exception:
+        logger.exception("could not put the event on the dead-letter queue %s", queue_arn)
+
+
+# ====================================================================== 6. S3 -> EventBridge
+_REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "POST Object",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "s3:ObjectRemoved:Delete": "DeleteObject",
+    "s3:ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+}
+_sequencer = 0
+_sequencer_lock = threading.Lock()
+
+
+def _next_sequencer() -> str:
+    global _sequencer  # noqa: PLW0603 - S3's sequencer grows per bucket key; one counter is enough
+    with _sequencer_lock:
+        _sequencer += 1
+        return f"{0x617F08299329D189 + _sequencer:016X}"
+
+
+def s3_event(account_id: str, bucket: Any, event_name: str, key: Any) -> dict[str, Any]:
+    """The EventBridge event S3 publishes (docs: "EventBridge message structure")."""
+    detail_object: dict[str, Any] = {
+        "key": key.name,
+        "size": key.size,
+        "etag": key.etag.replace('"', ""),
+    }
+    version_id = key.version_id
+    if version_id and version_id != "null":
+        # S3 leaves the field out for an object written while versioning was never enabled.
+        detail_object["version-id"] = version_id
+    detail_object["sequencer"] = _next_sequencer()
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": moto_s3_notifications._detail_type(event_name),
+        "source": "aws.s3",
+        "account": account_id,
+        # moto keeps event times as epoch seconds internally; targets format them.
+        "time": unix_time(),
+        "region": bucket.region_name,
+        "resources": [bucket.arn],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": detail_object,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account_id,
+            "source-ip-address": "127.0.0.1",
+            "reason": _REASONS.get(event_name, event_name.split(":")[1]),
+        },
+    }
+
+
+def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    # moto's event says "eTag" (S3 sends "etag"), "reason": "ObjectCreated" ("PutObject"), has
+    # one fixed "id" for every event, and goes to the rules of every bus (S3 uses the default
+    # bus). Any error, a missing target included, vanished in a bare `except: pass`.
+    try:
+        event = s3_event(account_id, bucket, event_name, key)
+        backend = moto_events.events_backends[account_id][bucket.region_name]
+        bus = backend.event_buses.get("default")
+        for rule in list(bus.rules.values()) if bus else []:
+            rule.send_to_targets(copy.deepcopy(event), transform_input=False)
+    except Exception:
+        logger.exception("S3 -> EventBridge delivery failed for s3://%s/%s", bucket.name, key.name)
+
+
+# ====================================================================== install / uninstall
+def _patches() -> list[tuple[Any, str, Any]]:
+    return [
+        (StateMachineInstance, "__deepcopy__", _deepcopy_without_executions),
+        (StateMachine, "create_from_cloudformation_json", classmethod(_sfn_create_from_cfn)),
+        (StateMachine, "delete_from_cloudformation_json", classmethod(_sfn_delete_from_cfn)),
+        (StateMachine, "update_from_cloudformation_json", classmethod(_sfn_update_from_cfn)),
+        (FakeBucket, "create_from_cloudformation_json", classmethod(_bucket_create_from_cfn)),
+        (FakeBucket, "update_from_cloudformation_json", classmethod(_bucket_update_from_cfn)),
+        (Key, "create_from_cloudformation_json", classmethod(_kms_create_from_cfn)),
+        (CustomModel, "create_from_cloudformation_json", classmethod(_custom_create_from_cfn)),
+        (Rule, "send_to_targets", _send_to_targets),
+        (moto_s3_notifications, "_send_event_bridge_message", _send_event_bridge_message),
+        (moto_cfn_parsing, "get_model_map", _get_model_map),
+        (moto_cfn_parsing, "get_name_type_map", _get_name_type_map),
+    ]
+
+
+_MISSING = object()
+
+
+def install(*, lambda_resolver: Callable[[Any], Any] | None = deployed_code) -> None:
+    """Apply every patch (idempotent).
+
+    Parameters
+    ----------
+    lambda_resolver
+        The in-process runner's resolver; the default runs each function from its deployed zip.
+        A runner that is already installed (e.g. an active ``inprocess_lambdas()``) is kept.
+    """
+    global _installed, _runner  # noqa: PLW0603 - one process-wide switch, like moto's own backends
+    with _lock:
+        if _installed:
+            return
+        for owner, name, replacement in _patches():
+            _originals[(owner, name)] = owner.__dict__.get(name, _MISSING)
+            setattr(owner, name, replacement)
+        if inprocess_lambda.current_runner() is None:
+            _runner = inprocess_lambda.install(lambda_resolver)
+        bedrock_emulator.install()
+        _installed = True
+
+
+def uninstall() -> None:
+    """Restore moto (the Bedrock routes stay: they only add operations moto lacks)."""
+    global _installed, _runner  # noqa: PLW0603 - see install()
+    with _lock:
+        if not _installed:
+            return
+        for (owner, name), original in _originals.items():
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        _originals.clear()
+        if _runner is not None and inprocess_lambda.current_runner() is _runner:
+            inprocess_lambda.uninstall()
+        _runner = None
+        _installed = False
 
 
 def installed() -> bool:
     return _installed
+
+
+def runner() -> inprocess_lambda.InProcessLambdaRunner | None:
+    """The in-process Lambda runner `install()` put in place (None if one was already active)."""
+    return _runner

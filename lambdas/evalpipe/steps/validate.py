@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from evalpipe.aws.objects import ObjectMissing, ObjectTooLarge
+from evalpipe.estimate import DatasetMeasure, PriceFileError, estimate_run, load_prices
 from evalpipe.runs import DatasetObject, RunStatus, Verdict, iso, suite_key
 from evalpipe.suite import Suite, SuiteError
 from evalpipe.validation import Problem, Report, Severity, parse_suite, validate_run
@@ -50,7 +51,8 @@ def validate(event: dict, ports: Ports) -> dict:
     if not created:
         return {"run_id": run_id, "suite": suite, "outcome": "DUPLICATE"}
 
-    report, suite_document = _check(dataset, ports)
+    measure = DatasetMeasure()  # the estimate measures the dataset during validation's one read
+    report, suite_document = _check(dataset, ports, measure)
     if not report.ok:
         ports.runs.update_run(
             run_id,
@@ -67,13 +69,16 @@ def validate(event: dict, ports: Ports) -> dict:
     ports.runs.update_run(
         run_id,
         suite_document=suite_document,
+        estimate=_estimate(suite_document, measure),
         warnings=[p.as_dict() for p in report.warnings()[:LISTED_PROBLEMS]],
         warning_count=report.warning_count,
     )
     return {"run_id": run_id, "suite": suite, "outcome": "VALID"}
 
 
-def _check(dataset: DatasetObject, ports: Ports) -> tuple[Report, str | None]:
+def _check(
+    dataset: DatasetObject, ports: Ports, measure: DatasetMeasure | None = None
+) -> tuple[Report, str | None]:
     """All problems of this run; the suite document (as JSON text) when it is usable."""
     report = Report(max_listed=LISTED_PROBLEMS)
     if dataset.key_problem:
@@ -98,6 +103,8 @@ def _check(dataset: DatasetObject, ports: Ports) -> tuple[Report, str | None]:
         return report, None
 
     chunks = ports.objects.iter_chunks(dataset.key, version_id=dataset.version_id)
+    if measure is not None:
+        chunks = measure.tap(chunks)
     report.extend(
         validate_run(
             suite_bytes,
@@ -119,3 +126,13 @@ def _check(dataset: DatasetObject, ports: Ports) -> tuple[Report, str | None]:
         report.add(Problem(Severity.ERROR, suite_file, str(exc)))
         return report, None
     return report, json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+
+def _estimate(suite_document: str | None, measure: DatasetMeasure) -> dict:
+    """The run's pre-flight cost estimate as plain JSON (``total_usd`` is what the notification shows)."""
+    try:
+        prices = load_prices()
+    except PriceFileError as exc:  # a broken price file must not block a valid run
+        return {"total_usd": None, "notes": [f"no estimate: {exc}"]}
+    suite = json.loads(suite_document) if suite_document else None
+    return estimate_run(suite, measure, prices).as_dict()

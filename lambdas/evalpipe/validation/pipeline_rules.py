@@ -10,17 +10,20 @@ import math
 import re
 from collections.abc import Iterator
 
+from evalpipe.runs import JOB_NAME_PATTERN
 from evalpipe.validation.facts import SuiteFacts
 from evalpipe.validation.metrics import BUILTIN_PREFIX
 from evalpipe.validation.problems import Problem, Severity, json_type, key_path, show
 from evalpipe.validation.service_model import ShapeWalker, shape
 
-PIPELINE_KEYS = ("description", "jobTags", "lowScore", "notification")
+PIPELINE_KEYS = ("description", "jobTags", "lowScore", "notification", "regression")
 LOW_SCORE_KEYS = ("builtin", "custom", "metrics")
 # A low-score rule gives exactly one of these keys (evalpipe.suite.LowScoreRule).
 RULE_KEYS = ("below", "atOrBelow", "above", "atOrAbove")
 _RULE_MEANINGS = "'below' (score < value), 'atOrBelow' (<=), 'above' (>) or 'atOrAbove' (>=)"
 NOTIFICATION_KEYS = ("maxLowRecords",)
+REGRESSION_KEYS = ("baselineRunId", "minScoredRecords", "default", "metrics")
+LIMIT_KEYS = ("maxAbsoluteDrop", "maxRelativeDrop")
 MAX_LOW_RECORDS = 50
 # Compared case-insensitively: the pipeline adds evalpipe:suite and evalpipe:run-id to every
 # job, and AWS reserves aws: for its own tags (the same rule as evalpipe.suite).
@@ -48,6 +51,8 @@ def check_pipeline(pipeline: object, facts: SuiteFacts, file: str) -> Iterator[P
             yield from _low_score(value, path, facts, file)
         elif key == "notification":
             yield from _notification(value, path, file)
+        elif key == "regression":
+            yield from _regression(value, path, facts, file)
         else:
             yield _unknown(file, path, key, PIPELINE_KEYS)
 
@@ -92,21 +97,24 @@ def _metric_rules(rules: object, path: str, facts: SuiteFacts, file: str) -> Ite
     if not isinstance(rules, dict):
         yield _error(file, path, f"must be an object of metric name -> rule, not {json_type(rules)}")
         return
-    evaluated = sorted({named.value for named in facts.metric_names})
-    # Classic jobs' outputs drop the prefix, so a rule may name a built-in either way.
-    matches = set(evaluated) | {name.removeprefix(BUILTIN_PREFIX) for name in evaluated}
     for name, rule in rules.items():
         child = _child(path, name)
-        # A threshold for a metric the job does not compute never applies: likely a typo that
-        # would leave low scores unflagged.
-        if evaluated and name not in matches:
-            yield _error(
-                file,
-                child,
-                f"{show(name)} is not in this suite's metricNames, so the rule would never apply; "
-                f"use one of: {', '.join(evaluated)}",
-            )
+        yield from _evaluated(name, child, facts, file, "rule")
         yield from _rule(rule, child, file)
+
+
+def _evaluated(name: object, path: str, facts: SuiteFacts, file: str, what: str) -> Iterator[Problem]:
+    """A setting for a metric the job does not compute never applies: likely a typo."""
+    evaluated = sorted({named.value for named in facts.metric_names})
+    # Classic jobs' outputs drop the prefix, so a setting may name a built-in either way.
+    matches = set(evaluated) | {metric.removeprefix(BUILTIN_PREFIX) for metric in evaluated}
+    if evaluated and name not in matches:
+        yield _error(
+            file,
+            path,
+            f"{show(name)} is not in this suite's metricNames, so the {what} would never apply; "
+            f"use one of: {', '.join(evaluated)}",
+        )
 
 
 def _rule(rule: object, path: str, file: str) -> Iterator[Problem]:
@@ -138,6 +146,63 @@ def _notification(notification: object, path: str, file: str) -> Iterator[Proble
             yield _unknown(file, child, key, NOTIFICATION_KEYS)
         elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOW_RECORDS:
             yield _error(file, child, f"must be an integer from 0 to {MAX_LOW_RECORDS}, not {show(value)}")
+
+
+def _regression(regression: object, path: str, facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    if not isinstance(regression, dict):
+        yield _error(file, path, f"must be an object, not {json_type(regression)}")
+        return
+    for key, value in regression.items():
+        child = _child(path, key)
+        if key == "baselineRunId":
+            # null = no pinned baseline (the model's default).
+            if value is not None and (not isinstance(value, str) or not JOB_NAME_PATTERN.match(value)):
+                yield _error(
+                    file,
+                    child,
+                    f"must be the run id of a run of this suite (lowercase letters, digits and hyphens, "
+                    f"as in the run's notification), not {show(value)}",
+                )
+        elif key == "minScoredRecords":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                yield _error(file, child, f"must be an integer of at least 1, not {show(value)}")
+        elif key == "default":
+            yield from _limits(value, child, file)
+        elif key == "metrics":
+            yield from _metric_limits(value, child, facts, file)
+        else:
+            yield _unknown(file, child, key, REGRESSION_KEYS)
+
+
+def _metric_limits(metrics: object, path: str, facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    if not isinstance(metrics, dict):
+        yield _error(file, path, f"must be an object of metric name -> limits, not {json_type(metrics)}")
+        return
+    for name, limits in metrics.items():
+        child = _child(path, name)
+        yield from _evaluated(name, child, facts, file, "limit")
+        yield from _limits(limits, child, file)
+
+
+def _limits(limits: object, path: str, file: str) -> Iterator[Problem]:
+    if not isinstance(limits, dict):
+        example = '{"maxAbsoluteDrop": 0.1}'
+        yield _error(file, path, f"must be an object like {example}, not {json_type(limits)}")
+        return
+    for key, value in limits.items():
+        child = _child(path, key)
+        if key not in LIMIT_KEYS:
+            yield _unknown(file, child, key, LIMIT_KEYS)
+        elif value is None:
+            continue  # null turns the check off
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+            or value < 0
+        ):
+            message = f"must be a number of at least 0 (or null to turn the check off), not {show(value)}"
+            yield _error(file, child, message)
 
 
 def _child(path: str, key: object) -> str:

@@ -1,0 +1,78 @@
+"""What the commands share: reading the user's files and writing to the terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+# Exit codes of every command.
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2  # a usage error or a path that cannot be read (argparse exits 2 as well)
+
+CHUNK_BYTES = 1 << 20
+
+
+class Unreadable(Exception):
+    """A path given on the command line cannot be read."""
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole file (a suite is small)."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise Unreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def open_chunks(path: str) -> Iterator[bytes]:
+    """The file's bytes in chunks, streamed; the file is opened now so a bad path fails here."""
+    try:
+        handle = Path(path).open("rb")  # noqa: SIM115 -- closed by the generator below
+    except OSError as exc:
+        raise Unreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                yield chunk
+
+    return chunks()
+
+
+def fail(message: str) -> int:
+    """Report a usage problem on stderr; the exit code for it."""
+    print(f"evalpipe: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+class Printer:
+    """Lines to stdout; coloured with rich on a terminal when rich is installed, plain otherwise."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self._console: Any = None
+        if _isatty(self.stream) and not os.environ.get("NO_COLOR"):
+            try:
+                from rich.console import Console  # noqa: PLC0415 -- optional, terminal only
+            except ImportError:  # pragma: no cover - rich is a dev dependency
+                return
+            self._console = Console(
+                file=self.stream, highlight=False, markup=False, emoji=False, soft_wrap=True
+            )
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        if self._console is not None:
+            self._console.print(text, style=style)
+        else:
+            print(text, file=self.stream)
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

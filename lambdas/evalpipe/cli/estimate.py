@@ -1,0 +1,150 @@
+"""`evalpipe estimate`: what one run of a suite on a dataset will cost, before it is submitted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from evalpipe.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Printer,
+    Unreadable,
+    fail,
+    open_chunks,
+    read_bytes,
+)
+from evalpipe.estimate import (
+    PRICES_ENV,
+    DatasetMeasure,
+    Estimate,
+    PriceFileError,
+    estimate_run,
+    load_prices,
+)
+from evalpipe.validation import parse_suite, validate_suite
+
+ITEM_WIDTH = 20
+DETAILS_WIDTH = 64
+COST_WIDTH = 10
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "estimate",
+        help="estimate what one run will cost",
+        description=(
+            "Estimate the cost of one run of SUITE on DATASET with the practitioner's guide's cost "
+            "model (response collection + evaluation job), token counts measured from the dataset. "
+            f"Prices come from --prices, else ${PRICES_ENV}, else the bundled prices.json. "
+            "Exit 0: estimate printed (see its notes when a price is missing); 1: the suite is not "
+            "readable JSON; 2: usage error, unreadable path or unusable price file."
+        ),
+    )
+    parser.add_argument("--suite", required=True, metavar="SUITE.json", help="the suite file")
+    parser.add_argument("dataset", metavar="DATASET.jsonl", help="the dataset (streamed, any size)")
+    parser.add_argument(
+        "--prices",
+        metavar="PRICES.json",
+        help=f"price file to use (default: ${PRICES_ENV} or the bundled one)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the estimate as JSON (no colour)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        prices = load_prices(args.prices)
+    except PriceFileError as exc:
+        return fail(str(exc))
+    try:
+        suite_bytes = read_bytes(args.suite)
+        chunks = open_chunks(args.dataset)
+        suite, problem = parse_suite(suite_bytes, args.suite)
+        if problem is not None:
+            print(problem.render(), file=sys.stderr)
+            return EXIT_INVALID
+        if not isinstance(suite, dict):
+            print(f"{args.suite}: error: a suite must be a JSON object", file=sys.stderr)
+            return EXIT_INVALID
+        measure = DatasetMeasure.of(chunks)
+    except Unreadable as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(f"cannot read {args.dataset}: {exc.strerror or exc}")
+
+    estimate = estimate_run(suite, measure, prices)
+    notes = list(estimate.notes)
+    suite_report = validate_suite(suite, args.suite)
+    if not suite_report.ok:
+        notes.append(
+            f"the suite does not pass validation ({suite_report.summary_line()}); the estimate reads it "
+            "as written: run `evalpipe validate`"
+        )
+    if args.json:
+        document = {"suite": args.suite, "dataset": args.dataset, **estimate.as_dict(), "notes": notes}
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        print_estimate(estimate, notes, args.suite, args.dataset, Printer())
+    return EXIT_OK
+
+
+def print_estimate(
+    estimate: Estimate, notes: list[str], suite_file: str, dataset_file: str, out: Printer
+) -> None:
+    """The guide's "Estimated Cost Summary" table, then the assumptions and notes."""
+    out.line(f"Estimated cost of one run ({estimate.currency})", "bold")
+    out.line(f"  suite:    {suite_file}")
+    out.line(
+        f"  dataset:  {dataset_file} ({estimate.records:,} record{'s' if estimate.records != 1 else ''}, "
+        f"{estimate.metrics} judged metric{'s' if estimate.metrics != 1 else ''})"
+    )
+    out.line()
+    out.line(_row("Item", ["Details"], "Est. cost"), "bold")
+    for item in estimate.items:
+        out.line(_row(item.item, _wrap(item.details, DETAILS_WIDTH), money(item.usd)))
+    total = estimate.total_usd
+    out.line(_row("Total per run", [""], "unknown" if total is None else "~" + money(total)), "bold")
+    if total is not None:
+        scaling = f"Scaling: each additional run costs ~{money(total)}"
+        if estimate.per_metric_usd is not None:
+            scaling += f"; each built-in metric added adds ~{money(estimate.per_metric_usd)} per run"
+        out.line(scaling + ".")
+    else:
+        out.line("No total: a price is missing (see the notes); no number is made up.", "yellow")
+    out.line()
+    out.line("Assumptions", "bold")
+    for assumption in estimate.assumptions:
+        out.line(_bullet(assumption))
+    if notes:
+        out.line()
+        out.line("Notes", "bold yellow")
+        for note in notes:
+            out.line(_bullet(note), "yellow")
+
+
+def money(usd: float | None) -> str:
+    """``$1.23``, ``< $0.01`` for a positive amount under a cent, ``no price`` for None."""
+    if usd is None:
+        return "no price"
+    if 0 < usd < 0.005:
+        return "< $0.01"
+    return f"${usd:,.2f}"
+
+
+def _row(item: str, details: list[str], cost: str) -> str:
+    details = details or [""]
+    lines = [f"{item:<{ITEM_WIDTH}} {details[0]:<{DETAILS_WIDTH}} {cost:>{COST_WIDTH}}".rstrip()]
+    lines += [f"{'':<{ITEM_WIDTH}} {more}" for more in details[1:]]
+    return "\n".join(lines)
+
+
+def _bullet(text: str) -> str:
+    return "\n".join(_wrap(text, 94, initial_indent="  - ", subsequent_indent="    "))
+
+
+def _wrap(text: str, width: int, **options: str) -> list[str]:
+    """Wrap at spaces only: model ids and paths stay whole (and searchable)."""
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False, **options)

@@ -1,0 +1,549 @@
+"""Run-level comparison: each metric's average against the baseline run's, and the verdict.
+
+Rules (docs/suite-file.md, "Regressions"):
+
+- the baseline is the newest earlier COMPLETED run of the suite, or the pinned
+  ``pipeline.regression.baselineRunId`` (:func:`choose_baseline`);
+- per metric, ``drop`` = baseline average - this run's average (the other way round for
+  lower-is-better metrics, whose low-score rule flags high scores), ``relative_drop`` = drop /
+  |baseline average| (undefined for a 0 baseline, so only the absolute limit applies);
+- a metric regressed when ``drop > maxAbsoluteDrop`` or ``relative_drop > maxRelativeDrop``
+  (each limit may be off); it is not compared when either run has fewer than
+  ``minScoredRecords`` scored records, every score N/A, or lacks the metric;
+- the verdict of a compared run: REGRESSED over LOW_SCORES over PASSED (:func:`verdict`).
+
+Inputs are run items as `RunsTable.get_run` / `suite_history` return them; numbers may be int,
+float or Decimal. Everything here is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from evalpipe.history.records import EPSILON, RecordChange, direction, split_changes, to_float
+from evalpipe.runs import RunStatus, Verdict
+from evalpipe.suite import DEFAULT_MIN_SCORED_RECORDS
+
+if TYPE_CHECKING:
+    from evalpipe.suite import Suite
+
+# The verdict this module adds (docs/design.md lists it; evalpipe.runs.Verdict gains it on wiring).
+REGRESSED = "REGRESSED"
+REGRESSED_SEVERITY = "warning"
+# A metric N/A for more than this share of its records is likely scoped too narrowly.
+NA_RATE_WARNING = 0.6
+# How many record changes of each kind a stored comparison keeps (the item stays small).
+MAX_STORED_RECORD_CHANGES = 20
+# How far back the default baseline is looked for.
+HISTORY_LIMIT = 50
+
+
+class MetricStatus(StrEnum):
+    """The outcome of one metric's comparison."""
+
+    REGRESSED = "REGRESSED"
+    OK = "OK"
+    NOT_COMPARED = "NOT_COMPARED"
+
+
+@dataclass
+class MetricComparison:
+    """One metric of this run against the baseline run.
+
+    Attributes
+    ----------
+    metric
+        The metric name as the run item spells it.
+    lower_is_better
+        True when a higher average is the worse one (the metric's rule flags high scores).
+    average, baseline_average
+        The averages (None when the run lacks the metric or every score was N/A).
+    delta
+        ``average - baseline_average`` (signed, raw).
+    relative_delta
+        ``delta / |baseline_average|``; None when the baseline average is 0 or missing.
+    drop, relative_drop
+        ``delta`` and ``relative_delta`` turned so that positive = worse.
+    scored, baseline_scored
+        Scored (non-N/A) records in each run.
+    na_rate, baseline_na_rate
+        Share of N/A scores in each run (None when unknown).
+    max_absolute_drop, max_relative_drop, min_scored_records
+        The limits that applied (None = that check is off).
+    status
+        A `MetricStatus` value.
+    regressed
+        ``status == REGRESSED``.
+    reason
+        Why, in words (``"dropped by 0.150 (limit 0.1)"``, ``"too few scored records ..."``).
+    na_warning
+        The metric is N/A for more than `NA_RATE_WARNING` of this run's records.
+    """
+
+    metric: str
+    lower_is_better: bool
+    average: float | None
+    baseline_average: float | None
+    delta: float | None
+    relative_delta: float | None
+    drop: float | None
+    relative_drop: float | None
+    scored: int
+    baseline_scored: int
+    na_rate: float | None
+    baseline_na_rate: float | None
+    max_absolute_drop: float | None
+    max_relative_drop: float | None
+    min_scored_records: int
+    status: str
+    regressed: bool
+    reason: str
+    na_warning: bool = False
+
+
+@dataclass
+class Comparison:
+    """A run compared with its baseline; stored on the run item as ``comparison``.
+
+    Attributes
+    ----------
+    run_id
+        This run.
+    baseline_run_id, baseline_created_at
+        The baseline run, None when there is none.
+    baseline_pinned
+        The baseline is the suite's ``pipeline.regression.baselineRunId``.
+    baseline_note
+        Why there is no baseline, or how it was chosen, in words.
+    min_scored_records
+        The suite's ``minScoredRecords``.
+    metrics
+        One entry per metric: this run's metrics in order, then those only the baseline has.
+    regressed
+        Any metric regressed.
+    warnings
+        N/A-rate warnings and metrics that disappeared, in words.
+    record_changes
+        The worst record changes (WORSENED), at most `MAX_STORED_RECORD_CHANGES`.
+    na_transitions
+        Record scores that became N/A or stopped being N/A, at most `MAX_STORED_RECORD_CHANGES`.
+    worsened_count, na_transition_count
+        All of them, not just the stored ones.
+    """
+
+    run_id: str | None
+    baseline_run_id: str | None
+    baseline_created_at: str | None
+    baseline_pinned: bool
+    baseline_note: str
+    min_scored_records: int
+    metrics: list[MetricComparison]
+    regressed: bool
+    warnings: list[str] = field(default_factory=list)
+    record_changes: list[RecordChange] = field(default_factory=list)
+    na_transitions: list[RecordChange] = field(default_factory=list)
+    worsened_count: int = 0
+    na_transition_count: int = 0
+
+    @property
+    def regressed_metrics(self) -> list[MetricComparison]:
+        """The metrics that regressed, in comparison order."""
+        return [m for m in self.metrics if m.regressed]
+
+    def metric(self, name: str) -> MetricComparison | None:
+        """The comparison of one metric, or None."""
+        return next((m for m in self.metrics if m.metric == name), None)
+
+    def as_item(self) -> dict[str, Any]:
+        """Plain dicts/lists/floats/None (the runs table converts numbers to Decimal)."""
+        return asdict(self)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Comparison:
+        """Rebuild from `as_item()` output or the ``comparison`` attribute read back from the table."""
+        metrics = [_metric_from_item(m) for m in item.get("metrics") or [] if isinstance(m, Mapping)]
+        return cls(
+            run_id=_str_or_none(item.get("run_id")),
+            baseline_run_id=_str_or_none(item.get("baseline_run_id")),
+            baseline_created_at=_str_or_none(item.get("baseline_created_at")),
+            baseline_pinned=bool(item.get("baseline_pinned")),
+            baseline_note=str(item.get("baseline_note") or ""),
+            min_scored_records=_int(item.get("min_scored_records"), DEFAULT_MIN_SCORED_RECORDS),
+            metrics=metrics,
+            regressed=bool(item.get("regressed", any(m.regressed for m in metrics))),
+            warnings=[str(w) for w in item.get("warnings") or []],
+            record_changes=[RecordChange.from_item(c) for c in item.get("record_changes") or []],
+            na_transitions=[RecordChange.from_item(c) for c in item.get("na_transitions") or []],
+            worsened_count=_int(item.get("worsened_count"), 0),
+            na_transition_count=_int(item.get("na_transition_count"), 0),
+        )
+
+
+# ---------------------------------------------------------------------------------- baseline
+
+
+class _RunReader(Protocol):
+    """What :func:`find_baseline` needs of `evalpipe.aws.runs_table.RunsTable`."""
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
+
+    def suite_history(self, suite: str, limit: int = 20) -> list[dict[str, Any]]: ...
+
+
+def choose_baseline(
+    history: Sequence[Mapping[str, Any]], current_run_id: str, pinned: str | None = None
+) -> dict[str, Any] | None:
+    """The run to compare ``current_run_id`` with, from the suite's history.
+
+    Parameters
+    ----------
+    history
+        `RunsTable.suite_history` rows, newest first (the current run is normally among them).
+    current_run_id
+        The run being judged.
+    pinned
+        ``pipeline.regression.baselineRunId``, if the suite pins one.
+
+    Returns
+    -------
+    dict or None
+        With ``pinned``: that row if it is in ``history`` and usable (COMPLETED, with metrics,
+        not the current run), else None -- the caller may look an older pinned run up itself
+        (:func:`find_baseline` does). Without: the first usable row after the current run in
+        ``history`` (runs created later, e.g. concurrent ones, are skipped); when the current
+        run is not in ``history`` at all, the first usable row.
+    """
+    if pinned:
+        if pinned == current_run_id:
+            return None
+        row = next((r for r in history if r.get("run_id") == pinned), None)
+        return dict(row) if row is not None and _usable(row) else None
+    after_current = not any(r.get("run_id") == current_run_id for r in history)
+    for row in history:
+        if row.get("run_id") == current_run_id:
+            after_current = True
+            continue
+        if after_current and _usable(row):
+            return dict(row)
+    return None
+
+
+def find_baseline(
+    runs: _RunReader, current_run: Mapping[str, Any], suite: Suite, limit: int = HISTORY_LIMIT
+) -> dict[str, Any] | None:
+    """:func:`choose_baseline` over the table: the suite's last ``limit`` runs, and a pinned run
+    looked up directly when it is older than those (it must be a COMPLETED run of this suite).
+    """
+    run_id = str(current_run.get("run_id") or "")
+    pinned = suite.pipeline.regression.baseline_run_id
+    history = runs.suite_history(suite.name, limit=limit)
+    baseline = choose_baseline(history, run_id, pinned)
+    if baseline is None and pinned and pinned != run_id:
+        row = runs.get_run(pinned)
+        if row is not None and row.get("suite") == current_run.get("suite") and _usable(row):
+            baseline = row
+    return baseline
+
+
+def _usable(row: Mapping[str, Any]) -> bool:
+    metrics = row.get("metrics")
+    return row.get("status") == RunStatus.COMPLETED and isinstance(metrics, Mapping) and bool(metrics)
+
+
+# -------------------------------------------------------------------------------- comparison
+
+
+def compare_runs(
+    current_run: Mapping[str, Any],
+    baseline_run: Mapping[str, Any] | None,
+    suite: Suite,
+    *,
+    record_changes: Iterable[RecordChange] | None = None,
+    max_record_changes: int = MAX_STORED_RECORD_CHANGES,
+) -> Comparison:
+    """Compare a run's metric averages with the baseline run's.
+
+    Parameters
+    ----------
+    current_run
+        The run item (``run_id``, ``metrics {name -> {average, scored, na, na_rate, ...}}``).
+    baseline_run
+        The baseline's run item, or None (no earlier COMPLETED run, or the pinned one is gone).
+    suite
+        Gives the limits (``pipeline.regression``) and each metric's direction (its low-score
+        rule: ``above`` / ``atOrAbove`` = lower is better).
+    record_changes
+        `compare_records` output to keep with the comparison (the worst
+        ``max_record_changes`` of each kind are stored, the totals counted).
+
+    Returns
+    -------
+    Comparison
+        ``regressed`` is True when at least one metric regressed; without a baseline every
+        metric is NOT_COMPARED.
+    """
+    settings = suite.pipeline.regression
+    pinned = settings.baseline_run_id
+    run_id = _str_or_none(current_run.get("run_id"))
+    current_metrics = _metrics_of(current_run)
+    baseline_metrics = _metrics_of(baseline_run) if baseline_run is not None else {}
+    is_lower_better = direction(suite)
+    baseline_id = _str_or_none(baseline_run.get("run_id")) if baseline_run is not None else None
+
+    comparisons = []
+    for name in [*current_metrics, *(m for m in baseline_metrics if m not in current_metrics)]:
+        absolute, relative = settings.limits_for(name)
+        comparisons.append(
+            _compare_metric(
+                name,
+                current_metrics.get(name),
+                baseline_metrics.get(name) if baseline_run is not None else None,
+                has_baseline=baseline_run is not None,
+                lower_better=is_lower_better(name),
+                max_absolute=absolute,
+                max_relative=relative,
+                min_scored=settings.min_scored_records,
+            )
+        )
+
+    warnings = na_rate_warnings(current_run)
+    for comparison in comparisons:
+        if comparison.average is None and comparison.metric not in current_metrics:
+            warnings.append(f"{comparison.metric} was in the baseline run {baseline_id} but not in this run.")
+
+    worsened, transitions = split_changes(record_changes or ())
+    return Comparison(
+        run_id=run_id,
+        baseline_run_id=baseline_id,
+        baseline_created_at=_str_or_none(baseline_run.get("created_at"))
+        if baseline_run is not None
+        else None,
+        baseline_pinned=bool(pinned) and baseline_id == pinned,
+        baseline_note=_baseline_note(run_id, baseline_id, pinned),
+        min_scored_records=settings.min_scored_records,
+        metrics=comparisons,
+        regressed=any(c.regressed for c in comparisons),
+        warnings=warnings,
+        record_changes=worsened[:max_record_changes],
+        na_transitions=transitions[:max_record_changes],
+        worsened_count=len(worsened),
+        na_transition_count=len(transitions),
+    )
+
+
+def verdict(comparison: Comparison | None, summary_verdict: str) -> str:
+    """The run's verdict once compared: REGRESSED over LOW_SCORES over PASSED.
+
+    REGRESSED wins because it is news: flagged scores the baseline had as well are not. A
+    verdict other than PASSED / LOW_SCORES (FAILED, ERROR, ...) is returned unchanged -- such
+    runs are never compared -- and so is the summary's verdict when there is no comparison.
+
+    Examples
+    --------
+    >>> verdict(None, "LOW_SCORES")
+    'LOW_SCORES'
+    """
+    value = str(summary_verdict)
+    if value not in (Verdict.PASSED, Verdict.LOW_SCORES):
+        return value
+    if comparison is not None and comparison.regressed:
+        return REGRESSED
+    return value
+
+
+def na_rate_warnings(run: Mapping[str, Any], threshold: float = NA_RATE_WARNING) -> list[str]:
+    """One warning per metric that is N/A for more than ``threshold`` of the run's records.
+
+    Such a metric is likely scoped too narrowly for the dataset (its instructions apply to few
+    prompts), and its average rests on few records.
+    """
+    warnings = []
+    for name, summary in _metrics_of(run).items():
+        rate = _na_rate(summary)
+        if rate is not None and rate > threshold:
+            scored = _int(summary.get("scored"), 0)
+            na = _int(summary.get("na"), 0)
+            counts = f" ({na} of {scored + na} records)" if scored + na else ""
+            warnings.append(
+                f"{name} is N/A for {rate:.0%} of the records{counts}: it is likely scoped too "
+                f"narrowly for this dataset, and its average rests on {scored} scored "
+                f"record{'' if scored == 1 else 's'}."
+            )
+    return warnings
+
+
+def _compare_metric(
+    name: str,
+    current: Mapping[str, Any] | None,
+    baseline: Mapping[str, Any] | None,
+    *,
+    has_baseline: bool,
+    lower_better: bool,
+    max_absolute: float | None,
+    max_relative: float | None,
+    min_scored: int,
+) -> MetricComparison:
+    average = to_float(current.get("average")) if current is not None else None
+    base_average = to_float(baseline.get("average")) if baseline is not None else None
+    scored = _int(current.get("scored"), 0) if current is not None else 0
+    base_scored = _int(baseline.get("scored"), 0) if baseline is not None else 0
+    na_rate = _na_rate(current) if current is not None else None
+    result = MetricComparison(
+        metric=name,
+        lower_is_better=lower_better,
+        average=average,
+        baseline_average=base_average,
+        delta=None,
+        relative_delta=None,
+        drop=None,
+        relative_drop=None,
+        scored=scored,
+        baseline_scored=base_scored,
+        na_rate=na_rate,
+        baseline_na_rate=_na_rate(baseline) if baseline is not None else None,
+        max_absolute_drop=max_absolute,
+        max_relative_drop=max_relative,
+        min_scored_records=min_scored,
+        status=MetricStatus.NOT_COMPARED.value,
+        regressed=False,
+        reason="",
+        na_warning=na_rate is not None and na_rate > NA_RATE_WARNING,
+    )
+    if average is not None and base_average is not None:
+        result.delta = average - base_average
+        result.drop = -result.delta if not lower_better else result.delta
+        if abs(base_average) > EPSILON:
+            result.relative_delta = result.delta / abs(base_average)
+            result.relative_drop = result.drop / abs(base_average)
+
+    if not has_baseline:
+        result.reason = "no baseline run to compare with"
+    elif current is None:
+        result.reason = "not in this run"
+    elif baseline is None:
+        result.reason = "new metric: not in the baseline run"
+    elif average is None:
+        result.reason = "every score is N/A in this run"
+    elif base_average is None:
+        result.reason = "every score was N/A in the baseline run"
+    elif scored < min_scored or base_scored < min_scored:
+        result.reason = (
+            f"too few scored records to compare (this run {scored}, baseline {base_scored}; "
+            f"at least {min_scored} needed)"
+        )
+    else:
+        _judge(result)
+    return result
+
+
+def _judge(result: MetricComparison) -> None:
+    """Set status/regressed/reason of a metric that both runs scored often enough."""
+    assert result.drop is not None
+    verb = "rose" if result.lower_is_better else "dropped"
+    reasons = []
+    if result.max_absolute_drop is not None and result.drop > result.max_absolute_drop + EPSILON:
+        reasons.append(f"{verb} by {result.drop:.3f} (limit {_number(result.max_absolute_drop)})")
+    if (
+        result.max_relative_drop is not None
+        and result.relative_drop is not None
+        and result.relative_drop > result.max_relative_drop + EPSILON
+    ):
+        reasons.append(
+            f"{verb} by {result.relative_drop:.1%} of the baseline average "
+            f"(limit {result.max_relative_drop:.0%})"
+        )
+    if reasons:
+        result.status = MetricStatus.REGRESSED.value
+        result.regressed = True
+        result.reason = "; ".join(reasons) + (" (lower is better)" if result.lower_is_better else "")
+        return
+    result.status = MetricStatus.OK.value
+    if result.max_absolute_drop is None and result.max_relative_drop is None:
+        result.reason = "no limits set"
+    elif abs(result.drop) <= EPSILON:
+        result.reason = "unchanged"
+    elif result.drop < 0:
+        result.reason = f"improved by {-result.drop:.3f}"
+    else:
+        zero_note = (
+            "; relative drop undefined for a 0 baseline"
+            if result.relative_drop is None and result.max_relative_drop is not None
+            else ""
+        )
+        result.reason = f"within limits ({verb} by {result.drop:.3f}{zero_note})"
+
+
+def _baseline_note(run_id: str | None, baseline_id: str | None, pinned: str | None) -> str:
+    """How the baseline was chosen (it is named beside the note), or why there is none."""
+    if pinned:
+        if baseline_id == pinned:
+            return "the suite's pinned baseline (pipeline.regression.baselineRunId)"
+        if run_id == pinned:
+            return "this run is the suite's pinned baseline, so it is not compared"
+        if baseline_id is None:
+            return (
+                f"the pinned baseline {pinned} (pipeline.regression.baselineRunId) was not found, "
+                "is not a COMPLETED run of this suite, or has no metrics"
+            )
+        return f"not the suite's pinned baseline {pinned}"
+    if baseline_id is None:
+        return "no earlier COMPLETED run of this suite to compare with"
+    return "the newest earlier COMPLETED run of this suite"
+
+
+def _metrics_of(run: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    metrics = run.get("metrics") if run is not None else None
+    if not isinstance(metrics, Mapping):
+        return {}
+    return {str(name): value for name, value in metrics.items() if isinstance(value, Mapping)}
+
+
+def _na_rate(summary: Mapping[str, Any]) -> float | None:
+    rate = to_float(summary.get("na_rate"))
+    if rate is not None:
+        return rate
+    scored = to_float(summary.get("scored"))
+    na = to_float(summary.get("na"))
+    if scored is None or na is None or scored + na <= 0:
+        return None
+    return na / (scored + na)
+
+
+def _metric_from_item(item: Mapping[str, Any]) -> MetricComparison:
+    return MetricComparison(
+        metric=str(item.get("metric") or ""),
+        lower_is_better=bool(item.get("lower_is_better")),
+        average=to_float(item.get("average")),
+        baseline_average=to_float(item.get("baseline_average")),
+        delta=to_float(item.get("delta")),
+        relative_delta=to_float(item.get("relative_delta")),
+        drop=to_float(item.get("drop")),
+        relative_drop=to_float(item.get("relative_drop")),
+        scored=_int(item.get("scored"), 0),
+        baseline_scored=_int(item.get("baseline_scored"), 0),
+        na_rate=to_float(item.get("na_rate")),
+        baseline_na_rate=to_float(item.get("baseline_na_rate")),
+        max_absolute_drop=to_float(item.get("max_absolute_drop")),
+        max_relative_drop=to_float(item.get("max_relative_drop")),
+        min_scored_records=_int(item.get("min_scored_records"), DEFAULT_MIN_SCORED_RECORDS),
+        status=str(item.get("status") or MetricStatus.NOT_COMPARED),
+        regressed=bool(item.get("regressed")),
+        reason=str(item.get("reason") or ""),
+        na_warning=bool(item.get("na_warning")),
+    )
+
+
+def _int(value: object, default: int) -> int:
+    number = to_float(value)
+    return int(number) if number is not None else default
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

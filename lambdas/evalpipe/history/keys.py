@@ -1,0 +1,119 @@
+"""Record keys: which record of one run is "the same record" in another run.
+
+A record's key is its dataset line's explicit ``id`` when it has one, else a content hash of
+the exact prompt text and the record's category. The parse step stores it on every record
+item as ``record_key`` (docs/design.md); record items written before that carry
+``prompt_hash`` and ``category``, from which :func:`key_of_item` derives the very same key, so
+old and new runs compare with each other.
+
+Key formats (stable: changing them breaks the matching of every stored run)::
+
+    id:<explicit id>              the line's "id" (a string or an integer), up to 128 characters
+    idh:<sha256(id)[:32]>         a longer explicit id
+    h:<sha256(prompt_hash + "\\x1f" + category)[:32]>
+                                  prompt_hash = sha256(prompt)[:16] hex (RecordResult.prompt_hash),
+                                  category = the resolved category ("uncategorized" when none)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from evalpipe.results import UNCATEGORIZED, RecordResult
+
+ID_FIELD = "id"
+MAX_ID_CHARS = 128
+_SEPARATOR = "\x1f"  # ASCII unit separator: cannot be confused with text in a category
+
+
+def prompt_hash(prompt: str) -> str:
+    """First 16 hex digits of the prompt's SHA-256 (the same as ``RecordResult.prompt_hash``)."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
+def record_key(prompt: str, category: str | None, explicit_id: str | int | None = None) -> str:
+    """The key that matches a record across runs of a suite.
+
+    Parameters
+    ----------
+    prompt
+        The record's prompt, exactly (any edit makes it a different record).
+    category
+        The record's resolved category; ``None`` or ``""`` counts as ``uncategorized``.
+    explicit_id
+        The dataset line's ``id``, if any. It wins over the content: the key is then the same
+        whatever the prompt and category. Blank strings and booleans are ignored.
+
+    Returns
+    -------
+    str
+        ``id:<id>``, ``idh:<hash>`` or ``h:<hash>`` (see the module docstring).
+
+    Examples
+    --------
+    >>> record_key("hello", "greeting") == record_key("hello", "greeting")
+    True
+    >>> record_key("hello", "greeting") == record_key("hello", "other")
+    False
+    >>> record_key("hello", "greeting", explicit_id=42)
+    'id:42'
+    """
+    identifier = normalize_id(explicit_id)
+    if identifier is not None:
+        if len(identifier) <= MAX_ID_CHARS:
+            return f"id:{identifier}"
+        return "idh:" + hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:32]
+    return content_key(prompt_hash(prompt), category)
+
+
+def content_key(prompt_hash_hex: str, category: str | None) -> str:
+    """The content key from a stored ``prompt_hash`` and category (see :func:`record_key`)."""
+    text = f"{prompt_hash_hex}{_SEPARATOR}{category or UNCATEGORIZED}"
+    return "h:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def normalize_id(value: object) -> str | None:
+    """An explicit id as text, or None when it is absent or unusable (blank, bool, not str/int)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def explicit_id_of(record: RecordResult) -> str | None:
+    """The dataset line's ``id`` as Bedrock copied it into the output line, if any.
+
+    `evalpipe.results.parse_output_line` keeps unknown input fields in
+    ``extra["inputRecord"]`` (or in ``extra`` when the line has no ``inputRecord``).
+    """
+    extra = record.extra or {}
+    input_record = extra.get("inputRecord")
+    if isinstance(input_record, Mapping) and ID_FIELD in input_record:
+        return normalize_id(input_record[ID_FIELD])
+    return normalize_id(extra.get(ID_FIELD))
+
+
+def key_of_record(record: RecordResult, explicit_id: str | int | None = None) -> str:
+    """:func:`record_key` of a parsed record; ``explicit_id`` overrides the one in the output.
+
+    Call it after `evalpipe.results.resolve_category`, so the key uses the final category.
+    """
+    identifier = explicit_id if normalize_id(explicit_id) is not None else explicit_id_of(record)
+    return record_key(record.prompt, record.category, identifier)
+
+
+def key_of_item(item: Mapping[str, Any]) -> str | None:
+    """The key of a stored record item: its ``record_key``, else derived from ``prompt_hash``.
+
+    Returns None when the item has neither (it cannot be matched).
+    """
+    stored = item.get("record_key")
+    if isinstance(stored, str) and stored:
+        return stored
+    hashed = item.get("prompt_hash")
+    if isinstance(hashed, str) and hashed:
+        category = item.get("category")
+        return content_key(hashed, category if isinstance(category, str) else None)
+    return None

@@ -1,0 +1,796 @@
+"""The run report: one self-contained HTML page per run (``reports/<suite>/<run_id>.html``).
+
+Sections, in order (each a ``<section id=...>``):
+
+``summary``
+    The verdict first, the run's identity, warnings and the metric table (with the change
+    against the baseline when there is a comparison).
+``distributions``
+    One histogram per metric of the records' scores (N/A scores are counted in the caption).
+``categories``
+    Category x metric averages; cells are coloured from bad (red) to good (green), taking the
+    metric's direction into account.
+``trends``
+    One line chart per metric over the suite's last runs (the current run filled, the baseline
+    ringed).
+``regressions``
+    The comparison with the baseline: per-metric limits and outcome, the prompts whose scores
+    got worse, and the scores that became (or stopped being) N/A.
+``low-scores``
+    The flagged scores, worst first, each with the prompt, the response and the judge's
+    explanation (the excerpts the record items hold).
+
+The page has no script and loads nothing: charts are inline SVG drawn here, styles are inline,
+and a Content-Security-Policy forbids everything else, so even a prompt that smuggles markup
+past the escaping could not run or fetch. Every text from data goes through `html.escape`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from evalpipe.history.charts import (
+    Point,
+    Rule,
+    goodness_scale,
+    heat_colour,
+    histogram_svg,
+    line_chart_svg,
+    parse_rule,
+)
+from evalpipe.history.compare import Comparison, MetricComparison, na_rate_warnings, verdict
+from evalpipe.history.records import ChangeKind, RecordChange, to_float
+from evalpipe.notification import derive_verdict
+from evalpipe.runs import RunStatus
+from evalpipe.validation.metrics import lower_is_better
+
+REPORT_MAX_LOW_RECORDS = 50
+TREND_MAX_RUNS = 30
+SECTION_IDS = ("summary", "distributions", "categories", "trends", "regressions", "low-scores")
+_TURN_SUFFIX = re.compile(r"#\d+$")
+# No network, no script, no frames: inline styles and data: images only.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
+_STYLE = """
+:root { --fg: #1b1b1b; --muted: #5c5c5c; --line: #d4d4d4; --soft: #f6f6f6; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       color: var(--fg); background: #fff; max-width: 1120px; margin: 24px auto; padding: 0 18px; }
+h1 { font-size: 22px; margin: 0 0 6px; }
+h2 { font-size: 18px; margin: 30px 0 8px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+nav { font-size: 13px; margin: 6px 0 14px; color: var(--muted); }
+nav a { color: #1f5fa8; margin-right: 12px; text-decoration: none; }
+.verdict { display: inline-block; font-weight: 700; font-size: 20px; letter-spacing: .02em;
+           padding: 4px 14px; border: 2px solid; border-radius: 4px; margin: 6px 0; }
+.verdict-PASSED { background: #e4f3e4; border-color: #2e7d32; color: #1b5e20; }
+.verdict-LOW_SCORES, .verdict-STOPPED { background: #fff3d4; border-color: #b26a00; color: #7a4700; }
+.verdict-REGRESSED, .verdict-FAILED, .verdict-TIMED_OUT, .verdict-REJECTED, .verdict-ERROR
+  { background: #fde3e1; border-color: #b2182b; color: #8b0d1a; }
+.headline { font-size: 16px; margin: 2px 0 12px; }
+.muted { color: var(--muted); }
+table { border-collapse: collapse; margin: 6px 0 10px; }
+th, td { border: 1px solid var(--line); padding: 3px 8px; vertical-align: top; text-align: left; }
+th { background: var(--soft); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.facts th { background: none; border: none; padding: 1px 14px 1px 0; color: var(--muted);
+                 font-weight: 500; }
+table.facts td { border: none; padding: 1px 0; word-break: break-all; }
+.worse { color: #a50f15; font-weight: 600; }
+.better { color: #1b7a2e; }
+.status-REGRESSED { background: #fde3e1; font-weight: 700; color: #8b0d1a; }
+.status-OK { color: #1b5e20; }
+.status-NOT_COMPARED { color: var(--muted); }
+ul.warnings { margin: 4px 0 10px; padding-left: 20px; }
+ul.warnings li { margin: 2px 0; }
+.charts { display: flex; flex-wrap: wrap; gap: 14px 22px; }
+figure { margin: 0; break-inside: avoid; page-break-inside: avoid; }
+figcaption { font-size: 12px; color: var(--muted); max-width: 340px; }
+figcaption strong { color: var(--fg); }
+svg.chart { display: block; background: #fff; }
+.legend { font-size: 12px; color: var(--muted); }
+.swatch { display: inline-block; width: 12px; height: 12px; vertical-align: -2px; border: 1px solid #aaa;
+          margin: 0 3px 0 8px; }
+article.record { border: 1px solid var(--line); border-left: 4px solid #d6604d; border-radius: 3px;
+                 padding: 8px 12px; margin: 10px 0; break-inside: avoid; page-break-inside: avoid; }
+article.record header { font-weight: 600; margin-bottom: 4px; }
+article.record header .muted { font-weight: 400; }
+article.record dl { margin: 0; display: grid; grid-template-columns: 110px 1fr; gap: 4px 10px; }
+article.record dt { color: var(--muted); font-size: 13px; }
+article.record dd { margin: 0; }
+.text { white-space: pre-wrap; word-break: break-word; background: var(--soft); padding: 3px 7px;
+        border-radius: 2px; font-size: 13px; }
+footer { margin: 34px 0 10px; font-size: 12px; color: var(--muted); }
+@page { margin: 14mm; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 11px; }
+  nav { display: none; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+
+@dataclass
+class _Flagged:
+    index: int | None
+    metric: str
+    score: float
+    rule: str
+    badness: float
+    category: str
+    prompt: str
+    response: str | None
+    explanation: str | None
+
+
+def render_report(
+    run: Mapping[str, Any],
+    records: Iterable[Mapping[str, Any]],
+    history: Sequence[Mapping[str, Any]],
+    comparison: Comparison | None,
+) -> str:
+    """The HTML report of one run.
+
+    Parameters
+    ----------
+    run
+        The run item (as `RunsTable.get_run` returns it; Decimals are fine).
+    records
+        The run's record items (`RunsTable.iter_records`); may be empty (the distributions
+        then say so and the flagged scores come from the run item's ``low_records``).
+    history
+        `RunsTable.suite_history` rows, newest first; the current run may be among them (the
+        ``run`` passed here replaces it, being the fresher copy).
+    comparison
+        The comparison with the baseline, or None when the run was not compared.
+
+    Returns
+    -------
+    str
+        A complete HTML document (UTF-8, no external resources, no script).
+    """
+    record_list = [r for r in records if isinstance(r, Mapping)]
+    metrics = _mapping(run.get("metrics"))
+    metric_names = [str(name) for name in metrics]
+    shown_verdict = _verdict(run, comparison)
+    suite = _text(run.get("suite")) or "unknown suite"
+    run_id = _text(run.get("run_id")) or "unknown run"
+    rules = {name: parse_rule(_mapping(metrics[name]).get("rule")) for name in metric_names}
+    lower = {name: _lower_is_better(name, rules[name], comparison) for name in metric_names}
+
+    body = [
+        f"<header><h1>Evaluation report: {escape(suite)}</h1>",
+        f'<p class="muted">Run <code>{escape(run_id)}</code></p></header>',
+        _nav(),
+        _summary(run, shown_verdict, comparison, metric_names),
+        _distributions(record_list, metrics, metric_names, rules),
+        _categories(run, record_list, metric_names, lower),
+        _trends(run, history, metric_names, rules, comparison),
+        _regressions(comparison),
+        _low_scores(run, record_list, metrics, rules),
+        "<footer>Generated by bedrock-evalpipe. Scores range from 0 to 1 unless a custom metric says "
+        "otherwise; N/A scores are never averaged. Prompts, responses and explanations are the "
+        "excerpts stored with each record.</footer>",
+    ]
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{escape(f'{shown_verdict} - {suite} - {run_id}')}</title>"
+        f"<style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+# ----------------------------------------------------------------------------------- summary
+
+
+def _nav() -> str:
+    labels = {
+        "summary": "Summary",
+        "distributions": "Distributions",
+        "categories": "Categories",
+        "trends": "Trends",
+        "regressions": "Regressions",
+        "low-scores": "Low scores",
+    }
+    links = "".join(f'<a href="#{key}">{label}</a>' for key, label in labels.items())
+    return f"<nav>{links}</nav>"
+
+
+def _verdict(run: Mapping[str, Any], comparison: Comparison | None) -> str:
+    base = derive_verdict(run)
+    return verdict(comparison, base) if comparison is not None else base
+
+
+def _summary(
+    run: Mapping[str, Any], shown_verdict: str, comparison: Comparison | None, metric_names: list[str]
+) -> str:
+    parts = [
+        '<section id="summary"><h2>Summary</h2>',
+        f'<p class="verdict verdict-{escape(shown_verdict)}">{escape(shown_verdict.replace("_", " "))}</p>',
+        f'<p class="headline">{escape(_headline(run, shown_verdict, comparison))}</p>',
+    ]
+    dataset = _mapping(run.get("dataset"))
+    dataset_uri = (
+        f"s3://{_text(dataset.get('bucket'))}/{_text(dataset.get('key'))}" if dataset.get("key") else ""
+    )
+    baseline = ""
+    if comparison is not None:
+        baseline = comparison.baseline_run_id or ""
+        baseline = f"{baseline} ({comparison.baseline_note})" if baseline else comparison.baseline_note
+    facts = [
+        ("Run id", _text(run.get("run_id"))),
+        ("Suite", _text(run.get("suite"))),
+        ("Status", _text(run.get("status"))),
+        ("Dataset", dataset_uri),
+        ("Dataset version", _text(dataset.get("version_id"))),
+        ("Job", _text(run.get("job_arn")) or _text(run.get("job_name"))),
+        ("Started", _text(run.get("created_at"))),
+        ("Finished", _text(run.get("finished_at"))),
+        ("Records", str(_int(run.get("record_count"))) if run.get("record_count") is not None else ""),
+        ("Flagged scores", str(_low_count(run)) if run.get("metrics") else ""),
+        ("Baseline", baseline),
+    ]
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts if v)
+    parts.append(f'<table class="facts">{rows}</table>')
+
+    warnings = [_text(w) for w in _sequence(run.get("warnings")) if _text(w)]
+    if comparison is not None:
+        warnings += [w for w in comparison.warnings if w not in warnings]
+    else:
+        warnings += na_rate_warnings(run)
+    if warnings:
+        items = "".join(f"<li>{escape(w)}</li>" for w in warnings)
+        parts.append(f'<h3>Warnings ({len(warnings)})</h3><ul class="warnings">{items}</ul>')
+
+    parts.append(_metrics_table(run, comparison, metric_names))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _headline(run: Mapping[str, Any], shown: str, comparison: Comparison | None) -> str:
+    records = _int(run.get("record_count"))
+    low = _low_count(run)
+    records_text = _plural(records, "record")
+    if shown == "REGRESSED" and comparison is not None:
+        names = ", ".join(m.metric for m in comparison.regressed_metrics)
+        return (
+            f"{_plural(len(comparison.regressed_metrics), 'metric')} regressed against "
+            f"{comparison.baseline_run_id or 'the baseline'}: {names}"
+        )
+    match shown:
+        case "PASSED":
+            return f"No low scores in {records_text}."
+        case "LOW_SCORES":
+            return f"{_plural(low, 'low score')} in {records_text}."
+        case "FAILED":
+            return "The evaluation job failed."
+        case "STOPPED":
+            return "The evaluation job was stopped before it finished."
+        case "TIMED_OUT":
+            return "The job ran past its deadline and the pipeline stopped it."
+        case "REJECTED":
+            return "The dataset did not pass validation."
+        case "ERROR":
+            return "The pipeline itself failed."
+    return f"{records_text} graded."
+
+
+def _metrics_table(run: Mapping[str, Any], comparison: Comparison | None, metric_names: list[str]) -> str:
+    metrics = _mapping(run.get("metrics"))
+    if not metric_names:
+        return '<p class="muted">No metric results are recorded for this run.</p>'
+    compared = comparison is not None and comparison.baseline_run_id is not None
+    head = ["Metric", "Average", "Scored", "N/A rate", "Low", "Flagged when"]
+    if compared:
+        head += ["Baseline", "Change", "vs baseline"]
+    header = "".join(
+        f'<th class="{"num" if i in (1, 2, 3, 4, 6, 7) else ""}">{escape(h)}</th>' for i, h in enumerate(head)
+    )
+    rows = []
+    for name in metric_names:
+        summary = _mapping(metrics[name])
+        cells = [
+            f"<td>{escape(name)}</td>",
+            _num_cell(summary.get("average")),
+            f'<td class="num">{_int(summary.get("scored"))}</td>',
+            f'<td class="num">{escape(_rate(summary.get("na_rate")))}</td>',
+            f'<td class="num">{_int(summary.get("low_count"))}</td>',
+            f"<td>{escape(_text(summary.get('rule')) or '-')}</td>",
+        ]
+        if compared:
+            assert comparison is not None
+            entry = comparison.metric(name)
+            cells += _comparison_cells(entry)
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="metrics"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _comparison_cells(entry: MetricComparison | None) -> list[str]:
+    if entry is None:
+        return ['<td class="num">-</td>', '<td class="num">-</td>', "<td>-</td>"]
+    change = _change_text(entry)
+    return [
+        _num_cell(entry.baseline_average),
+        f'<td class="num">{change}</td>',
+        f'<td class="status-{escape(entry.status)}">{escape(_status_text(entry))}</td>',
+    ]
+
+
+def _change_text(entry: MetricComparison) -> str:
+    if entry.delta is None:
+        return "-"
+    css = "worse" if (entry.drop or 0) > 1e-9 else ("better" if (entry.drop or 0) < -1e-9 else "")
+    relative = f" ({entry.relative_delta:+.1%})" if entry.relative_delta is not None else ""
+    return f'<span class="{css}">{escape(f"{entry.delta:+.3f}{relative}")}</span>'
+
+
+def _status_text(entry: MetricComparison) -> str:
+    match entry.status:
+        case "REGRESSED":
+            return "REGRESSED"
+        case "OK":
+            return "ok"
+    return "not compared"
+
+
+# ----------------------------------------------------------------------------- distributions
+
+
+def _distributions(
+    records: list[Mapping[str, Any]],
+    metrics: Mapping[str, Any],
+    metric_names: list[str],
+    rules: Mapping[str, Rule | None],
+) -> str:
+    parts = ['<section id="distributions"><h2>Score distributions</h2>']
+    if not records or not metric_names:
+        parts.append('<p class="muted">No per-record scores are available for this run.</p></section>')
+        return "".join(parts)
+    scores = _scores_by_metric(records)
+    parts.append(
+        '<p class="legend">Records per score range; bars in the '
+        '<span class="swatch" style="background:#d6604d"></span>flagged colour fall under the '
+        "metric's low-score rule (dashed line).</p>"
+    )
+    parts.append('<div class="charts">')
+    for name in metric_names:
+        values, na = scores.get(name, ([], 0))
+        summary = _mapping(metrics.get(name))
+        caption = (
+            f"<strong>{escape(name)}</strong>: {len(values)} scored, {na} N/A"
+            + (
+                f", average {escape(_fmt(summary.get('average')))}"
+                if summary.get("average") is not None
+                else ""
+            )
+            + (f"; flagged when score {escape(_text(summary.get('rule')))}" if summary.get("rule") else "")
+        )
+        svg = histogram_svg(values, title=f"Distribution of {name} scores", rule=rules.get(name))
+        parts.append(
+            f'<figure class="histogram" data-metric="{escape(name)}">{svg}<figcaption>{caption}'
+            "</figcaption></figure>"
+        )
+    parts.append("</div></section>")
+    return "".join(parts)
+
+
+def _scores_by_metric(records: list[Mapping[str, Any]]) -> dict[str, tuple[list[float], int]]:
+    result: dict[str, tuple[list[float], int]] = {}
+    for record in records:
+        for metric, entry in _mapping(record.get("scores")).items():
+            base = _TURN_SUFFIX.sub("", str(metric))
+            values, na = result.get(base, ([], 0))
+            score = to_float(_mapping(entry).get("score") if isinstance(entry, Mapping) else entry)
+            if score is None:
+                na += 1
+            else:
+                values.append(score)
+            result[base] = (values, na)
+    return result
+
+
+# -------------------------------------------------------------------------------- categories
+
+
+def _categories(
+    run: Mapping[str, Any],
+    records: list[Mapping[str, Any]],
+    metric_names: list[str],
+    lower: Mapping[str, bool],
+) -> str:
+    categories = _mapping(run.get("categories"))
+    parts = ['<section id="categories"><h2>Scores by category</h2>']
+    if not categories or not metric_names:
+        parts.append('<p class="muted">No per-category averages are recorded for this run.</p></section>')
+        return "".join(parts)
+    counts = Counter(_text(r.get("category")) for r in records)
+    names = sorted(categories, key=str)
+    scales = {}
+    for metric in metric_names:
+        values = [v for c in names if (v := to_float(_mapping(categories[c]).get(metric))) is not None]
+        scales[metric] = goodness_scale(values, lower[metric])
+    header = "".join(f'<th class="num">{escape(m)}</th>' for m in metric_names)
+    count_header = '<th class="num">Records</th>' if records else ""
+    rows = []
+    for category in names:
+        averages = _mapping(categories[category])
+        cells = [f"<td>{escape(str(category))}</td>"]
+        if records:
+            cells.append(f'<td class="num">{counts.get(str(category), 0)}</td>')
+        for metric in metric_names:
+            value = to_float(averages.get(metric))
+            if metric not in averages:
+                cells.append('<td class="num heat" style="background:#ffffff">-</td>')
+                continue
+            colour = heat_colour(None if value is None else scales[metric](value))
+            cells.append(f'<td class="num heat" style="background:{colour}">{escape(_fmt(value))}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append(
+        f'<table class="heat"><thead><tr><th>Category</th>{count_header}{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+    parts.append(
+        '<p class="legend">Cell colour:'
+        f'<span class="swatch" style="background:{heat_colour(0)}"></span>worst'
+        f'<span class="swatch" style="background:{heat_colour(0.5)}"></span>middling'
+        f'<span class="swatch" style="background:{heat_colour(1)}"></span>best'
+        f'<span class="swatch" style="background:{heat_colour(None)}"></span>every score N/A. '
+        "For lower-is-better metrics (detectors such as Harmfulness) a low average is green.</p>"
+    )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------------------------ trends
+
+
+def _trends(
+    run: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    metric_names: list[str],
+    rules: Mapping[str, Rule | None],
+    comparison: Comparison | None,
+) -> str:
+    parts = ['<section id="trends"><h2>Trends over the last runs</h2>']
+    runs = _trend_runs(run, history)
+    if not metric_names or not runs:
+        parts.append('<p class="muted">No completed runs of this suite to draw.</p></section>')
+        return "".join(parts)
+    current_id = run.get("run_id")
+    baseline_id = comparison.baseline_run_id if comparison is not None else None
+    parts.append(
+        '<p class="legend">Average per completed run, oldest left. The filled dot is this run'
+        + (", the ringed one its baseline" if baseline_id else "")
+        + "; the dashed line is the low-score rule's bound.</p>"
+    )
+    parts.append('<div class="charts">')
+    for name in metric_names:
+        points = []
+        for row in runs:
+            value = to_float(_mapping(_mapping(row.get("metrics")).get(name)).get("average"))
+            if value is None:
+                continue
+            row_id = _text(row.get("run_id"))
+            tooltip = f"{row_id} ({_text(row.get('created_at'))[:19]}): {value:.3f}"
+            if row.get("verdict"):
+                tooltip += f", {_text(row.get('verdict'))}"
+            points.append(
+                Point(
+                    label=_text(row.get("created_at"))[:10],
+                    value=value,
+                    tooltip=tooltip,
+                    current=row.get("run_id") == current_id,
+                    baseline=baseline_id is not None and row.get("run_id") == baseline_id,
+                )
+            )
+        if not points:
+            continue
+        svg = line_chart_svg(points, title=f"Trend of {name}", rule=rules.get(name))
+        caption = f"<strong>{escape(name)}</strong>: {_plural(len(points), 'run')}"
+        parts.append(
+            f'<figure class="trend" data-metric="{escape(name)}">{svg}<figcaption>{caption}'
+            "</figcaption></figure>"
+        )
+    parts.append("</div></section>")
+    return "".join(parts)
+
+
+def _trend_runs(run: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """COMPLETED runs with metrics, oldest first, the current run in its place (or last), capped."""
+    current_id = run.get("run_id")
+    rows: list[Mapping[str, Any]] = []
+    seen_current = False
+    for entry in history:
+        row = entry
+        if entry.get("run_id") == current_id:
+            row = run
+            seen_current = True
+        if _mapping(row.get("metrics")) and (row.get("status") == RunStatus.COMPLETED or row is run):
+            rows.append(row)
+    rows.reverse()
+    if not seen_current and _mapping(run.get("metrics")):
+        rows.append(run)
+    return rows[-TREND_MAX_RUNS:]
+
+
+# ------------------------------------------------------------------------------- regressions
+
+
+def _regressions(comparison: Comparison | None) -> str:
+    parts = ['<section id="regressions"><h2>Regressions</h2>']
+    if comparison is None:
+        parts.append('<p class="muted">This run was not compared with a baseline.</p></section>')
+        return "".join(parts)
+    if comparison.baseline_run_id is None:
+        parts.append(f"<p>Not compared: {escape(comparison.baseline_note)}.</p></section>")
+        return "".join(parts)
+    regressed = comparison.regressed_metrics
+    summary = (
+        f"{_plural(len(regressed), 'metric')} regressed" if regressed else "No metric regressed"
+    ) + f" against {comparison.baseline_run_id}"
+    if comparison.baseline_created_at:
+        summary += f" ({comparison.baseline_created_at})"
+    parts.append(
+        f'<p><strong>{escape(summary)}</strong>. <span class="muted">'
+        f"{escape(comparison.baseline_note)}.</span></p>"
+    )
+    head = ["Metric", "Baseline", "This run", "Change", "Scored (base / now)", "N/A rate", "Limits", "Result"]
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    rows = []
+    for entry in comparison.metrics:
+        limits = (
+            ", ".join(
+                part
+                for part in (
+                    f"abs {entry.max_absolute_drop:g}" if entry.max_absolute_drop is not None else "",
+                    f"rel {entry.max_relative_drop:.0%}" if entry.max_relative_drop is not None else "",
+                )
+                if part
+            )
+            or "off"
+        )
+        direction = " (lower is better)" if entry.lower_is_better else ""
+        rows.append(
+            "<tr>"
+            f"<td>{escape(entry.metric + direction)}</td>"
+            f"{_num_cell(entry.baseline_average)}{_num_cell(entry.average)}"
+            f'<td class="num">{_change_text(entry)}</td>'
+            f'<td class="num">{entry.baseline_scored} / {entry.scored}</td>'
+            f'<td class="num">{escape(_rate(entry.na_rate))}</td>'
+            f"<td>{escape(limits)}</td>"
+            f'<td class="status-{escape(entry.status)}">'
+            f"{escape(_status_text(entry))}: {escape(entry.reason)}</td>"
+            "</tr>"
+        )
+    parts.append(
+        f'<table class="comparison"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+    parts.append(_record_changes(comparison))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _record_changes(comparison: Comparison) -> str:
+    parts = []
+    worsened = comparison.record_changes
+    total = max(comparison.worsened_count, len(worsened))
+    if worsened:
+        title = (
+            f"Scores that got worse (worst {len(worsened)} of {total})"
+            if total > len(worsened)
+            else f"Scores that got worse ({total})"
+        )
+        parts.append(f"<h3>{escape(title)}</h3>")
+        parts.append(_changes_table(worsened, show_amount=True))
+    else:
+        parts.append(
+            '<p class="muted">No record scored worse than in the baseline'
+            " (or records could not be matched).</p>"
+        )
+    transitions = comparison.na_transitions
+    total_na = max(comparison.na_transition_count, len(transitions))
+    if transitions:
+        parts.append(f"<h3>{escape(f'N/A transitions ({total_na})')}</h3>")
+        parts.append(_changes_table(transitions, show_amount=False))
+    return "".join(parts)
+
+
+def _changes_table(changes: Sequence[RecordChange], *, show_amount: bool) -> str:
+    head = ["Metric", "Prompt", "Category", "Record", "Baseline", "Now"] + (
+        ["Worse by"] if show_amount else []
+    )
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    rows = []
+    for change in changes:
+        now = "N/A" if change.score is None else f"{change.score:.2f}"
+        before = "N/A" if change.baseline_score is None else f"{change.baseline_score:.2f}"
+        cells = [
+            f"<td>{escape(change.metric)}</td>",
+            f"<td>{escape(change.prompt_excerpt)}</td>",
+            f"<td>{escape(change.category)}</td>",
+            f'<td class="num">#{change.index if change.index is not None else "?"}</td>',
+            f'<td class="num">{escape(before)}</td>',
+            f'<td class="num">{escape(now)}</td>',
+        ]
+        if show_amount:
+            cells.append(f'<td class="num worse">{escape(_fmt(change.worsened_by))}</td>')
+        kind = "became N/A" if change.kind == ChangeKind.BECAME_NA else ""
+        title = f' title="{escape(kind)}"' if kind else ""
+        rows.append(f"<tr{title}>" + "".join(cells) + "</tr>")
+    return f'<table class="changes"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+# -------------------------------------------------------------------------------- low scores
+
+
+def _low_scores(
+    run: Mapping[str, Any],
+    records: list[Mapping[str, Any]],
+    metrics: Mapping[str, Any],
+    rules: Mapping[str, Rule | None],
+) -> str:
+    flagged = _flagged(run, records, metrics, rules)
+    total = max(len(flagged), _low_count(run))
+    shown = flagged[:REPORT_MAX_LOW_RECORDS]
+    parts = ['<section id="low-scores"><h2>Low scores</h2>']
+    if not shown:
+        parts.append('<p class="muted">No score was flagged by its metric\'s rule.</p></section>')
+        return "".join(parts)
+    note = f"worst {len(shown)} of {total}" if total > len(shown) else f"{len(shown)}, worst first"
+    parts.append(
+        f"<p>Flagged scores ({escape(note)}). A flagged score is not always a low one: "
+        "detectors such as Harmfulness flag high scores, so each shows the rule that flagged it.</p>"
+    )
+    for item in shown:
+        where = []
+        if item.index is not None:
+            where.append(f"record #{item.index}")
+        if item.category:
+            where.append(f"category {item.category}")
+        rule = f" (flagged: {item.rule})" if item.rule else ""
+        rows = [("Prompt", item.prompt or "(no prompt recorded)")]
+        rows.append(("Response", item.response if item.response is not None else "(no response recorded)"))
+        rows.append(("Judge", item.explanation or "(no explanation)"))
+        details = "".join(
+            f'<dt>{escape(label)}</dt><dd><div class="text">{escape(text)}</div></dd>' for label, text in rows
+        )
+        parts.append(
+            f'<article class="record" data-index="{"" if item.index is None else item.index}" '
+            f'data-metric="{escape(item.metric)}">'
+            f"<header>{escape(item.metric)}: score {item.score:.2f}{escape(rule)}"
+            f' <span class="muted">{escape(", ".join(where))}</span></header>'
+            f"<dl>{details}</dl></article>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _flagged(
+    run: Mapping[str, Any],
+    records: list[Mapping[str, Any]],
+    metrics: Mapping[str, Any],
+    rules: Mapping[str, Rule | None],
+) -> list[_Flagged]:
+    """Every flagged score of the records (by the run's rules), plus the run's low_records not
+    found that way (e.g. no records given); worst first by badness, then index."""
+    found: dict[tuple[int | None, str], _Flagged] = {}
+    by_index: dict[int, Mapping[str, Any]] = {}
+    for record in records:
+        index = _int_or_none(record.get("index"))
+        if index is not None:
+            by_index[index] = record
+        for metric, entry in _mapping(record.get("scores")).items():
+            base = _TURN_SUFFIX.sub("", str(metric))
+            rule = rules.get(base)
+            data = _mapping(entry) if isinstance(entry, Mapping) else {"score": entry}
+            score = to_float(data.get("score"))
+            if rule is None or score is None or not rule.is_flagged(score):
+                continue
+            found[(index, str(metric))] = _Flagged(
+                index=index,
+                metric=str(metric),
+                score=score,
+                rule=_text(_mapping(metrics.get(base)).get("rule")),
+                badness=rule.badness(score),
+                category=_text(record.get("category")),
+                prompt=_text(record.get("prompt_excerpt")),
+                response=record.get("response_excerpt")
+                if isinstance(record.get("response_excerpt"), str)
+                else None,
+                explanation=_text(data.get("explanation")) or None,
+            )
+    for entry in _sequence(run.get("low_records")):
+        low = _mapping(entry)
+        index = _int_or_none(low.get("index"))
+        metric = _text(low.get("metric"))
+        score = to_float(low.get("score"))
+        if score is None or (index, metric) in found:
+            continue
+        record = by_index.get(index) if index is not None else None
+        rule_text = _text(low.get("rule")) or _text(_mapping(metrics.get(metric)).get("rule"))
+        rule = parse_rule(rule_text)
+        response = record.get("response_excerpt") if record is not None else None
+        found[(index, metric)] = _Flagged(
+            index=index,
+            metric=metric,
+            score=score,
+            rule=rule_text,
+            badness=rule.badness(score) if rule is not None else -score,
+            category=_text(low.get("category")),
+            prompt=_text(record.get("prompt_excerpt"))
+            if record is not None
+            else _text(low.get("prompt_excerpt")),
+            response=response if isinstance(response, str) else None,
+            explanation=_text(low.get("explanation")) or None,
+        )
+    return sorted(
+        found.values(), key=lambda f: (-f.badness, math.inf if f.index is None else f.index, f.metric)
+    )
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _lower_is_better(name: str, rule: Rule | None, comparison: Comparison | None) -> bool:
+    if rule is not None:
+        return rule.flags_high_scores
+    entry = comparison.metric(name) if comparison is not None else None
+    if entry is not None:
+        return entry.lower_is_better
+    return lower_is_better(_TURN_SUFFIX.sub("", name))
+
+
+def _low_count(run: Mapping[str, Any]) -> int:
+    if run.get("low_count") is not None:
+        return _int(run.get("low_count"))
+    return sum(_int(_mapping(m).get("low_count")) for m in _mapping(run.get("metrics")).values())
+
+
+def _num_cell(value: object) -> str:
+    return f'<td class="num">{escape(_fmt(value))}</td>'
+
+
+def _fmt(value: object, digits: int = 3) -> str:
+    number = to_float(value)
+    return "N/A" if number is None else f"{number:.{digits}f}"
+
+
+def _rate(value: object) -> str:
+    number = to_float(value)
+    return "-" if number is None else f"{number:.1%}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _sequence(value: object) -> Sequence[Any]:
+    return value if isinstance(value, list | tuple) else ()
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: object) -> int:
+    number = to_float(value)
+    return int(number) if number is not None else 0
+
+
+def _int_or_none(value: object) -> int | None:
+    number = to_float(value)
+    return int(number) if number is not None else None
