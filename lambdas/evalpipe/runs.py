@@ -37,6 +37,7 @@ class RunStatus(StrEnum):
 class Verdict(StrEnum):
     PASSED = "PASSED"
     LOW_SCORES = "LOW_SCORES"
+    REGRESSED = "REGRESSED"
     FAILED = "FAILED"
     STOPPED = "STOPPED"
     TIMED_OUT = "TIMED_OUT"
@@ -47,6 +48,7 @@ class Verdict(StrEnum):
 SEVERITY: dict[Verdict, str] = {
     Verdict.PASSED: "info",
     Verdict.LOW_SCORES: "warning",
+    Verdict.REGRESSED: "warning",
     Verdict.STOPPED: "warning",
     Verdict.FAILED: "error",
     Verdict.TIMED_OUT: "error",
@@ -173,6 +175,10 @@ def suite_key(suite: str) -> str:
 
 def results_prefix(suite: str, run_id: str) -> str:
     return f"{RESULTS_PREFIX}{suite}/{run_id}/"
+
+
+def report_key(suite: str, run_id: str) -> str:
+    return f"{REPORTS_PREFIX}{suite}/{run_id}.html"
 
 
 def now_utc() -> datetime:

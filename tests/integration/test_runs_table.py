@@ -16,6 +16,7 @@ from evalpipe.aws.runs_table import (
     item_size,
     record_item,
 )
+from evalpipe.history import record_key
 from evalpipe.results import Aggregator, MetricScore, RecordResult, RunSummary
 from evalpipe.runs import RunStatus, Verdict
 
@@ -238,8 +239,10 @@ def test_record_item_attributes(runs, dynamodb_table):
     assert item["scores"]["Builtin.A"]["score"] == Decimal("0.1")
     assert len(item["scores"]["Builtin.A"]["explanation"]) == 1000
     assert item["scores"]["custom"] == {"score": None, "explanation": None}
+    assert item["record_key"] == record_key(rec.prompt, "uncategorized")
     assert set(item) == {
-        "pk", "sk", "index", "category", "prompt_hash", "prompt_excerpt", "response_excerpt", "scores",
+        "pk", "sk", "index", "category", "prompt_hash", "record_key",
+        "prompt_excerpt", "response_excerpt", "scores",
     }  # fmt: skip
 
 

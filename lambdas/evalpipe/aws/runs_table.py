@@ -23,6 +23,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from evalpipe.history.keys import key_of_record
 from evalpipe.results import UNCATEGORIZED, RecordResult, RunSummary, excerpt, truncate
 from evalpipe.runs import iso, now_utc
 
@@ -337,6 +338,8 @@ def _record_item(run_id: str, record: RecordResult, explanation_chars: int) -> d
         "index": record.index,
         "category": record.category or UNCATEGORIZED,
         "prompt_hash": record.prompt_hash,
+        # Matches this record with the same prompt in other runs (regressions per record).
+        "record_key": key_of_record(record),
         "prompt_excerpt": excerpt(record.prompt, EXCERPT_CHARS),
         "response_excerpt": excerpt(record.response, EXCERPT_CHARS) if record.response is not None else None,
         "scores": scores,

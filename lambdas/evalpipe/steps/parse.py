@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.results import Aggregator, CategoryIndex, RecordResult, iter_output_records, resolve_category
 from evalpipe.runs import DatasetObject, RunStatus, iso, results_prefix
+from evalpipe.steps.review import review
 from evalpipe.steps.submit import load_run, load_suite
 
 if TYPE_CHECKING:
@@ -61,11 +62,11 @@ def parse(run_id: str, ports: Ports) -> dict:
     # A re-parse that found fewer records must not leave the earlier surplus behind.
     ports.runs.delete_records_from(run_id, written)
     summary = aggregator.summary()
-    ports.runs.store_summary(
+    stored = ports.runs.store_summary(
         run_id,
         summary,
         status=RunStatus.COMPLETED.value,
         output_files=len(keys),
         finished_at=iso(ports.clock()),
     )
-    return {"record_count": written, "verdict": summary.verdict.value}
+    return {"record_count": written, "verdict": review(stored, suite, ports)}
