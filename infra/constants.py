@@ -20,6 +20,7 @@ LAMBDA_HANDLER_PACKAGE: Final = "handlers"
 SUITES_PREFIX: Final = "suites/"
 DATASETS_PREFIX: Final = "datasets/"
 RESULTS_PREFIX: Final = "results/"
+REPORTS_PREFIX: Final = "reports/"
 DATASET_KEY_WILDCARD: Final = "datasets/*.jsonl"
 
 # Construct ids.

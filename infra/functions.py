@@ -209,6 +209,8 @@ class PipelineFunctions(Construct):
         self._grant_read(constants.FUNCTION_VALIDATE, constants.SUITES_PREFIX, constants.DATASETS_PREFIX)
         self._grant_read(constants.FUNCTION_SUBMIT, constants.SUITES_PREFIX)
         self._grant_read(constants.FUNCTION_PARSE, constants.RESULTS_PREFIX, constants.DATASETS_PREFIX)
+        # Parse reviews the run against its baseline and writes the HTML report.
+        self._grant_write(constants.FUNCTION_PARSE, constants.REPORTS_PREFIX)
 
         submit = self.functions[constants.FUNCTION_SUBMIT]
         self._grant_evaluation_jobs(
@@ -243,6 +245,13 @@ class PipelineFunctions(Construct):
             self._findings[name].append(f"Resource::{bucket_arn}/{prefix}*")
         self._findings[name].extend(_S3_READ_ACTIONS)
 
+    def _grant_write(self, name: str, prefix: str) -> None:
+        self._bucket.grant_put(self.functions[name], f"{prefix}*")
+        bucket_arn = nag_resource(Stack.of(self), self._bucket.bucket_arn)
+        self._findings[name].extend([f"Resource::{bucket_arn}/{prefix}*", "Action::s3:Abort*"])
+        if self._key is not None:
+            self._findings[name].extend(["Action::kms:ReEncrypt*", "Action::kms:GenerateDataKey*"])
+
     def _grant_evaluation_jobs(self, name: str, *actions: str) -> None:
         jobs = evaluation_jobs_arn(Stack.of(self))
         self.functions[name].add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=[jobs]))
@@ -256,7 +265,8 @@ class PipelineFunctions(Construct):
                 "AwsSolutions-IAM5",
                 f"The {name} function's wildcards are exactly these: X-Ray's actions take no "
                 "resource ARN; the runs table grant covers its indexes (index/*); bucket grants are "
-                "scoped to the object prefixes this state reads; evaluation-job ARNs end in an id "
+                "scoped to the object prefixes this state reads (and the reports/ prefix parse writes); "
+                "evaluation-job ARNs end in an id "
                 "Bedrock assigns; s3/kms action wildcards come from CDK's grant methods.",
                 findings=self._findings[name],
             )

@@ -115,6 +115,9 @@ def test_no_function_gets_wildcard_actions_or_managed_policies(synth: Synth, nam
             assert actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
+# Only parse writes objects, and only its HTML reports.
+EXPECTED_WRITES = {"parse": {"reports/*"}}
+
 EXPECTED_ACCESS = {
     # name: (bucket prefixes read, bedrock job actions)
     "validate": ({"suites/*", "datasets/*"}, set()),
@@ -138,8 +141,11 @@ def test_least_privilege_per_function(synth: Synth, name: str) -> None:
     objects = {
         resource.removeprefix(f"{BUCKET}/") for resource in grants if resource.startswith(f"{BUCKET}/")
     }
-    assert objects == prefixes
+    writes = EXPECTED_WRITES.get(name, set())
+    assert objects == prefixes | writes
     assert all("s3:PutObject" not in grants[f"{BUCKET}/{prefix}"] for prefix in prefixes)
+    assert all("s3:PutObject" in grants[f"{BUCKET}/{prefix}"] for prefix in writes)
+    assert all("s3:GetObject" not in grants[f"{BUCKET}/{prefix}"] for prefix in writes)
     # Bedrock: only its own job actions, on evaluation jobs only.
     bedrock = {action for actions in grants.values() for action in actions if action.startswith("bedrock:")}
     assert bedrock == job_actions
