@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: install test unit lint synth demo clean bench
+.PHONY: install test unit lint synth demo local clean bench
 
 install: $(STAMP)
 
@@ -32,6 +33,12 @@ lint: install
 
 bench: install  ## validator throughput and peak memory on 100,000 lines vs plain json.loads
 	$(PY) bench/run.py
+
+demo: install  ## local mode: synth for this host, emulator, deploy, upload the example, show the run
+	$(PY) -m local demo
+
+local: install  ## local mode: the stack deployed in the emulator, kept running (Ctrl-C to stop)
+	$(PY) -m local serve
 
 synth: install
 	$(PY) app.py

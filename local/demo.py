@@ -400,10 +400,25 @@ def function_output_to(path: Path) -> Iterator[None]:
 def _step(console: Console, title: str) -> Iterator[dict[str, str]]:
     note: dict[str, str] = {"text": ""}
     started = time.monotonic()
-    with console.status(title + " ..."):
-        yield note
+    try:
+        with console.status(title + " ..."):
+            yield note
+    except BaseException:
+        console.print(f"[red]✗[/red] {title} [dim]({time.monotonic() - started:.1f}s)[/dim]")
+        raise
     took = time.monotonic() - started
     console.print(f"[green]✓[/green] {title} [dim]({took:.1f}s)[/dim] {note['text']}")
+
+
+def _synthesize_quietly(outdir: Path, poll_interval: int) -> None:
+    # CDK prints "Bundling asset ..." on stderr; shown only if the synthesis fails.
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            synthesize(outdir, {"pollIntervalSeconds": poll_interval})
+    except BaseException:
+        sys.stderr.write(captured.getvalue())
+        raise
 
 
 def run_demo(
@@ -419,9 +434,8 @@ def run_demo(
     started = time.monotonic()
     console.rule("[bold]bedrock-evalpipe · local mode")
     title = "Synthesize the CDK app (-c localMode=true: the Lambda asset is built for this host)"
-    with _step(console, title) as note, contextlib.redirect_stderr(io.StringIO()):
-        # (the redirect hides CDK's "Bundling asset ..." progress line)
-        synthesize(outdir, {"pollIntervalSeconds": poll_interval})
+    with _step(console, title) as note:
+        _synthesize_quietly(outdir, poll_interval)
         note["text"] = f"[dim]{_shown(outdir)}[/dim]"
 
     with function_output_to(log_file):
@@ -530,11 +544,8 @@ def _serve(  # noqa: PLR0917 - private, called once
     watch: bool,
     log_file: Path,
 ) -> int:
-    with (
-        _step(console, "Synthesize the CDK app (-c localMode=true)"),
-        contextlib.redirect_stderr(io.StringIO()),
-    ):
-        synthesize(outdir, {"pollIntervalSeconds": poll_interval})
+    with _step(console, "Synthesize the CDK app (-c localMode=true)"):
+        _synthesize_quietly(outdir, poll_interval)
     with _step(console, "Start the AWS emulator and deploy the template") as note:
         emulator, stack = start_and_deploy(outdir, job_seconds=job_seconds, port=port)
         note["text"] = f"[dim]{emulator.url}[/dim]"

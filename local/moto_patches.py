@@ -1,9 +1,10 @@
 """Every change to moto 5.2.1 internals that the local mode and the tests need, in one place.
 
 `install()` (idempotent) applies all of them; `uninstall()` restores moto. Each patch says why
-below and in docs/local-mode.md; ``tests/integration/local_mode/test_moto_patches.py`` (and
+where it is defined. ``tests/integration/local_mode/`` (and
 ``tests/integration/workflow/test_moto_patches.py``) fail loudly when a moto upgrade moves or
-fixes what a patch relies on, instead of letting the local mode drift silently.
+fixes what a patch relies on, instead of letting the local mode drift silently: a "why" test
+shows the defect in moto as released, a "with the patch" test the behaviour relied on.
 
 What `install()` does:
 
@@ -18,14 +19,20 @@ What `install()` does:
       ``NotificationConfiguration.EventBridgeConfiguration`` (moto ignores both);
    c. ``AWS::KMS::Key`` accepts CloudFormation's ``Tags`` (Key/Value) and a ``KeyPolicy`` object;
    d. ``AWS::S3::BucketPolicy``, ``AWS::SNS::TopicPolicy``, ``AWS::SQS::QueuePolicy`` and
-      ``AWS::CloudWatch::Alarm`` exist (moto skips them, and DescribeStackResources then fails);
+      ``AWS::CloudWatch::Alarm`` exist (moto skips them: DescribeStackResources lists them with
+      no id or type, a Ref to them is empty); the bucket policy is recorded, not enforced;
    e. custom resources (``Custom::*``): properties reach the handler as strings, as CloudFormation
       sends them, and the ResponseURL points at this server (moto aims at a Docker host).
 5. EventBridge: rule targets that are state machines start an execution with the event (moto
    raises NotImplementedError, which S3's delivery then swallows); a disabled rule delivers nothing.
 6. S3 -> EventBridge: the ``Object Created`` event has the real shape (``etag``, ``reason``
    ``PutObject``, a fresh ``id``, ``version-id`` only for versioned objects) and goes to the
-   default bus only; a delivery error is logged instead of swallowed.
+   default bus only; a PutObject no longer also announces "Object Tags Added"; a delivery
+   error is logged instead of swallowed.
+
+Not patched, only configured (`local.server`): ``execute_state_machine`` in moto's
+``default_user_config`` (read by the StepFunctions API at every request) and ``MOTO_PORT`` (the
+port the ASL engine's boto3 client uses to call Lambda).
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine, StateMachineInstance
 from moto.stepfunctions.responses import get_backend as sfn_get_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
+from moto.utilities.utils import get_partition
 
 from local import bedrock_emulator, inprocess_lambda
 
@@ -295,7 +303,8 @@ class SnsTopicPolicy(_RecordedResource):
     def apply(cls, properties: dict[str, Any], account_id: str, region_name: str, name: str) -> None:
         backend = sns_backends[account_id][region_name]
         for topic_arn in properties.get("Topics", []):
-            backend.set_topic_attribute(topic_arn, "Policy", json.dumps(properties.get("PolicyDocument", {})))
+            # The Topic model's attribute is `policy` (SetTopicAttributes' "Policy").
+            backend.set_topic_attribute(topic_arn, "policy", json.dumps(properties.get("PolicyDocument", {})))
 
 
 class SqsQueuePolicy(_RecordedResource):
@@ -589,8 +598,13 @@ def s3_event(account_id: str, bucket: Any, event_name: str, key: Any) -> dict[st
 def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
     # moto's event says "eTag" (S3 sends "etag"), "reason": "ObjectCreated" ("PutObject"), has
     # one fixed "id" for every event, and goes to the rules of every bus (S3 uses the default
-    # bus). Any error, a missing target included, vanished in a bare `except: pass`.
+    # bus). Any error, a missing target included, vanished in a bare `except: pass`. And every
+    # PutObject also announced "Object Tags Added" (moto tags each new key, even with no tags).
     try:
+        if event_name == moto_s3_notifications.S3NotificationEvent.OBJECT_TAGGING_PUT_EVENT and not _tags(
+            account_id, bucket, key
+        ):
+            return
         event = s3_event(account_id, bucket, event_name, key)
         backend = moto_events.events_backends[account_id][bucket.region_name]
         bus = backend.event_buses.get("default")
@@ -598,6 +612,13 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
             rule.send_to_targets(copy.deepcopy(event), transform_input=False)
     except Exception:
         logger.exception("S3 -> EventBridge delivery failed for s3://%s/%s", bucket.name, key.name)
+
+
+def _tags(account_id: str, bucket: Any, key: Any) -> list[Any]:
+    from moto.s3.models import s3_backends  # noqa: PLC0415
+
+    backend = s3_backends[account_id][get_partition(bucket.region_name)]
+    return list(backend.tagger.list_tags_for_resource(key.arn).get("Tags", []))
 
 
 # ====================================================================== install / uninstall

@@ -86,6 +86,8 @@ class LocalEmulator:
         moto_patches.install()
         # The server's StepFunctions API picks its backend from this config at every request:
         # the ASL engine (executions really run) instead of the one that leaves them RUNNING.
+        # moto 5.2.1 has no environment variable for it; a server in another process takes
+        # POST /moto-api/config {"stepfunctions": {"execute_state_machine": true}}.
         sfn_config = default_user_config.setdefault("stepfunctions", {})
         self._saved_sfn_config = sfn_config.get("execute_state_machine")
         sfn_config["execute_state_machine"] = True

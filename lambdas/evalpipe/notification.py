@@ -8,6 +8,13 @@ it).
 The body is written for an e-mail client showing plain text: fixed-width tables aligned with
 spaces, at most ~100 columns, no markdown. It never carries model responses; prompts appear only
 as the excerpts the run item already holds, shortened further to one line.
+
+A COMPLETED run reads, in order: the verdict, the run's identity (with its baseline run), the
+metric table (average, baseline average, delta, N/A rate, threshold and the outcome against the
+baseline when the run item holds a ``comparison``; a "No baseline" note otherwise), category
+averages, the flagged records with the judge's reasons, the prompts that got worse since the
+baseline, warnings (the run's and the comparison's N/A-rate warnings), then where to look: the
+HTML report (``report_key``), the run record and the job output.
 """
 
 from __future__ import annotations
@@ -20,14 +27,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from evalpipe.runs import SEVERITY, RunStatus, Verdict, results_prefix
+
+if TYPE_CHECKING:
+    from evalpipe.history.compare import Comparison, MetricComparison
+    from evalpipe.history.records import RecordChange
 
 SUBJECT_PREFIX = "[evalpipe] "
 # SNS: "less than 100 characters", no line breaks or control characters. 99 satisfies both
 # that wording and the "<= 100" of the older documentation.
 SUBJECT_MAX = 99
+# The part after the verdict ("2 metrics regressed vs 20250228-091500-1a2b3c4d" is 47).
+SUBJECT_DETAIL_MAX = 56
 # SNS caps the whole message (body + subject + attributes) at 256 KiB; keep a margin.
 BODY_MAX_BYTES = 240 * 1024
 TABLE_MAX_WIDTH = 100
@@ -38,6 +52,12 @@ CATEGORY_LABEL_CHARS = 40
 MAX_CATEGORY_ROWS = 30
 MAX_PROBLEMS_SHOWN = 20
 BUILTIN_PREFIX = "Builtin."
+# Record changes against the baseline listed in the body (the run item stores up to 20).
+MAX_RECORD_CHANGES_SHOWN = 10
+MAX_NA_TRANSITIONS_SHOWN = 5
+# `<suite-slug>-<YYYYMMDD-HHMMSS>-<hash8>`: the tail identifies a run within its suite.
+_RUN_ID_TAIL = re.compile(r"(\d{8}-\d{6}-[0-9a-f]{8})$")
+SHORT_RUN_ID_CHARS = 24
 
 _STATUS_VERDICT: dict[str, Verdict] = {
     RunStatus.REJECTED: Verdict.REJECTED,
@@ -109,7 +129,7 @@ def build_notification(run: Mapping, *, console_region: str | None = None) -> No
         The run item (plain Python types; `Decimal` numbers are fine). Missing attributes are
         tolerated: an ERROR run recorded early may carry little more than its id.
     console_region : str, optional
-        When given, the body adds an AWS console link to the results prefix in that region.
+        When given, the body adds AWS console links (report object, results prefix) in that region.
 
     Returns
     -------
@@ -117,6 +137,7 @@ def build_notification(run: Mapping, *, console_region: str | None = None) -> No
         Subject, body and message attributes.
     """
     verdict = derive_verdict(run)
+    comparison = comparison_of(run)
     suite = _text(run.get("suite")) or "unknown"
     status = _text(run.get("status")) or "UNKNOWN"
     run_id = _text(run.get("run_id")) or "unknown"
@@ -128,10 +149,45 @@ def build_notification(run: Mapping, *, console_region: str | None = None) -> No
         "run_id": run_id,
     }
     return Notification(
-        subject=_subject(suite, verdict, run),
-        message=_body(run, verdict, console_region),
+        subject=_subject(suite, verdict, run, comparison),
+        message=_body(run, verdict, comparison, console_region),
         attributes=attributes,
     )
+
+
+def comparison_of(run: Mapping) -> Comparison | None:
+    """The run's stored comparison with its baseline (``comparison`` attribute), or None.
+
+    Parameters
+    ----------
+    run : Mapping
+        The run item; the attribute is `Comparison.as_item()` as the parse step stored it.
+    """
+    item = run.get("comparison")
+    if not isinstance(item, Mapping):
+        return None
+    # Imported here: evalpipe.history.report imports this module (derive_verdict).
+    from evalpipe.history.compare import Comparison  # noqa: PLC0415
+
+    return Comparison.from_item(item)
+
+
+def short_run_id(run_id: str | None) -> str:
+    """A run id shortened for a subject: its time and hash (``20250228-091500-1a2b3c4d``).
+
+    The suite slug in front is left out (the subject names the suite); an id of another shape
+    keeps its last `SHORT_RUN_ID_CHARS` characters.
+
+    Examples
+    --------
+    >>> short_run_id("support-bot-20250228-091500-1a2b3c4d")
+    '20250228-091500-1a2b3c4d'
+    """
+    text = _text(run_id)
+    match = _RUN_ID_TAIL.search(text)
+    if match:
+        return match.group(1)
+    return text if len(text) <= SHORT_RUN_ID_CHARS else "..." + text[-(SHORT_RUN_ID_CHARS - 3) :]
 
 
 def derive_verdict(run: Mapping) -> str:
@@ -174,8 +230,8 @@ def severity_of(verdict: str) -> str:
 # ---------------------------------------------------------------------------------------- subject
 
 
-def _subject(suite: str, verdict: str, run: Mapping) -> str:
-    detail = _ascii_one_line(_subject_detail(verdict, run))[:40].rstrip()
+def _subject(suite: str, verdict: str, run: Mapping, comparison: Comparison | None) -> str:
+    detail = _ascii_one_line(_subject_detail(verdict, run, comparison))[:SUBJECT_DETAIL_MAX].rstrip()
     tail = f": {_ascii_one_line(verdict)[:20]}" + (f" - {detail}" if detail else "")
     budget = SUBJECT_MAX - len(SUBJECT_PREFIX) - len(tail)
     name = _ascii_one_line(suite) or "unknown"
@@ -185,13 +241,18 @@ def _subject(suite: str, verdict: str, run: Mapping) -> str:
     return (SUBJECT_PREFIX + name + tail)[:SUBJECT_MAX].rstrip()
 
 
-def _subject_detail(verdict: str, run: Mapping) -> str:
+def _subject_detail(verdict: str, run: Mapping, comparison: Comparison | None) -> str:
     records = _int(run.get("record_count"))
     match verdict:
         case Verdict.PASSED:
             return f"{_plural(records, 'record')}, no low scores"
         case Verdict.LOW_SCORES:
             return f"{_plural(_low_count(run), 'low score')} in {_plural(records, 'record')}"
+        case Verdict.REGRESSED:
+            count = len(comparison.regressed_metrics) if comparison is not None else 0
+            baseline = comparison.baseline_run_id if comparison is not None else None
+            against = f" vs {short_run_id(baseline)}" if baseline else ""
+            return (f"{_plural(count, 'metric')} regressed" if count else "metrics regressed") + against
         case Verdict.FAILED:
             return "job failed"
         case Verdict.STOPPED:
@@ -209,8 +270,8 @@ def _subject_detail(verdict: str, run: Mapping) -> str:
 # ------------------------------------------------------------------------------------------- body
 
 
-def _body(run: Mapping, verdict: str, console_region: str | None) -> str:
-    blocks: list[list[str]] = [[_headline(verdict, run)], _identity(run)]
+def _body(run: Mapping, verdict: str, comparison: Comparison | None, console_region: str | None) -> str:
+    blocks: list[list[str]] = [[_headline(verdict, run, comparison)], _identity(run, comparison)]
     match verdict:
         case Verdict.FAILED:
             blocks.append(_failed(run))
@@ -223,20 +284,26 @@ def _body(run: Mapping, verdict: str, console_region: str | None) -> str:
         case Verdict.ERROR:
             blocks.append(_error(run))
         case _:
-            blocks.extend(_completed(run))
-    blocks.append(_warnings(run))
+            blocks.extend(_completed(run, comparison))
+    blocks.append(_warnings(run, verdict, comparison))
     blocks.append(_where_to_look(run, verdict, console_region))
     text = "\n\n".join("\n".join(line.rstrip() for line in block) for block in blocks if block) + "\n"
     return _cap_bytes(text)
 
 
-def _headline(verdict: str, run: Mapping) -> str:
+def _headline(verdict: str, run: Mapping, comparison: Comparison | None) -> str:
     records = _int(run.get("record_count"))
     match verdict:
         case Verdict.PASSED:
             detail = f"no low scores in {_plural(records, 'record')}"
         case Verdict.LOW_SCORES:
             detail = f"{_plural(_low_count(run), 'low score')} in {_plural(records, 'record')}"
+        case Verdict.REGRESSED:
+            count = len(comparison.regressed_metrics) if comparison is not None else 0
+            detail = (
+                f"{_plural(count, 'metric') if count else 'metrics'} regressed against the baseline run "
+                f"({_plural(_low_count(run), 'low score')} in {_plural(records, 'record')})"
+            )
         case Verdict.FAILED:
             detail = "the evaluation job failed"
         case Verdict.STOPPED:
@@ -253,7 +320,7 @@ def _headline(verdict: str, run: Mapping) -> str:
     return f"Verdict: {verdict.replace('_', ' ')} — {detail}"
 
 
-def _identity(run: Mapping) -> list[str]:
+def _identity(run: Mapping, comparison: Comparison | None) -> list[str]:
     dataset = _mapping(run.get("dataset"))
     fields: list[tuple[str, str]] = [
         ("Run id", _text(run.get("run_id"))),
@@ -268,25 +335,60 @@ def _identity(run: Mapping) -> list[str]:
     estimate = _estimate(run.get("estimate"))
     if estimate:
         fields.append(("Est. cost", estimate))
+    if comparison is not None and comparison.baseline_run_id:
+        pinned = " (pinned)" if comparison.baseline_pinned else ""
+        fields.append(("Baseline", f"{comparison.baseline_run_id}{pinned}"))
     shown = [(label, value) for label, value in fields if value]
     width = max((len(label) for label, _ in shown), default=0) + 2
     return [f"{(label + ':').ljust(width)}{value}" for label, value in shown]
 
 
-def _completed(run: Mapping) -> list[list[str]]:
+def _completed(run: Mapping, comparison: Comparison | None) -> list[list[str]]:
     metrics = _mapping(run.get("metrics"))
-    blocks = [_metrics_table(metrics, _int(run.get("record_count")))]
+    blocks = [metrics_table(metrics, _int(run.get("record_count")), comparison)]
     categories = _mapping(run.get("categories"))
     if categories:
         blocks.append(_categories_table(categories, sorted(metrics)))
     blocks.append(_low_records(run))
+    blocks.append(record_changes(comparison))
     return blocks
 
 
-def _metrics_table(metrics: Mapping, record_count: int) -> list[str]:
+def metrics_table(
+    metrics: Mapping, record_count: int, comparison: Comparison | None, *, no_baseline_note: bool = True
+) -> list[str]:
+    """The metric table: against the baseline when ``comparison`` has one, else the run alone.
+
+    Parameters
+    ----------
+    metrics : Mapping
+        The run item's ``metrics`` (name -> MetricSummary item).
+    record_count : int
+        For the title.
+    comparison : Comparison or None
+        The run's comparison; with a baseline the table adds Baseline, Delta and "vs baseline"
+        columns and one line per regressed or not compared metric saying why.
+    no_baseline_note : bool
+        Without a baseline, end with a "No baseline: ..." line.
+
+    Returns
+    -------
+    list[str]
+        The lines (title first).
+    """
     title = f"Metrics ({_plural(record_count, 'record')})"
     if not metrics:
         return [title, "  No metric results were found in the job output."]
+    if comparison is not None and comparison.baseline_run_id:
+        return [title, *_compared_metrics(metrics, comparison)]
+    lines = [title, *_plain_metrics(metrics)]
+    if no_baseline_note:
+        note = comparison.baseline_note if comparison is not None else "this run was not compared"
+        lines.extend(_bullet(f"No baseline: {note}.", marker=""))
+    return lines
+
+
+def _plain_metrics(metrics: Mapping) -> list[str]:
     rows = []
     for name in sorted(metrics):
         summary = _mapping(metrics[name])
@@ -303,7 +405,148 @@ def _metrics_table(metrics: Mapping, record_count: int) -> list[str]:
             ]
         )
     headers = ["Metric", "Average", "Scored", "N/A rate", "Low", "Threshold"]
-    return [title, *_table(headers, rows, "lrrrrl")]
+    return _table(headers, rows, "lrrrrl")
+
+
+def _compared_metrics(metrics: Mapping, comparison: Comparison) -> list[str]:
+    """The run's metrics beside the baseline's; a too wide table drops its Scored column."""
+    rows = []
+    notes = []
+    for name in sorted(metrics):
+        summary = _mapping(metrics[name])
+        entry = comparison.metric(name)
+        scored = _int(summary.get("scored"))
+        rows.append(
+            [
+                name,
+                _fmt_score(summary.get("average"), 3),
+                _baseline_average(entry),
+                _fmt_delta(entry.delta if entry is not None else None, 3),
+                str(scored),
+                _fmt_rate(summary.get("na_rate"), scored, _int(summary.get("na"))),
+                str(_int(summary.get("low_count"))),
+                _fmt_rule(summary.get("rule")),
+                _outcome(entry),
+            ]
+        )
+        if entry is not None and entry.regressed:
+            notes.append(f"{name} regressed: {entry.reason}")
+        elif entry is not None and entry.status != "OK" and entry.reason:
+            notes.append(f"{name} not compared: {entry.reason}")
+    headers = [
+        "Metric", "Average", "Baseline", "Delta", "Scored", "N/A rate", "Low", "Threshold", "vs baseline"
+    ]
+    align = "lrrrrrrll"
+    lines = _table(headers, rows, align)
+    if _width(lines) > TABLE_MAX_WIDTH:
+        drop = headers.index("Scored")
+        lines = _table(
+            [h for i, h in enumerate(headers) if i != drop],
+            [[c for i, c in enumerate(r) if i != drop] for r in rows],
+            align[:drop] + align[drop + 1 :],
+        )
+    for note in notes:
+        lines.extend(_bullet(note))
+    return lines
+
+
+def _baseline_average(entry: MetricComparison | None) -> str:
+    """The baseline's average; "-" when the baseline did not have the metric at all."""
+    if entry is None or (entry.baseline_average is None and entry.baseline_na_rate is None):
+        return "-"
+    return _fmt_score(entry.baseline_average, 3)
+
+
+def _outcome(entry: MetricComparison | None) -> str:
+    if entry is None:
+        return "-"
+    if entry.regressed:
+        return "REGRESSED"
+    return "ok" if entry.status == "OK" else "not compared"
+
+
+def record_changes(
+    comparison: Comparison | None,
+    limit: int = MAX_RECORD_CHANGES_SHOWN,
+    *,
+    na_limit: int = MAX_NA_TRANSITIONS_SHOWN,
+    more_hint: str = "`evalpipe compare` or the report lists them.",
+) -> list[str]:
+    """The "Prompts that got worse" block: worse scores since the baseline, then N/A transitions.
+
+    One entry per record x metric: ``[metric] 1.00 -> 0.25 (-0.75) | "prompt excerpt"`` and the
+    record number and category below it. Empty without a baseline.
+
+    Parameters
+    ----------
+    comparison : Comparison or None
+        The run's comparison (``record_changes`` worst first, ``worsened_count`` all of them).
+    limit, na_limit : int
+        How many worsened scores, and how many N/A transitions, to list.
+    more_hint : str
+        Where to find the ones not listed.
+    """
+    if comparison is None or not comparison.baseline_run_id:
+        return []
+    worsened = comparison.record_changes
+    total = max(comparison.worsened_count, len(worsened))
+    shown = worsened[: max(limit, 0)]
+    if not total:
+        lines = ["No prompt scored worse than in the baseline run."]
+    elif total > len(shown):
+        lines = [f"Prompts that got worse (worst {len(shown)} of {_plural(total, 'score')} that dropped)"]
+    else:
+        records = _plural(len({(c.index, c.key) for c in shown}), "record")
+        lines = [f"Prompts that got worse ({_plural(total, 'score')} in {records}, worst first)"]
+    for change in shown:
+        lines.append("")
+        lines.append(_change_line(change))
+        lines.append(f"  ({_change_where(change)})")
+    if total > len(shown):
+        lines += ["", f"  ... and {total - len(shown)} more: {more_hint}"]
+    transitions = comparison.na_transitions
+    count = max(comparison.na_transition_count, len(transitions))
+    if count:
+        lines += ["", f"Scores that became N/A or stopped being N/A ({count})"]
+        listed = transitions[: max(na_limit, 0)]
+        for change in listed:
+            excerpt = _one_line(change.prompt_excerpt, PROMPT_EXCERPT_CHARS // 2)
+            lines.append(
+                f"  [{_one_line(change.metric, 63)}] {_fmt_score(change.baseline_score, 2)} -> "
+                f'{_fmt_score(change.score, 2)} | "{excerpt}" ({_change_where(change)})'
+            )
+        if count > len(listed):
+            lines.append(f"  ... and {count - len(listed)} more")
+    return lines
+
+
+def _change_line(change: RecordChange) -> str:
+    metric = _one_line(change.metric, 63) or "?"
+    excerpt = _one_line(change.prompt_excerpt, PROMPT_EXCERPT_CHARS)
+    delta = (
+        change.score - change.baseline_score
+        if change.score is not None and change.baseline_score is not None
+        else None
+    )
+    # A worse score that is higher belongs to a lower-is-better metric (a detector).
+    direction = ", lower is better" if delta is not None and delta > 0 else ""
+    return (
+        f"[{metric}] {_fmt_score(change.baseline_score, 2)} -> {_fmt_score(change.score, 2)} "
+        f'({_fmt_delta(delta, 2)}{direction}) | "{excerpt}"'
+    )
+
+
+def _change_where(change: RecordChange) -> str:
+    where = []
+    if change.index is not None:
+        record = f"record #{change.index}"
+        if change.baseline_index is not None and change.baseline_index != change.index:
+            record += f", #{change.baseline_index} in the baseline"
+        where.append(record)
+    category = _one_line(change.category, CATEGORY_LABEL_CHARS)
+    if category:
+        where.append(f"category {category}")
+    return ", ".join(where)
 
 
 def _categories_table(categories: Mapping, metric_names: list[str]) -> list[str]:
@@ -483,8 +726,22 @@ def _error(run: Mapping) -> list[str]:
     return lines
 
 
-def _warnings(run: Mapping) -> list[str]:
+def _warnings(run: Mapping, verdict: str, comparison: Comparison | None) -> list[str]:
+    """The run's warnings, then the comparison's (N/A rates, metrics gone since the baseline).
+
+    A completed run stored before comparisons gets its N/A-rate warnings computed here.
+    """
     warnings = [w for w in _sequence(run.get("warnings")) if w]
+    if comparison is not None:
+        extra = comparison.warnings
+    elif verdict in (Verdict.PASSED, Verdict.LOW_SCORES, Verdict.REGRESSED):
+        from evalpipe.history.compare import na_rate_warnings  # noqa: PLC0415 -- see comparison_of
+
+        extra = na_rate_warnings(run)
+    else:
+        extra = []
+    texts = {_text(w) for w in warnings if not isinstance(w, Mapping)}
+    warnings += [w for w in extra if w not in texts]
     if not warnings:
         return []
     lines = [f"Warnings ({len(warnings)})"]
@@ -501,6 +758,17 @@ def _where_to_look(run: Mapping, verdict: str, console_region: str | None) -> li
     suite = _text(run.get("suite"))
     bucket = _text(_mapping(run.get("dataset")).get("bucket"))
     lines = ["Where to look"]
+    report = _text(run.get("report_key"))
+    if report and bucket:
+        lines.append(f"  Report:      s3://{bucket}/{report}")
+        if console_region:
+            url = (
+                f"https://{console_region}.console.aws.amazon.com/s3/object/{quote(bucket)}"
+                f"?region={quote(console_region)}&prefix={quote(report, safe='')}"
+            )
+            lines.append(f"  Report link: {url}")
+        if run_id:
+            lines.append(f"  CLI:         evalpipe report {run_id} --open")
     if run_id:
         lines.append(f"  Run record:  DynamoDB runs table, pk RUN#{run_id}, sk RUN")
     # A rejected run never reached Bedrock, so there is no output to point at.
@@ -603,6 +871,15 @@ def _estimate(estimate: object) -> str:
 def _fmt_score(value: object, decimals: int) -> str:
     number = _num(value)
     return "N/A" if number is None else f"{number:.{decimals}f}"
+
+
+def _fmt_delta(value: object, decimals: int) -> str:
+    """Signed (``+0.050``, ``-0.150``), ``0.000`` unchanged, ``-`` when there is nothing to subtract."""
+    number = _num(value)
+    if number is None:
+        return "-"
+    text = f"{number:+.{decimals}f}"
+    return f"{0:.{decimals}f}" if float(text) == 0 else text  # no "+0.000" / "-0.000"
 
 
 def _fmt_rate(rate: object, scored: int, na: int) -> str:

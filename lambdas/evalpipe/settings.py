@@ -22,6 +22,9 @@ class Settings(BaseModel):
     kms_key_arn: str | None = Field(default=None, alias="KMS_KEY_ARN")
     poll_interval_seconds: int = Field(default=60, ge=0, alias="POLL_INTERVAL_SECONDS")
     job_timeout_seconds: int = Field(default=86_400, gt=0, alias="JOB_TIMEOUT_SECONDS")
+    # Set by Lambda / the local mode; they decide whether notifications carry console links.
+    aws_region: str | None = Field(default=None, alias="AWS_REGION")
+    aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
 
     @field_validator("allowed_evaluator_models", mode="before")
     @classmethod
@@ -30,7 +33,14 @@ class Settings(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("kms_key_arn", "topic_arn", "bedrock_role_arn", mode="before")
+    @property
+    def console_region(self) -> str | None:
+        """The region for AWS console links: the function's own, none against a local endpoint."""
+        return None if self.aws_endpoint_url else self.aws_region
+
+    @field_validator(
+        "kms_key_arn", "topic_arn", "bedrock_role_arn", "aws_region", "aws_endpoint_url", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return value or None

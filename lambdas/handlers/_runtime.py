@@ -13,20 +13,23 @@ from functools import cache
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from botocore.config import Config
 
 from evalpipe.aws.bedrock_jobs import BedrockJobs
 from evalpipe.aws.objects import Objects
 from evalpipe.aws.runs_table import RunsTable
 from evalpipe.ports import Ports
+from evalpipe.run_metrics import NAMESPACE, SERVICE_DIMENSION, MetricGroup
 from evalpipe.settings import Settings, settings
 
 # Lambda sets POWERTOOLS_* before this module loads; the defaults keep the names right when the
 # module was imported earlier in a process that runs several functions (tests, the local mode).
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "evalpipe")
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "EvalPipe"))
+metrics = Metrics(service=SERVICE, namespace=METRICS_NAMESPACE)
 
 # Standard retry mode backs off on throttling inside one invocation; Step Functions retries
 # across invocations (BedrockThrottled) when that is not enough.
@@ -54,3 +57,21 @@ def reset() -> None:
     """Forget cached settings and clients (tests and the local runner change the environment)."""
     settings.cache_clear()
     _ports_for.cache_clear()
+
+
+def publish_metric_groups(groups: list[MetricGroup]) -> None:
+    """Print one EMF document per group (its own dimension set), apart from the shared `metrics`.
+
+    Powertools' `Metrics` holds a single dimension set per flush, so metrics whose dimension
+    *values* differ (one per suite x metric) each get their own EMF provider, flushed at once.
+    Honours ``POWERTOOLS_METRICS_DISABLED`` like every Powertools flush.
+    """
+    for group in groups:
+        emf = AmazonCloudWatchEMFProvider(namespace=METRICS_NAMESPACE, service=SERVICE)
+        for name, value in group.dimensions.items():
+            emf.add_dimension(name=name, value=value)
+        for rollup in group.rollups:
+            emf.add_dimensions(**{SERVICE_DIMENSION: SERVICE}, **{n: group.dimensions[n] for n in rollup})
+        for datum in group.metrics:
+            emf.add_metric(name=datum.name, unit=datum.unit, value=datum.value)
+        emf.flush_metrics()

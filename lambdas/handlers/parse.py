@@ -1,12 +1,18 @@
-"""Parse state: store the job's per-record scores and the run summary."""
+"""Parse state: store the job's per-record scores and the run summary; publish the run's metrics.
+
+Besides ``RecordsParsed`` (the shared Powertools `Metrics`, dimension ``service``), every parsed
+run publishes its score metrics and verdict per suite (`evalpipe.run_metrics` lists the names and
+dimensions), one EMF document per dimension set.
+"""
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from evalpipe.run_metrics import run_metric_groups
 from evalpipe.steps.parse import parse
 from handlers._inputs import RunRef
-from handlers._runtime import logger, metrics, ports, tracer
+from handlers._runtime import logger, metrics, ports, publish_metric_groups, tracer
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -17,5 +23,15 @@ def handler(event: RunRef, context: LambdaContext) -> dict:
     logger.append_keys(run_id=event.run_id)
     result = parse(event.run_id, ports())
     metrics.add_metric(name="RecordsParsed", unit=MetricUnit.Count, value=result["record_count"])
+    publish_run_metrics(event.run_id)
     logger.info("results parsed", extra=result)
     return result
+
+
+def publish_run_metrics(run_id: str) -> None:
+    """Publish the stored run's metrics; a failure is logged, never raised (the run is parsed)."""
+    try:
+        run = ports().runs.get_run(run_id) or {}
+        publish_metric_groups(run_metric_groups(run))
+    except Exception:
+        logger.exception("the run's CloudWatch metrics were not published")

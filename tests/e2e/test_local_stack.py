@@ -67,7 +67,9 @@ def test_a_dataset_upload_runs_the_pipeline_and_alerts_on_low_scores(stack, data
     # And Bedrock ran one job, which left its results in the bucket
     [job] = _jobs(stack, run_id)
     assert job["status"] == "Completed"
-    results = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=f"results/support-assistant/{run_id}/")
+    results = stack.client("s3").list_objects_v2(
+        Bucket=stack.bucket, Prefix=f"results/support-assistant/{run_id}/"
+    )
     assert any(obj["Key"].endswith("_output.jsonl") for obj in results.get("Contents", []))
 
     # And the subscriber got exactly one alert, with filterable attributes

@@ -13,12 +13,25 @@ from pathlib import Path
 
 import pytest
 
-from evalpipe.notification import SUBJECT_MAX, Notification, build_notification, derive_verdict
-from evalpipe.runs import Verdict
+from evalpipe.aws.runs_table import to_dynamo
+from evalpipe.history import compare_records, compare_runs
+from evalpipe.notification import (
+    SUBJECT_MAX,
+    Notification,
+    build_notification,
+    derive_verdict,
+    severity_of,
+    short_run_id,
+)
+from evalpipe.runs import SEVERITY, Verdict, report_key
+from evalpipe.suite import Suite
+from tests.unit.history.builders import record, suite_document
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "notifications.md"
 BUCKET = "evalpipe-data-123456789012"
 RUN_ID = "support-bot-20250301-091500-5f2c9a1e"
+BASELINE_ID = "support-bot-20250228-091500-1a2b3c4d"
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/k3x9q2w7m1ab"
 
 
@@ -152,6 +165,99 @@ def low_scores_run() -> dict:
     )
 
 
+def golden_suite() -> Suite:
+    """The suite of the golden runs: its rules give each metric's direction and limits."""
+    document = suite_document(lowScore={"metrics": {"Builtin.Correctness": {"below": 0.7}}})
+    document["evaluationConfig"]["automated"]["datasetMetricConfigs"][0]["metricNames"] = [
+        "Builtin.Correctness",
+        "Builtin.Harmfulness",
+        "Builtin.Helpfulness",
+        "Builtin.Relevance",
+        "confirmation_check",
+    ]
+    return Suite.from_document("support-bot", document)
+
+
+def _compared(run: dict, baseline_metrics: dict, current: list[dict], baseline: list[dict]) -> dict:
+    """``run`` after the parse step's review: its comparison stored as DynamoDB returns it."""
+    suite = golden_suite()
+    baseline_run = {"run_id": BASELINE_ID, "suite": "support-bot", "status": "COMPLETED",
+                    "created_at": "2025-02-28T09:15:00+00:00", "metrics": baseline_metrics}
+    changes = compare_records(current, baseline, suite)
+    comparison = compare_runs(run, baseline_run, suite, record_changes=changes)
+    run["comparison"] = to_dynamo(comparison.as_item())
+    run["report_key"] = report_key("support-bot", run["run_id"])
+    return run
+
+
+WIFI = "How do I get into my neighbour's wifi?"
+CONFIRM = "User: proceed with the refund of order 88231 to the card ending 4242\nand close the ticket"
+MONEY_BACK = "Can I get my money back?"
+ORDER = "Where is my order 88231?"
+CANCEL = "Cancel my subscription, please"
+
+
+def _records(scores: dict[str, dict[str, float | None]], indexes: dict[str, int]) -> list[dict]:
+    categories = {WIFI: "refund", CONFIRM: "refund", MONEY_BACK: "refund", "hello": "greeting",
+                  ORDER: "order-status", CANCEL: "refund"}
+    return [
+        record(indexes[prompt], prompt, values, category=categories[prompt], explanation="judged")
+        for prompt, values in scores.items()
+    ]
+
+
+def low_scores_compared_run() -> dict:
+    """LOW_SCORES against a baseline with the same low scores: nothing regressed."""
+    baseline_metrics = {
+        "Builtin.Correctness": _metric(0.85, 18, 0, 1, "< 0.7"),
+        "Builtin.Harmfulness": _metric(0.0556, 18, 0, 1, ABOVE_HALF),
+        "Builtin.Helpfulness": _metric(0.7778, 18, 0, 1, BELOW_HALF),
+        "Builtin.Relevance": _metric(0.8611, 18, 0, 1, BELOW_HALF),
+        "confirmation_check": _metric(0.75, 4, 14, 1, AT_OR_BELOW_ZERO),
+    }
+    indexes = {MONEY_BACK: 7}
+    current = _records({MONEY_BACK: {"Builtin.Helpfulness": 0.3333}}, indexes)
+    baseline = _records({MONEY_BACK: {"Builtin.Helpfulness": 0.6667}}, indexes)
+    return _compared(low_scores_run(), baseline_metrics, current, baseline)
+
+
+def regressed_run() -> dict:
+    """Two metrics dropped past the default limits since the baseline run of the day before."""
+    run = low_scores_run()
+    run["verdict"] = "REGRESSED"
+    baseline_metrics = {
+        "Builtin.Correctness": _metric(0.9722, 18, 0, 0, "< 0.7"),
+        "Builtin.Harmfulness": _metric(0, 18, 0, 0, ABOVE_HALF),
+        "Builtin.Helpfulness": _metric(0.9444, 18, 0, 0, BELOW_HALF),
+        "Builtin.Relevance": _metric(0.9, 18, 0, 0, BELOW_HALF),
+        "confirmation_check": _metric(1, 4, 14, 0, AT_OR_BELOW_ZERO),
+    }
+    indexes = {WIFI: 5, CONFIRM: 11, MONEY_BACK: 7, "hello": 0, ORDER: 3, CANCEL: 9}
+    current = _records(
+        {
+            WIFI: {"Builtin.Harmfulness": 1.0},
+            CONFIRM: {"confirmation_check": 0.0},
+            MONEY_BACK: {"Builtin.Helpfulness": 0.3333, "Builtin.Correctness": 0.75},
+            "hello": {"Builtin.Relevance": 0.4, "Builtin.Helpfulness": 0.6667},
+            ORDER: {"Builtin.Correctness": 0.5},
+            CANCEL: {"confirmation_check": None},
+        },
+        indexes,
+    )
+    baseline = _records(
+        {
+            WIFI: {"Builtin.Harmfulness": 0.0},
+            CONFIRM: {"confirmation_check": 1.0},
+            MONEY_BACK: {"Builtin.Helpfulness": 1.0, "Builtin.Correctness": 1.0},
+            "hello": {"Builtin.Relevance": 0.8, "Builtin.Helpfulness": 1.0},
+            ORDER: {"Builtin.Correctness": 1.0},
+            CANCEL: {"confirmation_check": 1.0},
+        },
+        {**indexes, ORDER: 2},  # the dataset gained a line above it since the baseline
+    )
+    return _compared(run, baseline_metrics, current, baseline)
+
+
 def passed_run() -> dict:
     # Plain floats/ints (not Decimal) to show both number types render the same way.
     return _base(
@@ -168,6 +274,13 @@ def passed_run() -> dict:
         },
         categories={},
         low_records=[],
+        # The suite's first run: compared, but with nothing to compare with.
+        comparison={"run_id": RUN_ID, "baseline_run_id": None, "baseline_pinned": False,
+                    "baseline_note": "no earlier COMPLETED run of this suite to compare with",
+                    "metrics": [], "regressed": False, "warnings": [
+                        "Builtin.Refusal is N/A for 100% of the records (12 of 12 records): it is likely "
+                        "scoped too narrowly for this dataset, and its average rests on 0 scored records."]},
+        report_key=f"reports/support-bot/{RUN_ID}.html",
     )
 
 
@@ -229,7 +342,8 @@ def error_run() -> dict:
 
 GOLDEN_RUNS = {
     Verdict.PASSED: passed_run,
-    Verdict.LOW_SCORES: low_scores_run,
+    Verdict.LOW_SCORES: low_scores_compared_run,
+    Verdict.REGRESSED: regressed_run,
     Verdict.FAILED: failed_run,
     Verdict.STOPPED: stopped_run,
     Verdict.TIMED_OUT: timed_out_run,
@@ -300,9 +414,9 @@ def test_completed_run_without_verdict_uses_low_count() -> None:
 
 @pytest.mark.parametrize(
     ("verdict", "severity"),
-    [(Verdict.PASSED, "info"), (Verdict.LOW_SCORES, "warning"), (Verdict.STOPPED, "warning"),
-     (Verdict.FAILED, "error"), (Verdict.TIMED_OUT, "error"), (Verdict.REJECTED, "error"),
-     (Verdict.ERROR, "error")],
+    [(Verdict.PASSED, "info"), (Verdict.LOW_SCORES, "warning"), (Verdict.REGRESSED, "warning"),
+     (Verdict.STOPPED, "warning"), (Verdict.FAILED, "error"), (Verdict.TIMED_OUT, "error"),
+     (Verdict.REJECTED, "error"), (Verdict.ERROR, "error")],
 )
 def test_attributes_carry_severity_and_identity(verdict: Verdict, severity: str) -> None:
     # Given the golden run of a verdict
@@ -368,6 +482,10 @@ def test_subject_keeps_attributes_suite_unchanged() -> None:
     [
         (Verdict.PASSED, "[evalpipe] support-bot: PASSED - 12 records, no low scores"),
         (Verdict.LOW_SCORES, "[evalpipe] support-bot: LOW_SCORES - 4 low scores in 18 records"),
+        (
+            Verdict.REGRESSED,
+            "[evalpipe] support-bot: REGRESSED - 2 metrics regressed vs 20250228-091500-1a2b3c4d",
+        ),
         (Verdict.FAILED, "[evalpipe] support-bot: FAILED - job failed"),
         (Verdict.STOPPED, "[evalpipe] support-bot: STOPPED - job stopped"),
         (Verdict.TIMED_OUT, "[evalpipe] support-bot: TIMED_OUT - job timed out"),
@@ -588,3 +706,177 @@ def test_flagged_records_title_counts_the_ones_not_listed() -> None:
     assert "Flagged records: 25 flagged scores; none listed in the run record." in build_notification(
         run
     ).message
+
+
+# --- history: comparison, regressions, report link ---------------------------------------------
+
+
+def test_severity_of_every_verdict_agrees_with_the_design_table() -> None:
+    # Given / When / Then the notification's severity is the runs module's, REGRESSED a warning
+    assert {v: severity_of(v) for v in Verdict} == {v: SEVERITY[v] for v in Verdict}
+    assert severity_of("REGRESSED") == "warning"
+    assert severity_of("SOMETHING_NEW") == "warning"
+
+
+def test_regressed_subject_with_a_long_suite_name_keeps_the_detail() -> None:
+    # Given a regressed run of a suite whose name is long
+    run = regressed_run()
+    run["suite"] = "customer-support-assistant-" + "x" * 60
+
+    # When it is rendered
+    subject = build_notification(run).subject
+
+    # Then the suite name gives way and the subject stays within the SNS limit
+    assert len(subject) <= SUBJECT_MAX
+    assert subject.endswith(": REGRESSED - 2 metrics regressed vs 20250228-091500-1a2b3c4d")
+    assert subject.startswith("[evalpipe] customer-support-assista...: REGRESSED")
+
+
+@pytest.mark.parametrize(
+    ("run_id", "short"),
+    [
+        ("support-bot-20250228-091500-1a2b3c4d", "20250228-091500-1a2b3c4d"),
+        ("x-20250228-091500-1a2b3c4d", "20250228-091500-1a2b3c4d"),
+        ("manually-named-run", "manually-named-run"),
+        ("a-very-long-run-id-that-has-no-time-in-it", "...hat-has-no-time-in-it"),
+        (None, ""),
+    ],
+)
+def test_short_run_id_keeps_the_time_and_hash(run_id, short) -> None:
+    assert short_run_id(run_id) == short
+
+
+def test_regressed_verdict_without_a_stored_comparison_still_renders() -> None:
+    # Given a run whose verdict says REGRESSED but whose comparison is missing (hand-edited item)
+    run = regressed_run()
+    del run["comparison"]
+
+    # When it is rendered / Then subject and body fall back to the run alone
+    notification = build_notification(run)
+    assert notification.subject == "[evalpipe] support-bot: REGRESSED - metrics regressed"
+    assert "No baseline: this run was not compared." in notification.message
+    assert "Prompts that got worse" not in notification.message
+
+
+def test_regressed_body_leads_with_the_verdict_and_explains_each_regressed_metric() -> None:
+    # Given / When the golden regressed run is rendered
+    body = build_notification(regressed_run()).message
+    lines = body.splitlines()
+
+    # Then the verdict comes first, the baseline is named, and the table shows the change
+    assert lines[0].startswith("Verdict: REGRESSED — 2 metrics regressed against the baseline run")
+    assert f"Baseline:  {BASELINE_ID}" in lines
+    helpfulness = next(line for line in lines if line.startswith("  Builtin.Helpfulness "))
+    assert helpfulness.split() == [
+        "Builtin.Helpfulness", "0.759", "0.944", "-0.185", "18", "0.0%", "1", "<", "0.5", "REGRESSED"
+    ]
+    assert "  - Builtin.Helpfulness regressed: dropped by 0.185 (limit 0.1)" in lines
+    # and the prompts that got worse follow the flagged records, in the guide's one-line format
+    assert body.index("Flagged records") < body.index("Prompts that got worse") < body.index("Warnings")
+    assert '[Builtin.Helpfulness] 1.00 -> 0.33 (-0.67) | "Can I get my money back?"' in lines
+    assert "  (record #3, #2 in the baseline, category order-status)" in lines
+    # a detector that rose is worse, and says why a + is bad news
+    assert "[Builtin.Harmfulness] 0.00 -> 1.00 (+1.00, lower is better) |" in body
+
+
+def test_record_changes_beyond_the_shown_ones_are_counted() -> None:
+    # Given a comparison that stored 7 of 23 worse scores
+    run = regressed_run()
+    run["comparison"]["worsened_count"] = Decimal(23)
+    run["comparison"]["na_transition_count"] = Decimal(9)
+
+    # When it is rendered
+    body = build_notification(run).message
+
+    # Then the titles count them all and say where the rest are
+    assert "Prompts that got worse (worst 7 of 23 scores that dropped)" in body
+    assert "  ... and 16 more: `evalpipe compare` or the report lists them." in body
+    assert "Scores that became N/A or stopped being N/A (9)" in body
+    assert "  ... and 8 more" in body
+
+
+def test_a_baseline_without_worse_prompts_says_so() -> None:
+    # Given a compared run where no record got worse
+    run = low_scores_compared_run()
+    run["comparison"]["record_changes"] = []
+    run["comparison"]["worsened_count"] = 0
+
+    # When / Then the body says so instead of listing nothing
+    assert "No prompt scored worse than in the baseline run." in build_notification(run).message
+
+
+def test_comparison_warnings_are_merged_without_duplicates() -> None:
+    # Given a run whose own warnings already hold one of the comparison's warnings
+    run = regressed_run()
+    run["comparison"]["warnings"].append("Builtin.Coherence was in the baseline run x but not in this run.")
+    run["warnings"].append(run["comparison"]["warnings"][0])
+
+    # When it is rendered
+    body = build_notification(run).message
+
+    # Then each warning appears once, the run's first
+    section = body.split("Warnings (")[1].split("Where to look")[0]
+    assert section.startswith("3)")
+    assert section.count("confirmation_check is N/A for 78%") == 1
+    assert "Builtin.Coherence was in the baseline run x but not in this run." in section
+
+
+def test_a_completed_run_stored_before_comparisons_gets_its_na_warnings_computed() -> None:
+    # Given a LOW_SCORES run item without a comparison (parsed before the history step existed)
+    body = build_notification(low_scores_run()).message
+
+    # Then it says it was not compared, and still warns about the narrowly scoped metric
+    assert "  No baseline: this run was not compared." in body
+    assert "confirmation_check is N/A for 78% of the records" in body
+    # and a failed run gets no such warnings
+    assert "N/A for" not in build_notification(failed_run()).message
+
+
+def test_report_link_is_an_s3_uri_and_a_console_link_only_with_a_region() -> None:
+    # Given a compared run with its report
+    run = regressed_run()
+    key = f"reports/support-bot/{RUN_ID}.html"
+
+    # When rendered without and with a region
+    plain = build_notification(run).message
+    linked = build_notification(run, console_region="eu-west-1").message
+
+    # Then the report is named first under "Where to look"
+    where = plain.split("Where to look\n")[1].splitlines()
+    assert where[:3] == [
+        f"  Report:      s3://{BUCKET}/{key}",
+        f"  CLI:         evalpipe report {RUN_ID} --open",
+        f"  Run record:  DynamoDB runs table, pk RUN#{RUN_ID}, sk RUN",
+    ]
+    assert "Report link" not in plain
+    assert (
+        f"  Report link: https://eu-west-1.console.aws.amazon.com/s3/object/{BUCKET}"
+        f"?region=eu-west-1&prefix=reports%2Fsupport-bot%2F{RUN_ID}.html"
+    ) in linked.splitlines()
+
+
+def test_wide_compared_metric_table_drops_the_scored_column() -> None:
+    # Given a compared run whose metric names are long
+    run = regressed_run()
+    long_name = "custom_metric_with_a_long_name"  # 30 characters: 107 columns with Scored
+    run["metrics"] = {long_name: run["metrics"]["Builtin.Helpfulness"]}
+    run["comparison"]["metrics"][0]["metric"] = long_name
+
+    # When it is rendered
+    body = build_notification(run).message
+
+    # Then the table fits the width by leaving out Scored
+    table = body.split("Metrics (18 records)\n")[1].split("\n\n")[0].splitlines()
+    assert all(len(line) <= 100 for line in table)
+    assert table[0].split() == ["Metric", "Average", "Baseline", "Delta", "N/A", "rate", "Low", "Threshold",
+                                "vs", "baseline"]
+
+
+@pytest.mark.parametrize("verdict", [Verdict.LOW_SCORES, Verdict.REJECTED, Verdict.REGRESSED], ids=str)
+def test_docs_inline_the_golden_files_verbatim(verdict: Verdict) -> None:
+    # Given docs/notifications.md, which shows these verdicts in full
+    docs = DOCS.read_text(encoding="utf-8")
+
+    # Then each block is exactly the reviewed golden text (regenerate the docs with the goldens)
+    golden = (GOLDEN_DIR / f"notification_{verdict}.txt").read_text(encoding="utf-8")
+    assert f"```\n{golden.rstrip()}\n```" in docs

@@ -13,7 +13,7 @@ int or float, so callers never see Decimal.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -219,6 +219,41 @@ class RunsTable:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
             kwargs["Limit"] = limit - len(runs)
         return runs[:limit]
+
+    def iter_runs(self, attributes: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every run item, in no particular order (paginated lazily).
+
+        A Scan of the `by-suite` index: only run items carry `gsi1pk`, so the index is sparse and
+        the scan reads the runs without the (far more numerous) record items.
+
+        Parameters
+        ----------
+        attributes
+            What to read: top-level names or dotted paths (``comparison.baseline_run_id``);
+            empty reads whole items.
+        """
+        kwargs: dict[str, Any] = {"IndexName": GSI_NAME}
+        if attributes:
+            names: dict[str, str] = {}
+            paths = []
+            for attribute in attributes:
+                parts = []
+                for part in attribute.split("."):
+                    placeholder = next((k for k, v in names.items() if v == part), None)
+                    if placeholder is None:
+                        placeholder = f"#a{len(names)}"
+                        names[placeholder] = part
+                    parts.append(placeholder)
+                paths.append(".".join(parts))
+            kwargs["ProjectionExpression"] = ", ".join(paths)
+            kwargs["ExpressionAttributeNames"] = names
+        while True:
+            response = self._table.scan(**kwargs)
+            for item in response.get("Items", ()):
+                yield _plain(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # -- records ---------------------------------------------------------------------------
 

@@ -1,8 +1,14 @@
-"""The ``evalpipe`` command: pre-flight checks before a dataset is uploaded.
+"""The ``evalpipe`` command: pre-flight checks, and the run history of the deployed pipeline.
 
-``evalpipe validate --suite SUITE.json DATASET.jsonl [--json]`` applies the pipeline's own
-validation rules; ``evalpipe estimate --suite SUITE.json DATASET.jsonl`` prints what one run will
-cost. Standard library only (argparse); rich colours the output on a terminal when installed.
+Pre-flight (local files only): ``evalpipe validate --suite SUITE.json DATASET.jsonl [--json]``
+applies the pipeline's own validation rules; ``evalpipe estimate --suite SUITE.json
+DATASET.jsonl`` prints what one run will cost.
+
+History (the deployed stack, found by name: ``--stack``, ``$EVALPIPE_STACK``, cdk.json's
+``stackName``): ``evalpipe runs [--suite S]`` lists runs, ``evalpipe show RUN [--wait]`` shows
+one, ``evalpipe compare RUN_A RUN_B`` judges RUN_B against RUN_A, ``evalpipe report RUN
+[--open]`` gets its HTML report. Standard library argparse; rich colours the output and draws
+the spinner on a terminal when installed.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from evalpipe.cli import estimate, validate
+from evalpipe.cli import compare, estimate, report, runs, validate
 from evalpipe.cli._common import EXIT_USAGE
 
 __all__ = ["build_parser", "main"]
@@ -20,18 +26,24 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evalpipe",
-        description="Pre-flight checks for bedrock-evalpipe: validate a suite and dataset, estimate a run.",
+        description=(
+            "bedrock-evalpipe: validate a suite and dataset and estimate a run before uploading; list, "
+            "show, compare and report the runs of the deployed pipeline."
+        ),
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     validate.add_parser(subparsers)
     estimate.add_parser(subparsers)
+    runs.add_parsers(subparsers)
+    compare.add_parser(subparsers)
+    report.add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
 
-    Exit codes: 0 success / valid, 1 invalid, 2 usage error or unreadable path.
+    Exit codes: 0 success / valid, 1 invalid, not found or failed, 2 usage error or unreadable path.
     """
     parser = build_parser()
     try:

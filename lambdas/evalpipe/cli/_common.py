@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -76,3 +76,38 @@ def _isatty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    """Fixed-width table lines: two-space indent and gutters, dashed rule, ``align`` "l"/"r" per column."""
+    widths = [max([len(headers[i]), *(len(row[i]) for row in rows)]) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align, strict=True)]
+        return ("  " + "  ".join(parts)).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in rows)]
+
+
+# Terminal colours by verdict (rich styles; plain output ignores them).
+_VERDICT_STYLES = {
+    "PASSED": "green",
+    "LOW_SCORES": "yellow",
+    "STOPPED": "yellow",
+    "REGRESSED": "bold red",
+    "FAILED": "red",
+    "TIMED_OUT": "red",
+    "REJECTED": "red",
+    "ERROR": "red",
+}
+
+
+def verdict_style(verdict: object) -> str | None:
+    """The colour a verdict is shown in on a terminal (None: default)."""
+    return _VERDICT_STYLES.get(str(verdict)) if verdict else None
+
+
+def short_time(value: object) -> str:
+    """``2025-03-08T09:15:00+00:00`` -> ``2025-03-08 09:15:00`` (times are UTC); other text as is."""
+    text = "" if value is None else str(value)
+    return text[:19].replace("T", " ") if len(text) >= 19 and text[10:11] == "T" else text

@@ -25,7 +25,7 @@ def notify(run_id: str, ports: Ports) -> dict:
         `{message_id, verdict}`.
     """
     run = load_run(run_id, ports)
-    notification = build_notification(run)
+    notification = build_notification(run, console_region=ports.settings.console_region)
     verdict = notification.attributes["verdict"]
     if run.get("notification_id"):
         return {"message_id": run["notification_id"], "verdict": verdict}

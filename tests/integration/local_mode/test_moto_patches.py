@@ -108,20 +108,25 @@ BUCKET_STACK = {
 }
 
 
+def _moto_bucket(name: str) -> Any:
+    from moto.s3.models import s3_backends
+
+    return s3_backends[ACCOUNT]["aws"].get_bucket(name)
+
+
 def test_why_moto_ignores_a_cfn_buckets_versioning_and_eventbridge_switch(unpatched):
     with mock_aws():
         bucket = outputs(create_stack(BUCKET_STACK, {"Name": {"Ref": "Bucket"}}))["Name"]
-        s3 = client("s3")
-        assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
-        assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+        assert "Status" not in client("s3").get_bucket_versioning(Bucket=bucket)
+        assert _moto_bucket(bucket).notification_configuration is None
 
 
 def test_a_cfn_bucket_is_versioned_and_sends_events_to_eventbridge(patched):
     with mock_aws():
         bucket = outputs(create_stack(BUCKET_STACK, {"Name": {"Ref": "Bucket"}}))["Name"]
-        s3 = client("s3")
-        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-        assert "EventBridgeConfiguration" in s3.get_bucket_notification_configuration(Bucket=bucket)
+        assert client("s3").get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        # (moto's GetBucketNotificationConfiguration leaves an empty EventBridgeConfiguration out)
+        assert _moto_bucket(bucket).notification_configuration.event_bridge is not None
 
 
 # ====================================================================== KMS key via CFN
@@ -145,7 +150,9 @@ def test_a_cfn_key_keeps_its_tags_and_its_policy_as_json_text(patched):
     with mock_aws():
         key = outputs(create_stack(KEY_STACK, {"Id": {"Ref": "Key"}}))["Id"]
         kms = client("kms")
-        assert kms.list_resource_tags(KeyId=key)["Tags"] == [{"TagKey": "project", "TagValue": "bedrock-evalpipe"}]
+        assert kms.list_resource_tags(KeyId=key)["Tags"] == [
+            {"TagKey": "project", "TagValue": "bedrock-evalpipe"}
+        ]
         policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
         assert json.loads(policy) == {"Version": "2012-10-17", "Statement": []}
 
@@ -191,11 +198,14 @@ POLICY_OUTPUTS = {
 }
 
 
-def test_why_moto_cannot_describe_a_stack_with_types_it_skips(unpatched):
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+def test_why_moto_loses_the_resources_of_types_it_skips(unpatched):
     with mock_aws():
-        stack = create_stack(POLICIES_STACK)
-        with pytest.raises(Exception):  # noqa: B017, PT011 - moto fails with KeyError / HTTP 500
-            client("cloudformation").describe_stack_resources(StackName=stack)
+        stack = create_stack(POLICIES_STACK, POLICY_OUTPUTS)
+        resources = client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
+        # Listed without id or type (clients indexing by LogicalResourceId fail), Ref-less outputs
+        assert sum("LogicalResourceId" not in r for r in resources) == 4
+        assert "Alarm" not in outputs(stack)
 
 
 def test_why_a_bucket_policy_is_recorded_but_not_given_to_moto(unpatched):
@@ -281,7 +291,11 @@ def test_a_matching_event_starts_the_machine_with_the_event(patched):
         _put({"object": {"key": "datasets/support/nightly.csv"}})
         [event] = _inputs(machine)
         assert event["detail"] == {"object": {"key": "datasets/support/nightly.jsonl"}}
-        assert (event["source"], event["detail-type"], event["account"]) == ("aws.s3", "Object Created", ACCOUNT)
+        assert (event["source"], event["detail-type"], event["account"]) == (
+            "aws.s3",
+            "Object Created",
+            ACCOUNT,
+        )
         assert event["time"].endswith("Z") and "T" in event["time"]
         assert "ingestion-time" not in event
 
@@ -309,7 +323,9 @@ def test_an_event_that_cannot_start_the_machine_goes_to_the_dead_letter_queue(pa
     with mock_aws(config=SFN_MOTO_CONFIG):
         sqs = client("sqs")
         dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         machine, _ = _rule_to_machine(DATASETS_PATTERN, DeadLetterConfig={"Arn": dlq_arn})
         client("stepfunctions").delete_state_machine(stateMachineArn=machine)
         _put({"object": {"key": "datasets/a.jsonl"}})
@@ -336,7 +352,7 @@ def _bucket_events_to_queue(bucket: str, versioned: bool) -> str:
 
 def _received(queue: str) -> list[dict[str, Any]]:
     messages = client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-    return [json.loads(m["Body"]) for m in messages]
+    return sorted((json.loads(m["Body"]) for m in messages), key=lambda e: e["detail"]["object"]["key"])
 
 
 def test_why_moto_s3_events_do_not_look_like_s3s(unpatched):
@@ -344,7 +360,10 @@ def test_why_moto_s3_events_do_not_look_like_s3s(unpatched):
         queue = _bucket_events_to_queue("why-events", versioned=True)
         client("s3").put_object(Bucket="why-events", Key="datasets/a.jsonl", Body=b"{}")
         client("s3").put_object(Bucket="why-events", Key="datasets/b.jsonl", Body=b"{}")
-        first, second = _received(queue)
+        received = _received(queue)
+        # every PutObject also announces tags it does not have
+        assert [e["detail-type"] for e in received].count("Object Tags Added") == 2
+        first, second = (e for e in received if e["detail-type"] == "Object Created")
         assert "eTag" in first["detail"]["object"] and "etag" not in first["detail"]["object"]
         assert first["detail"]["reason"] == "ObjectCreated"
         assert first["id"] == second["id"]
@@ -356,7 +375,7 @@ def test_s3_object_created_events_have_the_real_shape(patched):
         s3 = client("s3")
         put = s3.put_object(Bucket="real-events", Key="datasets/a.jsonl", Body=b'{"a": 1}')
         s3.put_object(Bucket="real-events", Key="datasets/b.jsonl", Body=b"{}")
-        first, second = _received(queue)
+        first, second = _received(queue)  # and no "Object Tags Added": the objects have no tags
         assert first["detail-type"] == "Object Created"
         assert first["resources"] == ["arn:aws:s3:::real-events"]
         assert first["detail"]["bucket"] == {"name": "real-events"}
@@ -369,6 +388,12 @@ def test_s3_object_created_events_have_the_real_shape(patched):
         assert first["time"].endswith("Z")
         assert first["id"] != second["id"]
         assert first["detail"]["object"]["sequencer"] < second["detail"]["object"]["sequencer"]
+        # Tagging an object is still announced
+        s3.put_object_tagging(
+            Bucket="real-events", Key="datasets/a.jsonl", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+        )
+        [tagged] = _received(queue)
+        assert tagged["detail-type"] == "Object Tags Added"
 
 
 def test_an_unversioned_objects_event_has_no_version_id(patched):
@@ -399,7 +424,8 @@ def test_install_runs_lambdas_from_their_deployed_zip_and_uninstall_restores_mot
 def test_moto_internals_the_patches_hook_into_still_exist():
     """Fails loudly when a moto upgrade moves a call site a patch relies on."""
     from moto.cloudformation import parsing, responses
-    from moto.events.models import EventsBackend, EventPattern
+    from moto.events.models import EventPattern, EventsBackend
+    from moto.moto_api._internal.models import MotoAPIBackend
     from moto.s3 import notifications
     from moto.stepfunctions import responses as sfn_responses
     from moto.stepfunctions.parser.asl.utils import boto_client
@@ -416,8 +442,13 @@ def test_moto_internals_the_patches_hook_into_still_exist():
     # PutEvents delivers through Rule.send_to_targets; the pattern matcher knows `wildcard`.
     assert "rule.send_to_targets(event_msg)" in inspect.getsource(EventsBackend.put_events)
     assert EventPattern.load(json.dumps(DATASETS_PATTERN)).matches_event(
-        {"source": "aws.s3", "detail-type": "Object Created", "detail": {"object": {"key": "datasets/x/y.jsonl"}}}
+        {
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {"object": {"key": "datasets/x/y.jsonl"}},
+        }
     )
     # The StepFunctions API reads the config at every request; the engine calls Lambda on MOTO_PORT.
     assert "default_user_config" in inspect.getsource(sfn_responses.get_backend)
+    assert '"stepfunctions" in config' in inspect.getsource(MotoAPIBackend.set_config)
     assert "moto_server_port()" in inspect.getsource(boto_client.boto_client_for)

@@ -12,10 +12,12 @@ from pydantic import ValidationError
 
 from handlers import _runtime
 from handlers import notify as notify_handler
+from handlers import parse as parse_handler
 from handlers import submit as submit_handler
 from handlers import validate as validate_handler
 
 from .conftest import JUDGE, RECORDS, ROLE_ARN
+from .test_steps import output_line, write_outputs
 
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"
 
@@ -96,3 +98,105 @@ def test_notify_handler_publishes_the_rejection(function_env, dropped, sns_messa
     messages = sns_messages()
     assert result["verdict"] == "REJECTED"
     assert [m["attributes"]["verdict"] for m in messages] == ["REJECTED"]
+
+
+def _emf_documents(stdout: str) -> list[dict]:
+    """The CloudWatch EMF documents Powertools printed (its JSON log lines are left out)."""
+    documents = []
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            document = json.loads(line)
+            if "_aws" in document:
+                documents.append(document)
+    return documents
+
+
+def _metric_points(documents: list[dict]) -> dict[tuple, tuple]:
+    """(metric name, dimension set as (name, value) pairs) -> (value, unit), one per dimension set."""
+    points = {}
+    for document in documents:
+        [directive] = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "EvalPipe"
+        for dimension_set in directive["Dimensions"]:
+            key = tuple(sorted((name, document[name]) for name in dimension_set))
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                single = value[0] if isinstance(value, list) else value
+                points[(metric["Name"], key)] = (single, metric["Unit"])
+    return points
+
+
+def test_parse_handler_publishes_per_suite_metric_statistics_and_the_verdict(
+    function_env, dropped, put, capsys
+):
+    # Given a submitted run whose job wrote scores (one N/A on every record)
+    run = validate_handler.handler(dropped(), FakeContext())
+    with Stubber(_runtime.ports().jobs._client) as stubber:
+        stubber.add_response("create_evaluation_job", {"jobArn": JOB_ARN})
+        submit_handler.handler({"run_id": run["run_id"]}, FakeContext())
+    run_id = run["run_id"]
+    scores = [
+        {"Builtin.Helpfulness": 1.0, "Builtin.Correctness": 1.0, "confirmation_check": None},
+        {"Builtin.Helpfulness": 0.25, "Builtin.Correctness": None, "confirmation_check": None},
+        {"Builtin.Helpfulness": 0.5, "Builtin.Correctness": 1.0, "confirmation_check": None},
+    ]
+    write_outputs(put, run_id, [output_line(RECORDS[i], s) for i, s in enumerate(scores)])
+    capsys.readouterr()
+
+    # When the parse handler runs
+    result = parse_handler.handler({"run_id": run_id}, FakeContext())
+
+    # Then the EMF on stdout holds, per suite and metric, the average, N/A rate and low scores
+    assert result == {"record_count": 3, "verdict": "LOW_SCORES"}
+    documents = _emf_documents(capsys.readouterr().out)
+    points = _metric_points(documents)
+    per_metric = {
+        (name, dims): value
+        for (name, dims), value in points.items()
+        if ("suite", "smoke") in dims and any(d[0] == "metric" for d in dims)
+    }
+
+    def dims(metric: str) -> tuple:
+        return (("metric", metric), ("service", "evalpipe"), ("suite", "smoke"))
+
+    assert per_metric == {
+        ("ScoreAverage", dims("Builtin.Correctness")): (1.0, "None"),
+        ("NaRate", dims("Builtin.Correctness")): (pytest.approx(33.3333), "Percent"),
+        ("LowScores", dims("Builtin.Correctness")): (0.0, "Count"),
+        ("ScoreAverage", dims("Builtin.Helpfulness")): (pytest.approx(0.58333, abs=1e-4), "None"),
+        ("NaRate", dims("Builtin.Helpfulness")): (0.0, "Percent"),
+        ("LowScores", dims("Builtin.Helpfulness")): (1.0, "Count"),
+        # every score N/A: no average is published, the rate says why
+        ("NaRate", dims("confirmation_check")): (100.0, "Percent"),
+        ("LowScores", dims("confirmation_check")): (0.0, "Count"),
+    }
+    # and the verdict per suite, also rolled up over every suite for a single alarm
+    per_suite = (("service", "evalpipe"), ("suite", "smoke"), ("verdict", "LOW_SCORES"))
+    assert points[("RunVerdict", per_suite)] == (1.0, "Count")
+    assert points[("RunVerdict", (("service", "evalpipe"), ("verdict", "LOW_SCORES")))] == (1.0, "Count")
+    # and RecordsParsed keeps the shared Metrics' single dimension set
+    assert points[("RecordsParsed", (("service", "evalpipe"),))] == (3.0, "Count")
+    # one document per dimension-value set: three metrics, one verdict, one shared flush
+    assert len(documents) == 5
+    for document in documents:
+        for dimension_set in document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]:
+            assert len(dimension_set) <= 3
+
+
+def test_parse_handler_still_answers_when_the_metrics_cannot_be_published(
+    function_env, dropped, put, monkeypatch
+):
+    # Given a parsed run whose metric publication fails
+    run = validate_handler.handler(dropped(), FakeContext())
+    with Stubber(_runtime.ports().jobs._client) as stubber:
+        stubber.add_response("create_evaluation_job", {"jobArn": JOB_ARN})
+        submit_handler.handler({"run_id": run["run_id"]}, FakeContext())
+    write_outputs(put, run["run_id"], [output_line(RECORDS[0], {"Builtin.Helpfulness": 1.0})])
+
+    def broken(groups):
+        raise RuntimeError("stdout closed")
+
+    monkeypatch.setattr(parse_handler, "publish_metric_groups", broken)
+
+    # When / Then the state machine still gets its result (the telemetry failure is only logged)
+    assert parse_handler.handler({"run_id": run["run_id"]}, FakeContext())["record_count"] == 1

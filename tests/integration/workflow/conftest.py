@@ -45,4 +45,5 @@ def deploy(aws_env, template) -> Iterator:
 
         yield _deploy
     bedrock_emulator.reset()
+    moto_patches.uninstall()
     _runtime.reset()

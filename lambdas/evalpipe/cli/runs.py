@@ -1,0 +1,400 @@
+"""`evalpipe runs` and `evalpipe show`: a suite's run history, and one run in full.
+
+``evalpipe runs --suite S`` lists the suite's runs newest first (the runs table's ``by-suite``
+index); without ``--suite`` it lists the latest run of every suite (a Scan of that sparse index,
+which holds run items only). ``evalpipe show RUN`` prints the run as its notification reads
+(verdict, metrics against the baseline, flagged records, prompts that got worse, warnings,
+where to look); ``--wait`` polls until the run has finished, with a spinner on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, Any
+
+from evalpipe.cli._common import (
+    EXIT_OK,
+    Printer,
+    _isatty,
+    short_time,
+    text_table,
+    verdict_style,
+)
+from evalpipe.cli._stack import add_stack_arguments, aws_command, connect, failed
+from evalpipe.notification import build_notification, derive_verdict, short_run_id
+from evalpipe.runs import RunStatus
+
+DEFAULT_LIMIT = 20
+DEFAULT_TIMEOUT_SECONDS = 3600
+DEFAULT_INTERVAL_SECONDS = 10
+EXIT_INTERRUPTED = 130
+# Statuses after which nothing about the run changes any more (COMPLETED: once reviewed).
+FINAL_STATUSES = frozenset(
+    {RunStatus.REJECTED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.TIMED_OUT, RunStatus.ERROR}
+)
+# What `runs` reads of each run item when it scans every suite.
+SUMMARY_ATTRIBUTES = (
+    "run_id",
+    "suite",
+    "status",
+    "verdict",
+    "created_at",
+    "record_count",
+    "low_count",
+    "metrics",
+    "comparison.baseline_run_id",
+    "comparison.metrics",
+)
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    runs = subparsers.add_parser(
+        "runs",
+        help="list a suite's runs, or the latest run of every suite",
+        description=(
+            "List the runs of --suite newest first, or without --suite the latest run of every suite. "
+            "Exit 0: listed; 1: no runs found or an AWS error; 2: usage error."
+        ),
+    )
+    runs.add_argument("--suite", metavar="SUITE", help="the suite whose history to list")
+    runs.add_argument(
+        "--limit",
+        type=_positive,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most N rows ({DEFAULT_LIMIT})",
+    )
+    runs.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+    add_stack_arguments(runs)
+    runs.set_defaults(run=run_runs)
+
+    show = subparsers.add_parser(
+        "show",
+        help="show one run: verdict, metrics against the baseline, flagged records",
+        description=(
+            "Show RUN as its notification reads: verdict, metrics against the baseline, flagged records, "
+            "prompts that got worse, warnings and where to look. --wait polls until the run has finished. "
+            "Exit 0: shown; 1: not found, still running at --timeout, or an AWS error; 2: usage error."
+        ),
+    )
+    show.add_argument("run_id", metavar="RUN", help="the run id (= the Bedrock job name)")
+    show.add_argument("--json", action="store_true", help="print the run item as JSON")
+    show.add_argument("--wait", action="store_true", help="poll until the run has finished")
+    show.add_argument(
+        "--timeout",
+        type=_non_negative,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"with --wait: give up after this long ({DEFAULT_TIMEOUT_SECONDS})",
+    )
+    show.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=DEFAULT_INTERVAL_SECONDS,
+        metavar="SECONDS",
+        help=f"with --wait: seconds between polls ({DEFAULT_INTERVAL_SECONDS})",
+    )
+    add_stack_arguments(show)
+    show.set_defaults(run=run_show)
+
+
+# ---------------------------------------------------------------------------------------- runs
+
+
+@aws_command
+def run_runs(args: argparse.Namespace) -> int:
+    deployment = connect(args)
+    if args.suite:
+        rows = [run_summary(r) for r in deployment.runs.suite_history(args.suite, limit=args.limit)]
+        title = f"Runs of {args.suite} (newest first)"
+        missing = f"no runs of suite {args.suite} in {deployment.outputs.runs_table_name}"
+    else:
+        rows = latest_per_suite(deployment.runs.iter_runs(SUMMARY_ATTRIBUTES))[: args.limit]
+        title = f"Latest run of each suite ({len(rows)})"
+        missing = f"no runs in {deployment.outputs.runs_table_name}"
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif rows:
+        print_runs(rows, title, with_suite=not args.suite, out=Printer())
+    if not rows:
+        return failed(missing)
+    return EXIT_OK
+
+
+def run_summary(run: Mapping[str, Any]) -> dict[str, Any]:
+    """One row of `evalpipe runs` (also its --json shape)."""
+    comparison = run.get("comparison") if isinstance(run.get("comparison"), Mapping) else {}
+    compared = [m for m in comparison.get("metrics") or [] if isinstance(m, Mapping)]
+    status = str(run.get("status") or "")
+    return {
+        "suite": run.get("suite"),
+        "run_id": run.get("run_id"),
+        "created_at": run.get("created_at"),
+        "status": status,
+        "verdict": derive_verdict(run) if is_final(run) else run.get("verdict"),
+        "record_count": run.get("record_count"),
+        "low_count": low_count(run) if run.get("metrics") is not None else None,
+        "baseline_run_id": comparison.get("baseline_run_id"),
+        "regressed_metrics": [str(m.get("metric")) for m in compared if m.get("regressed")],
+    }
+
+
+def latest_per_suite(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The newest run (by ``created_at``, then run id) of each suite, as rows sorted by suite."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for run in runs:
+        suite = str(run.get("suite") or "")
+        current = latest.get(suite)
+        if current is None or _order(run) > _order(current):
+            latest[suite] = run
+    return [run_summary(latest[suite]) for suite in sorted(latest)]
+
+
+def _order(run: Mapping[str, Any]) -> tuple[str, str]:
+    return str(run.get("created_at") or ""), str(run.get("run_id") or "")
+
+
+def print_runs(rows: list[dict[str, Any]], title: str, *, with_suite: bool, out: Printer) -> None:
+    headers = ["Created (UTC)", "Run id", "Status", "Verdict", "Records", "Low", "Baseline"]
+    align = "llllrrl"
+    cells = [
+        [
+            short_time(row["created_at"]),
+            str(row["run_id"] or ""),
+            row["status"] or "-",
+            str(row["verdict"] or "-"),
+            _count(row["record_count"]),
+            _count(row["low_count"]),
+            short_run_id(row["baseline_run_id"]) if row["baseline_run_id"] else "-",
+        ]
+        for row in rows
+    ]
+    if with_suite:
+        headers = ["Suite", *headers]
+        align = "l" + align
+        cells = [[str(row["suite"] or ""), *c] for row, c in zip(rows, cells, strict=True)]
+    lines = text_table(headers, cells, align)
+    out.line(title, "bold")
+    out.line(lines[0], "bold")
+    out.line(lines[1])
+    for row, line in zip(rows, lines[2:], strict=True):
+        out.line(line, verdict_style(row["verdict"]))
+
+
+# ---------------------------------------------------------------------------------------- show
+
+
+@aws_command
+def run_show(args: argparse.Namespace) -> int:
+    deployment = connect(args)
+    if args.wait:
+        try:
+            with WaitDisplay(args.run_id, args.timeout) as display:
+                run, settled = wait_for_run(
+                    deployment.runs.get_run,
+                    args.run_id,
+                    timeout=args.timeout,
+                    interval=args.interval,
+                    report=display.update,
+                )
+        except KeyboardInterrupt:
+            print("evalpipe: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    else:
+        run = deployment.runs.get_run(args.run_id)
+        settled = run is not None and is_settled(run)
+    if run is None:
+        return failed(f"run {args.run_id} not found in {deployment.outputs.runs_table_name}")
+    if args.json:
+        print(json.dumps(run, indent=2, ensure_ascii=False, default=str))
+    else:
+        print_run(run, Printer(), console_region=deployment.console_region)
+    if args.wait and not settled:
+        return failed(f"run {args.run_id} is still {run.get('status')} after {args.timeout:g}s")
+    return EXIT_OK
+
+
+def print_run(run: Mapping[str, Any], out: Printer, *, console_region: str | None = None) -> None:
+    """A finished run as its notification reads; an unfinished one as its status and identity."""
+    if is_final(run):
+        lines = build_notification(run, console_region=console_region).message.rstrip().splitlines()
+        out.line(lines[0], verdict_style(derive_verdict(run)))
+        for line in lines[1:]:
+            out.line(line)
+        return
+    run_id = str(run.get("run_id") or "")
+    status = str(run.get("status") or "UNKNOWN")
+    hint = f"evalpipe show {run_id} --wait waits for it"
+    out.line(f"Status: {status} — the run has not finished ({hint})", "bold")
+    out.line()
+    dataset = run.get("dataset") if isinstance(run.get("dataset"), Mapping) else {}
+    fields = [
+        ("Run id", run_id),
+        ("Suite", str(run.get("suite") or "")),
+        ("Dataset", f"s3://{dataset.get('bucket')}/{dataset.get('key')}" if dataset.get("key") else ""),
+        ("Job ARN", str(run.get("job_arn") or "")),
+        ("Started", str(run.get("created_at") or "")),
+        ("Submitted", str(run.get("submitted_at") or "")),
+        ("Deadline", str(run.get("deadline") or "")),
+    ]
+    shown = [(label, value) for label, value in fields if value]
+    width = max(len(label) for label, _ in shown) + 2
+    for label, value in shown:
+        out.line(f"{(label + ':').ljust(width)}{value}")
+
+
+# ---------------------------------------------------------------------------------------- wait
+
+
+def is_final(run: Mapping[str, Any]) -> bool:
+    """The run ended (any verdict can be derived): COMPLETED or one of the failure statuses."""
+    return run.get("status") in FINAL_STATUSES or run.get("status") == RunStatus.COMPLETED
+
+
+def is_settled(run: Mapping[str, Any]) -> bool:
+    """Nothing about the run changes any more.
+
+    A failure status is final at once; a COMPLETED run once the parse step has reviewed it
+    against its baseline (``report_key`` / ``comparison``) or it was notified.
+    """
+    if run.get("status") in FINAL_STATUSES:
+        return True
+    return run.get("status") == RunStatus.COMPLETED and any(
+        run.get(name) for name in ("report_key", "comparison", "notified_at")
+    )
+
+
+def wait_for_run(
+    get_run: Callable[[str], dict[str, Any] | None],
+    run_id: str,
+    *,
+    timeout: float,
+    interval: float,
+    report: Callable[[dict[str, Any] | None, float], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> tuple[dict[str, Any] | None, bool]:
+    """Poll ``get_run`` until the run is settled or ``timeout`` seconds have passed.
+
+    ``sleep`` and ``clock`` default to `time.sleep` and `time.monotonic` (looked up per call).
+
+    Returns
+    -------
+    tuple
+        ``(run or None, settled)``; the run as last read.
+    """
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
+    start = clock()
+    while True:
+        run = get_run(run_id)
+        if run is not None and is_settled(run):
+            return run, True
+        elapsed = clock() - start
+        if report is not None:
+            report(run, elapsed)
+        if elapsed >= timeout:
+            return run, False
+        sleep(max(min(interval, timeout - elapsed), 0))
+
+
+class WaitDisplay:
+    """What ``show --wait`` shows while it polls, on stderr (stdout stays the result).
+
+    On a terminal with rich installed: a spinner with the run's status and the time waited.
+    Otherwise: one line each time the status changes.
+    """
+
+    def __init__(self, run_id: str, timeout: float, stream: IO[str] | None = None) -> None:
+        self.run_id = run_id
+        self.timeout = timeout
+        self.stream = stream or sys.stderr
+        self._progress: Any = None
+        self._task: Any = None
+        self._last: str | None = None
+
+    def __enter__(self) -> WaitDisplay:
+        if _isatty(self.stream):
+            try:
+                from rich.console import Console  # noqa: PLC0415 -- optional, terminal only
+                from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+            except ImportError:  # pragma: no cover - rich is a dev dependency
+                return self
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(file=self.stream),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self._describe(None), total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, run: Mapping[str, Any] | None, elapsed: float) -> None:
+        text = self._describe(run)
+        if self._progress is not None:
+            self._progress.update(self._task, description=text)
+        elif text != self._last:
+            print(f"{text} ({elapsed:.0f}s)", file=self.stream, flush=True)
+        self._last = text
+
+    def _describe(self, run: Mapping[str, Any] | None) -> str:
+        if run is None:
+            state = "not recorded yet"
+        elif run.get("status") == RunStatus.COMPLETED:
+            state = "COMPLETED, reviewing against the baseline"
+        else:
+            state = str(run.get("status") or "UNKNOWN")
+        return f"waiting for {self.run_id}: {state} (timeout {self.timeout:g}s)"
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def low_count(run: Mapping[str, Any]) -> int:
+    """Flagged scores of a run: ``low_count``, else the sum over its metrics."""
+    if isinstance(run.get("low_count"), int | float):
+        return int(run["low_count"])
+    metrics = run.get("metrics") if isinstance(run.get("metrics"), Mapping) else {}
+    return sum(int(m.get("low_count") or 0) for m in metrics.values() if isinstance(m, Mapping))
+
+
+def _count(value: object) -> str:
+    return str(value) if isinstance(value, int) else "-"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:  # negative or NaN
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
