@@ -14,11 +14,12 @@ the spinner on a terminal when installed.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from evalpipe.cli import compare, estimate, report, runs, validate
-from evalpipe.cli._common import EXIT_USAGE
+from evalpipe.cli._common import EXIT_INVALID, EXIT_USAGE
 
 __all__ = ["build_parser", "main"]
 
@@ -53,4 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_usage(sys.stderr)
         return EXIT_USAGE
-    return args.run(args)
+    try:
+        return args.run(args)
+    except BrokenPipeError:
+        # The reader went away (`evalpipe runs | head`): stop quietly, and keep Python from
+        # complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_INVALID
