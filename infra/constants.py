@@ -12,6 +12,19 @@ SERVICE_NAME: Final = "evalpipe"
 METRICS_NAMESPACE: Final = "EvalPipe"
 PROJECT_TAG: Final = "bedrock-evalpipe"
 
+# The parse function's EMF metrics (lambdas/evalpipe/run_metrics.py): names and dimensions.
+METRIC_SCORE_AVERAGE: Final = "ScoreAverage"
+METRIC_NA_RATE: Final = "NaRate"
+METRIC_LOW_SCORES: Final = "LowScores"
+METRIC_RUN_VERDICT: Final = "RunVerdict"
+DIMENSION_SERVICE: Final = "service"
+DIMENSION_SUITE: Final = "suite"
+DIMENSION_METRIC: Final = "metric"
+DIMENSION_VERDICT: Final = "verdict"
+VERDICT_REGRESSED: Final = "REGRESSED"
+# The dashboard is f"{DASHBOARD_NAME_PREFIX}{stack name}"; a suite's alarm f"{stack}-{suite}-regressed".
+DASHBOARD_NAME_PREFIX: Final = "evalpipe-"
+
 # Lambda: one Python version for the runtime and for the wheels the bundler fetches.
 LAMBDA_PYTHON_VERSION: Final = "3.14"
 LAMBDA_HANDLER_PACKAGE: Final = "handlers"
@@ -30,6 +43,7 @@ BEDROCK_ROLE_ID: Final = "BedrockServiceRole"
 FUNCTIONS_ID: Final = "Functions"
 WORKFLOW_ID: Final = "Workflow"
 TRIGGER_ID: Final = "Trigger"
+OBSERVABILITY_ID: Final = "Observability"
 
 # Logical ids of stateful or referenced resources.
 BUCKET_LOGICAL_ID: Final = "EvalBucket"
@@ -49,6 +63,7 @@ OUTPUT_RUNS_TABLE_NAME: Final = "RunsTableName"
 OUTPUT_TOPIC_ARN: Final = "TopicArn"
 OUTPUT_STATE_MACHINE_ARN: Final = "StateMachineArn"
 OUTPUT_BEDROCK_ROLE_ARN: Final = "BedrockRoleArn"
+OUTPUT_DASHBOARD_NAME: Final = "DashboardName"
 
 # DynamoDB keys (docs/design.md, "DynamoDB").
 TABLE_PARTITION_KEY: Final = "pk"

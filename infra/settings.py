@@ -22,6 +22,9 @@ _LOG_RETENTION = {
 }  # fmt: skip
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A suite's name as the pipeline accepts it (evalpipe.runs.SUITE_NAME_PATTERN): a dataset key
+# segment, a metric dimension value and part of an alarm name.
+_SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 DEFAULT_EVALUATOR_MODEL = "amazon.nova-pro-v1:0"
 # The state machine's own timeout; a job must time out (and be stopped) well before it.
 STATE_MACHINE_TIMEOUT_SECONDS = 7 * 86_400
@@ -46,6 +49,8 @@ class PipelineSettings(BaseModel):
         default_factory=lambda: [DEFAULT_EVALUATOR_MODEL], min_length=1, alias="evaluatorModels"
     )
     alert_emails: list[str] = Field(default_factory=list, alias="alertEmails")
+    # Suites that get their own dashboard section and REGRESSED alarm (infra.dashboard).
+    suites: list[str] = Field(default_factory=list, alias="suites")
     kms_key_arn: str | None = Field(default=None, alias="kmsKeyArn")
     poll_interval_seconds: int = Field(default=60, ge=1, le=3_600, alias="pollIntervalSeconds")
     job_timeout_seconds: int = Field(default=86_400, ge=60, alias="jobTimeoutSeconds")
@@ -58,7 +63,7 @@ class PipelineSettings(BaseModel):
     # is bundled for the host's platform and Python instead of the Lambda runtime's.
     local_mode: bool = Field(default=False, alias="localMode")
 
-    @field_validator("evaluator_models", "alert_emails", mode="before")
+    @field_validator("evaluator_models", "alert_emails", "suites", mode="before")
     @classmethod
     def _parse_list(cls, value: object) -> object:
         if not isinstance(value, str):
@@ -82,6 +87,17 @@ class PipelineSettings(BaseModel):
         bad = [address for address in value if not _EMAIL.match(address)]
         if bad:
             raise ValueError(f"not e-mail addresses: {bad}")
+        return value
+
+    @field_validator("suites")
+    @classmethod
+    def _check_suites(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not _SUITE_NAME.match(name)]
+        if bad:
+            raise ValueError(f"suite names must match {_SUITE_NAME.pattern}: {bad}")
+        duplicates = sorted({name for name in value if value.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"suites listed more than once: {duplicates}")
         return value
 
     @field_validator("kms_key_arn", mode="before")

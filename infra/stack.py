@@ -11,6 +11,7 @@ from constructs import Construct
 
 from infra import constants
 from infra.bedrock_role import BedrockServiceRole
+from infra.dashboard import Observability
 from infra.functions import PipelineFunctions
 from infra.notifications import Notifications
 from infra.settings import PipelineSettings
@@ -20,7 +21,8 @@ from infra.workflow import Workflow
 
 
 class PipelineStack(Stack):
-    """The Bedrock evaluation pipeline: storage, service role, functions, workflow, trigger, alerts.
+    """The Bedrock evaluation pipeline: storage, service role, functions, workflow, trigger, alerts,
+    dashboard.
 
     Parameters
     ----------
@@ -33,7 +35,7 @@ class PipelineStack(Stack):
 
     Attributes
     ----------
-    storage, notifications, bedrock_role, functions, workflow, trigger
+    storage, notifications, bedrock_role, functions, workflow, trigger, observability
         The constructs, for tests and for stacks built on top of this one.
     """
 
@@ -80,6 +82,15 @@ class PipelineStack(Stack):
             state_machine=self.workflow.state_machine,
             alarm_action=self.notifications.alarm_action(),
         )
+        self.observability = Observability(
+            self,
+            constants.OBSERVABILITY_ID,
+            state_machine=self.workflow.state_machine,
+            dead_letter_queue=self.trigger.dead_letter_queue,
+            alarm_action=self.notifications.alarm_action(),
+            suites=settings.suites,
+            pipeline_alarms=[*self.workflow.alarms, *self.trigger.alarms],
+        )
 
         self._add_outputs()
         Tags.of(self).add("project", constants.PROJECT_TAG)
@@ -103,6 +114,10 @@ class PipelineStack(Stack):
                 "The pipeline",
             ),
             constants.OUTPUT_BEDROCK_ROLE_ARN: (self.bedrock_role.role.role_arn, "Service role of the jobs"),
+            constants.OUTPUT_DASHBOARD_NAME: (
+                self.observability.dashboard.dashboard_name,
+                "CloudWatch dashboard of the pipeline",
+            ),
         }
         for logical_id, (value, description) in outputs.items():
             CfnOutput(self, logical_id, value=value, description=description)

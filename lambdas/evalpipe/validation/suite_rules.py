@@ -30,6 +30,7 @@ from evalpipe.validation.metrics import (
 from evalpipe.validation.pipeline_rules import check_pipeline
 from evalpipe.validation.problems import Problem, Severity, json_type, key_path, path_of, show
 from evalpipe.validation.service_model import ShapeWalker, WalkPolicy, request_member, request_required, shape
+from evalpipe.validation.strict_json import parse_strict
 
 # Top-level suite keys that are CreateEvaluationJob request members, passed through unchanged.
 REQUEST_MEMBERS = ("applicationType", "evaluationConfig", "inferenceConfig")
@@ -70,6 +71,7 @@ def check_suite(
     *,
     suite_name: str | None = None,
     allowed_evaluator_models: Sequence[str] = (),
+    allowed_inference_models: Sequence[str] = (),
 ) -> Iterator[Problem]:
     """Yield every problem of a raw parsed suite (see :func:`evalpipe.validation.validate_suite`)."""
     if suite_name is not None and not SUITE_NAME_PATTERN.fullmatch(suite_name):
@@ -82,6 +84,7 @@ def check_suite(
     yield from _one_dataset(suite, file)
     yield from _task_types(suite, facts, file)
     yield from _inference_matches(suite, facts, file)
+    yield from _live_models(suite, file, allowed_inference_models)
     yield from _metric_names(facts, file)
     yield from _custom_metric_names(facts, file)
     yield from _evaluators(facts, file, allowed_evaluator_models)
@@ -173,6 +176,57 @@ def _inference_matches(suite: dict, facts: SuiteFacts, file: str) -> Iterator[Pr
             f"has {len(models)} entries; an automated job evaluates exactly one model or precomputed "
             "source (two are only for human comparison jobs): keep one",
         )
+
+
+def _live_models(suite: dict, file: str, allowed_models: Sequence[str]) -> Iterator[Problem]:
+    """``inferenceConfig.models[*].bedrockModel``: a model Bedrock runs live during the job."""
+    for i, entry in enumerate(_list(dig(suite, "inferenceConfig", "models"))):
+        model = dig(entry, "bedrockModel")
+        if not isinstance(model, dict):
+            continue  # the shape walk reports a wrong type
+        params = model.get("inferenceParams")
+        if isinstance(params, str):
+            yield from _inference_params(params, path_of("inferenceConfig", "models", i, "bedrockModel", "inferenceParams"), file)
+        identifier = model.get("modelIdentifier")
+        if allowed_models and isinstance(identifier, str) and identifier not in allowed_models:
+            yield _error(
+                file,
+                path_of("inferenceConfig", "models", i, "bedrockModel", "modelIdentifier"),
+                f"the pipeline's Bedrock role may invoke only these models for live inference: "
+                f"{', '.join(allowed_models)}; {identifier!r} would be denied. Use one of them, or have "
+                "the deployment add it to the inferenceModels context (ALLOWED_INFERENCE_MODELS)",
+            )
+        elif not allowed_models and isinstance(identifier, str):
+            yield _error(
+                file,
+                path_of("inferenceConfig", "models", i, "bedrockModel", "modelIdentifier"),
+                f"this deployment may invoke no model for live inference, so {identifier!r} would be "
+                "denied: add it to the inferenceModels context of the deployment, or grade recorded "
+                "responses with precomputedInferenceSource",
+            ) if allowed_models is not None and _STRICT_LIVE else None
+
+
+def _inference_params(params: str, path: str, file: str) -> Iterator[Problem]:
+    """``inferenceParams`` is a string holding a JSON object, e.g. ``{"inferenceConfig": {"maxTokens": 512}}``."""
+    example = '\'{"inferenceConfig": {"maxTokens": 512}}\''
+    parsed = parse_strict(params)
+    if parsed.error is not None:
+        yield _error(
+            file, path, f"is not valid JSON ({parsed.error}); give the parameters as a JSON object in a string, e.g. {example}"
+        )
+    elif not isinstance(parsed.value, dict):
+        yield _error(
+            file,
+            path,
+            f"holds a JSON {json_type(parsed.value)}; it must be a JSON object in a string, e.g. {example}",
+        )
+    elif parsed.duplicate_keys:
+        keys = ", ".join(map(repr, parsed.duplicate_keys))
+        yield _error(file, path, f"key(s) {keys} appear twice in one object; JSON readers keep only the last: remove one")
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _metric_names(facts: SuiteFacts, file: str) -> Iterator[Problem]:
