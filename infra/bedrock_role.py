@@ -38,6 +38,10 @@ class BedrockServiceRole(Construct):
         The evaluation bucket (``datasets/`` read, ``results/`` written).
     evaluator_models
         Model ids, inference-profile ids or full ARNs the judge may be.
+    inference_models
+        Models the jobs may run live (``inferenceConfig.models[].bedrockModel``): foundation
+        model ids, inference-profile ids or ARNs (provisioned, imported, application
+        inference profile). They get ``bedrock:InvokeModel`` only; none by default.
     encryption_key
         The customer managed key of the bucket, if any. Its key policy must also allow this
         role (an imported key's policy cannot be changed from here).
@@ -55,15 +59,19 @@ class BedrockServiceRole(Construct):
         *,
         bucket: s3.IBucket,
         evaluator_models: Sequence[str],
+        inference_models: Sequence[str] = (),
         encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = self._build_role()
         self._grant_data(bucket)
         self._grant_models(evaluator_models)
+        self._grant_inference_models(inference_models)
         if encryption_key is not None:
             encryption_key.grant_encrypt_decrypt(self.role)
-        self._suppress_findings(bucket, evaluator_models, has_key=encryption_key is not None)
+        self._suppress_findings(
+            bucket, [*evaluator_models, *inference_models], has_key=encryption_key is not None
+        )
 
     def _build_role(self) -> iam.Role:
         stack = Stack.of(self)
@@ -89,7 +97,7 @@ class BedrockServiceRole(Construct):
 
     def _grant_models(self, evaluator_models: Sequence[str]) -> None:
         stack = Stack.of(self)
-        resources = sorted({arn for model in evaluator_models for arn in evaluator_model_arns(stack, model)})
+        resources = sorted({arn for model in evaluator_models for arn in model_arns(stack, model)})
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="InvokeEvaluatorModels",
@@ -99,6 +107,19 @@ class BedrockServiceRole(Construct):
                     "bedrock:StopModelInvocationJob",
                 ],
                 resources=resources,
+            )
+        )
+
+    def _grant_inference_models(self, inference_models: Sequence[str]) -> None:
+        # The judge-service-roles page lists the batch-inference actions for the judge only; a
+        # model answering the prompts is invoked, so it gets InvokeModel and nothing more.
+        if not inference_models:
+            return
+        stack = Stack.of(self)
+        resources = sorted({arn for model in inference_models for arn in model_arns(stack, model)})
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="InvokeInferenceModels", actions=["bedrock:InvokeModel"], resources=resources
             )
         )
 
@@ -115,7 +136,7 @@ class BedrockServiceRole(Construct):
         applies_to += [
             f"Resource::{nag_resource(Stack.of(self), arn)}"
             for model in models
-            for arn in evaluator_model_arns(Stack.of(self), model)
+            for arn in model_arns(Stack.of(self), model)
             if "*" in arn
         ]
         if has_key:
@@ -141,8 +162,10 @@ def evaluation_jobs_arn(stack: Stack) -> str:
     )
 
 
-def evaluator_model_arns(stack: Stack, model: str) -> list[str]:
-    """The resources an evaluator ``model`` (foundation model id, inference-profile id or ARN) needs.
+def model_arns(stack: Stack, model: str) -> list[str]:
+    """The resources invoking ``model`` (foundation model id, inference-profile id or ARN) needs.
+
+    The same for an evaluator (judge) model and a model run live for inference.
 
     Examples
     --------
@@ -160,6 +183,10 @@ def evaluator_model_arns(stack: Stack, model: str) -> list[str]:
         arn_format=ArnFormat.SLASH_RESOURCE_NAME,
     )  # fmt: skip
     return [profile_arn, _foundation_model_arn(stack, profile.group("base"), region="*")]
+
+
+# The name the judge's grant was written for; tests and callers may use either.
+evaluator_model_arns = model_arns
 
 
 def _foundation_model_arn(stack: Stack, model: str, *, region: str) -> str:

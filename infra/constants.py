@@ -56,6 +56,7 @@ STATE_MACHINE_LOGICAL_ID: Final = "EvalStateMachine"
 STATE_MACHINE_LOG_GROUP_LOGICAL_ID: Final = "EvalStateMachineLogs"
 TRIGGER_RULE_LOGICAL_ID: Final = "DatasetCreatedRule"
 TRIGGER_DLQ_LOGICAL_ID: Final = "DatasetCreatedDlq"
+DASHBOARD_LOGICAL_ID: Final = "EvalDashboard"
 
 # Stack outputs (logical ids).
 OUTPUT_BUCKET_NAME: Final = "BucketName"

@@ -186,7 +186,13 @@ class PipelineFunctions(Construct):
             "JOB_TIMEOUT_SECONDS": str(settings.job_timeout_seconds),
         }
         if name == constants.FUNCTION_VALIDATE:
-            return {"ALLOWED_EVALUATOR_MODELS": models}
+            # Absent = no live model allowed (the Bedrock role may invoke none).
+            live = (
+                {"ALLOWED_INFERENCE_MODELS": ",".join(settings.inference_models)}
+                if settings.inference_models
+                else {}
+            )
+            return {"ALLOWED_EVALUATOR_MODELS": models, **live}
         if name == constants.FUNCTION_SUBMIT:
             key = {"KMS_KEY_ARN": self._key.key_arn} if self._key else {}
             return {

@@ -48,6 +48,9 @@ class PipelineSettings(BaseModel):
     evaluator_models: list[str] = Field(
         default_factory=lambda: [DEFAULT_EVALUATOR_MODEL], min_length=1, alias="evaluatorModels"
     )
+    # Models Bedrock may invoke for live inference (suites with inferenceConfig.models[].bedrockModel);
+    # none by default, so only precomputed responses run until a deployment lists its models.
+    inference_models: list[str] = Field(default_factory=list, alias="inferenceModels")
     alert_emails: list[str] = Field(default_factory=list, alias="alertEmails")
     # Suites that get their own dashboard section and REGRESSED alarm (infra.dashboard).
     suites: list[str] = Field(default_factory=list, alias="suites")
@@ -63,7 +66,7 @@ class PipelineSettings(BaseModel):
     # is bundled for the host's platform and Python instead of the Lambda runtime's.
     local_mode: bool = Field(default=False, alias="localMode")
 
-    @field_validator("evaluator_models", "alert_emails", "suites", mode="before")
+    @field_validator("evaluator_models", "inference_models", "alert_emails", "suites", mode="before")
     @classmethod
     def _parse_list(cls, value: object) -> object:
         if not isinstance(value, str):
@@ -80,6 +83,11 @@ class PipelineSettings(BaseModel):
         if not models:
             raise ValueError("evaluatorModels needs at least one model id or ARN")
         return models
+
+    @field_validator("inference_models")
+    @classmethod
+    def _strip_inference_models(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(model.strip() for model in value if model.strip()))
 
     @field_validator("alert_emails")
     @classmethod

@@ -56,6 +56,7 @@ class PipelineStack(Stack):
             constants.BEDROCK_ROLE_ID,
             bucket=self.storage.bucket,
             evaluator_models=settings.evaluator_models,
+            inference_models=settings.inference_models,
             encryption_key=key,
         )
         self.functions = PipelineFunctions(

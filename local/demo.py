@@ -49,6 +49,9 @@ DEFAULT_OUTDIR = LOCAL_DIR / "cdk.out"
 FUNCTION_LOG = LOCAL_DIR / "functions.log"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 SUBSCRIBER_QUEUE = "evalpipe-local-subscriber"
+# Live-inference models the local stack allows (cdk.json's inferenceModels is [] for real
+# deployments): the emulator answers offline, so the live example suite runs out of the box.
+LOCAL_INFERENCE_MODELS = ["amazon.nova-lite-v1:0"]
 
 # The jsii runtime (CDK) warns on every start about Node versions it has not tested.
 JSII_QUIET = {
@@ -62,13 +65,15 @@ JSII_QUIET = {
 def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Path:
     """``cdk synth -c localMode=true`` in this process; returns the cloud assembly directory.
 
-    ``localMode`` bundles the Lambda asset for this host (the functions run in-process here).
+    ``localMode`` bundles the Lambda asset for this host (the functions run in-process here);
+    ``inferenceModels`` defaults to :data:`LOCAL_INFERENCE_MODELS` (``context`` may override it).
     """
     for name, value in JSII_QUIET.items():
         os.environ.setdefault(name, value)
     from infra.application import create_app  # noqa: PLC0415 - starts the jsii runtime (seconds)
 
-    app, _ = create_app({"localMode": True, **(context or {})}, outdir=str(outdir))
+    local = {"localMode": True, "inferenceModels": LOCAL_INFERENCE_MODELS}
+    app, _ = create_app({**local, **(context or {})}, outdir=str(outdir))
     app.synth()
     return outdir
 

@@ -434,7 +434,15 @@ def _compared_metrics(metrics: Mapping, comparison: Comparison) -> list[str]:
         elif entry is not None and entry.status != "OK" and entry.reason:
             notes.append(f"{name} not compared: {entry.reason}")
     headers = [
-        "Metric", "Average", "Baseline", "Delta", "Scored", "N/A rate", "Low", "Threshold", "vs baseline"
+        "Metric",
+        "Average",
+        "Baseline",
+        "Delta",
+        "Scored",
+        "N/A rate",
+        "Low",
+        "Threshold",
+        "vs baseline",
     ]
     align = "lrrrrrrll"
     lines = _table(headers, rows, align)
@@ -790,8 +798,10 @@ def _where_to_look(run: Mapping, verdict: str, console_region: str | None) -> li
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
     """Fixed-width table, two-space indent and gutters, dashed rule under the header."""
-    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) if rows else len(headers[i])
-              for i in range(len(headers))]
+    widths = [
+        max(len(headers[i]), *(len(r[i]) for r in rows)) if rows else len(headers[i])
+        for i in range(len(headers))
+    ]
 
     def line(cells: Sequence[str]) -> str:
         parts = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align, strict=True)]

@@ -19,6 +19,8 @@ class Settings(BaseModel):
     topic_arn: str | None = Field(default=None, alias="TOPIC_ARN")
     bedrock_role_arn: str | None = Field(default=None, alias="BEDROCK_ROLE_ARN")
     allowed_evaluator_models: tuple[str, ...] = Field(default=(), alias="ALLOWED_EVALUATOR_MODELS")
+    # Models the Bedrock role may invoke for live inference (cdk.json "inferenceModels"); empty = none.
+    allowed_inference_models: tuple[str, ...] = Field(default=(), alias="ALLOWED_INFERENCE_MODELS")
     kms_key_arn: str | None = Field(default=None, alias="KMS_KEY_ARN")
     poll_interval_seconds: int = Field(default=60, ge=0, alias="POLL_INTERVAL_SECONDS")
     job_timeout_seconds: int = Field(default=86_400, gt=0, alias="JOB_TIMEOUT_SECONDS")
@@ -26,7 +28,7 @@ class Settings(BaseModel):
     aws_region: str | None = Field(default=None, alias="AWS_REGION")
     aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
 
-    @field_validator("allowed_evaluator_models", mode="before")
+    @field_validator("allowed_evaluator_models", "allowed_inference_models", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,7 +1,8 @@
 """Synthesizes the pipeline once per session (bundling skipped) and hands out its template.
 
 Two configurations: the defaults of cdk.json, and a "variant" with a customer managed key,
-inference-profile / ARN evaluator models, e-mail subscribers and x86_64 functions.
+inference-profile / ARN evaluator models, e-mail subscribers and x86_64 functions. A third,
+"with_suites", is synthesized only by the tests that ask for it (the dashboard's suites).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ VARIANT_CONTEXT = {
     "logRetentionDays": "90",
     "stackName": "EvalPipeVariant",
 }
+SUITES = ["support-assistant", "billing-bot"]
+SUITES_CONTEXT = {"suites": ",".join(SUITES), "stackName": "EvalPipeSuites"}  # as `-c suites=a,b`
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,12 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 def variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The pipeline with a KMS key, profile/ARN models, subscribers and x86_64."""
     return _synth(tmp_path_factory, "variant", VARIANT_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def with_suites(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The pipeline with cdk.json's defaults plus two suites (their dashboard sections and alarms)."""
+    return _synth(tmp_path_factory, "suites", SUITES_CONTEXT)
 
 
 def render(value: Any) -> str:

@@ -58,4 +58,8 @@ def test_stack_outputs_have_stable_logical_ids(synth: Synth) -> None:
             "Description": "Service role of the jobs",
             "Value": {"Fn::GetAtt": ["BedrockEvaluationRole", "Arn"]},
         },
+        "DashboardName": {
+            "Description": "CloudWatch dashboard of the pipeline",
+            "Value": {"Ref": "EvalDashboard"},
+        },
     }

@@ -26,6 +26,7 @@ def test_cdk_json_holds_the_documented_defaults() -> None:
     # Then every default of the contract holds
     assert settings.evaluator_models == ["amazon.nova-pro-v1:0"]
     assert settings.alert_emails == []
+    assert settings.suites == []
     assert settings.kms_key_arn is None
     assert settings.poll_interval_seconds == 60
     assert settings.job_timeout_seconds == 86_400

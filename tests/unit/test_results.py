@@ -774,3 +774,35 @@ def test_average_within_min_max_and_ignores_nulls(scores):
     assert m.average == without_nulls.summary().metrics["m"].average
     assert math.isclose(m.average, math.fsum(numbers) / len(numbers), rel_tol=1e-9, abs_tol=1e-6)
     assert m.na == len(scores) - len(numbers)
+
+
+def test_parses_a_live_inference_line_as_the_local_emulator_writes_it():
+    # Given a live-inference output line: the prompt-only input line in inputRecord (with its
+    # category) and the generated response top-level, beside it
+    line = {
+        "automatedEvaluationResult": {
+            "scores": [
+                score_entry("Builtin.Correctness", 1.0, "correct [offline emulator: ...]"),
+                score_entry("Builtin.Helpfulness", 0.6667),
+            ]
+        },
+        "inputRecord": {
+            "prompt": "Do you ship to Canada?",
+            "referenceResponse": "Yes.",
+            "category": "shipping",
+        },
+        "modelResponses": [
+            {"response": "Thanks for reaching out. Yes.", "modelIdentifier": "amazon.nova-lite-v1:0"}
+        ],
+    }
+
+    # When the file is parsed
+    (rec,) = iter_output_records(jsonl(line))
+
+    # Then prompt, reference and category come from inputRecord, the response from the top level
+    assert (rec.prompt, rec.reference, rec.category) == ("Do you ship to Canada?", "Yes.", "shipping")
+    assert rec.response == "Thanks for reaching out. Yes."
+    assert [(s.metric, s.score) for s in rec.scores] == [
+        ("Builtin.Correctness", 1.0),
+        ("Builtin.Helpfulness", 0.6667),
+    ]

@@ -7,8 +7,12 @@ DATASET.jsonl`` prints what one run will cost.
 History (the deployed stack, found by name: ``--stack``, ``$EVALPIPE_STACK``, cdk.json's
 ``stackName``): ``evalpipe runs [--suite S]`` lists runs, ``evalpipe show RUN [--wait]`` shows
 one, ``evalpipe compare RUN_A RUN_B`` judges RUN_B against RUN_A, ``evalpipe report RUN
-[--open]`` gets its HTML report. Standard library argparse; rich colours the output and draws
-the spinner on a terminal when installed.
+[--open]`` gets its HTML report.
+
+Bedrock (the account's evaluation jobs, any of them): ``evalpipe jobs list|get|stop|delete``.
+
+Standard library argparse; rich colours the output and draws the spinner on a terminal when
+installed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from evalpipe.cli import compare, estimate, report, runs, validate
+from evalpipe.cli import compare, estimate, jobs, report, runs, validate
 from evalpipe.cli._common import EXIT_INVALID, EXIT_USAGE
 
 __all__ = ["build_parser", "main"]
@@ -38,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_parsers(subparsers)
     compare.add_parser(subparsers)
     report.add_parser(subparsers)
+    jobs.add_parser(subparsers)
     return parser
 
 

@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Judge RUN_B against RUN_A as if RUN_A were its baseline (like diff OLD NEW): metric averages "
             "against the regression limits of RUN_B's suite file, then the prompts whose scores got "
-            "worse. Exit 0: compared (regressed or not: see --json's \"regressed\"); 1: a run is not "
+            'worse. Exit 0: compared (regressed or not: see --json\'s "regressed"); 1: a run is not '
             "found or has no scores, or an AWS error; 2: usage error (e.g. runs of different suites)."
         ),
     )

@@ -397,4 +397,3 @@ def _non_negative(text: str) -> float:
     if not value >= 0:  # negative or NaN
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
-

@@ -112,6 +112,7 @@ def _check(
             chunks,
             dataset.key,
             allowed_evaluator_models=ports.settings.allowed_evaluator_models,
+            allowed_inference_models=ports.settings.allowed_inference_models,
         )
     )
     if not report.ok:

@@ -25,6 +25,7 @@ def validate_suite(
     *,
     suite_name: str | None = None,
     allowed_evaluator_models: Sequence[str] = (),
+    allowed_inference_models: Sequence[str] | None = None,
 ) -> Report:
     """Check a parsed suite file.
 
@@ -39,6 +40,10 @@ def validate_suite(
     allowed_evaluator_models : Sequence[str], optional
         Evaluator models the deployment's Bedrock role may invoke; when non-empty, any other
         evaluator model is an error.
+    allowed_inference_models : Sequence[str], optional
+        Models the deployment's Bedrock role may invoke for live inference
+        (``inferenceConfig.models[].bedrockModel.modelIdentifier``). None (the default) skips the
+        check; an empty sequence means no live model is allowed (the deployment's default).
 
     Returns
     -------
@@ -55,7 +60,11 @@ def validate_suite(
     """
     report = Report()
     for problem in check_suite(
-        suite, file, suite_name=suite_name, allowed_evaluator_models=allowed_evaluator_models
+        suite,
+        file,
+        suite_name=suite_name,
+        allowed_evaluator_models=allowed_evaluator_models,
+        allowed_inference_models=allowed_inference_models,
     ):
         report.add(problem)
     return report
@@ -105,6 +114,7 @@ def validate_run(
     dataset_file: str,
     *,
     allowed_evaluator_models: Sequence[str] = (),
+    allowed_inference_models: Sequence[str] | None = None,
 ) -> Report:
     """Check a suite file's bytes and a dataset together, as the pipeline's validate step does.
 
@@ -116,7 +126,7 @@ def validate_run(
         How problems name the two files.
     dataset_chunks : Iterable[bytes]
         The dataset's bytes in chunks.
-    allowed_evaluator_models : Sequence[str], optional
+    allowed_evaluator_models, allowed_inference_models : Sequence[str], optional
         See :func:`validate_suite`.
 
     Returns
@@ -130,7 +140,14 @@ def validate_run(
     if problem is not None:
         report.add(problem)
     else:
-        report.extend(validate_suite(suite, suite_file, allowed_evaluator_models=allowed_evaluator_models))
+        report.extend(
+            validate_suite(
+                suite,
+                suite_file,
+                allowed_evaluator_models=allowed_evaluator_models,
+                allowed_inference_models=allowed_inference_models,
+            )
+        )
     report.extend(validate_dataset(dataset_chunks, dataset_file, suite=suite))
     return report
 

@@ -321,8 +321,8 @@ class LiveModelRules(ModelRecordRules):
                 line,
                 "modelResponses",
                 "the suite runs a Bedrock model live (inferenceConfig.models[0].bedrockModel), which writes "
-                "the responses itself: remove modelResponses, or grade these responses with a "
-                "precomputedInferenceSource suite",
+                "the responses itself: remove modelResponses or use precomputedInferenceSource (a suite "
+                "that grades the responses the records carry)",
             )
 
 

@@ -71,7 +71,7 @@ def check_suite(
     *,
     suite_name: str | None = None,
     allowed_evaluator_models: Sequence[str] = (),
-    allowed_inference_models: Sequence[str] = (),
+    allowed_inference_models: Sequence[str] | None = None,
 ) -> Iterator[Problem]:
     """Yield every problem of a raw parsed suite (see :func:`evalpipe.validation.validate_suite`)."""
     if suite_name is not None and not SUITE_NAME_PATTERN.fullmatch(suite_name):
@@ -178,51 +178,63 @@ def _inference_matches(suite: dict, facts: SuiteFacts, file: str) -> Iterator[Pr
         )
 
 
-def _live_models(suite: dict, file: str, allowed_models: Sequence[str]) -> Iterator[Problem]:
-    """``inferenceConfig.models[*].bedrockModel``: a model Bedrock runs live during the job."""
+def _live_models(suite: dict, file: str, allowed_models: Sequence[str] | None) -> Iterator[Problem]:
+    """``inferenceConfig.models[*].bedrockModel``: a model Bedrock runs live during the job.
+
+    ``allowed_models`` None skips the model check; an empty sequence means the deployment's
+    Bedrock role may invoke no model for live inference (the ``inferenceModels`` default).
+    """
     for i, entry in enumerate(_list(dig(suite, "inferenceConfig", "models"))):
         model = dig(entry, "bedrockModel")
         if not isinstance(model, dict):
             continue  # the shape walk reports a wrong type
         params = model.get("inferenceParams")
         if isinstance(params, str):
-            yield from _inference_params(params, path_of("inferenceConfig", "models", i, "bedrockModel", "inferenceParams"), file)
-        identifier = model.get("modelIdentifier")
-        if allowed_models and isinstance(identifier, str) and identifier not in allowed_models:
-            yield _error(
-                file,
-                path_of("inferenceConfig", "models", i, "bedrockModel", "modelIdentifier"),
-                f"the pipeline's Bedrock role may invoke only these models for live inference: "
-                f"{', '.join(allowed_models)}; {identifier!r} would be denied. Use one of them, or have "
-                "the deployment add it to the inferenceModels context (ALLOWED_INFERENCE_MODELS)",
+            yield from _inference_params(
+                params, path_of("inferenceConfig", "models", i, "bedrockModel", "inferenceParams"), file
             )
-        elif not allowed_models and isinstance(identifier, str):
-            yield _error(
-                file,
-                path_of("inferenceConfig", "models", i, "bedrockModel", "modelIdentifier"),
-                f"this deployment may invoke no model for live inference, so {identifier!r} would be "
-                "denied: add it to the inferenceModels context of the deployment, or grade recorded "
-                "responses with precomputedInferenceSource",
-            ) if allowed_models is not None and _STRICT_LIVE else None
+        identifier = model.get("modelIdentifier")
+        if allowed_models is None or not isinstance(identifier, str) or identifier in allowed_models:
+            continue
+        path = path_of("inferenceConfig", "models", i, "bedrockModel", "modelIdentifier")
+        granted = (
+            f"may invoke only these models for live inference: {', '.join(allowed_models)}. Use one of "
+            "them, or"
+            if allowed_models
+            else "may invoke no model for live inference:"
+        )
+        yield _error(
+            file,
+            path,
+            f"{identifier!r} would be denied: the pipeline's Bedrock role {granted} have the deployment "
+            "add it to its inferenceModels context (ALLOWED_INFERENCE_MODELS)",
+        )
 
 
 def _inference_params(params: str, path: str, file: str) -> Iterator[Problem]:
-    """``inferenceParams`` is a string holding a JSON object, e.g. ``{"inferenceConfig": {"maxTokens": 512}}``."""
+    """``inferenceParams`` must be a string holding a JSON object (the model's parameters)."""
     example = '\'{"inferenceConfig": {"maxTokens": 512}}\''
+    how = f"give the parameters as a JSON object in a string, e.g. {example}"
     parsed = parse_strict(params)
     if parsed.error is not None:
         yield _error(
-            file, path, f"is not valid JSON ({parsed.error}); give the parameters as a JSON object in a string, e.g. {example}"
+            file,
+            path,
+            f"is not valid JSON ({parsed.error}); {how}",
         )
     elif not isinstance(parsed.value, dict):
         yield _error(
             file,
             path,
-            f"holds a JSON {json_type(parsed.value)}; it must be a JSON object in a string, e.g. {example}",
+            f"holds a JSON {json_type(parsed.value)}, not an object; {how}",
         )
     elif parsed.duplicate_keys:
         keys = ", ".join(map(repr, parsed.duplicate_keys))
-        yield _error(file, path, f"key(s) {keys} appear twice in one object; JSON readers keep only the last: remove one")
+        yield _error(
+            file,
+            path,
+            f"key(s) {keys} appear twice in one object; JSON readers keep only the last: remove one",
+        )
 
 
 def _list(value: object) -> list:

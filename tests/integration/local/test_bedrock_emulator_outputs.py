@@ -199,19 +199,13 @@ def test_custom_metric_without_definition_fails_the_job(bedrock, dataset, job_re
     ("mutate", "expected"),
     [
         (
-            lambda r: r["inferenceConfig"]["models"].__setitem__(
-                0, {"bedrockModel": {"modelIdentifier": "amazon.nova-lite-v1:0"}}
-            ),
-            "Live inference",
-        ),
-        (
             lambda r: r["evaluationConfig"]["automated"]["datasetMetricConfigs"][0].__setitem__(
                 "metricNames", ["Builtin.Accuracy"]
             ),
             "does not emulate",
         ),
     ],
-    ids=["live-inference", "classic-metric"],
+    ids=["classic-metric"],
 )
 def test_jobs_the_emulator_cannot_run_fail_honestly(bedrock, dataset, job_request, mutate, expected):
     # Given a valid request of a kind the emulator does not emulate
@@ -221,6 +215,92 @@ def test_jobs_the_emulator_cannot_run_fail_honestly(bedrock, dataset, job_reques
 
     # When it runs; Then Failed saying so, rather than inventing results
     arn = bedrock.create_evaluation_job(**request)["jobArn"]
+    job = bedrock.get_evaluation_job(jobIdentifier=arn)
+    assert job["status"] == "Failed"
+    assert expected in job["failureMessages"][0]
+
+
+# -- live inference (inferenceConfig.models[0].bedrockModel) -----------------------------------
+
+LIVE_MODEL = "amazon.nova-lite-v1:0"
+PROVISIONED = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
+
+
+def _live(request: dict, model: str = LIVE_MODEL, params: str | None = None) -> dict:
+    bedrock_model = {"modelIdentifier": model, **({"inferenceParams": params} if params is not None else {})}
+    request["inferenceConfig"] = {"models": [{"bedrockModel": bedrock_model}]}
+    return request
+
+
+def _prompts() -> list[dict]:
+    return [
+        {
+            "prompt": "Do you ship to Canada?",
+            "referenceResponse": "Yes, in 5-8 business days.",
+            "category": "shipping",
+        },
+        {"prompt": "User: hi\nAssistant: Hello!\nUser: How do I reset my password?"},
+    ]
+
+
+def test_a_live_job_generates_responses_and_writes_them_top_level(bedrock, dataset, job_request, s3_results):
+    # Given prompt-only records and a job that runs a Bedrock model live
+    records = _prompts()
+    dataset(records)
+    request = _live(
+        job_request(metrics=["Builtin.Correctness", "Builtin.Helpfulness"]),
+        params='{"inferenceConfig": {"maxTokens": 512}}',
+    )
+
+    # When the job runs
+    arn = bedrock.create_evaluation_job(**request)["jobArn"]
+    job = bedrock.get_evaluation_job(jobIdentifier=arn)
+
+    # Then it completes, under models/<model-id>/, with one line per record in input order
+    assert job["status"] == "Completed"
+    (output,) = s3_results.outputs()
+    assert f"/models/{LIVE_MODEL}/taskTypes/General/datasets/golden/" in output
+    lines = s3_results.lines(output)
+    # And inputRecord is the input line unchanged; the generated response sits top-level beside it
+    assert [line["inputRecord"] for line in lines] == records
+    for line in lines:
+        assert set(line) == {"automatedEvaluationResult", "inputRecord", "modelResponses"}
+        ((response),) = line["modelResponses"]
+        assert response["modelIdentifier"] == LIVE_MODEL
+        for score in line["automatedEvaluationResult"]["scores"]:
+            assert "offline emulator" in score["evaluatorDetails"][0]["explanation"]
+    # And the offline model's answers are the documented templates
+    assert lines[0]["modelResponses"][0]["response"] == "Thanks for reaching out. Yes, in 5-8 business days."
+    assert lines[1]["modelResponses"][0]["response"].startswith(
+        "Thanks for your question about 'How do I reset my password'."
+    )
+
+
+def test_a_live_model_arn_becomes_one_path_segment(bedrock, dataset, job_request, s3_results):
+    # Given a provisioned model ARN (it holds a "/") / When the job runs
+    dataset(_prompts())
+    arn = bedrock.create_evaluation_job(**_live(job_request(), model=PROVISIONED))["jobArn"]
+    assert bedrock.get_evaluation_job(jobIdentifier=arn)["status"] == "Completed"
+    # Then the model id is sanitized into a single key segment
+    (output,) = s3_results.outputs()
+    assert (
+        "/models/arn:aws:bedrock:us-east-1:123456789012:provisioned-model_abcdef123456/taskTypes/" in output
+    )
+
+
+@pytest.mark.parametrize(
+    ("records", "params", "expected"),
+    [
+        ([record("hi", "hello")], None, "remove modelResponses or use precomputedInferenceSource"),
+        ([{"referenceResponse": "x"}], None, "'prompt' key is missing"),
+        (_prompts(), "maxTokens=512", "inferenceParams"),
+    ],
+    ids=["responses-given", "no-prompt", "params-not-json"],
+)
+def test_live_jobs_the_service_would_reject_fail(bedrock, dataset, job_request, records, params, expected):
+    # Given a live job with a dataset or parameters it cannot use / When it runs / Then Failed, saying why
+    dataset(records)
+    arn = bedrock.create_evaluation_job(**_live(job_request(), params=params))["jobArn"]
     job = bedrock.get_evaluation_job(jobIdentifier=arn)
     assert job["status"] == "Failed"
     assert expected in job["failureMessages"][0]

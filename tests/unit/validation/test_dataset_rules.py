@@ -412,3 +412,34 @@ def test_a_suite_that_is_not_an_object_does_not_drive_dataset_rules() -> None:
     report = run(b"[]", jsonl(make_line()))
     # Then only the suite is wrong
     assert "must be a JSON object" in only(report).message
+
+
+def test_a_live_model_record_needs_a_prompt_and_no_responses() -> None:
+    # Given live records: one without a prompt, one with responses, one with prompt only
+    missing = {"referenceResponse": "Yes.", "category": "shipping"}
+    carrying = make_line()
+    minimal = {"prompt": "Do you ship to Canada?"}
+    # When validated against a live suite
+    report = check(jsonl(missing, carrying, minimal), live_suite())
+    # Then the missing prompt and the responses are errors; reference and category are optional
+    errors = [p for p in report.problems if p.severity is Severity.ERROR]
+    assert [(p.line, p.field) for p in errors] == [(1, "prompt"), (2, "modelResponses")]
+    assert "remove modelResponses or use precomputedInferenceSource" in errors[1].message
+
+
+def test_validate_run_checks_the_live_model_against_the_allowed_list() -> None:
+    # Given a live suite and a prompt-only dataset
+    suite = live_suite()
+    record = make_line()
+    del record["modelResponses"]
+    data, suite_bytes = jsonl(record), json.dumps(suite).encode()
+    path = "inferenceConfig.models[0].bedrockModel.modelIdentifier"
+    # When the deployment allows that model / Then the run passes
+    allowed = validate_run(
+        suite_bytes, SUITE_FILE, [data], DATASET_FILE, allowed_inference_models=["amazon.nova-lite-v1:0"]
+    )
+    assert allowed.problems == []
+    # When it allows no live model / Then the model is an error
+    denied = validate_run(suite_bytes, SUITE_FILE, [data], DATASET_FILE, allowed_inference_models=[])
+    assert fields(denied) == [path]
+    assert "may invoke no model for live inference" in denied.problems[0].message

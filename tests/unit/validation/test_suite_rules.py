@@ -473,3 +473,52 @@ def test_a_rating_definition_over_five_words(suite: dict) -> None:
     # Given five words / When validated / Then it passes
     at(suite, *CUSTOM)["ratingScale"][1]["definition"] = "Acts without asking user first"
     assert check(suite).problems == []
+
+
+# -- live inference (inferenceConfig.models[].bedrockModel) ----------------------------------
+
+LIVE_MODEL = "amazon.nova-lite-v1:0"
+LIVE = "inferenceConfig.models[0].bedrockModel"
+
+
+def live_suite(**model: Any) -> dict[str, Any]:
+    suite = make_suite()
+    suite["inferenceConfig"] = {"models": [{"bedrockModel": {"modelIdentifier": LIVE_MODEL, **model}}]}
+    return suite
+
+
+def test_a_live_suite_with_json_object_inference_params_is_valid() -> None:
+    # Given a live model with parameters as a JSON object string / When validated / Then it passes
+    suite = live_suite(inferenceParams='{"inferenceConfig": {"maxTokens": 512}}')
+    assert check(suite, allowed_inference_models=[LIVE_MODEL]).problems == []
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ('{"inferenceConfig": {"maxTokens": 512}', "is not valid JSON (Expecting ',' delimiter"),
+        ("maxTokens=512", "is not valid JSON (Expecting value"),
+        ("[1, 2]", "holds a JSON array, not an object"),
+        ('{"a": 1, "a": 2}', "key(s) 'a' appear twice"),
+    ],
+)
+def test_inference_params_must_be_a_json_object_string(params: str, expected: str) -> None:
+    # Given inferenceParams that is no JSON object / When validated
+    problem = only(check(live_suite(inferenceParams=params)), f"{LIVE}.inferenceParams")
+    # Then the JSON problem is named
+    assert expected in problem.message
+
+
+def test_live_models_the_role_cannot_invoke() -> None:
+    # Given a deployment that allows another live model / When validated
+    problem = only(
+        check(live_suite(), allowed_inference_models=["amazon.nova-micro-v1:0"]), f"{LIVE}.modelIdentifier"
+    )
+    # Then the allowed models and the fix are named
+    assert "may invoke only these models for live inference: amazon.nova-micro-v1:0" in problem.message
+    assert "inferenceModels" in problem.message
+    # Given a deployment that allows none / Then the model is an error too
+    problem = only(check(live_suite(), allowed_inference_models=()), f"{LIVE}.modelIdentifier")
+    assert "may invoke no model for live inference" in problem.message
+    # Given no allow-list at all (None: offline checks) / Then any model passes
+    assert check(live_suite()).problems == []
