@@ -223,9 +223,15 @@ class Observability(Construct):
             ),
         ]
         if alarms:
+            # Each alarm by its name (Ref) rather than its Arn attribute: the same ARN, and the
+            # local mode's CloudFormation (moto, local/moto_patches.py) resolves an alarm's Ref only.
+            by_name = [
+                cloudwatch.Alarm.from_alarm_name(self, f"Status{index}", alarm.alarm_name)
+                for index, alarm in enumerate(alarms)
+            ]
             widgets.append(
                 cloudwatch.AlarmStatusWidget(
-                    title="Alarms", alarms=list(alarms), width=_WIDTH // 3, height=_HEIGHT
+                    title="Alarms", alarms=by_name, width=_WIDTH // 3, height=_HEIGHT
                 )
             )
         return widgets

@@ -15,6 +15,7 @@ from infra import constants
 from infra.application import cdk_json_context
 from infra.settings import PipelineSettings
 from tests.infra.conftest import SUITES, Synth, render
+from tests.infra.test_cfn_lint import _errors as cfn_lint_errors
 
 PER_METRIC = "{EvalPipe,metric,service,suite}"
 PER_VERDICT = "{EvalPipe,service,suite,verdict}"
@@ -122,7 +123,9 @@ def test_every_alarm_of_the_stack_is_in_the_alarm_widget(with_suites: Synth) -> 
     _, body = _dashboard(with_suites)
     (widget,) = [w["properties"] for w in body["widgets"] if w["type"] == "alarm"]
     alarms = with_suites.resources("AWS::CloudWatch::Alarm")
-    assert set(widget["alarms"]) == {f"<{logical_id}.Arn>" for logical_id in alarms}
+    # By name (Ref), as local mode's CloudFormation resolves them
+    arn = "arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:<{}>"
+    assert sorted(widget["alarms"]) == sorted(arn.format(logical_id) for logical_id in alarms)
 
 
 def test_without_suites_the_dashboard_searches_all_suites(synth: Synth) -> None:
@@ -149,6 +152,10 @@ def test_search_graphs_label_each_line_and_use_the_hour(with_suites: Synth) -> N
             if "expression" in options:
                 assert options["period"] == 3600, graph["title"]
                 assert options["label"].startswith("${PROP('Dim."), graph["title"]
+
+
+def test_the_suites_template_has_no_cfn_lint_errors(with_suites: Synth) -> None:
+    assert cfn_lint_errors(with_suites.path) == []
 
 
 # --- the alarms ------------------------------------------------------------------------------

@@ -228,3 +228,86 @@ def test_example_builds_a_request_botocore_accepts(suite: Suite) -> None:
     with Stubber(client) as stubber:
         stubber.add_response("create_evaluation_job", {"jobArn": job_arn}, expected_params=request)
         assert client.create_evaluation_job(**request)["jobArn"] == job_arn
+
+
+# --- the live-inference example -------------------------------------------------------------
+
+LIVE_SUITE_PATH = ROOT / "examples" / "suites" / "support-assistant-live.json"
+LIVE_DATASET_PATH = ROOT / "examples" / "datasets" / "support-assistant-live" / "sample.jsonl"
+LIVE_MODEL = "amazon.nova-lite-v1:0"
+
+
+def test_live_example_validates_with_its_dataset_when_the_model_is_allowed() -> None:
+    # Given the live example suite and dataset, and a deployment allowing the judge and Nova Lite
+    from evalpipe.validation import validate_run
+
+    report = validate_run(
+        LIVE_SUITE_PATH.read_bytes(),
+        "suites/support-assistant-live.json",
+        [LIVE_DATASET_PATH.read_bytes()],
+        "datasets/support-assistant-live/sample.jsonl",
+        allowed_evaluator_models=[JUDGE],
+        allowed_inference_models=[LIVE_MODEL],
+    )
+    # Then nothing is reported; and a deployment allowing no live model rejects it
+    assert report.problems == []
+    denied = validate_run(
+        LIVE_SUITE_PATH.read_bytes(),
+        "s.json",
+        [LIVE_DATASET_PATH.read_bytes()],
+        "d.jsonl",
+        allowed_inference_models=[],
+    )
+    assert [p.field for p in denied.problems] == ["inferenceConfig.models[0].bedrockModel.modelIdentifier"]
+
+
+def test_live_example_suite_runs_nova_lite_with_json_inference_params() -> None:
+    # Given the live example / When parsed / Then it runs Nova Lite with a JSON-object parameter string
+    document = json.loads(LIVE_SUITE_PATH.read_text(encoding="utf-8"))
+    suite = Suite.from_document(LIVE_SUITE_PATH.stem, document)
+    assert suite.warnings == []
+    assert suite.inference_source_identifier is None
+    (model,) = suite.inference_config["models"]
+    assert model["bedrockModel"]["modelIdentifier"] == LIVE_MODEL
+    assert json.loads(model["bedrockModel"]["inferenceParams"]) == {"inferenceConfig": {"maxTokens": 512}}
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)] == []
+
+
+def test_live_example_dataset_has_prompts_references_and_categories_but_no_responses() -> None:
+    lines = LIVE_DATASET_PATH.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert 10 <= len(records) <= 15
+    for record in records:
+        assert set(record) == {"prompt", "referenceResponse", "category"}
+        assert record["prompt"].strip() and record["referenceResponse"].strip()
+    assert len({record["category"] for record in records}) >= 4
+    assert LIVE_DATASET_PATH.read_bytes().endswith(b"\n")
+
+
+def test_live_example_builds_a_request_botocore_accepts() -> None:
+    # Given the live example as dropped / When its request is built / Then botocore accepts it
+    suite = Suite.from_document(LIVE_SUITE_PATH.stem, json.loads(LIVE_SUITE_PATH.read_text(encoding="utf-8")))
+    dataset = DatasetObject(
+        bucket="evalpipe-data-123456789012",
+        key="datasets/support-assistant-live/sample.jsonl",
+        version_id=None,
+        etag="0f343b0931126a20f133d67c2b018a3b",
+        size=LIVE_DATASET_PATH.stat().st_size,
+        event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
+    )
+    request = build_create_job_request(
+        suite,
+        dataset,
+        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
+        output_s3_uri=f"s3://{dataset.bucket}/results/support-assistant-live/{dataset.run_id}/",
+    )
+    assert request["inferenceConfig"] == suite.inference_config
+    client = botocore.session.get_session().create_client("bedrock", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "create_evaluation_job",
+            {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"},
+            request,
+        )
+        client.create_evaluation_job(**request)
