@@ -184,6 +184,9 @@ class PipelineFunctions(Construct):
         timing = {
             "POLL_INTERVAL_SECONDS": str(settings.poll_interval_seconds),
             "JOB_TIMEOUT_SECONDS": str(settings.job_timeout_seconds),
+            "HUMAN_POLL_MIN_SECONDS": str(settings.human_poll_min_seconds),
+            "HUMAN_POLL_MAX_SECONDS": str(settings.human_poll_max_seconds),
+            "HUMAN_JOB_TIMEOUT_SECONDS": str(settings.human_job_timeout_seconds),
         }
         if name == constants.FUNCTION_VALIDATE:
             # Absent = no live model allowed (the Bedrock role may invoke none).

@@ -26,8 +26,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # segment, a metric dimension value and part of an alarm name.
 _SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 DEFAULT_EVALUATOR_MODEL = "amazon.nova-pro-v1:0"
-# The state machine's own timeout; a job must time out (and be stopped) well before it.
-STATE_MACHINE_TIMEOUT_SECONDS = 7 * 86_400
+# The state machine's own timeout; a job must time out (and be stopped) well before it. Human
+# evaluation jobs take days (default deadline 30 days), so the backstop is 35 days (Standard
+# workflows allow up to a year).
+STATE_MACHINE_TIMEOUT_SECONDS = 35 * 86_400
 
 
 class PipelineSettings(BaseModel):
@@ -57,6 +59,11 @@ class PipelineSettings(BaseModel):
     kms_key_arn: str | None = Field(default=None, alias="kmsKeyArn")
     poll_interval_seconds: int = Field(default=60, ge=1, le=3_600, alias="pollIntervalSeconds")
     job_timeout_seconds: int = Field(default=86_400, ge=60, alias="jobTimeoutSeconds")
+    # Human evaluation jobs (jobType Human): a polling schedule growing from the first wait to the
+    # cap (evalpipe.steps.poll.human_wait_seconds) and their own, longer deadline.
+    human_poll_min_seconds: int = Field(default=900, ge=1, alias="humanPollMinSeconds")
+    human_poll_max_seconds: int = Field(default=21_600, ge=1, alias="humanPollMaxSeconds")
+    human_job_timeout_seconds: int = Field(default=30 * 86_400, ge=60, alias="humanJobTimeoutSeconds")
     stack_name: str = Field(
         default="BedrockEvalPipeline", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$", alias="stackName"
     )
@@ -127,9 +134,19 @@ class PipelineSettings(BaseModel):
     @model_validator(mode="after")
     def _job_ends_before_execution(self) -> PipelineSettings:
         # Poll needs a few cycles after the deadline to stop the job and notify.
+        days = STATE_MACHINE_TIMEOUT_SECONDS // 86_400
         latest = STATE_MACHINE_TIMEOUT_SECONDS - 2 * self.poll_interval_seconds - 3_600
         if self.job_timeout_seconds > latest:
-            raise ValueError(f"jobTimeoutSeconds must be <= {latest} (the state machine times out at 7 days)")
+            raise ValueError(
+                f"jobTimeoutSeconds must be <= {latest} (the state machine times out at {days} d)"
+            )
+        latest_human = STATE_MACHINE_TIMEOUT_SECONDS - 2 * self.human_poll_max_seconds - 3_600
+        if self.human_job_timeout_seconds > latest_human:
+            raise ValueError(
+                f"humanJobTimeoutSeconds must be <= {latest_human} (the state machine times out at {days} d)"
+            )
+        if self.human_poll_min_seconds > self.human_poll_max_seconds:
+            raise ValueError("humanPollMinSeconds must be <= humanPollMaxSeconds")
         return self
 
     @property

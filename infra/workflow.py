@@ -15,8 +15,9 @@ from constructs import Construct
 from infra import constants as c
 from infra.nag import acknowledge, default_policy, nag_resource
 from infra.naming import pin_logical_id
+from infra.settings import STATE_MACHINE_TIMEOUT_SECONDS
 
-STATE_MACHINE_TIMEOUT = Duration.days(7)
+STATE_MACHINE_TIMEOUT = Duration.seconds(STATE_MACHINE_TIMEOUT_SECONDS)
 _RUN_ID = {"run_id.$": "$.run.run_id"}
 
 

@@ -415,12 +415,22 @@ def _step(console: Console, title: str) -> Iterator[dict[str, str]]:
     console.print(f"[green]✓[/green] {title} [dim]({took:.1f}s)[/dim] {note['text']}")
 
 
+def local_timing(poll_interval: int) -> dict[str, int]:
+    """CDK context of the local mode: every poll, human jobs' long schedule included, every
+    ``poll_interval`` seconds (a human job in the emulator ends after a short, fake delay)."""
+    return {
+        "pollIntervalSeconds": poll_interval,
+        "humanPollMinSeconds": poll_interval,
+        "humanPollMaxSeconds": poll_interval,
+    }
+
+
 def _synthesize_quietly(outdir: Path, poll_interval: int) -> None:
     # CDK prints "Bundling asset ..." on stderr; shown only if the synthesis fails.
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
-            synthesize(outdir, {"pollIntervalSeconds": poll_interval})
+            synthesize(outdir, local_timing(poll_interval))
     except BaseException:
         sys.stderr.write(captured.getvalue())
         raise

@@ -65,11 +65,12 @@ def build_create_job_request(
     >>> bedrock.create_evaluation_job(**request)  # doctest: +SKIP
     """
     evaluation_config = copy.deepcopy(suite.evaluation_config)
-    automated = evaluation_config.get("automated")
+    root = "human" if suite.is_human else "automated"  # a human job: evaluationConfig.human
+    automated = evaluation_config.get(root)
     entries = automated.get("datasetMetricConfigs") if isinstance(automated, dict) else None
     if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
         raise SuiteError(
-            f"suite {suite.name!r}: evaluationConfig.automated.datasetMetricConfigs must hold "
+            f"suite {suite.name!r}: evaluationConfig.{root}.datasetMetricConfigs must hold "
             "exactly one entry (the pipeline fills in its dataset)"
         )
     # The pipeline owns the dataset object: its name and the location of the dropped file.

@@ -284,6 +284,8 @@ def _body(run: Mapping, verdict: str, comparison: Comparison | None, console_reg
         case Verdict.ERROR:
             blocks.append(_error(run))
         case _:
+            if _is_human(run):
+                blocks.append(_human_done(run))
             blocks.extend(_completed(run, comparison))
     blocks.append(_warnings(run, verdict, comparison))
     blocks.append(_where_to_look(run, verdict, console_region))
@@ -317,7 +319,39 @@ def _headline(verdict: str, run: Mapping, comparison: Comparison | None) -> str:
             detail = "the pipeline itself failed" + (f" ({error_type})" if error_type else "")
         case _:
             detail = f"{_plural(records, 'record')} graded"
+    if _is_human(run) and verdict in (Verdict.PASSED, Verdict.LOW_SCORES, Verdict.REGRESSED):
+        detail = f"the work team finished: human ratings of {_plural(records, 'record')}, " + detail.replace(
+            f" in {_plural(records, 'record')}", ""
+        )
     return f"Verdict: {verdict.replace('_', ' ')} — {detail}"
+
+
+def _is_human(run: Mapping) -> bool:
+    """A human evaluation job (the submit step records ``job_type``)."""
+    return _text(run.get("job_type")) == "Human"
+
+
+def _human_done(run: Mapping) -> list[str]:
+    """A completed human job: the work is done, when, and where the ratings are."""
+    bucket = _text(_mapping(run.get("dataset")).get("bucket"))
+    suite, run_id = _text(run.get("suite")), _text(run.get("run_id"))
+    lines = [
+        "Human evaluation: your work team has finished rating this job.",
+        f"  Work done:   {_text(run.get('job_finished_at')) or _text(run.get('finished_at'))}",
+    ]
+    if bucket and suite and run_id:
+        lines.append(f"  Ratings:     s3://{bucket}/{results_prefix(suite, run_id)} (*_output.jsonl)")
+    report = _text(run.get("report_key"))
+    if report and bucket:
+        lines.append(f"  Report:      s3://{bucket}/{report}")
+    lines.extend(
+        _bullet(
+            "Scores below are human ratings scaled to 0-1: thumbs up = 1, thumbs down = 0, a Likert "
+            "rating r of 1..5 = (r - 1) / 4. Comparison ratings are kept in the job output, not averaged.",
+            marker="  ",
+        )
+    )
+    return lines
 
 
 def _identity(run: Mapping, comparison: Comparison | None) -> list[str]:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from evalpipe.human_results import HUMAN_RESULT_KEYS, human_score, human_score_entries, is_human_entry
 from evalpipe.runs import Verdict
 
 UNCATEGORIZED = "uncategorized"
@@ -38,7 +39,9 @@ EXPLANATION_EXCERPT_CHARS = 400
 ELLIPSIS = "…"
 
 # Keys of an output line / input record that map onto RecordResult fields; the rest goes to `extra`.
-_KNOWN_TOP_LEVEL = frozenset({"automatedEvaluationResult", "inputRecord", "modelResponses", "category"})
+_KNOWN_TOP_LEVEL = frozenset(
+    {"automatedEvaluationResult", *HUMAN_RESULT_KEYS, "inputRecord", "modelResponses", "category"}
+)
 _KNOWN_INPUT = frozenset({"prompt", "referenceResponse", "category", "modelResponses", "conversationTurns"})
 
 
@@ -120,6 +123,11 @@ class RecordResult:
     extra
         Everything the line carried that is not modelled above (unknown keys, the response's
         `modelIdentifier`, non-numeric `stringScores`, `unparsedScores` entries).
+    conversation
+        RAG only: the 1-based line number of the conversation this turn belongs to (None for a
+        model-evaluation record, or a RAG line read as one record).
+    turn
+        RAG only: the turn's 1-based position in its conversation.
     """
 
     index: int
@@ -129,6 +137,8 @@ class RecordResult:
     category: str | None
     scores: list[MetricScore]
     extra: dict = field(default_factory=dict)
+    conversation: int | None = None
+    turn: int | None = None
 
     @property
     def prompt_hash(self) -> str:
@@ -241,11 +251,124 @@ def iter_output_records(
         except json.JSONDecodeError as exc:
             raise OutputFormatError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
         try:
-            record = parse_output_line(obj, index)
+            turns = parse_rag_turns(obj, index, number)
+            records = turns if turns is not None else [parse_output_line(obj, index)]
         except OutputFormatError as exc:
             raise OutputFormatError(f"{where}: {exc}") from exc
-        yield record
-        index += 1
+        for record in records:
+            yield record
+            index += 1
+
+
+def parse_rag_turns(obj: object, index: int, conversation: int) -> list[RecordResult] | None:
+    """One record per conversation turn of a RAG output line whose turns carry their scores.
+
+    The RAG output layout is not documented publicly, so the turns are looked for in the line's
+    ``conversationTurns`` and then in ``inputRecord.conversationTurns``; a turn is either the
+    turn itself or ``{"inputRecord": <turn>, ...}``, and its scores are the first list found
+    among ``results``, ``scores`` and ``automatedEvaluationResult.scores``. Scores may be
+    numbers or ``{"floatValue": x}``; unknown keys of the line and of the turn go to ``extra``.
+
+    Parameters
+    ----------
+    obj
+        The decoded output line.
+    index
+        The index of the first turn; the turns get consecutive indexes (global order).
+    conversation
+        The line's number, stored on every turn.
+
+    Returns
+    -------
+    list of RecordResult or None
+        None when the line is not a RAG line with per-turn scores (read it with
+        `parse_output_line`: top-level scores apply to the conversation as a whole).
+
+    Examples
+    --------
+    >>> line = {"conversationTurns": [
+    ...     {"inputRecord": {"prompt": {"content": [{"text": "a?"}]}},
+    ...      "results": [{"metricName": "Builtin.Helpfulness", "result": 1}]},
+    ...     {"inputRecord": {"prompt": {"content": [{"text": "b?"}]}},
+    ...      "results": [{"metricName": "Builtin.Helpfulness", "result": {"floatValue": 0.5}}]}]}
+    >>> [(r.index, r.turn, r.prompt, r.scores[0].score) for r in parse_rag_turns(line, 4, 1)]
+    [(4, 1, 'a?', 1.0), (5, 2, 'b?', 0.5)]
+    """
+    if not isinstance(obj, dict):
+        return None
+    input_record = obj.get("inputRecord") if isinstance(obj.get("inputRecord"), dict) else obj
+    turns = _turns(obj) or _turns(input_record)
+    if not turns or not any(_turn_scores(turn) is not None for turn in turns):
+        return None
+    extra: dict[str, Any] = {
+        k: v for k, v in obj.items() if k not in _KNOWN_TOP_LEVEL | {"conversationTurns"}
+    }
+    if input_record is not obj:
+        unknown_input = {k: v for k, v in input_record.items() if k not in _KNOWN_INPUT}
+        if unknown_input:
+            extra["inputRecord"] = unknown_input
+    category = _category_of(input_record) or _category_of(obj)
+    records = []
+    for number, turn in enumerate(turns, start=1):
+        turn_input = turn.get("inputRecord") if isinstance(turn.get("inputRecord"), dict) else turn
+        turn_extra = dict(extra)
+        unknown_turn = {k: v for k, v in turn.items() if k not in _KNOWN_TURN}
+        unknown_turn.update({k: v for k, v in turn_input.items() if k not in _KNOWN_TURN})
+        if unknown_turn:
+            turn_extra["turnRecord"] = unknown_turn
+        output = turn_input.get("output")
+        identifier = output.get("knowledgeBaseIdentifier") if isinstance(output, dict) else None
+        if isinstance(identifier, str):
+            turn_extra["knowledgeBaseIdentifier"] = identifier
+        scores = []
+        for entry in _turn_scores(turn) or []:
+            score = _metric_score(entry, turn_extra)
+            if score is not None:
+                scores.append(score)
+        records.append(
+            RecordResult(
+                index=index + number - 1,
+                prompt=_content_text(turn_input.get("prompt")) or "",
+                response=_content_text(output),
+                reference=_turn_reference(turn_input),
+                category=category,
+                scores=scores,
+                extra=turn_extra,
+                conversation=conversation,
+                turn=number,
+            )
+        )
+    return records
+
+
+_KNOWN_TURN = frozenset(
+    {
+        "inputRecord",
+        "results",
+        "scores",
+        "automatedEvaluationResult",
+        "prompt",
+        "referenceResponses",
+        "output",
+    }
+)
+
+
+def _turn_scores(turn: dict) -> list | None:
+    for key in ("results", "scores"):
+        if isinstance(turn.get(key), list):
+            return turn[key]
+    result = turn.get("automatedEvaluationResult")
+    if isinstance(result, dict) and isinstance(result.get("scores"), list):
+        return result["scores"]
+    return None
+
+
+def _turn_reference(turn: dict) -> str | None:
+    refs = turn.get("referenceResponses")
+    if isinstance(refs, list) and refs:
+        return _content_text(refs[0]) or None
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +413,12 @@ class CategoryIndex:
                 obj = json.loads(data.decode("utf-8-sig"))
             except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
                 continue
-            if isinstance(obj, dict):
+            if isinstance(obj, dict) and _turns(obj):
+                # RAG: output records are per turn, so index every turn under the line's category.
+                for turn in _turns(obj):
+                    prompt = _content_text(turn.get("prompt")) or ""
+                    index.add(prompt, _content_text(turn.get("output")), _category_of(obj))
+            elif isinstance(obj, dict):
                 response, _ = _response_of(obj, obj)
                 index.add(_prompt_of(obj), response, _category_of(obj))
         return index
@@ -628,6 +756,9 @@ def _score_entries(obj: dict, input_record: dict) -> list | None:
     result = obj.get("automatedEvaluationResult")
     if isinstance(result, dict) and isinstance(result.get("scores"), list):
         return result["scores"]
+    human = human_score_entries(obj)  # human jobs (evalpipe.human_results)
+    if human is not None:
+        return human
     # RAG outputs are not documented publicly: also look for results inside the turns.
     entries: list | None = None
     for turn in _turns(obj) or _turns(input_record):
@@ -643,6 +774,9 @@ def _metric_score(entry: object, extra: dict) -> MetricScore | None:
     if not isinstance(entry, dict) or not isinstance(metric, str):
         extra.setdefault("unparsedScores", []).append(entry)
         return None
+    if is_human_entry(entry):
+        score = human_score(entry, metric, extra)
+        return MetricScore(metric=metric, score=score, explanation=None, evaluator=None)
     raw = entry.get("result")
     score = _number(raw)
     if score is None and raw is not None:

@@ -618,8 +618,15 @@ class Suite(SuiteDocument):
 
     @property
     def _dataset_metric_config(self) -> dict[str, Any]:
-        entry = _dig(self.evaluation_config, "automated", "datasetMetricConfigs", 0)
+        root = "human" if self.is_human else "automated"
+        entry = _dig(self.evaluation_config, root, "datasetMetricConfigs", 0)
         return entry if isinstance(entry, dict) else {}
+
+    @property
+    def is_human(self) -> bool:
+        """A human evaluation job (``evaluationConfig.human``): rated by a work team, for days."""
+        config = self.evaluation_config
+        return isinstance(config.get("human"), dict) and "automated" not in config
 
     @property
     def _custom_metrics_config(self) -> dict[str, Any]:
@@ -634,7 +641,12 @@ class Suite(SuiteDocument):
 
     @property
     def custom_metric_names(self) -> list[str]:
-        """Names of the custom metrics defined in ``customMetricConfig.customMetrics``, in order."""
+        """Names of the custom metrics defined in ``customMetricConfig.customMetrics`` (a human job:
+        ``human.customMetrics``), in order."""
+        if self.is_human:
+            human = _dig(self.evaluation_config, "human", "customMetrics")
+            names = (_dig(metric, "name") for metric in (human if isinstance(human, list) else []))
+            return [name for name in names if isinstance(name, str)]
         metrics = self._custom_metrics_config.get("customMetrics")
         if not isinstance(metrics, list):
             return []

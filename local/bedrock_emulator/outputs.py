@@ -2,8 +2,11 @@
 
 Emulated: automated model evaluation with a judge, built-in judge metrics and custom metrics,
 on precomputed responses (``inferenceConfig.models[0].precomputedInferenceSource``) or with
-live inference (``inferenceConfig.models[0].bedrockModel``). Everything else the API accepts
-(human jobs, classic automated metrics, RAG) ends ``Failed`` with a message that says it is
+live inference (``inferenceConfig.models[0].bedrockModel``), and precomputed RAG evaluation
+(``inferenceConfig.ragConfigs[0].precomputedRagSourceConfig``, scored per conversation turn by
+:mod:`local.bedrock_emulator.rag`). Human jobs complete with FAKE offline worker ratings
+(:mod:`local.bedrock_emulator.human`). Everything else the API accepts (classic
+automated metrics, RAG on a live knowledge base) ends ``Failed`` with a message that says it is
 not emulated, rather than producing invented results.
 
 Live inference is answered by an offline, deterministic stand-in for the model (no model is
@@ -59,6 +62,7 @@ from local.bedrock_emulator.backend import (
     RunResult,
     controls,
 )
+from local.bedrock_emulator.human import HumanDatasetError, human_outputs
 from local.bedrock_emulator.judges import judge_from_env
 from local.bedrock_emulator.judges.base import (
     BUILTIN_SCALES,
@@ -66,6 +70,7 @@ from local.bedrock_emulator.judges.base import (
     MetricSpec,
     rating_scale,
 )
+from local.bedrock_emulator.rag import RAG_SCALES, RETRIEVE_ONLY_METRICS, score_rag_record, turn_problems
 
 if TYPE_CHECKING:
     from local.bedrock_emulator.judges.base import Judge
@@ -139,6 +144,7 @@ class JobPlan:
     datasets: tuple[DatasetPlan, ...]
     custom_definitions: dict[str, dict[str, Any]]
     live: bool = False  # inferenceConfig.models[0].bedrockModel: responses generated during the job
+    rag: str | None = None  # precomputed RAG: "retrieveSourceConfig" or "retrieveAndGenerateSourceConfig"
     max_words: int | None = None  # inferenceParams' inferenceConfig.maxTokens, read as words
 
 
@@ -185,6 +191,15 @@ class ModelEvaluationRunner:
         base = "/".join(part for part in (out_prefix, job_name, job_name) if part)
         permission_key = f"{base}/{PERMISSION_CHECK}"
         self._store.write(out_bucket, permission_key, b"")
+        if "human" in request["evaluationConfig"] and "automated" not in request["evaluationConfig"]:
+            run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
+            try:
+                human = human_outputs(self._read_text, job_name, request, base, run_id)
+            except HumanDatasetError as error:
+                raise JobFailedError([str(error)]) from error
+            for key, body in human:
+                self._store.write(out_bucket, key, body)
+            return RunResult(COMPLETED, [], [permission_key, *(key for key, _ in human)])
         plan = plan_job(request)
         records = {dataset.name: self._read_dataset(dataset, plan) for dataset in plan.datasets}
         judge = self._judge()
@@ -195,7 +210,9 @@ class ModelEvaluationRunner:
             outputs.append((f"{base}/{run_id}/custom_metrics/{name}.json", body))
         for dataset in plan.datasets:
             lines = [
-                live_record(judge, dataset.metrics, record, plan)
+                score_rag_record(judge, dataset.metrics, record, plan.source_id, score_record)
+                if plan.rag
+                else live_record(judge, dataset.metrics, record, plan)
                 if plan.live
                 else score_record(judge, dataset.metrics, record)
                 for record in records[dataset.name]
@@ -211,6 +228,13 @@ class ModelEvaluationRunner:
         for key, body in outputs:
             self._store.write(out_bucket, key, body)
         return RunResult(COMPLETED, [], [permission_key, *(key for key, _ in outputs)])
+
+    def _read_text(self, name: str, uri: str) -> str:
+        bucket, key = split_s3_uri(uri)
+        try:
+            return self._store.read(bucket, key).decode("utf-8-sig")
+        except (ObjectMissingError, UnicodeDecodeError) as error:
+            raise JobFailedError([f"Unable to read the dataset {name} at {uri}."]) from error
 
     def _judge(self) -> Judge:
         try:
@@ -268,6 +292,8 @@ def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:
 def _record_problems(record: dict[str, Any], dataset: str, number: int, plan: JobPlan) -> list[str]:
     where = f"dataset {dataset} line {number}"
     source_id = plan.source_id
+    if plan.rag:
+        return turn_problems(record, where, source_id, plan.rag == "retrieveSourceConfig")
     if not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
         return [f"The 'prompt' key is missing or empty in {where}."]
     if plan.live:
@@ -298,10 +324,17 @@ def plan_job(request: dict[str, Any]) -> JobPlan:
         raise JobFailedError(["Human-based evaluation jobs are not emulated by the evalpipe local emulator."])
     automated = evaluation["automated"]
     models = request["inferenceConfig"].get("models") or []
-    if not models:
-        raise JobFailedError(["RAG evaluation jobs are not emulated by the evalpipe local emulator."])
-    live = "bedrockModel" in models[0]
-    if live:
+    rag_source = (request["inferenceConfig"].get("ragConfigs") or [{}])[0].get("precomputedRagSourceConfig")
+    rag = next(iter(rag_source), None) if isinstance(rag_source, dict) else None
+    if not models and rag is None:
+        raise JobFailedError(
+            ["RAG evaluation jobs on a live knowledge base are not emulated by the evalpipe local emulator."]
+        )
+    live = bool(models) and "bedrockModel" in models[0]
+    if rag is not None:
+        source_id = rag_source[rag]["ragSourceIdentifier"]
+        max_words = None
+    elif live:
         source_id = models[0]["bedrockModel"]["modelIdentifier"]
         max_words = _max_tokens(models[0]["bedrockModel"].get("inferenceParams"))
     else:
@@ -331,7 +364,13 @@ def plan_job(request: dict[str, Any]) -> JobPlan:
             continue
         specs: list[MetricSpec] = []
         for metric in config["metricNames"]:
-            if metric in JUDGE_BUILTIN_METRICS:
+            if rag is not None and metric.startswith("Builtin."):
+                allowed = RETRIEVE_ONLY_METRICS if rag == "retrieveSourceConfig" else RAG_SCALES
+                if metric in allowed:
+                    specs.append(MetricSpec(metric, builtin_model, None, RAG_SCALES[metric]))
+                else:
+                    problems.append(f"The metric {metric} is not available for this RAG evaluation ({rag}).")
+            elif metric in JUDGE_BUILTIN_METRICS:
                 specs.append(MetricSpec(metric, builtin_model, None, BUILTIN_SCALES[metric]))
             elif metric.startswith("Builtin."):
                 problems.append(
@@ -356,7 +395,7 @@ def plan_job(request: dict[str, Any]) -> JobPlan:
         datasets.append(DatasetPlan(dataset["name"], config["taskType"], bucket, key, tuple(specs)))
     if problems:
         raise JobFailedError(problems)
-    return JobPlan(source_id, tuple(datasets), definitions, live=live, max_words=max_words)
+    return JobPlan(source_id, tuple(datasets), definitions, live=live, max_words=max_words, rag=rag)
 
 
 def _max_tokens(params: object) -> int | None:

@@ -94,8 +94,13 @@ def test_per_function_environment(synth: Synth, variant: Synth) -> None:
         "ALLOWED_EVALUATOR_MODELS": "amazon.nova-pro-v1:0",
         "POLL_INTERVAL_SECONDS": "60",
         "JOB_TIMEOUT_SECONDS": "86400",
+        **HUMAN_TIMING,
     }
-    assert extras(synth, "poll") == {"POLL_INTERVAL_SECONDS": "60", "JOB_TIMEOUT_SECONDS": "86400"}
+    assert extras(synth, "poll") == {
+        "POLL_INTERVAL_SECONDS": "60",
+        "JOB_TIMEOUT_SECONDS": "86400",
+        **HUMAN_TIMING,
+    }
     assert extras(synth, "notify") == {"TOPIC_ARN": {"Ref": constants.TOPIC_LOGICAL_ID}}
     for name in ("stop", "parse", "record_error"):
         assert extras(synth, name) == {}
@@ -103,6 +108,13 @@ def test_per_function_environment(synth: Synth, variant: Synth) -> None:
     assert submit["KMS_KEY_ARN"] == KEY_ARN
     assert submit["POLL_INTERVAL_SECONDS"] == "30"
     assert submit["ALLOWED_EVALUATOR_MODELS"].split(",")[0] == "us.amazon.nova-pro-v1:0"
+
+
+HUMAN_TIMING = {
+    "HUMAN_POLL_MIN_SECONDS": "900",
+    "HUMAN_POLL_MAX_SECONDS": "21600",
+    "HUMAN_JOB_TIMEOUT_SECONDS": "2592000",
+}
 
 
 @pytest.mark.parametrize("name", list(FUNCTIONS))

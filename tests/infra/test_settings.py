@@ -76,7 +76,9 @@ def test_empty_kms_key_means_no_key() -> None:
         {"lambdaArchitecture": "arm"},
         {"logRetentionDays": 31},
         {"pollIntervalSeconds": 0},
-        {"jobTimeoutSeconds": 7 * 86_400},
+        {"jobTimeoutSeconds": 35 * 86_400},
+        {"humanJobTimeoutSeconds": 35 * 86_400},
+        {"humanPollMinSeconds": 7200, "humanPollMaxSeconds": 3600},
         {"stackName": "1-starts-with-a-digit"},
     ],
 )

@@ -149,7 +149,7 @@ def test_bedrock_tasks_retry_throttling_and_unavailability(states: dict, name: s
 def test_standard_with_timeout_tracing_and_logging_without_payloads(synth: Synth, asl: dict) -> None:
     props = synth.resource(constants.STATE_MACHINE_LOGICAL_ID)["Properties"]
     assert props["StateMachineType"] == "STANDARD"
-    assert asl["TimeoutSeconds"] == 7 * 86_400
+    assert asl["TimeoutSeconds"] == 35 * 86_400  # covers the 30-day human job deadline
     assert props["TracingConfiguration"] == {"Enabled": True}
     logging = props["LoggingConfiguration"]
     assert logging["Level"] == "ALL"

@@ -247,6 +247,7 @@ def test_get_returns_the_job_state(stubber, jobs) -> None:
         output_s3_uri=OUTPUT_URI,
         creation_time=CREATED,
         last_modified_time=MODIFIED,
+        job_type="Automated",
     )
     assert state.is_terminal
 

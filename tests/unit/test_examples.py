@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 from evalpipe.job_request import build_create_job_request
 from evalpipe.runs import DatasetObject
 from evalpipe.suite import Suite
+from evalpipe.validation import validate_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_PATH = ROOT / "examples" / "suites" / "support-assistant.json"
@@ -311,3 +312,132 @@ def test_live_example_builds_a_request_botocore_accepts() -> None:
             request,
         )
         client.create_evaluation_job(**request)
+
+
+# --- the precomputed RAG example ----------------------------------------------------------------
+
+RAG_SUITE_PATH = ROOT / "examples" / "suites" / "kb-assistant-rag.json"
+RAG_DATASET_PATH = ROOT / "examples" / "datasets" / "kb-assistant-rag" / "sample.jsonl"
+RAG_SOURCE = "kb-assistant-v1"
+
+
+def test_rag_example_suite_parses_and_matches_the_schema() -> None:
+    document = json.loads(RAG_SUITE_PATH.read_text(encoding="utf-8"))
+    suite = Suite.from_document(RAG_SUITE_PATH.stem, document)
+    assert suite.warnings == []
+    assert suite.application_type == "RagEvaluation"
+    assert suite.evaluator_model == JUDGE
+    source = suite.inference_config["ragConfigs"][0]["precomputedRagSourceConfig"]
+    assert source["retrieveAndGenerateSourceConfig"]["ragSourceIdentifier"] == RAG_SOURCE
+    metrics = document["evaluationConfig"]["automated"]["datasetMetricConfigs"][0]["metricNames"]
+    assert 4 <= len(metrics) <= 5
+    assert {"Builtin.Faithfulness", "Builtin.CitationPrecision"} <= set(metrics)
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)] == []
+
+
+def test_rag_example_dataset_has_conversations_some_multi_turn_and_validates_clean() -> None:
+    # Given the RAG example pair / When validated together as the pipeline does / Then nothing is reported
+    data = RAG_DATASET_PATH.read_bytes()
+    report = validate_run(RAG_SUITE_PATH.read_bytes(), "suite", [data], "dataset")
+    assert [p.render() for p in report.problems] == []
+    records = [json.loads(line) for line in data.decode("utf-8").splitlines()]
+    assert 8 <= len(records) <= 10
+    turns = [len(record["conversationTurns"]) for record in records]
+    assert max(turns) <= 5 and sum(1 for n in turns if n > 1) >= 3
+    for record in records:
+        for turn in record["conversationTurns"]:
+            assert turn["output"]["knowledgeBaseIdentifier"] == RAG_SOURCE
+            assert turn["referenceResponses"][0]["content"][0]["text"].strip()
+    assert data.endswith(b"\n")
+
+
+def test_rag_example_builds_a_request_botocore_accepts() -> None:
+    suite = Suite.from_document(RAG_SUITE_PATH.stem, json.loads(RAG_SUITE_PATH.read_text(encoding="utf-8")))
+    dataset = DatasetObject(
+        bucket="evalpipe-data-123456789012",
+        key="datasets/kb-assistant-rag/sample.jsonl",
+        version_id=None,
+        etag="0f343b0931126a20f133d67c2b018a3b",
+        size=RAG_DATASET_PATH.stat().st_size,
+        event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
+    )
+    request = build_create_job_request(
+        suite,
+        dataset,
+        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
+        output_s3_uri=f"s3://{dataset.bucket}/results/kb-assistant-rag/{dataset.run_id}/",
+    )
+    assert request["applicationType"] == "RagEvaluation"
+    assert request["inferenceConfig"] == suite.inference_config
+    client = botocore.session.get_session().create_client("bedrock", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "create_evaluation_job",
+            {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"},
+            request,
+        )
+        client.create_evaluation_job(**request)
+
+
+# --- the human evaluation example ------------------------------------------------------------
+
+HUMAN_SUITE_PATH = ROOT / "examples" / "suites" / "support-assistant-human.json"
+HUMAN_DATASET_PATH = ROOT / "examples" / "datasets" / "support-assistant-human" / "sample.jsonl"
+
+
+def test_human_example_validates_with_its_dataset_and_the_schema() -> None:
+    report = validate_run(
+        HUMAN_SUITE_PATH.read_bytes(),
+        "suites/support-assistant-human.json",
+        [HUMAN_DATASET_PATH.read_bytes()],
+        "datasets/support-assistant-human/sample.jsonl",
+        allowed_evaluator_models=[JUDGE],
+    )
+    assert report.problems == []
+    document = json.loads(HUMAN_SUITE_PATH.read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)] == []
+
+
+def test_human_example_rates_thumbs_and_likert_with_a_placeholder_flow() -> None:
+    document = json.loads(HUMAN_SUITE_PATH.read_text(encoding="utf-8"))
+    human = document["evaluationConfig"]["human"]
+    assert human["humanWorkflowConfig"]["flowDefinitionArn"].endswith("flow-definition/replace-with-yours")
+    assert {m["name"]: m["ratingMethod"] for m in human["customMetrics"]} == {
+        "resolved": "ThumbsUpDown",
+        "tone": "IndividualLikertScale",
+    }
+    suite = Suite.from_document(HUMAN_SUITE_PATH.stem, document)
+    assert suite.is_human and suite.metric_names == suite.custom_metric_names == ["resolved", "tone"]
+
+
+def test_human_example_builds_a_request_botocore_accepts() -> None:
+    suite = Suite.from_document(
+        HUMAN_SUITE_PATH.stem, json.loads(HUMAN_SUITE_PATH.read_text(encoding="utf-8"))
+    )
+    dataset = DatasetObject(
+        bucket="evalpipe-data-123456789012",
+        key="datasets/support-assistant-human/sample.jsonl",
+        version_id=None,
+        etag="0f343b0931126a20f133d67c2b018a3b",
+        size=HUMAN_DATASET_PATH.stat().st_size,
+        event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
+    )
+    request = build_create_job_request(
+        suite,
+        dataset,
+        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
+        output_s3_uri="s3://evalpipe-data-123456789012/results/support-assistant-human/run/",
+    )
+    config = request["evaluationConfig"]["human"]["datasetMetricConfigs"][0]
+    assert config["dataset"]["datasetLocation"]["s3Uri"].endswith(
+        "datasets/support-assistant-human/sample.jsonl"
+    )
+    client = botocore.session.get_session().create_client(
+        "bedrock", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    job_arn = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdefghijkl"
+    with Stubber(client) as stubber:
+        stubber.add_response("create_evaluation_job", {"jobArn": job_arn}, expected_params=request)
+        assert client.create_evaluation_job(**request)["jobArn"] == job_arn

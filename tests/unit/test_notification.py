@@ -880,3 +880,41 @@ def test_docs_inline_the_golden_files_verbatim(verdict: Verdict) -> None:
     # Then each block is exactly the reviewed golden text (regenerate the docs with the goldens)
     golden = (GOLDEN_DIR / f"notification_{verdict}.txt").read_text(encoding="utf-8")
     assert f"```\n{golden.rstrip()}\n```" in docs
+
+
+def human_passed_run() -> dict:
+    """A human evaluation job the work team finished after four days."""
+    return _base(
+        "COMPLETED",
+        suite="support-assistant-human",
+        job_type="Human",
+        verdict="PASSED",
+        deadline="2025-03-31T09:15:04+00:00",
+        job_finished_at="2025-03-05T16:02:11+00:00",
+        finished_at="2025-03-05T16:08:40+00:00",
+        record_count=18,
+        low_count=0,
+        metrics={
+            "resolved": {"average": 0.8333, "scored": 18, "na": 0, "na_rate": 0.0,
+                         "low_count": 0, "min": 0.0, "max": 1.0, "rule": "< 0.5"},
+            "tone": {"average": 0.7917, "scored": 18, "na": 0, "na_rate": 0.0,
+                     "low_count": 0, "min": 0.5, "max": 1.0, "rule": "< 0.5"},
+        },
+        categories={},
+        low_records=[],
+        report_key=f"reports/support-assistant-human/{RUN_ID}.html",
+    )  # fmt: skip
+
+
+def test_human_job_notification_matches_golden_file() -> None:
+    # Given a completed human evaluation run / When rendered
+    notification = build_notification(human_passed_run(), console_region="us-east-1")
+    # Then it says the work is done, when, and where the human ratings and the report are
+    path = GOLDEN_DIR / "notification_HUMAN_PASSED.txt"
+    actual = _golden_text(notification)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(actual, encoding="utf-8")
+    assert actual == path.read_text(encoding="utf-8")
+    assert "Verdict: PASSED — the work team finished: human ratings of 18 records" in actual
+    assert "Work done:   2025-03-05T16:02:11+00:00" in actual
+    assert f"Ratings:     s3://{BUCKET}/results/support-assistant-human/{RUN_ID}/" in actual

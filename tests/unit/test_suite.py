@@ -721,7 +721,8 @@ def test_job_description_is_one_line_with_a_default(description: str | None, exp
         {"automated": {"datasetMetricConfigs": "x", "customMetricConfig": {"customMetrics": {}}}},
         {"automated": {"datasetMetricConfigs": [], "evaluatorModelConfig": {"bedrockEvaluatorModels": []}}},
         {"automated": {"datasetMetricConfigs": [{"metricNames": [1, None]}]}},
-        {"human": {"datasetMetricConfigs": [{"metricNames": ["Builtin.Helpfulness"]}]}},
+        {"human": {"datasetMetricConfigs": "x", "customMetrics": {}}},
+        {"human": {"datasetMetricConfigs": [{"metricNames": [1, None]}], "customMetrics": [{"name": 3}]}},
     ],
 )
 def test_accessors_tolerate_incomplete_configs(evaluation_config: dict) -> None:
@@ -733,6 +734,18 @@ def test_accessors_tolerate_incomplete_configs(evaluation_config: dict) -> None:
     assert suite.custom_metric_names == []
     assert suite.evaluator_model is None
     assert suite.dataset_name is None
+
+
+def test_a_human_suite_lists_its_own_metrics() -> None:
+    # Given a human job (evaluationConfig.human) / When read / Then its metrics are the human ones
+    human = {
+        "datasetMetricConfigs": [{"metricNames": ["resolved"]}],
+        "customMetrics": [{"name": "resolved", "ratingMethod": "ThumbsUpDown"}],
+    }
+    suite = Suite.from_document("demo", _document(evaluationConfig={"human": human}))
+    assert suite.is_human
+    assert suite.metric_names == suite.custom_metric_names == ["resolved"]
+    assert not suite.is_builtin("resolved")
 
 
 # --- the JSON Schema ----------------------------------------------------------------------

@@ -155,6 +155,8 @@ class JobState:
         `outputDataConfig.s3Uri`: the prefix under which the job writes its results.
     creation_time, last_modified_time : datetime or None
         As botocore parses them (timezone-aware).
+    job_type : str or None
+        `Automated` or `Human` (GetEvaluationJob's jobType).
     """
 
     job_arn: str
@@ -164,6 +166,7 @@ class JobState:
     output_s3_uri: str | None = None
     creation_time: datetime | None = None
     last_modified_time: datetime | None = None
+    job_type: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -235,6 +238,7 @@ class BedrockJobs:
             output_s3_uri=(response.get("outputDataConfig") or {}).get("s3Uri"),
             creation_time=response.get("creationTime"),
             last_modified_time=response.get("lastModifiedTime"),
+            job_type=response.get("jobType"),
         )
 
     def stop(self, job_arn: str) -> bool:

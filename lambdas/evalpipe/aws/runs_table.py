@@ -378,6 +378,9 @@ def _record_item(run_id: str, record: RecordResult, explanation_chars: int) -> d
         "prompt_excerpt": excerpt(record.prompt, EXCERPT_CHARS),
         "response_excerpt": excerpt(record.response, EXCERPT_CHARS) if record.response is not None else None,
         "scores": scores,
+        # RAG: one item per conversation turn; these say which conversation and which turn.
+        **({"conversation": record.conversation} if record.conversation is not None else {}),
+        **({"turn": record.turn} if record.turn is not None else {}),
     }
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from evalpipe.runs import RunStatus, Verdict, iso
+from evalpipe.settings import Settings
 
 if TYPE_CHECKING:
     from evalpipe.ports import Ports
@@ -13,6 +14,21 @@ if TYPE_CHECKING:
 # Bedrock statuses after which polling stops, and the run status each one records.
 FINISHED = {"Completed": None, "Failed": RunStatus.FAILED, "Stopped": RunStatus.STOPPED}
 TIMED_OUT = "TimedOut"
+HUMAN_JOB_TYPE = "Human"
+# A human job's wait is this share of the time it has been running, between the min and the cap.
+HUMAN_WAIT_SHARE = 0.25
+
+
+def human_wait_seconds(settings: Settings, elapsed_seconds: float) -> int:
+    """The wait before the next poll of a human evaluation job.
+
+    Human work takes days, so polling is long and cheap: a quarter of the time the job has run,
+    at least ``HUMAN_POLL_MIN_SECONDS`` (default 15 min), at most ``HUMAN_POLL_MAX_SECONDS``
+    (default 6 h). With the defaults: 15 min during the first hour, 1 h after 4 h, 6 h from a day on.
+    """
+    low = settings.human_poll_min_seconds
+    high = max(low, settings.human_poll_max_seconds)
+    return int(min(high, max(low, elapsed_seconds * HUMAN_WAIT_SHARE)))
 
 
 def poll(run_id: str, job_arn: str, deadline: str, ports: Ports) -> dict:
@@ -47,11 +63,15 @@ def poll(run_id: str, job_arn: str, deadline: str, ports: Ports) -> dict:
         ports.runs.update_run(
             run_id, status=RunStatus.IN_PROGRESS.value, job_status=status, polled_at=iso(now)
         )
+    wait = ports.settings.poll_interval_seconds
+    if job.job_type == HUMAN_JOB_TYPE:
+        elapsed = (now - job.creation_time).total_seconds() if job.creation_time else 0.0
+        wait = human_wait_seconds(ports.settings, elapsed)
     return {
         "job_arn": job_arn,
         "job_name": job.job_name,
         "status": status,
-        "wait_seconds": ports.settings.poll_interval_seconds,
+        "wait_seconds": wait,
         "deadline": deadline,
     }
 
@@ -59,7 +79,9 @@ def poll(run_id: str, job_arn: str, deadline: str, ports: Ports) -> dict:
 def stop(run_id: str, job_arn: str, ports: Ports) -> dict:
     """Stop a job that outlived its deadline and record the run as TIMED_OUT."""
     stopped = ports.jobs.stop(job_arn)
-    timeout = ports.settings.job_timeout_seconds
+    run = ports.runs.get_run(run_id) or {}
+    human = run.get("job_type") == HUMAN_JOB_TYPE
+    timeout = ports.settings.human_job_timeout_seconds if human else ports.settings.job_timeout_seconds
     ports.runs.update_run(
         run_id,
         status=RunStatus.TIMED_OUT.value,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from evalpipe.job_request import build_create_job_request
 from evalpipe.runs import DatasetObject, RunStatus, iso, results_prefix
+from evalpipe.steps.poll import human_wait_seconds
 from evalpipe.suite import Suite
 
 if TYPE_CHECKING:
@@ -54,10 +55,15 @@ def submit(run_id: str, ports: Ports) -> dict:
     )
     job_arn = ports.jobs.create(request)
     submitted = ports.clock()
-    deadline = iso(submitted + timedelta(seconds=settings.job_timeout_seconds))
+    # Human evaluation jobs (evaluationConfig.human) wait for a work team: a longer deadline and
+    # the first wait of the long polling schedule (evalpipe.steps.poll.human_wait_seconds).
+    human = "human" in (request.get("evaluationConfig") or {})
+    timeout = settings.human_job_timeout_seconds if human else settings.job_timeout_seconds
+    deadline = iso(submitted + timedelta(seconds=timeout))
     ports.runs.update_run(
         run_id,
         status=RunStatus.SUBMITTED.value,
+        job_type="Human" if human else "Automated",
         job_arn=job_arn,
         job_name=request["jobName"],
         submitted_at=iso(submitted),
@@ -67,6 +73,6 @@ def submit(run_id: str, ports: Ports) -> dict:
         "job_arn": job_arn,
         "job_name": request["jobName"],
         "status": "InProgress",
-        "wait_seconds": settings.poll_interval_seconds,
+        "wait_seconds": human_wait_seconds(settings, 0) if human else settings.poll_interval_seconds,
         "deadline": deadline,
     }

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from evalpipe.dataset import RawLine
-from evalpipe.validation.facts import DatasetKind, SuiteFacts
+from evalpipe.validation.facts import DatasetKind, SuiteFacts, dig
+from evalpipe.validation.metrics import MetricFamily
 from evalpipe.validation.problems import Problem, Report, Severity, json_type, show
 from evalpipe.validation.strict_json import parse_strict
 
@@ -312,6 +313,51 @@ class PrecomputedModelRules(ModelRecordRules):
             )
 
 
+class HumanPrecomputedRules(PrecomputedModelRules):
+    """Human jobs on precomputed responses: one response per model of the suite (one or two),
+    in any order, each ``modelIdentifier`` one of the suite's ``inferenceSourceIdentifier`` values.
+    """
+
+    def __init__(self, file: str, facts: SuiteFacts) -> None:
+        super().__init__(file, facts)
+        self.identifiers = facts.precomputed_identifiers
+
+    def check_responses(self, record: dict, line: int) -> Iterator[Problem]:
+        responses = record.get("modelResponses")
+        if not isinstance(responses, list) or len(self.identifiers) < 2:
+            yield from super().check_responses(record, line)
+            return
+        if len(responses) != len(self.identifiers):
+            yield self._error(
+                line,
+                "modelResponses",
+                f"has {len(responses)} entries; this human job compares {len(self.identifiers)} models, so "
+                f"give one response per model ({', '.join(show(i) for i in self.identifiers)})",
+            )
+        seen: set[str] = set()
+        for k, entry in enumerate(responses):
+            field = f"modelResponses[{k}]"
+            if not isinstance(entry, dict):
+                yield self._error(line, field, f"must be an object, not {json_type(entry)}")
+                continue
+            if not isinstance(entry.get("response"), str):
+                yield self._error(
+                    line, f"{field}.response", "missing or not a string; give the answer as text"
+                )
+            identifier = entry.get("modelIdentifier")
+            if identifier not in self.identifiers:
+                yield self._error(
+                    line,
+                    f"{field}.modelIdentifier",
+                    f"{show(identifier)} is not one of the suite's inferenceSourceIdentifier values "
+                    f"({', '.join(show(i) for i in self.identifiers)}); they must match exactly",
+                )
+            elif identifier in seen:
+                yield self._error(line, f"{field}.modelIdentifier", f"{show(identifier)} appears twice")
+            else:
+                seen.add(identifier)
+
+
 class LiveModelRules(ModelRecordRules):
     """Prompts only: a Bedrock model (``bedrockModel``) generates the responses during the job."""
 
@@ -326,31 +372,213 @@ class LiveModelRules(ModelRecordRules):
             )
 
 
-class RagRules:
-    """RAG records (``conversationTurns``): per-line rules are not written yet."""
+MAX_RAG_TURNS = 5  # retrieve-and-generate conversations; retrieve-only takes exactly 1
+RAG_IDENTIFIER = "inferenceConfig.ragConfigs[0].precomputedRagSourceConfig.*.ragSourceIdentifier"
+PASSAGE_KEYS = ("retrievedPassages", "retrievedResults")  # the facts page's and the samples' spellings
 
-    def __init__(self, file: str) -> None:
+
+class RagRules:
+    """RAG records: ``conversationTurns``, one object per turn (see docs/suite-file.md).
+
+    Retrieve-only suites (``retrieveSourceConfig``) take exactly one turn whose ``output``
+    carries the retrieved passages; retrieve-and-generate suites take 1-5 turns whose
+    ``output`` carries the generated ``text``. In a precomputed suite every turn's
+    ``output.knowledgeBaseIdentifier`` must equal the suite's ``ragSourceIdentifier``.
+    """
+
+    def __init__(self, file: str, facts: SuiteFacts) -> None:
         self.file = file
+        self.retrieve_only = facts.rag_family is MetricFamily.RAG_RETRIEVE
+        self.generate = facts.rag_family is MetricFamily.RAG_RETRIEVE_AND_GENERATE
+        self.identifier = facts.rag_source_identifier
+        self.precomputed = facts.rag_source_identifier is not None
+        self.reference_metrics = facts.reference_metrics
+        self.no_reference = Tally()
 
     def check(self, record: dict, line: int) -> Iterator[Problem]:
-        return iter(())
+        if "category" in record and not isinstance(record["category"], str):
+            yield self._error(line, "category", f"must be a string, not {json_type(record['category'])}")
+        turns = record.get("conversationTurns")
+        if "conversationTurns" not in record:
+            found = _near_miss(record, "conversationTurns")
+            hint = f" (found {found!r}; keys are case-sensitive)" if found else ""
+            yield self._error(
+                line,
+                "conversationTurns",
+                'missing; a RAG record is {"conversationTurns": [{"prompt": {"content": '
+                '[{"text": ...}]}, ...}]}' + hint,
+            )
+            return
+        if not isinstance(turns, list):
+            yield self._error(line, "conversationTurns", f"must be an array, not {json_type(turns)}")
+            return
+        limit = 1 if self.retrieve_only else MAX_RAG_TURNS
+        if not turns or len(turns) > limit:
+            allowed = (
+                "a retrieve-only evaluation takes exactly 1 turn"
+                if self.retrieve_only
+                else f"a conversation takes 1 to {MAX_RAG_TURNS} turns"
+            )
+            yield self._error(line, "conversationTurns", f"has {len(turns)} turns; {allowed}")
+            if not turns:
+                return
+        for number, turn in enumerate(turns):
+            yield from self._turn(turn, f"conversationTurns[{number}]", line)
+
+    def _turn(self, turn: object, path: str, line: int) -> Iterator[Problem]:
+        if not isinstance(turn, dict):
+            yield self._error(line, path, f"must be an object, not {json_type(turn)}")
+            return
+        prompt = _content_block_text(turn.get("prompt"))
+        if not isinstance(prompt, str):
+            yield self._error(
+                line,
+                f"{path}.prompt.content[0].text",
+                f"{_problem_with(prompt)}; give the question as "
+                '{"prompt": {"content": [{"text": "..."}]}}',
+            )
+        elif not prompt.strip():
+            yield self._error(line, f"{path}.prompt.content[0].text", "is empty; give the user's question")
+        yield from self._references(turn, path, line)
+        yield from self._output(turn, path, line)
+
+    def _references(self, turn: dict, path: str, line: int) -> Iterator[Problem]:
+        references = turn.get("referenceResponses")
+        if references is None:
+            if self.reference_metrics:
+                self.no_reference.add(line)
+            return
+        if not isinstance(references, list):
+            yield self._error(
+                line, f"{path}.referenceResponses", f"must be an array, not {json_type(references)}"
+            )
+            return
+        for k, reference in enumerate(references):
+            text = _content_block_text(reference)
+            if not isinstance(text, str):
+                yield self._error(
+                    line,
+                    f"{path}.referenceResponses[{k}].content[0].text",
+                    f'{_problem_with(text)}; give {{"content": [{{"text": "..."}}]}}',
+                )
+        if self.reference_metrics and not any(
+            isinstance(text := _content_block_text(r), str) and text.strip() for r in references
+        ):
+            self.no_reference.add(line)
+
+    def _output(self, turn: dict, path: str, line: int) -> Iterator[Problem]:
+        output = turn.get("output")
+        where = f"{path}.output"
+        if output is None:
+            if self.precomputed:
+                what = "retrieved passages" if self.retrieve_only else "generated text and citations"
+                yield self._error(
+                    line, where, f"missing; a precomputed RAG record carries the {what} of the turn"
+                )
+            return
+        if not self.precomputed:
+            yield self._error(
+                line,
+                where,
+                "the suite evaluates a knowledge base live (knowledgeBaseConfig), which produces the output "
+                "itself: remove output or use precomputedRagSourceConfig",
+            )
+            return
+        if not isinstance(output, dict):
+            yield self._error(line, where, f"must be an object, not {json_type(output)}")
+            return
+        text = output.get("text")
+        if ("text" in output or self.generate) and not isinstance(text, str):
+            problem = "missing" if "text" not in output else f"must be a string, not {json_type(text)}"
+            yield self._error(line, f"{where}.text", f"{problem}; give the generated answer")
+        yield from self._identifier(output, where, line)
+        yield from self._passages(output, where, line)
+        citations = output.get("citations")
+        if "citations" in output and not isinstance(citations, list):
+            yield self._error(line, f"{where}.citations", f"must be an array, not {json_type(citations)}")
+
+    def _identifier(self, output: dict, where: str, line: int) -> Iterator[Problem]:
+        field = f"{where}.knowledgeBaseIdentifier"
+        identifier = output.get("knowledgeBaseIdentifier")
+        if "knowledgeBaseIdentifier" not in output and self.retrieve_only:
+            return  # the public retrieve-only samples sometimes leave it out
+        if not isinstance(identifier, str) or not identifier:
+            problem = (
+                "missing"
+                if "knowledgeBaseIdentifier" not in output
+                else "is empty"
+                if identifier == ""
+                else f"must be a string, not {json_type(identifier)}"
+            )
+            yield self._error(line, field, f"{problem}; give the suite's {RAG_IDENTIFIER}")
+        elif self.identifier is not None and identifier != self.identifier:
+            yield self._error(
+                line,
+                field,
+                f"{show(identifier)} differs from the suite's {RAG_IDENTIFIER} {show(self.identifier)}"
+                f"{_near(identifier, self.identifier)}; they must match character for character",
+            )
+
+    def _passages(self, output: dict, where: str, line: int) -> Iterator[Problem]:
+        keys = [key for key in PASSAGE_KEYS if key in output]
+        if not keys:
+            if self.retrieve_only:
+                yield self._error(
+                    line,
+                    f"{where}.retrievedPassages",
+                    'missing; give {"retrievalResults": [{"content": {"text": "..."}}]} '
+                    "(spelled retrievedPassages or retrievedResults)",
+                )
+            return
+        for key in keys:
+            results = dig(output[key], "retrievalResults")
+            field = f"{where}.{key}.retrievalResults"
+            if not isinstance(results, list):
+                yield self._error(line, field, f"must be an array, not {json_type(results)}")
+                continue
+            for k, result in enumerate(results):
+                text = dig(result, "content", "text")
+                if not isinstance(text, str):
+                    problem = "missing" if text is None else f"must be a string, not {json_type(text)}"
+                    yield self._error(
+                        line, f"{field}[{k}].content.text", f"{problem}; give the passage's text"
+                    )
 
     def finish(self, records: int) -> Iterator[Problem]:
-        yield Problem(
-            Severity.WARNING,
-            self.file,
-            "RAG records (conversationTurns) are not checked field by field yet: only UTF-8, one JSON "
-            "object per line and the record count were checked",
-        )
+        if self.no_reference.count:
+            yield Problem(
+                Severity.WARNING,
+                self.file,
+                f"{self.no_reference.count} of {records} records have turns without referenceResponses "
+                f"({self.no_reference.where()}), but {', '.join(self.reference_metrics)} "
+                f"{'grades' if len(self.reference_metrics) == 1 else 'grade'} against them: without a "
+                "reference the judge relies on its own knowledge. Add reference responses, or drop "
+                "those metrics",
+                field="conversationTurns[*].referenceResponses",
+            )
+
+    def _error(self, line: int, field: str, message: str) -> Problem:
+        return _error(self.file, line, field, message)
+
+
+def _content_block_text(value: object) -> object:
+    """``value.content[0].text`` (None when a step is missing or not of the right type)."""
+    return dig(value, "content", 0, "text")
+
+
+def _problem_with(text: object) -> str:
+    return "missing" if text is None else f"must be a string, not {json_type(text)}"
 
 
 def rules_for(facts: SuiteFacts | None, file: str) -> LineRules:
     """The record rules for the dataset kind the suite implies (precomputed without a suite)."""
     kind = facts.dataset_kind if facts else DatasetKind.PRECOMPUTED_MODEL
-    if kind is DatasetKind.RAG:
-        return RagRules(file)
+    if kind is DatasetKind.RAG and facts is not None:
+        return RagRules(file, facts)
     if kind is DatasetKind.LIVE_MODEL:
         return LiveModelRules(file, facts)
+    if facts is not None and facts.has_human and not facts.has_automated:
+        return HumanPrecomputedRules(file, facts)
     return PrecomputedModelRules(file, facts)
 
 

@@ -94,7 +94,10 @@ class SuiteFacts:
     custom_evaluators: tuple[Named, ...]  # customMetricConfig.evaluatorModelConfig model ids
     dataset_kind: DatasetKind
     precomputed_identifier: str | None
+    # Every inferenceConfig.models[*].precomputedInferenceSource identifier (human jobs compare two).
+    precomputed_identifiers: tuple[str, ...]
     rag_family: MetricFamily | None  # RAG_RETRIEVE or RAG_RETRIEVE_AND_GENERATE when known
+    rag_source_identifier: str | None = None  # precomputedRagSourceConfig.*.ragSourceIdentifier
 
     @classmethod
     def from_suite(cls, suite: object) -> SuiteFacts:
@@ -114,7 +117,15 @@ class SuiteFacts:
             custom_evaluators=_evaluators(suite, (*AUTOMATED, "customMetricConfig", "evaluatorModelConfig")),
             dataset_kind=_dataset_kind(suite),
             precomputed_identifier=_precomputed_identifier(suite),
+            precomputed_identifiers=tuple(
+                value
+                for model in _items(dig(suite, "inferenceConfig", "models"))
+                if isinstance(
+                    value := dig(model, "precomputedInferenceSource", "inferenceSourceIdentifier"), str
+                )
+            ),
             rag_family=_rag_family(suite),
+            rag_source_identifier=_rag_source_identifier(suite),
         )
 
     @property
@@ -231,6 +242,15 @@ def _precomputed_identifier(suite: object) -> str | None:
     source = dig(suite, "inferenceConfig", "models", 0, "precomputedInferenceSource")
     value = dig(source, "inferenceSourceIdentifier")
     return value if isinstance(value, str) else None
+
+
+def _rag_source_identifier(suite: object) -> str | None:
+    source = dig(suite, "inferenceConfig", "ragConfigs", 0, "precomputedRagSourceConfig")
+    for branch in ("retrieveSourceConfig", "retrieveAndGenerateSourceConfig"):
+        value = dig(source, branch, "ragSourceIdentifier")
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def _rag_family(suite: object) -> MetricFamily | None:

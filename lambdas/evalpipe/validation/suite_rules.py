@@ -90,6 +90,7 @@ def check_suite(
     yield from _evaluators(facts, file, allowed_evaluator_models)
     yield from _instructions(facts, file)
     yield from _rating_definitions(facts, file)
+    yield from _human(suite, facts, file)
     if "pipeline" in suite:
         yield from check_pipeline(suite["pipeline"], facts, file)
 
@@ -425,6 +426,69 @@ def _rating_definitions(facts: SuiteFacts, file: str) -> Iterator[Problem]:
                     f"has {words} words; a rating definition is a label of at most {MAX_RATING_WORDS} "
                     "words (100 characters): explain the levels in the instructions",
                 )
+
+
+# Rating methods of human custom metrics (the service model types ratingMethod as a plain string).
+HUMAN_RATING_METHODS = (
+    "ThumbsUpDown",
+    "IndividualLikertScale",
+    "ComparisonLikertScale",
+    "ComparisonChoice",
+    "ComparisonRank",
+)
+COMPARISON_PREFIX = "Comparison"
+
+
+def _human(suite: dict, facts: SuiteFacts, file: str) -> Iterator[Problem]:
+    """Human jobs: rating methods, the model count they imply, and no judge model.
+
+    The rule chosen for the model count: a ``Comparison*`` rating method compares two responses
+    per prompt, so it needs exactly two models; the individual methods (ThumbsUpDown,
+    IndividualLikertScale) work with one or two models (two = each response rated on its own).
+    """
+    if not facts.has_human:
+        return
+    human = dig(suite, *HUMAN)
+    assert isinstance(human, dict)
+    comparison: list[str] = []
+    for i, metric in enumerate(_list(human.get("customMetrics"))):
+        method = dig(metric, "ratingMethod")
+        if not isinstance(method, str):
+            continue  # the shape walk reports a missing or non-string method
+        path = path_of(*HUMAN, "customMetrics", i, "ratingMethod")
+        if method not in HUMAN_RATING_METHODS:
+            yield _error(
+                file,
+                path,
+                f"{show(method)} is not a rating method; use one of: {', '.join(HUMAN_RATING_METHODS)}"
+                + _did_you_mean(method, frozenset(HUMAN_RATING_METHODS)),
+            )
+        elif method.startswith(COMPARISON_PREFIX):
+            comparison.append(str(dig(metric, "name")))
+    if "evaluatorModelConfig" in human:
+        yield _error(
+            file,
+            path_of(*HUMAN, "evaluatorModelConfig"),
+            "a human job is rated by your work team, not by a judge model: remove evaluatorModelConfig",
+        )
+    models = dig(suite, "inferenceConfig", "models")
+    if not isinstance(models, list) or not models:
+        return
+    if len(models) > 2:
+        yield _error(
+            file,
+            "inferenceConfig.models",
+            f"has {len(models)} entries; a human job evaluates one model or compares two",
+        )
+    elif comparison and len(models) != 2:
+        yield _error(
+            file,
+            "inferenceConfig.models",
+            f"has 1 entry, but {', '.join(repr(n) for n in comparison)} "
+            f"{'uses' if len(comparison) == 1 else 'use'} a Comparison rating method, which compares "
+            "the responses of two models: add the second model, or use ThumbsUpDown / "
+            "IndividualLikertScale",
+        )
 
 
 def _custom_list_path(facts: SuiteFacts) -> str:

@@ -338,23 +338,6 @@ def test_a_live_model_suite_takes_prompts_only() -> None:
     assert "runs a Bedrock model live" in problem.message
 
 
-def test_rag_datasets_are_checked_for_structure_only_for_now() -> None:
-    # Given a RAG suite and a conversation-turn record
-    suite = make_suite()
-    suite["applicationType"] = "RagEvaluation"
-    suite["inferenceConfig"] = {
-        "ragConfigs": [
-            {"precomputedRagSourceConfig": {"retrieveSourceConfig": {"ragSourceIdentifier": "rag"}}}
-        ]
-    }
-    record = {"conversationTurns": [{"prompt": {"content": [{"text": "q"}]}}]}
-    # When validated
-    problem = only(check(jsonl(record), suite))
-    # Then one warning says what was not checked
-    assert problem.severity is Severity.WARNING
-    assert "not checked field by field yet" in problem.message
-
-
 # -- validate_run -------------------------------------------------------------------------------
 
 
