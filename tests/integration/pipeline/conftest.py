@@ -15,6 +15,7 @@ from evalpipe.aws.objects import Objects
 from evalpipe.aws.runs_table import RunsTable
 from evalpipe.ports import Ports
 from evalpipe.settings import Settings
+from handlers import _runtime
 
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/evalpipe-bedrock"
@@ -190,3 +191,38 @@ def dropped(put, bucket):
         return s3_event(bucket, key, version, size=len(body))
 
     return _drop
+
+
+@dataclass
+class FakeContext:
+    """The Lambda context the handlers' Powertools decorators read."""
+
+    function_name: str = "evalpipe-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:evalpipe-test"
+    aws_request_id: str = "5b3b1e6a-0000-4000-8000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def function_env(monkeypatch, aws_env, bucket, dynamodb_table, sns_topic):
+    """The environment the Lambda factory gives a function; adapters rebuilt from it."""
+    env = {
+        "RUNS_TABLE_NAME": dynamodb_table.name,
+        "BUCKET_NAME": bucket,
+        "TOPIC_ARN": sns_topic,
+        "BEDROCK_ROLE_ARN": ROLE_ARN,
+        "ALLOWED_EVALUATOR_MODELS": JUDGE,
+        "POWERTOOLS_SERVICE_NAME": "evalpipe",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "EvalPipe",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # The bundled price table, whatever the developer's shell points at.
+    monkeypatch.delenv("EVALPIPE_PRICES", raising=False)
+    _runtime.reset()
+    yield env
+    _runtime.reset()

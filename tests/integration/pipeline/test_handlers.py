@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
 
 import pytest
 from botocore.stub import Stubber
@@ -16,41 +15,14 @@ from handlers import parse as parse_handler
 from handlers import submit as submit_handler
 from handlers import validate as validate_handler
 
-from .conftest import JUDGE, RECORDS, ROLE_ARN
+from .conftest import RECORDS, FakeContext
 from .test_steps import output_line, write_outputs
 
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "evalpipe-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:evalpipe-test"
-    aws_request_id: str = "5b3b1e6a-0000-4000-8000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
-@pytest.fixture
-def function_env(monkeypatch, aws_env, bucket, dynamodb_table, sns_topic):
-    """The environment the Lambda factory gives a function; adapters rebuilt from it."""
-    env = {
-        "RUNS_TABLE_NAME": dynamodb_table.name,
-        "BUCKET_NAME": bucket,
-        "TOPIC_ARN": sns_topic,
-        "BEDROCK_ROLE_ARN": ROLE_ARN,
-        "ALLOWED_EVALUATOR_MODELS": JUDGE,
-        "POWERTOOLS_SERVICE_NAME": "evalpipe",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "EvalPipe",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    _runtime.reset()
-    yield env
-    _runtime.reset()
 
 
 def test_validate_handler_logs_ids_and_counts_but_never_prompt_text(function_env, dropped, monkeypatch):

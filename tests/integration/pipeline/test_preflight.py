@@ -5,53 +5,21 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
-
-import pytest
 
 from evalpipe.estimate import DatasetMeasure, estimate_run, load_prices
 from evalpipe.notification import build_notification
 from evalpipe.steps.notify import notify
 from evalpipe.steps.validate import validate
-from handlers import _runtime
 from handlers import notify as notify_handler
 from handlers import validate as validate_handler
 
-from .conftest import JUDGE, RECORDS, ROLE_ARN, SUITE, jsonl
+from .conftest import JUDGE, RECORDS, SUITE, FakeContext, jsonl
 
 DATASET_KEY = "datasets/smoke/run.jsonl"
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "evalpipe-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:evalpipe-test"
-    aws_request_id: str = "5b3b1e6a-0000-4000-8000-000000000001"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
-@pytest.fixture
-def function_env(monkeypatch, aws_env, bucket, dynamodb_table, sns_topic):
-    """The environment the Lambda factory gives a function; adapters rebuilt from it."""
-    env = {
-        "RUNS_TABLE_NAME": dynamodb_table.name,
-        "BUCKET_NAME": bucket,
-        "TOPIC_ARN": sns_topic,
-        "BEDROCK_ROLE_ARN": ROLE_ARN,
-        "ALLOWED_EVALUATOR_MODELS": JUDGE,
-        "POWERTOOLS_SERVICE_NAME": "evalpipe",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "EvalPipe",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("EVALPIPE_PRICES", raising=False)
-    _runtime.reset()
-    yield env
-    _runtime.reset()
 
 
 # --- the estimate of a valid run ------------------------------------------------------------
