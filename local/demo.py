@@ -34,6 +34,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from evalpipe.aws.runs_table import RunsTable
 from local.cloudformation import DeployedStack, deploy_assembly
 from local.server import LocalEmulator
 
@@ -175,9 +176,16 @@ class LocalDeployment:
         pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
         return sorted((e for page in pages for e in page["events"]), key=lambda e: e["id"])
 
+    def runs_table(self) -> RunsTable:
+        """The stack's runs table through the product's own adapter (keys as docs/design.md)."""
+        return RunsTable(self._session().resource("dynamodb", endpoint_url=self.endpoint).Table(self.table))
+
     def run(self, run_id: str) -> dict[str, Any] | None:
-        table = self._session().resource("dynamodb", endpoint_url=self.endpoint).Table(self.table)
-        return table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "RUN"}).get("Item")
+        return self.runs_table().get_run(run_id)
+
+    def records(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's record items, in index order."""
+        return list(self.runs_table().iter_records(run_id))
 
     def messages(self, *, wait: float = 0.0, count: int = 1) -> list[dict[str, Any]]:
         """Drain the subscriber queue: SNS envelopes decoded to subject, attributes, body."""

@@ -216,7 +216,8 @@ class _RecordedResource:
     wraps that function to add these classes, so importing this module changes nothing.
     """
 
-    cf_resource_type: str
+    # The CloudFormation type each subclass stands for (e.g. "AWS::SNS::TopicPolicy").
+    cfn_type: str = ""
     logical_resource_id: str
 
     def __init__(self, physical_id: str, properties: dict[str, Any]) -> None:
@@ -230,9 +231,9 @@ class _RecordedResource:
     def is_created(self) -> bool:
         return True
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        raise NotImplementedError
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.cfn_type
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -287,17 +288,13 @@ class S3BucketPolicy(_RecordedResource):
     the emulator speaks plain HTTP on loopback anyway. The policy stays readable on the resource.
     """
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
+    cfn_type = "AWS::S3::BucketPolicy"
 
 
 class SnsTopicPolicy(_RecordedResource):
     """``AWS::SNS::TopicPolicy``: sets each topic's ``Policy`` attribute, as the service does."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::TopicPolicy"
+    cfn_type = "AWS::SNS::TopicPolicy"
 
     @classmethod
     def apply(cls, properties: dict[str, Any], account_id: str, region_name: str, name: str) -> None:
@@ -310,9 +307,7 @@ class SnsTopicPolicy(_RecordedResource):
 class SqsQueuePolicy(_RecordedResource):
     """``AWS::SQS::QueuePolicy``: sets each queue's ``Policy`` attribute (``Queues`` are URLs)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SQS::QueuePolicy"
+    cfn_type = "AWS::SQS::QueuePolicy"
 
     @classmethod
     def apply(cls, properties: dict[str, Any], account_id: str, region_name: str, name: str) -> None:
@@ -327,9 +322,7 @@ class SqsQueuePolicy(_RecordedResource):
 class CloudWatchAlarm(_RecordedResource):
     """``AWS::CloudWatch::Alarm``: created with PutMetricAlarm's arguments (Ref = alarm name)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
+    cfn_type = "AWS::CloudWatch::Alarm"
 
     @staticmethod
     def cloudformation_name_type() -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from boto3.dynamodb.conditions import Key
 
 from tests.e2e.conftest import ROOT, drop_dataset
 
@@ -22,13 +21,6 @@ SUITE_FILE = ROOT / "examples" / "suites" / f"{SUITE}.json"
 DATASET_FILE = ROOT / "examples" / "datasets" / SUITE / "sample.jsonl"
 LIVE_MODEL = "amazon.nova-lite-v1:0"
 
-
-def _records(deployment, run_id: str) -> list[dict]:
-    table = (
-        deployment._session().resource("dynamodb", endpoint_url=deployment.endpoint).Table(deployment.table)
-    )
-    query = Key("pk").eq(f"RUN#{run_id}") & Key("sk").begins_with("REC#")
-    return table.query(KeyConditionExpression=query)["Items"]
 
 
 def test_a_live_inference_suite_runs_through_the_pipeline(stack, tmp_path):
@@ -59,7 +51,7 @@ def test_a_live_inference_suite_runs_through_the_pipeline(stack, tmp_path):
     assert any(f"/models/{LIVE_MODEL}/" in key and key.endswith("_output.jsonl") for key in keys)
 
     # And the records are stored with the responses the model generated
-    records = _records(stack, run_id)
+    records = stack.records(run_id)
     assert len(records) == item["record_count"]
     assert all(record["response_excerpt"].startswith("Thanks for") for record in records)
 

@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from evalpipe.aws.runs_table import RunsTable
 from tests.e2e.conftest import ROOT, drop_dataset
 
 pytestmark = pytest.mark.slow
@@ -50,8 +49,7 @@ def test_a_precomputed_rag_suite_runs_through_the_pipeline(stack, tmp_path):
     assert any(f"/models/{KB}/" in key and key.endswith("_output.jsonl") for key in keys)
 
     # And the records read back turn by turn, in conversation order
-    table = stack._session().resource("dynamodb", endpoint_url=stack.endpoint).Table(stack.table)
-    records = list(RunsTable(table).iter_records(run_id))
+    records = stack.records(run_id)
     assert [r["index"] for r in records] == list(range(len(turns)))
     expected = [
         (line, turn) for line, c in enumerate(conversations, start=1) for turn in range(1, len(c) + 1)
