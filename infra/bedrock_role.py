@@ -27,8 +27,10 @@ class BedrockServiceRole(Construct):
     Permissions follow the Bedrock user guide page "Required service role permissions for
     creating a model evaluation job that uses a judge model"
     (https://docs.aws.amazon.com/bedrock/latest/userguide/judge-service-roles.html): invoke the
-    evaluator (judge) models, read the datasets, write the results. The trust policy carries
-    ``aws:SourceAccount`` and ``aws:SourceArn`` so only our account's evaluation jobs can use it.
+    evaluator (judge) models, read the datasets, write the results; and "Service role requirements
+    for knowledge base evaluation jobs" (rag-eval-service-roles.html) for live knowledge bases.
+    The trust policy carries ``aws:SourceAccount`` and ``aws:SourceArn`` so only our account's
+    evaluation jobs can use it.
 
     Parameters
     ----------
@@ -39,9 +41,19 @@ class BedrockServiceRole(Construct):
     evaluator_models
         Model ids, inference-profile ids or full ARNs the judge may be.
     inference_models
-        Models the jobs may run live (``inferenceConfig.models[].bedrockModel``): foundation
-        model ids, inference-profile ids or ARNs (provisioned, imported, application
-        inference profile). They get ``bedrock:InvokeModel`` only; none by default.
+        Models the jobs may run live (``inferenceConfig.models[].bedrockModel``, and the
+        generator ``modelArn`` of a live knowledge-base job): foundation model ids,
+        inference-profile ids or ARNs (provisioned, imported, application inference profile).
+        They get ``bedrock:InvokeModel`` only; none by default.
+    knowledge_bases
+        Knowledge-base ids the jobs may query live (``knowledgeBaseConfig``). They get
+        ``bedrock:Retrieve`` and ``bedrock:RetrieveAndGenerate`` on exactly their ARNs, as the
+        user guide's "Service role requirements for knowledge base evaluation jobs"
+        (rag-eval-service-roles) lists; none by default.
+    external_sources
+        Allow ``RetrieveAndGenerate`` on ``EXTERNAL_SOURCES`` (no knowledge base): the action on
+        ``*`` (it takes no resource ARN in the Service Authorization Reference, and there is no
+        knowledge base to name) and read access to ``sources/`` of the bucket. Off by default.
     encryption_key
         The customer managed key of the bucket, if any. Its key policy must also allow this
         role (an imported key's policy cannot be changed from here).
@@ -60,6 +72,8 @@ class BedrockServiceRole(Construct):
         bucket: s3.IBucket,
         evaluator_models: Sequence[str],
         inference_models: Sequence[str] = (),
+        knowledge_bases: Sequence[str] = (),
+        external_sources: bool = False,
         encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -67,10 +81,16 @@ class BedrockServiceRole(Construct):
         self._grant_data(bucket)
         self._grant_models(evaluator_models)
         self._grant_inference_models(inference_models)
+        self._grant_knowledge_bases(knowledge_bases)
+        if external_sources:
+            self._grant_external_sources(bucket)
         if encryption_key is not None:
             encryption_key.grant_encrypt_decrypt(self.role)
         self._suppress_findings(
-            bucket, [*evaluator_models, *inference_models], has_key=encryption_key is not None
+            bucket,
+            [*evaluator_models, *inference_models],
+            has_key=encryption_key is not None,
+            external_sources=external_sources,
         )
 
     def _build_role(self) -> iam.Role:
@@ -123,7 +143,36 @@ class BedrockServiceRole(Construct):
             )
         )
 
-    def _suppress_findings(self, bucket: s3.IBucket, models: Sequence[str], *, has_key: bool) -> None:
+    def _grant_knowledge_bases(self, knowledge_bases: Sequence[str]) -> None:
+        # Both actions, as the console's own role for knowledge-base evaluation jobs gets them
+        # (retrieve-only jobs call Retrieve, retrieve-and-generate jobs RetrieveAndGenerate),
+        # each on exactly the configured knowledge bases.
+        if not knowledge_bases:
+            return
+        stack = Stack.of(self)
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="QueryKnowledgeBases",
+                actions=["bedrock:Retrieve", "bedrock:RetrieveAndGenerate"],
+                resources=[knowledge_base_arn(stack, kb) for kb in sorted(set(knowledge_bases))],
+            )
+        )
+
+    def _grant_external_sources(self, bucket: s3.IBucket) -> None:
+        # EXTERNAL_SOURCES jobs name no knowledge base, so there is no ARN to scope to; the
+        # generator model still needs InvokeModel (inference_models).
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RetrieveAndGenerateExternalSources",
+                actions=["bedrock:RetrieveAndGenerate"],
+                resources=["*"],
+            )
+        )
+        bucket.grant_read(self.role, f"{constants.SOURCES_PREFIX}*")
+
+    def _suppress_findings(
+        self, bucket: s3.IBucket, models: Sequence[str], *, has_key: bool, external_sources: bool
+    ) -> None:
         bucket_arn = nag_resource(Stack.of(self), bucket.bucket_arn)
         applies_to = [
             "Action::s3:GetObject*",
@@ -141,15 +190,20 @@ class BedrockServiceRole(Construct):
         ]
         if has_key:
             applies_to += ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
-        acknowledge(
-            default_policy(self.role),
-            "AwsSolutions-IAM5",
+        reason = (
             "Bedrock reads any dataset under datasets/ and writes job output under results/ "
             "(object names are chosen per run); the s3/kms action wildcards come from CDK's "
             "grant_read/grant_put. An inference profile routes to its base model in any region, "
-            "so that foundation-model ARN has a region wildcard.",
-            findings=applies_to,
+            "so that foundation-model ARN has a region wildcard."
         )
+        if external_sources:
+            applies_to += [f"Resource::{bucket_arn}/{constants.SOURCES_PREFIX}*", "Resource::*"]
+            reason += (
+                " externalSources is on: Bedrock reads the documents suites name under sources/, and "
+                "bedrock:RetrieveAndGenerate on EXTERNAL_SOURCES names no knowledge base, so the "
+                "action has no resource to scope to (the Service Authorization Reference lists none)."
+            )
+        acknowledge(default_policy(self.role), "AwsSolutions-IAM5", reason, findings=applies_to)
 
 
 def evaluation_jobs_arn(stack: Stack) -> str:
@@ -158,6 +212,16 @@ def evaluation_jobs_arn(stack: Stack) -> str:
         service="bedrock",
         resource="evaluation-job",
         resource_name="*",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
+def knowledge_base_arn(stack: Stack, knowledge_base_id: str) -> str:
+    """``arn:<partition>:bedrock:<region>:<account>:knowledge-base/<id>``."""
+    return stack.format_arn(
+        service="bedrock",
+        resource="knowledge-base",
+        resource_name=knowledge_base_id,
         arn_format=ArnFormat.SLASH_RESOURCE_NAME,
     )
 

@@ -34,7 +34,10 @@ SUITES_PREFIX: Final = "suites/"
 DATASETS_PREFIX: Final = "datasets/"
 RESULTS_PREFIX: Final = "results/"
 REPORTS_PREFIX: Final = "reports/"
+# Documents of EXTERNAL_SOURCES knowledge-base jobs (read by the Bedrock role when externalSources is on).
+SOURCES_PREFIX: Final = "sources/"
 DATASET_KEY_WILDCARD: Final = "datasets/*.jsonl"
+SUITE_KEY_WILDCARD: Final = "suites/*.json"
 
 # Construct ids.
 STORAGE_ID: Final = "Storage"
@@ -44,6 +47,7 @@ FUNCTIONS_ID: Final = "Functions"
 WORKFLOW_ID: Final = "Workflow"
 TRIGGER_ID: Final = "Trigger"
 OBSERVABILITY_ID: Final = "Observability"
+SCHEDULES_ID: Final = "Schedules"
 
 # Logical ids of stateful or referenced resources.
 BUCKET_LOGICAL_ID: Final = "EvalBucket"
@@ -57,6 +61,12 @@ STATE_MACHINE_LOG_GROUP_LOGICAL_ID: Final = "EvalStateMachineLogs"
 TRIGGER_RULE_LOGICAL_ID: Final = "DatasetCreatedRule"
 TRIGGER_DLQ_LOGICAL_ID: Final = "DatasetCreatedDlq"
 DASHBOARD_LOGICAL_ID: Final = "EvalDashboard"
+SCHEDULE_GROUP_LOGICAL_ID: Final = "SuiteScheduleGroup"
+SCHEDULER_ROLE_LOGICAL_ID: Final = "SchedulerExecutionRole"
+SCHEDULES_RULE_LOGICAL_ID: Final = "SuiteChangedRule"
+SCHEDULES_DLQ_LOGICAL_ID: Final = "SuiteSchedulesDlq"
+# The stack's schedule group is f"{SCHEDULE_GROUP_PREFIX}{stack name}" (<= 64 characters).
+SCHEDULE_GROUP_PREFIX: Final = "evalpipe-"
 
 # Stack outputs (logical ids).
 OUTPUT_BUCKET_NAME: Final = "BucketName"
@@ -65,6 +75,7 @@ OUTPUT_TOPIC_ARN: Final = "TopicArn"
 OUTPUT_STATE_MACHINE_ARN: Final = "StateMachineArn"
 OUTPUT_BEDROCK_ROLE_ARN: Final = "BedrockRoleArn"
 OUTPUT_DASHBOARD_NAME: Final = "DashboardName"
+OUTPUT_SCHEDULE_GROUP_NAME: Final = "ScheduleGroupName"
 
 # DynamoDB keys (docs/design.md, "DynamoDB").
 TABLE_PARTITION_KEY: Final = "pk"
@@ -90,6 +101,9 @@ FUNCTION_LOGICAL_IDS: Final = {
     FUNCTION_NOTIFY: "NotifyFunction",
     FUNCTION_RECORD_ERROR: "RecordErrorFunction",
 }
+# Functions outside the state machine, built by the same factory (infra/schedules.py).
+FUNCTION_SYNC_SCHEDULES: Final = "sync_schedules"
+EXTRA_FUNCTION_LOGICAL_IDS: Final = {FUNCTION_SYNC_SCHEDULES: "SyncSchedulesFunction"}
 
 # State names (docs/design.md, "The state machine").
 STATE_VALIDATE: Final = "Validate"

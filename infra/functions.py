@@ -1,4 +1,5 @@
-"""The seven Lambda functions of the state machine: one factory, one code asset, least-privilege grants."""
+"""The Lambda functions: the state machine's seven and the ones other constructs add (SyncSchedules),
+all from one factory and one code asset, each with least-privilege grants."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ class PipelineFunctions(Construct):
     Attributes
     ----------
     functions : Mapping[str, lambda_.Function]
-        By name: validate, submit, poll, stop, parse, notify, record_error.
+        By name: validate, submit, poll, stop, parse, notify, record_error (the state machine's),
+        then any function added with `add_function` (sync_schedules).
     log_groups : Mapping[str, logs.LogGroup]
         Each function's log group, by the same names.
     """
@@ -109,6 +111,44 @@ class PipelineFunctions(Construct):
 
     # --- the factory -------------------------------------------------------------------------
 
+    def add_function(
+        self, name: str, spec: FunctionSpec, environment: Mapping[str, str]
+    ) -> lambda_.Function:
+        """Build one more function with the factory, for a construct wired after the state machine.
+
+        The function gets everything the factory gives (runtime, architecture, tracing, JSON logs
+        with retention, the Powertools environment, its own role) plus ``environment``. Its grants
+        are the caller's; `acknowledge` records the IAM5 findings they leave.
+
+        Parameters
+        ----------
+        name
+            A key of ``constants.EXTRA_FUNCTION_LOGICAL_IDS``; the handler is ``handlers.<name>.handler``.
+        spec
+            Description, memory and timeout.
+        environment
+            Variables beyond the factory's.
+        """
+        if name in self.functions:
+            raise ValueError(f"function {name} exists already")
+        function = self._build_function(name, spec, environment)
+        self.functions[name] = function
+        return function
+
+    def grant_read(self, name: str, *prefixes: str) -> None:
+        """Let function ``name`` read the bucket's objects under ``prefixes`` (findings recorded)."""
+        self._grant_read(name, *prefixes)
+
+    def acknowledge(self, name: str, reason: str, findings: list[str]) -> None:
+        """Acknowledge the IAM5 findings of an added function: the factory's own and ``findings``."""
+        function = self.functions[name]
+        acknowledge(
+            default_policy(function.role),  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            reason,
+            findings=[*self._findings[name], *findings],
+        )
+
     def _build_code(self) -> lambda_.Code:
         settings = self._settings
         # Local mode runs the handlers in-process on this machine: wheels for this host (an
@@ -134,7 +174,7 @@ class PipelineFunctions(Construct):
     def _build_function(
         self, name: str, spec: FunctionSpec, extra_env: Mapping[str, str]
     ) -> lambda_.Function:
-        construct_id = constants.FUNCTION_LOGICAL_IDS[name]
+        construct_id = {**constants.FUNCTION_LOGICAL_IDS, **constants.EXTRA_FUNCTION_LOGICAL_IDS}[name]
         log_group = logs.LogGroup(
             self,
             f"{construct_id}Logs",
@@ -195,7 +235,13 @@ class PipelineFunctions(Construct):
                 if settings.inference_models
                 else {}
             )
-            return {"ALLOWED_EVALUATOR_MODELS": models, **live}
+            # Absent = no knowledge base / no external sources allowed (the role may query none).
+            if settings.knowledge_bases:
+                live["ALLOWED_KNOWLEDGE_BASES"] = ",".join(settings.knowledge_bases)
+            if settings.external_sources:
+                live["ALLOW_EXTERNAL_SOURCES"] = "true"
+            # Timing too: a suite's pipeline.polling is checked with the deployment's values.
+            return {"ALLOWED_EVALUATOR_MODELS": models, **live, **timing}
         if name == constants.FUNCTION_SUBMIT:
             key = {"KMS_KEY_ARN": self._key.key_arn} if self._key else {}
             return {

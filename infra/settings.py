@@ -25,6 +25,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A suite's name as the pipeline accepts it (evalpipe.runs.SUITE_NAME_PATTERN): a dataset key
 # segment, a metric dimension value and part of an alarm name.
 _SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+# A knowledge-base id as the bedrock service model types it (KnowledgeBaseId: [0-9a-zA-Z]+, <= 10).
+_KNOWLEDGE_BASE_ID = re.compile(r"^[0-9a-zA-Z]{1,10}$")
 DEFAULT_EVALUATOR_MODEL = "amazon.nova-pro-v1:0"
 # The state machine's own timeout; a job must time out (and be stopped) well before it. Human
 # evaluation jobs take days (default deadline 30 days), so the backstop is 35 days (Standard
@@ -53,6 +55,12 @@ class PipelineSettings(BaseModel):
     # Models Bedrock may invoke for live inference (suites with inferenceConfig.models[].bedrockModel);
     # none by default, so only precomputed responses run until a deployment lists its models.
     inference_models: list[str] = Field(default_factory=list, alias="inferenceModels")
+    # Knowledge bases suites may query live (inferenceConfig.ragConfigs[].knowledgeBaseConfig): the
+    # Bedrock role gets Retrieve / RetrieveAndGenerate on exactly these; none by default.
+    knowledge_bases: list[str] = Field(default_factory=list, alias="knowledgeBases")
+    # RetrieveAndGenerate on EXTERNAL_SOURCES (documents under sources/): the action takes no
+    # resource ARN, so it is granted on "*" only when a deployment turns this on.
+    external_sources: bool = Field(default=False, alias="externalSources")
     alert_emails: list[str] = Field(default_factory=list, alias="alertEmails")
     # Suites that get their own dashboard section and REGRESSED alarm (infra.dashboard).
     suites: list[str] = Field(default_factory=list, alias="suites")
@@ -73,7 +81,9 @@ class PipelineSettings(BaseModel):
     # is bundled for the host's platform and Python instead of the Lambda runtime's.
     local_mode: bool = Field(default=False, alias="localMode")
 
-    @field_validator("evaluator_models", "inference_models", "alert_emails", "suites", mode="before")
+    @field_validator(
+        "evaluator_models", "inference_models", "knowledge_bases", "alert_emails", "suites", mode="before"
+    )
     @classmethod
     def _parse_list(cls, value: object) -> object:
         if not isinstance(value, str):
@@ -95,6 +105,17 @@ class PipelineSettings(BaseModel):
     @classmethod
     def _strip_inference_models(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(model.strip() for model in value if model.strip()))
+
+    @field_validator("knowledge_bases")
+    @classmethod
+    def _check_knowledge_bases(cls, value: list[str]) -> list[str]:
+        ids = list(dict.fromkeys(kb.strip() for kb in value if kb.strip()))
+        bad = [kb for kb in ids if not _KNOWLEDGE_BASE_ID.match(kb)]
+        if bad:
+            raise ValueError(
+                f"knowledgeBases are knowledge-base ids ({_KNOWLEDGE_BASE_ID.pattern}), not: {bad}"
+            )
+        return ids
 
     @field_validator("alert_emails")
     @classmethod

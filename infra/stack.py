@@ -14,6 +14,7 @@ from infra.bedrock_role import BedrockServiceRole
 from infra.dashboard import Observability
 from infra.functions import PipelineFunctions
 from infra.notifications import Notifications
+from infra.schedules import SuiteSchedules
 from infra.settings import PipelineSettings
 from infra.storage import Storage
 from infra.trigger import DatasetTrigger
@@ -21,8 +22,8 @@ from infra.workflow import Workflow
 
 
 class PipelineStack(Stack):
-    """The Bedrock evaluation pipeline: storage, service role, functions, workflow, trigger, alerts,
-    dashboard.
+    """The Bedrock evaluation pipeline: storage, service role, functions, workflow, trigger, suite
+    schedules, alerts, dashboard.
 
     Parameters
     ----------
@@ -35,7 +36,7 @@ class PipelineStack(Stack):
 
     Attributes
     ----------
-    storage, notifications, bedrock_role, functions, workflow, trigger, observability
+    storage, notifications, bedrock_role, functions, workflow, trigger, schedules, observability
         The constructs, for tests and for stacks built on top of this one.
     """
 
@@ -57,6 +58,8 @@ class PipelineStack(Stack):
             bucket=self.storage.bucket,
             evaluator_models=settings.evaluator_models,
             inference_models=settings.inference_models,
+            knowledge_bases=settings.knowledge_bases,
+            external_sources=settings.external_sources,
             encryption_key=key,
         )
         self.functions = PipelineFunctions(
@@ -83,6 +86,15 @@ class PipelineStack(Stack):
             state_machine=self.workflow.state_machine,
             alarm_action=self.notifications.alarm_action(),
         )
+        self.schedules = SuiteSchedules(
+            self,
+            constants.SCHEDULES_ID,
+            functions=self.functions,
+            bucket=self.storage.bucket,
+            state_machine=self.workflow.state_machine,
+            topic=self.notifications.topic,
+            alarm_action=self.notifications.alarm_action(),
+        )
         self.observability = Observability(
             self,
             constants.OBSERVABILITY_ID,
@@ -90,7 +102,7 @@ class PipelineStack(Stack):
             dead_letter_queue=self.trigger.dead_letter_queue,
             alarm_action=self.notifications.alarm_action(),
             suites=settings.suites,
-            pipeline_alarms=[*self.workflow.alarms, *self.trigger.alarms],
+            pipeline_alarms=[*self.workflow.alarms, *self.trigger.alarms, *self.schedules.alarms],
         )
 
         self._add_outputs()
@@ -118,6 +130,10 @@ class PipelineStack(Stack):
             constants.OUTPUT_DASHBOARD_NAME: (
                 self.observability.dashboard.dashboard_name,
                 "CloudWatch dashboard of the pipeline",
+            ),
+            constants.OUTPUT_SCHEDULE_GROUP_NAME: (
+                self.schedules.group_name,
+                "Schedule group of the suites' schedules (schedule name = suite)",
             ),
         }
         for logical_id, (value, description) in outputs.items():

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,10 @@ from rich.table import Table
 from rich.text import Text
 
 from evalpipe.aws.runs_table import RunsTable
+from local.bedrock_emulator.knowledge_bases import CONTROL_ACTION, folder_payload
 from local.cloudformation import DeployedStack, deploy_assembly
-from local.server import LocalEmulator
+from local.scheduler import fire as scheduler_fire
+from local.server import LocalEmulator, emulator_control
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
@@ -53,6 +56,10 @@ SUBSCRIBER_QUEUE = "evalpipe-local-subscriber"
 # Live-inference models the local stack allows (cdk.json's inferenceModels is [] for real
 # deployments): the emulator answers offline, so the live example suite runs out of the box.
 LOCAL_INFERENCE_MODELS = ["amazon.nova-lite-v1:0"]
+# Knowledge bases the local stack allows and the emulator serves: one folder of documents each,
+# named by its id (cdk.json's knowledgeBases is [] for real deployments).
+KNOWLEDGE_BASES_DIR = EXAMPLES / "knowledge-bases"
+LOCAL_KNOWLEDGE_BASES = sorted(path.name for path in KNOWLEDGE_BASES_DIR.iterdir() if path.is_dir())
 
 # The jsii runtime (CDK) warns on every start about Node versions it has not tested.
 JSII_QUIET = {
@@ -67,13 +74,19 @@ def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Path:
     """``cdk synth -c localMode=true`` in this process; returns the cloud assembly directory.
 
     ``localMode`` bundles the Lambda asset for this host (the functions run in-process here);
-    ``inferenceModels`` defaults to :data:`LOCAL_INFERENCE_MODELS` (``context`` may override it).
+    ``inferenceModels`` defaults to :data:`LOCAL_INFERENCE_MODELS`, ``knowledgeBases`` to
+    :data:`LOCAL_KNOWLEDGE_BASES` and ``externalSources`` to true (``context`` may override them).
     """
     for name, value in JSII_QUIET.items():
         os.environ.setdefault(name, value)
     from infra.application import create_app  # noqa: PLC0415 - starts the jsii runtime (seconds)
 
-    local = {"localMode": True, "inferenceModels": LOCAL_INFERENCE_MODELS}
+    local = {
+        "localMode": True,
+        "inferenceModels": LOCAL_INFERENCE_MODELS,
+        "knowledgeBases": LOCAL_KNOWLEDGE_BASES,
+        "externalSources": True,
+    }
     app, _ = create_app({**local, **(context or {})}, outdir=str(outdir))
     app.synth()
     return outdir
@@ -113,6 +126,10 @@ class LocalDeployment:
     @property
     def state_machine_arn(self) -> str:
         return self.outputs["StateMachineArn"]
+
+    @property
+    def schedule_group(self) -> str:
+        return self.outputs["ScheduleGroupName"]
 
     def _session(self) -> boto3.Session:
         # The emulator's fake credentials, whatever this machine's profile says.
@@ -176,6 +193,50 @@ class LocalDeployment:
         pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
         return sorted((e for page in pages for e in page["events"]), key=lambda e: e["id"])
 
+    # --- suite schedules (EventBridge Scheduler) ----------------------------------------------
+    def schedule(self, suite: str) -> dict[str, Any] | None:
+        """The suite's schedule as the scheduler API returns it, or None."""
+        scheduler = self.client("scheduler")
+        try:
+            return scheduler.get_schedule(Name=suite, GroupName=self.schedule_group)
+        except scheduler.exceptions.ResourceNotFoundException:
+            return None
+
+    def wait_for_schedule(
+        self, suite: str, *, present: bool = True, timeout: float = 30
+    ) -> dict[str, Any] | None:
+        """Poll until the suite's schedule exists (or, ``present=False``, is gone).
+
+        SyncSchedules runs asynchronously after a suite file is uploaded or deleted, as in AWS.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            schedule = self.schedule(suite)
+            if (schedule is not None) == present:
+                return schedule
+            if time.monotonic() > deadline:
+                state = "no schedule" if present else "the schedule still exists"
+                raise TimeoutError(f"{suite}: {state} after {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def fire_schedule(self, suite: str, *, scheduled_time: datetime | str | None = None) -> dict[str, Any]:
+        """Fire the suite's schedule now, as EventBridge Scheduler does when it is due.
+
+        moto's scheduler stores schedules but never invokes them: this is its local stand-in
+        (`local.scheduler.fire`), reading the schedule through the scheduler API and delivering its
+        target input (context attributes replaced) to its target, a StartExecution of the state
+        machine. Firing the same ``scheduled_time`` twice is a scheduler retry of one invocation.
+
+        Returns
+        -------
+        dict
+            What was fired (``input``, ``scheduled_time``, ``execution_arn``, ...).
+        """
+        schedule = self.schedule(suite)
+        if schedule is None:
+            raise LookupError(f"no schedule {suite} in group {self.schedule_group}")
+        return scheduler_fire(schedule, self.client, scheduled_time=scheduled_time)
+
     def runs_table(self) -> RunsTable:
         """The stack's runs table through the product's own adapter (keys as docs/design.md)."""
         return RunsTable(self._session().resource("dynamodb", endpoint_url=self.endpoint).Table(self.table))
@@ -215,6 +276,17 @@ class LocalDeployment:
                 time.sleep(0.2)
 
 
+def register_knowledge_bases(
+    endpoint: str, region: str, root: Path = KNOWLEDGE_BASES_DIR
+) -> list[dict[str, Any]]:
+    """Register every ``<root>/<id>/`` folder of documents as knowledge base ``<id>`` of the emulator.
+
+    Over the emulator's HTTP control (docs/local-bedrock-emulator.md, "Knowledge bases"), like
+    creating a knowledge base and ingesting its S3 data source; returns the registered summaries.
+    """
+    return emulator_control(endpoint, CONTROL_ACTION, folder_payload(root, region))["knowledgeBases"]
+
+
 def start_and_deploy(
     outdir: Path, *, job_seconds: float | None, port: int = 0
 ) -> tuple[LocalEmulator, DeployedStack]:
@@ -222,6 +294,7 @@ def start_and_deploy(
     emulator = LocalEmulator(port=port, job_seconds=job_seconds).start()
     try:
         stack = deploy_assembly(outdir, session=boto3.Session(region_name=emulator.region))
+        register_knowledge_bases(emulator.url, emulator.region)
     except BaseException:
         emulator.stop()
         raise
@@ -636,6 +709,9 @@ def usage_commands(deployment: LocalDeployment) -> list[str]:
         f"{aws} dynamodb scan --table-name {deployment.table}",
         f"{aws} sqs receive-message --queue-url {deployment.subscriber_queue_url}",
         f"{aws} bedrock list-evaluation-jobs",
+        "# the knowledge bases the emulator serves (one per folder of examples/knowledge-bases/)",
+        f"curl -X POST {url}/moto-api/evalpipe/bedrock-emulator/knowledge-bases "
+        f'-d \'{{"region": "{deployment.region}"}}\'',
         "# make the next Bedrock job fail (the emulator's controls, docs/local-bedrock-emulator.md)",
         f'curl -X POST {url}/moto-api/evalpipe/bedrock-emulator/fail-jobs -d \'{{"messages": ["boom"]}}\'',
     ]
@@ -651,7 +727,11 @@ def _watch(console: Console, deployment: LocalDeployment) -> None:
             if arn not in started:
                 started.add(arn)
                 event = json.loads(sfn.describe_execution(executionArn=arn).get("input") or "{}")
-                key = event.get("detail", {}).get("object", {}).get("key", "?")
+                detail = event.get("detail", {})
+                # A dataset drop names its object; a run request its suite and who asked.
+                key = detail.get("object", {}).get("key") or (
+                    f"suite {detail.get('suite', '?')} ({detail.get('requestedBy', '?')})"
+                )
                 console.print(f"[cyan]▶[/cyan] execution {arn.rsplit(':', 1)[-1]} started for {key}")
             if execution["status"] in TERMINAL and arn not in reported:
                 reported.add(arn)

@@ -22,13 +22,24 @@ What `install()` does:
       ``AWS::CloudWatch::Alarm`` exist (moto skips them: DescribeStackResources lists them with
       no id or type, a Ref to them is empty); the bucket policy is recorded, not enforced;
    e. custom resources (``Custom::*``): properties reach the handler as strings, as CloudFormation
-      sends them, and the ResponseURL points at this server (moto aims at a Docker host).
+      sends them, and the ResponseURL points at this server (moto aims at a Docker host);
+   f. ``AWS::Scheduler::ScheduleGroup`` creates the group in moto's scheduler (Ref = name,
+      ``Fn::GetAtt Arn``) and ``AWS::Lambda::EventInvokeConfig`` sets the function's asynchronous
+      invocation config (moto's CloudFormation knows neither type);
+   g. ``AWS::Lambda::Permission`` gets a physical resource id (moto's has none, so
+      DescribeStackResources lists it without ``PhysicalResourceId``).
 5. EventBridge: rule targets that are state machines start an execution with the event (moto
-   raises NotImplementedError, which S3's delivery then swallows); a disabled rule delivers nothing.
+   raises NotImplementedError, which S3's delivery then swallows); Lambda targets are invoked
+   asynchronously (a thread), retried per the function's EventInvokeConfig and, when every
+   attempt failed, recorded on its on-failure SQS destination; a disabled rule delivers nothing.
 6. S3 -> EventBridge: the ``Object Created`` event has the real shape (``etag``, ``reason``
    ``PutObject``, a fresh ``id``, ``version-id`` only for versioned objects) and goes to the
    default bus only; a PutObject no longer also announces "Object Tags Added"; a delivery
-   error is logged instead of swallowed.
+   error is logged instead of swallowed. A DeleteObject on a versioned bucket (a delete marker)
+   sends ``Object Deleted`` (``deletion-type`` ``Delete Marker Created``), which moto never sends.
+
+moto's EventBridge Scheduler stores schedules but never fires them; `local.scheduler` is the local
+stand-in that fires one (``LocalDeployment.fire_schedule``).
 
 Not patched, only configured (`local.server`): ``execute_state_machine`` in moto's
 ``default_user_config`` (read by the StepFunctions API at every request) and ``MOTO_PORT`` (the
@@ -47,6 +58,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.awslambda.models import Permission as LambdaPermission
 from moto.cloudformation import parsing as moto_cfn_parsing
 from moto.cloudformation.custom_model import CustomModel
 from moto.cloudwatch.models import cloudwatch_backends
@@ -56,7 +68,8 @@ from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
 from moto.kms.models import Key
 from moto.s3 import notifications as moto_s3_notifications
-from moto.s3.models import FakeBucket
+from moto.s3.models import FakeBucket, FakeDeleteMarker, S3Backend
+from moto.scheduler.models import scheduler_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine, StateMachineInstance
@@ -360,9 +373,91 @@ class CloudWatchAlarm(_RecordedResource):
         cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
 
 
+# ====================================================================== 4f. scheduler group, invoke config
+class SchedulerScheduleGroup(_RecordedResource):
+    """``AWS::Scheduler::ScheduleGroup``: the group in moto's scheduler; Ref = name, GetAtt Arn.
+
+    moto's scheduler has the API but no CloudFormation model, and CreateSchedule in a group moto
+    does not know fails with a KeyError (HTTP 500) instead of ResourceNotFoundException.
+    """
+
+    cfn_type = "AWS::Scheduler::ScheduleGroup"
+    account_id = ""
+    region_name = ""
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return (
+                scheduler_backends[self.account_id][self.region_name].get_schedule_group(self.physical_id).arn
+            )
+        return super().get_cfn_attribute(attribute_name)
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        resource = super().create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        resource.account_id, resource.region_name = account_id, region_name
+        return resource
+
+    @classmethod
+    def apply(cls, properties: dict[str, Any], account_id: str, region_name: str, name: str) -> None:
+        tags = [{"Key": t["Key"], "Value": t["Value"]} for t in properties.get("Tags", []) or []]
+        scheduler_backends[account_id][region_name].create_schedule_group(name, tags)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        # As in the service, deleting a group deletes its schedules.
+        scheduler_backends[account_id][region_name].delete_schedule_group(resource_name)
+
+
+class LambdaEventInvokeConfig(_RecordedResource):
+    """``AWS::Lambda::EventInvokeConfig``: PutFunctionEventInvokeConfig on the function.
+
+    The EventBridge -> Lambda delivery below reads it (retries, on-failure destination).
+    """
+
+    cfn_type = "AWS::Lambda::EventInvokeConfig"
+
+    @classmethod
+    def apply(cls, properties: dict[str, Any], account_id: str, region_name: str, name: str) -> None:
+        from moto.awslambda.utils import get_backend as lambda_get_backend  # noqa: PLC0415
+
+        config = {
+            key: properties[key]
+            for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+            if key in properties
+        }
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if key in config:
+                config[key] = int(config[key])
+        lambda_get_backend(account_id, region_name).put_function_event_invoke_config(
+            properties["FunctionName"], config
+        )
+
+
 ADDED_RESOURCE_TYPES: dict[str, type[_RecordedResource]] = {
     model.cloudformation_type(): model
-    for model in (S3BucketPolicy, SnsTopicPolicy, SqsQueuePolicy, CloudWatchAlarm)
+    for model in (
+        S3BucketPolicy,
+        SnsTopicPolicy,
+        SqsQueuePolicy,
+        CloudWatchAlarm,
+        SchedulerScheduleGroup,
+        LambdaEventInvokeConfig,
+    )
 }
 
 
@@ -373,6 +468,20 @@ def _get_model_map() -> dict[str, Any]:
 def _get_name_type_map() -> dict[str, str]:
     added = {name: model.cloudformation_name_type() for name, model in ADDED_RESOURCE_TYPES.items()}
     return {**added, **_originals[(moto_cfn_parsing, "get_name_type_map")]()}
+
+
+# ====================================================================== 4g. Lambda permission id
+def _permission_create_from_cfn(
+    cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    # moto adds the statement to the function's policy but keeps no id for the resource: the
+    # stack's DescribeStackResources then has an entry without PhysicalResourceId (clients that
+    # index by it fail). CloudFormation gives a permission a generated id; moto's name will do.
+    permission = _originals[(LambdaPermission, "create_from_cloudformation_json")].__func__(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
+    permission.physical_resource_id = resource_name
+    return permission
 
 
 # ====================================================================== 4e. custom resources
@@ -446,12 +555,15 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
     if not self.event_pattern.matches_event(original_event):
         return
     machines = [target for target in self.targets if _arn_service(target.get("Arn", "")) == "states"]
-    if len(machines) < len(self.targets):
+    functions = [target for target in self.targets if _arn_service(target.get("Arn", "")) == "lambda"]
+    if len(machines) + len(functions) < len(self.targets):
         rest = copy.copy(self)
-        rest.targets = [target for target in self.targets if target not in machines]
+        rest.targets = [target for target in self.targets if target not in machines + functions]
         _originals[(Rule, "send_to_targets")](rest, original_event, transform_input)
     for target in machines:
         _start_execution(self, target, original_event)
+    for target in functions:
+        _invoke_function(self, target, original_event)
 
 
 def _arn_service(arn: str) -> str:
@@ -513,6 +625,74 @@ def _start_execution(rule: Rule, target: dict[str, Any], event: Any) -> None:
         _to_dead_letter_queue(rule, target, event, error)
 
 
+def _invoke_function(rule: Rule, target: dict[str, Any], event: Any) -> None:
+    """EventBridge -> Lambda: an asynchronous invocation (EventBridge does not wait for the function).
+
+    Like Lambda's asynchronous invoke: a failed attempt is retried up to the function's
+    ``MaximumRetryAttempts`` (default 2; at once here, where Lambda waits minutes), and an event
+    every attempt failed on goes to its ``OnFailure`` SQS destination as Lambda's invocation record.
+    A target that cannot be invoked at all (no such function) goes to the rule's dead-letter queue.
+    """
+    from moto.awslambda.utils import get_backend as lambda_get_backend  # noqa: PLC0415
+
+    arn = target["Arn"]
+    region, account = arn.split(":")[3], arn.split(":")[4]
+    try:
+        function = lambda_get_backend(account, region).get_function(arn)
+        payload = target_input(target, event)
+    except Exception as error:
+        logger.exception("rule %s could not invoke %s", rule.name, arn)
+        _to_dead_letter_queue(rule, target, event, error)
+        return
+    threading.Thread(
+        target=_invoke_with_retries,
+        args=(function, payload, rule.name),
+        name=f"event-{rule.name}-{function.function_name}",
+        daemon=True,
+    ).start()
+
+
+def _invoke_with_retries(function: Any, payload: str, rule_name: str) -> None:
+    config = function.event_invoke_config[0].config if function.event_invoke_config else {}
+    attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
+    response: Any = b""
+    for _ in range(attempts):
+        headers: dict[str, str] = {}
+        try:
+            response = function.invoke(payload, {"x-amz-invocation-type": "Event"}, headers)
+        except Exception:
+            logger.exception("rule %s: invoking %s failed", rule_name, function.function_name)
+            headers["x-amz-function-error"] = "Unhandled"
+        if "x-amz-function-error" not in headers:
+            return
+    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    logger.error("rule %s: %s failed %d times", rule_name, function.function_name, attempts)
+    if destination and _arn_service(destination) == "sqs":
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{function.function_arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": json.loads(payload),
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": json.loads(response) if response else None,
+        }
+        region, account, name = (
+            destination.split(":")[3],
+            destination.split(":")[4],
+            destination.split(":")[5],
+        )
+        sqs_backends[account][region].send_message(queue_name=name, message_body=json.dumps(record))
+
+
 def _to_dead_letter_queue(rule: Rule, target: dict[str, Any], event: Any, error: Exception) -> None:
     queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
     if not queue_arn:
@@ -554,13 +734,22 @@ def _next_sequencer() -> str:
         return f"{0x617F08299329D189 + _sequencer:016X}"
 
 
+# A delete marker has no content: S3's Object Deleted event gives it the MD5 of nothing.
+EMPTY_ETAG = "d41d8cd98f00b204e9800998ecf8427e"
+
+
 def s3_event(account_id: str, bucket: Any, event_name: str, key: Any) -> dict[str, Any]:
-    """The EventBridge event S3 publishes (docs: "EventBridge message structure")."""
-    detail_object: dict[str, Any] = {
-        "key": key.name,
-        "size": key.size,
-        "etag": key.etag.replace('"', ""),
-    }
+    """The EventBridge event S3 publishes (docs: "EventBridge message structure").
+
+    ``Object Deleted`` carries no ``size`` and a ``deletion-type``: ``Delete Marker Created`` (a
+    versioned object's DeleteObject) or ``Permanently Deleted``.
+    """
+    removed = event_name.startswith("s3:ObjectRemoved")
+    marker = isinstance(key, FakeDeleteMarker)
+    detail_object: dict[str, Any] = {"key": key.name}
+    if not removed:
+        detail_object["size"] = key.size
+    detail_object["etag"] = EMPTY_ETAG if marker else key.etag.replace('"', "")
     version_id = key.version_id
     if version_id and version_id != "null":
         # S3 leaves the field out for an object written while versioning was never enabled.
@@ -584,6 +773,11 @@ def s3_event(account_id: str, bucket: Any, event_name: str, key: Any) -> dict[st
             "requester": account_id,
             "source-ip-address": "127.0.0.1",
             "reason": _REASONS.get(event_name, event_name.split(":")[1]),
+            **(
+                {"deletion-type": "Delete Marker Created" if marker else "Permanently Deleted"}
+                if removed
+                else {}
+            ),
         },
     }
 
@@ -607,6 +801,20 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
         logger.exception("S3 -> EventBridge delivery failed for s3://%s/%s", bucket.name, key.name)
 
 
+def _set_delete_marker(self: S3Backend, bucket_name: str, key_name: str) -> Any:
+    # moto sends no event when DeleteObject puts a delete marker on a versioned object (it only
+    # notifies permanent deletions); S3 sends "Object Deleted" (deletion-type "Delete Marker
+    # Created"), which is how the suite-file rule learns that a suite was deleted.
+    marker = _originals[(S3Backend, "_set_delete_marker")](self, bucket_name, key_name)
+    moto_s3_notifications.send_event(
+        self.account_id,
+        moto_s3_notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+        self.get_bucket(bucket_name),
+        marker,
+    )
+    return marker
+
+
 def _tags(account_id: str, bucket: Any, key: Any) -> list[Any]:
     from moto.s3.models import s3_backends  # noqa: PLC0415
 
@@ -625,8 +833,10 @@ def _patches() -> list[tuple[Any, str, Any]]:
         (FakeBucket, "update_from_cloudformation_json", classmethod(_bucket_update_from_cfn)),
         (Key, "create_from_cloudformation_json", classmethod(_kms_create_from_cfn)),
         (CustomModel, "create_from_cloudformation_json", classmethod(_custom_create_from_cfn)),
+        (LambdaPermission, "create_from_cloudformation_json", classmethod(_permission_create_from_cfn)),
         (Rule, "send_to_targets", _send_to_targets),
         (moto_s3_notifications, "_send_event_bridge_message", _send_event_bridge_message),
+        (S3Backend, "_set_delete_marker", _set_delete_marker),
         (moto_cfn_parsing, "get_model_map", _get_model_map),
         (moto_cfn_parsing, "get_name_type_map", _get_name_type_map),
     ]

@@ -116,8 +116,11 @@ class MotoPipeline:
             c.BEDROCK_ROLE_LOGICAL_ID: role_arn,
         }
         function_arns: dict[str, str] = {}
+        # Only the state machine's functions: this copy has no S3 -> EventBridge rules (so no
+        # SyncSchedules) and its environment names resources created here.
+        definition_text = json.dumps(resources[c.STATE_MACHINE_LOGICAL_ID]["Properties"]["DefinitionString"])
         for logical_id, resource in resources.items():
-            if resource["Type"] != "AWS::Lambda::Function":
+            if resource["Type"] != "AWS::Lambda::Function" or f'"{logical_id}"' not in definition_text:
                 continue
             properties = resource["Properties"]
             env = resolve_intrinsics(

@@ -4,6 +4,12 @@
   model that generates the responses; nothing for precomputed responses (the dataset carries them).
 - Evaluation job = records x metrics x (judge input tokens x input price + judge output tokens x
   output price) of the evaluator (judge) model.
+- Classic automated jobs (Accuracy / Robustness / Toxicity) have no judge: only response
+  collection, once per dataset entry. ``Builtin.Robustness`` re-asks every prompt perturbed
+  (``robustnessPerturbations`` in the price file, 5 by default: the user guide lists five kinds of
+  perturbation -- lower case, typos, numbers as words, random upper case, whitespace), so that
+  entry's inference costs 1 + 5 times as much. A built-in prompt dataset (``Builtin.BoolQ``, ...)
+  cannot be measured offline: its row has no number and a note says so (no partial total).
 
 The guide assumes ~1,500 input and ~200 output tokens per record and metric. Here the input side is
 measured from the dataset instead: a fixed rubric overhead plus the record's own text (prompt,
@@ -29,8 +35,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from evalpipe.validation.facts import DatasetKind, JobKind, SuiteFacts, dig
-from evalpipe.validation.metrics import JUDGE_BUILTINS, REFERENCE_BUILTINS, REFERENCE_VARIABLE
+from evalpipe.validation.facts import DatasetEntryFacts, DatasetKind, JobKind, SuiteFacts, dig
+from evalpipe.validation.metrics import (
+    BUILTIN_DATASET_PROMPTS,
+    JUDGE_BUILTINS,
+    REFERENCE_BUILTINS,
+    REFERENCE_VARIABLE,
+    ROBUSTNESS,
+)
 
 PRICES_ENV = "EVALPIPE_PRICES"
 BUNDLED_PRICES = Path(__file__).resolve().parent / "data" / "prices.json"
@@ -63,6 +75,9 @@ class TokenAssumptions:
         The judge's answer per record and metric (score and explanation): the guide's ~200.
     generated_response_tokens : int
         Length of a response a live model generates, when the dataset has no reference to go by.
+    robustness_perturbations : int
+        Perturbed copies of each prompt a classic ``Builtin.Robustness`` metric has the model
+        answer besides the prompt itself (the user guide's five kinds of perturbation).
     """
 
     chars_per_token: float = 4.0
@@ -70,6 +85,7 @@ class TokenAssumptions:
     custom_overhead_tokens: int = 150
     judge_output_tokens: int = 200
     generated_response_tokens: int = 300
+    robustness_perturbations: int = 5
 
     FILE_KEYS = {
         "charsPerToken": "chars_per_token",
@@ -77,6 +93,7 @@ class TokenAssumptions:
         "customOverheadTokens": "custom_overhead_tokens",
         "judgeOutputTokens": "judge_output_tokens",
         "generatedResponseTokens": "generated_response_tokens",
+        "robustnessPerturbations": "robustness_perturbations",
     }
 
     def tokens(self, chars: float) -> float:
@@ -491,12 +508,17 @@ def estimate_run(suite: object, measure: DatasetMeasure, prices: PriceTable) -> 
             f"{measure.skipped} non-blank line(s) are not JSON objects and were left out: "
             "run `evalpipe validate` first"
         )
-    if n == 0:
+    classic = facts.job_kind is JobKind.CLASSIC
+    if n == 0 and (not classic or facts.custom_entry is not None):
         notes.append("the dataset has no records: nothing to grade")
 
     collection, response_tokens = _collection(
         suite, facts, measure, prices, notes=notes, assumptions=assumptions
     )
+    if classic:
+        return _classic_estimate(
+            suite, facts, measure, prices, collection, notes=notes, assumptions=assumptions
+        )
     text = _Text(
         prompt=_per_record(tokens, measure.prompt_chars, n),
         response=response_tokens,
@@ -583,17 +605,88 @@ def _collection(
     return CostItem(item, details, usd, model, round(in_total), round(out_total)), out_each
 
 
+def _classic_estimate(
+    suite: object,
+    facts: SuiteFacts,
+    measure: DatasetMeasure,
+    prices: PriceTable,
+    collection: CostItem,
+    *,
+    notes: list[str],
+    assumptions: list[str],
+) -> Estimate:
+    """A classic job: one response-collection row per dataset entry, no judge (see the module doc)."""
+    tokens = prices.tokens
+    notes.append(
+        "classic automated metrics (Accuracy, Robustness, Toxicity) are computed without a judge "
+        "model: no judge cost; the model's inference is the cost"
+    )
+    items: list[CostItem] = []
+    custom = facts.custom_entry
+    if custom is not None:
+        items.append(_with_perturbations(collection, custom, tokens, assumptions))
+    model = dig(suite, "inferenceConfig", "models", 0, "bedrockModel", "modelIdentifier")
+    for entry in facts.entries:
+        if not entry.builtin:
+            continue
+        perturbed = f"; each prompt also answered in {tokens.robustness_perturbations} perturbed versions"
+        times = f"{perturbed} for {ROBUSTNESS}" if ROBUSTNESS in entry.metrics else ""
+        items.append(
+            CostItem(
+                "Response collection",
+                f"{entry.dataset}: a built-in dataset (not measured){times}",
+                None,
+                model if isinstance(model, str) else None,
+            )
+        )
+        notes.append(
+            f"{entry.dataset} is a built-in prompt dataset whose text is not available to measure "
+            f"(the service's copy holds {BUILTIN_DATASET_PROMPTS} prompts, per the user guide, of unknown "
+            "length): its inference cost is not estimated, so there is no total"
+        )
+    assumptions.append(
+        f"prices: {prices.source}, {prices.currency} per 1M tokens, on-demand; S3 storage and requests "
+        "are negligible (< $0.01 per run for datasets under 1 MB) and not included"
+    )
+    return Estimate(
+        records=measure.records,
+        metrics=0,
+        items=tuple(items),
+        per_metric_usd=None,
+        assumptions=tuple(assumptions),
+        notes=tuple(dict.fromkeys(notes)),
+        prices_source=prices.source,
+        currency=prices.currency,
+    )
+
+
+def _with_perturbations(
+    item: CostItem, entry: DatasetEntryFacts, tokens: TokenAssumptions, assumptions: list[str]
+) -> CostItem:
+    """The custom dataset's collection row, times (1 + perturbations) when it measures Robustness."""
+    if ROBUSTNESS not in entry.metrics:
+        return item
+    factor = 1 + tokens.robustness_perturbations
+    assumptions.append(
+        f"{ROBUSTNESS}: every prompt is also answered in {tokens.robustness_perturbations} perturbed "
+        "versions (lower case, typos, numbers as words, random upper case, whitespace), each as long "
+        "as the original"
+    )
+    return CostItem(
+        item.item,
+        f"{item.details} x (1 + {tokens.robustness_perturbations} perturbed prompts for {ROBUSTNESS})",
+        None if item.usd is None else item.usd * factor,
+        item.model,
+        item.input_tokens * factor,
+        item.output_tokens * factor,
+    )
+
+
 def _judge_groups(
     facts: SuiteFacts, text: _Text, tokens: TokenAssumptions, assumptions: list[str], notes: list[str]
 ) -> list[_Group]:
     if facts.job_kind is JobKind.HUMAN:
         notes.append("human evaluation: no judge model is billed; the work team's time is not estimated")
-        return []
-    if facts.job_kind is JobKind.CLASSIC:
-        notes.append(
-            "classic automated metrics (Accuracy, Robustness, Toxicity) are computed without a judge "
-            "model: no judge cost is estimated"
-        )
         return []
     custom = {m.name: m for m in facts.custom_metrics if m.name is not None}
     builtin_model = _first(facts.builtin_evaluators) or _first(facts.custom_evaluators)

@@ -1,8 +1,12 @@
-"""Suite + dropped dataset object -> the keyword arguments of ``bedrock.create_evaluation_job``.
+"""Suite + run trigger -> the keyword arguments of ``bedrock.create_evaluation_job``.
 
-The suite carries the API members unchanged; this module fills in what depends on the object
-(dataset location and name, job name, idempotency token, output prefix, tags) and on the
-deployment (role, KMS key). It never mutates the suite.
+The suite carries the API members unchanged; this module fills in what depends on the run's
+trigger (the dropped object's dataset location and name, job name, idempotency token, output
+prefix, tags) and on the deployment (role, KMS key). It never mutates the suite.
+
+``datasetMetricConfigs`` entries that name a built-in dataset (``Builtin.BoolQ``, ...) are sent
+exactly as the suite gives them; the one custom entry, if any, gets the dropped object. A suite of
+built-in datasets only is sent unchanged (its runs come from a schedule or ``evalpipe run``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import re
 import unicodedata
 from typing import Any
 
-from evalpipe.runs import DatasetObject
+from evalpipe.dataset_configs import custom_entries
+from evalpipe.knowledge_bases import request_inference_config
+from evalpipe.runs import DatasetObject, RunTrigger
 from evalpipe.suite import RUN_ID_TAG_KEY, SUITE_TAG_KEY, Suite, SuiteError
 
 MAX_TAG_VALUE_LENGTH = 256
@@ -24,21 +30,23 @@ _NOT_DATASET_NAME = re.compile(r"[^0-9a-zA-Z._-]+")
 
 def build_create_job_request(
     suite: Suite,
-    dataset: DatasetObject,
+    trigger: RunTrigger,
     *,
     role_arn: str,
     output_s3_uri: str,
     kms_key_id: str | None = None,
 ) -> dict[str, Any]:
-    """The ``CreateEvaluationJob`` request for one run of ``suite`` on ``dataset``.
+    """The ``CreateEvaluationJob`` request for one run of ``suite``.
 
     Parameters
     ----------
     suite
-        The suite the dataset belongs to; not modified.
-    dataset
-        The dropped object: gives the job name (``run_id``), the idempotency token, the
-        dataset location and, when the suite names no dataset, the dataset name.
+        The suite of the run; not modified.
+    trigger
+        What started the run: gives the job name (``run_id``) and the idempotency token. A
+        dropped dataset object (`DatasetObject`) also gives the custom entry's dataset location
+        and, when the suite names no dataset, its name; a run request (`RunRequest`) runs a suite
+        of built-in datasets as it is.
     role_arn
         The service role Bedrock assumes.
     output_s3_uri
@@ -54,8 +62,9 @@ def build_create_job_request(
     Raises
     ------
     SuiteError
-        When the suite does not hold exactly one ``automated.datasetMetricConfigs`` entry
-        (the validator rejects such suites before a job is built).
+        When the suite holds no ``datasetMetricConfigs`` entry, more than one custom entry, or
+        a kind of entry the trigger cannot fill (a custom entry without a dropped object, a dropped
+        object for a suite of built-in datasets only); the validator rejects such runs first.
 
     Examples
     --------
@@ -66,28 +75,39 @@ def build_create_job_request(
     """
     evaluation_config = copy.deepcopy(suite.evaluation_config)
     root = "human" if suite.is_human else "automated"  # a human job: evaluationConfig.human
-    automated = evaluation_config.get(root)
-    entries = automated.get("datasetMetricConfigs") if isinstance(automated, dict) else None
-    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
+    member = evaluation_config.get(root)
+    entries = member.get("datasetMetricConfigs") if isinstance(member, dict) else None
+    where = f"suite {suite.name!r}: evaluationConfig.{root}.datasetMetricConfigs"
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise SuiteError(f"{where} must hold at least one entry object")
+    custom = [entry.index for entry in custom_entries({"evaluationConfig": {root: member}})]
+    if len(custom) > 1:
+        raise SuiteError(f"{where} holds {len(custom)} custom datasets; the dropped object fills only one")
+    if custom and not isinstance(trigger, DatasetObject):
         raise SuiteError(
-            f"suite {suite.name!r}: evaluationConfig.{root}.datasetMetricConfigs must hold "
-            "exactly one entry (the pipeline fills in its dataset)"
+            f"{where}[{custom[0]}] names a custom dataset: only a dropped dataset object runs it"
         )
-    # The pipeline owns the dataset object: its name and the location of the dropped file.
-    entries[0]["dataset"] = {
-        "name": dataset_name(suite, dataset),
-        "datasetLocation": {"s3Uri": dataset.s3_uri},
-    }
+    if not custom and isinstance(trigger, DatasetObject):
+        raise SuiteError(
+            f"{where} names only built-in datasets: a dropped dataset object has nothing to fill"
+        )
+    if custom and isinstance(trigger, DatasetObject):
+        # The pipeline owns the custom dataset: its name and the location of the dropped file.
+        entries[custom[0]]["dataset"] = {
+            "name": dataset_name(suite, trigger),
+            "datasetLocation": {"s3Uri": trigger.s3_uri},
+        }
 
     request: dict[str, Any] = {
-        "jobName": dataset.run_id,
+        "jobName": trigger.run_id,
         "jobDescription": suite.job_description(),
-        "clientRequestToken": dataset.client_request_token,
+        "clientRequestToken": trigger.client_request_token,
         "roleArn": role_arn,
-        "jobTags": job_tags(suite, dataset),
+        "jobTags": job_tags(suite, trigger),
         "applicationType": suite.application_type,
         "evaluationConfig": evaluation_config,
-        "inferenceConfig": copy.deepcopy(suite.inference_config),
+        # A copy, with byteContent blobs (base64 in the suite) decoded to the bytes boto3 takes.
+        "inferenceConfig": request_inference_config(suite.inference_config),
         "outputDataConfig": {"s3Uri": output_s3_uri},
     }
     if kms_key_id:
@@ -96,7 +116,7 @@ def build_create_job_request(
 
 
 def dataset_name(suite: Suite, dataset: DatasetObject) -> str:
-    """``dataset.name`` of the request: the suite's when given, else the file name made valid.
+    """``dataset.name`` of the custom entry: the suite's when given, else the file name made valid.
 
     The file name is reduced to the API's ``[0-9a-zA-Z-_.]+`` (runs of other characters
     become ``-``) and cut to 63 characters; ``"dataset"`` when nothing is left.
@@ -106,17 +126,22 @@ def dataset_name(suite: Suite, dataset: DatasetObject) -> str:
     >>> _NOT_DATASET_NAME.sub("-", "week 12 (final)").strip("-.")
     'week-12-final'
     """
-    if suite.dataset_name:
-        return suite.dataset_name
+    index = suite.custom_dataset_index
+    entries = (suite.evaluation_config.get("human" if suite.is_human else "automated") or {}).get(
+        "datasetMetricConfigs"
+    )
+    given = (entries[index].get("dataset") or {}).get("name") if index is not None else suite.dataset_name
+    if isinstance(given, str) and given:
+        return given
     cleaned = _NOT_DATASET_NAME.sub("-", dataset.name).strip("-.")
     return cleaned[:MAX_DATASET_NAME_LENGTH].rstrip("-.") or "dataset"
 
 
-def job_tags(suite: Suite, dataset: DatasetObject) -> list[dict[str, str]]:
+def job_tags(suite: Suite, trigger: RunTrigger) -> list[dict[str, str]]:
     """``jobTags``: the pipeline's two tags first, then the suite's sorted by key."""
     tags = [
         {"key": SUITE_TAG_KEY, "value": sanitize_tag_value(suite.name)},
-        {"key": RUN_ID_TAG_KEY, "value": dataset.run_id},
+        {"key": RUN_ID_TAG_KEY, "value": trigger.run_id},
     ]
     tags += [
         {"key": key, "value": sanitize_tag_value(value)}

@@ -19,6 +19,7 @@ HTML report (``report_key``), the run record and the job output.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import textwrap
@@ -30,7 +31,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from evalpipe.dataset_configs import builtin_dataset_names
 from evalpipe.runs import SEVERITY, RunStatus, Verdict, results_prefix
+from evalpipe.validation.metrics import metric_scale
 
 if TYPE_CHECKING:
     from evalpipe.history.compare import Comparison, MetricComparison
@@ -260,7 +263,8 @@ def _subject_detail(verdict: str, run: Mapping, comparison: Comparison | None) -
         case Verdict.TIMED_OUT:
             return "job timed out"
         case Verdict.REJECTED:
-            return f"dataset rejected ({_plural(_problem_count(run), 'problem')})"
+            what = "run" if _request(run) else "dataset"
+            return f"{what} rejected ({_plural(_problem_count(run), 'problem')})"
         case Verdict.ERROR:
             error_type = _text(_mapping(run.get("error")).get("type"))
             return f"pipeline error ({error_type})" if error_type else "pipeline error"
@@ -313,7 +317,8 @@ def _headline(verdict: str, run: Mapping, comparison: Comparison | None) -> str:
         case Verdict.TIMED_OUT:
             detail = "the job ran past its deadline and the pipeline stopped it"
         case Verdict.REJECTED:
-            detail = f"the dataset did not pass validation ({_plural(_problem_count(run), 'problem')})"
+            what = "the run request" if _request(run) else "the dataset"
+            detail = f"{what} did not pass validation ({_plural(_problem_count(run), 'problem')})"
         case Verdict.ERROR:
             error_type = _text(_mapping(run.get("error")).get("type"))
             detail = "the pipeline itself failed" + (f" ({error_type})" if error_type else "")
@@ -333,7 +338,7 @@ def _is_human(run: Mapping) -> bool:
 
 def _human_done(run: Mapping) -> list[str]:
     """A completed human job: the work is done, when, and where the ratings are."""
-    bucket = _text(_mapping(run.get("dataset")).get("bucket"))
+    bucket = _bucket(run)
     suite, run_id = _text(run.get("suite")), _text(run.get("run_id"))
     lines = [
         "Human evaluation: your work team has finished rating this job.",
@@ -361,6 +366,7 @@ def _identity(run: Mapping, comparison: Comparison | None) -> list[str]:
         ("Suite", _text(run.get("suite"))),
         ("Dataset", _dataset_uri(dataset)),
         ("Version", _text(dataset.get("version_id"))),
+        *_request_fields(run),
         ("Job name", _text(run.get("job_name"))),
         ("Job ARN", _text(run.get("job_arn"))),
         ("Started", _text(run.get("created_at"))),
@@ -383,6 +389,10 @@ def _completed(run: Mapping, comparison: Comparison | None) -> list[list[str]]:
     categories = _mapping(run.get("categories"))
     if categories:
         blocks.append(_categories_table(categories, sorted(metrics)))
+    datasets = _mapping(run.get("datasets"))  # only runs over several datasets carry it
+    if len(datasets) > 1:
+        title = "Average score by dataset"
+        blocks.append(_categories_table(datasets, sorted(metrics), title_text=title, label="Dataset"))
     blocks.append(_low_records(run))
     blocks.append(record_changes(comparison))
     return blocks
@@ -414,12 +424,26 @@ def metrics_table(
     if not metrics:
         return [title, "  No metric results were found in the job output."]
     if comparison is not None and comparison.baseline_run_id:
-        return [title, *_compared_metrics(metrics, comparison)]
-    lines = [title, *_plain_metrics(metrics)]
+        return [title, *_compared_metrics(metrics, comparison), *_direction_notes(metrics)]
+    lines = [title, *_plain_metrics(metrics), *_direction_notes(metrics)]
     if no_baseline_note:
         note = comparison.baseline_note if comparison is not None else "this run was not compared"
         lines.extend(_bullet(f"No baseline: {note}.", marker=""))
     return lines
+
+
+def _direction_notes(metrics: Mapping) -> list[str]:
+    """Which metrics are lower-is-better (their rule flags high scores) and which are percentages."""
+    names = [str(name) for name in sorted(metrics)]
+    lower = [name for name in names if _fmt_rule(_mapping(metrics[name]).get("rule")).startswith(">")]
+    percent = [name for name in names if name.startswith(BUILTIN_PREFIX) and metric_scale(name) > 1]
+    notes = []
+    if lower:
+        notes.append(f"Lower is better for {', '.join(lower)}.")
+    if percent:
+        verb = "is a percentage" if len(percent) == 1 else "are percentages"
+        notes.append(f"{', '.join(percent)} {verb} (0-100).")
+    return [line for note in notes for line in _bullet(note, marker="")]
 
 
 def _plain_metrics(metrics: Mapping) -> list[str]:
@@ -591,8 +615,15 @@ def _change_where(change: RecordChange) -> str:
     return ", ".join(where)
 
 
-def _categories_table(categories: Mapping, metric_names: list[str]) -> list[str]:
-    """Category averages; categories as rows, or transposed / split when the table gets wide."""
+def _categories_table(
+    categories: Mapping,
+    metric_names: list[str],
+    *,
+    title_text: str = "Average score by category",
+    label: str = "Category",
+) -> list[str]:
+    """Category averages (or per-dataset averages, with ``title_text`` / ``label``); categories as
+    rows, or transposed / split when the table gets wide."""
     names = sorted(categories, key=str)
     hidden = max(len(names) - MAX_CATEGORY_ROWS, 0)
     names = names[:MAX_CATEGORY_ROWS]
@@ -607,14 +638,14 @@ def _categories_table(categories: Mapping, metric_names: list[str]) -> list[str]
     by_category = [
         [label] + [cell(c, m) for m in metric_names] for c, label in zip(names, labels, strict=True)
     ]
-    title = ["Average score by category"]
+    title = [title_text]
     notes = []
     if headers != metric_names:
         notes.append(f"  (metric names shown without the {BUILTIN_PREFIX} prefix)")
     if hidden:
         notes.append(f"  ... and {_plural(hidden, 'more category', 'more categories')}")
 
-    wide = _table(["Category", *headers], by_category, "l" + "r" * len(headers))
+    wide = _table([label, *headers], by_category, "l" + "r" * len(headers))
     if _width(wide) <= TABLE_MAX_WIDTH:
         return title + wide + notes
     # Few categories, many metrics: metrics as rows reads better than a split table.
@@ -624,7 +655,7 @@ def _categories_table(categories: Mapping, metric_names: list[str]) -> list[str]
         return title + transposed + notes
     # Still too wide both ways: split the metric columns into blocks that fit.
     lines = list(title)
-    for chunk_headers, chunk_rows in _column_chunks(by_category, ["Category", *headers]):
+    for chunk_headers, chunk_rows in _column_chunks(by_category, [label, *headers]):
         if len(lines) > 1:
             lines.append("")
         lines.extend(_table(chunk_headers, chunk_rows, "l" + "r" * (len(chunk_headers) - 1)))
@@ -740,7 +771,12 @@ def _rejected(run: Mapping) -> list[str]:
         lines.extend(_bullet(_problem_line(problem), marker=""))
     if total > len(problems):
         lines.append(f"  ... and {total - len(problems)} more")
-    lines += ["", "Nothing was submitted. Fix the problems and upload the dataset again."]
+    again = (
+        f"request the run again (evalpipe run --suite {_text(run.get('suite'))})"
+        if _request(run)
+        else "upload the dataset again"
+    )
+    lines += ["", f"Nothing was submitted. Fix the problems and {again}."]
     return lines
 
 
@@ -798,7 +834,7 @@ def _warnings(run: Mapping, verdict: str, comparison: Comparison | None) -> list
 def _where_to_look(run: Mapping, verdict: str, console_region: str | None) -> list[str]:
     run_id = _text(run.get("run_id"))
     suite = _text(run.get("suite"))
-    bucket = _text(_mapping(run.get("dataset")).get("bucket"))
+    bucket = _bucket(run)
     lines = ["Where to look"]
     report = _text(run.get("report_key"))
     if report and bucket:
@@ -878,6 +914,39 @@ def _problem_line(problem: object) -> str:
         parts.append(_text(problem.get("field")))
     parts.append(_one_line(_text(problem.get("message")), 500))
     return ": ".join(parts)
+
+
+def _request(run: Mapping) -> Mapping:
+    """The run request of a run no dataset drop started (``request``), else empty."""
+    return _mapping(run.get("request"))
+
+
+def _bucket(run: Mapping) -> str:
+    """The product bucket: the dropped dataset's, else the one a run request recorded."""
+    return _text(_mapping(run.get("dataset")).get("bucket")) or _text(_request(run).get("bucket"))
+
+
+def _request_fields(run: Mapping) -> list[tuple[str, str]]:
+    """``Trigger`` (scheduled run / manual run by evalpipe run) and the built-in datasets of a run
+    that no dataset drop started; nothing for a dataset's run (its ``Dataset`` line names it)."""
+    request = _request(run)
+    if not request:
+        return []
+    by = _text(request.get("requested_by"))
+    trigger = "scheduled run" if by == "schedule" else "manual run by evalpipe run" if by == "cli" else by
+    when = _text(request.get("time"))
+    if by == "schedule" and when:
+        trigger += f" (scheduled for {when})"
+    fields = [("Trigger", trigger)]
+    document = run.get("suite_document")
+    if isinstance(document, str):
+        try:
+            names = builtin_dataset_names(json.loads(document))
+        except ValueError:
+            names = []
+        if names:
+            fields.append(("Datasets", ", ".join(names) + " (built in)"))
+    return fields
 
 
 def _dataset_uri(dataset: Mapping) -> str:

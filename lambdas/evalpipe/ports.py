@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from evalpipe.aws.bedrock_jobs import BedrockJobs
     from evalpipe.aws.objects import Objects
     from evalpipe.aws.runs_table import RunsTable
+    from evalpipe.aws.schedules import Schedules
     from evalpipe.settings import Settings
 
 
@@ -42,3 +43,25 @@ class Ports:
     sns_client: Any
     settings: Settings
     clock: Callable[[], datetime] = field(default=now_utc)
+
+
+@dataclass
+class SchedulePorts:
+    """What the SyncSchedules function touches: suite files, the stack's schedules, the alerts topic.
+
+    Parameters
+    ----------
+    objects
+        The product bucket (``suites/<suite>.json``).
+    schedules
+        The stack's EventBridge Scheduler schedule group.
+    sns_client
+        A boto3 SNS client (alerts about invalid suite files).
+    settings
+        The function's typed environment (state machine, scheduler role, topic).
+    """
+
+    objects: Objects
+    schedules: Schedules
+    sns_client: Any
+    settings: Settings

@@ -15,8 +15,15 @@ Output line (model evaluation, see the Bedrock facts page)::
 
 Variations handled: `modelResponses` top-level instead of inside `inputRecord`; `result` as a
 number, `null` (N/A), `{"floatValue": x}` or `{"stringValue": s}` (N/A, kept in `extra`); metric
-names without the `Builtin.` prefix (kept verbatim); missing `evaluatorDetails`; RAG lines whose
-prompt, response and scores live in `conversationTurns`.
+names without the `Builtin.` prefix (classic outputs write `"Accuracy"`: `iter_output_records`
+renames them to the suite's `Builtin.Accuracy` when given the suite's metric names, else keeps
+them verbatim); values outside [0, 1] (Robustness is a percentage); missing `evaluatorDetails`;
+RAG lines whose prompt, response and scores live in `conversationTurns`.
+
+Which dataset a record came from is not in the line: a job with several `datasetMetricConfigs`
+entries writes one file per dataset, `.../taskTypes/<task>/datasets/<dataset>/<uuid>_output.jsonl`
+(human jobs: `.../datasets/<dataset>/...`), so `iter_output_records` reads `dataset` and
+`task_type` from the file's key (`output_location`); a key of another shape leaves them None.
 """
 
 from __future__ import annotations
@@ -25,15 +32,19 @@ import hashlib
 import heapq
 import json
 import math
+import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from evalpipe.human_results import HUMAN_RESULT_KEYS, human_score, human_score_entries, is_human_entry
 from evalpipe.runs import Verdict
 
 UNCATEGORIZED = "uncategorized"
+BUILTIN_PREFIX = "Builtin."
+# .../taskTypes/<task>/datasets/<dataset>/<file> (model evaluation) or .../datasets/<dataset>/<file> (human).
+_OUTPUT_LOCATION = re.compile(r"(?:^|/)(?:taskTypes/(?P<task>[^/]+)/)?datasets/(?P<dataset>[^/]+)/[^/]+$")
 PROMPT_EXCERPT_CHARS = 160
 EXPLANATION_EXCERPT_CHARS = 400
 ELLIPSIS = "…"
@@ -128,6 +139,11 @@ class RecordResult:
         model-evaluation record, or a RAG line read as one record).
     turn
         RAG only: the turn's 1-based position in its conversation.
+    dataset
+        The ``dataset.name`` of the output file the record came from (``Builtin.BoolQ``, the
+        custom dataset's name), None when the file's key does not say (`output_location`).
+    task_type
+        The file's ``taskTypes/<task>`` level, likewise.
     """
 
     index: int
@@ -139,6 +155,8 @@ class RecordResult:
     extra: dict = field(default_factory=dict)
     conversation: int | None = None
     turn: int | None = None
+    dataset: str | None = None
+    task_type: str | None = None
 
     @property
     def prompt_hash(self) -> str:
@@ -214,7 +232,11 @@ def parse_output_line(obj: object, index: int) -> RecordResult:
 
 
 def iter_output_records(
-    lines: Iterable[bytes | str | _Line], *, start_index: int = 0, source: str | None = None
+    lines: Iterable[bytes | str | _Line],
+    *,
+    start_index: int = 0,
+    source: str | None = None,
+    metric_names: Collection[str] = (),
 ) -> Iterator[RecordResult]:
     """Parse the lines of one output file lazily, skipping blank lines.
 
@@ -225,7 +247,12 @@ def iter_output_records(
     start_index
         Index of the first record, so the records of several files get one running index.
     source
-        Name of the file, used in error messages (e.g. its S3 key).
+        Name of the file, used in error messages (e.g. its S3 key). When it is the output key,
+        each record's `dataset` and `task_type` come from it (`output_location`).
+    metric_names
+        The suite's metric names (every ``metricNames`` entry). A score named without the
+        ``Builtin.`` prefix takes the suite's spelling (`normalise_metric_name`); empty keeps
+        every name as the output spells it.
 
     Yields
     ------
@@ -237,6 +264,8 @@ def iter_output_records(
     OutputFormatError
         On the first unreadable line; the message names the file and the 1-based line number.
     """
+    task_type, dataset = output_location(source) if source else (None, None)
+    listed = frozenset(metric_names)
     index = start_index
     for position, line in enumerate(lines, start=1):
         number, data = _numbered(line, position)
@@ -256,8 +285,49 @@ def iter_output_records(
         except OutputFormatError as exc:
             raise OutputFormatError(f"{where}: {exc}") from exc
         for record in records:
+            record.dataset, record.task_type = dataset, task_type
+            if listed:
+                record.scores = [_renamed(score, listed) for score in record.scores]
             yield record
             index += 1
+
+
+def output_location(key: str) -> tuple[str | None, str | None]:
+    """``(task_type, dataset)`` of an output file, from its key; ``(None, None)`` for another shape.
+
+    Examples
+    --------
+    >>> output_location("r/j/j/a/models/m/taskTypes/QuestionAndAnswer/datasets/Builtin.BoolQ/u_output.jsonl")
+    ('QuestionAndAnswer', 'Builtin.BoolQ')
+    >>> output_location("r/j/j/abc/datasets/golden/u_output.jsonl"), output_location("out.jsonl")
+    ((None, 'golden'), (None, None))
+    """
+    match = _OUTPUT_LOCATION.search(key)
+    if match is None:
+        return None, None
+    return match.group("task"), match.group("dataset")
+
+
+def normalise_metric_name(name: str, listed: Collection[str]) -> str:
+    """``name`` as the suite spells it: ``"Accuracy"`` -> ``"Builtin.Accuracy"`` when the suite
+    lists ``Builtin.Accuracy`` and not ``Accuracy`` itself; any other name is kept.
+
+    Examples
+    --------
+    >>> normalise_metric_name("Accuracy", ["Builtin.Accuracy"])
+    'Builtin.Accuracy'
+    >>> normalise_metric_name("Accuracy", ["Accuracy"]), normalise_metric_name("tone", ["Builtin.Accuracy"])
+    ('Accuracy', 'tone')
+    """
+    if name in listed or name.startswith(BUILTIN_PREFIX):
+        return name
+    prefixed = BUILTIN_PREFIX + name
+    return prefixed if prefixed in listed else name
+
+
+def _renamed(score: MetricScore, listed: Collection[str]) -> MetricScore:
+    name = normalise_metric_name(score.metric, listed)
+    return score if name == score.metric else replace(score, metric=name)
 
 
 def parse_rag_turns(obj: object, index: int, conversation: int) -> list[RecordResult] | None:
@@ -266,7 +336,9 @@ def parse_rag_turns(obj: object, index: int, conversation: int) -> list[RecordRe
     The RAG output layout is not documented publicly, so the turns are looked for in the line's
     ``conversationTurns`` and then in ``inputRecord.conversationTurns``; a turn is either the
     turn itself or ``{"inputRecord": <turn>, ...}``, and its scores are the first list found
-    among ``results``, ``scores`` and ``automatedEvaluationResult.scores``. Scores may be
+    among ``results``, ``scores`` and ``automatedEvaluationResult.scores``. The turn's ``output``
+    is the input turn's (precomputed), else the one beside ``inputRecord`` (a live knowledge
+    base's; everything but its text is kept in ``extra["output"]``). Scores may be
     numbers or ``{"floatValue": x}``; unknown keys of the line and of the turn go to ``extra``.
 
     Parameters
@@ -317,6 +389,11 @@ def parse_rag_turns(obj: object, index: int, conversation: int) -> list[RecordRe
         if unknown_turn:
             turn_extra["turnRecord"] = unknown_turn
         output = turn_input.get("output")
+        if output is None and isinstance(turn.get("output"), dict):
+            # A live knowledge base wrote the output beside the input turn: keep what it
+            # retrieved and cited (the dataset never had it), the text becomes the response.
+            output = turn["output"]
+            turn_extra["output"] = {k: v for k, v in output.items() if k != "text"}
         identifier = output.get("knowledgeBaseIdentifier") if isinstance(output, dict) else None
         if isinstance(identifier, str):
             turn_extra["knowledgeBaseIdentifier"] = identifier
@@ -518,6 +595,10 @@ class RunSummary:
         All flagged scores of the run (record x metric pairs), not just the listed ones.
     verdict
         `LOW_SCORES` if any score is flagged, else `PASSED`.
+    datasets
+        Dataset -> metric -> average, like `categories`, when the records come from more than
+        one dataset (a job with several ``datasetMetricConfigs`` entries); empty otherwise,
+        since one dataset's averages are `metrics`' own.
     """
 
     record_count: int
@@ -526,6 +607,7 @@ class RunSummary:
     low_records: list[LowRecord]
     low_count: int
     verdict: Verdict
+    datasets: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     def as_item(self) -> dict[str, Any]:
         """Plain dicts/lists/floats (the runs table converts numbers to Decimal)."""
@@ -548,6 +630,10 @@ class RunSummary:
             low_records=low_records,
             low_count=int(item.get("low_count") or sum(m.low_count for m in metrics.values())),
             verdict=Verdict(item["verdict"]),
+            datasets={
+                name: {m: _float_or_none(v) for m, v in avgs.items()}
+                for name, avgs in (item.get("datasets") or {}).items()
+            },
         )
 
 
@@ -613,6 +699,7 @@ class Aggregator:
         self._rules: dict[str, LowRule] = {}
         self._metrics: dict[str, _Running] = {}
         self._categories: dict[str, dict[str, _Running]] = {}
+        self._datasets: dict[str, dict[str, _Running]] = {}
         # Min-heap of the kept flagged scores keyed (badness, -index, -seq): the root is the least
         # bad one (on equal badness the later record), evicted first.
         self._heap: list[tuple[float, int, int, LowRecord]] = []
@@ -624,12 +711,15 @@ class Aggregator:
         self._records += 1
         category = record.category or UNCATEGORIZED
         per_category = self._categories.setdefault(category, {})
+        per_dataset = self._datasets.setdefault(record.dataset, {}) if record.dataset else None
         for item in record.scores:
             running = self._metrics.get(item.metric)
             if running is None:
                 running = self._metrics[item.metric] = _Running()
             running.add(item.score)
             per_category.setdefault(item.metric, _Running()).add(item.score)
+            if per_dataset is not None:
+                per_dataset.setdefault(item.metric, _Running()).add(item.score)
             if item.score is not None:
                 rule = self._rule(item.metric)
                 if rule.is_low(item.score):
@@ -667,6 +757,14 @@ class Aggregator:
         # Heap entries are (badness, -index, -seq): sorting them descending gives worst first.
         low_records = [entry[3] for entry in sorted(self._heap, reverse=True)]
         low_count = sum(m.low_count for m in metrics.values())
+        datasets = (
+            {
+                name: {metric: r.average for metric, r in per_metric.items()}
+                for name, per_metric in sorted(self._datasets.items())
+            }
+            if len(self._datasets) > 1
+            else {}
+        )
         return RunSummary(
             record_count=self._records,
             metrics=metrics,
@@ -674,6 +772,7 @@ class Aggregator:
             low_records=low_records,
             low_count=low_count,
             verdict=Verdict.LOW_SCORES if low_count else Verdict.PASSED,
+            datasets=datasets,
         )
 
     def _rule(self, metric: str) -> LowRule:

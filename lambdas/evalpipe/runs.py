@@ -1,6 +1,8 @@
-"""Run identity and lifecycle: statuses, verdicts and the names derived from a dataset object.
+"""Run identity and lifecycle: statuses, verdicts and the names derived from what started a run.
 
-Every name is derived from the object (bucket, key, version) and the S3 event time, so a
+A run has one *trigger*: a dataset object dropped under ``datasets/<suite>/`` (`DatasetObject`,
+from S3's ``Object Created`` event) or a run request (`RunRequest`, the ``Run Requested`` event a
+suite's schedule or ``evalpipe run`` sends). Every name derives from the trigger, so a
 re-delivered event yields the same run id, job name and idempotency token.
 """
 
@@ -11,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 SUITE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 JOB_NAME_PATTERN = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
@@ -20,6 +23,9 @@ RESULTS_PREFIX = "results/"
 REPORTS_PREFIX = "reports/"
 # Runs of objects whose key names no suite are recorded (and rejected) under this suite.
 UNKNOWN_SUITE = "unknown-suite"
+# The envelope of a run request (an EventBridge-style event; docs/design.md, "The state machine").
+RUN_REQUEST_SOURCE = "evalpipe"
+RUN_REQUEST_DETAIL_TYPE = "Run Requested"
 
 
 class RunStatus(StrEnum):
@@ -61,6 +67,18 @@ class DatasetKeyError(ValueError):
     """The object key does not follow `datasets/<suite>/<name>.jsonl`."""
 
 
+class TriggerKind(StrEnum):
+    """What started a run (the run item's ``trigger``)."""
+
+    DATASET = "dataset"  # a dataset dropped under datasets/<suite>/
+    SCHEDULE = "schedule"  # the suite's EventBridge Scheduler schedule fired
+    CLI = "cli"  # someone ran `evalpipe run --suite S`
+
+
+class TriggerError(ValueError):
+    """The execution input is neither an S3 ``Object Created`` event nor a run request."""
+
+
 @dataclass(frozen=True)
 class DatasetObject:
     """The dropped dataset object, as the S3 event describes it."""
@@ -71,6 +89,10 @@ class DatasetObject:
     etag: str | None
     size: int | None
     event_time: datetime
+
+    kind = TriggerKind.DATASET
+    # The run item attribute that holds `as_item()`.
+    item_key = "dataset"
 
     @property
     def suite(self) -> str:
@@ -106,13 +128,15 @@ class DatasetObject:
     @property
     def run_id(self) -> str:
         """Also the Bedrock job name: `<suite-slug>-<YYYYMMDD-HHMMSS>-<hash8>`."""
-        stamp = self.event_time.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-        slug = slugify(self.suite)[:30].strip("-") or "suite"
-        return f"{slug}-{stamp}-{self.fingerprint[:8]}"
+        return _run_id(self.suite, self.event_time, self.fingerprint)
 
     @property
     def client_request_token(self) -> str:
         return self.fingerprint[:64]
+
+    def describe(self) -> str:
+        """How notifications name the trigger: ``dataset s3://bucket/key``."""
+        return f"dataset {self.s3_uri}"
 
     def as_item(self) -> dict:
         return {
@@ -148,6 +172,245 @@ class DatasetObject:
             size=int(item["size"]) if item.get("size") is not None else None,
             event_time=datetime.fromisoformat(item["event_time"]),
         )
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run that no dataset drop starts: a suite's schedule fired, or ``evalpipe run`` asked for it.
+
+    Only suites that name nothing but built-in datasets (``Builtin.BoolQ``, ...) run this way; the
+    validate step rejects a request for a suite that needs a dataset object.
+
+    Identity: a scheduled run is the suite and the *scheduled* time (``<aws.scheduler.scheduled-time>``),
+    so the scheduler retrying one invocation (a new execution id, the same scheduled time) claims the
+    same run and sends Bedrock the same token. A CLI run is the request's own id (a fresh UUID per
+    invocation), so two invocations are two runs even within one second.
+
+    Attributes
+    ----------
+    suite_name
+        The suite as the request names it (`suite` is it when it is a valid suite name).
+    requested_by
+        `TriggerKind.SCHEDULE` or `TriggerKind.CLI`.
+    request_id
+        The envelope's ``id``: the scheduler's execution id, or the CLI's UUID.
+    request_time
+        The envelope's ``time``: the scheduled time, or when ``evalpipe run`` was invoked.
+    schedule_arn
+        The schedule that fired (scheduled runs).
+    bucket
+        The product bucket (the deployment's; a request names no object). Set by the validate
+        step from the function's settings, for the notification's links.
+
+    Examples
+    --------
+    >>> event = run_request_event("qa-weekly", TriggerKind.SCHEDULE, request_id="d32c5kddcf5bb8c3",
+    ...                           time="2026-03-02T06:00:00Z")
+    >>> request = RunRequest.from_event(event)
+    >>> request.run_id.startswith("qa-weekly-20260302-060000-"), request.describe()
+    (True, 'scheduled run')
+    >>> retry = run_request_event("qa-weekly", TriggerKind.SCHEDULE, request_id="e8f1aa0c27d4b911",
+    ...                           time="2026-03-02T06:00:00Z")
+    >>> RunRequest.from_event(retry).client_request_token == request.client_request_token
+    True
+    """
+
+    suite_name: str
+    requested_by: TriggerKind
+    request_id: str
+    request_time: datetime
+    schedule_arn: str | None = None
+    bucket: str | None = None
+
+    item_key = "request"
+
+    @property
+    def kind(self) -> TriggerKind:
+        return self.requested_by
+
+    @property
+    def suite(self) -> str:
+        """The suite the request names, or `UNKNOWN_SUITE` when that is not a suite name."""
+        return self.suite_name if SUITE_NAME_PATTERN.match(self.suite_name) else UNKNOWN_SUITE
+
+    @property
+    def key_problem(self) -> str | None:
+        """Why the request names no valid suite, or None."""
+        if SUITE_NAME_PATTERN.match(self.suite_name):
+            return None
+        return (
+            f"the run request names suite {self.suite_name!r}, which must match {SUITE_NAME_PATTERN.pattern}"
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        if self.requested_by is TriggerKind.SCHEDULE:
+            identity = f"run-request/schedule/{self.suite_name}@{_stamp_iso(self.request_time)}"
+        else:
+            identity = f"run-request/{self.requested_by.value}/{self.suite_name}#{self.request_id}"
+        return hashlib.sha256(identity.encode()).hexdigest()
+
+    @property
+    def run_id(self) -> str:
+        """Also the Bedrock job name: `<suite-slug>-<YYYYMMDD-HHMMSS>-<hash8>`."""
+        return _run_id(self.suite, self.request_time, self.fingerprint)
+
+    @property
+    def client_request_token(self) -> str:
+        return self.fingerprint[:64]
+
+    def describe(self) -> str:
+        """How notifications name the trigger: ``scheduled run`` / ``manual run by evalpipe run``."""
+        if self.requested_by is TriggerKind.SCHEDULE:
+            return "scheduled run"
+        return "manual run by evalpipe run"
+
+    def as_item(self) -> dict:
+        return {
+            "suite": self.suite_name,
+            "requested_by": self.requested_by.value,
+            "request_id": self.request_id,
+            "time": _stamp_iso(self.request_time),
+            "schedule_arn": self.schedule_arn,
+            "bucket": self.bucket,
+        }
+
+    @classmethod
+    def from_event(cls, event: dict, *, bucket: str | None = None) -> RunRequest:
+        """Read a ``Run Requested`` event (see `run_request_event`).
+
+        Raises
+        ------
+        TriggerError
+            When ``detail.requestedBy`` is not ``schedule`` or ``cli``, or a field is missing.
+        """
+        detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+        try:
+            requested_by = TriggerKind(str(detail.get("requestedBy")))
+        except ValueError:
+            requested_by = TriggerKind.DATASET
+        if requested_by is TriggerKind.DATASET:
+            given = detail.get("requestedBy")
+            raise TriggerError(f"run request: detail.requestedBy must be 'schedule' or 'cli', not {given!r}")
+        suite, request_id, when = detail.get("suite"), event.get("id"), event.get("time")
+        if not isinstance(suite, str) or not isinstance(request_id, str) or not isinstance(when, str):
+            raise TriggerError("run request: detail.suite, id and time must be strings")
+        schedule_arn = detail.get("scheduleArn")
+        return cls(
+            suite_name=suite,
+            requested_by=requested_by,
+            request_id=request_id,
+            request_time=parse_time(when),
+            schedule_arn=schedule_arn if isinstance(schedule_arn, str) and schedule_arn else None,
+            bucket=bucket,
+        )
+
+    @classmethod
+    def from_item(cls, item: dict) -> RunRequest:
+        return cls(
+            suite_name=item["suite"],
+            requested_by=TriggerKind(item["requested_by"]),
+            request_id=item["request_id"],
+            request_time=parse_time(item["time"]),
+            schedule_arn=item.get("schedule_arn"),
+            bucket=item.get("bucket"),
+        )
+
+
+RunTrigger = DatasetObject | RunRequest
+
+
+def is_run_request(event: object) -> bool:
+    """Whether an execution input is a run request (rather than S3's ``Object Created`` event)."""
+    return (
+        isinstance(event, dict)
+        and event.get("source") == RUN_REQUEST_SOURCE
+        and event.get("detail-type") == RUN_REQUEST_DETAIL_TYPE
+    )
+
+
+def trigger_from_event(event: dict, *, bucket: str | None = None) -> RunTrigger:
+    """The trigger an execution input describes: a run request, else the dropped dataset object.
+
+    Parameters
+    ----------
+    event
+        The execution input (or the whole execution state, which carries its fields).
+    bucket
+        The product bucket, recorded on a run request (a dataset event names its own).
+
+    Raises
+    ------
+    TriggerError
+        The input is a malformed run request; a malformed S3 event raises KeyError as before.
+    """
+    if is_run_request(event):
+        return RunRequest.from_event(event, bucket=bucket)
+    return DatasetObject.from_event(event)
+
+
+def trigger_from_run(run: dict) -> RunTrigger | None:
+    """The trigger stored on a run item (``dataset`` or ``request``), or None for neither."""
+    if isinstance(run.get(RunRequest.item_key), dict):
+        return RunRequest.from_item(run[RunRequest.item_key])
+    if isinstance(run.get(DatasetObject.item_key), dict):
+        return DatasetObject.from_item(run[DatasetObject.item_key])
+    return None
+
+
+def run_request_event(
+    suite: str,
+    requested_by: TriggerKind | str,
+    *,
+    request_id: str,
+    time: str,
+    schedule_arn: str | None = None,
+) -> dict[str, Any]:
+    """The ``Run Requested`` envelope that starts an execution without a dataset drop.
+
+    The same shape as the S3 event the other executions start with (``source``, ``detail-type``,
+    ``id``, ``time``, ``detail``), so the state machine reads both the same way. A schedule's
+    target input is this envelope with EventBridge Scheduler's context attributes as values
+    (``evalpipe.schedules``); ``evalpipe run`` fills in a UUID and the current time.
+
+    Parameters
+    ----------
+    suite
+        The suite to run (``suites/<suite>.json``).
+    requested_by
+        ``schedule`` or ``cli``.
+    request_id, time
+        The envelope's ``id`` and ``time`` (ISO-8601, e.g. ``2026-03-02T06:00:00Z``).
+    schedule_arn
+        The schedule (scheduled runs).
+    """
+    detail: dict[str, Any] = {"suite": suite, "requestedBy": TriggerKind(requested_by).value}
+    if schedule_arn:
+        detail["scheduleArn"] = schedule_arn
+    return {
+        "version": "0",
+        "id": request_id,
+        "detail-type": RUN_REQUEST_DETAIL_TYPE,
+        "source": RUN_REQUEST_SOURCE,
+        "time": time,
+        "detail": detail,
+    }
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 time (``Z`` accepted); a time without a zone is UTC."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _stamp_iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _run_id(suite: str, when: datetime, fingerprint: str) -> str:
+    stamp = when.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+    slug = slugify(suite)[:30].strip("-") or "suite"
+    return f"{slug}-{stamp}-{fingerprint[:8]}"
 
 
 def slugify(text: str) -> str:

@@ -21,6 +21,10 @@ class Settings(BaseModel):
     allowed_evaluator_models: tuple[str, ...] = Field(default=(), alias="ALLOWED_EVALUATOR_MODELS")
     # Models the Bedrock role may invoke for live inference (cdk.json "inferenceModels"); empty = none.
     allowed_inference_models: tuple[str, ...] = Field(default=(), alias="ALLOWED_INFERENCE_MODELS")
+    # Knowledge bases the Bedrock role may query live (cdk.json "knowledgeBases"); empty = none.
+    allowed_knowledge_bases: tuple[str, ...] = Field(default=(), alias="ALLOWED_KNOWLEDGE_BASES")
+    # RetrieveAndGenerate on EXTERNAL_SOURCES (cdk.json "externalSources"); off unless the deployment says so.
+    allow_external_sources: bool = Field(default=False, alias="ALLOW_EXTERNAL_SOURCES")
     kms_key_arn: str | None = Field(default=None, alias="KMS_KEY_ARN")
     poll_interval_seconds: int = Field(default=60, ge=0, alias="POLL_INTERVAL_SECONDS")
     job_timeout_seconds: int = Field(default=86_400, gt=0, alias="JOB_TIMEOUT_SECONDS")
@@ -29,11 +33,19 @@ class Settings(BaseModel):
     human_poll_min_seconds: int = Field(default=900, ge=0, alias="HUMAN_POLL_MIN_SECONDS")
     human_poll_max_seconds: int = Field(default=21_600, ge=0, alias="HUMAN_POLL_MAX_SECONDS")
     human_job_timeout_seconds: int = Field(default=30 * 86_400, gt=0, alias="HUMAN_JOB_TIMEOUT_SECONDS")
+    # The SyncSchedules function: the stack's schedule group, the role the scheduler assumes to
+    # start the state machine, and the dead-letter queue of scheduled starts (infra/schedules.py).
+    state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
+    schedule_group_name: str | None = Field(default=None, alias="SCHEDULE_GROUP_NAME")
+    scheduler_role_arn: str | None = Field(default=None, alias="SCHEDULER_ROLE_ARN")
+    schedule_dlq_arn: str | None = Field(default=None, alias="SCHEDULE_DLQ_ARN")
     # Set by Lambda / the local mode; they decide whether notifications carry console links.
     aws_region: str | None = Field(default=None, alias="AWS_REGION")
     aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
 
-    @field_validator("allowed_evaluator_models", "allowed_inference_models", mode="before")
+    @field_validator(
+        "allowed_evaluator_models", "allowed_inference_models", "allowed_knowledge_bases", mode="before"
+    )
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
@@ -46,7 +58,16 @@ class Settings(BaseModel):
         return None if self.aws_endpoint_url else self.aws_region
 
     @field_validator(
-        "kms_key_arn", "topic_arn", "bedrock_role_arn", "aws_region", "aws_endpoint_url", mode="before"
+        "kms_key_arn",
+        "topic_arn",
+        "bedrock_role_arn",
+        "aws_region",
+        "aws_endpoint_url",
+        "state_machine_arn",
+        "schedule_group_name",
+        "scheduler_role_arn",
+        "schedule_dlq_arn",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

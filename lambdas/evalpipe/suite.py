@@ -23,8 +23,17 @@ from pydantic import (
     model_validator,
 )
 
+from evalpipe.dataset_configs import (
+    SCHEDULE_NEEDS_BUILTIN_DATASETS,
+    builtin_dataset_names,
+    custom_entries,
+    names_only_builtin_datasets,
+)
 from evalpipe.runs import JOB_NAME_PATTERN, SUITE_NAME_PATTERN
-from evalpipe.validation.metrics import LOWER_IS_BETTER, lower_is_better
+from evalpipe.schedule_expression import EXAMPLES as SCHEDULE_EXAMPLES
+from evalpipe.schedule_expression import check_expression, check_timezone
+from evalpipe.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
+from evalpipe.validation.metrics import DEFAULT_LOW_RULES, DETECTORS, default_low_rule
 
 BUILTIN_PREFIX = "Builtin."
 GUIDE_METRIC_NAME_KEY = "metricName"
@@ -59,9 +68,16 @@ RULE_OPERATORS = {
     "above": ("above", ">"),
     "atOrAbove": ("at_or_above", ">="),
 }
-# The default rule of the built-in detectors (LOWER_IS_BETTER): a "yes" (1) is flagged.
+# The default rule of the built-in detectors (DETECTORS): a "yes" (1) is flagged. The other
+# lower-is-better built-ins (Toxicity, Robustness) have theirs in DEFAULT_LOW_RULES.
 DETECTOR_DEFAULT_RULE = {"above": 0.5}
-_DETECTORS_TEXT = ", ".join(sorted(LOWER_IS_BETTER))
+_DETECTORS_TEXT = ", ".join(sorted(DETECTORS))
+_OWN_DEFAULTS_TEXT = ", ".join(
+    f'{name} {{"{key}": {bound:g}}}'
+    for name, rule in sorted(DEFAULT_LOW_RULES.items())
+    if name not in DETECTORS
+    for key, bound in rule.items()
+)
 
 
 def _low_rule_schema(schema: dict[str, Any]) -> None:
@@ -209,10 +225,12 @@ class LowScoreRule(BaseModel):
 class LowScoreSettings(BaseModel):
     """Low-score rules: one for built-in metrics, one for custom metrics, per-metric overrides.
 
-    The built-in detectors (``evalpipe.validation.metrics.LOWER_IS_BETTER``: Harmfulness,
-    Stereotyping, Refusal; 1 = the bad outcome) do not take the ``builtin`` rule, which is
-    written for metrics where higher is better: they default to ``{"above": 0.5}`` and only a
-    ``metrics`` entry changes that. See :meth:`rule_for` for the full precedence.
+    The lower-is-better built-ins (``evalpipe.validation.metrics.LOWER_IS_BETTER``: the detectors
+    Harmfulness, Stereotyping, Refusal, where 1 = the bad outcome, and the classic Toxicity and
+    Robustness) do not take the ``builtin`` rule, which is written for metrics where higher is
+    better: they default to their own rule (``DEFAULT_LOW_RULES``: ``{"above": 0.5}``, Robustness,
+    a percentage, ``{"above": 20}``) and only a ``metrics`` entry changes that. See
+    :meth:`rule_for` for the full precedence.
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
@@ -221,7 +239,8 @@ class LowScoreSettings(BaseModel):
         default_factory=lambda: LowScoreRule(below=0.5),
         description=(
             f"Rule for every built-in (Builtin.*) metric except the detectors {_DETECTORS_TEXT} "
-            '(1 = the bad outcome), which default to {"above": 0.5}; change theirs under metrics.'
+            '(1 = the bad outcome), which default to {"above": 0.5}, and the lower-is-better classic '
+            f"metrics ({_OWN_DEFAULTS_TEXT}); change theirs under metrics."
         ),
         json_schema_extra={"default": {"below": 0.5}},
     )
@@ -251,8 +270,8 @@ class LowScoreSettings(BaseModel):
         2. a custom metric: ``custom``;
         3. a built-in: ``metrics`` under its other spelling (with or without ``Builtin.``, as
            classic outputs drop the prefix);
-        4. a built-in detector (:data:`~evalpipe.validation.metrics.LOWER_IS_BETTER`):
-           ``{"above": 0.5}``;
+        4. a lower-is-better built-in (:data:`~evalpipe.validation.metrics.LOWER_IS_BETTER`):
+           its default (``{"above": 0.5}``; Robustness, a percentage: ``{"above": 20}``);
         5. any other built-in: ``builtin``.
 
         Parameters
@@ -271,6 +290,8 @@ class LowScoreSettings(BaseModel):
         '> 0.5'
         >>> settings.rule_for("Builtin.Helpfulness", builtin=True).describe()
         '< 0.5'
+        >>> settings.rule_for("Robustness", builtin=True).describe()
+        '> 20'
         """
         if metric in self.metrics:
             return self.metrics[metric]
@@ -282,8 +303,9 @@ class LowScoreSettings(BaseModel):
             twin = BUILTIN_PREFIX + metric
         if twin in self.metrics:
             return self.metrics[twin]
-        if lower_is_better(metric):
-            return LowScoreRule.model_validate(DETECTOR_DEFAULT_RULE)
+        default = default_low_rule(metric)
+        if default is not None:
+            return LowScoreRule.model_validate(default)
         return self.builtin
 
 
@@ -425,6 +447,143 @@ class RegressionSettings(BaseModel):
         return absolute, relative
 
 
+# EventBridge Scheduler's flexible time window: at most 1440 minutes (FlexibleTimeWindow).
+MAX_FLEXIBLE_WINDOW_MINUTES = 1440
+
+
+class ScheduleSettings(BaseModel):
+    """When the suite runs on its own: an EventBridge Scheduler schedule of the deployment.
+
+    Only for suites that name nothing but built-in datasets (there is nothing to drop). The
+    SyncSchedules function creates, updates or deletes the schedule ``<suite>`` in the stack's
+    schedule group whenever ``suites/<suite>.json`` is uploaded or deleted (docs/suite-file.md).
+
+    Examples
+    --------
+    >>> ScheduleSettings.model_validate({"expression": "rate(7 days)"}).timezone
+    'UTC'
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    expression: str = Field(
+        description=(
+            "EventBridge Scheduler schedule expression: rate(value unit) with minute(s), hour(s) or "
+            "day(s); cron(minutes hours day-of-month month day-of-week year) with '?' in one of the "
+            f"two day fields; or at(yyyy-mm-ddThh:mm:ss) for one run. E.g. {SCHEDULE_EXAMPLES}."
+        ),
+        examples=["rate(7 days)", "cron(0 6 ? * MON *)"],
+    )
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone the cron and at expressions are read in (e.g. 'Europe/Paris').",
+    )
+    enabled: bool = Field(
+        default=True,
+        strict=True,  # "yes" or 1 is a typo here, not a switch
+        description="false keeps the schedule but pauses it (the schedule's State is DISABLED).",
+    )
+    flexible_window_minutes: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=MAX_FLEXIBLE_WINDOW_MINUTES,
+        alias="flexibleWindowMinutes",
+        description=(
+            "Let the scheduler start the run up to this many minutes after the scheduled time "
+            "(spreads load); left out, runs start at the scheduled time."
+        ),
+    )
+
+    @field_validator("expression")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        problem = check_expression(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        problem = check_timezone(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+# pipeline.polling bounds: a poll interval as the deployment's (pollIntervalSeconds), timeouts that
+# fit the state machine's (evalpipe.timing checks them with the deployment's values at validation).
+MAX_POLL_INTERVAL_SECONDS = 3_600
+MAX_TIMEOUT_SECONDS = STATE_MACHINE_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS
+
+
+class PollingSettings(BaseModel):
+    """This suite's polling schedule and deadlines, overriding the deployment's for its runs.
+
+    Each key left out keeps the deployment's value (``pollIntervalSeconds``, ``jobTimeoutSeconds``,
+    ``humanPollMinSeconds``, ``humanPollMaxSeconds``, ``humanJobTimeoutSeconds``). The validate
+    step checks the combination against the state machine's 35-day timeout (`evalpipe.timing`).
+
+    Examples
+    --------
+    >>> PollingSettings.model_validate({"intervalSeconds": 300}).model_dump(by_alias=True, exclude_none=True)
+    {'intervalSeconds': 300}
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    interval_seconds: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=MAX_POLL_INTERVAL_SECONDS,
+        alias="intervalSeconds",
+        description="Seconds between polls of an automated job (the deployment's pollIntervalSeconds).",
+    )
+    job_timeout_seconds: int | None = Field(
+        default=None,
+        strict=True,
+        ge=60,
+        le=MAX_TIMEOUT_SECONDS,
+        alias="jobTimeoutSeconds",
+        description="An automated job still running this long after submission is stopped (TIMED_OUT).",
+    )
+    human_poll_min_seconds: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        alias="humanPollMinSeconds",
+        description="Shortest wait between polls of a human job.",
+    )
+    human_poll_max_seconds: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        alias="humanPollMaxSeconds",
+        description="Longest wait between polls of a human job.",
+    )
+    human_job_timeout_seconds: int | None = Field(
+        default=None,
+        strict=True,
+        ge=60,
+        le=MAX_TIMEOUT_SECONDS,
+        alias="humanJobTimeoutSeconds",
+        description="A human job still running this long after submission is stopped (TIMED_OUT).",
+    )
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> PollingSettings:
+        low, high = self.human_poll_min_seconds, self.human_poll_max_seconds
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"humanPollMinSeconds ({low}) must not be above humanPollMaxSeconds ({high})")
+        return self
+
+    def overrides(self) -> dict[str, int]:
+        """The keys given, in the file's spelling (`evalpipe.timing.Timing.with_overrides`)."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
 class PipelineSettings(BaseModel):
     """The ``pipeline`` section: this product's settings beside the API members."""
 
@@ -463,6 +622,21 @@ class PipelineSettings(BaseModel):
         default_factory=RegressionSettings,
         description=(
             "When a run is REGRESSED: how far each metric's average may drop from the baseline run's."
+        ),
+    )
+    polling: PollingSettings = Field(
+        default_factory=PollingSettings,
+        description=(
+            "This suite's polling interval and job timeouts, overriding the deployment's for its runs; "
+            "checked against the state machine's 35-day timeout."
+        ),
+    )
+    schedule: ScheduleSettings | None = Field(
+        default=None,
+        description=(
+            "Run the suite on a schedule (EventBridge Scheduler). Only for suites whose "
+            "datasetMetricConfigs all name built-in datasets (Builtin.*); such a suite also runs on "
+            "`evalpipe run --suite S`."
         ),
     )
 
@@ -533,6 +707,14 @@ class SuiteDocument(BaseModel):
         # Runs on every construction path, so no Suite can carry `metricName` into a request.
         normalized, _ = normalize_metric_names(value)
         return normalized
+
+    @model_validator(mode="after")
+    def _schedule_needs_builtin_datasets(self) -> SuiteDocument:
+        if self.pipeline.schedule is not None and not names_only_builtin_datasets(
+            {"evaluationConfig": self.evaluation_config}
+        ):
+            raise ValueError(f"pipeline.schedule: {SCHEDULE_NEEDS_BUILTIN_DATASETS}")
+        return self
 
 
 class Suite(SuiteDocument):
@@ -640,6 +822,19 @@ class Suite(SuiteDocument):
         return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
 
     @property
+    def listed_metric_names(self) -> list[str]:
+        """``metricNames`` of every ``datasetMetricConfigs`` entry, each name once, in order.
+
+        What the parse step normalises output metric names to (classic outputs write
+        ``"Accuracy"`` for the suite's ``"Builtin.Accuracy"``).
+        """
+        root = _dig(self.evaluation_config, "human" if self.is_human else "automated", "datasetMetricConfigs")
+        entries = root if isinstance(root, list) else []
+        names = (_dig(entry, "metricNames") for entry in entries)
+        listed = (name for group in names if isinstance(group, list) for name in group)
+        return list(dict.fromkeys(name for name in listed if isinstance(name, str)))
+
+    @property
     def custom_metric_names(self) -> list[str]:
         """Names of the custom metrics defined in ``customMetricConfig.customMetrics`` (a human job:
         ``human.customMetrics``), in order."""
@@ -714,6 +909,25 @@ class Suite(SuiteDocument):
         """``datasetMetricConfigs[0].dataset.name`` when the suite gives one."""
         name = _dig(self._dataset_metric_config, "dataset", "name")
         return name if isinstance(name, str) and name else None
+
+    # -- built-in and custom datasets (evalpipe.dataset_configs) ----------------------------
+
+    @property
+    def names_only_builtin_datasets(self) -> bool:
+        """Every ``datasetMetricConfigs`` entry names a built-in dataset (``Builtin.*``): the suite
+        has nothing to drop and runs on its schedule or ``evalpipe run --suite S``."""
+        return names_only_builtin_datasets({"evaluationConfig": self.evaluation_config})
+
+    @property
+    def builtin_dataset_names(self) -> list[str]:
+        """``dataset.name`` of the built-in entries, in order (``["Builtin.BoolQ", ...]``)."""
+        return builtin_dataset_names({"evaluationConfig": self.evaluation_config})
+
+    @property
+    def custom_dataset_index(self) -> int | None:
+        """Position of the one entry the dropped dataset fills, or None (built-in datasets only)."""
+        custom = custom_entries({"evaluationConfig": self.evaluation_config})
+        return custom[0].index if custom else None
 
     def job_description(self) -> str:
         """``jobDescription``: ``pipeline.description`` on one line, else a default naming the suite."""

@@ -1,8 +1,16 @@
-"""Inputs the state machine passes to the steps after Validate (Powertools Parser models)."""
+"""Inputs the state machine passes to the steps (Powertools Parser models).
+
+Validate receives the execution input itself: S3's ``Object Created`` event (Powertools'
+``S3EventNotificationEventBridgeModel``) or a run request (`RunRequestEvent`); the later steps
+receive the references below.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 RUN_ID = r"^[a-z0-9](-*[a-z0-9]){0,62}$"
 
@@ -17,3 +25,43 @@ class JobRef(RunRef):
 
 class PollInput(JobRef):
     deadline: str = Field(min_length=1)
+
+
+class RunRequestDetail(BaseModel):
+    suite: str = Field(min_length=1)
+    requested_by: Literal["schedule", "cli"] = Field(alias="requestedBy")
+    schedule_arn: str | None = Field(default=None, alias="scheduleArn")
+
+
+class RunRequestEvent(BaseModel):
+    """A ``Run Requested`` event: a suite's schedule fired, or ``evalpipe run`` asked for a run."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    source: Literal["evalpipe"]
+    detail_type: Literal["Run Requested"] = Field(alias="detail-type")
+    id: str = Field(min_length=1)
+    time: datetime
+    detail: RunRequestDetail
+
+
+class _ObjectKey(BaseModel):
+    key: str = Field(min_length=1)
+
+
+class _ObjectDetail(BaseModel):
+    object: _ObjectKey
+
+
+class SuiteObjectEvent(BaseModel):
+    """S3's ``Object Created`` / ``Object Deleted`` event for ``suites/*.json`` (only what is read).
+
+    ``Object Deleted`` carries no ``size`` and, for some deletions, no ``etag``: the Powertools
+    model of ``Object Created`` would refuse it.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    source: Literal["aws.s3"]
+    detail_type: Literal["Object Created", "Object Deleted"] = Field(alias="detail-type")
+    detail: _ObjectDetail

@@ -19,7 +19,8 @@ from botocore.config import Config
 from evalpipe.aws.bedrock_jobs import BedrockJobs
 from evalpipe.aws.objects import Objects
 from evalpipe.aws.runs_table import RunsTable
-from evalpipe.ports import Ports
+from evalpipe.aws.schedules import Schedules
+from evalpipe.ports import Ports, SchedulePorts
 from evalpipe.run_metrics import NAMESPACE, SERVICE_DIMENSION, MetricGroup
 from evalpipe.settings import Settings, settings
 
@@ -53,10 +54,29 @@ def ports() -> Ports:
     return _ports_for(settings())
 
 
+@cache
+def _schedule_ports_for(config: Settings) -> SchedulePorts:
+    session = boto3.session.Session()
+    return SchedulePorts(
+        objects=Objects(session.client("s3", config=CLIENT_CONFIG), config.bucket_name),
+        schedules=Schedules(
+            session.client("scheduler", config=CLIENT_CONFIG), config.schedule_group_name or ""
+        ),
+        sns_client=session.client("sns", config=CLIENT_CONFIG),
+        settings=config,
+    )
+
+
+def schedule_ports() -> SchedulePorts:
+    """The SyncSchedules function's adapters for the current environment."""
+    return _schedule_ports_for(settings())
+
+
 def reset() -> None:
     """Forget cached settings and clients (tests and the local runner change the environment)."""
     settings.cache_clear()
     _ports_for.cache_clear()
+    _schedule_ports_for.cache_clear()
 
 
 def publish_metric_groups(groups: list[MetricGroup]) -> None:

@@ -18,12 +18,21 @@ Modules
 backend      job state, lazy progress, test controls (``controls``)
 service      request validation from botocore's model, REST routing, responses
 outputs      running a job: datasets from S3, scoring, the results layout in S3
+knowledge_bases  registered knowledge bases: documents, passages, lexical retrieval, filters
+live_rag     live knowledge-base RAG jobs: retrieval, extractive answers, per-turn scoring
 judges       offline (default), Converse and OpenAI-compatible judges
 moto_routes  the only module touching moto internals (``install``, ``backend_for``, ``reset``)
 """
 
 from local.bedrock_emulator.backend import EmulatorControls, EvaluationJob, EvaluationJobBackend, controls
-from local.bedrock_emulator.moto_routes import backend_for, install, is_installed, reset, verify_routes
+from local.bedrock_emulator.moto_routes import (
+    backend_for,
+    install,
+    is_installed,
+    knowledge_bases_for,
+    reset,
+    verify_routes,
+)
 
 __all__ = [
     "EmulatorControls",
@@ -33,6 +42,7 @@ __all__ = [
     "controls",
     "install",
     "is_installed",
+    "knowledge_bases_for",
     "reset",
     "verify_routes",
 ]

@@ -45,6 +45,7 @@ from moto.s3.models import s3_backends
 from moto.server import main as moto_server_main
 from moto.utilities.utils import get_partition
 
+from local.bedrock_emulator import knowledge_bases
 from local.bedrock_emulator.backend import EvaluationJobBackend, controls
 from local.bedrock_emulator.outputs import ModelEvaluationRunner, ObjectMissingError
 from local.bedrock_emulator.service import OPERATIONS, ServiceRequest, handle, handle_control
@@ -81,6 +82,9 @@ SAMPLE_REQUESTS = {
     "BatchDeleteEvaluationJob": ("POST", "/evaluation-jobs/batch-delete"),
 }
 _STATE_ATTR = "evalpipe_evaluation_jobs"
+# The emulator's knowledge bases live beside the jobs but survive the emulator's reset() (they are
+# resources a deployment set up, like its S3 objects); moto's own reset drops them.
+_KNOWLEDGE_BASES_ATTR = "evalpipe_knowledge_bases"
 
 _install_lock = threading.Lock()
 _state_lock = threading.Lock()
@@ -156,10 +160,29 @@ def backend_for(account_id: str, region: str) -> EvaluationJobBackend:
     with _state_lock:
         state = moto_backend.__dict__.get(_STATE_ATTR)
         if state is None:
-            runner = ModelEvaluationRunner(MotoS3Store(account_id, region), region)
+            runner = ModelEvaluationRunner(
+                MotoS3Store(account_id, region),
+                region,
+                knowledge_bases=lambda kb_id: knowledge_bases_for(account_id, region).get(kb_id),
+            )
             state = EvaluationJobBackend(account_id, region, runner)
             setattr(moto_backend, _STATE_ATTR, state)
     return state
+
+
+def knowledge_bases_for(account_id: str, region: str) -> knowledge_bases.KnowledgeBaseRegistry:
+    """The emulator's knowledge bases of an account and Region (created on first use).
+
+    Kept on moto's ``BedrockBackend`` like the jobs (patch 4), under their own attribute so that
+    :func:`reset` (controls and jobs) leaves them registered.
+    """
+    moto_backend = bedrock_backends[account_id][region]
+    with _state_lock:
+        registry = moto_backend.__dict__.get(_KNOWLEDGE_BASES_ATTR)
+        if registry is None:
+            registry = knowledge_bases.KnowledgeBaseRegistry()
+            setattr(moto_backend, _KNOWLEDGE_BASES_ATTR, registry)
+    return registry
 
 
 def reset() -> None:
@@ -221,7 +244,10 @@ def _control_view(request: Any, full_url: str, headers: Any) -> tuple[int, dict[
             raise ValueError("the body must be a JSON object")
     except ValueError as error:
         return 400, {"Content-Type": "application/json"}, json.dumps({"message": f"bad JSON body: {error}"})
-    status, body = handle_control(action, payload, reset)
+    if action == knowledge_bases.CONTROL_ACTION:
+        status, body = knowledge_bases.handle_control(payload, knowledge_bases_for, DEFAULT_ACCOUNT_ID)
+    else:
+        status, body = handle_control(action, payload, reset)
     return status, {"Content-Type": "application/json"}, json.dumps(body)
 
 

@@ -5,9 +5,12 @@ on precomputed responses (``inferenceConfig.models[0].precomputedInferenceSource
 live inference (``inferenceConfig.models[0].bedrockModel``), and precomputed RAG evaluation
 (``inferenceConfig.ragConfigs[0].precomputedRagSourceConfig``, scored per conversation turn by
 :mod:`local.bedrock_emulator.rag`). Human jobs complete with FAKE offline worker ratings
-(:mod:`local.bedrock_emulator.human`). Everything else the API accepts (classic
-automated metrics, RAG on a live knowledge base) ends ``Failed`` with a message that says it is
-not emulated, rather than producing invented results.
+(:mod:`local.bedrock_emulator.human`). Classic automated jobs (``Builtin.Accuracy`` /
+``Robustness`` / ``Toxicity``, no evaluator model, live inference) are computed offline by
+:mod:`local.bedrock_emulator.classic`, on custom datasets or on the synthetic samples of the
+built-in datasets (:mod:`local.bedrock_emulator.builtin_datasets`). RAG on a live knowledge base
+(``knowledgeBaseConfig``) queries a knowledge base registered with the emulator (or the
+external source) offline and scores each turn (:mod:`local.bedrock_emulator.live_rag`).
 
 Live inference is answered by an offline, deterministic stand-in for the model (no model is
 called; see :func:`offline_model_response`): a record with a ``referenceResponse`` gets a
@@ -62,6 +65,14 @@ from local.bedrock_emulator.backend import (
     RunResult,
     controls,
 )
+from local.bedrock_emulator.builtin_datasets import (
+    UnknownBuiltinDataset,
+    builtin_records,
+    canonical_name,
+    is_builtin_dataset,
+    task_type_of,
+)
+from local.bedrock_emulator.classic import CLASSIC_METRICS, CLASSIC_TASK_TYPES, classic_line
 from local.bedrock_emulator.human import HumanDatasetError, human_outputs
 from local.bedrock_emulator.judges import judge_from_env
 from local.bedrock_emulator.judges.base import (
@@ -70,10 +81,12 @@ from local.bedrock_emulator.judges.base import (
     MetricSpec,
     rating_scale,
 )
+from local.bedrock_emulator.live_rag import LiveRag, LiveRagError, live_source, live_turn_problems
 from local.bedrock_emulator.rag import RAG_SCALES, RETRIEVE_ONLY_METRICS, score_rag_record, turn_problems
 
 if TYPE_CHECKING:
     from local.bedrock_emulator.judges.base import Judge
+    from local.bedrock_emulator.knowledge_bases import KnowledgeBase
 
 MAX_RECORDS = 1000
 PERMISSION_CHECK = "amazon-bedrock-evaluations-permission-check"
@@ -134,6 +147,7 @@ class DatasetPlan:
     bucket: str
     key: str
     metrics: tuple[MetricSpec, ...]
+    builtin: bool = False  # a Builtin.* dataset: the records come from the emulator's synthetic sample
 
 
 @dataclass(frozen=True)
@@ -145,7 +159,10 @@ class JobPlan:
     custom_definitions: dict[str, dict[str, Any]]
     live: bool = False  # inferenceConfig.models[0].bedrockModel: responses generated during the job
     rag: str | None = None  # precomputed RAG: "retrieveSourceConfig" or "retrieveAndGenerateSourceConfig"
+    # Live RAG: the request's knowledgeBaseConfig (rag then says retrieve-only or retrieve-and-generate).
+    knowledge_base: dict[str, Any] | None = None
     max_words: int | None = None  # inferenceParams' inferenceConfig.maxTokens, read as words
+    classic: bool = False  # classic automated metrics (no judge): local.bedrock_emulator.classic
 
 
 class ModelEvaluationRunner:
@@ -160,6 +177,8 @@ class ModelEvaluationRunner:
     judge_factory : callable, optional
         ``judge_factory(region) -> Judge``; defaults to ``controls.judge`` when set, else
         :func:`~local.bedrock_emulator.judges.judge_from_env`.
+    knowledge_bases : callable, optional
+        ``knowledge_bases(id) -> KnowledgeBase | None`` for live RAG jobs; default: none registered.
     """
 
     def __init__(
@@ -167,10 +186,13 @@ class ModelEvaluationRunner:
         store: ObjectStore,
         region: str,
         judge_factory: Callable[[str], Judge] | None = None,
+        knowledge_bases: Callable[[str], KnowledgeBase | None] | None = None,
     ) -> None:
         self._store = store
         self._region = region
         self._judge_factory = judge_factory
+        # Knowledge-base id -> the registered knowledge base of the jobs' account and Region.
+        self._knowledge_bases = knowledge_bases or (lambda knowledge_base_id: None)
 
     def __call__(self, job: EvaluationJob) -> RunResult:
         try:
@@ -202,7 +224,8 @@ class ModelEvaluationRunner:
             return RunResult(COMPLETED, [], [permission_key, *(key for key, _ in human)])
         plan = plan_job(request)
         records = {dataset.name: self._read_dataset(dataset, plan) for dataset in plan.datasets}
-        judge = self._judge()
+        judge = None if plan.classic else self._judge()  # a classic job has no evaluator
+        live_rag = self._live_rag(plan)
         outputs: list[tuple[str, bytes]] = []
         run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
         for name, definition in plan.custom_definitions.items():
@@ -210,7 +233,17 @@ class ModelEvaluationRunner:
             outputs.append((f"{base}/{run_id}/custom_metrics/{name}.json", body))
         for dataset in plan.datasets:
             lines = [
-                score_rag_record(judge, dataset.metrics, record, plan.source_id, score_record)
+                classic_line(
+                    [metric.name for metric in dataset.metrics],
+                    dataset.task_type,
+                    record,
+                    lambda r: offline_model_response(r, plan.max_words),
+                    plan.source_id,
+                )
+                if plan.classic
+                else live_rag.output_line(judge, dataset.metrics, record, score_record)
+                if live_rag is not None
+                else score_rag_record(judge, dataset.metrics, record, plan.source_id, score_record)
                 if plan.rag
                 else live_record(judge, dataset.metrics, record, plan)
                 if plan.live
@@ -236,6 +269,15 @@ class ModelEvaluationRunner:
         except (ObjectMissingError, UnicodeDecodeError) as error:
             raise JobFailedError([f"Unable to read the dataset {name} at {uri}."]) from error
 
+    def _live_rag(self, plan: JobPlan) -> LiveRag | None:
+        """The knowledge base (or external source) a live RAG job queries; None for other jobs."""
+        if plan.knowledge_base is None:
+            return None
+        try:
+            return LiveRag.prepare(plan.knowledge_base, self._knowledge_bases, self._store.read, self._region)
+        except LiveRagError as error:
+            raise JobFailedError(error.messages) from error
+
     def _judge(self) -> Judge:
         try:
             if self._judge_factory is not None:
@@ -245,6 +287,8 @@ class ModelEvaluationRunner:
             raise JobFailedError([f"The evaluator could not be set up: {error}"]) from error
 
     def _read_dataset(self, dataset: DatasetPlan, plan: JobPlan) -> list[dict[str, Any]]:
+        if dataset.builtin:
+            return builtin_records(dataset.name)
         uri = f"s3://{dataset.bucket}/{dataset.key}"
         try:
             raw = self._store.read(dataset.bucket, dataset.key)
@@ -292,6 +336,8 @@ def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:
 def _record_problems(record: dict[str, Any], dataset: str, number: int, plan: JobPlan) -> list[str]:
     where = f"dataset {dataset} line {number}"
     source_id = plan.source_id
+    if plan.knowledge_base is not None:
+        return live_turn_problems(record, where, plan.rag == "retrieveSourceConfig")
     if plan.rag:
         return turn_problems(record, where, source_id, plan.rag == "retrieveSourceConfig")
     if not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
@@ -326,12 +372,15 @@ def plan_job(request: dict[str, Any]) -> JobPlan:
     models = request["inferenceConfig"].get("models") or []
     rag_source = (request["inferenceConfig"].get("ragConfigs") or [{}])[0].get("precomputedRagSourceConfig")
     rag = next(iter(rag_source), None) if isinstance(rag_source, dict) else None
-    if not models and rag is None:
-        raise JobFailedError(
-            ["RAG evaluation jobs on a live knowledge base are not emulated by the evalpipe local emulator."]
-        )
+    knowledge_base = (request["inferenceConfig"].get("ragConfigs") or [{}])[0].get("knowledgeBaseConfig")
     live = bool(models) and "bedrockModel" in models[0]
-    if rag is not None:
+    if knowledge_base is not None:  # a live knowledge base: local.bedrock_emulator.live_rag
+        try:
+            rag, source_id = live_source(knowledge_base)
+        except LiveRagError as error:
+            raise JobFailedError(error.messages) from error
+        max_words = None
+    elif rag is not None:
         source_id = rag_source[rag]["ragSourceIdentifier"]
         max_words = None
     elif live:
@@ -353,14 +402,20 @@ def plan_job(request: dict[str, Any]) -> JobPlan:
         if "customMetricDefinition" in source
     }
     problems: list[str] = []
+    configs = automated["datasetMetricConfigs"]
+    classic = rag is None and any(m in CLASSIC_METRICS for c in configs for m in c["metricNames"])
+    if classic:
+        problems += _classic_job_problems(configs, live)
     datasets: list[DatasetPlan] = []
-    for config in automated["datasetMetricConfigs"]:
+    for config in configs:
         dataset = config["dataset"]
         location = (dataset.get("datasetLocation") or {}).get("s3Uri")
         if not location:
-            problems.append(
-                f"Built-in prompt datasets ({dataset['name']}) are not emulated: give datasetLocation.s3Uri."
-            )
+            problems += _builtin_dataset_problems(dataset["name"], config["taskType"], classic)
+            if classic:
+                computed = tuple(MetricSpec(m, "") for m in config["metricNames"] if m in CLASSIC_METRICS)
+                entry = DatasetPlan(dataset["name"], config["taskType"], "", "", computed, builtin=True)
+                datasets.append(entry)
             continue
         specs: list[MetricSpec] = []
         for metric in config["metricNames"]:
@@ -372,6 +427,8 @@ def plan_job(request: dict[str, Any]) -> JobPlan:
                     problems.append(f"The metric {metric} is not available for this RAG evaluation ({rag}).")
             elif metric in JUDGE_BUILTIN_METRICS:
                 specs.append(MetricSpec(metric, builtin_model, None, BUILTIN_SCALES[metric]))
+            elif metric in CLASSIC_METRICS:
+                specs.append(MetricSpec(metric, ""))  # computed, no evaluator model
             elif metric.startswith("Builtin."):
                 problems.append(
                     f"The metric {metric} needs a job type the evalpipe local emulator does not emulate."
@@ -395,7 +452,57 @@ def plan_job(request: dict[str, Any]) -> JobPlan:
         datasets.append(DatasetPlan(dataset["name"], config["taskType"], bucket, key, tuple(specs)))
     if problems:
         raise JobFailedError(problems)
-    return JobPlan(source_id, tuple(datasets), definitions, live=live, max_words=max_words, rag=rag)
+    return JobPlan(
+        source_id,
+        tuple(datasets),
+        definitions,
+        live=live,
+        max_words=max_words,
+        rag=rag,
+        classic=classic,
+        knowledge_base=knowledge_base,
+    )
+
+
+def _classic_job_problems(configs: list[dict[str, Any]], live: bool) -> list[str]:
+    """Why a job listing classic metrics cannot run as one (the emulator's wording)."""
+    problems = []
+    others = sorted({m for c in configs for m in c["metricNames"] if m not in CLASSIC_METRICS})
+    if others:
+        problems.append(
+            f"Classic automated metrics ({', '.join(CLASSIC_METRICS)}) are computed without an evaluator "
+            f"model and cannot be combined with judge or custom metrics ({', '.join(others)}) in one job."
+        )
+    if not live:
+        problems.append(
+            "Classic automated metrics are computed on responses the job generates: "
+            "inferenceConfig.models[0] must be a bedrockModel, not a precomputedInferenceSource."
+        )
+    for config in configs:
+        if config["taskType"] not in CLASSIC_TASK_TYPES:
+            problems.append(
+                f"The taskType {config['taskType']} of dataset {config['dataset']['name']} has no classic "
+                f"automated metrics; use one of {', '.join(CLASSIC_TASK_TYPES)}."
+            )
+    return problems
+
+
+def _builtin_dataset_problems(name: str, task_type: str, classic: bool) -> list[str]:
+    """Why a dataset without ``datasetLocation`` cannot be resolved to a built-in dataset."""
+    if not classic:
+        return [
+            f"Built-in prompt datasets ({name}) serve only classic automated metrics "
+            f"({', '.join(CLASSIC_METRICS)}): give datasetLocation.s3Uri."
+        ]
+    if not is_builtin_dataset(name):
+        return [f"The dataset {name} has no datasetLocation and is not a built-in prompt dataset."]
+    try:
+        builtin_task = task_type_of(canonical_name(name))
+    except UnknownBuiltinDataset as error:
+        return [str(error)]
+    if builtin_task != task_type:
+        return [f"The built-in dataset {name} is a {builtin_task} dataset, but its taskType is {task_type}."]
+    return []
 
 
 def _max_tokens(params: object) -> int | None:

@@ -7,20 +7,22 @@ import pytest
 from infra import constants
 from tests.infra.conftest import KEY_ARN, Synth, policy_of_role, render, role_of_function, statements
 
+# The state machine's functions, and every function the one factory builds (SyncSchedules too).
 FUNCTIONS = constants.FUNCTION_LOGICAL_IDS
+ALL_FUNCTIONS = {**constants.FUNCTION_LOGICAL_IDS, **constants.EXTRA_FUNCTION_LOGICAL_IDS}
 BUCKET = f"<{constants.BUCKET_LOGICAL_ID}.Arn>"
 TABLE = f"<{constants.RUNS_TABLE_LOGICAL_ID}.Arn>"
 JOBS = "arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:evaluation-job/*"
 
 
 def _props(synth: Synth, name: str) -> dict:
-    return synth.resource(FUNCTIONS[name])["Properties"]
+    return synth.resource(ALL_FUNCTIONS[name])["Properties"]
 
 
 def _grants(synth: Synth, name: str) -> dict[str, set[str]]:
     """resource -> actions allowed to the function's role."""
     grants: dict[str, set[str]] = {}
-    for statement in statements(policy_of_role(synth, role_of_function(synth, FUNCTIONS[name]))):
+    for statement in statements(policy_of_role(synth, role_of_function(synth, ALL_FUNCTIONS[name]))):
         assert statement["Effect"] == "Allow"
         for resource in statement["Resource"]:
             grants.setdefault(render(resource), set()).update(statement["Action"])
@@ -32,10 +34,10 @@ def test_every_state_has_a_function_with_its_handler(synth: Synth) -> None:
         props["Handler"]
         for props in (r["Properties"] for r in synth.resources("AWS::Lambda::Function").values())
     }
-    assert handlers == {f"handlers.{name}.handler" for name in FUNCTIONS}
+    assert handlers == {f"handlers.{name}.handler" for name in ALL_FUNCTIONS}
 
 
-@pytest.mark.parametrize("name", list(FUNCTIONS))
+@pytest.mark.parametrize("name", list(ALL_FUNCTIONS))
 def test_function_shape(synth: Synth, name: str) -> None:
     props = _props(synth, name)
     assert props["Runtime"] == f"python{constants.LAMBDA_PYTHON_VERSION}"
@@ -46,7 +48,7 @@ def test_function_shape(synth: Synth, name: str) -> None:
     assert (props["MemorySize"], props["Timeout"]) == ((1024, 300) if name == "parse" else (512, 60))
 
 
-@pytest.mark.parametrize("name", list(FUNCTIONS))
+@pytest.mark.parametrize("name", list(ALL_FUNCTIONS))
 def test_function_logs_to_its_own_group_with_retention(synth: Synth, name: str) -> None:
     log_group = _props(synth, name)["LoggingConfig"]["LogGroup"]["Ref"]
     assert synth.resource(log_group)["Properties"]["RetentionInDays"] == 30
@@ -70,7 +72,7 @@ def test_all_functions_share_one_code_asset_whose_hash_follows_the_architecture(
     assert keys(synth) != keys(variant)
 
 
-@pytest.mark.parametrize("name", list(FUNCTIONS))
+@pytest.mark.parametrize("name", list(ALL_FUNCTIONS))
 def test_powertools_and_storage_environment(synth: Synth, name: str) -> None:
     env = _props(synth, name)["Environment"]["Variables"]
     assert env["POWERTOOLS_SERVICE_NAME"] == "evalpipe"
@@ -88,7 +90,12 @@ def test_per_function_environment(synth: Synth, variant: Synth) -> None:
         env.pop("RUNS_TABLE_NAME"), env.pop("BUCKET_NAME")
         return env
 
-    assert extras(synth, "validate") == {"ALLOWED_EVALUATOR_MODELS": "amazon.nova-pro-v1:0"}
+    assert extras(synth, "validate") == {
+        "ALLOWED_EVALUATOR_MODELS": "amazon.nova-pro-v1:0",
+        "POLL_INTERVAL_SECONDS": "60",
+        "JOB_TIMEOUT_SECONDS": "86400",
+        **HUMAN_TIMING,
+    }
     assert extras(synth, "submit") == {
         "BEDROCK_ROLE_ARN": {"Fn::GetAtt": [constants.BEDROCK_ROLE_LOGICAL_ID, "Arn"]},
         "ALLOWED_EVALUATOR_MODELS": "amazon.nova-pro-v1:0",
@@ -117,9 +124,9 @@ HUMAN_TIMING = {
 }
 
 
-@pytest.mark.parametrize("name", list(FUNCTIONS))
+@pytest.mark.parametrize("name", list(ALL_FUNCTIONS))
 def test_no_function_gets_wildcard_actions_or_managed_policies(synth: Synth, name: str) -> None:
-    role = synth.resource(role_of_function(synth, FUNCTIONS[name]))
+    role = synth.resource(role_of_function(synth, ALL_FUNCTIONS[name]))
     assert "ManagedPolicyArns" not in role["Properties"]
     for resource, actions in _grants(synth, name).items():
         assert all(action != "*" and not action.endswith(":*") for action in actions), (resource, actions)

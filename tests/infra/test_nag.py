@@ -13,13 +13,14 @@ from cdk_nag import AwsSolutionsChecks
 from infra import nag
 from infra.application import create_app
 from tests.infra.conftest import SKIP_BUNDLING, VARIANT_CONTEXT, Synth
+from tests.infra.test_knowledge_bases import KB_CONTEXT
 
 if TYPE_CHECKING:
     from constructs import IConstruct
 
 ACKNOWLEDGED = Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 CONSTRUCT_MODULES = ("infra.storage", "infra.notifications", "infra.bedrock_role", "infra.functions",
-                     "infra.workflow", "infra.trigger")  # fmt: skip
+                     "infra.workflow", "infra.trigger", "infra.schedules")  # fmt: skip
 
 
 def _acknowledgments(root: IConstruct) -> list[tuple[IConstruct, str, str]]:
@@ -70,7 +71,9 @@ def test_acknowledgments_are_copied_into_the_template(synth: Synth) -> None:
     assert rules and all(len(rule["reason"]) >= 20 for rule in rules)
 
 
-@pytest.mark.parametrize("context", [{}, VARIANT_CONTEXT], ids=["default", "variant"])
+@pytest.mark.parametrize(
+    "context", [{}, VARIANT_CONTEXT, KB_CONTEXT], ids=["default", "variant", "knowledge-bases"]
+)
 def test_every_acknowledgment_is_needed(monkeypatch: pytest.MonkeyPatch, context: dict[str, Any]) -> None:
     # Given the constructs built with acknowledgments only recorded, not applied
     recorded: set[tuple[str, str]] = set()

@@ -62,4 +62,8 @@ def test_stack_outputs_have_stable_logical_ids(synth: Synth) -> None:
             "Description": "CloudWatch dashboard of the pipeline",
             "Value": {"Ref": "EvalDashboard"},
         },
+        "ScheduleGroupName": {
+            "Description": "Schedule group of the suites' schedules (schedule name = suite)",
+            "Value": {"Ref": "SuiteScheduleGroup"},
+        },
     }

@@ -53,10 +53,13 @@ def test_dead_letter_queue_is_encrypted_tls_only_and_keeps_messages_14_days(synt
 
 
 def test_a_message_in_the_dlq_raises_an_alarm(synth: Synth) -> None:
+    queue_name = {"Fn::GetAtt": [constants.TRIGGER_DLQ_LOGICAL_ID, "QueueName"]}
+    dimensions = [{"Name": "QueueName", "Value": queue_name}]
     (alarm,) = [
         a["Properties"]
         for a in synth.resources("AWS::CloudWatch::Alarm").values()
         if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and a["Properties"]["Dimensions"] == dimensions
     ]
     assert alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [constants.TRIGGER_DLQ_LOGICAL_ID, "QueueName"]}}

@@ -441,3 +441,221 @@ def test_human_example_builds_a_request_botocore_accepts() -> None:
     with Stubber(client) as stubber:
         stubber.add_response("create_evaluation_job", {"jobArn": job_arn}, expected_params=request)
         assert client.create_evaluation_job(**request)["jobArn"] == job_arn
+
+
+# --- the live knowledge-base example ------------------------------------------------------------
+
+KB_SUITE_PATH = ROOT / "examples" / "suites" / "kb-assistant-live.json"
+KB_DATASET_PATH = ROOT / "examples" / "datasets" / "kb-assistant-live" / "sample.jsonl"
+KB_DOCUMENTS = ROOT / "examples" / "knowledge-bases"
+KB_ID = "KBASSIST01"
+
+
+def test_live_kb_example_validates_when_the_deployment_allows_its_knowledge_base_and_generator() -> None:
+    # Given the live knowledge-base pair and a deployment allowing KBASSIST01, Nova Lite and the judge
+    from evalpipe.validation import ExternalSourcesAccess
+
+    allowed = {
+        "allowed_evaluator_models": [JUDGE],
+        "allowed_inference_models": [LIVE_MODEL],
+        "external_sources": ExternalSourcesAccess(False, "evalpipe-data-123456789012"),
+    }
+    suite, data = KB_SUITE_PATH.read_bytes(), KB_DATASET_PATH.read_bytes()
+    report = validate_run(suite, "suite", [data], "dataset", allowed_knowledge_bases=[KB_ID], **allowed)
+    # Then nothing is reported; and a deployment without knowledge bases rejects it on the id
+    assert [p.render() for p in report.problems] == []
+    denied = validate_run(suite, "suite", [data], "dataset", allowed_knowledge_bases=[], **allowed)
+    assert [p.field for p in denied.problems] == [
+        "inferenceConfig.ragConfigs[0].knowledgeBaseConfig.retrieveAndGenerateConfig"
+        ".knowledgeBaseConfiguration.knowledgeBaseId"
+    ]
+
+
+def test_live_kb_example_suite_queries_its_knowledge_base_and_matches_the_schema() -> None:
+    document = json.loads(KB_SUITE_PATH.read_text(encoding="utf-8"))
+    suite = Suite.from_document(KB_SUITE_PATH.stem, document)
+    assert suite.warnings == [] and suite.application_type == "RagEvaluation"
+    generate = suite.inference_config["ragConfigs"][0]["knowledgeBaseConfig"]["retrieveAndGenerateConfig"]
+    assert generate["type"] == "KNOWLEDGE_BASE"
+    assert generate["knowledgeBaseConfiguration"]["knowledgeBaseId"] == KB_ID
+    assert generate["knowledgeBaseConfiguration"]["modelArn"] == LIVE_MODEL
+    metrics = document["evaluationConfig"]["automated"]["datasetMetricConfigs"][0]["metricNames"]
+    assert {"Builtin.CitationPrecision", "Builtin.CitationCoverage"} <= set(metrics)
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)] == []
+
+
+def test_live_kb_example_dataset_has_conversations_without_outputs() -> None:
+    records = [json.loads(line) for line in KB_DATASET_PATH.read_text(encoding="utf-8").splitlines()]
+    assert 6 <= len(records) <= 10
+    turns = [len(record["conversationTurns"]) for record in records]
+    assert max(turns) <= 5 and sum(1 for n in turns if n > 1) >= 3
+    for record in records:
+        assert set(record) == {"category", "conversationTurns"}
+        for turn in record["conversationTurns"]:
+            assert set(turn) == {"prompt", "referenceResponses"}
+            assert turn["referenceResponses"][0]["content"][0]["text"].strip()
+    assert KB_DATASET_PATH.read_bytes().endswith(b"\n")
+
+
+def test_live_kb_example_documents_are_one_folder_per_knowledge_base_the_local_mode_allows() -> None:
+    # Given the example documents / Then KBASSIST01 is their one folder, every document has metadata
+    from local.demo import LOCAL_KNOWLEDGE_BASES
+
+    assert LOCAL_KNOWLEDGE_BASES == [KB_ID]
+    documents = sorted((KB_DOCUMENTS / KB_ID).glob("*.md"))
+    assert len(documents) >= 3
+    for path in documents:
+        metadata = json.loads(path.with_name(path.name + ".metadata.json").read_text(encoding="utf-8"))
+        assert set(metadata) == {"metadataAttributes"} and metadata["metadataAttributes"]["topic"]
+
+
+# --- the classic automated example (Accuracy / Robustness / Toxicity, no judge) -------------------
+
+CLASSIC_SUITE_PATH = ROOT / "examples" / "suites" / "support-assistant-classic.json"
+CLASSIC_DATASET_PATH = ROOT / "examples" / "datasets" / "support-assistant-classic" / "sample.jsonl"
+CLASSIC_METRICS = ["Builtin.Accuracy", "Builtin.Robustness", "Builtin.Toxicity"]
+
+
+def _classic_suite() -> Suite:
+    document = json.loads(CLASSIC_SUITE_PATH.read_text(encoding="utf-8"))
+    return Suite.from_document(CLASSIC_SUITE_PATH.stem, document)
+
+
+def test_classic_example_validates_with_its_dataset_and_the_schema() -> None:
+    # Given the classic example pair and a deployment allowing Nova Lite for live inference
+    report = validate_run(
+        CLASSIC_SUITE_PATH.read_bytes(),
+        "suites/support-assistant-classic.json",
+        [CLASSIC_DATASET_PATH.read_bytes()],
+        "datasets/support-assistant-classic/sample.jsonl",
+        allowed_inference_models=[LIVE_MODEL],
+    )
+    # Then nothing is reported, and the suite matches the committed schema
+    assert [p.render() for p in report.problems] == []
+    document = json.loads(CLASSIC_SUITE_PATH.read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)] == []
+
+
+def test_classic_example_runs_nova_lite_without_a_judge() -> None:
+    # Given the classic example / When parsed / Then a QnA job of the three classic metrics, no judge
+    suite = _classic_suite()
+    assert suite.metric_names == CLASSIC_METRICS
+    assert suite.evaluator_model is None
+    assert suite.inference_config["models"][0]["bedrockModel"]["modelIdentifier"] == LIVE_MODEL
+    assert suite.evaluation_config["automated"]["datasetMetricConfigs"][0]["taskType"] == "QuestionAndAnswer"
+    # And Robustness (a percentage) and Toxicity are flagged when high
+    assert suite.low_rule("Robustness").describe() == "> 20"
+    assert suite.low_rule("Builtin.Toxicity").describe() == "> 0.3"
+
+
+def test_classic_example_dataset_has_questions_answers_and_categories_only() -> None:
+    records = [json.loads(line) for line in CLASSIC_DATASET_PATH.read_text(encoding="utf-8").splitlines()]
+    assert 10 <= len(records) <= 20
+    for record in records:
+        assert set(record) == {"prompt", "referenceResponse", "category"}
+        assert record["referenceResponse"].strip()
+    assert CLASSIC_DATASET_PATH.read_bytes().endswith(b"\n")
+
+
+def test_classic_example_builds_a_request_botocore_accepts() -> None:
+    # Given the classic example as dropped / When its request is built / Then botocore accepts it
+    suite = _classic_suite()
+    dataset = DatasetObject(
+        bucket="evalpipe-data-123456789012",
+        key="datasets/support-assistant-classic/sample.jsonl",
+        version_id=None,
+        etag="0f343b0931126a20f133d67c2b018a3b",
+        size=CLASSIC_DATASET_PATH.stat().st_size,
+        event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
+    )
+    request = build_create_job_request(
+        suite,
+        dataset,
+        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
+        output_s3_uri=f"s3://{dataset.bucket}/results/support-assistant-classic/{dataset.run_id}/",
+    )
+    assert "evaluatorModelConfig" not in request["evaluationConfig"]["automated"]
+    client = botocore.session.get_session().create_client("bedrock", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "create_evaluation_job",
+            {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"},
+            request,
+        )
+        client.create_evaluation_job(**request)
+
+
+# --- the scheduled built-in example (Builtin.BoolQ and Builtin.TriviaQA, weekly) --------------------
+
+BUILTIN_SUITE_PATH = ROOT / "examples" / "suites" / "qa-builtin-weekly.json"
+
+
+def _builtin_suite() -> Suite:
+    document = json.loads(BUILTIN_SUITE_PATH.read_text(encoding="utf-8"))
+    return Suite.from_document(BUILTIN_SUITE_PATH.stem, document)
+
+
+def test_builtin_example_validates_alone_and_matches_the_schema() -> None:
+    # Given the scheduled example and a deployment allowing Nova Lite for live inference
+    from evalpipe.validation import validate_suite
+
+    document = json.loads(BUILTIN_SUITE_PATH.read_text(encoding="utf-8"))
+    report = validate_suite(
+        document,
+        "suites/qa-builtin-weekly.json",
+        suite_name="qa-builtin-weekly",
+        allowed_inference_models=[LIVE_MODEL],
+    )
+    # Then nothing is reported (it has no dataset file), and it matches the committed schema
+    assert [p.render() for p in report.problems] == []
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)] == []
+
+
+def test_builtin_example_runs_weekly_on_two_builtin_datasets_without_a_judge() -> None:
+    # Given the scheduled example / When parsed
+    suite = _builtin_suite()
+    # Then it names only built-in datasets (BoolQ, TriviaQA), classic metrics and no judge
+    assert suite.names_only_builtin_datasets
+    assert suite.builtin_dataset_names == ["Builtin.BoolQ", "Builtin.TriviaQA"]
+    assert suite.custom_dataset_index is None
+    assert suite.evaluator_model is None
+    for entry in suite.evaluation_config["automated"]["datasetMetricConfigs"]:
+        assert entry["taskType"] == "QuestionAndAnswer"
+        assert entry["metricNames"] == CLASSIC_METRICS
+        assert "datasetLocation" not in entry["dataset"]
+    assert suite.inference_config["models"][0]["bedrockModel"]["modelIdentifier"] == LIVE_MODEL
+    # And it runs every Monday at 06:00 UTC
+    schedule = suite.pipeline.schedule
+    assert schedule is not None
+    assert (schedule.expression, schedule.timezone, schedule.enabled) == ("cron(0 6 ? * MON *)", "UTC", True)
+
+
+def test_builtin_example_builds_a_request_botocore_accepts_for_a_scheduled_run() -> None:
+    # Given the scheduled example fired by its schedule
+    from evalpipe.runs import RunRequest, TriggerKind, run_request_event
+
+    suite = _builtin_suite()
+    request_event = run_request_event(
+        "qa-builtin-weekly", TriggerKind.SCHEDULE, request_id="d32c5kddcf5bb8c3", time="2026-03-02T06:00:00Z"
+    )
+    run = RunRequest.from_event(request_event)
+    # When its request is built
+    request = build_create_job_request(
+        suite,
+        run,
+        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
+        output_s3_uri=f"s3://evalpipe-data-123456789012/results/qa-builtin-weekly/{run.run_id}/",
+    )
+    # Then both built-in entries are sent as written, and botocore accepts the request
+    assert request["evaluationConfig"] == suite.evaluation_config
+    client = botocore.session.get_session().create_client("bedrock", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "create_evaluation_job",
+            {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"},
+            request,
+        )
+        client.create_evaluation_job(**request)

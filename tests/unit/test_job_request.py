@@ -13,7 +13,7 @@ from botocore.model import Shape
 from botocore.stub import Stubber
 
 from evalpipe.job_request import build_create_job_request, sanitize_tag_value
-from evalpipe.runs import DatasetObject
+from evalpipe.runs import DatasetObject, RunRequest, TriggerKind
 from evalpipe.suite import Suite, SuiteError
 
 JUDGE = "amazon.nova-pro-v1:0"
@@ -321,19 +321,115 @@ def test_a_suite_without_one_dataset_metric_config_cannot_be_built(entries: Any)
     document["evaluationConfig"]["automated"]["datasetMetricConfigs"] = entries
 
     # When the request is built, then the suite is reported
-    with pytest.raises(SuiteError, match=r"datasetMetricConfigs must hold exactly one entry"):
+    with pytest.raises(SuiteError, match=r"datasetMetricConfigs must hold at least one entry"):
         _build(_suite(document))
 
 
-def test_a_suite_with_two_dataset_metric_configs_cannot_be_built() -> None:
-    # Given a suite naming two dataset metric configs (the pipeline fills in only one)
+def test_a_suite_with_two_custom_dataset_metric_configs_cannot_be_built() -> None:
+    # Given a suite naming two custom dataset metric configs (the pipeline fills in only one)
     document = _guide_document()
     entries = document["evaluationConfig"]["automated"]["datasetMetricConfigs"]
     entries.append(copy.deepcopy(entries[0]))
 
     # When the request is built, then it is refused
-    with pytest.raises(SuiteError, match=r"exactly one entry"):
+    with pytest.raises(SuiteError, match=r"holds 2 custom datasets; the dropped object fills only one"):
         _build(_suite(document))
+
+
+# --- built-in datasets and run requests -----------------------------------------------------
+
+BUILTIN_ENTRIES = [
+    {
+        "taskType": "QuestionAndAnswer",
+        "dataset": {"name": "Builtin.BoolQ"},
+        "metricNames": ["Builtin.Accuracy", "Builtin.Robustness"],
+    },
+    {
+        "taskType": "QuestionAndAnswer",
+        "dataset": {"name": "Builtin.TriviaQA"},
+        "metricNames": ["Builtin.Accuracy", "Builtin.Toxicity"],
+    },
+]
+
+
+def _builtin_document() -> dict[str, Any]:
+    """A classic automated suite of built-in datasets only, answered live by a model."""
+    return {
+        "evaluationConfig": {"automated": {"datasetMetricConfigs": copy.deepcopy(BUILTIN_ENTRIES)}},
+        "inferenceConfig": {"models": [{"bedrockModel": {"modelIdentifier": "amazon.nova-lite-v1:0"}}]},
+        "pipeline": {"schedule": {"expression": "rate(7 days)"}},
+    }
+
+
+def _request(kind: TriggerKind = TriggerKind.SCHEDULE, request_id: str = "d32c5kddcf5bb8c3") -> RunRequest:
+    return RunRequest(
+        suite_name="qa-weekly",
+        requested_by=kind,
+        request_id=request_id,
+        request_time=datetime(2026, 3, 2, 6, 0, 0, tzinfo=UTC),
+        bucket="evalpipe-data-123456789012",
+    )
+
+
+def test_a_suite_of_built_in_datasets_is_sent_unchanged_for_a_run_request() -> None:
+    # Given a suite naming only Builtin.BoolQ and Builtin.TriviaQA, and a scheduled run request
+    suite, request = _suite(_builtin_document(), name="qa-weekly"), _request()
+
+    # When the request is built
+    built = build_create_job_request(
+        suite,
+        request,
+        role_arn=ROLE_ARN,
+        output_s3_uri=f"s3://evalpipe-data-1/results/qa-weekly/{request.run_id}/",
+    )
+
+    # Then both entries are exactly the suite's (no datasetLocation), and the identity is the request's
+    assert built["evaluationConfig"]["automated"]["datasetMetricConfigs"] == BUILTIN_ENTRIES
+    assert built["jobName"] == request.run_id
+    assert built["clientRequestToken"] == request.client_request_token
+    assert built["jobTags"][:2] == [
+        {"key": "evalpipe:suite", "value": "qa-weekly"},
+        {"key": "evalpipe:run-id", "value": request.run_id},
+    ]
+    _assert_accepted_by_botocore(built)
+
+
+def test_only_the_custom_entry_gets_the_dropped_object() -> None:
+    # Given a suite with a built-in entry before its one custom entry (no dataset name)
+    document = _builtin_document()
+    del document["pipeline"]
+    custom = {"taskType": "QuestionAndAnswer", "metricNames": ["Builtin.Accuracy"]}
+    document["evaluationConfig"]["automated"]["datasetMetricConfigs"] = [
+        copy.deepcopy(BUILTIN_ENTRIES[0]),
+        custom,
+    ]
+
+    # When a dropped dataset's request is built
+    built = _build(_suite(document))
+
+    # Then the built-in entry is untouched and the custom one names the dropped file
+    first, second = built["evaluationConfig"]["automated"]["datasetMetricConfigs"]
+    assert first == BUILTIN_ENTRIES[0]
+    assert second["dataset"] == {
+        "name": "week-12",
+        "datasetLocation": {"s3Uri": "s3://evalpipe-data-123456789012/datasets/support/week-12.jsonl"},
+    }
+
+
+def test_a_run_request_cannot_fill_a_custom_dataset() -> None:
+    # Given the guide's suite (a custom dataset) and a run request
+    # When the request is built, then the missing dataset object is named
+    with pytest.raises(SuiteError, match=r"names a custom dataset: only a dropped dataset object runs it"):
+        build_create_job_request(
+            _suite(), _request(TriggerKind.CLI), role_arn=ROLE_ARN, output_s3_uri="s3://b/r/"
+        )
+
+
+def test_a_dropped_object_cannot_fill_a_suite_of_built_in_datasets() -> None:
+    # Given a suite of built-in datasets only and a dropped dataset object
+    # When the request is built, then it is refused
+    with pytest.raises(SuiteError, match=r"names only built-in datasets"):
+        _build(_suite(_builtin_document(), name="support"))
 
 
 # --- optional members ---------------------------------------------------------------------

@@ -776,7 +776,15 @@ def test_schema_is_a_valid_draft_2020_12_schema_with_the_file_keys() -> None:
     assert schema["required"] == ["evaluationConfig", "inferenceConfig"]
     assert schema["additionalProperties"] is False
     pipeline = schema["$defs"]["PipelineSettings"]["properties"]
-    assert list(pipeline) == ["description", "jobTags", "lowScore", "notification", "regression"]
+    assert list(pipeline) == [
+        "description",
+        "jobTags",
+        "lowScore",
+        "notification",
+        "regression",
+        "polling",
+        "schedule",
+    ]
     assert "API_CreateEvaluationJob" in schema["properties"]["evaluationConfig"]["description"]
 
 

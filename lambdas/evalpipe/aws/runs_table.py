@@ -190,6 +190,8 @@ class RunsTable:
             The run item after the update.
         """
         item = summary.as_item()
+        # Per-dataset averages exist only for runs over several datasets (classic built-ins).
+        datasets = {"datasets": item["datasets"]} if item.get("datasets") else {}
         return self.update_run(
             run_id,
             metrics=item["metrics"],
@@ -197,6 +199,7 @@ class RunsTable:
             low_records=item["low_records"],
             record_count=item["record_count"],
             verdict=str(summary.verdict),
+            **datasets,
             **extra,
         )
 
@@ -381,6 +384,9 @@ def _record_item(run_id: str, record: RecordResult, explanation_chars: int) -> d
         # RAG: one item per conversation turn; these say which conversation and which turn.
         **({"conversation": record.conversation} if record.conversation is not None else {}),
         **({"turn": record.turn} if record.turn is not None else {}),
+        # The output file's dataset and task type (several datasetMetricConfigs entries).
+        **({"dataset": record.dataset} if record.dataset else {}),
+        **({"task_type": record.task_type} if record.task_type else {}),
     }
 
 

@@ -9,6 +9,9 @@ History (the deployed stack, found by name: ``--stack``, ``$EVALPIPE_STACK``, cd
 one, ``evalpipe compare RUN_A RUN_B`` judges RUN_B against RUN_A, ``evalpipe report RUN
 [--open]`` gets its HTML report.
 
+Runs without a dataset drop: ``evalpipe run --suite S [--wait]`` starts a run of a suite whose
+datasets are all built in (what its schedule does), and follows it with ``--wait``.
+
 Bedrock (the account's evaluation jobs, any of them): ``evalpipe jobs list|get|stop|delete``.
 
 Standard library argparse; rich colours the output and draws the spinner on a terminal when
@@ -22,7 +25,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from evalpipe.cli import compare, estimate, jobs, report, runs, validate
+from evalpipe.cli import compare, estimate, jobs, report, run, runs, validate
 from evalpipe.cli._common import EXIT_INVALID, EXIT_USAGE
 
 __all__ = ["build_parser", "main"]
@@ -32,14 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evalpipe",
         description=(
-            "bedrock-evalpipe: validate a suite and dataset and estimate a run before uploading; list, "
-            "show, compare and report the runs of the deployed pipeline."
+            "bedrock-evalpipe: validate a suite and dataset and estimate a run before uploading; run a "
+            "suite of built-in datasets; list, show, compare and report the runs of the deployed pipeline."
         ),
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     validate.add_parser(subparsers)
     estimate.add_parser(subparsers)
     runs.add_parsers(subparsers)
+    run.add_parser(subparsers)
     compare.add_parser(subparsers)
     report.add_parser(subparsers)
     jobs.add_parser(subparsers)

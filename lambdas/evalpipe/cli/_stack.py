@@ -69,6 +69,8 @@ class Deployment:
         The region of the session (None when boto3 has none).
     local
         True when an endpoint override (``AWS_ENDPOINT_URL``) is set: no console links.
+    stepfunctions
+        A boto3 Step Functions client (``evalpipe run`` starts executions with it).
     """
 
     outputs: StackOutputs
@@ -76,6 +78,7 @@ class Deployment:
     s3: Any
     region: str | None
     local: bool = False
+    stepfunctions: Any = None
 
     @property
     def bucket(self) -> str:
@@ -167,6 +170,7 @@ def connect(args: argparse.Namespace) -> Deployment:
         s3=session.client("s3"),
         region=session.region_name,
         local=bool(os.environ.get("AWS_ENDPOINT_URL")),
+        stepfunctions=session.client("stepfunctions"),
     )
 
 

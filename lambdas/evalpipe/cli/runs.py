@@ -24,7 +24,7 @@ from evalpipe.cli._common import (
     text_table,
     verdict_style,
 )
-from evalpipe.cli._stack import add_stack_arguments, aws_command, connect, failed
+from evalpipe.cli._stack import Deployment, add_stack_arguments, aws_command, connect, failed
 from evalpipe.notification import build_notification, derive_verdict, short_run_id
 from evalpipe.runs import RunStatus
 
@@ -190,31 +190,53 @@ def print_runs(rows: list[dict[str, Any]], title: str, *, with_suite: bool, out:
 
 @aws_command
 def run_show(args: argparse.Namespace) -> int:
-    deployment = connect(args)
-    if args.wait:
+    return show_run(
+        connect(args),
+        args.run_id,
+        wait=args.wait,
+        timeout=args.timeout,
+        interval=args.interval,
+        as_json=args.json,
+    )
+
+
+def show_run(
+    deployment: Deployment, run_id: str, *, wait: bool, timeout: float, interval: float, as_json: bool
+) -> int:
+    """Print one run (``evalpipe show``); with ``wait``, poll until it has settled first.
+
+    Shared by ``evalpipe run --wait``, which follows the run it started the same way.
+
+    Returns
+    -------
+    int
+        0 when shown (settled, with ``wait``); 1 when not found or still running at ``timeout``;
+        130 when interrupted.
+    """
+    if wait:
         try:
-            with WaitDisplay(args.run_id, args.timeout) as display:
+            with WaitDisplay(run_id, timeout) as display:
                 run, settled = wait_for_run(
                     deployment.runs.get_run,
-                    args.run_id,
-                    timeout=args.timeout,
-                    interval=args.interval,
+                    run_id,
+                    timeout=timeout,
+                    interval=interval,
                     report=display.update,
                 )
         except KeyboardInterrupt:
             print("evalpipe: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
     else:
-        run = deployment.runs.get_run(args.run_id)
+        run = deployment.runs.get_run(run_id)
         settled = run is not None and is_settled(run)
     if run is None:
-        return failed(f"run {args.run_id} not found in {deployment.outputs.runs_table_name}")
-    if args.json:
+        return failed(f"run {run_id} not found in {deployment.outputs.runs_table_name}")
+    if as_json:
         print(json.dumps(run, indent=2, ensure_ascii=False, default=str))
     else:
         print_run(run, Printer(), console_region=deployment.console_region)
-    if args.wait and not settled:
-        return failed(f"run {args.run_id} is still {run.get('status')} after {args.timeout:g}s")
+    if wait and not settled:
+        return failed(f"run {run_id} is still {run.get('status')} after {timeout:g}s")
     return EXIT_OK
 
 
@@ -232,10 +254,15 @@ def print_run(run: Mapping[str, Any], out: Printer, *, console_region: str | Non
     out.line(f"Status: {status} — the run has not finished ({hint})", "bold")
     out.line()
     dataset = run.get("dataset") if isinstance(run.get("dataset"), Mapping) else {}
+    request = run.get("request") if isinstance(run.get("request"), Mapping) else {}
+    by = {"schedule": "scheduled run", "cli": "manual run by evalpipe run"}.get(
+        str(request.get("requested_by"))
+    )
     fields = [
         ("Run id", run_id),
         ("Suite", str(run.get("suite") or "")),
         ("Dataset", f"s3://{dataset.get('bucket')}/{dataset.get('key')}" if dataset.get("key") else ""),
+        ("Trigger", by or ""),
         ("Job ARN", str(run.get("job_arn") or "")),
         ("Started", str(run.get("created_at") or "")),
         ("Submitted", str(run.get("submitted_at") or "")),

@@ -65,10 +65,15 @@ def parse_rule(text: object) -> Rule | None:
     return Rule(match.group(1), bound) if math.isfinite(bound) else None
 
 
-def score_domain(values: Sequence[float]) -> tuple[float, float]:
-    """``(0, 1)`` when every value lies there (judge scores), else the values' range, padded."""
-    if not values or all(0.0 <= v <= 1.0 for v in values):
-        return 0.0, 1.0
+def score_domain(values: Sequence[float], scale: float = 1.0) -> tuple[float, float]:
+    """``(0, scale)`` when every value lies there, else the values' range, padded.
+
+    ``scale`` is the top of the metric's scale: 1 for judge scores, 100 for a percentage
+    (``Builtin.Robustness``, `evalpipe.validation.metrics.metric_scale`), so its axis reads 0-100
+    even when this run's values are all small.
+    """
+    if not values or all(0.0 <= v <= scale for v in values):
+        return 0.0, scale
     low, high = min(values), max(values)
     if high - low < 1e-12:
         return low - 0.5, high + 0.5
@@ -83,9 +88,11 @@ class Bin:
     flagged: int = 0  # how many of the bin's scores the rule flags
 
 
-def bin_scores(scores: Sequence[float], bins: int = HISTOGRAM_BINS, rule: Rule | None = None) -> list[Bin]:
+def bin_scores(
+    scores: Sequence[float], bins: int = HISTOGRAM_BINS, rule: Rule | None = None, scale: float = 1.0
+) -> list[Bin]:
     """Equal-width bins over `score_domain`; the last bin includes its upper edge."""
-    low, high = score_domain(scores)
+    low, high = score_domain(scores, scale)
     width = (high - low) / bins
     counts = [0] * bins
     flagged = [0] * bins
@@ -106,6 +113,7 @@ def histogram_svg(
     bins: int = HISTOGRAM_BINS,
     width: int = 340,
     height: int = 200,
+    scale: float = 1.0,
 ) -> str:
     """A histogram of ``scores`` with one ``<rect class="bar">`` per bin (empty bins have height 0).
 
@@ -115,7 +123,7 @@ def histogram_svg(
     """
     left, right, top, bottom = 34, 10, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom
-    binned = bin_scores(scores, bins, rule)
+    binned = bin_scores(scores, bins, rule, scale)
     low, high = binned[0].low, binned[-1].high
     peak = max((b.count for b in binned), default=0) or 1
     bar_w = plot_w / bins
@@ -187,13 +195,14 @@ def line_chart_svg(
     rule: Rule | None = None,
     width: int = 340,
     height: int = 200,
+    scale: float = 1.0,
 ) -> str:
     """A line chart: one ``<polyline class="trend">`` whose points are the runs, oldest first,
     plus one ``<circle class="point">`` per run (the current run filled dark, the baseline ringed).
     """
     left, right, top, bottom = 34, 14, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom
-    low, high = score_domain([p.value for p in points])
+    low, high = score_domain([p.value for p in points], scale)
     count = len(points)
 
     inset = 8  # keeps the first and last dots off the axis and its labels
@@ -265,9 +274,11 @@ def heat_colour(goodness: float | None) -> str:
     return f"hsl({hue:.0f}, 70%, 82%)"
 
 
-def goodness_scale(values: Sequence[float], lower_is_better: bool) -> Callable[[float], float]:
+def goodness_scale(
+    values: Sequence[float], lower_is_better: bool, scale: float = 1.0
+) -> Callable[[float], float]:
     """Map a metric's values to 0 (worst) .. 1 (best) over `score_domain`."""
-    low, high = score_domain(values)
+    low, high = score_domain(values, scale)
 
     def scale(value: float) -> float:
         share = (value - low) / (high - low)

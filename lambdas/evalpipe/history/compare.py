@@ -8,7 +8,10 @@ Rules (docs/suite-file.md, "Regressions"):
   lower-is-better metrics, whose low-score rule flags high scores), ``relative_drop`` = drop /
   |baseline average| (undefined for a 0 baseline, so only the absolute limit applies);
 - a metric regressed when ``drop > maxAbsoluteDrop`` or ``relative_drop > maxRelativeDrop``
-  (each limit may be off); it is not compared when either run has fewer than
+  (each limit may be off); an absolute limit that comes from ``default`` (or the built-in 0.1)
+  is on a 0..1 scale and is multiplied by the scale of a percentage built-in (Robustness:
+  0.1 -> 10 points), one given under ``metrics`` for the metric is in its own units
+  (:func:`absolute_limit`); it is not compared when either run has fewer than
   ``minScoredRecords`` scored records, every score N/A, or lacks the metric;
 - the verdict of a compared run: REGRESSED over LOW_SCORES over PASSED (:func:`verdict`).
 
@@ -25,10 +28,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from evalpipe.history.records import EPSILON, RecordChange, direction, split_changes, to_float
 from evalpipe.runs import RunStatus, Verdict
-from evalpipe.suite import DEFAULT_MIN_SCORED_RECORDS
+from evalpipe.suite import BUILTIN_PREFIX, DEFAULT_MIN_SCORED_RECORDS
+from evalpipe.validation.metrics import metric_scale
 
 if TYPE_CHECKING:
-    from evalpipe.suite import Suite
+    from evalpipe.suite import RegressionSettings, Suite
 
 # The verdict this module adds (docs/design.md lists it; evalpipe.runs.Verdict gains it on wiring).
 REGRESSED = "REGRESSED"
@@ -296,6 +300,7 @@ def compare_runs(
     comparisons = []
     for name in [*current_metrics, *(m for m in baseline_metrics if m not in current_metrics)]:
         absolute, relative = settings.limits_for(name)
+        absolute = absolute_limit(settings, name, absolute, builtin=suite.is_builtin(name))
         comparisons.append(
             _compare_metric(
                 name,
@@ -332,6 +337,53 @@ def compare_runs(
         worsened_count=len(worsened),
         na_transition_count=len(transitions),
     )
+
+
+def absolute_limit(
+    settings: RegressionSettings, metric: str, absolute: float | None, *, builtin: bool
+) -> float | None:
+    """``maxAbsoluteDrop`` of ``metric`` in the metric's own units.
+
+    Limits are written for scores from 0 to 1. A percentage built-in (``Builtin.Robustness``,
+    0..100) would never regress on a 0.1 limit, so a limit it inherits -- from
+    ``regression.default`` or the built-in default -- is multiplied by its scale (0.1 -> 10
+    points). A limit given for the metric itself under ``regression.metrics`` (either spelling,
+    with or without ``Builtin.``) is taken as written: whoever sets it sees the metric's numbers.
+
+    Parameters
+    ----------
+    settings
+        The suite's ``pipeline.regression``.
+    metric
+        The metric as the run spells it.
+    absolute
+        ``settings.limits_for(metric)[0]`` (None = the check is off).
+    builtin
+        Whether the metric is built in (a custom metric named ``Robustness`` keeps its limit).
+
+    Examples
+    --------
+    >>> from evalpipe.suite import RegressionSettings
+    >>> own = {"metrics": {"Robustness": {"maxAbsoluteDrop": 5}}}
+    >>> absolute_limit(RegressionSettings(), "Builtin.Robustness", 0.1, builtin=True)
+    10.0
+    >>> absolute_limit(RegressionSettings.model_validate(own), "Builtin.Robustness", 5, builtin=True)
+    5
+    >>> absolute_limit(RegressionSettings(), "Robustness", 0.1, builtin=False)
+    0.1
+    """
+    if absolute is None or not builtin:
+        return absolute
+    scale = metric_scale(metric)
+    bare = metric.removeprefix(BUILTIN_PREFIX)
+    own = (
+        settings.metrics.get(metric)
+        or settings.metrics.get(bare)
+        or settings.metrics.get(BUILTIN_PREFIX + bare)
+    )
+    if scale == 1.0 or (own is not None and "max_absolute_drop" in own.model_fields_set):
+        return absolute
+    return absolute * scale
 
 
 def verdict(comparison: Comparison | None, summary_verdict: str) -> str:

@@ -13,6 +13,14 @@ Key formats (stable: changing them breaks the matching of every stored run)::
     h:<sha256(prompt_hash + "\\x1f" + category)[:32]>
                                   prompt_hash = sha256(prompt)[:16] hex (RecordResult.prompt_hash),
                                   category = the resolved category ("uncategorized" when none)
+    <Builtin.X>/<one of the above>
+                                  a record of a built-in prompt dataset (Builtin.BoolQ, ...): a job
+                                  with several datasetMetricConfigs entries may hold the same
+                                  prompt (or id) in two datasets, which are different records
+
+Only built-in datasets qualify the key: the custom dataset's name follows the dropped file's
+name (``nightly-0412.jsonl``) and changes from run to run, while a suite has at most one
+custom entry, so its records need no qualifier (and keep matching runs stored before).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from evalpipe.results import UNCATEGORIZED, RecordResult
+from evalpipe.results import BUILTIN_PREFIX, UNCATEGORIZED, RecordResult
 
 ID_FIELD = "id"
 MAX_ID_CHARS = 128
@@ -98,10 +106,30 @@ def explicit_id_of(record: RecordResult) -> str | None:
 def key_of_record(record: RecordResult, explicit_id: str | int | None = None) -> str:
     """:func:`record_key` of a parsed record; ``explicit_id`` overrides the one in the output.
 
-    Call it after `evalpipe.results.resolve_category`, so the key uses the final category.
+    A record of a built-in dataset (``record.dataset`` = ``Builtin.<X>``) gets the dataset in
+    front (:func:`dataset_key`). Call it after `evalpipe.results.resolve_category`, so the key
+    uses the final category.
+
+    Examples
+    --------
+    >>> plain = RecordResult(0, "hi", None, None, "c", [])
+    >>> boolq = RecordResult(0, "hi", None, None, "c", [], dataset="Builtin.BoolQ")
+    >>> key_of_record(boolq) == "Builtin.BoolQ/" + key_of_record(plain)
+    True
     """
     identifier = explicit_id if normalize_id(explicit_id) is not None else explicit_id_of(record)
-    return record_key(record.prompt, record.category, identifier)
+    return dataset_key(record.dataset, record_key(record.prompt, record.category, identifier))
+
+
+def dataset_key(dataset: str | None, key: str) -> str:
+    """``key`` qualified by a built-in dataset's name; unchanged for any other dataset.
+
+    Examples
+    --------
+    >>> dataset_key("Builtin.TriviaQA", "id:7"), dataset_key("nightly-0412", "id:7")
+    ('Builtin.TriviaQA/id:7', 'id:7')
+    """
+    return f"{dataset}/{key}" if dataset and dataset.startswith(BUILTIN_PREFIX) else key
 
 
 def key_of_item(item: Mapping[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from evalpipe.aws.alerts import publish
 from evalpipe.notification import build_notification
-from evalpipe.runs import DatasetObject, RunStatus, Verdict, iso
+from evalpipe.runs import RunStatus, Verdict, iso, trigger_from_event
 from evalpipe.steps.submit import load_run
 
 if TYPE_CHECKING:
@@ -42,23 +42,25 @@ def record_error(state: dict, ports: Ports) -> dict:
     Parameters
     ----------
     state
-        The whole execution state at the failing step: the original event, `run` when the
-        Validate step got that far, and `error` ({Error, Cause}) from the Catch.
+        The whole execution state at the failing step: the original event (a dataset's S3
+        event or a run request), `run` when the Validate step got that far, and `error`
+        ({Error, Cause}) from the Catch.
     """
     error = state.get("error") or {}
     run_ref = state.get("run") or {}
     run_id = run_ref.get("run_id")
     if not run_id:
         # Validate itself failed: derive the run from the event so the failure is still recorded.
-        dataset = DatasetObject.from_event(state)
-        run_id = dataset.run_id
+        trigger = trigger_from_event(state, bucket=ports.settings.bucket_name)
+        run_id = trigger.run_id
         ports.runs.claim_run(
             {
                 "run_id": run_id,
-                "suite": dataset.suite,
+                "suite": trigger.suite,
                 "status": RunStatus.ERROR.value,
                 "created_at": iso(ports.clock()),
-                "dataset": dataset.as_item(),
+                "trigger": trigger.kind.value,
+                trigger.item_key: trigger.as_item(),
             }
         )
     ports.runs.update_run(

@@ -9,7 +9,7 @@ from evalpipe.dataset import iter_raw_lines
 from evalpipe.results import Aggregator, CategoryIndex, RecordResult, iter_output_records, resolve_category
 from evalpipe.runs import DatasetObject, RunStatus, iso, results_prefix
 from evalpipe.steps.review import review
-from evalpipe.steps.submit import load_run, load_suite
+from evalpipe.steps.submit import load_run, load_suite, load_trigger
 
 if TYPE_CHECKING:
     from evalpipe.ports import Ports
@@ -33,7 +33,7 @@ def parse(run_id: str, ports: Ports) -> dict:
     """
     run = load_run(run_id, ports)
     suite = load_suite(run)
-    dataset = DatasetObject.from_item(run["dataset"])
+    trigger = load_trigger(run)
     prefix = results_prefix(suite.name, run_id)
     keys = ports.objects.list_output_files(prefix)
     if not keys:
@@ -43,8 +43,13 @@ def parse(run_id: str, ports: Ports) -> dict:
         )
 
     # Bedrock's copy of the input line may drop fields it does not know (category among them).
-    categories = CategoryIndex.from_dataset_lines(
-        iter_raw_lines(ports.objects.iter_chunks(dataset.key, version_id=dataset.version_id))
+    # A run of built-in datasets has no dataset object: records keep the categories they carry.
+    categories = (
+        CategoryIndex.from_dataset_lines(
+            iter_raw_lines(ports.objects.iter_chunks(trigger.key, version_id=trigger.version_id))
+        )
+        if isinstance(trigger, DatasetObject)
+        else None
     )
     aggregator = Aggregator(suite.low_rule, max_low_records=suite.pipeline.notification.max_low_records)
 
@@ -52,7 +57,11 @@ def parse(run_id: str, ports: Ports) -> dict:
         index = 0
         for key in keys:
             lines = iter_raw_lines(ports.objects.iter_chunks(key))
-            for record in iter_output_records(lines, start_index=index, source=key):
+            # The key gives each record its dataset; classic outputs' "Accuracy" -> Builtin.Accuracy.
+            parsed = iter_output_records(
+                lines, start_index=index, source=key, metric_names=suite.listed_metric_names
+            )
+            for record in parsed:
                 resolve_category(record, categories)
                 aggregator.add(record)
                 index = record.index + 1

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from evalpipe.runs import RunStatus, Verdict, iso
-from evalpipe.settings import Settings
+from evalpipe.timing import Timing, TimingSource
 
 if TYPE_CHECKING:
     from evalpipe.ports import Ports
@@ -19,8 +19,16 @@ HUMAN_JOB_TYPE = "Human"
 HUMAN_WAIT_SHARE = 0.25
 
 
-def human_wait_seconds(settings: Settings, elapsed_seconds: float) -> int:
-    """The wait before the next poll of a human evaluation job.
+def run_timing(run: dict | None, ports: Ports) -> Timing:
+    """The run's polling schedule and deadlines as the submit step fixed them (``timing``), else
+    the deployment's (runs submitted before runs recorded theirs)."""
+    item = (run or {}).get("timing")
+    return Timing.from_item(item) if isinstance(item, dict) else Timing.of(ports.settings)
+
+
+def human_wait_seconds(settings: TimingSource, elapsed_seconds: float) -> int:
+    """The wait before the next poll of a human evaluation job (``settings``: a run's `Timing` or
+    the deployment's settings).
 
     Human work takes days, so polling is long and cheap: a quarter of the time the job has run,
     at least ``HUMAN_POLL_MIN_SECONDS`` (default 15 min), at most ``HUMAN_POLL_MAX_SECONDS``
@@ -43,6 +51,7 @@ def poll(run_id: str, job_arn: str, deadline: str, ports: Ports) -> dict:
     job = ports.jobs.get(job_arn)
     status = job.status
     now = ports.clock()
+    timing = run_timing(ports.runs.get_run(run_id), ports)
     if status == "Deleting":
         # Someone deleted the job under us: there will be no results to parse.
         status = "Stopped"
@@ -63,10 +72,10 @@ def poll(run_id: str, job_arn: str, deadline: str, ports: Ports) -> dict:
         ports.runs.update_run(
             run_id, status=RunStatus.IN_PROGRESS.value, job_status=status, polled_at=iso(now)
         )
-    wait = ports.settings.poll_interval_seconds
+    wait = timing.poll_interval_seconds
     if job.job_type == HUMAN_JOB_TYPE:
         elapsed = (now - job.creation_time).total_seconds() if job.creation_time else 0.0
-        wait = human_wait_seconds(ports.settings, elapsed)
+        wait = human_wait_seconds(timing, elapsed)
     return {
         "job_arn": job_arn,
         "job_name": job.job_name,
@@ -81,7 +90,8 @@ def stop(run_id: str, job_arn: str, ports: Ports) -> dict:
     stopped = ports.jobs.stop(job_arn)
     run = ports.runs.get_run(run_id) or {}
     human = run.get("job_type") == HUMAN_JOB_TYPE
-    timeout = ports.settings.human_job_timeout_seconds if human else ports.settings.job_timeout_seconds
+    timing = run_timing(run, ports)
+    timeout = timing.human_job_timeout_seconds if human else timing.job_timeout_seconds
     ports.runs.update_run(
         run_id,
         status=RunStatus.TIMED_OUT.value,

@@ -12,11 +12,20 @@ from collections.abc import Iterable, Sequence
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.validation.dataset_rules import rules_for, scan_dataset
 from evalpipe.validation.facts import SuiteFacts
+from evalpipe.validation.knowledge_base_rules import ExternalSourcesAccess
 from evalpipe.validation.problems import Problem, Report, Severity
 from evalpipe.validation.strict_json import parse_strict
 from evalpipe.validation.suite_rules import check_suite
 
-__all__ = ["Problem", "Report", "Severity", "validate_dataset", "validate_run", "validate_suite"]
+__all__ = [
+    "ExternalSourcesAccess",
+    "Problem",
+    "Report",
+    "Severity",
+    "validate_dataset",
+    "validate_run",
+    "validate_suite",
+]
 
 
 def validate_suite(
@@ -26,6 +35,8 @@ def validate_suite(
     suite_name: str | None = None,
     allowed_evaluator_models: Sequence[str] = (),
     allowed_inference_models: Sequence[str] | None = None,
+    allowed_knowledge_bases: Sequence[str] | None = None,
+    external_sources: ExternalSourcesAccess | None = None,
 ) -> Report:
     """Check a parsed suite file.
 
@@ -43,7 +54,14 @@ def validate_suite(
     allowed_inference_models : Sequence[str], optional
         Models the deployment's Bedrock role may invoke for live inference
         (``inferenceConfig.models[].bedrockModel.modelIdentifier``). None (the default) skips the
-        check; an empty sequence means no live model is allowed (the deployment's default).
+        check; an empty sequence means no live model is allowed (the deployment's default). A
+        live knowledge base's generator (``modelArn``) is checked against the same list.
+    allowed_knowledge_bases : Sequence[str], optional
+        Knowledge-base ids the role may query (``knowledgeBaseConfig``); None (the default)
+        skips the check, an empty sequence allows none (the deployment's default).
+    external_sources : ExternalSourcesAccess, optional
+        Whether the deployment allows ``EXTERNAL_SOURCES`` jobs and its bucket; None skips
+        those deployment checks (S3 sources must still be under ``sources/``).
 
     Returns
     -------
@@ -65,6 +83,8 @@ def validate_suite(
         suite_name=suite_name,
         allowed_evaluator_models=allowed_evaluator_models,
         allowed_inference_models=allowed_inference_models,
+        allowed_knowledge_bases=allowed_knowledge_bases,
+        external_sources=external_sources,
     ):
         report.add(problem)
     return report
@@ -115,6 +135,8 @@ def validate_run(
     *,
     allowed_evaluator_models: Sequence[str] = (),
     allowed_inference_models: Sequence[str] | None = None,
+    allowed_knowledge_bases: Sequence[str] | None = None,
+    external_sources: ExternalSourcesAccess | None = None,
 ) -> Report:
     """Check a suite file's bytes and a dataset together, as the pipeline's validate step does.
 
@@ -126,7 +148,9 @@ def validate_run(
         How problems name the two files.
     dataset_chunks : Iterable[bytes]
         The dataset's bytes in chunks.
-    allowed_evaluator_models, allowed_inference_models : Sequence[str], optional
+    allowed_evaluator_models, allowed_inference_models, allowed_knowledge_bases : Sequence[str], optional
+        See :func:`validate_suite`.
+    external_sources : ExternalSourcesAccess, optional
         See :func:`validate_suite`.
 
     Returns
@@ -146,6 +170,8 @@ def validate_run(
                 suite_file,
                 allowed_evaluator_models=allowed_evaluator_models,
                 allowed_inference_models=allowed_inference_models,
+                allowed_knowledge_bases=allowed_knowledge_bases,
+                external_sources=external_sources,
             )
         )
     report.extend(validate_dataset(dataset_chunks, dataset_file, suite=suite))

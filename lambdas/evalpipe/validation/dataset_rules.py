@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from evalpipe.dataset import RawLine
-from evalpipe.validation.facts import DatasetKind, SuiteFacts, dig
-from evalpipe.validation.metrics import MetricFamily
+from evalpipe.validation.facts import DatasetKind, JobKind, SuiteFacts, dig
+from evalpipe.validation.metrics import CLASSIC_REFERENCE_METRICS, CLASSIC_REFERENCE_TASKS, MetricFamily
 from evalpipe.validation.problems import Problem, Report, Severity, json_type, show
 from evalpipe.validation.strict_json import parse_strict
 
@@ -372,6 +372,43 @@ class LiveModelRules(ModelRecordRules):
             )
 
 
+class ClassicRecordRules(LiveModelRules):
+    """Prompts of a classic automated suite (Accuracy / Robustness / Toxicity, no judge model).
+
+    As for any live suite: ``prompt``, optional ``category``, no ``modelResponses``. Besides, the
+    user guide requires ``referenceResponse`` (the expected answer; for Classification the label)
+    on every line when the dataset's entry lists Accuracy or Robustness, and on every line of a
+    QuestionAndAnswer dataset ("Custom prompt dataset" requirements, see
+    ``evalpipe.validation.metrics.CLASSIC_REFERENCE_METRICS``).
+    """
+
+    def __init__(self, file: str, facts: SuiteFacts) -> None:
+        super().__init__(file, facts)
+        entry = facts.custom_entry
+        metrics = entry.metrics if entry is not None else ()
+        self.task_type = entry.task_type if entry is not None else None
+        needs = [m for m in metrics if m in CLASSIC_REFERENCE_METRICS]
+        if self.task_type in CLASSIC_REFERENCE_TASKS:
+            needs.append(f"the {self.task_type} task type")
+        self.needs_reference = needs
+
+    def check_responses(self, record: dict, line: int) -> Iterator[Problem]:
+        yield from super().check_responses(record, line)
+        reference = record.get("referenceResponse")
+        if not self.needs_reference or (isinstance(reference, str) and reference.strip()):
+            return
+        if reference is not None and not isinstance(reference, str):
+            return  # ModelRecordRules reports the type
+        label = " (for Classification: the expected label)" if self.task_type == "Classification" else ""
+        yield self._error(
+            line,
+            "referenceResponse",
+            f"{'missing' if reference is None else 'is empty'}; {' and '.join(self.needs_reference)} "
+            f"{'needs' if len(self.needs_reference) == 1 else 'need'} the expected answer on every line"
+            f"{label}: give it, or drop the metrics that grade against it",
+        )
+
+
 MAX_RAG_TURNS = 5  # retrieve-and-generate conversations; retrieve-only takes exactly 1
 RAG_IDENTIFIER = "inferenceConfig.ragConfigs[0].precomputedRagSourceConfig.*.ragSourceIdentifier"
 PASSAGE_KEYS = ("retrievedPassages", "retrievedResults")  # the facts page's and the samples' spellings
@@ -576,6 +613,8 @@ def rules_for(facts: SuiteFacts | None, file: str) -> LineRules:
     if kind is DatasetKind.RAG and facts is not None:
         return RagRules(file, facts)
     if kind is DatasetKind.LIVE_MODEL:
+        if facts is not None and facts.job_kind is JobKind.CLASSIC:
+            return ClassicRecordRules(file, facts)
         return LiveModelRules(file, facts)
     if facts is not None and facts.has_human and not facts.has_automated:
         return HumanPrecomputedRules(file, facts)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from evalpipe.validation.metrics import (
+    BUILTIN_PREFIX,
     JUDGE_BUILTINS,
     REFERENCE_BUILTINS,
     REFERENCE_VARIABLE,
@@ -46,6 +47,36 @@ class Named:
 
     value: str
     path: str
+
+
+@dataclass(frozen=True)
+class DatasetEntryFacts:
+    """One ``datasetMetricConfigs`` entry: its dataset, task type and metrics.
+
+    Attributes
+    ----------
+    index : int
+        Position in ``datasetMetricConfigs``.
+    dataset : str or None
+        ``dataset.name`` when a string.
+    task_type : str or None
+        ``taskType`` when a string.
+    metrics : tuple of str
+        The string ``metricNames``, in order.
+    has_location : bool
+        ``dataset.datasetLocation`` is given.
+    """
+
+    index: int
+    dataset: str | None
+    task_type: str | None
+    metrics: tuple[str, ...]
+    has_location: bool
+
+    @property
+    def builtin(self) -> bool:
+        """The entry names a built-in prompt dataset (``Builtin.*``)."""
+        return isinstance(self.dataset, str) and self.dataset.startswith(BUILTIN_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -98,6 +129,7 @@ class SuiteFacts:
     precomputed_identifiers: tuple[str, ...]
     rag_family: MetricFamily | None  # RAG_RETRIEVE or RAG_RETRIEVE_AND_GENERATE when known
     rag_source_identifier: str | None = None  # precomputedRagSourceConfig.*.ragSourceIdentifier
+    entries: tuple[DatasetEntryFacts, ...] = ()  # every datasetMetricConfigs entry that is an object
 
     @classmethod
     def from_suite(cls, suite: object) -> SuiteFacts:
@@ -126,6 +158,7 @@ class SuiteFacts:
             ),
             rag_family=_rag_family(suite),
             rag_source_identifier=_rag_source_identifier(suite),
+            entries=_entries(suite),
         )
 
     @property
@@ -155,6 +188,11 @@ class SuiteFacts:
         return (MetricFamily.MODEL_JUDGE,)
 
     @property
+    def custom_entry(self) -> DatasetEntryFacts | None:
+        """The entry the dropped dataset fills: the first that names no built-in dataset."""
+        return next((entry for entry in self.entries if not entry.builtin), None)
+
+    @property
     def custom_names(self) -> frozenset[str]:
         """Names of the defined custom metrics."""
         return frozenset(m.name for m in self.custom_metrics if m.name is not None)
@@ -180,6 +218,25 @@ def _metric_names(suite: object) -> tuple[Named, ...]:
         for j, name in enumerate(_items(dig(config, "metricNames")))
         if isinstance(name, str)
     )
+
+
+def _entries(suite: object) -> tuple[DatasetEntryFacts, ...]:
+    root = AUTOMATED if dig(suite, *AUTOMATED) is not None else HUMAN
+    found = []
+    for i, config in enumerate(_items(dig(suite, *root, "datasetMetricConfigs"))):
+        if not isinstance(config, dict):
+            continue
+        name, task = dig(config, "dataset", "name"), config.get("taskType")
+        found.append(
+            DatasetEntryFacts(
+                index=i,
+                dataset=name if isinstance(name, str) else None,
+                task_type=task if isinstance(task, str) else None,
+                metrics=tuple(m for m in _items(config.get("metricNames")) if isinstance(m, str)),
+                has_location=dig(config, "dataset", "datasetLocation") is not None,
+            )
+        )
+    return tuple(found)
 
 
 def _custom_metrics(suite: object) -> tuple[CustomMetric, ...]:

@@ -10,13 +10,16 @@ import math
 import re
 from collections.abc import Iterator
 
+from evalpipe.dataset_configs import SCHEDULE_NEEDS_BUILTIN_DATASETS, names_only_builtin_datasets
 from evalpipe.runs import JOB_NAME_PATTERN
+from evalpipe.schedule_expression import check_expression, check_timezone
+from evalpipe.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
 from evalpipe.validation.facts import SuiteFacts
 from evalpipe.validation.metrics import BUILTIN_PREFIX
 from evalpipe.validation.problems import Problem, Severity, json_type, key_path, show
 from evalpipe.validation.service_model import ShapeWalker, shape
 
-PIPELINE_KEYS = ("description", "jobTags", "lowScore", "notification", "regression")
+PIPELINE_KEYS = ("description", "jobTags", "lowScore", "notification", "regression", "polling", "schedule")
 LOW_SCORE_KEYS = ("builtin", "custom", "metrics")
 # A low-score rule gives exactly one of these keys (evalpipe.suite.LowScoreRule).
 RULE_KEYS = ("below", "atOrBelow", "above", "atOrAbove")
@@ -24,6 +27,16 @@ _RULE_MEANINGS = "'below' (score < value), 'atOrBelow' (<=), 'above' (>) or 'atO
 NOTIFICATION_KEYS = ("maxLowRecords",)
 REGRESSION_KEYS = ("baselineRunId", "minScoredRecords", "default", "metrics")
 LIMIT_KEYS = ("maxAbsoluteDrop", "maxRelativeDrop")
+SCHEDULE_KEYS = ("expression", "timezone", "enabled", "flexibleWindowMinutes")
+# pipeline.polling key -> (least, greatest or None); evalpipe.timing checks the combination.
+POLLING_BOUNDS = {
+    "intervalSeconds": (1, 3_600),
+    "jobTimeoutSeconds": (60, STATE_MACHINE_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS),
+    "humanPollMinSeconds": (1, None),
+    "humanPollMaxSeconds": (1, None),
+    "humanJobTimeoutSeconds": (60, STATE_MACHINE_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS),
+}
+MAX_FLEXIBLE_WINDOW_MINUTES = 1440  # EventBridge Scheduler's FlexibleTimeWindow maximum
 MAX_LOW_RECORDS = 50
 # Compared case-insensitively: the pipeline adds evalpipe:suite and evalpipe:run-id to every
 # job, and AWS reserves aws: for its own tags (the same rule as evalpipe.suite).
@@ -34,8 +47,11 @@ MAX_JOB_TAGS = 200  # TagList max in the service model
 _TAG_KEY_BREAKS = re.compile(r"[\t\n\r\f\v]")
 
 
-def check_pipeline(pipeline: object, facts: SuiteFacts, file: str) -> Iterator[Problem]:
-    """Yield the problems of the ``pipeline`` block (any value)."""
+def check_pipeline(
+    pipeline: object, facts: SuiteFacts, file: str, *, suite: object = None
+) -> Iterator[Problem]:
+    """Yield the problems of the ``pipeline`` block (any value); ``suite`` is the whole raw suite
+    (the schedule rule reads its datasets)."""
     walker = ShapeWalker(file)
     if not isinstance(pipeline, dict):
         yield _error(file, "pipeline", f"must be an object, not {json_type(pipeline)}")
@@ -53,6 +69,10 @@ def check_pipeline(pipeline: object, facts: SuiteFacts, file: str) -> Iterator[P
             yield from _notification(value, path, file)
         elif key == "regression":
             yield from _regression(value, path, facts, file)
+        elif key == "polling":
+            yield from _polling(value, path, file)
+        elif key == "schedule":
+            yield from _schedule(value, path, suite, file)
         else:
             yield _unknown(file, path, key, PIPELINE_KEYS)
 
@@ -203,6 +223,71 @@ def _limits(limits: object, path: str, file: str) -> Iterator[Problem]:
         ):
             message = f"must be a number of at least 0 (or null to turn the check off), not {show(value)}"
             yield _error(file, child, message)
+
+
+def _polling(polling: object, path: str, file: str) -> Iterator[Problem]:
+    """``pipeline.polling``: whole numbers of seconds overriding the deployment's for this suite."""
+    if not isinstance(polling, dict):
+        yield _error(
+            file, path, f'must be an object like {{"intervalSeconds": 300}}, not {json_type(polling)}'
+        )
+        return
+    for key, value in polling.items():
+        child = _child(path, key)
+        if key not in POLLING_BOUNDS:
+            yield _unknown(file, child, key, tuple(POLLING_BOUNDS))
+            continue
+        if value is None:
+            continue  # null = the deployment's value
+        least, greatest = POLLING_BOUNDS[key]
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if not whole or value < least or (greatest is not None and value > greatest):
+            bounds = f"from {least} to {greatest}" if greatest is not None else f"of at least {least}"
+            yield _error(file, child, f"must be a whole number of seconds {bounds}, not {show(value)}")
+    low, high = polling.get("humanPollMinSeconds"), polling.get("humanPollMaxSeconds")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        yield _error(
+            file,
+            _child(path, "humanPollMinSeconds"),
+            f"({low}) must not be above humanPollMaxSeconds ({high})",
+        )
+
+
+def _schedule(schedule: object, path: str, suite: object, file: str) -> Iterator[Problem]:
+    """``pipeline.schedule``: an EventBridge Scheduler expression, a time zone, on/off and a window.
+
+    A schedule runs the suite with no dataset drop, so it is only for suites that name nothing
+    but built-in datasets (``evalpipe.dataset_configs``).
+    """
+    if schedule is None:
+        return  # null = no schedule (the model's default)
+    if not isinstance(schedule, dict):
+        example = '{"expression": "rate(7 days)"}'
+        yield _error(file, path, f"must be an object like {example}, not {json_type(schedule)}")
+        return
+    if suite is not None and not names_only_builtin_datasets(suite):
+        yield _error(file, path, SCHEDULE_NEEDS_BUILTIN_DATASETS)
+    if "expression" not in schedule:
+        example = "'rate(7 days)' or 'cron(0 6 ? * MON *)'"
+        yield _error(file, _child(path, "expression"), f"is required, e.g. {example}")
+    for key, value in schedule.items():
+        child = _child(path, key)
+        if key == "expression":
+            problem = check_expression(value)
+        elif key == "timezone":
+            problem = check_timezone(value)
+        elif key == "enabled":
+            problem = None if isinstance(value, bool) else f"must be true or false, not {show(value)}"
+        elif key == "flexibleWindowMinutes":
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            fits = value is None or (whole and 1 <= value <= MAX_FLEXIBLE_WINDOW_MINUTES)
+            bounds = f"from 1 to {MAX_FLEXIBLE_WINDOW_MINUTES}"
+            problem = None if fits else f"must be a whole number of minutes {bounds}, not {show(value)}"
+        else:
+            yield _unknown(file, child, key, SCHEDULE_KEYS)
+            continue
+        if problem:
+            yield _error(file, child, problem)
 
 
 def _child(path: str, key: object) -> str:

@@ -8,7 +8,9 @@ import difflib
 import re
 from collections.abc import Iterator, Sequence
 
+from evalpipe.dataset_configs import custom_entries
 from evalpipe.runs import SUITE_NAME_PATTERN
+from evalpipe.validation.classic_rules import check_classic
 from evalpipe.validation.facts import (
     AUTOMATED,
     HUMAN,
@@ -18,6 +20,7 @@ from evalpipe.validation.facts import (
     SuiteFacts,
     dig,
 )
+from evalpipe.validation.knowledge_base_rules import ExternalSourcesAccess, check_knowledge_bases
 from evalpipe.validation.metrics import (
     BUILTIN_PREFIX,
     JUDGE_BUILTINS,
@@ -72,6 +75,8 @@ def check_suite(
     suite_name: str | None = None,
     allowed_evaluator_models: Sequence[str] = (),
     allowed_inference_models: Sequence[str] | None = None,
+    allowed_knowledge_bases: Sequence[str] | None = None,
+    external_sources: ExternalSourcesAccess | None = None,
 ) -> Iterator[Problem]:
     """Yield every problem of a raw parsed suite (see :func:`evalpipe.validation.validate_suite`)."""
     if suite_name is not None and not SUITE_NAME_PATTERN.fullmatch(suite_name):
@@ -81,18 +86,26 @@ def check_suite(
         return
     facts = SuiteFacts.from_suite(suite)
     yield from _top_level(suite, file)
-    yield from _one_dataset(suite, file)
+    yield from _one_custom_dataset(suite, file)
     yield from _task_types(suite, facts, file)
     yield from _inference_matches(suite, facts, file)
     yield from _live_models(suite, file, allowed_inference_models)
+    yield from check_knowledge_bases(
+        suite,
+        file,
+        allowed_knowledge_bases=allowed_knowledge_bases,
+        allowed_inference_models=allowed_inference_models,
+        external_sources=external_sources,
+    )
     yield from _metric_names(facts, file)
     yield from _custom_metric_names(facts, file)
     yield from _evaluators(facts, file, allowed_evaluator_models)
     yield from _instructions(facts, file)
     yield from _rating_definitions(facts, file)
     yield from _human(suite, facts, file)
+    yield from check_classic(suite, facts, file)
     if "pipeline" in suite:
-        yield from check_pipeline(suite["pipeline"], facts, file)
+        yield from check_pipeline(suite["pipeline"], facts, file, suite=suite)
 
 
 def _top_level(suite: dict, file: str) -> Iterator[Problem]:
@@ -118,16 +131,24 @@ def _top_level(suite: dict, file: str) -> Iterator[Problem]:
             yield _error(file, required, "is required (the CreateEvaluationJob request member)")
 
 
-def _one_dataset(suite: dict, file: str) -> Iterator[Problem]:
-    for root in (AUTOMATED, HUMAN):
-        configs = dig(suite, *root, "datasetMetricConfigs")
-        if isinstance(configs, list) and len(configs) > 1:
-            yield _error(
-                file,
-                path_of(*root, "datasetMetricConfigs"),
-                f"has {len(configs)} entries; the pipeline runs one dataset per run (the dropped file "
-                "becomes the only entry), so keep exactly one and give other datasets their own suite",
-            )
+def _one_custom_dataset(suite: dict, file: str) -> Iterator[Problem]:
+    """At most one ``datasetMetricConfigs`` entry names a custom dataset (docs/suite-file.md).
+
+    The dropped object fills the custom entry; ``Builtin.*`` entries are sent as the suite gives
+    them, so a suite may list several built-in datasets beside its one custom entry.
+    """
+    custom = custom_entries(suite)
+    if len(custom) > 1:
+        listed = ", ".join(
+            f"[{entry.index}]" + (f" ({entry.name!r})" if entry.name else "") for entry in custom
+        )
+        yield _error(
+            file,
+            path_of("evaluationConfig", custom[1].root, "datasetMetricConfigs"),
+            f"has {len(custom)} entries with a custom dataset ({listed}); the dropped file fills the one "
+            "custom entry of a run, so keep one and give other datasets their own suite (entries whose "
+            "dataset.name is a built-in dataset such as 'Builtin.BoolQ' may be added freely)",
+        )
 
 
 def _task_types(suite: dict, facts: SuiteFacts, file: str) -> Iterator[Problem]:
@@ -147,7 +168,8 @@ def _task_types(suite: dict, facts: SuiteFacts, file: str) -> Iterator[Problem]:
                 "model lists Summarization, Classification, QuestionAndAnswer, Generation and Custom, "
                 'but judge jobs with those values fail; "General" is the value that works.',
             )
-        elif facts.job_kind is not JobKind.JUDGE and task_type not in enum:
+        elif facts.job_kind is JobKind.HUMAN and task_type not in enum:
+            # Classic jobs: evalpipe.validation.classic_rules names the four task types they take.
             yield _error(file, path, f"{show(task_type)} is not a task type; use one of: {', '.join(enum)}")
 
 

@@ -33,7 +33,7 @@ JUDGE_BUILTIN_METRICS = (
     "Builtin.Stereotyping",
     "Builtin.Refusal",
 )
-# Accepted by the service but not emulated (classic automated and RAG jobs).
+# Classic automated metrics (computed without a judge: local.bedrock_emulator.classic) and RAG metrics.
 CLASSIC_BUILTIN_METRICS = ("Builtin.Accuracy", "Builtin.Robustness", "Builtin.Toxicity")
 RAG_BUILTIN_METRICS = (
     "Builtin.ContextRelevance",

@@ -202,10 +202,10 @@ def test_custom_metric_without_definition_fails_the_job(bedrock, dataset, job_re
             lambda r: r["evaluationConfig"]["automated"]["datasetMetricConfigs"][0].__setitem__(
                 "metricNames", ["Builtin.Accuracy"]
             ),
-            "does not emulate",
+            "must be a bedrockModel",  # classic metrics on precomputed responses
         ),
     ],
-    ids=["classic-metric"],
+    ids=["classic-metric-precomputed"],
 )
 def test_jobs_the_emulator_cannot_run_fail_honestly(bedrock, dataset, job_request, mutate, expected):
     # Given a valid request of a kind the emulator does not emulate

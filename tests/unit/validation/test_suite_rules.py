@@ -218,19 +218,31 @@ def test_a_classic_job_uses_the_enum() -> None:
     # Given one with a made-up task type / When validated / Then the enum is named
     suite = classic_suite()
     put(suite, (*CONFIG, "taskType"), "Summarisation")
-    assert "use one of: Summarization" in only(check(suite)).message
+    message = only(check(suite)).message
+    assert "one of Summarization, Classification, QuestionAndAnswer, Generation" in message
+    assert "did you mean 'Summarization'" in message
 
 
 # -- one dataset, one model ----------------------------------------------------------------
 
 
-def test_more_than_one_dataset_metric_config(suite: dict) -> None:
-    # Given two dataset entries
+def test_more_than_one_custom_dataset_metric_config(suite: dict) -> None:
+    # Given two dataset entries, neither naming a built-in dataset
     configs = at(suite, *AUTOMATED, "datasetMetricConfigs")
     configs.append(dict(configs[0]))
-    # When validated / Then the one-dataset-per-run rule is explained
+    # When validated / Then the one-custom-dataset-per-run rule is explained
     problem = only(check(suite), "evaluationConfig.automated.datasetMetricConfigs")
-    assert "one dataset per run" in problem.message
+    assert "2 entries with a custom dataset ([0] ('nightly'), [1] ('nightly'))" in problem.message
+    assert "the dropped file fills the one custom entry" in problem.message
+
+
+def test_built_in_dataset_entries_do_not_count_as_custom(suite: dict) -> None:
+    # Given one custom entry and a second entry naming a built-in dataset
+    configs = at(suite, *AUTOMATED, "datasetMetricConfigs")
+    configs.append({**configs[0], "dataset": {"name": "Builtin.BoolQ"}})
+    # When validated / Then the dataset-count rule says nothing
+    fields = [p.field for p in check(suite).problems]
+    assert "evaluationConfig.automated.datasetMetricConfigs" not in fields
 
 
 def test_an_automated_job_evaluates_one_model(suite: dict) -> None:

@@ -1,0 +1,113 @@
+"""How often a run's job is polled and when it times out: the deployment's defaults, per suite.
+
+The deployment sets ``POLL_INTERVAL_SECONDS``, ``JOB_TIMEOUT_SECONDS``, ``HUMAN_POLL_MIN_SECONDS``,
+``HUMAN_POLL_MAX_SECONDS`` and ``HUMAN_JOB_TIMEOUT_SECONDS`` (docs/design.md); a suite's
+``pipeline.polling`` overrides any of them for its own runs. The submit step fixes a run's
+effective `Timing` on the run item (``timing``), and the poll and stop steps read it from there,
+so a later change of the suite file or the deployment does not move a running job's deadline.
+
+Every job must end well before the state machine's own timeout (35 days, the backstop): the
+poll step needs a couple of polls after the deadline to stop the job and notify, so a timeout
+must leave two poll waits and an hour before it (the rule the CDK settings apply to the
+deployment's defaults, ``infra/settings.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol
+
+# The state machine's timeout (infra/settings.py STATE_MACHINE_TIMEOUT_SECONDS; a test keeps them equal).
+STATE_MACHINE_TIMEOUT_SECONDS = 35 * 86_400
+# After the deadline: two poll waits to see it and stop the job, and an hour to stop and notify.
+STOP_MARGIN_SECONDS = 3_600
+# pipeline.polling key -> Timing field.
+POLLING_KEYS = {
+    "intervalSeconds": "poll_interval_seconds",
+    "jobTimeoutSeconds": "job_timeout_seconds",
+    "humanPollMinSeconds": "human_poll_min_seconds",
+    "humanPollMaxSeconds": "human_poll_max_seconds",
+    "humanJobTimeoutSeconds": "human_job_timeout_seconds",
+}
+
+
+class TimingSource(Protocol):
+    """What carries timing values: the function's `evalpipe.settings.Settings`, or a `Timing`."""
+
+    poll_interval_seconds: int
+    job_timeout_seconds: int
+    human_poll_min_seconds: int
+    human_poll_max_seconds: int
+    human_job_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The polling schedule and deadlines of one run.
+
+    Examples
+    --------
+    >>> timing = Timing(60, 86_400, 900, 21_600, 30 * 86_400)
+    >>> timing.with_overrides({"intervalSeconds": 300, "jobTimeoutSeconds": 7_200}).poll_interval_seconds
+    300
+    >>> Timing(60, 35 * 86_400, 900, 21_600, 86_400).problems()[0].split(":")[0]
+    'jobTimeoutSeconds'
+    """
+
+    poll_interval_seconds: int
+    job_timeout_seconds: int
+    human_poll_min_seconds: int
+    human_poll_max_seconds: int
+    human_job_timeout_seconds: int
+
+    @classmethod
+    def of(cls, source: TimingSource) -> Timing:
+        """The timing fields of ``source`` (the deployment's settings, typically)."""
+        return cls(
+            poll_interval_seconds=source.poll_interval_seconds,
+            job_timeout_seconds=source.job_timeout_seconds,
+            human_poll_min_seconds=source.human_poll_min_seconds,
+            human_poll_max_seconds=source.human_poll_max_seconds,
+            human_job_timeout_seconds=source.human_job_timeout_seconds,
+        )
+
+    def with_overrides(self, polling: dict[str, Any] | None) -> Timing:
+        """These values with a suite's ``pipeline.polling`` (file spelling; None/absent keys keep ours)."""
+        changes = {
+            field: int(polling[key])
+            for key, field in POLLING_KEYS.items()
+            if polling and polling.get(key) is not None
+        }
+        return replace(self, **changes)
+
+    def problems(self) -> list[str]:
+        """Why this timing cannot work inside the state machine's timeout (``"<key>: ..."``), or []."""
+        days = STATE_MACHINE_TIMEOUT_SECONDS // 86_400
+        found = []
+        latest = STATE_MACHINE_TIMEOUT_SECONDS - 2 * self.poll_interval_seconds - STOP_MARGIN_SECONDS
+        if self.job_timeout_seconds > latest:
+            found.append(
+                f"jobTimeoutSeconds: {self.job_timeout_seconds} leaves no time to stop the job: with polls "
+                f"every {self.poll_interval_seconds} s it must be at most {latest} (the state machine "
+                f"itself times out at {days} days)"
+            )
+        latest_human = STATE_MACHINE_TIMEOUT_SECONDS - 2 * self.human_poll_max_seconds - STOP_MARGIN_SECONDS
+        if self.human_job_timeout_seconds > latest_human:
+            found.append(
+                f"humanJobTimeoutSeconds: {self.human_job_timeout_seconds} leaves no time to stop the job: "
+                f"with polls up to every {self.human_poll_max_seconds} s it must be at most {latest_human} "
+                f"(the state machine itself times out at {days} days)"
+            )
+        if self.human_poll_min_seconds > self.human_poll_max_seconds:
+            found.append(
+                f"humanPollMinSeconds: {self.human_poll_min_seconds} is above humanPollMaxSeconds "
+                f"{self.human_poll_max_seconds}"
+            )
+        return found
+
+    def as_item(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Timing:
+        return cls(**{name: int(item[name]) for name in cls.__dataclass_fields__})

@@ -1,0 +1,158 @@
+"""End to end in the local mode: a suite of built-in datasets runs on its schedule, or on `evalpipe run`.
+
+Uploading ``suites/qa-builtin-weekly.json`` makes SyncSchedules create the schedule (read back
+through the scheduler API). moto's scheduler never fires schedules, so the test fires it the way
+EventBridge Scheduler would (``LocalDeployment.fire_schedule``: the schedule's own target input,
+context attributes replaced, delivered to its target). The run goes through the same state machine
+as a dataset drop, on Bedrock's built-in datasets (the emulator's small synthetic samples).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evalpipe.cli import main
+from evalpipe.runs import RunRequest
+from tests.e2e.conftest import ROOT, drop_dataset
+
+pytestmark = pytest.mark.slow
+
+SUITE = "qa-builtin-weekly"
+SUITE_FILE = ROOT / "examples" / "suites" / f"{SUITE}.json"
+SUITE_KEY = f"suites/{SUITE}.json"
+DATASETS = ("Builtin.BoolQ", "Builtin.TriviaQA")
+
+
+def _output_files(stack, run_id: str) -> list[str]:
+    listed = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=f"results/{SUITE}/{run_id}/")
+    return sorted(o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith("_output.jsonl"))
+
+
+def _lines(stack, key: str) -> int:
+    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+    return len([line for line in body.splitlines() if line.strip()])
+
+
+def _states(stack, arn: str) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in stack.history(arn) if "stateEnteredEventDetails" in e
+    ]
+
+
+def test_an_uploaded_suite_gets_a_schedule_whose_run_completes_on_both_built_in_datasets(stack):
+    # Given the scheduled example uploaded as a user would
+    stack.upload(SUITE_FILE, SUITE_KEY)
+
+    # Then SyncSchedules created its schedule: weekly, starting the state machine as the scheduler role
+    schedule = stack.wait_for_schedule(SUITE)
+    assert (schedule["ScheduleExpression"], schedule["State"]) == ("cron(0 6 ? * MON *)", "ENABLED")
+    assert schedule["Target"]["Arn"] == stack.state_machine_arn
+    assert ":role/" in schedule["Target"]["RoleArn"]
+    assert json.loads(schedule["Target"]["Input"])["detail"] == {
+        "suite": SUITE,
+        "requestedBy": "schedule",
+        "scheduleArn": "<aws.scheduler.schedule-arn>",
+    }
+
+    # When the schedule fires
+    fired = stack.fire_schedule(SUITE, scheduled_time="2026-03-02T06:00:00Z")
+    description = stack.wait_for_execution(fired["execution_arn"], timeout=180)
+
+    # Then the execution succeeded and the run COMPLETED under the scheduled run's identity
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    run_id = json.loads(description["output"])["run"]["run_id"]
+    assert run_id == RunRequest.from_event(json.loads(fired["input"])).run_id
+    item = stack.run(run_id)
+    assert (item["status"], item["trigger"]) == ("COMPLETED", "schedule")
+    assert item["request"]["schedule_arn"] == schedule["Arn"]
+
+    # And the records come from both built-in datasets (one output file each)
+    files = _output_files(stack, run_id)
+    assert [next(name for name in DATASETS if f"/datasets/{name}/" in key) for key in files] == list(DATASETS)
+    assert item["record_count"] == sum(_lines(stack, key) for key in files) > 0
+    assert all(_lines(stack, key) > 0 for key in files)
+    assert len(stack.records(run_id)) == item["record_count"]
+
+    # And the subscriber got exactly one notification, naming the scheduled trigger
+    messages = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]
+    assert len(messages) == 1
+    assert "scheduled run (scheduled for 2026-03-02T06:00:00Z)" in messages[0]["body"]
+    assert "Builtin.BoolQ, Builtin.TriviaQA (built in)" in messages[0]["body"]
+
+    # When the scheduler delivers the same scheduled time again (a retry of that invocation)
+    again = stack.fire_schedule(SUITE, scheduled_time="2026-03-02T06:00:00Z")
+    repeat = stack.wait_for_execution(again["execution_arn"], timeout=60)
+
+    # Then it is the same run, claimed already: the execution ends at Duplicate, nothing is notified
+    assert repeat["status"] == "SUCCEEDED"
+    assert json.loads(repeat["output"])["run"] == {"run_id": run_id, "suite": SUITE, "outcome": "DUPLICATE"}
+    assert _states(stack, again["execution_arn"])[-1] == "Duplicate"
+    assert [m for m in stack.messages(wait=2, count=1) if m["attributes"].get("run_id") == run_id] == []
+
+
+def test_evalpipe_run_starts_a_run_of_the_suite(stack, monkeypatch, capsys):
+    # Given the suite uploaded, and the CLI pointed at the local endpoint (as a user's AWS_ENDPOINT_URL)
+    stack.upload(SUITE_FILE, SUITE_KEY)
+    for name, value in {
+        "AWS_ENDPOINT_URL": stack.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": stack.region,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    stacks = stack.client("cloudformation").describe_stacks()["Stacks"]
+    [name] = [
+        s["StackName"]
+        for s in stacks
+        if {"OutputKey": "BucketName", "OutputValue": stack.bucket}
+        in [{"OutputKey": o["OutputKey"], "OutputValue": o["OutputValue"]} for o in s.get("Outputs", [])]
+    ]
+
+    # When `evalpipe run --suite qa-builtin-weekly --wait`
+    code = main(["run", "--suite", SUITE, "--stack", name, "--wait", "--timeout", "180", "--interval", "0.5"])
+    out, err = capsys.readouterr()
+
+    # Then the run it started finished, and `show --wait` style output reads as its notification
+    assert code == 0, err
+    run_id = out.splitlines()[0].split()[2]
+    assert out.splitlines()[0] == f"Started run {run_id} of suite {SUITE} (manual run by evalpipe run)"
+    item = stack.run(run_id)
+    assert (item["status"], item["trigger"]) == ("COMPLETED", "cli")
+    assert "Trigger:" in out and "manual run by evalpipe run" in out
+    # And the execution is named after the run (it may still be finishing its Notify state)
+    arn = stack.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+    assert stack.wait_for_execution(arn, timeout=60)["status"] == "SUCCEEDED"
+
+
+def test_a_dataset_dropped_into_the_built_in_suite_is_rejected(stack, tmp_path):
+    # Given the scheduled example uploaded
+    stack.upload(SUITE_FILE, SUITE_KEY)
+
+    # When a user drops a dataset under datasets/qa-builtin-weekly/
+    body = b'{"prompt": "Is the sky blue?", "referenceResponse": "yes"}\n'
+    run = drop_dataset(stack, f"datasets/{SUITE}/mine.jsonl", body, tmp_path)
+
+    # Then the run is REJECTED, telling them how this suite runs, and they are notified once
+    assert run["description"]["status"] == "SUCCEEDED"
+    run_id = json.loads(run["description"]["output"])["run"]["run_id"]
+    item = stack.run(run_id)
+    assert (item["status"], item["verdict"]) == ("REJECTED", "REJECTED")
+    [problem] = item["problems"]
+    assert f"this suite runs on its schedule or `evalpipe run --suite {SUITE}`" in problem["message"]
+    messages = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]
+    assert len(messages) == 1 and messages[0]["attributes"]["verdict"] == "REJECTED"
+
+
+def test_deleting_the_suite_file_removes_its_schedule(stack):
+    # Given the suite uploaded and its schedule created
+    stack.upload(SUITE_FILE, SUITE_KEY)
+    stack.wait_for_schedule(SUITE)
+
+    # When the suite file is deleted (a delete marker: the bucket is versioned)
+    stack.client("s3").delete_object(Bucket=stack.bucket, Key=SUITE_KEY)
+
+    # Then SyncSchedules deleted the schedule
+    assert stack.wait_for_schedule(SUITE, present=False) is None

@@ -1,0 +1,226 @@
+"""`pipeline.schedule` and `pipeline.polling`: the checks, the suite model and the suite rules."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from evalpipe.schedule_expression import check_expression, check_timezone
+from evalpipe.suite import Suite, SuiteError
+from evalpipe.timing import STATE_MACHINE_TIMEOUT_SECONDS, Timing
+from evalpipe.validation import validate_suite
+
+BUILTIN_SUITE: dict[str, Any] = {
+    "evaluationConfig": {
+        "automated": {
+            "datasetMetricConfigs": [
+                {
+                    "taskType": "QuestionAndAnswer",
+                    "dataset": {"name": "Builtin.BoolQ"},
+                    "metricNames": ["Builtin.Accuracy"],
+                },
+                {
+                    "taskType": "QuestionAndAnswer",
+                    "dataset": {"name": "Builtin.TriviaQA"},
+                    "metricNames": ["Builtin.Accuracy"],
+                },
+            ]
+        }
+    },
+    "inferenceConfig": {"models": [{"bedrockModel": {"modelIdentifier": "amazon.nova-lite-v1:0"}}]},
+    "pipeline": {"schedule": {"expression": "rate(7 days)"}},
+}
+
+
+def _with_schedule(schedule: object) -> dict[str, Any]:
+    document = copy.deepcopy(BUILTIN_SUITE)
+    document["pipeline"]["schedule"] = schedule
+    return document
+
+
+def _problems(document: dict[str, Any]) -> list[tuple[str | None, str]]:
+    report = validate_suite(document, "suites/qa.json", allowed_inference_models=["amazon.nova-lite-v1:0"])
+    return [(p.field, p.message) for p in report.errors()]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "rate(1 minute)",
+        "rate(5 minutes)",
+        "rate(1 hour)",
+        "rate(7 days)",
+        "cron(0 6 ? * MON *)",
+        "cron(0/15 8-17 ? * MON-FRI *)",
+        "cron(0 0 L * ? *)",
+        "cron(0 9 ? * 2#1 2026-2030)",
+        "cron(15 10 ? * 6L *)",
+        "cron(0 9 1,15 JAN,JUL ? *)",
+        "at(2026-12-31T23:00:00)",
+    ],
+)
+def test_expressions_the_scheduler_accepts_pass(expression: str) -> None:
+    # Given an expression of each form / When checked / Then it passes
+    assert check_expression(expression) is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "says"),
+    [
+        ("weekly", "is not a schedule expression; use 'rate(7 days)'"),
+        ("rate(7 day)", "with the value 7 the unit is plural: 'rate(7 days)'"),
+        ("rate(1 days)", "with the value 1 the unit is singular: 'rate(1 day)'"),
+        ("rate(2 weeks)", "the unit must be minute(s), hour(s) or day(s)"),
+        ("rate(0 days)", "a whole number of at least 1"),
+        ("cron(0 6 ? * MON)", "a cron expression has 6 fields"),
+        ("cron(0 6 * * MON *)", "one of day-of-month ('*') and day-of-week ('MON') must be '?'"),
+        ("cron(0 6 ? * ? *)", "only one of day-of-month and day-of-week may be '?'"),
+        ("cron(60 6 ? * MON *)", "minutes '60': values must be 0-59"),
+        ("cron(0 6 ? * MON 1969)", "year '1969'"),
+        ("cron(0 6 ? FOO MON *)", "month 'FOO'"),
+        ("cron(0 6 ? * 3#6 *)", "n from 1 to 5"),
+        ("cron(0 6 3#1 * ? *)", "'#' is only allowed in day-of-week"),
+        ("cron(0/0 6 ? * MON *)", "increment after '/'"),
+        ("at(2026-02-30T06:00:00)", "a one-time schedule is at(yyyy-mm-ddThh:mm:ss)"),
+        (" rate(7 days)", "remove the spaces"),
+        (7, "must be a schedule expression"),
+    ],
+)
+def test_malformed_expressions_are_explained(expression: object, says: str) -> None:
+    # Given a malformed expression / When checked / Then the message says what to write
+    problem = check_expression(expression)
+    assert problem is not None and says in problem
+
+
+def test_time_zones_are_iana_names() -> None:
+    # Given zone names / Then IANA names pass and abbreviations or paths do not
+    assert check_timezone("UTC") is None and check_timezone("America/New_York") is None
+    for bad in ("CEST", "/etc/localtime", "../UTC", "", None):
+        assert "is not an IANA time zone name" in (check_timezone(bad) or "")
+
+
+def test_the_model_reads_the_schedule_with_its_defaults() -> None:
+    # Given a suite of built-in datasets with a schedule block
+    suite = Suite.from_document("qa", _with_schedule({"expression": "cron(0 6 ? * MON *)"}))
+    # Then the defaults are UTC, enabled, no flexible window
+    schedule = suite.pipeline.schedule
+    assert schedule is not None
+    assert (schedule.timezone, schedule.enabled, schedule.flexible_window_minutes) == ("UTC", True, None)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "field", "says"),
+    [
+        ({"expression": "rate(7 day)"}, "pipeline.schedule.expression", "unit is plural"),
+        ({"expression": "rate(7 days)", "timezone": "Mars/Olympus"}, "pipeline.schedule.timezone", "IANA"),
+        ({"expression": "rate(7 days)", "enabled": "yes"}, "pipeline.schedule.enabled", "true or false"),
+        (
+            {"expression": "rate(7 days)", "flexibleWindowMinutes": 2000},
+            "pipeline.schedule.flexibleWindowMinutes",
+            "from 1 to 1440",
+        ),
+        ({"expression": "rate(7 days)", "every": "monday"}, "pipeline.schedule.every", "unknown key"),
+        ({"timezone": "UTC"}, "pipeline.schedule.expression", "is required"),
+        ("weekly", "pipeline.schedule", "must be an object"),
+    ],
+)
+def test_the_rules_and_the_model_refuse_a_bad_schedule_naming_the_field(
+    schedule: object, field: str, says: str
+) -> None:
+    # Given a suite with a bad schedule block
+    document = _with_schedule(schedule)
+    # When validated / Then the problem names the field
+    problems = _problems(document)
+    assert [f for f, _ in problems] == [field], problems
+    assert says in problems[0][1]
+    # And the model refuses the document as well
+    with pytest.raises(SuiteError):
+        Suite.from_document("qa", document)
+
+
+def test_a_schedule_needs_a_suite_of_built_in_datasets_only() -> None:
+    # Given a schedule on a suite whose second entry is a custom dataset
+    document = copy.deepcopy(BUILTIN_SUITE)
+    document["evaluationConfig"]["automated"]["datasetMetricConfigs"][1]["dataset"] = {"name": "mine"}
+    # When validated / Then the schedule block is refused with the reason
+    [(field, message)] = _problems(document)
+    assert field == "pipeline.schedule"
+    assert "every datasetMetricConfigs entry must name a built-in dataset" in message
+    with pytest.raises(SuiteError, match=r"remove pipeline\.schedule"):
+        Suite.from_document("qa", document)
+
+
+def test_a_null_schedule_is_no_schedule() -> None:
+    # Given "schedule": null / Then it validates and the model has no schedule
+    document = _with_schedule(None)
+    assert _problems(document) == []
+    assert Suite.from_document("qa", document).pipeline.schedule is None
+
+
+# --- pipeline.polling -------------------------------------------------------------------------
+
+
+def _with_polling(polling: object) -> dict[str, Any]:
+    document = copy.deepcopy(BUILTIN_SUITE)
+    document["pipeline"]["polling"] = polling
+    return document
+
+
+def test_polling_overrides_only_the_keys_given() -> None:
+    # Given the deployment's defaults and a suite overriding the interval and the human cap
+    deployment = Timing(60, 86_400, 900, 21_600, 30 * 86_400)
+    suite = Suite.from_document("qa", _with_polling({"intervalSeconds": 300, "humanPollMaxSeconds": 3_600}))
+    # When combined
+    timing = deployment.with_overrides(suite.pipeline.polling.overrides())
+    # Then the two keys are the suite's and the rest the deployment's
+    assert timing == Timing(300, 86_400, 900, 3_600, 30 * 86_400)
+    assert timing.problems() == []
+    assert Timing.from_item(timing.as_item()) == timing
+
+
+def test_timing_that_outlasts_the_state_machine_is_explained() -> None:
+    # Given timeouts past what two polls and an hour before 35 days allow, and min above max
+    timing = Timing(3_600, 35 * 86_400 - 3_600, 7_200, 3_600, 35 * 86_400 - 3_600)
+    # Then each problem names its key and the bound
+    problems = timing.problems()
+    assert [p.split(":")[0] for p in problems] == [
+        "jobTimeoutSeconds",
+        "humanJobTimeoutSeconds",
+        "humanPollMinSeconds",
+    ]
+    assert f"must be at most {35 * 86_400 - 3 * 3_600}" in problems[0]
+
+
+def test_the_domain_knows_the_state_machines_timeout() -> None:
+    # Given the infrastructure's state machine timeout / Then the domain checks against the same
+    from infra.settings import STATE_MACHINE_TIMEOUT_SECONDS as INFRA_TIMEOUT
+
+    assert STATE_MACHINE_TIMEOUT_SECONDS == INFRA_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("polling", "field", "says"),
+    [
+        ({"intervalSeconds": 0}, "pipeline.polling.intervalSeconds", "from 1 to 3600"),
+        ({"intervalSeconds": 30.5}, "pipeline.polling.intervalSeconds", "whole number"),
+        ({"jobTimeoutSeconds": 40 * 86_400}, "pipeline.polling.jobTimeoutSeconds", "from 60 to"),
+        (
+            {"humanPollMinSeconds": 600, "humanPollMaxSeconds": 60},
+            "pipeline.polling.humanPollMinSeconds",
+            "above",
+        ),
+        ({"every": 60}, "pipeline.polling.every", "unknown key"),
+        ([60], "pipeline.polling", "must be an object"),
+    ],
+)
+def test_the_rules_and_the_model_refuse_bad_polling(polling: object, field: str, says: str) -> None:
+    # Given a suite with a bad polling block
+    document = _with_polling(polling)
+    # When validated / Then the problem names the field; and the model refuses it too
+    problems = _problems(document)
+    assert [f for f, _ in problems] == [field], problems
+    assert says in problems[0][1]
+    with pytest.raises(SuiteError):
+        Suite.from_document("qa", document)
