@@ -76,7 +76,7 @@ def test_an_uploaded_suite_gets_a_schedule_whose_run_completes_on_both_built_in_
     assert len(stack.records(run_id)) == item["record_count"]
 
     # And the subscriber got exactly one notification, naming the scheduled trigger
-    messages = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]
+    messages = [m for m in stack.messages(wait=10, count=1) if m["attributes"].get("run_id") == run_id]
     assert len(messages) == 1
     assert "scheduled run (scheduled for 2026-03-02T06:00:00Z)" in messages[0]["body"]
     assert "Builtin.BoolQ, Builtin.TriviaQA (built in)" in messages[0]["body"]
@@ -142,7 +142,7 @@ def test_a_dataset_dropped_into_the_built_in_suite_is_rejected(stack, tmp_path):
     assert (item["status"], item["verdict"]) == ("REJECTED", "REJECTED")
     [problem] = item["problems"]
     assert f"this suite runs on its schedule or `evalpipe run --suite {SUITE}`" in problem["message"]
-    messages = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]
+    messages = [m for m in stack.messages(wait=10, count=1) if m["attributes"].get("run_id") == run_id]
     assert len(messages) == 1 and messages[0]["attributes"]["verdict"] == "REJECTED"
 
 
