@@ -50,7 +50,7 @@ class Observability(Construct):
     """One dashboard ``evalpipe-<stack name>`` and, per suite in ``suites``, a REGRESSED alarm.
 
     The dashboard shows, top to bottom: the pipeline's health (executions started / succeeded /
-    failed / timed out, the trigger's dead-letter queue, the state of every alarm), the run
+    failed / timed out, the dead-letter queues, the state of every alarm), the run
     verdicts of all suites, then one section per suite in ``suites`` with its score averages,
     N/A rates and low-score counts per metric and its verdicts. Without ``suites`` one "All
     suites" section shows the same graphs for every suite and metric instead.
@@ -69,8 +69,8 @@ class Observability(Construct):
         Where the construct sits in the tree.
     state_machine
         The pipeline.
-    dead_letter_queue
-        The trigger's dead-letter queue.
+    dead_letter_queues
+        Label -> dead-letter queue (what could not start a run); one line each in one graph.
     alarm_action
         Where the suites' alarms go (the alerts topic).
     suites
@@ -91,7 +91,7 @@ class Observability(Construct):
         construct_id: str,
         *,
         state_machine: sfn.IStateMachine,
-        dead_letter_queue: sqs.IQueue,
+        dead_letter_queues: Mapping[str, sqs.IQueue],
         alarm_action: cloudwatch.IAlarmAction,
         suites: Sequence[str] = (),
         pipeline_alarms: Sequence[cloudwatch.IAlarm] = (),
@@ -100,7 +100,7 @@ class Observability(Construct):
         self._stack_name = Stack.of(self).stack_name
         self._alarms = MappingProxyType(self._build_alarms(suites, alarm_action))
         self._dashboard = self._build_dashboard(
-            state_machine, dead_letter_queue, suites, [*pipeline_alarms, *self._alarms.values()]
+            state_machine, dead_letter_queues, suites, [*pipeline_alarms, *self._alarms.values()]
         )
 
     @property
@@ -152,7 +152,7 @@ class Observability(Construct):
     def _build_dashboard(
         self,
         state_machine: sfn.IStateMachine,
-        dead_letter_queue: sqs.IQueue,
+        dead_letter_queues: Mapping[str, sqs.IQueue],
         suites: Sequence[str],
         alarms: Sequence[cloudwatch.IAlarm],
     ) -> cloudwatch.Dashboard:
@@ -168,7 +168,7 @@ class Observability(Construct):
         # that check, only on this resource; drop it once cfn-lint's schema lists Tags.
         resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3002"]}})
         dashboard.add_widgets(self._build_header(suites))
-        dashboard.add_widgets(*self._build_health_widgets(state_machine, dead_letter_queue, alarms))
+        dashboard.add_widgets(*self._build_health_widgets(state_machine, dead_letter_queues, alarms))
         dashboard.add_widgets(self._build_verdicts_widget())
         for suite in suites or [None]:
             dashboard.add_widgets(self._build_section_title(suite))
@@ -190,7 +190,7 @@ class Observability(Construct):
     def _build_health_widgets(
         self,
         state_machine: sfn.IStateMachine,
-        dead_letter_queue: sqs.IQueue,
+        dead_letter_queues: Mapping[str, sqs.IQueue],
         alarms: Sequence[cloudwatch.IAlarm],
     ) -> list[cloudwatch.IWidget]:
         executions = {
@@ -211,11 +211,12 @@ class Observability(Construct):
                 height=_HEIGHT,
             ),
             cloudwatch.GraphWidget(
-                title="Trigger dead-letter queue (datasets that did not start a run)",
+                title="Dead-letter queues (events that did not start a run)",
                 left=[
-                    dead_letter_queue.metric_approximate_number_of_messages_visible(
-                        label="Messages", statistic=cloudwatch.Stats.MAXIMUM, period=HEALTH_PERIOD
+                    queue.metric_approximate_number_of_messages_visible(
+                        label=label, statistic=cloudwatch.Stats.MAXIMUM, period=HEALTH_PERIOD
                     )
+                    for label, queue in dead_letter_queues.items()
                 ],
                 left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
                 width=_WIDTH // 3,

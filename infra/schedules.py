@@ -23,13 +23,13 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import constants
+from infra.dead_letters import AlarmedDeadLetterQueue
 from infra.functions import FunctionSpec, PipelineFunctions
-from infra.nag import acknowledge, nag_resource
+from infra.nag import nag_resource
 from infra.naming import pin_logical_id
 
 SYNC_SCHEDULES_SPEC = FunctionSpec("Creates, updates or deletes a suite's schedule from its suite file")
@@ -105,32 +105,26 @@ class SuiteSchedules(Construct):
         alarm_action: cloudwatch.IAlarmAction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = self._build_dead_letter_queue()
+        dead_letters = AlarmedDeadLetterQueue(
+            self,
+            "DeadLetters",
+            logical_id=constants.SCHEDULES_DLQ_LOGICAL_ID,
+            catches=(
+                "the suite-file rule's target, the SyncSchedules function's failed invocations "
+                "and the schedules' failed starts"
+            ),
+            alarm_description=(
+                "A suite schedule could not be synced, or a scheduled run could not start (see the DLQ)"
+            ),
+            alarm_action=alarm_action,
+        )
+        self.dead_letter_queue = dead_letters.queue
         self.group = self._build_group()
         self.execution_role = self._build_execution_role(state_machine)
         self.function = self._build_function(functions, state_machine, topic)
         self._grant_function(functions, topic)
         self.rule = self._build_rule(bucket)
-        self.alarms = [self._build_alarm(alarm_action)]
-
-    def _build_dead_letter_queue(self) -> sqs.Queue:
-        queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            # SQS-managed SSE: a KMS-encrypted queue would need the services in the key policy.
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        pin_logical_id(queue, constants.SCHEDULES_DLQ_LOGICAL_ID)
-        acknowledge(
-            queue.node.default_child,  # type: ignore[arg-type]
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the suite-file rule, the SyncSchedules "
-            "function's failed invocations and the schedules' failed starts; a DLQ of a DLQ would only "
-            "move the alarm one queue further.",
-        )
-        return queue
+        self.alarms = [dead_letters.alarm]
 
     def _build_group(self) -> scheduler.ScheduleGroup:
         group = scheduler.ScheduleGroup(
@@ -252,21 +246,3 @@ class SuiteSchedules(Construct):
         )
         pin_logical_id(rule, constants.SCHEDULES_RULE_LOGICAL_ID)
         return rule
-
-    def _build_alarm(self, action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            self,
-            "DeadLetterAlarm",
-            alarm_description=(
-                "A suite schedule could not be synced, or a scheduled run could not start (see the DLQ)"
-            ),
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(action)
-        return alarm

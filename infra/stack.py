@@ -99,7 +99,10 @@ class PipelineStack(Stack):
             self,
             constants.OBSERVABILITY_ID,
             state_machine=self.workflow.state_machine,
-            dead_letter_queue=self.trigger.dead_letter_queue,
+            dead_letter_queues={
+                "Datasets": self.trigger.dead_letter_queue,
+                "Suite schedules": self.schedules.dead_letter_queue,
+            },
             alarm_action=self.notifications.alarm_action(),
             suites=settings.suites,
             pipeline_alarms=[*self.workflow.alarms, *self.trigger.alarms, *self.schedules.alarms],

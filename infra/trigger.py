@@ -7,12 +7,11 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import constants
-from infra.nag import acknowledge
+from infra.dead_letters import AlarmedDeadLetterQueue
 from infra.naming import pin_logical_id
 
 
@@ -50,27 +49,17 @@ class DatasetTrigger(Construct):
         alarm_action: cloudwatch.IAlarmAction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = self._build_dead_letter_queue()
-        self.rule = self._build_rule(bucket, state_machine)
-        self.alarms = [self._build_alarm(alarm_action)]
-
-    def _build_dead_letter_queue(self) -> sqs.Queue:
-        queue = sqs.Queue(
+        dead_letters = AlarmedDeadLetterQueue(
             self,
-            "DeadLetterQueue",
-            # SQS-managed SSE: a KMS-encrypted queue would need events.amazonaws.com in the key policy.
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            "DeadLetters",
+            logical_id=constants.TRIGGER_DLQ_LOGICAL_ID,
+            catches="the dataset rule's target",
+            alarm_description="A dataset event could not start the evaluation pipeline (see the DLQ)",
+            alarm_action=alarm_action,
         )
-        pin_logical_id(queue, constants.TRIGGER_DLQ_LOGICAL_ID)
-        acknowledge(
-            queue.node.default_child,  # type: ignore[arg-type]
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the EventBridge target; "
-            "a DLQ of a DLQ would only move the alarm one queue further.",
-        )
-        return queue
+        self.dead_letter_queue = dead_letters.queue
+        self.rule = self._build_rule(bucket, state_machine)
+        self.alarms = [dead_letters.alarm]
 
     def _build_rule(self, bucket: s3.IBucket, state_machine: sfn.IStateMachine) -> events.Rule:
         rule = events.Rule(
@@ -96,19 +85,3 @@ class DatasetTrigger(Construct):
         )
         pin_logical_id(rule, constants.TRIGGER_RULE_LOGICAL_ID)
         return rule
-
-    def _build_alarm(self, action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            self,
-            "DeadLetterAlarm",
-            alarm_description="A dataset event could not start the evaluation pipeline (see the DLQ)",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(action)
-        return alarm
