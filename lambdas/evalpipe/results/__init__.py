@@ -1,0 +1,81 @@
+"""Bedrock evaluation output: parse `*_output.jsonl` lines, aggregate scores, decide the verdict.
+
+Everything here is pure and streaming: records are parsed one line at a time and folded into an
+`Aggregator` that keeps running sums, a bounded heap of the worst flagged ("low") scores and
+per-category sums -- never the records themselves -- so memory does not grow with the size of
+the job.
+
+Output line (model evaluation, see the Bedrock facts page)::
+
+    {"automatedEvaluationResult": {"scores": [
+        {"metricName": "Builtin.Helpfulness", "result": 0.6667,
+         "evaluatorDetails": [{"modelIdentifier": "...", "explanation": "..."}]}]},
+     "inputRecord": {"prompt": "...", "referenceResponse": "", "category": "...",
+                     "modelResponses": [{"response": "...", "modelIdentifier": "..."}]}}
+
+Variations handled: `modelResponses` top-level instead of inside `inputRecord`; `result` as a
+number, `null` (N/A), `{"floatValue": x}` or `{"stringValue": s}` (N/A, kept in `extra`); metric
+names without the `Builtin.` prefix (classic outputs write `"Accuracy"`: `iter_output_records`
+renames them to the suite's `Builtin.Accuracy` when given the suite's metric names, else keeps
+them verbatim); values outside [0, 1] (Robustness is a percentage); missing `evaluatorDetails`;
+RAG lines whose prompt, response and scores live in `conversationTurns`.
+
+Which dataset a record came from is not in the line: a job with several `datasetMetricConfigs`
+entries writes one file per dataset, `.../taskTypes/<task>/datasets/<dataset>/<uuid>_output.jsonl`
+(human jobs: `.../datasets/<dataset>/...`), so `iter_output_records` reads `dataset` and
+`task_type` from the file's key (`output_location`); a key of another shape leaves them None.
+
+The code lives in focused modules and every public name is re-exported here, so
+``from evalpipe.results import Aggregator`` is the import to use: ``records`` (`RecordResult`,
+`MetricScore`), ``output_lines`` (line and file parsing), ``rag_turns`` (RAG per-turn parsing),
+``fields`` (the tolerant field readers both parsers and the category index share),
+``categories`` (`CategoryIndex`, `resolve_category`), ``aggregate`` (`Aggregator`), ``summary``
+(`RunSummary` and its parts) and ``text`` (`excerpt`, `truncate`).
+"""
+
+from evalpipe.results.aggregate import (
+    EXPLANATION_EXCERPT_CHARS,
+    PROMPT_EXCERPT_CHARS,
+    Aggregator,
+    EmptyResultsError,
+    LowRule,
+)
+from evalpipe.results.categories import UNCATEGORIZED, CategoryIndex, resolve_category
+from evalpipe.results.output_lines import (
+    BUILTIN_PREFIX,
+    OutputFormatError,
+    iter_output_records,
+    normalise_metric_name,
+    output_location,
+    parse_output_line,
+)
+from evalpipe.results.rag_turns import parse_rag_turns
+from evalpipe.results.records import MetricScore, RecordResult
+from evalpipe.results.summary import LowRecord, MetricSummary, RunSummary
+from evalpipe.results.text import ELLIPSIS, excerpt, truncate
+
+__all__ = [
+    "BUILTIN_PREFIX",
+    "ELLIPSIS",
+    "EXPLANATION_EXCERPT_CHARS",
+    "PROMPT_EXCERPT_CHARS",
+    "UNCATEGORIZED",
+    "Aggregator",
+    "CategoryIndex",
+    "EmptyResultsError",
+    "LowRecord",
+    "LowRule",
+    "MetricScore",
+    "MetricSummary",
+    "OutputFormatError",
+    "RecordResult",
+    "RunSummary",
+    "excerpt",
+    "iter_output_records",
+    "normalise_metric_name",
+    "output_location",
+    "parse_output_line",
+    "parse_rag_turns",
+    "resolve_category",
+    "truncate",
+]
