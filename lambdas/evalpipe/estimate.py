@@ -33,6 +33,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 
 from evalpipe.validation.facts import DatasetEntryFacts, DatasetKind, JobKind, SuiteFacts, dig
@@ -56,6 +57,15 @@ _VERSION_SUFFIX = re.compile(r"(?:-\d{8})?(?:-v\d+(?::\d+)?)?(?::\d+k)?$")
 
 class PriceFileError(ValueError):
     """The price file cannot be read or does not have the documented shape."""
+
+
+class NoUsdBecause(StrEnum):
+    """Why a row has no number (``CostItem.no_usd_because``): a reader fixes only some of these."""
+
+    NO_PRICE = "no_price"  # the model is not in the price file: add it
+    NO_MODEL = "no_model"  # the suite names no model for the row
+    BUILTIN_DATASET = "builtin_dataset"  # Bedrock's own prompt dataset: not measurable offline
+    LIVE_KNOWLEDGE_BASE = "live_knowledge_base"  # retrieval and generation billed by the knowledge base
 
 
 @dataclass(frozen=True)
@@ -367,13 +377,15 @@ class CostItem:
     details : str
         The formula with its numbers, as the guide's table shows it.
     usd : float or None
-        None when a price is missing (a note says which).
+        None when the row cannot be costed (a note says why; see ``no_usd_because``).
     model : str or None
         The model billed, as the suite names it.
     input_tokens, output_tokens : int
         Totals for the run.
     metrics : int
         Judged metrics in this row (0 for response collection).
+    no_usd_because : NoUsdBecause or None
+        Why ``usd`` is None (None when it is a number).
     """
 
     item: str
@@ -383,10 +395,12 @@ class CostItem:
     input_tokens: int = 0
     output_tokens: int = 0
     metrics: int = 0
+    no_usd_because: NoUsdBecause | None = None
 
     def as_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["usd"] = _round(self.usd)
+        data["no_usd_because"] = None if self.no_usd_because is None else self.no_usd_because.value
         return data
 
 
@@ -421,6 +435,12 @@ class Estimate:
     currency: str = "USD"
 
     @property
+    def no_total_because(self) -> tuple[NoUsdBecause, ...]:
+        """Why there is no total: the rows' reasons, each once, in row order (empty with a total)."""
+        reasons = (item.no_usd_because for item in self.items if item.usd is None)
+        return tuple(dict.fromkeys(reason for reason in reasons if reason is not None))
+
+    @property
     def total_usd(self) -> float | None:
         """The sum of the items, or None when any item has no price (no partial totals)."""
         costs = [item.usd for item in self.items]
@@ -429,7 +449,7 @@ class Estimate:
     def as_dict(self) -> dict:
         """Plain JSON (numbers, strings, lists, null) for ``--json`` and the run item.
 
-        ``total_usd`` is what the notification shows (``null`` when a price is missing).
+        ``total_usd`` is what the notification shows (``null`` when a row has no number).
         """
         return {
             "total_usd": _round(self.total_usd),
@@ -578,7 +598,15 @@ def _collection(
             "knowledge-base retrieval and generation during the job are billed by the knowledge base's "
             "models and vector store: not estimated (use precomputedRagSourceConfig to avoid them)"
         )
-        return CostItem(item, "knowledge base queried live: not estimated", None), 0.0
+        return (
+            CostItem(
+                item,
+                "knowledge base queried live: not estimated",
+                None,
+                no_usd_because=NoUsdBecause.LIVE_KNOWLEDGE_BASE,
+            ),
+            0.0,
+        )
 
     model = dig(suite, "inferenceConfig", "models", 0, "bedrockModel", "modelIdentifier")
     model = model if isinstance(model, str) and model else None
@@ -602,7 +630,18 @@ def _collection(
         f"tokens x {model or '(no model in inferenceConfig)'}{_price_text(price)}"
     )
     usd = price.cost(in_total, out_total) if price else None
-    return CostItem(item, details, usd, model, round(in_total), round(out_total)), out_each
+    return (
+        CostItem(
+            item,
+            details,
+            usd,
+            model,
+            round(in_total),
+            round(out_total),
+            no_usd_because=_no_usd_because(model, price),
+        ),
+        out_each,
+    )
 
 
 def _classic_estimate(
@@ -637,6 +676,7 @@ def _classic_estimate(
                 f"{entry.dataset}: a built-in dataset (not measured){times}",
                 None,
                 model if isinstance(model, str) else None,
+                no_usd_because=NoUsdBecause.BUILTIN_DATASET,
             )
         )
         notes.append(
@@ -679,6 +719,7 @@ def _with_perturbations(
         item.model,
         item.input_tokens * factor,
         item.output_tokens * factor,
+        no_usd_because=item.no_usd_because,
     )
 
 
@@ -749,7 +790,16 @@ def _judge_item(
         f"{_price_text(price)}"
     )
     usd = price.cost(in_total, out_total) if price else None
-    return CostItem("Evaluation job", details, usd, group.model, round(in_total), out_total, count)
+    return CostItem(
+        "Evaluation job",
+        details,
+        usd,
+        group.model,
+        round(in_total),
+        out_total,
+        count,
+        _no_usd_because(group.model, price),
+    )
 
 
 def _price(model: str | None, role: str, prices: PriceTable, notes: list[str]) -> Price | None:
@@ -760,6 +810,12 @@ def _price(model: str | None, role: str, prices: PriceTable, notes: list[str]) -
     if price is None:
         notes.append(f"no price for {model}: add it to prices.json ({prices.source})")
     return price
+
+
+def _no_usd_because(model: str | None, price: Price | None) -> NoUsdBecause | None:
+    if price is not None:
+        return None
+    return NoUsdBecause.NO_MODEL if model is None else NoUsdBecause.NO_PRICE
 
 
 def _price_text(price: Price | None) -> str:

@@ -5,7 +5,8 @@ it on moto's own ``bedrock`` backend, so moto's resets clear it). Progress is *l
 runs in the background; a job's status is brought up to date whenever it is read, listed,
 stopped or deleted:
 
-- ``InProgress`` -> ``Completed`` / ``Failed`` once ``job_seconds`` have passed since creation;
+- ``InProgress`` -> ``Completed`` / ``Failed`` once ``job_seconds`` have passed since creation
+  (or, with :meth:`EmulatorControls.finish_jobs_on_read`, on the job's Nth GetEvaluationJob);
   that transition runs the job (reads the datasets, scores, writes the outputs) exactly once.
 - ``Stopping`` -> ``Stopped`` ``stop_seconds`` after StopEvaluationJob.
 - ``Deleting`` -> gone ``delete_seconds`` after BatchDeleteEvaluationJob.
@@ -125,6 +126,9 @@ class EmulatorControls:
     ----------
     job_seconds : float or None
         InProgress -> Completed delay; ``None`` = ``EVALPIPE_EMULATOR_JOB_SECONDS`` or 2 s.
+    job_reads : int or None
+        When set, a job created now finishes on its ``job_reads``-th GetEvaluationJob instead, whatever
+        the clock says (see :meth:`finish_jobs_on_read`).
     stop_seconds, delete_seconds : float
         Stopping -> Stopped and Deleting -> gone delays (default 1 s).
     max_concurrent_jobs : int or None
@@ -144,6 +148,7 @@ class EmulatorControls:
         """Back to defaults: no injected error or failure, default delays, offline clock."""
         with self._lock:
             self.job_seconds: float | None = None
+            self.job_reads: int | None = None
             self.stop_seconds = 1.0
             self.delete_seconds = 1.0
             self.max_concurrent_jobs: int | None = None
@@ -170,6 +175,24 @@ class EmulatorControls:
                 self.stop_seconds = max(0.0, float(stop_seconds))
             if delete_seconds is not None:
                 self.delete_seconds = max(0.0, float(delete_seconds))
+
+    def finish_jobs_on_read(self, reads: int | None) -> None:
+        """Jobs created from now on finish on their ``reads``-th GetEvaluationJob (``None``: after
+        ``job_seconds`` again).
+
+        For tests that must see a job running at a given poll: a wall-clock delay races the poller
+        on a loaded machine, a count of reads does not. Listing, stopping or deleting a job does not
+        count as a read.
+
+        Raises
+        ------
+        ValueError
+            ``reads`` is below 1.
+        """
+        if reads is not None and reads < 1:
+            raise ValueError(f"reads must be at least 1, not {reads}")
+        with self._lock:
+            self.job_reads = reads
 
     def inject_error(self, operation: str, code: str, count: int = 1, message: str | None = None) -> None:
         """Make the next ``count`` calls of ``operation`` (e.g. ``GetEvaluationJob``) fail.
@@ -231,6 +254,7 @@ class EmulatorControls:
         with self._lock:
             return {
                 "jobSeconds": self.effective_job_seconds(),
+                "jobReads": self.job_reads,
                 "stopSeconds": self.stop_seconds,
                 "deleteSeconds": self.delete_seconds,
                 "maxConcurrentJobs": self.max_concurrent_jobs,
@@ -279,6 +303,14 @@ class EvaluationJob:
     delete_due_at: float | None = None
     output_keys: list[str] = field(default_factory=list)
     runs: int = 0  # how many times the job ran (must end at most 1)
+    finish_on_read: int | None = None  # controls.job_reads when created: due on that read, not at due_at
+    reads: int = 0  # GetEvaluationJob calls so far
+
+    def is_due(self, now: float) -> bool:
+        """Whether an InProgress job has run its course (its read count or its delay)."""
+        if self.finish_on_read is not None:
+            return self.reads >= self.finish_on_read
+        return now >= self.due_at
 
     @property
     def job_id(self) -> str:
@@ -456,6 +488,7 @@ class EvaluationJobBackend:
                 sequence=self._sequence,
                 modified_at=now,
                 forced_failure=self._controls.take_failure(name),
+                finish_on_read=self._controls.job_reads,
             )
             self._jobs[job.arn] = job
             if token:
@@ -465,7 +498,9 @@ class EvaluationJobBackend:
     def get_job(self, identifier: str) -> EvaluationJob:
         """GetEvaluationJob: the job, brought up to date."""
         with self._lock:
-            return self._refresh(self._find(identifier))
+            job = self._find(identifier)
+            job.reads += 1
+            return self._refresh(job)
 
     def list_jobs(
         self,
@@ -586,7 +621,7 @@ class EvaluationJobBackend:
     def _advance(self, job: EvaluationJob) -> bool:
         """Apply the transitions that are due; False when the job is now gone (deleted)."""
         now = self._controls.clock()
-        if job.status == IN_PROGRESS and now >= job.due_at:
+        if job.status == IN_PROGRESS and job.is_due(now):
             self._finish(job)
         elif job.status == STOPPING and job.stop_due_at is not None and now >= job.stop_due_at:
             job.status, job.modified_at = STOPPED, now

@@ -15,6 +15,7 @@ from tests.unit.validation.builders import jsonl, make_line, make_suite
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_SUITE = REPO / "examples" / "suites" / "support-assistant.json"
 EXAMPLE_DATASET = REPO / "examples" / "datasets" / "support-assistant" / "sample.jsonl"
+BUILTIN_SUITE = REPO / "examples" / "suites" / "qa-builtin-weekly.json"
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +82,7 @@ def test_json_is_the_estimate_as_plain_json(capsys):
         "input_tokens": 0,
         "output_tokens": 0,
         "metrics": 0,
+        "no_usd_because": None,
     }
     assert document["total_usd"] == pytest.approx(sum(item["usd"] for item in document["items"]), abs=1e-6)
     assert 0.05 < document["total_usd"] < 1.0  # 18 records x 8 metrics on nova-pro: tens of cents
@@ -96,7 +98,9 @@ def test_an_unknown_model_gets_a_clear_note_and_no_made_up_number(capsys, files,
     assert f"no price for amazon.nova-pro-v1:0: add it to prices.json ({prices})" in " ".join(out.split())
     total_line = next(line for line in out.splitlines() if line.startswith("Total per run"))
     assert total_line.split()[-1] == "unknown"
+    assert "No total: a price is missing (add it to the price file) (see the notes)" in " ".join(out.split())
     assert "no number is made up" in out
+    assert "built-in datasets" not in out
     assert "Scaling" not in out
     evaluation_rows = [line for line in out.splitlines() if line.startswith("Evaluation job")]
     assert evaluation_rows
@@ -106,6 +110,70 @@ def test_an_unknown_model_gets_a_clear_note_and_no_made_up_number(capsys, files,
     document = json.loads(out)
     assert document["total_usd"] is None
     assert [item["usd"] for item in document["items"][1:]] == [None, None]
+
+
+def no_total_text(out: str) -> str:
+    """The "No total: ..." explanation, unwrapped."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("No total:"))
+    end = next(i for i in range(start, len(lines)) if not lines[i].strip())
+    return " ".join(" ".join(lines[start:end]).split())
+
+
+def test_builtin_datasets_have_no_total_because_bedrock_sizes_them_not_for_a_missing_price(capsys, files):
+    # Given the example suite of built-in datasets only (BoolQ, TriviaQA), every model priced
+    suite, dataset = files([make_line()], BUILTIN_SUITE.read_bytes())
+
+    # When estimated
+    code, out, _ = run(capsys, "estimate", "--suite", suite, dataset)
+
+    # Then the total is unknown because Bedrock sizes built-in datasets, and no price is said missing
+    assert code == 0
+    assert no_total_text(out) == (
+        "No total: built-in datasets are sized by Bedrock and cannot be measured offline "
+        "(see the notes); no number is made up."
+    )
+    assert "price is missing" not in out
+    assert "no price" not in out
+    # And each built-in row shows an unknown cost, not a missing price
+    rows = [line for line in out.splitlines() if line.startswith("Response collection")]
+    assert [row.split(":")[0].split()[-1] for row in rows] == ["Builtin.BoolQ", "Builtin.TriviaQA"]
+    assert all(row.split()[-1] == "unknown" for row in rows)
+
+    # When the same is asked as JSON / Then the rows say why they have no number
+    code, out, _ = run(capsys, "estimate", "--suite", suite, dataset, "--json")
+    document = json.loads(out)
+    assert document["total_usd"] is None
+    assert [item["no_usd_because"] for item in document["items"]] == ["builtin_dataset", "builtin_dataset"]
+
+
+def test_a_missing_price_beside_a_builtin_dataset_gives_both_reasons(capsys, files, tmp_path):
+    # Given a classic suite whose custom entry runs on a model the price file lacks, plus BoolQ
+    document = json.loads(BUILTIN_SUITE.read_text())
+    del document["pipeline"]["schedule"]  # a suite with a custom dataset has no schedule
+    configs = document["evaluationConfig"]["automated"]["datasetMetricConfigs"]
+    configs[1] = {
+        "taskType": "QuestionAndAnswer",
+        "dataset": {"name": "faq"},
+        "metricNames": ["Builtin.Accuracy"],
+    }
+    suite, dataset = files([{"prompt": "Is the sky blue?", "referenceResponse": "yes"}], document)
+    prices = price_file(tmp_path, {"amazon.nova-pro-v1:0": {"input": 0.8, "output": 3.2}})
+
+    # When estimated
+    code, out, _ = run(capsys, "estimate", "--suite", suite, dataset, "--prices", prices)
+
+    # Then both reasons are given, in row order (the custom dataset's row comes first)
+    assert code == 0
+    assert no_total_text(out) == (
+        "No total: a price is missing (add it to the price file); built-in datasets are sized by "
+        "Bedrock and cannot be measured offline (see the notes); no number is made up."
+    )
+    # And the custom row lacks a price while BoolQ's cost is unknown
+    custom, boolq = [line for line in out.splitlines() if line.startswith("Response collection")]
+    assert custom.endswith("no price")
+    assert "Builtin.BoolQ" in boolq
+    assert boolq.endswith("unknown")
 
 
 def test_the_environment_variable_points_at_a_price_file(capsys, files, tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ from evalpipe.estimate import (
     BUNDLED_PRICES,
     PRICES_ENV,
     DatasetMeasure,
+    NoUsdBecause,
     Price,
     PriceFileError,
     PriceTable,
@@ -295,6 +296,10 @@ def test_an_unknown_evaluator_gets_a_note_and_no_number(prices):
     assert any(
         note.startswith("no price for amazon.nova-premier-v1:0: add it to prices.json")
         for note in estimate.notes
+    )
+    assert (estimate.items[1].no_usd_because, estimate.no_total_because) == (
+        NoUsdBecause.NO_PRICE,
+        (NoUsdBecause.NO_PRICE,),
     )
     document = estimate.as_dict()
     assert document["total_usd"] is None

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from evalpipe.estimate import DatasetMeasure, PriceTable, estimate_run, load_prices
+from evalpipe.estimate import DatasetMeasure, NoUsdBecause, PriceTable, estimate_run, load_prices
 from tests.unit.validation.builders import jsonl
 
 NOVA_LITE = "amazon.nova-lite-v1:0"
@@ -100,6 +100,29 @@ def test_builtin_datasets_are_not_measured_so_there_is_no_total(prices: PriceTab
     note = next(note for note in estimate.notes if "Builtin.BoolQ" in note)
     assert "not available to measure" in note
     assert "100 prompts" in note
+
+
+def test_each_row_without_a_number_says_why(prices: PriceTable) -> None:
+    # Given a custom entry on a model the price file lacks, plus BoolQ
+    suite = classic_suite(["Builtin.Accuracy"], boolq("Builtin.Accuracy"))
+    suite["inferenceConfig"]["models"][0]["bedrockModel"]["modelIdentifier"] = "acme.unpriced-v1:0"
+
+    # When estimated
+    estimate = estimate_run(suite, measured(10), prices)
+
+    # Then the custom row lacks a price and BoolQ's row a size: two reasons, told apart
+    custom, builtin = estimate.items
+    assert (custom.usd, custom.no_usd_because) == (None, NoUsdBecause.NO_PRICE)
+    assert (builtin.usd, builtin.no_usd_because) == (None, NoUsdBecause.BUILTIN_DATASET)
+    assert estimate.no_total_because == (NoUsdBecause.NO_PRICE, NoUsdBecause.BUILTIN_DATASET)
+    # And the stored form carries them as plain strings
+    assert [item["no_usd_because"] for item in estimate.as_dict()["items"]] == ["no_price", "builtin_dataset"]
+
+    # Given the same suite on a priced model / When estimated / Then only the built-in row has no number
+    suite = classic_suite(["Builtin.Accuracy"], boolq("Builtin.Accuracy"))
+    priced = estimate_run(suite, measured(10), prices)
+    assert [item.no_usd_because for item in priced.items] == [None, NoUsdBecause.BUILTIN_DATASET]
+    assert priced.no_total_because == (NoUsdBecause.BUILTIN_DATASET,)
 
 
 def test_a_builtin_only_suite_is_not_told_its_dataset_is_empty(prices: PriceTable) -> None:

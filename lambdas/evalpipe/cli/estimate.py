@@ -18,8 +18,10 @@ from evalpipe.cli._common import (
 )
 from evalpipe.estimate import (
     PRICES_ENV,
+    CostItem,
     DatasetMeasure,
     Estimate,
+    NoUsdBecause,
     PriceFileError,
     estimate_run,
     load_prices,
@@ -30,6 +32,21 @@ ITEM_WIDTH = 20
 DETAILS_WIDTH = 64
 COST_WIDTH = 10
 
+# The cost column of a row without a number, and why the total is missing, per reason. Only a
+# missing price or model is the user's to fix; the other two have no number to find offline.
+NO_USD_COST = {
+    NoUsdBecause.NO_PRICE: "no price",
+    NoUsdBecause.NO_MODEL: "no model",
+    NoUsdBecause.BUILTIN_DATASET: "unknown",
+    NoUsdBecause.LIVE_KNOWLEDGE_BASE: "unknown",
+}
+NO_TOTAL_BECAUSE = {
+    NoUsdBecause.NO_PRICE: "a price is missing (add it to the price file)",
+    NoUsdBecause.NO_MODEL: "the suite names no model to price",
+    NoUsdBecause.BUILTIN_DATASET: "built-in datasets are sized by Bedrock and cannot be measured offline",
+    NoUsdBecause.LIVE_KNOWLEDGE_BASE: "the live knowledge base's retrieval and generation are not estimated",
+}
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -39,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Estimate the cost of one run of SUITE on DATASET with the practitioner's guide's cost "
             "model (response collection + evaluation job), token counts measured from the dataset. "
             f"Prices come from --prices, else ${PRICES_ENV}, else the bundled prices.json. "
-            "Exit 0: estimate printed (see its notes when a price is missing); 1: the suite is not "
+            "Exit 0: estimate printed (its notes say why when it has no total); 1: the suite is not "
             "readable JSON; 2: usage error, unreadable path or unusable price file."
         ),
     )
@@ -104,7 +121,7 @@ def print_estimate(
     out.line()
     out.line(_row("Item", ["Details"], "Est. cost"), "bold")
     for item in estimate.items:
-        out.line(_row(item.item, _wrap(item.details, DETAILS_WIDTH), money(item.usd)))
+        out.line(_row(item.item, _wrap(item.details, DETAILS_WIDTH), _cost(item)))
     total = estimate.total_usd
     out.line(_row("Total per run", [""], "unknown" if total is None else "~" + money(total)), "bold")
     if total is not None:
@@ -113,7 +130,8 @@ def print_estimate(
             scaling += f"; each built-in metric added adds ~{money(estimate.per_metric_usd)} per run"
         out.line(scaling + ".")
     else:
-        out.line("No total: a price is missing (see the notes); no number is made up.", "yellow")
+        for line in _wrap(_no_total(estimate), 94):
+            out.line(line, "yellow")
     out.line()
     out.line("Assumptions", "bold")
     for assumption in estimate.assumptions:
@@ -132,6 +150,19 @@ def money(usd: float | None) -> str:
     if 0 < usd < 0.005:
         return "< $0.01"
     return f"${usd:,.2f}"
+
+
+def _cost(item: CostItem) -> str:
+    if item.usd is None and item.no_usd_because is not None:
+        return NO_USD_COST[item.no_usd_because]
+    return money(item.usd)
+
+
+def _no_total(estimate: Estimate) -> str:
+    """Why there is no total, e.g. ``No total: built-in datasets are sized by Bedrock, ... .``"""
+    because = "; ".join(NO_TOTAL_BECAUSE[reason] for reason in estimate.no_total_because)
+    because = because or "a row has no number"
+    return f"No total: {because} (see the notes); no number is made up."
 
 
 def _row(item: str, details: list[str], cost: str) -> str:

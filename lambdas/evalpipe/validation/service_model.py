@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
@@ -65,6 +65,10 @@ def _compiled(pattern: str) -> re.Pattern | None:
         return None
 
 
+# The warning for an ignored member: fixed text, or text (None: no warning) from the structure.
+IgnoredMessage = str | Callable[[dict], str | None]
+
+
 @dataclass(frozen=True)
 class WalkPolicy:
     """Where the checked document knowingly departs from the request shapes.
@@ -75,8 +79,10 @@ class WalkPolicy:
         String shapes whose ``enum`` is not checked (another rule owns them).
     optional_members : Mapping[str, frozenset[str]]
         Per structure shape, required members that may be left out.
-    ignored_members : Mapping[str, Mapping[str, str]]
-        Per structure shape, members that are accepted but ignored, with the warning's text.
+    ignored_members : Mapping[str, Mapping[str, IgnoredMessage]]
+        Per structure shape, members that are accepted but ignored (their value is not checked),
+        with the warning's text, or a function of the structure's value giving the text, or None
+        for no warning (another rule owns that case).
     aliases : Mapping[str, Mapping[str, str]]
         Per structure shape, ``alias -> member``: the alias is accepted with a warning and
         checked as the member; giving both is an error.
@@ -84,7 +90,7 @@ class WalkPolicy:
 
     skip_enum: frozenset[str] = frozenset()
     optional_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    ignored_members: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    ignored_members: Mapping[str, Mapping[str, IgnoredMessage]] = field(default_factory=dict)
     aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
@@ -153,7 +159,9 @@ class ShapeWalker:
                 continue
             item_path = key_path(path, key)
             if key in ignored:
-                yield Problem(Severity.WARNING, self.file, ignored[key], field=item_path)
+                message = ignored[key](value) if callable(ignored[key]) else ignored[key]
+                if message is not None:
+                    yield Problem(Severity.WARNING, self.file, message, field=item_path)
             elif key in members:
                 given[key] = (item, item_path)
             elif key in aliases:

@@ -8,7 +8,7 @@ import difflib
 import re
 from collections.abc import Iterator, Sequence
 
-from evalpipe.dataset_configs import custom_entries
+from evalpipe.dataset_configs import custom_entries, is_builtin_dataset
 from evalpipe.runs import SUITE_NAME_PATTERN
 from evalpipe.validation.classic_rules import check_classic
 from evalpipe.validation.facts import (
@@ -45,6 +45,21 @@ MOVED_TO_PIPELINE = {"jobDescription": "pipeline.description", "jobTags": "pipel
 JUDGE_TASK_TYPE = "General"
 MAX_RATING_WORDS = 5
 
+
+def _dataset_location_ignored(dataset: dict) -> str | None:
+    """The warning for a ``dataset.datasetLocation``: only the custom entry's location is replaced.
+
+    A ``Builtin.*`` entry is sent as the suite gives it, location included, so "ignored" would be
+    untrue there; :mod:`evalpipe.validation.classic_rules` makes every such entry an error instead
+    (its location, an unknown name, or a built-in dataset outside a classic suite).
+    """
+    if is_builtin_dataset(dataset.get("name")):
+        return None
+    return (
+        "is ignored: the pipeline sends the location of the dropped dataset object. Remove it from the suite."
+    )
+
+
 # What the suite file may do that the request may not (docs/suite-file.md).
 SUITE_POLICY = WalkPolicy(
     # Trap 1: the enum does not list "General", which judge jobs need; _task_types owns taskType.
@@ -55,12 +70,7 @@ SUITE_POLICY = WalkPolicy(
         "EvaluationDatasetMetricConfig": frozenset({"dataset"}),
         "EvaluationDataset": frozenset({"name"}),
     },
-    ignored_members={
-        "EvaluationDataset": {
-            "datasetLocation": "is ignored: the pipeline sends the location of the dropped dataset "
-            "object. Remove it from the suite."
-        }
-    },
+    ignored_members={"EvaluationDataset": {"datasetLocation": _dataset_location_ignored}},
     # Trap 3: the practitioner's guide writes the custom metric key as metricName.
     aliases={"CustomMetricDefinition": {"metricName": "name"}},
 )

@@ -27,14 +27,34 @@ def jobs() -> list[dict]:
 def test_completed_job_is_parsed_and_notified(deploy):
     # Given the deployed pipeline and the example suite + dataset dropped as a user would
     pipeline = deploy()
+    # ... and a job still running at the first poll and done at the second. Counted in reads, not
+    # seconds: with a 2 s job, a loaded machine made the first poll late and the loop untested.
+    bedrock_emulator.controls.finish_jobs_on_read(2)
     event = drop(pipeline)
     # When the execution runs
     result = pipeline.run(event)
-    # Then it walks validate -> submit -> poll loop -> parse -> notify and succeeds
+    # Then it walks validate -> submit -> poll, waits again on InProgress, polls -> parse -> notify
     assert result.status == "SUCCEEDED", result.describe()
-    assert result.path[:4] == ["Validate", "CheckOutcome", "Submit", "WaitForJob"]
-    assert result.path[-3:] == ["Parse", "Notify", "Done"]
-    assert result.path.count("Poll") >= 2  # the job was still running at the first poll
+    assert result.path == [
+        "Validate",
+        "CheckOutcome",
+        "Submit",
+        "WaitForJob",
+        "Poll",
+        "CheckJobStatus",
+        "WaitForJob",
+        "Poll",
+        "CheckJobStatus",
+        "Parse",
+        "Notify",
+        "Done",
+    ]
+    poll_statuses = [
+        json.loads(exited["stateExitedEventDetails"]["output"])["job"]["status"]
+        for exited in result.events_of_type("TaskStateExited")
+        if exited["stateExitedEventDetails"]["name"] == "Poll"
+    ]
+    assert poll_statuses == ["InProgress", "Completed"]
     run = pipeline.runs().get_run(result.output["run"]["run_id"])
     assert run["status"] == "COMPLETED"
     assert run["record_count"] == len(DATASET.splitlines())

@@ -208,6 +208,28 @@ def test_job_completes_after_the_delay_and_writes_results(setup):
     assert line["automatedEvaluationResult"]["scores"][0]["metricName"] == "Builtin.Correctness"
 
 
+def test_a_job_can_finish_on_a_read_count_instead_of_the_clock(setup):
+    # Given jobs that finish on their 2nd GetEvaluationJob, and a clock far past the delay
+    backend, controls, clock, _ = setup
+    controls.finish_jobs_on_read(2)
+    arn = backend.create_job(request())
+    clock.now += 3600
+    # When it is listed (not a read) / Then it is still running
+    assert [job.status for job in backend.list_jobs()[0]] == ["InProgress"]
+    # When read once / Then still running; read twice / Then done, and it ran once
+    assert backend.get_job(arn).status == "InProgress"
+    job = backend.get_job(arn)
+    assert (job.status, job.runs) == ("Completed", 1)
+    # And a job created after the control is cleared follows the clock again
+    controls.finish_jobs_on_read(None)
+    later = backend.create_job(request("job-b"))
+    clock.now += 5
+    assert backend.get_job(later).status == "Completed"
+    # And a read count below 1 is refused
+    with pytest.raises(ValueError, match="at least 1"):
+        controls.finish_jobs_on_read(0)
+
+
 def test_stop_then_delete_lifecycle(setup):
     backend, _, clock, _ = setup
     arn = backend.create_job(request())

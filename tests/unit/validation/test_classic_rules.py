@@ -145,9 +145,58 @@ def test_a_builtin_dataset_has_no_location() -> None:
     entry = builtin_entry("Builtin.BoolQ", "QuestionAndAnswer", ["Builtin.Accuracy"])
     entry["dataset"]["datasetLocation"] = {"s3Uri": "s3://bucket/boolq.jsonl"}
 
-    # Then removing it is asked for
-    messages = errors(check(with_builtin(entry)))
-    assert any(f"{ENTRY}[1].dataset.datasetLocation" in m and "remove datasetLocation" in m for m in messages)
+    # Then removing it is asked for, by an error and nothing else (no "ignored" warning: a built-in
+    # entry is sent as written, so its location would not be ignored)
+    problem = only(check(with_builtin(entry)), f"{ENTRY}[1].dataset.datasetLocation")
+    assert problem.severity is Severity.ERROR
+    assert "remove datasetLocation" in problem.message
+
+
+def test_only_the_custom_entrys_location_is_called_ignored() -> None:
+    # Given a classic suite whose custom entry and BoolQ entry both carry a datasetLocation
+    suite = classic_suite()
+    put(suite, (*CONFIG, "dataset", "datasetLocation"), {"s3Uri": "s3://bucket/old-drop.jsonl"})
+    entry = builtin_entry("Builtin.BoolQ", "QuestionAndAnswer", ["Builtin.Accuracy"])
+    entry["dataset"]["datasetLocation"] = {"s3Uri": "s3://bucket/boolq.jsonl"}
+    at(suite, *AUTOMATED, "datasetMetricConfigs").append(entry)
+
+    # When validated
+    report = check(suite)
+
+    # Then the custom entry's location is a warning (the dropped object replaces it) and BoolQ's an error
+    custom, boolq = f"{ENTRY}[0].dataset.datasetLocation", f"{ENTRY}[1].dataset.datasetLocation"
+    assert sorted(p.field for p in report.problems) == [custom, boolq], [p.render() for p in report.problems]
+    found = {p.field: p for p in report.problems}
+    assert found[custom].severity is Severity.WARNING
+    assert "the pipeline sends the location of the dropped dataset" in found[custom].message
+    assert found[boolq].severity is Severity.ERROR
+    assert "built-in dataset that Bedrock provides" in found[boolq].message
+
+
+@pytest.mark.parametrize(
+    ("name", "judge_suite"),
+    [
+        pytest.param("Builtin.Boolq", False, id="unknown-builtin-name"),
+        pytest.param("Builtin.BoolQ", True, id="builtin-in-a-judge-suite"),
+    ],
+)
+def test_a_builtin_entrys_location_gets_no_ignored_warning_whatever_its_error(
+    name: str, judge_suite: bool
+) -> None:
+    # Given a built-in entry with a location that is wrong for another reason: its name is not a
+    # built-in dataset, or the suite is graded by a judge (built-in datasets are classic only)
+    suite = make_suite() if judge_suite else classic_suite()
+    metrics = ["Builtin.Helpfulness"] if judge_suite else ["Builtin.Accuracy"]
+    entry = builtin_entry(name, "General" if judge_suite else "QuestionAndAnswer", metrics)
+    entry["dataset"]["datasetLocation"] = {"s3Uri": "s3://bucket/boolq.jsonl"}
+    at(suite, *AUTOMATED, "datasetMetricConfigs").append(entry)
+
+    # When validated
+    report = check(suite)
+
+    # Then that error is reported at the name, and the location gets no misleading "ignored" warning
+    assert [p.field for p in report.problems if p.severity is Severity.ERROR] == [f"{ENTRY}[1].dataset.name"]
+    assert [p.render() for p in report.problems if "is ignored" in p.message] == []
 
 
 def test_a_builtin_dataset_belongs_to_its_task_type() -> None:

@@ -205,6 +205,16 @@ def test_policy_optional_ignored_and_alias_members() -> None:
         "x.datasetLocation",
         "is ignored",
     )
+    # Given an ignored member whose warning depends on the structure / When walked
+    by_name = WalkPolicy(
+        optional_members=policy.optional_members,
+        ignored_members={"EvaluationDataset": {"datasetLocation": lambda d: None if "name" in d else "why"}},
+    )
+    # Then the function decides the warning (None: none), and the value is not checked either way
+    assert walk({"name": "n", "datasetLocation": {"s3Uri": 5}}, "EvaluationDataset", by_name) == []
+    (unnamed,) = walk({"datasetLocation": {"s3Uri": 5}}, "EvaluationDataset", by_name)
+    assert (unnamed.severity, unnamed.field) == (Severity.WARNING, "x.datasetLocation")
+    assert unnamed.message == "why"
     # Given an alias / When walked / Then it stands for the member, with a warning
     (alias,) = walk({"metricName": "m", "instructions": "i"}, "CustomMetricDefinition", policy)
     assert (alias.severity, alias.field) == (Severity.WARNING, "x.metricName")
