@@ -147,6 +147,32 @@ def test_builtin_datasets_have_no_total_because_bedrock_sizes_them_not_for_a_mis
     assert [item["no_usd_because"] for item in document["items"]] == ["builtin_dataset", "builtin_dataset"]
 
 
+def test_a_suite_of_builtin_datasets_needs_no_dataset_file(capsys):
+    # Given the example suite of built-in datasets only, and no dataset file
+    # When estimated
+    code, out, _ = run(capsys, "estimate", "--suite", str(BUILTIN_SUITE))
+
+    # Then the header says there is nothing to measure and each built-in dataset has its row
+    assert code == 0
+    assert "dataset:  none (built-in datasets only, sized by Bedrock)" in out
+    rows = [line for line in out.splitlines() if line.startswith("Response collection")]
+    assert [row.split(":")[0].split()[-1] for row in rows] == ["Builtin.BoolQ", "Builtin.TriviaQA"]
+
+    # When the same is asked as JSON / Then no dataset and no record was measured
+    code, out, _ = run(capsys, "estimate", "--suite", str(BUILTIN_SUITE), "--json")
+    document = json.loads(out)
+    assert (code, document["dataset"], document["records"]) == (0, None, 0)
+
+
+def test_a_suite_with_a_custom_dataset_still_needs_the_dataset_file(capsys):
+    # Given a suite whose dataset is the dropped file / When estimated without one
+    code, out, err = run(capsys, "estimate", "--suite", str(EXAMPLE_SUITE))
+
+    # Then it is a usage error that says what to give
+    assert (code, out) == (2, "")
+    assert "names a custom dataset: give the DATASET.jsonl to measure" in err
+
+
 def test_a_missing_price_beside_a_builtin_dataset_gives_both_reasons(capsys, files, tmp_path):
     # Given a classic suite whose custom entry runs on a model the price file lacks, plus BoolQ
     document = json.loads(BUILTIN_SUITE.read_text())

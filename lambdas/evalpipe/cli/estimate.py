@@ -16,6 +16,7 @@ from evalpipe.cli._common import (
     open_chunks,
     read_bytes,
 )
+from evalpipe.dataset_configs import names_only_builtin_datasets
 from evalpipe.estimate import (
     PRICES_ENV,
     CostItem,
@@ -61,7 +62,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--suite", required=True, metavar="SUITE.json", help="the suite file")
-    parser.add_argument("dataset", metavar="DATASET.jsonl", help="the dataset (streamed, any size)")
+    parser.add_argument(
+        "dataset",
+        metavar="DATASET.jsonl",
+        nargs="?",
+        help="the dataset (streamed, any size); leave it out for a suite of built-in datasets only",
+    )
     parser.add_argument(
         "--prices",
         metavar="PRICES.json",
@@ -78,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     try:
         suite_bytes = read_bytes(args.suite)
-        chunks = open_chunks(args.dataset)
         suite, problem = parse_suite(suite_bytes, args.suite)
         if problem is not None:
             print(problem.render(), file=sys.stderr)
@@ -86,7 +91,13 @@ def run(args: argparse.Namespace) -> int:
         if not isinstance(suite, dict):
             print(f"{args.suite}: error: a suite must be a JSON object", file=sys.stderr)
             return EXIT_INVALID
-        measure = DatasetMeasure.of(chunks)
+        if args.dataset is None and not names_only_builtin_datasets(suite):
+            return fail(
+                f"{args.suite} names a custom dataset: give the DATASET.jsonl to measure "
+                "(only a suite of built-in datasets is estimated without one)"
+            )
+        # A suite of built-in datasets has nothing to measure: Bedrock sizes those datasets.
+        measure = DatasetMeasure.of(open_chunks(args.dataset) if args.dataset else [])
     except Unreadable as exc:
         return fail(str(exc))
     except OSError as exc:
@@ -109,15 +120,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_estimate(
-    estimate: Estimate, notes: list[str], suite_file: str, dataset_file: str, out: Printer
+    estimate: Estimate, notes: list[str], suite_file: str, dataset_file: str | None, out: Printer
 ) -> None:
     """The guide's "Estimated Cost Summary" table, then the assumptions and notes."""
     out.line(f"Estimated cost of one run ({estimate.currency})", "bold")
     out.line(f"  suite:    {suite_file}")
-    out.line(
-        f"  dataset:  {dataset_file} ({estimate.records:,} record{'s' if estimate.records != 1 else ''}, "
-        f"{estimate.metrics} judged metric{'s' if estimate.metrics != 1 else ''})"
-    )
+    if dataset_file is None:
+        out.line("  dataset:  none (built-in datasets only, sized by Bedrock)")
+    else:
+        out.line(
+            f"  dataset:  {dataset_file} ({estimate.records:,} record{'s' if estimate.records != 1 else ''}, "
+            f"{estimate.metrics} judged metric{'s' if estimate.metrics != 1 else ''})"
+        )
     out.line()
     out.line(_row("Item", ["Details"], "Est. cost"), "bold")
     for item in estimate.items:
