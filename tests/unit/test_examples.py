@@ -193,25 +193,49 @@ def test_dataset_file_is_utf8_jsonl_ending_with_a_newline() -> None:
 
 # --- suite + dataset -> request -----------------------------------------------------------
 
+BUCKET = "evalpipe-data-123456789012"
+ROLE_ARN = "arn:aws:iam::123456789012:role/evalpipe-bedrock"
 
-def test_example_builds_a_request_botocore_accepts(suite: Suite) -> None:
-    # Given the example uploaded as the README says
-    dataset = DatasetObject(
-        bucket="evalpipe-data-123456789012",
-        key="datasets/support-assistant/sample.jsonl",
+
+def dropped(suite_name: str, path: Path) -> DatasetObject:
+    """The example dataset ``path`` as the README uploads it: ``datasets/<suite>/<file name>``."""
+    return DatasetObject(
+        bucket=BUCKET,
+        key=f"datasets/{suite_name}/{path.name}",
         version_id=None,
         etag="0f343b0931126a20f133d67c2b018a3b",
-        size=DATASET_PATH.stat().st_size,
+        size=path.stat().st_size,
         event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
     )
 
-    # When its request is built
-    request = build_create_job_request(
+
+def request_for(suite: Suite, trigger: Any) -> dict[str, Any]:
+    """The CreateEvaluationJob request the submit step would send for ``trigger``."""
+    return build_create_job_request(
         suite,
-        dataset,
-        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
-        output_s3_uri=f"s3://{dataset.bucket}/results/support-assistant/{dataset.run_id}/",
+        trigger,
+        role_arn=ROLE_ARN,
+        output_s3_uri=f"s3://{BUCKET}/results/{suite.name}/{trigger.run_id}/",
     )
+
+
+def assert_botocore_accepts(request: dict[str, Any]) -> None:
+    """botocore's own parameter validation (the service model) accepts ``request`` unchanged."""
+    client = botocore.session.get_session().create_client(
+        "bedrock", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    job_arn = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdefghijkl"
+    with Stubber(client) as stubber:
+        stubber.add_response("create_evaluation_job", {"jobArn": job_arn}, expected_params=request)
+        assert client.create_evaluation_job(**request)["jobArn"] == job_arn
+
+
+def test_example_builds_a_request_botocore_accepts(suite: Suite) -> None:
+    # Given the example uploaded as the README says
+    dataset = dropped("support-assistant", DATASET_PATH)
+
+    # When its request is built
+    request = request_for(suite, dataset)
 
     # Then the dataset points at the dropped object and botocore accepts the request unchanged
     config = request["evaluationConfig"]["automated"]["datasetMetricConfigs"][0]
@@ -222,13 +246,7 @@ def test_example_builds_a_request_botocore_accepts(suite: Suite) -> None:
         },
     }
     assert re.fullmatch(r"[a-z0-9](-*[a-z0-9]){0,62}", request["jobName"])
-    client = botocore.session.get_session().create_client(
-        "bedrock", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    job_arn = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdefghijkl"
-    with Stubber(client) as stubber:
-        stubber.add_response("create_evaluation_job", {"jobArn": job_arn}, expected_params=request)
-        assert client.create_evaluation_job(**request)["jobArn"] == job_arn
+    assert_botocore_accepts(request)
 
 
 # --- the live-inference example -------------------------------------------------------------
@@ -289,29 +307,10 @@ def test_live_example_dataset_has_prompts_references_and_categories_but_no_respo
 def test_live_example_builds_a_request_botocore_accepts() -> None:
     # Given the live example as dropped / When its request is built / Then botocore accepts it
     suite = Suite.from_document(LIVE_SUITE_PATH.stem, json.loads(LIVE_SUITE_PATH.read_text(encoding="utf-8")))
-    dataset = DatasetObject(
-        bucket="evalpipe-data-123456789012",
-        key="datasets/support-assistant-live/sample.jsonl",
-        version_id=None,
-        etag="0f343b0931126a20f133d67c2b018a3b",
-        size=LIVE_DATASET_PATH.stat().st_size,
-        event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
-    )
-    request = build_create_job_request(
-        suite,
-        dataset,
-        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
-        output_s3_uri=f"s3://{dataset.bucket}/results/support-assistant-live/{dataset.run_id}/",
-    )
+    dataset = dropped("support-assistant-live", LIVE_DATASET_PATH)
+    request = request_for(suite, dataset)
     assert request["inferenceConfig"] == suite.inference_config
-    client = botocore.session.get_session().create_client("bedrock", region_name="us-east-1")
-    with Stubber(client) as stub:
-        stub.add_response(
-            "create_evaluation_job",
-            {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"},
-            request,
-        )
-        client.create_evaluation_job(**request)
+    assert_botocore_accepts(request)
 
 
 # --- the precomputed RAG example ----------------------------------------------------------------
@@ -354,30 +353,11 @@ def test_rag_example_dataset_has_conversations_some_multi_turn_and_validates_cle
 
 def test_rag_example_builds_a_request_botocore_accepts() -> None:
     suite = Suite.from_document(RAG_SUITE_PATH.stem, json.loads(RAG_SUITE_PATH.read_text(encoding="utf-8")))
-    dataset = DatasetObject(
-        bucket="evalpipe-data-123456789012",
-        key="datasets/kb-assistant-rag/sample.jsonl",
-        version_id=None,
-        etag="0f343b0931126a20f133d67c2b018a3b",
-        size=RAG_DATASET_PATH.stat().st_size,
-        event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
-    )
-    request = build_create_job_request(
-        suite,
-        dataset,
-        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
-        output_s3_uri=f"s3://{dataset.bucket}/results/kb-assistant-rag/{dataset.run_id}/",
-    )
+    dataset = dropped("kb-assistant-rag", RAG_DATASET_PATH)
+    request = request_for(suite, dataset)
     assert request["applicationType"] == "RagEvaluation"
     assert request["inferenceConfig"] == suite.inference_config
-    client = botocore.session.get_session().create_client("bedrock", region_name="us-east-1")
-    with Stubber(client) as stub:
-        stub.add_response(
-            "create_evaluation_job",
-            {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"},
-            request,
-        )
-        client.create_evaluation_job(**request)
+    assert_botocore_accepts(request)
 
 
 # --- the human evaluation example ------------------------------------------------------------
@@ -416,31 +396,13 @@ def test_human_example_builds_a_request_botocore_accepts() -> None:
     suite = Suite.from_document(
         HUMAN_SUITE_PATH.stem, json.loads(HUMAN_SUITE_PATH.read_text(encoding="utf-8"))
     )
-    dataset = DatasetObject(
-        bucket="evalpipe-data-123456789012",
-        key="datasets/support-assistant-human/sample.jsonl",
-        version_id=None,
-        etag="0f343b0931126a20f133d67c2b018a3b",
-        size=HUMAN_DATASET_PATH.stat().st_size,
-        event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
-    )
-    request = build_create_job_request(
-        suite,
-        dataset,
-        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
-        output_s3_uri="s3://evalpipe-data-123456789012/results/support-assistant-human/run/",
-    )
+    dataset = dropped("support-assistant-human", HUMAN_DATASET_PATH)
+    request = request_for(suite, dataset)
     config = request["evaluationConfig"]["human"]["datasetMetricConfigs"][0]
     assert config["dataset"]["datasetLocation"]["s3Uri"].endswith(
         "datasets/support-assistant-human/sample.jsonl"
     )
-    client = botocore.session.get_session().create_client(
-        "bedrock", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    job_arn = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdefghijkl"
-    with Stubber(client) as stubber:
-        stubber.add_response("create_evaluation_job", {"jobArn": job_arn}, expected_params=request)
-        assert client.create_evaluation_job(**request)["jobArn"] == job_arn
+    assert_botocore_accepts(request)
 
 
 # --- the live knowledge-base example ------------------------------------------------------------
@@ -562,29 +524,10 @@ def test_classic_example_dataset_has_questions_answers_and_categories_only() -> 
 def test_classic_example_builds_a_request_botocore_accepts() -> None:
     # Given the classic example as dropped / When its request is built / Then botocore accepts it
     suite = _classic_suite()
-    dataset = DatasetObject(
-        bucket="evalpipe-data-123456789012",
-        key="datasets/support-assistant-classic/sample.jsonl",
-        version_id=None,
-        etag="0f343b0931126a20f133d67c2b018a3b",
-        size=CLASSIC_DATASET_PATH.stat().st_size,
-        event_time=datetime(2025, 5, 3, 4, 5, 6, tzinfo=UTC),
-    )
-    request = build_create_job_request(
-        suite,
-        dataset,
-        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
-        output_s3_uri=f"s3://{dataset.bucket}/results/support-assistant-classic/{dataset.run_id}/",
-    )
+    dataset = dropped("support-assistant-classic", CLASSIC_DATASET_PATH)
+    request = request_for(suite, dataset)
     assert "evaluatorModelConfig" not in request["evaluationConfig"]["automated"]
-    client = botocore.session.get_session().create_client("bedrock", region_name="us-east-1")
-    with Stubber(client) as stub:
-        stub.add_response(
-            "create_evaluation_job",
-            {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"},
-            request,
-        )
-        client.create_evaluation_job(**request)
+    assert_botocore_accepts(request)
 
 
 # --- the scheduled built-in example (Builtin.BoolQ and Builtin.TriviaQA, weekly) --------------------
@@ -643,19 +586,7 @@ def test_builtin_example_builds_a_request_botocore_accepts_for_a_scheduled_run()
     )
     run = RunRequest.from_event(request_event)
     # When its request is built
-    request = build_create_job_request(
-        suite,
-        run,
-        role_arn="arn:aws:iam::123456789012:role/evalpipe-bedrock",
-        output_s3_uri=f"s3://evalpipe-data-123456789012/results/qa-builtin-weekly/{run.run_id}/",
-    )
+    request = request_for(suite, run)
     # Then both built-in entries are sent as written, and botocore accepts the request
     assert request["evaluationConfig"] == suite.evaluation_config
-    client = botocore.session.get_session().create_client("bedrock", region_name="us-east-1")
-    with Stubber(client) as stub:
-        stub.add_response(
-            "create_evaluation_job",
-            {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"},
-            request,
-        )
-        client.create_evaluation_job(**request)
+    assert_botocore_accepts(request)
