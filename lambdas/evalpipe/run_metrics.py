@@ -1,8 +1,12 @@
-"""CloudWatch metrics of a parsed run: per-suite, per-metric score statistics and the verdict.
+"""CloudWatch metrics of a run: per-suite, per-metric score statistics and the run's verdict.
 
-The parse function publishes them as CloudWatch Embedded Metric Format (EMF) documents printed
-to its log (`handlers.parse`); CloudWatch turns each document into metric data points. This
-module only decides *what* is published, as plain data, so it is testable without Powertools.
+They are CloudWatch Embedded Metric Format (EMF) documents printed to a function's log; CloudWatch
+turns each document into metric data points. The parse function publishes a completed run's
+score statistics (`score_metric_groups`, `handlers.parse`); the notify function publishes every
+run's verdict once, when it sends the run's notification (`verdict_metric_groups`,
+`handlers.notify`), so FAILED, REJECTED, TIMED_OUT and ERROR runs count as well as completed
+ones. This module only decides *what* is published, as plain data, so it is testable without
+Powertools.
 
 Namespace ``EvalPipe`` (``POWERTOOLS_METRICS_NAMESPACE``). Every dimension set also carries
 ``service=evalpipe`` (Powertools adds ``POWERTOOLS_SERVICE_NAME`` to each document).
@@ -15,8 +19,8 @@ metric             unit       dimension sets                         value
                                                                      score was N/A
 ``NaRate``         Percent    {service, suite, metric}               share of N/A scores, 0..100
 ``LowScores``      Count      {service, suite, metric}               scores flagged by the rule
-``RunVerdict``     Count      {service, suite, verdict},             1 per COMPLETED run
-                              {service, verdict}
+``RunVerdict``     Count      {service, suite, verdict},             1 per notified run, whatever
+                              {service, verdict}                     its verdict
 =================  =========  =====================================  ===============================
 
 Why one EMF document per (suite, metric): an EMF document has one set of dimension *values*
@@ -83,19 +87,19 @@ class MetricGroup:
     rollups: list[tuple[str, ...]] = field(default_factory=list)
 
 
-def run_metric_groups(run: Mapping[str, Any]) -> list[MetricGroup]:
-    """What a COMPLETED run publishes; nothing for any other status or a run without a suite.
+def score_metric_groups(run: Mapping[str, Any]) -> list[MetricGroup]:
+    """The score statistics a COMPLETED run publishes; nothing for any other status or no suite.
 
     Parameters
     ----------
     run
-        The run item after the parse step (``suite``, ``status``, ``verdict``, ``metrics``
+        The run item after the parse step (``suite``, ``status``, ``metrics``
         {name -> {average, na_rate, scored, na, low_count}}).
 
     Returns
     -------
     list[MetricGroup]
-        One group per metric of the run (sorted by name), then the ``RunVerdict`` group.
+        One group per metric of the run, sorted by name.
     """
     suite = _dimension_value(run.get("suite"))
     if run.get("status") != RunStatus.COMPLETED or suite is None:
@@ -115,16 +119,35 @@ def run_metric_groups(run: Mapping[str, Any]) -> list[MetricGroup]:
             data.append(Datum(NA_RATE, "Percent", round(na_rate * 100, 4)))
         data.append(Datum(LOW_SCORES, "Count", _number(summary.get("low_count")) or 0.0))
         groups.append(MetricGroup({SUITE_DIMENSION: suite, METRIC_DIMENSION: metric}, data))
-    verdict = _dimension_value(run.get("verdict"))
-    if verdict is not None:
-        groups.append(
-            MetricGroup(
-                {SUITE_DIMENSION: suite, VERDICT_DIMENSION: verdict},
-                [Datum(RUN_VERDICT, "Count", 1.0)],
-                rollups=[(VERDICT_DIMENSION,)],
-            )
-        )
     return groups
+
+
+def verdict_metric_groups(run: Mapping[str, Any]) -> list[MetricGroup]:
+    """The ``RunVerdict`` a notified run publishes, whatever its verdict; nothing without one.
+
+    Parameters
+    ----------
+    run
+        The run item as notified (``suite``, ``verdict``): PASSED, LOW_SCORES, REGRESSED, FAILED,
+        STOPPED, TIMED_OUT, REJECTED or ERROR.
+
+    Returns
+    -------
+    list[MetricGroup]
+        The verdict per suite, rolled up over every suite (one alarm can watch them all); empty
+        when the run has no suite or no verdict.
+    """
+    suite = _dimension_value(run.get("suite"))
+    verdict = _dimension_value(run.get("verdict"))
+    if suite is None or verdict is None:
+        return []
+    return [
+        MetricGroup(
+            {SUITE_DIMENSION: suite, VERDICT_DIMENSION: verdict},
+            [Datum(RUN_VERDICT, "Count", 1.0)],
+            rollups=[(VERDICT_DIMENSION,)],
+        )
+    ]
 
 
 def _na_rate(summary: Mapping[str, Any]) -> float | None:

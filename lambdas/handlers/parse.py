@@ -1,15 +1,15 @@
-"""Parse state: store the job's per-record scores and the run summary; publish the run's metrics.
+"""Parse state: store the job's per-record scores and the run summary; publish its score metrics.
 
 Besides ``RecordsParsed`` (the shared Powertools `Metrics`, dimension ``service``), every parsed
-run publishes its score metrics and verdict per suite (`evalpipe.run_metrics` lists the names and
-dimensions), one EMF document per dimension set.
+run publishes its score statistics per suite and metric (`evalpipe.run_metrics` lists the names
+and dimensions), one EMF document per dimension set. The verdict is the notify state's to publish.
 """
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from evalpipe.run_metrics import run_metric_groups
+from evalpipe.run_metrics import score_metric_groups
 from evalpipe.steps.parse import parse
 from handlers._inputs import RunRef
 from handlers._runtime import logger, metrics, ports, publish_metric_groups, tracer
@@ -29,9 +29,9 @@ def handler(event: RunRef, context: LambdaContext) -> dict:
 
 
 def publish_run_metrics(run_id: str) -> None:
-    """Publish the stored run's metrics; a failure is logged, never raised (the run is parsed)."""
+    """Publish the stored run's score metrics; a failure is logged, never raised (the run is parsed)."""
     try:
         run = ports().runs.get_run(run_id) or {}
-        publish_metric_groups(run_metric_groups(run))
+        publish_metric_groups(score_metric_groups(run))
     except Exception:
         logger.exception("the run's CloudWatch metrics were not published")

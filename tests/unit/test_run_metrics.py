@@ -1,4 +1,4 @@
-"""What a parsed run publishes to CloudWatch: per-suite, per-metric statistics and the verdict."""
+"""What a run publishes to CloudWatch: score statistics (parse) and the verdict (notify)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from evalpipe.run_metrics import Datum, MetricGroup, run_metric_groups
+from evalpipe.run_metrics import Datum, MetricGroup, score_metric_groups, verdict_metric_groups
 
 
 def completed_run(**extra) -> dict:
@@ -27,11 +27,11 @@ def completed_run(**extra) -> dict:
     return run
 
 
-def test_one_group_per_metric_sorted_then_the_verdict() -> None:
+def test_one_group_per_metric_sorted() -> None:
     # Given a completed run with three metrics, one of them N/A on every record
-    groups = run_metric_groups(completed_run())
+    groups = score_metric_groups(completed_run())
 
-    # Then each metric is a group of its own (sorted), the verdict last with a suite-less roll-up
+    # Then each metric is a group of its own (sorted); the verdict is not among them
     assert groups == [
         MetricGroup(
             {"suite": "smoke", "metric": "Builtin.Correctness"},
@@ -48,20 +48,39 @@ def test_one_group_per_metric_sorted_then_the_verdict() -> None:
             {"suite": "smoke", "metric": "confirmation_check"},
             [Datum("NaRate", "Percent", 100.0), Datum("LowScores", "Count", 0.0)],
         ),
-        MetricGroup({"suite": "smoke", "verdict": "REGRESSED"}, [Datum("RunVerdict", "Count", 1.0)],
-                    rollups=[("verdict",)]),
     ]
 
 
 @pytest.mark.parametrize("status", ["REJECTED", "FAILED", "ERROR", "IN_PROGRESS", None])
-def test_runs_that_did_not_complete_publish_nothing(status) -> None:
-    assert run_metric_groups(completed_run(status=status)) == []
+def test_runs_that_did_not_complete_publish_no_scores(status) -> None:
+    assert score_metric_groups(completed_run(status=status)) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [("COMPLETED", "REGRESSED"), ("COMPLETED", "PASSED"), ("REJECTED", "REJECTED"), ("FAILED", "FAILED"),
+     ("TIMED_OUT", "TIMED_OUT"), ("STOPPED", "STOPPED"), ("ERROR", "ERROR")],
+)
+def test_every_notified_run_publishes_its_verdict_with_a_suite_less_roll_up(status, verdict) -> None:
+    # Given a run as notified, completed or not
+    run = completed_run(status=status, verdict=verdict)
+
+    # Then its verdict is one data point per suite, rolled up over every suite
+    assert verdict_metric_groups(run) == [
+        MetricGroup({"suite": "smoke", "verdict": verdict}, [Datum("RunVerdict", "Count", 1.0)],
+                    rollups=[("verdict",)]),
+    ]
+
+
+def test_no_verdict_metric_without_a_suite_or_a_verdict() -> None:
+    assert verdict_metric_groups(completed_run(suite="  ")) == []
+    assert verdict_metric_groups(completed_run(verdict=None)) == []
 
 
 def test_missing_suite_or_odd_metric_entries_are_skipped() -> None:
-    assert run_metric_groups(completed_run(suite="  ")) == []
+    assert score_metric_groups(completed_run(suite="  ")) == []
     run = completed_run(verdict=None, metrics={"ok": {"average": 0.5}, " ": {"average": 1}, "bad": "x"})
-    assert run_metric_groups(run) == [
+    assert score_metric_groups(run) == [
         MetricGroup({"suite": "smoke", "metric": "ok"},
                     [Datum("ScoreAverage", "None", 0.5), Datum("LowScores", "Count", 0.0)])
     ]

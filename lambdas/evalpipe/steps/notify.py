@@ -22,18 +22,19 @@ def notify(run_id: str, ports: Ports) -> dict:
     Returns
     -------
     dict
-        `{message_id, verdict}`.
+        `{message_id, verdict, published}`; `published` is False for the no-op retry (the
+        handler publishes the run's verdict metric only with the notification it belongs to).
     """
     run = load_run(run_id, ports)
     notification = build_notification(run, console_region=ports.settings.console_region)
     verdict = notification.attributes["verdict"]
     if run.get("notification_id"):
-        return {"message_id": run["notification_id"], "verdict": verdict}
+        return {"message_id": run["notification_id"], "verdict": verdict, "published": False}
     if not ports.settings.topic_arn:
         raise RuntimeError("TOPIC_ARN is not set for the notify function")
     message_id = publish(ports.sns_client, ports.settings.topic_arn, notification)
     ports.runs.update_run(run_id, notification_id=message_id, notified_at=iso(ports.clock()))
-    return {"message_id": message_id, "verdict": verdict}
+    return {"message_id": message_id, "verdict": verdict, "published": True}
 
 
 def record_error(state: dict, ports: Ports) -> dict:

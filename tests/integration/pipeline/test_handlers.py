@@ -72,6 +72,47 @@ def test_notify_handler_publishes_the_rejection(function_env, dropped, sns_messa
     assert [m["attributes"]["verdict"] for m in messages] == ["REJECTED"]
 
 
+def test_notify_handler_publishes_the_verdict_of_any_run_once(function_env, dropped, sns_messages, capsys):
+    # Given a rejected run (no suite file): it never reaches the parse state
+    run = validate_handler.handler(dropped(suite=None), FakeContext())
+    capsys.readouterr()
+
+    # When notified through the handler
+    notify_handler.handler({"run_id": run["run_id"]}, FakeContext())
+
+    # Then RunVerdict counts it under its suite and in the roll-up over every suite
+    points = _metric_points(_emf_documents(capsys.readouterr().out))
+    suite = run["suite"]
+    assert points == {
+        ("RunVerdict", (("service", "evalpipe"), ("suite", suite), ("verdict", "REJECTED"))): (1.0, "Count"),
+        ("RunVerdict", (("service", "evalpipe"), ("verdict", "REJECTED"))): (1.0, "Count"),
+    }
+
+    # When the state is retried after the notification went out
+    result = notify_handler.handler({"run_id": run["run_id"]}, FakeContext())
+
+    # Then neither the message nor the metric is sent again
+    assert result["published"] is False
+    assert _emf_documents(capsys.readouterr().out) == []
+    assert len(sns_messages()) == 1
+
+
+def test_notify_handler_still_answers_when_the_verdict_metric_cannot_be_published(
+    function_env, dropped, sns_messages, monkeypatch
+):
+    # Given a rejected run whose metric publication fails
+    run = validate_handler.handler(dropped(suite=None), FakeContext())
+
+    def broken(groups):
+        raise RuntimeError("stdout closed")
+
+    monkeypatch.setattr(notify_handler, "publish_metric_groups", broken)
+
+    # When / Then the notification is still sent and the state machine gets its result
+    assert notify_handler.handler({"run_id": run["run_id"]}, FakeContext())["published"] is True
+    assert [m["attributes"]["verdict"] for m in sns_messages()] == ["REJECTED"]
+
+
 def _emf_documents(stdout: str) -> list[dict]:
     """The CloudWatch EMF documents Powertools printed (its JSON log lines are left out)."""
     documents = []
@@ -98,9 +139,7 @@ def _metric_points(documents: list[dict]) -> dict[tuple, tuple]:
     return points
 
 
-def test_parse_handler_publishes_per_suite_metric_statistics_and_the_verdict(
-    function_env, dropped, put, capsys
-):
+def test_parse_handler_publishes_per_suite_metric_statistics(function_env, dropped, put, capsys):
     # Given a submitted run whose job wrote scores (one N/A on every record)
     run = validate_handler.handler(dropped(), FakeContext())
     with Stubber(_runtime.ports().jobs._client) as stubber:
@@ -142,14 +181,12 @@ def test_parse_handler_publishes_per_suite_metric_statistics_and_the_verdict(
         ("NaRate", dims("confirmation_check")): (100.0, "Percent"),
         ("LowScores", dims("confirmation_check")): (0.0, "Count"),
     }
-    # and the verdict per suite, also rolled up over every suite for a single alarm
-    per_suite = (("service", "evalpipe"), ("suite", "smoke"), ("verdict", "LOW_SCORES"))
-    assert points[("RunVerdict", per_suite)] == (1.0, "Count")
-    assert points[("RunVerdict", (("service", "evalpipe"), ("verdict", "LOW_SCORES")))] == (1.0, "Count")
+    # and the verdict is left to the notify state (it publishes it with the notification)
+    assert not [name for name, _ in points if name == "RunVerdict"]
     # and RecordsParsed keeps the shared Metrics' single dimension set
     assert points[("RecordsParsed", (("service", "evalpipe"),))] == (3.0, "Count")
-    # one document per dimension-value set: three metrics, one verdict, one shared flush
-    assert len(documents) == 5
+    # one document per dimension-value set: three metrics, one shared flush
+    assert len(documents) == 4
     for document in documents:
         for dimension_set in document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]:
             assert len(dimension_set) <= 3
