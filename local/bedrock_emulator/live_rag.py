@@ -54,7 +54,7 @@ from local.bedrock_emulator.knowledge_bases import (
     KnowledgeBase,
     terms,
 )
-from local.bedrock_emulator.rag import MAX_TURNS, score_rag_record, text_of
+from local.bedrock_emulator.rag import prompted_turns, score_rag_record, text_of
 
 if TYPE_CHECKING:
     from local.bedrock_emulator.judges.base import Judge, MetricSpec
@@ -112,19 +112,14 @@ def live_source(config: Mapping[str, Any]) -> tuple[str, str]:
 
 def live_turn_problems(record: dict[str, Any], where: str, retrieve_only: bool) -> list[str]:
     """Why the service would reject a live RAG dataset line (empty when it is usable)."""
-    turns = record.get("conversationTurns")
-    limit = 1 if retrieve_only else MAX_TURNS
-    if not isinstance(turns, list) or not 1 <= len(turns) <= limit:
-        return [f"The conversationTurns in {where} must be a list of 1 to {limit} turns."]
+    turns, problems = prompted_turns(record, where, retrieve_only)
     for number, turn in enumerate(turns):
-        if not isinstance(turn, dict) or not text_of(turn.get("prompt")).strip():
-            return [f"The prompt of conversationTurns[{number}] is missing or empty in {where}."]
         if "output" in turn:
             return [
                 f"The record in {where} carries conversationTurns[{number}].output, but the job queries "
                 "the knowledge base live: remove output or use precomputedRagSourceConfig."
             ]
-    return []
+    return problems
 
 
 @dataclass(frozen=True)

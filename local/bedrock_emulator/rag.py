@@ -93,15 +93,26 @@ def passages_of(output: Mapping[str, Any]) -> list[str]:
     return texts
 
 
-def turn_problems(record: dict[str, Any], where: str, source_id: str, retrieve_only: bool) -> list[str]:
-    """Why the service would reject a RAG dataset line (empty when it is usable)."""
+def prompted_turns(record: dict[str, Any], where: str, retrieve_only: bool) -> tuple[list[dict], list[str]]:
+    """The line's turns when there are 1..limit of them, each with a prompt; else why not.
+
+    The checks every RAG line passes, precomputed (`turn_problems`) or live
+    (:func:`local.bedrock_emulator.live_rag.live_turn_problems`).
+    """
     turns = record.get("conversationTurns")
     limit = 1 if retrieve_only else MAX_TURNS
     if not isinstance(turns, list) or not 1 <= len(turns) <= limit:
-        return [f"The conversationTurns in {where} must be a list of 1 to {limit} turns."]
+        return [], [f"The conversationTurns in {where} must be a list of 1 to {limit} turns."]
     for number, turn in enumerate(turns):
         if not isinstance(turn, dict) or not text_of(turn.get("prompt")).strip():
-            return [f"The prompt of conversationTurns[{number}] is missing or empty in {where}."]
+            return [], [f"The prompt of conversationTurns[{number}] is missing or empty in {where}."]
+    return turns, []
+
+
+def turn_problems(record: dict[str, Any], where: str, source_id: str, retrieve_only: bool) -> list[str]:
+    """Why the service would reject a RAG dataset line (empty when it is usable)."""
+    turns, problems = prompted_turns(record, where, retrieve_only)
+    for number, turn in enumerate(turns):
         output = turn.get("output")
         if not isinstance(output, dict):
             return [f"The output of conversationTurns[{number}] is missing in {where}."]
@@ -116,7 +127,7 @@ def turn_problems(record: dict[str, Any], where: str, source_id: str, retrieve_o
             return [f"The output.text of conversationTurns[{number}] is missing in {where}."]
         if retrieve_only and not passages_of(output):
             return [f"The retrieved passages of conversationTurns[{number}] are missing in {where}."]
-    return []
+    return problems
 
 
 def score_rag_record(
