@@ -48,21 +48,51 @@ def iter_raw_lines(chunks: Iterable[bytes]) -> Iterator[RawLine]:
     >>> [line.data for line in iter_raw_lines([b'{"a": 1}\\r\\n{"b"', b': 2}'])]
     [b'{"a": 1}', b'{"b": 2}']
     """
-    pending = bytearray()
+    splitter = LineSplitter()
     number = 0
     for chunk in chunks:
         if not chunk:
             continue
+        for data in splitter.feed(chunk):
+            number += 1
+            yield RawLine(number, data)
+    rest = splitter.rest()
+    if rest is not None:
+        yield RawLine(number + 1, rest)
+
+
+class LineSplitter:
+    """Incremental line splitting: feed byte chunks of any size, get the lines they complete.
+
+    Shared by `iter_raw_lines` and readers that must pass the chunks on unchanged while they
+    look at the lines (`evalpipe.estimate.DatasetMeasure.tap`). Lines come without their line
+    ending (``\\n`` or ``\\r\\n``); only the line being assembled is held.
+
+    Examples
+    --------
+    >>> splitter = LineSplitter()
+    >>> splitter.feed(b'{"a": 1}\\r\\n{"b"'), splitter.feed(b": 2}"), splitter.rest()
+    ([b'{"a": 1}'], [], b'{"b": 2}')
+    """
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines ``chunk`` completes, in order (none when it holds no newline)."""
         parts = bytes(chunk).split(b"\n")
+        lines = []
         # Every part but the last ends at a newline; the last continues in the next chunk.
         for part in parts[:-1]:
-            pending += part
-            number += 1
-            yield RawLine(number, _strip_cr(bytes(pending)))
-            pending.clear()
-        pending += parts[-1]
-    if pending:
-        yield RawLine(number + 1, _strip_cr(bytes(pending)))
+            self._pending += part
+            lines.append(_strip_cr(bytes(self._pending)))
+            self._pending.clear()
+        self._pending += parts[-1]
+        return lines
+
+    def rest(self) -> bytes | None:
+        """The final line when the stream did not end with a newline, else None."""
+        return _strip_cr(bytes(self._pending)) if self._pending else None
 
 
 def _strip_cr(data: bytes) -> bytes:

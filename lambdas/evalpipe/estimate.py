@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 
+from evalpipe.dataset import LineSplitter
 from evalpipe.validation.facts import DatasetEntryFacts, DatasetKind, JobKind, SuiteFacts, dig
 from evalpipe.validation.metrics import (
     BUILTIN_DATASET_PROMPTS,
@@ -305,19 +306,16 @@ class DatasetMeasure:
 
         Lets one read of the dataset serve both validation and the estimate.
         """
-        pending = bytearray()
+        splitter = LineSplitter()
         for chunk in chunks:
             if not chunk:
                 continue
-            parts = bytes(chunk).split(b"\n")
-            for part in parts[:-1]:
-                pending += part
-                self.add_line(bytes(pending))
-                pending.clear()
-            pending += parts[-1]
+            for line in splitter.feed(chunk):
+                self.add_line(line)
             yield chunk
-        if pending:
-            self.add_line(bytes(pending))
+        rest = splitter.rest()
+        if rest is not None:
+            self.add_line(rest)
 
     def add_line(self, data: bytes) -> None:
         """Measure one line (blank lines are ignored, undecodable ones skipped)."""
