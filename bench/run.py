@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lambdas"))  # also runs without `make install`
 
-from evalpipe.estimate import DatasetMeasure  # noqa: E402
+from evalpipe.estimate.measure import DatasetMeasure  # noqa: E402
 from evalpipe.validation import validate_run  # noqa: E402
 
 SUITE_FILE = REPO / "examples" / "suites" / "support-assistant.json"

@@ -22,7 +22,7 @@ _LOG_RETENTION = {
 }  # fmt: skip
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# A suite's name as the pipeline accepts it (evalpipe.runs.SUITE_NAME_PATTERN): a dataset key
+# A suite's name as the pipeline accepts it (evalpipe.run.triggers.SUITE_NAME_PATTERN): a dataset key
 # segment, a metric dimension value and part of an alarm name.
 _SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 # A knowledge-base id as the bedrock service model types it (KnowledgeBaseId: [0-9a-zA-Z]+, <= 10).

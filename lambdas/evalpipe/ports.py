@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from evalpipe.runs import now_utc
+from evalpipe.run.triggers import now_utc
 
 if TYPE_CHECKING:
     from evalpipe.aws.bedrock_jobs import BedrockJobs

@@ -21,7 +21,7 @@ from evalpipe.aws.objects import Objects
 from evalpipe.aws.runs_table import RunsTable
 from evalpipe.aws.schedules import Schedules
 from evalpipe.ports import Ports, SchedulePorts
-from evalpipe.run_metrics import NAMESPACE, SERVICE_DIMENSION, MetricGroup
+from evalpipe.run.metrics import NAMESPACE, SERVICE_DIMENSION, MetricGroup
 from evalpipe.settings import Settings, settings
 
 # Lambda sets POWERTOOLS_* before this module loads; the defaults keep the names right when the

@@ -1,6 +1,6 @@
 """Notify (and NotifyError) state: publish the run's one notification and its verdict metric.
 
-``RunVerdict`` (`evalpipe.run_metrics.verdict_metric_groups`) is published here, with the
+``RunVerdict`` (`evalpipe.run.metrics.verdict_metric_groups`) is published here, with the
 notification, so every run counts once whatever its verdict: completed, failed, stopped, timed
 out, rejected or in error. A retried call that finds the run already notified publishes neither.
 """
@@ -8,7 +8,7 @@ out, rejected or in error. A retried call that finds the run already notified pu
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from evalpipe.run_metrics import verdict_metric_groups
+from evalpipe.run.metrics import verdict_metric_groups
 from evalpipe.steps.notify import notify
 from handlers._inputs import RunRef
 from handlers._runtime import logger, ports, publish_metric_groups, tracer

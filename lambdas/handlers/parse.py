@@ -1,7 +1,7 @@
 """Parse state: store the job's per-record scores and the run summary; publish its score metrics.
 
 Besides ``RecordsParsed`` (the shared Powertools `Metrics`, dimension ``service``), every parsed
-run publishes its score statistics per suite and metric (`evalpipe.run_metrics` lists the names
+run publishes its score statistics per suite and metric (`evalpipe.run.metrics` lists the names
 and dimensions), one EMF document per dimension set. The verdict is the notify state's to publish.
 """
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from evalpipe.run_metrics import score_metric_groups
+from evalpipe.run.metrics import score_metric_groups
 from evalpipe.steps.parse import parse
 from handlers._inputs import RunRef
 from handlers._runtime import logger, metrics, ports, publish_metric_groups, tracer

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from evalpipe.steps.notify import record_error
+from evalpipe.steps.record_error import record_error
 from handlers._runtime import logger, ports, tracer
 
 

@@ -3,7 +3,7 @@
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from evalpipe.steps.poll import stop
+from evalpipe.steps.stop import stop
 from handlers._inputs import JobRef
 from handlers._runtime import logger, ports, tracer
 

@@ -1,14 +1,14 @@
 """SyncSchedules: a suite file was uploaded or deleted; bring its EventBridge Scheduler schedule in step.
 
 Invoked by the EventBridge rule on ``suites/*.json`` (``Object Created`` / ``Object Deleted``).
-The schedule is reconciled with the suite file as it is now (`evalpipe.schedules`), so a late or
+The schedule is reconciled with the suite file as it is now (`evalpipe.steps.sync_schedules`), so a late or
 repeated event does no harm.
 """
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from evalpipe.schedules import SyncOutcome, suite_of_suite_key, sync_suite_schedule
+from evalpipe.steps.sync_schedules import SyncOutcome, suite_of_suite_key, sync_suite_schedule
 from handlers._inputs import SuiteObjectEvent
 from handlers._runtime import logger, schedule_ports, tracer
 

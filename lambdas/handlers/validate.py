@@ -3,7 +3,7 @@
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from evalpipe.runs import is_run_request
+from evalpipe.run.triggers import is_run_request
 from evalpipe.steps.validate import validate
 from handlers._inputs import RunRequestEvent
 from handlers._runtime import logger, ports, tracer

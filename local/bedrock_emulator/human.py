@@ -9,7 +9,7 @@ and a ``note``). The output layout is the human one: no ``models/`` or ``taskTyp
     <prefix>/<job>/<job>/amazon-bedrock-evaluations-permission-check          (empty)
     <prefix>/<job>/<job>/<run-id>/datasets/<dataset>/<uuid>_output.jsonl
 
-One line per input record (the shape evalpipe.human_results reads; the service's own format
+One line per input record (the shape evalpipe.results.human reads; the service's own format
 is not documented publicly)::
 
     {"humanEvaluationResult": {"scores": [{"metricName": ..., "ratingMethod": ..., "result": ...,

@@ -22,7 +22,6 @@ DATASET_FILE = ROOT / "examples" / "datasets" / SUITE / "sample.jsonl"
 LIVE_MODEL = "amazon.nova-lite-v1:0"
 
 
-
 def test_a_live_inference_suite_runs_through_the_pipeline(stack, tmp_path):
     # Given the live example suite (Amazon Nova Lite answers, Nova Pro judges)
     stack.upload(SUITE_FILE, f"suites/{SUITE}.json")

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from evalpipe.cli import main
-from evalpipe.runs import RunRequest
+from evalpipe.run.triggers import RunRequest
 from tests.e2e.conftest import ROOT, drop_dataset
 
 pytestmark = pytest.mark.slow

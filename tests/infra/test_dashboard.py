@@ -9,8 +9,8 @@ import pytest
 from aws_cdk import App
 from pydantic import ValidationError
 
-from evalpipe import run_metrics
-from evalpipe.runs import SUITE_NAME_PATTERN, Verdict
+from evalpipe.run import metrics as run_metrics
+from evalpipe.run.triggers import SUITE_NAME_PATTERN, Verdict
 from infra import constants
 from infra.application import cdk_json_context
 from infra.settings import PipelineSettings

@@ -18,7 +18,7 @@ from evalpipe.aws.runs_table import (
 )
 from evalpipe.history import record_key
 from evalpipe.results import Aggregator, MetricScore, RecordResult, RunSummary
-from evalpipe.runs import RunStatus, Verdict
+from evalpipe.run.triggers import RunStatus, Verdict
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ import pytest
 from evalpipe.aws.objects import Objects
 from evalpipe.aws.schedules import Schedules
 from evalpipe.ports import SchedulePorts
-from evalpipe.schedules import SyncOutcome, sync_suite_schedule
 from evalpipe.settings import Settings
+from evalpipe.steps.sync_schedules import SyncOutcome, sync_suite_schedule
 from handlers import _runtime
 from handlers.sync_schedules import handler
 from tests.integration.pipeline.conftest import FakeContext

@@ -29,9 +29,9 @@ def aws(monkeypatch):
         sqs = boto3.client("sqs", region_name=REGION)
         topic_arn = sns.create_topic(Name="evalpipe-notifications")["TopicArn"]
         queue_url = sqs.create_queue(QueueName="evalpipe-inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         yield sns, sqs, topic_arn, queue_url
 
@@ -96,9 +96,9 @@ def test_subscription_filter_on_severity_sees_only_errors(aws) -> None:
     # Given a second subscriber that only wants errors (the attribute's purpose)
     sns, sqs, topic_arn, _ = aws
     errors_url = sqs.create_queue(QueueName="evalpipe-errors")["QueueUrl"]
-    errors_arn = sqs.get_queue_attributes(QueueUrl=errors_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    errors_arn = sqs.get_queue_attributes(QueueUrl=errors_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(
         TopicArn=topic_arn,
         Protocol="sqs",
@@ -107,10 +107,20 @@ def test_subscription_filter_on_severity_sees_only_errors(aws) -> None:
     )
 
     # When a passed run and an error run are published
-    publish(sns, topic_arn, build_notification({"run_id": "r1", "suite": "s", "status": "COMPLETED",
-                                                "verdict": "PASSED", "record_count": 1}))
-    publish(sns, topic_arn, build_notification({"run_id": "r2", "suite": "s", "status": "ERROR",
-                                                "error": {"type": "X", "message": "y"}}))
+    publish(
+        sns,
+        topic_arn,
+        build_notification(
+            {"run_id": "r1", "suite": "s", "status": "COMPLETED", "verdict": "PASSED", "record_count": 1}
+        ),
+    )
+    publish(
+        sns,
+        topic_arn,
+        build_notification(
+            {"run_id": "r2", "suite": "s", "status": "ERROR", "error": {"type": "X", "message": "y"}}
+        ),
+    )
 
     # Then only the error reaches the filtered subscriber
     received = _received(sqs, errors_url)

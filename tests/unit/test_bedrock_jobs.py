@@ -201,16 +201,21 @@ def test_rejected_message_reads_like_the_service_error(stubber, jobs) -> None:
     )
 
     # When / Then the message keeps the code and the service's words
-    with pytest.raises(BedrockRejected, match=r"^CreateEvaluationJob rejected \(ValidationException\): "
-                       r"The provided custom metric confirmation_check is not in metricNames\.$"):
+    with pytest.raises(
+        BedrockRejected,
+        match=r"^CreateEvaluationJob rejected \(ValidationException\): "
+        r"The provided custom metric confirmation_check is not in metricNames\.$",
+    ):
         jobs.create(copy.deepcopy(CREATE_REQUEST))
 
 
 def test_server_error_message_shows_the_http_status(stubber, jobs) -> None:
     # Given a 500 from the service
     stubber.add_client_error(
-        "create_evaluation_job", service_error_code="InternalServerException",
-        service_message="Internal failure", http_status_code=500,
+        "create_evaluation_job",
+        service_error_code="InternalServerException",
+        service_message="Internal failure",
+        http_status_code=500,
     )
 
     # When / Then the status is part of the message
@@ -284,8 +289,11 @@ def test_running_statuses_are_not_terminal(stubber, jobs, status) -> None:
 def test_get_maps_errors(stubber, jobs, code, status, expected) -> None:
     # Given Bedrock answers the describe with an error
     stubber.add_client_error(
-        "get_evaluation_job", service_error_code=code, service_message="nope",
-        http_status_code=status, expected_params={"jobIdentifier": JOB_ARN},
+        "get_evaluation_job",
+        service_error_code=code,
+        service_message="nope",
+        http_status_code=status,
+        expected_params={"jobIdentifier": JOB_ARN},
     )
 
     # When / Then the matching domain exception is raised
@@ -317,8 +325,11 @@ def test_stop_of_a_running_job_returns_true(stubber, jobs) -> None:
 def test_stop_of_a_job_that_already_ended_returns_false(stubber, jobs, code, message) -> None:
     # Given Bedrock refuses the stop because the job has already ended
     stubber.add_client_error(
-        "stop_evaluation_job", service_error_code=code, service_message=message,
-        http_status_code=400, expected_params={"jobIdentifier": JOB_ARN},
+        "stop_evaluation_job",
+        service_error_code=code,
+        service_message=message,
+        http_status_code=400,
+        expected_params={"jobIdentifier": JOB_ARN},
     )
 
     # When / Then it is not an error: the job simply finished first
@@ -328,8 +339,10 @@ def test_stop_of_a_job_that_already_ended_returns_false(stubber, jobs, code, mes
 def test_stop_of_a_job_that_no_longer_exists_returns_false(stubber, jobs) -> None:
     # Given the job is gone
     stubber.add_client_error(
-        "stop_evaluation_job", service_error_code="ResourceNotFoundException",
-        service_message="Evaluation job not found.", http_status_code=404,
+        "stop_evaluation_job",
+        service_error_code="ResourceNotFoundException",
+        service_message="Evaluation job not found.",
+        http_status_code=404,
         expected_params={"jobIdentifier": JOB_ARN},
     )
 
@@ -340,22 +353,27 @@ def test_stop_of_a_job_that_no_longer_exists_returns_false(stubber, jobs) -> Non
 def test_stop_of_a_job_already_stopping_returns_true(stubber, jobs) -> None:
     # Given someone else is already stopping the job
     stubber.add_client_error(
-        "stop_evaluation_job", service_error_code="ConflictException",
-        service_message="The job is already stopping.", http_status_code=400,
+        "stop_evaluation_job",
+        service_error_code="ConflictException",
+        service_message="The job is already stopping.",
+        http_status_code=400,
     )
 
     # When / Then it counts as stopping
     assert jobs.stop(JOB_ARN) is True
 
 
-@pytest.mark.parametrize(("status", "expected"), [("Completed", False), ("Stopped", False),
-                                                   ("Failed", False), ("Stopping", True)])
+@pytest.mark.parametrize(
+    ("status", "expected"), [("Completed", False), ("Stopped", False), ("Failed", False), ("Stopping", True)]
+)
 def test_ambiguous_refusal_is_settled_by_the_job_status(stubber, jobs, status, expected) -> None:
     # Given a refusal whose wording does not say why, and a job whose status does
     stubber.add_client_error(
-        "stop_evaluation_job", service_error_code="ConflictException",
+        "stop_evaluation_job",
+        service_error_code="ConflictException",
         service_message="Error occurred because of a conflict while performing an operation.",
-        http_status_code=400, expected_params={"jobIdentifier": JOB_ARN},
+        http_status_code=400,
+        expected_params={"jobIdentifier": JOB_ARN},
     )
     stubber.add_response("get_evaluation_job", _get_response(status), {"jobIdentifier": JOB_ARN})
 
@@ -366,7 +384,8 @@ def test_ambiguous_refusal_is_settled_by_the_job_status(stubber, jobs, status, e
 def test_refusal_to_stop_a_running_job_is_a_rejection(stubber, jobs) -> None:
     # Given a refusal although the job is still running
     stubber.add_client_error(
-        "stop_evaluation_job", service_error_code="ValidationException",
+        "stop_evaluation_job",
+        service_error_code="ValidationException",
         service_message="Input validation failed. Check your request parameters and retry the request.",
         http_status_code=400,
     )
@@ -382,8 +401,10 @@ def test_refusal_to_stop_a_running_job_is_a_rejection(stubber, jobs) -> None:
 def test_cannot_be_stopped_wording_is_confirmed_not_trusted(stubber, jobs) -> None:
     # Given "cannot be stopped" (says nothing about the state) for a job still running
     stubber.add_client_error(
-        "stop_evaluation_job", service_error_code="ValidationException",
-        service_message="This evaluation job cannot be stopped.", http_status_code=400,
+        "stop_evaluation_job",
+        service_error_code="ValidationException",
+        service_message="This evaluation job cannot be stopped.",
+        http_status_code=400,
     )
     stubber.add_response("get_evaluation_job", _get_response("InProgress"), {"jobIdentifier": JOB_ARN})
 
@@ -403,7 +424,10 @@ def test_cannot_be_stopped_wording_is_confirmed_not_trusted(stubber, jobs) -> No
 def test_stop_maps_other_errors(stubber, jobs, code, status, expected) -> None:
     # Given a stop failing for a reason unrelated to the job's state
     stubber.add_client_error(
-        "stop_evaluation_job", service_error_code=code, service_message="nope", http_status_code=status,
+        "stop_evaluation_job",
+        service_error_code=code,
+        service_message="nope",
+        http_status_code=status,
     )
 
     # When / Then it is raised as the domain exception

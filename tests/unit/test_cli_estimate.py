@@ -9,7 +9,9 @@ import pytest
 
 from evalpipe.cli import main
 from evalpipe.cli.estimate import money
-from evalpipe.estimate import PRICES_ENV, DatasetMeasure, estimate_run, load_prices
+from evalpipe.estimate.cost import estimate_run
+from evalpipe.estimate.measure import DatasetMeasure
+from evalpipe.estimate.prices import PRICES_ENV, load_prices
 from tests.unit.validation.builders import jsonl, make_line, make_suite
 
 REPO = Path(__file__).resolve().parents[2]

@@ -76,15 +76,22 @@ class FakeTime:
 
 def test_wait_polls_until_the_run_settles() -> None:
     # Given a run that is recorded late and completes on the fourth read
-    states = iter([None, {"status": "SUBMITTED"}, {"status": "IN_PROGRESS"},
-                   {"status": "COMPLETED", "report_key": "k"}])
+    states = iter(
+        [None, {"status": "SUBMITTED"}, {"status": "IN_PROGRESS"}, {"status": "COMPLETED", "report_key": "k"}]
+    )
     fake = FakeTime()
     seen = []
 
     # When waited for
-    run, settled = wait_for_run(lambda _: next(states), "r", timeout=100, interval=10,
-                                report=lambda r, t: seen.append((r and r["status"], t)),
-                                sleep=fake.sleep, clock=fake.clock)
+    run, settled = wait_for_run(
+        lambda _: next(states),
+        "r",
+        timeout=100,
+        interval=10,
+        report=lambda r, t: seen.append((r and r["status"], t)),
+        sleep=fake.sleep,
+        clock=fake.clock,
+    )
 
     # Then it returns the settled run after three intervals
     assert (run, settled) == ({"status": "COMPLETED", "report_key": "k"}, True)
@@ -94,8 +101,9 @@ def test_wait_polls_until_the_run_settles() -> None:
 
 def test_wait_gives_up_at_the_timeout_without_oversleeping() -> None:
     fake = FakeTime()
-    run, settled = wait_for_run(lambda _: {"status": "IN_PROGRESS"}, "r", timeout=25, interval=10,
-                                sleep=fake.sleep, clock=fake.clock)
+    run, settled = wait_for_run(
+        lambda _: {"status": "IN_PROGRESS"}, "r", timeout=25, interval=10, sleep=fake.sleep, clock=fake.clock
+    )
     assert (run, settled) == ({"status": "IN_PROGRESS"}, False)
     assert fake.sleeps == [10, 10, 5]
 
@@ -132,11 +140,18 @@ def test_wait_display_draws_a_rich_spinner_on_a_terminal(monkeypatch) -> None:
 
 
 def test_latest_per_suite_picks_the_newest_run_of_each_suite() -> None:
-    rows = latest_per_suite([
-        {"suite": "b", "run_id": "b-1", "created_at": "2026-01-02T00:00:00+00:00", "status": "REJECTED"},
-        {"suite": "a", "run_id": "a-1", "created_at": "2026-01-01T00:00:00+00:00", "status": "COMPLETED"},
-        {"suite": "a", "run_id": "a-2", "created_at": "2026-01-03T00:00:00+00:00", "status": "IN_PROGRESS"},
-    ])
+    rows = latest_per_suite(
+        [
+            {"suite": "b", "run_id": "b-1", "created_at": "2026-01-02T00:00:00+00:00", "status": "REJECTED"},
+            {"suite": "a", "run_id": "a-1", "created_at": "2026-01-01T00:00:00+00:00", "status": "COMPLETED"},
+            {
+                "suite": "a",
+                "run_id": "a-2",
+                "created_at": "2026-01-03T00:00:00+00:00",
+                "status": "IN_PROGRESS",
+            },
+        ]
+    )
     assert [(r["suite"], r["run_id"], r["verdict"]) for r in rows] == [
         ("a", "a-2", None),
         ("b", "b-1", "REJECTED"),

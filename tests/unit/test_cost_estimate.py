@@ -12,17 +12,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import evalpipe.estimate as estimate_module
-from evalpipe.estimate import (
+import evalpipe.estimate.cost as estimate_module
+import evalpipe.estimate.measure as measure_module
+import evalpipe.estimate.prices as prices_module
+from evalpipe.estimate.cost import estimate_run
+from evalpipe.estimate.measure import DatasetMeasure
+from evalpipe.estimate.prices import (
     BUNDLED_PRICES,
     PRICES_ENV,
-    DatasetMeasure,
     NoUsdBecause,
     Price,
     PriceFileError,
     PriceTable,
     TokenAssumptions,
-    estimate_run,
     load_prices,
     model_key,
 )
@@ -82,7 +84,7 @@ def test_the_bundled_price_file_holds_the_guides_prices(prices):
 
 def test_the_bundled_price_file_ships_inside_the_package():
     # The Lambda asset copies lambdas/evalpipe/ whole, and the wheel declares data/*.json
-    assert Path(estimate_module.__file__).parent / "data" / "prices.json" == BUNDLED_PRICES
+    assert Path(prices_module.__file__).parents[1] / "data" / "prices.json" == BUNDLED_PRICES
     assert BUNDLED_PRICES.is_file()
 
 
@@ -427,4 +429,4 @@ def test_estimating_arbitrary_suites_and_bytes_never_raises(suite, data):
 
 
 def test_the_module_examples_run():
-    assert doctest.testmod(estimate_module).failed == 0
+    assert all(doctest.testmod(m).failed == 0 for m in (estimate_module, measure_module, prices_module))

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from evalpipe.estimate import DatasetMeasure, NoUsdBecause, PriceTable, estimate_run, load_prices
+from evalpipe.estimate.cost import estimate_run
+from evalpipe.estimate.measure import DatasetMeasure
+from evalpipe.estimate.prices import NoUsdBecause, PriceTable, load_prices
 from tests.unit.validation.builders import jsonl
 
 NOVA_LITE = "amazon.nova-lite-v1:0"

@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 from botocore.stub import Stubber
 
-from evalpipe.job_request import build_create_job_request
-from evalpipe.runs import DatasetObject
+from evalpipe.run.triggers import DatasetObject
 from evalpipe.suite import Suite
+from evalpipe.suite.job_request import build_create_job_request
 from evalpipe.validation import validate_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -578,7 +578,7 @@ def test_builtin_example_runs_weekly_on_two_builtin_datasets_without_a_judge() -
 
 def test_builtin_example_builds_a_request_botocore_accepts_for_a_scheduled_run() -> None:
     # Given the scheduled example fired by its schedule
-    from evalpipe.runs import RunRequest, TriggerKind, run_request_event
+    from evalpipe.run.triggers import RunRequest, TriggerKind, run_request_event
 
     suite = _builtin_suite()
     request_event = run_request_event(

@@ -12,9 +12,9 @@ import pytest
 from botocore.model import Shape
 from botocore.stub import Stubber
 
-from evalpipe.job_request import build_create_job_request, sanitize_tag_value
-from evalpipe.runs import DatasetObject, RunRequest, TriggerKind
+from evalpipe.run.triggers import DatasetObject, RunRequest, TriggerKind
 from evalpipe.suite import Suite, SuiteError
+from evalpipe.suite.job_request import build_create_job_request, sanitize_tag_value
 
 JUDGE = "amazon.nova-pro-v1:0"
 ROLE_ARN = "arn:aws:iam::123456789012:role/evalpipe-bedrock"

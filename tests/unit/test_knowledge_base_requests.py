@@ -14,15 +14,14 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-import evalpipe.knowledge_bases
+import evalpipe.suite.job_request
 import evalpipe.validation.knowledge_base_rules
 import local.bedrock_emulator.knowledge_bases
 import local.bedrock_emulator.live_rag
-from evalpipe.job_request import build_create_job_request
-from evalpipe.knowledge_bases import request_inference_config
-from evalpipe.runs import DatasetObject
+from evalpipe.run.triggers import DatasetObject
 from evalpipe.settings import Settings
 from evalpipe.suite import Suite
+from evalpipe.suite.job_request import build_create_job_request, request_inference_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_PATH = ROOT / "examples" / "suites" / "kb-assistant-live.json"
@@ -151,7 +150,7 @@ def test_the_functions_read_their_knowledge_base_allow_list(
 @pytest.mark.parametrize(
     "module",
     [
-        evalpipe.knowledge_bases,
+        evalpipe.suite.job_request,
         evalpipe.validation.knowledge_base_rules,
         local.bedrock_emulator.knowledge_bases,
         local.bedrock_emulator.live_rag,

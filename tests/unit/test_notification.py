@@ -23,7 +23,7 @@ from evalpipe.notification import (
     severity_of,
     short_run_id,
 )
-from evalpipe.runs import SEVERITY, Verdict, report_key
+from evalpipe.run.triggers import SEVERITY, Verdict, report_key
 from evalpipe.suite import Suite
 from tests.unit.history.builders import record, suite_document
 
@@ -159,8 +159,10 @@ def low_scores_run() -> dict:
                 "explanation": "The response does not directly address the greeting.",
             },
         ],
-        warnings=["14 of 18 records have an empty referenceResponse: Builtin.Correctness is weak "
-                  "without a reference."],
+        warnings=[
+            "14 of 18 records have an empty referenceResponse: Builtin.Correctness is weak "
+            "without a reference."
+        ],
         estimate={"total_usd": Decimal("0.4213"), "judge_usd": Decimal("0.4213")},
     )
 
@@ -181,8 +183,13 @@ def golden_suite() -> Suite:
 def _compared(run: dict, baseline_metrics: dict, current: list[dict], baseline: list[dict]) -> dict:
     """``run`` after the parse step's review: its comparison stored as DynamoDB returns it."""
     suite = golden_suite()
-    baseline_run = {"run_id": BASELINE_ID, "suite": "support-bot", "status": "COMPLETED",
-                    "created_at": "2025-02-28T09:15:00+00:00", "metrics": baseline_metrics}
+    baseline_run = {
+        "run_id": BASELINE_ID,
+        "suite": "support-bot",
+        "status": "COMPLETED",
+        "created_at": "2025-02-28T09:15:00+00:00",
+        "metrics": baseline_metrics,
+    }
     changes = compare_records(current, baseline, suite)
     comparison = compare_runs(run, baseline_run, suite, record_changes=changes)
     run["comparison"] = to_dynamo(comparison.as_item())
@@ -198,8 +205,14 @@ CANCEL = "Cancel my subscription, please"
 
 
 def _records(scores: dict[str, dict[str, float | None]], indexes: dict[str, int]) -> list[dict]:
-    categories = {WIFI: "refund", CONFIRM: "refund", MONEY_BACK: "refund", "hello": "greeting",
-                  ORDER: "order-status", CANCEL: "refund"}
+    categories = {
+        WIFI: "refund",
+        CONFIRM: "refund",
+        MONEY_BACK: "refund",
+        "hello": "greeting",
+        ORDER: "order-status",
+        CANCEL: "refund",
+    }
     return [
         record(indexes[prompt], prompt, values, category=categories[prompt], explanation="judged")
         for prompt, values in scores.items()
@@ -267,19 +280,42 @@ def passed_run() -> dict:
         record_count=12,
         low_count=0,
         metrics={
-            "Builtin.Helpfulness": {"average": 0.9167, "scored": 12, "na": 0, "na_rate": 0.0,
-                                    "low_count": 0, "min": 0.6667, "max": 1.0, "rule": "< 0.5"},
-            "Builtin.Refusal": {"average": None, "scored": 0, "na": 12, "na_rate": 1.0,
-                                "low_count": 0, "min": None, "max": None, "rule": "> 0.5"},
+            "Builtin.Helpfulness": {
+                "average": 0.9167,
+                "scored": 12,
+                "na": 0,
+                "na_rate": 0.0,
+                "low_count": 0,
+                "min": 0.6667,
+                "max": 1.0,
+                "rule": "< 0.5",
+            },
+            "Builtin.Refusal": {
+                "average": None,
+                "scored": 0,
+                "na": 12,
+                "na_rate": 1.0,
+                "low_count": 0,
+                "min": None,
+                "max": None,
+                "rule": "> 0.5",
+            },
         },
         categories={},
         low_records=[],
         # The suite's first run: compared, but with nothing to compare with.
-        comparison={"run_id": RUN_ID, "baseline_run_id": None, "baseline_pinned": False,
-                    "baseline_note": "no earlier COMPLETED run of this suite to compare with",
-                    "metrics": [], "regressed": False, "warnings": [
-                        "Builtin.Refusal is N/A for 100% of the records (12 of 12 records): it is likely "
-                        "scoped too narrowly for this dataset, and its average rests on 0 scored records."]},
+        comparison={
+            "run_id": RUN_ID,
+            "baseline_run_id": None,
+            "baseline_pinned": False,
+            "baseline_note": "no earlier COMPLETED run of this suite to compare with",
+            "metrics": [],
+            "regressed": False,
+            "warnings": [
+                "Builtin.Refusal is N/A for 100% of the records (12 of 12 records): it is likely "
+                "scoped too narrowly for this dataset, and its average rests on 0 scored records."
+            ],
+        },
         report_key=f"reports/support-bot/{RUN_ID}.html",
     )
 
@@ -310,14 +346,27 @@ def rejected_run() -> dict:
         finished_at="2025-03-01T09:15:02+00:00",
         problem_count=Decimal(4),
         problems=[
-            {"severity": "error", "file": "datasets/support-bot/nightly.jsonl", "line": Decimal(3),
-             "field": "modelResponses[0].modelIdentifier",
-             "message": "'my-app-v2' differs from the suite's inferenceSourceIdentifier 'my-app-v1'"},
-            {"severity": "error", "file": "datasets/support-bot/nightly.jsonl", "line": Decimal(9),
-             "field": "prompt", "message": "missing or empty"},
-            {"severity": "error", "file": "suites/support-bot.json", "line": None,
-             "field": "evaluationConfig.automated.datasetMetricConfigs[0].metricNames",
-             "message": "confirmation_check is in metricNames but has no customMetrics definition"},
+            {
+                "severity": "error",
+                "file": "datasets/support-bot/nightly.jsonl",
+                "line": Decimal(3),
+                "field": "modelResponses[0].modelIdentifier",
+                "message": "'my-app-v2' differs from the suite's inferenceSourceIdentifier 'my-app-v1'",
+            },
+            {
+                "severity": "error",
+                "file": "datasets/support-bot/nightly.jsonl",
+                "line": Decimal(9),
+                "field": "prompt",
+                "message": "missing or empty",
+            },
+            {
+                "severity": "error",
+                "file": "suites/support-bot.json",
+                "line": None,
+                "field": "evaluationConfig.automated.datasetMetricConfigs[0].metricNames",
+                "message": "confirmation_check is in metricNames but has no customMetrics definition",
+            },
         ],
         warnings=[],
     )
@@ -414,9 +463,16 @@ def test_completed_run_without_verdict_uses_low_count() -> None:
 
 @pytest.mark.parametrize(
     ("verdict", "severity"),
-    [(Verdict.PASSED, "info"), (Verdict.LOW_SCORES, "warning"), (Verdict.REGRESSED, "warning"),
-     (Verdict.STOPPED, "warning"), (Verdict.FAILED, "error"), (Verdict.TIMED_OUT, "error"),
-     (Verdict.REJECTED, "error"), (Verdict.ERROR, "error")],
+    [
+        (Verdict.PASSED, "info"),
+        (Verdict.LOW_SCORES, "warning"),
+        (Verdict.REGRESSED, "warning"),
+        (Verdict.STOPPED, "warning"),
+        (Verdict.FAILED, "error"),
+        (Verdict.TIMED_OUT, "error"),
+        (Verdict.REJECTED, "error"),
+        (Verdict.ERROR, "error"),
+    ],
 )
 def test_attributes_carry_severity_and_identity(verdict: Verdict, severity: str) -> None:
     # Given the golden run of a verdict
@@ -604,8 +660,11 @@ def test_few_categories_many_metrics_are_transposed() -> None:
 
 def test_missing_attributes_of_an_early_error_do_not_break_rendering() -> None:
     # Given an ERROR run recorded before the dataset was even read
-    run = {"run_id": "unknown-20250301-000000-00000000", "status": "ERROR",
-           "error": {"type": "DatasetKeyError", "message": "bad key"}}
+    run = {
+        "run_id": "unknown-20250301-000000-00000000",
+        "status": "ERROR",
+        "error": {"type": "DatasetKeyError", "message": "bad key"},
+    }
 
     # When it is rendered
     notification = build_notification(run)
@@ -703,9 +762,10 @@ def test_flagged_records_title_counts_the_ones_not_listed() -> None:
     run["low_count"] = Decimal(25)
     assert "Flagged records (worst 4 of 25 flagged scores)" in build_notification(run).message
     run["low_records"] = []
-    assert "Flagged records: 25 flagged scores; none listed in the run record." in build_notification(
-        run
-    ).message
+    assert (
+        "Flagged records: 25 flagged scores; none listed in the run record."
+        in build_notification(run).message
+    )
 
 
 # --- history: comparison, regressions, report link ---------------------------------------------
@@ -768,7 +828,16 @@ def test_regressed_body_leads_with_the_verdict_and_explains_each_regressed_metri
     assert f"Baseline:  {BASELINE_ID}" in lines
     helpfulness = next(line for line in lines if line.startswith("  Builtin.Helpfulness "))
     assert helpfulness.split() == [
-        "Builtin.Helpfulness", "0.759", "0.944", "-0.185", "18", "0.0%", "1", "<", "0.5", "REGRESSED"
+        "Builtin.Helpfulness",
+        "0.759",
+        "0.944",
+        "-0.185",
+        "18",
+        "0.0%",
+        "1",
+        "<",
+        "0.5",
+        "REGRESSED",
     ]
     assert "  - Builtin.Helpfulness regressed: dropped by 0.185 (limit 0.1)" in lines
     # and the prompts that got worse follow the flagged records, in the guide's one-line format
@@ -868,8 +937,18 @@ def test_wide_compared_metric_table_drops_the_scored_column() -> None:
     # Then the table fits the width by leaving out Scored
     table = body.split("Metrics (18 records)\n")[1].split("\n\n")[0].splitlines()
     assert all(len(line) <= 100 for line in table)
-    assert table[0].split() == ["Metric", "Average", "Baseline", "Delta", "N/A", "rate", "Low", "Threshold",
-                                "vs", "baseline"]
+    assert table[0].split() == [
+        "Metric",
+        "Average",
+        "Baseline",
+        "Delta",
+        "N/A",
+        "rate",
+        "Low",
+        "Threshold",
+        "vs",
+        "baseline",
+    ]
 
 
 @pytest.mark.parametrize("verdict", [Verdict.LOW_SCORES, Verdict.REJECTED, Verdict.REGRESSED], ids=str)

@@ -25,7 +25,7 @@ from evalpipe.results import (
     parse_output_line,
     resolve_category,
 )
-from evalpipe.runs import Verdict
+from evalpipe.run.triggers import Verdict
 from evalpipe.suite import Suite
 
 JUDGE = "amazon.nova-pro-v1:0"

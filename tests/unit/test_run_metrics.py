@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from evalpipe.run_metrics import Datum, MetricGroup, score_metric_groups, verdict_metric_groups
+from evalpipe.run.metrics import Datum, MetricGroup, score_metric_groups, verdict_metric_groups
 
 
 def completed_run(**extra) -> dict:
@@ -17,10 +17,20 @@ def completed_run(**extra) -> dict:
         "verdict": "REGRESSED",
         "metrics": {
             "confirmation_check": {"average": None, "scored": 0, "na": 3, "low_count": 0},
-            "Builtin.Helpfulness": {"average": Decimal("0.5833"), "scored": 3, "na": 0, "na_rate": 0,
-                                    "low_count": 2},
-            "Builtin.Correctness": {"average": 1, "scored": 1, "na": 2, "na_rate": Decimal("0.6667"),
-                                    "low_count": 0},
+            "Builtin.Helpfulness": {
+                "average": Decimal("0.5833"),
+                "scored": 3,
+                "na": 0,
+                "na_rate": 0,
+                "low_count": 2,
+            },
+            "Builtin.Correctness": {
+                "average": 1,
+                "scored": 1,
+                "na": 2,
+                "na_rate": Decimal("0.6667"),
+                "low_count": 0,
+            },
         },
     }
     run.update(extra)
@@ -35,13 +45,19 @@ def test_one_group_per_metric_sorted() -> None:
     assert groups == [
         MetricGroup(
             {"suite": "smoke", "metric": "Builtin.Correctness"},
-            [Datum("ScoreAverage", "None", 1.0), Datum("NaRate", "Percent", 66.67),
-             Datum("LowScores", "Count", 0.0)],
+            [
+                Datum("ScoreAverage", "None", 1.0),
+                Datum("NaRate", "Percent", 66.67),
+                Datum("LowScores", "Count", 0.0),
+            ],
         ),
         MetricGroup(
             {"suite": "smoke", "metric": "Builtin.Helpfulness"},
-            [Datum("ScoreAverage", "None", 0.5833), Datum("NaRate", "Percent", 0.0),
-             Datum("LowScores", "Count", 2.0)],
+            [
+                Datum("ScoreAverage", "None", 0.5833),
+                Datum("NaRate", "Percent", 0.0),
+                Datum("LowScores", "Count", 2.0),
+            ],
         ),
         # no average when every score was N/A (never a made-up 0); the rate comes from the counts
         MetricGroup(
@@ -58,8 +74,15 @@ def test_runs_that_did_not_complete_publish_no_scores(status) -> None:
 
 @pytest.mark.parametrize(
     ("status", "verdict"),
-    [("COMPLETED", "REGRESSED"), ("COMPLETED", "PASSED"), ("REJECTED", "REJECTED"), ("FAILED", "FAILED"),
-     ("TIMED_OUT", "TIMED_OUT"), ("STOPPED", "STOPPED"), ("ERROR", "ERROR")],
+    [
+        ("COMPLETED", "REGRESSED"),
+        ("COMPLETED", "PASSED"),
+        ("REJECTED", "REJECTED"),
+        ("FAILED", "FAILED"),
+        ("TIMED_OUT", "TIMED_OUT"),
+        ("STOPPED", "STOPPED"),
+        ("ERROR", "ERROR"),
+    ],
 )
 def test_every_notified_run_publishes_its_verdict_with_a_suite_less_roll_up(status, verdict) -> None:
     # Given a run as notified, completed or not
@@ -67,8 +90,11 @@ def test_every_notified_run_publishes_its_verdict_with_a_suite_less_roll_up(stat
 
     # Then its verdict is one data point per suite, rolled up over every suite
     assert verdict_metric_groups(run) == [
-        MetricGroup({"suite": "smoke", "verdict": verdict}, [Datum("RunVerdict", "Count", 1.0)],
-                    rollups=[("verdict",)]),
+        MetricGroup(
+            {"suite": "smoke", "verdict": verdict},
+            [Datum("RunVerdict", "Count", 1.0)],
+            rollups=[("verdict",)],
+        ),
     ]
 
 
@@ -81,6 +107,8 @@ def test_missing_suite_or_odd_metric_entries_are_skipped() -> None:
     assert score_metric_groups(completed_run(suite="  ")) == []
     run = completed_run(verdict=None, metrics={"ok": {"average": 0.5}, " ": {"average": 1}, "bad": "x"})
     assert score_metric_groups(run) == [
-        MetricGroup({"suite": "smoke", "metric": "ok"},
-                    [Datum("ScoreAverage", "None", 0.5), Datum("LowScores", "Count", 0.0)])
+        MetricGroup(
+            {"suite": "smoke", "metric": "ok"},
+            [Datum("ScoreAverage", "None", 0.5), Datum("LowScores", "Count", 0.0)],
+        )
     ]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from evalpipe.runs import (
+from evalpipe.run.triggers import (
     JOB_NAME_PATTERN,
     UNKNOWN_SUITE,
     DatasetObject,

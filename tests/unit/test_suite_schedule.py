@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from evalpipe.schedule_expression import check_expression, check_timezone
+from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, Timing
 from evalpipe.suite import Suite, SuiteError
-from evalpipe.timing import STATE_MACHINE_TIMEOUT_SECONDS, Timing
+from evalpipe.suite.schedule_expression import check_expression, check_timezone
 from evalpipe.validation import validate_suite
 
 BUILTIN_SUITE: dict[str, Any] = {

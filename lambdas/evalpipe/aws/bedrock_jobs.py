@@ -192,7 +192,7 @@ class BedrockJobs:
         Parameters
         ----------
         request : dict
-            The complete CreateEvaluationJob keyword arguments (see `evalpipe.job_request`),
+            The complete CreateEvaluationJob keyword arguments (see `evalpipe.suite.job_request`),
             including `clientRequestToken`: the same token returns the same job instead of a second.
 
         Returns

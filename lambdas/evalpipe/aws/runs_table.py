@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from evalpipe.history.keys import key_of_record
 from evalpipe.results import UNCATEGORIZED, RecordResult, RunSummary, excerpt, truncate
-from evalpipe.runs import iso, now_utc
+from evalpipe.run.triggers import iso, now_utc
 
 GSI_NAME = "by-suite"
 KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")

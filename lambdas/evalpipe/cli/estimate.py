@@ -16,17 +16,10 @@ from evalpipe.cli._common import (
     open_chunks,
     read_bytes,
 )
-from evalpipe.dataset_configs import names_only_builtin_datasets
-from evalpipe.estimate import (
-    PRICES_ENV,
-    CostItem,
-    DatasetMeasure,
-    Estimate,
-    NoUsdBecause,
-    PriceFileError,
-    estimate_run,
-    load_prices,
-)
+from evalpipe.estimate.cost import CostItem, Estimate, estimate_run
+from evalpipe.estimate.measure import DatasetMeasure
+from evalpipe.estimate.prices import PRICES_ENV, NoUsdBecause, PriceFileError, load_prices
+from evalpipe.suite.datasets import names_only_builtin_datasets
 from evalpipe.validation import parse_suite, validate_suite
 
 ITEM_WIDTH = 20

@@ -19,10 +19,10 @@ from evalpipe.cli._common import EXIT_OK, fail
 from evalpipe.cli._stack import Deployment, add_stack_arguments, aws_command, connect, failed
 from evalpipe.history import render_report
 from evalpipe.notification import comparison_of
-from evalpipe.runs import report_key
+from evalpipe.run.triggers import report_key
 
 STDOUT = "-"
-TREND_RUNS = 30  # as the parse step draws them (evalpipe.steps.review.TREND_RUNS)
+TREND_RUNS = 30  # as the parse step draws them (evalpipe.history.review.TREND_RUNS)
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 

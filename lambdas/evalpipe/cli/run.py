@@ -30,7 +30,7 @@ from evalpipe.cli.runs import (
     _positive_float,
     show_run,
 )
-from evalpipe.runs import SUITE_NAME_PATTERN, RunRequest, TriggerKind, run_request_event, suite_key
+from evalpipe.run.triggers import SUITE_NAME_PATTERN, RunRequest, TriggerKind, run_request_event, suite_key
 
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 

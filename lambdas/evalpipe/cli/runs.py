@@ -26,7 +26,7 @@ from evalpipe.cli._common import (
 )
 from evalpipe.cli._stack import Deployment, add_stack_arguments, aws_command, connect, failed
 from evalpipe.notification import build_notification, derive_verdict, short_run_id
-from evalpipe.runs import RunStatus
+from evalpipe.run.triggers import RunStatus
 
 DEFAULT_LIMIT = 20
 DEFAULT_TIMEOUT_SECONDS = 3600

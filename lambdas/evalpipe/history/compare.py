@@ -27,14 +27,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evalpipe.history.records import EPSILON, RecordChange, direction, split_changes, to_float
-from evalpipe.runs import RunStatus, Verdict
+from evalpipe.run.triggers import RunStatus, Verdict
 from evalpipe.suite import BUILTIN_PREFIX, DEFAULT_MIN_SCORED_RECORDS
 from evalpipe.validation.metrics import metric_scale
 
 if TYPE_CHECKING:
     from evalpipe.suite import RegressionSettings, Suite
 
-# The verdict this module adds (docs/design.md lists it; evalpipe.runs.Verdict gains it on wiring).
+# The verdict this module adds (docs/design.md lists it; evalpipe.run.triggers.Verdict gains it on wiring).
 REGRESSED = "REGRESSED"
 REGRESSED_SEVERITY = "warning"
 # A metric N/A for more than this share of its records is likely scoped too narrowly.

@@ -47,7 +47,7 @@ from evalpipe.history.charts import (
 from evalpipe.history.compare import Comparison, MetricComparison, na_rate_warnings, verdict
 from evalpipe.history.records import ChangeKind, RecordChange, to_float
 from evalpipe.notification import derive_verdict
-from evalpipe.runs import RunStatus
+from evalpipe.run.triggers import RunStatus
 from evalpipe.validation.metrics import BUILTIN_PREFIX, lower_is_better, metric_scale
 
 REPORT_MAX_LOW_RECORDS = 50

@@ -35,7 +35,7 @@ from evalpipe.notification.run_item import (
     _text,
 )
 from evalpipe.notification.scores import metrics_table
-from evalpipe.runs import Verdict
+from evalpipe.run.triggers import Verdict
 
 if TYPE_CHECKING:
     from evalpipe.history.compare import Comparison

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from evalpipe.dataset_configs import builtin_dataset_names
 from evalpipe.notification.run_item import _bucket, _mapping, _num, _request, _text
-from evalpipe.runs import Verdict, results_prefix
+from evalpipe.run.triggers import Verdict, results_prefix
+from evalpipe.suite.datasets import builtin_dataset_names
 
 if TYPE_CHECKING:
     from evalpipe.history.compare import Comparison

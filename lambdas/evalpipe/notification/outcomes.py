@@ -18,7 +18,7 @@ from evalpipe.notification.run_item import (
     _sequence,
     _text,
 )
-from evalpipe.runs import results_prefix
+from evalpipe.run.triggers import results_prefix
 
 MAX_PROBLEMS_SHOWN = 20
 

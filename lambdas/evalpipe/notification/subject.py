@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from evalpipe.notification.formatting import _plural
 from evalpipe.notification.layout import _ascii_one_line
 from evalpipe.notification.run_item import _int, _low_count, _mapping, _problem_count, _request, _text
-from evalpipe.runs import Verdict
+from evalpipe.run.triggers import Verdict
 
 if TYPE_CHECKING:
     from evalpipe.history.compare import Comparison

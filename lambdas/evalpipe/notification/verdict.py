@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from evalpipe.notification.run_item import _low_count, _text
-from evalpipe.runs import SEVERITY, RunStatus, Verdict
+from evalpipe.run.triggers import SEVERITY, RunStatus, Verdict
 
 _STATUS_VERDICT: dict[str, Verdict] = {
     RunStatus.REJECTED: Verdict.REJECTED,

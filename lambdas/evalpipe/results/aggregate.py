@@ -14,7 +14,7 @@ from evalpipe.results.categories import UNCATEGORIZED
 from evalpipe.results.records import MetricScore, RecordResult
 from evalpipe.results.summary import LowRecord, MetricSummary, RunSummary
 from evalpipe.results.text import excerpt
-from evalpipe.runs import Verdict
+from evalpipe.run.triggers import Verdict
 
 PROMPT_EXCERPT_CHARS = 160
 EXPLANATION_EXCERPT_CHARS = 400

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from evalpipe.human_results import HUMAN_RESULT_KEYS, human_score, human_score_entries, is_human_entry
+from evalpipe.results.human import HUMAN_RESULT_KEYS, human_score, human_score_entries, is_human_entry
 from evalpipe.results.records import MetricScore
 
 # Keys of an output line / input record that map onto RecordResult fields; the rest goes to `extra`.
@@ -40,7 +40,7 @@ def _score_entries(obj: dict, input_record: dict) -> list | None:
     result = obj.get("automatedEvaluationResult")
     if isinstance(result, dict) and isinstance(result.get("scores"), list):
         return result["scores"]
-    human = human_score_entries(obj)  # human jobs (evalpipe.human_results)
+    human = human_score_entries(obj)  # human jobs (evalpipe.results.human)
     if human is not None:
         return human
     # RAG outputs are not documented publicly: also look for results inside the turns.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from evalpipe.runs import Verdict
+from evalpipe.run.triggers import Verdict
 
 
 @dataclass

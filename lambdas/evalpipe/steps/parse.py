@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from evalpipe.dataset import iter_raw_lines
+from evalpipe.history.review import review
 from evalpipe.results import Aggregator, CategoryIndex, RecordResult, iter_output_records, resolve_category
-from evalpipe.runs import DatasetObject, RunStatus, iso, results_prefix
-from evalpipe.steps.review import review
+from evalpipe.run.triggers import DatasetObject, RunStatus, iso, results_prefix
 from evalpipe.steps.submit import load_run, load_suite, load_trigger
 
 if TYPE_CHECKING:

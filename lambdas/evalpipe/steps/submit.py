@@ -6,11 +6,11 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from evalpipe.job_request import build_create_job_request
-from evalpipe.runs import RunStatus, RunTrigger, iso, results_prefix, trigger_from_run
+from evalpipe.run.timing import Timing
+from evalpipe.run.triggers import RunStatus, RunTrigger, iso, results_prefix, trigger_from_run
 from evalpipe.steps.poll import human_wait_seconds
 from evalpipe.suite import Suite
-from evalpipe.timing import Timing
+from evalpipe.suite.job_request import build_create_job_request
 
 if TYPE_CHECKING:
     from evalpipe.ports import Ports

@@ -1,7 +1,7 @@
 """Validate step: claim the run, check suite and dataset, and accept or reject the run.
 
 A run starts from a dropped dataset object or from a run request (the suite's schedule, or
-``evalpipe run``); see `evalpipe.runs`. Both claim the run the same way. A dropped dataset is
+``evalpipe run``); see `evalpipe.run.triggers`. Both claim the run the same way. A dropped dataset is
 checked with its suite; a run request checks the suite file alone, which must name only built-in
 datasets. The two kinds do not mix: a dataset dropped into a suite of built-in datasets, and a
 request for a suite that needs a dataset object, are rejected (recorded and notified like every
@@ -14,9 +14,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from evalpipe.aws.objects import ObjectMissing, ObjectTooLarge
-from evalpipe.dataset_configs import builtin_dataset_names, custom_entries, names_only_builtin_datasets
-from evalpipe.estimate import DatasetMeasure, PriceFileError, estimate_run, load_prices
-from evalpipe.runs import (
+from evalpipe.estimate.cost import estimate_run
+from evalpipe.estimate.measure import DatasetMeasure
+from evalpipe.estimate.prices import PriceFileError, load_prices
+from evalpipe.run.timing import Timing
+from evalpipe.run.triggers import (
     DatasetObject,
     RunRequest,
     RunStatus,
@@ -27,7 +29,7 @@ from evalpipe.runs import (
     trigger_from_event,
 )
 from evalpipe.suite import Suite, SuiteError
-from evalpipe.timing import Timing
+from evalpipe.suite.datasets import builtin_dataset_names, custom_entries, names_only_builtin_datasets
 from evalpipe.validation import (
     ExternalSourcesAccess,
     Problem,
@@ -54,7 +56,7 @@ def validate(event: dict, ports: Ports) -> dict:
     ----------
     event
         The execution input: the EventBridge ``Object Created`` event of a dropped dataset, or a
-        ``Run Requested`` event (``evalpipe.runs.run_request_event``).
+        ``Run Requested`` event (``evalpipe.run.triggers.run_request_event``).
     ports
         Adapters.
 

@@ -12,13 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from evalpipe.dataset_configs import (
+from evalpipe.run.triggers import SUITE_NAME_PATTERN
+from evalpipe.suite.datasets import (
     SCHEDULE_NEEDS_BUILTIN_DATASETS,
     builtin_dataset_names,
     custom_entries,
     names_only_builtin_datasets,
 )
-from evalpipe.runs import SUITE_NAME_PATTERN
 from evalpipe.suite.errors import SuiteError, _describe_error
 from evalpipe.suite.low_score import LowScoreRule
 from evalpipe.suite.pipeline import PipelineSettings
@@ -292,7 +292,7 @@ class Suite(SuiteDocument):
         name = _dig(self._dataset_metric_config, "dataset", "name")
         return name if isinstance(name, str) and name else None
 
-    # -- built-in and custom datasets (evalpipe.dataset_configs) ----------------------------
+    # -- built-in and custom datasets (evalpipe.suite.datasets) ----------------------------
 
     @property
     def names_only_builtin_datasets(self) -> bool:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from evalpipe.schedule_expression import EXAMPLES as SCHEDULE_EXAMPLES
-from evalpipe.schedule_expression import check_expression, check_timezone
+from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
 from evalpipe.suite.keys import _check_keys
 from evalpipe.suite.low_score import LowScoreSettings
 from evalpipe.suite.regression import RegressionSettings
-from evalpipe.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
+from evalpipe.suite.schedule_expression import EXAMPLES as SCHEDULE_EXAMPLES
+from evalpipe.suite.schedule_expression import check_expression, check_timezone
 
 # The pipeline puts these two tags on every job; the API allows 200 tags in all.
 SUITE_TAG_KEY = "evalpipe:suite"
@@ -106,7 +106,7 @@ class ScheduleSettings(BaseModel):
 
 
 # pipeline.polling bounds: a poll interval as the deployment's (pollIntervalSeconds), timeouts that
-# fit the state machine's (evalpipe.timing checks them with the deployment's values at validation).
+# fit the state machine's (evalpipe.run.timing checks them with the deployment's values at validation).
 MAX_POLL_INTERVAL_SECONDS = 3_600
 MAX_TIMEOUT_SECONDS = STATE_MACHINE_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS
 
@@ -116,7 +116,7 @@ class PollingSettings(BaseModel):
 
     Each key left out keeps the deployment's value (``pollIntervalSeconds``, ``jobTimeoutSeconds``,
     ``humanPollMinSeconds``, ``humanPollMaxSeconds``, ``humanJobTimeoutSeconds``). The validate
-    step checks the combination against the state machine's 35-day timeout (`evalpipe.timing`).
+    step checks the combination against the state machine's 35-day timeout (`evalpipe.run.timing`).
 
     Examples
     --------
@@ -173,7 +173,7 @@ class PollingSettings(BaseModel):
         return self
 
     def overrides(self) -> dict[str, int]:
-        """The keys given, in the file's spelling (`evalpipe.timing.Timing.with_overrides`)."""
+        """The keys given, in the file's spelling (`evalpipe.run.timing.Timing.with_overrides`)."""
         return self.model_dump(by_alias=True, exclude_none=True)
 
 

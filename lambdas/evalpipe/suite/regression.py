@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
-from evalpipe.runs import JOB_NAME_PATTERN
+from evalpipe.run.triggers import JOB_NAME_PATTERN
 from evalpipe.suite.keys import BUILTIN_PREFIX, METRIC_NAME_PATTERN, _check_keys
 
 # Regression defaults (docs/suite-file.md, "Regressions"): with fewer than 10 scored records one

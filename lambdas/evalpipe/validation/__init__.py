@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from evalpipe.dataset import iter_raw_lines
+from evalpipe.suite.facts import SuiteFacts
 from evalpipe.validation.dataset_rules import rules_for, scan_dataset
-from evalpipe.validation.facts import SuiteFacts
 from evalpipe.validation.knowledge_base_rules import ExternalSourcesAccess
 from evalpipe.validation.problems import Problem, Report, Severity
 from evalpipe.validation.strict_json import parse_strict

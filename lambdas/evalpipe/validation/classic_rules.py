@@ -25,7 +25,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from evalpipe.validation.facts import AUTOMATED, HUMAN, DatasetEntryFacts, JobKind, SuiteFacts, dig
+from evalpipe.suite.facts import AUTOMATED, HUMAN, DatasetEntryFacts, JobKind, SuiteFacts, dig
 from evalpipe.validation.metrics import (
     BUILTIN_DATASETS,
     CLASSIC_TASK_METRICS,

@@ -2,7 +2,7 @@
 
 The scan (:func:`scan_dataset`) owns what every dataset shares: UTF-8, one JSON object per
 line, blank lines, the record count. What a record must carry depends on the suite's
-inferenceConfig (:class:`~evalpipe.validation.facts.DatasetKind`) and is a :class:`LineRules`
+inferenceConfig (:class:`~evalpipe.suite.facts.DatasetKind`) and is a :class:`LineRules`
 plug-in: precomputed model responses, prompts for a live model, RAG conversation turns.
 
 Memory stays flat: lines are dropped once checked; only counters, a few line numbers and the
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from evalpipe.dataset import RawLine
-from evalpipe.validation.facts import DatasetKind, JobKind, SuiteFacts, dig
+from evalpipe.suite.facts import DatasetKind, JobKind, SuiteFacts, dig
 from evalpipe.validation.metrics import CLASSIC_REFERENCE_METRICS, CLASSIC_REFERENCE_TASKS, MetricFamily
 from evalpipe.validation.problems import Problem, Report, Severity, json_type, show
 from evalpipe.validation.strict_json import parse_strict

@@ -27,8 +27,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from evalpipe.knowledge_bases import SOURCES_PREFIX
-from evalpipe.validation.facts import dig
+from evalpipe.suite.facts import dig
+from evalpipe.suite.job_request import SOURCES_PREFIX
 from evalpipe.validation.problems import Problem, Severity, path_of, show
 
 KNOWLEDGE_BASE = "KNOWLEDGE_BASE"

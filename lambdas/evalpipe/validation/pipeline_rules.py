@@ -10,11 +10,11 @@ import math
 import re
 from collections.abc import Iterator
 
-from evalpipe.dataset_configs import SCHEDULE_NEEDS_BUILTIN_DATASETS, names_only_builtin_datasets
-from evalpipe.runs import JOB_NAME_PATTERN
-from evalpipe.schedule_expression import check_expression, check_timezone
-from evalpipe.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
-from evalpipe.validation.facts import SuiteFacts
+from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
+from evalpipe.run.triggers import JOB_NAME_PATTERN
+from evalpipe.suite.datasets import SCHEDULE_NEEDS_BUILTIN_DATASETS, names_only_builtin_datasets
+from evalpipe.suite.facts import SuiteFacts
+from evalpipe.suite.schedule_expression import check_expression, check_timezone
 from evalpipe.validation.metrics import BUILTIN_PREFIX
 from evalpipe.validation.problems import Problem, Severity, json_type, key_path, show
 from evalpipe.validation.service_model import ShapeWalker, shape
@@ -28,7 +28,7 @@ NOTIFICATION_KEYS = ("maxLowRecords",)
 REGRESSION_KEYS = ("baselineRunId", "minScoredRecords", "default", "metrics")
 LIMIT_KEYS = ("maxAbsoluteDrop", "maxRelativeDrop")
 SCHEDULE_KEYS = ("expression", "timezone", "enabled", "flexibleWindowMinutes")
-# pipeline.polling key -> (least, greatest or None); evalpipe.timing checks the combination.
+# pipeline.polling key -> (least, greatest or None); evalpipe.run.timing checks the combination.
 POLLING_BOUNDS = {
     "intervalSeconds": (1, 3_600),
     "jobTimeoutSeconds": (60, STATE_MACHINE_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS),
@@ -257,7 +257,7 @@ def _schedule(schedule: object, path: str, suite: object, file: str) -> Iterator
     """``pipeline.schedule``: an EventBridge Scheduler expression, a time zone, on/off and a window.
 
     A schedule runs the suite with no dataset drop, so it is only for suites that name nothing
-    but built-in datasets (``evalpipe.dataset_configs``).
+    but built-in datasets (``evalpipe.suite.datasets``).
     """
     if schedule is None:
         return  # null = no schedule (the model's default)

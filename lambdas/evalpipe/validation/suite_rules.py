@@ -8,10 +8,9 @@ import difflib
 import re
 from collections.abc import Iterator, Sequence
 
-from evalpipe.dataset_configs import custom_entries, is_builtin_dataset
-from evalpipe.runs import SUITE_NAME_PATTERN
-from evalpipe.validation.classic_rules import check_classic
-from evalpipe.validation.facts import (
+from evalpipe.run.triggers import SUITE_NAME_PATTERN
+from evalpipe.suite.datasets import custom_entries, is_builtin_dataset
+from evalpipe.suite.facts import (
     AUTOMATED,
     HUMAN,
     MODEL_EVALUATION,
@@ -20,6 +19,7 @@ from evalpipe.validation.facts import (
     SuiteFacts,
     dig,
 )
+from evalpipe.validation.classic_rules import check_classic
 from evalpipe.validation.knowledge_base_rules import ExternalSourcesAccess, check_knowledge_bases
 from evalpipe.validation.metrics import (
     BUILTIN_PREFIX,
@@ -64,7 +64,7 @@ def _dataset_location_ignored(dataset: dict) -> str | None:
 SUITE_POLICY = WalkPolicy(
     # Trap 1: the enum does not list "General", which judge jobs need; _task_types owns taskType.
     skip_enum=frozenset({"EvaluationTaskType"}),
-    # The pipeline writes the dataset object (evalpipe.job_request): the name defaults to the
+    # The pipeline writes the dataset object (evalpipe.suite.job_request): the name defaults to the
     # dropped file's name, the location is always the dropped file.
     optional_members={
         "EvaluationDatasetMetricConfig": frozenset({"dataset"}),

@@ -57,14 +57,35 @@ def test_runs_of_a_suite_newest_first(history, capsys):
     lines = out.splitlines()
     assert lines[0] == "Runs of smoke (newest first)"
     assert lines[1].split() == [
-        "Created", "(UTC)", "Run", "id", "Status", "Verdict", "Records", "Low", "Baseline"
+        "Created",
+        "(UTC)",
+        "Run",
+        "id",
+        "Status",
+        "Verdict",
+        "Records",
+        "Low",
+        "Baseline",
     ]
     assert lines[3].split() == [
-        "2026-11-23", "20:00:05", history["current"], "COMPLETED", "REGRESSED", "3", "2",
+        "2026-11-23",
+        "20:00:05",
+        history["current"],
+        "COMPLETED",
+        "REGRESSED",
+        "3",
+        "2",
         history["baseline"].removeprefix("smoke-"),
     ]
     assert lines[4].split() == [
-        "2026-11-23", "19:00:05", history["baseline"], "COMPLETED", "PASSED", "3", "0", "-"
+        "2026-11-23",
+        "19:00:05",
+        history["baseline"],
+        "COMPLETED",
+        "PASSED",
+        "3",
+        "0",
+        "-",
     ]
     assert len(lines) == 5
 

@@ -12,7 +12,7 @@ import pytest
 from evalpipe.cli import _stack, main
 from evalpipe.cli import run as run_command
 from evalpipe.cli._stack import StackOutputs
-from evalpipe.runs import RunRequest, RunStatus
+from evalpipe.run.triggers import RunRequest, RunStatus
 
 from .conftest import ACCOUNT
 

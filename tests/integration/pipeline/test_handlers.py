@@ -21,10 +21,6 @@ from .test_steps import output_line, write_outputs
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"
 
 
-
-
-
-
 def test_validate_handler_logs_ids_and_counts_but_never_prompt_text(function_env, dropped, monkeypatch):
     # Given a dataset with recognisable prompt text, and the handler's JSON log stream captured
     event = dropped()

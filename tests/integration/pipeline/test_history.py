@@ -19,7 +19,8 @@ def test_a_second_run_that_dropped_is_regressed_with_report_and_notification(
     comparison = run["comparison"]
     assert comparison["baseline_run_id"] == baseline
     assert [m["metric"] for m in comparison["metrics"] if m["regressed"]] == [
-        "Builtin.Helpfulness", "confirmation_check"
+        "Builtin.Helpfulness",
+        "confirmation_check",
     ]
     assert comparison["worsened_count"] == 4 and comparison["na_transition_count"] == 1
     # and its report is in the bucket where the item says

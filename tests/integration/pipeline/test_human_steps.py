@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from evalpipe.settings import Settings
-from evalpipe.steps.poll import human_wait_seconds, poll, stop
+from evalpipe.steps.poll import human_wait_seconds, poll
+from evalpipe.steps.stop import stop
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from evalpipe.runs import DatasetObject
+from evalpipe.run.triggers import DatasetObject
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
 

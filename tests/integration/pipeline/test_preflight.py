@@ -6,7 +6,9 @@ import copy
 import json
 import re
 
-from evalpipe.estimate import DatasetMeasure, estimate_run, load_prices
+from evalpipe.estimate.cost import estimate_run
+from evalpipe.estimate.measure import DatasetMeasure
+from evalpipe.estimate.prices import load_prices
 from evalpipe.notification import build_notification
 from evalpipe.steps.notify import notify
 from evalpipe.steps.validate import validate
@@ -16,10 +18,6 @@ from handlers import validate as validate_handler
 from .conftest import JUDGE, RECORDS, SUITE, FakeContext, jsonl
 
 DATASET_KEY = "datasets/smoke/run.jsonl"
-
-
-
-
 
 
 # --- the estimate of a valid run ------------------------------------------------------------

@@ -12,9 +12,10 @@ import re
 
 import pytest
 
-from evalpipe.runs import RunRequest, TriggerKind, run_request_event
-from evalpipe.steps.notify import notify, record_error
+from evalpipe.run.triggers import RunRequest, TriggerKind, run_request_event
+from evalpipe.steps.notify import notify
 from evalpipe.steps.parse import parse
+from evalpipe.steps.record_error import record_error
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
 

@@ -10,10 +10,12 @@ import pytest
 
 from evalpipe.aws.bedrock_jobs import BedrockRejected, BedrockThrottled
 from evalpipe.notification import build_notification
-from evalpipe.runs import DatasetObject
-from evalpipe.steps.notify import notify, record_error
+from evalpipe.run.triggers import DatasetObject
+from evalpipe.steps.notify import notify
 from evalpipe.steps.parse import NoResultsError, parse
-from evalpipe.steps.poll import poll, stop
+from evalpipe.steps.poll import poll
+from evalpipe.steps.record_error import record_error
+from evalpipe.steps.stop import stop
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
 

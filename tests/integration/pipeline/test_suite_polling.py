@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timedelta
 
-from evalpipe.steps.poll import poll, stop
+from evalpipe.steps.poll import poll
+from evalpipe.steps.stop import stop
 from evalpipe.steps.validate import validate
 
 from .conftest import SUITE

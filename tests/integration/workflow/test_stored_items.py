@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from evalpipe.runs import TriggerKind, run_request_event
+from evalpipe.run.triggers import TriggerKind, run_request_event
 from infra.application import synthesize
 from local import bedrock_emulator
 from local.bedrock_emulator.knowledge_bases import Document, KnowledgeBase, read_folder

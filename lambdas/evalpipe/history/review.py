@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from evalpipe.history import compare_records, compare_runs, find_baseline, render_report, verdict
-from evalpipe.runs import report_key
+from evalpipe.run.triggers import report_key
 
 if TYPE_CHECKING:
     from evalpipe.ports import Ports

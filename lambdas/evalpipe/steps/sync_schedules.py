@@ -14,7 +14,7 @@ the event describes it), so events that arrive late or out of order still conver
   the file is fixed; deleting the file (or removing ``pipeline.schedule``) stops them.
 
 A schedule's target is the state machine: the scheduler assumes the stack's scheduler role and
-starts an execution whose input is the ``Run Requested`` envelope (`evalpipe.runs`) with the
+starts an execution whose input is the ``Run Requested`` envelope (`evalpipe.run.triggers`) with the
 scheduler's context attributes as ``id``, ``time`` and ``detail.scheduleArn``.
 """
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from evalpipe.aws.alerts import publish
 from evalpipe.aws.objects import ObjectMissing, ObjectTooLarge
 from evalpipe.notification import SUBJECT_MAX, SUBJECT_PREFIX, Notification
-from evalpipe.runs import SUITE_NAME_PATTERN, SUITE_PREFIX, TriggerKind, run_request_event, suite_key
+from evalpipe.run.triggers import SUITE_NAME_PATTERN, SUITE_PREFIX, TriggerKind, run_request_event, suite_key
 from evalpipe.suite import Suite, SuiteError
 from evalpipe.validation import Problem, Report, Severity, parse_suite, validate_suite
 

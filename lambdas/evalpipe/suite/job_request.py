@@ -7,19 +7,23 @@ prefix, tags) and on the deployment (role, KMS key). It never mutates the suite.
 ``datasetMetricConfigs`` entries that name a built-in dataset (``Builtin.BoolQ``, ...) are sent
 exactly as the suite gives them; the one custom entry, if any, gets the dropped object. A suite of
 built-in datasets only is sent unchanged (its runs come from a schedule or ``evalpipe run``).
+
+A suite is JSON, so a blob member (``byteContent.data`` of a live knowledge base's
+``EXTERNAL_SOURCES`` source) is written base64-encoded, as on the wire and in the AWS CLI's JSON
+input; boto3 takes ``bytes`` and encodes them itself, so :func:`request_inference_config` decodes it.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 import unicodedata
 from typing import Any
 
-from evalpipe.dataset_configs import custom_entries
-from evalpipe.knowledge_bases import request_inference_config
-from evalpipe.runs import DatasetObject, RunTrigger
+from evalpipe.run.triggers import DatasetObject, RunTrigger
 from evalpipe.suite import RUN_ID_TAG_KEY, SUITE_TAG_KEY, Suite, SuiteError
+from evalpipe.suite.datasets import custom_entries
 
 MAX_TAG_VALUE_LENGTH = 256
 MAX_DATASET_NAME_LENGTH = 63
@@ -163,3 +167,50 @@ def sanitize_tag_value(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value)
     without_marks = "".join(char for char in decomposed if not unicodedata.combining(char))
     return _NOT_TAG_VALUE.sub("_", without_marks)[:MAX_TAG_VALUE_LENGTH]
+
+
+# -- live knowledge-base jobs ----------------------------------------------------------------
+# Documents of EXTERNAL_SOURCES jobs live under this prefix of the product's bucket; the Bedrock
+# role reads there (besides datasets/ and results/) only when the deployment turns externalSources on.
+SOURCES_PREFIX = "sources/"
+
+
+def request_inference_config(inference_config: dict[str, Any]) -> dict[str, Any]:
+    """``inferenceConfig`` for boto3: a copy whose ``byteContent.data`` values are bytes.
+
+    Parameters
+    ----------
+    inference_config : dict
+        The suite's ``inferenceConfig`` (validated: every ``data`` is base64 text).
+
+    Returns
+    -------
+    dict
+        A deep copy; the suite is not modified. Anything but a base64 string is left as is.
+
+    Examples
+    --------
+    >>> config = {"ragConfigs": [{"knowledgeBaseConfig": {"retrieveAndGenerateConfig": {
+    ...     "type": "EXTERNAL_SOURCES", "externalSourcesConfiguration": {"modelArn": "m", "sources": [
+    ...     {"sourceType": "BYTE_CONTENT", "byteContent": {"identifier": "faq.txt",
+    ...      "contentType": "text/plain", "data": "SGVsbG8="}}]}}}}]}
+    >>> request = request_inference_config(config)
+    >>> request["ragConfigs"][0]["knowledgeBaseConfig"]["retrieveAndGenerateConfig"][
+    ...     "externalSourcesConfiguration"]["sources"][0]["byteContent"]["data"]
+    b'Hello'
+    """
+    config = copy.deepcopy(inference_config)
+    for rag in config.get("ragConfigs") or []:
+        for source in _external_sources(rag):
+            content = source.get("byteContent") if isinstance(source, dict) else None
+            if isinstance(content, dict) and isinstance(content.get("data"), str):
+                content["data"] = base64.b64decode(content["data"])
+    return config
+
+
+def _external_sources(rag: object) -> list:
+    generate = rag.get("knowledgeBaseConfig") if isinstance(rag, dict) else None
+    generate = generate.get("retrieveAndGenerateConfig") if isinstance(generate, dict) else None
+    external = generate.get("externalSourcesConfiguration") if isinstance(generate, dict) else None
+    sources = external.get("sources") if isinstance(external, dict) else None
+    return sources if isinstance(sources, list) else []

@@ -371,7 +371,7 @@ def run_request_event(
     The same shape as the S3 event the other executions start with (``source``, ``detail-type``,
     ``id``, ``time``, ``detail``), so the state machine reads both the same way. A schedule's
     target input is this envelope with EventBridge Scheduler's context attributes as values
-    (``evalpipe.schedules``); ``evalpipe run`` fills in a UUID and the current time.
+    (``evalpipe.steps.sync_schedules``); ``evalpipe run`` fills in a UUID and the current time.
 
     Parameters
     ----------

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from evalpipe.runs import RunStatus
+from evalpipe.run.triggers import RunStatus
 
 NAMESPACE = "EvalPipe"
 SERVICE_DIMENSION = "service"

@@ -1,0 +1,1 @@
+"""evalpipe.run"""
