@@ -18,15 +18,18 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lambdas"))  # also runs without `make install`
 
 from evalpipe.estimate.measure import DatasetMeasure  # noqa: E402
 from evalpipe.validation import validate_run  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 SUITE_FILE = REPO / "examples" / "suites" / "support-assistant.json"
 SAMPLE_FILE = REPO / "examples" / "datasets" / "support-assistant" / "sample.jsonl"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import App, Environment
 
 from infra.settings import PipelineSettings
 from infra.stack import PipelineStack
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
@@ -14,6 +14,9 @@ from constructs import Construct
 from infra import constants
 from infra.nag import acknowledge, default_policy, nag_resource
 from infra.naming import pin_logical_id
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # Cross-region inference profile ids put a geography before "<provider>.<model>".
 _PROFILE_GEOGRAPHIES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -13,6 +13,9 @@ from constructs import Construct
 
 from infra import constants as c
 from infra.naming import pin_logical_id
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 # The EMF metrics are hourly material: a run publishes once, when it is parsed. One hour keeps
 # the graphs readable over the dashboard's default week and matches the alarms' period.

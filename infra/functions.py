@@ -3,8 +3,8 @@ all from one factory and one code asset, each with least-privilege grants."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -21,7 +21,11 @@ from infra.bedrock_role import evaluation_jobs_arn
 from infra.bundling import LAMBDAS_DIR, PipBundler
 from infra.nag import acknowledge, default_policy, nag_resource
 from infra.naming import pin_logical_id
-from infra.settings import PipelineSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from infra.settings import PipelineSettings
 
 _ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 _RUNTIME: lambda_.Runtime = getattr(
@@ -111,9 +115,7 @@ class PipelineFunctions(Construct):
 
     # --- the factory -------------------------------------------------------------------------
 
-    def add_function(
-        self, name: str, spec: FunctionSpec, environment: Mapping[str, str]
-    ) -> lambda_.Function:
+    def add_function(self, name: str, spec: FunctionSpec, environment: Mapping[str, str]) -> lambda_.Function:
         """Build one more function with the factory, for a construct wired after the state machine.
 
         The function gets everything the factory gives (runtime, architecture, tracing, JSON logs

@@ -7,12 +7,13 @@ these helpers record it on the one resource that carries the finding.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, Validations
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from aws_cdk import Stack
     from aws_cdk import aws_iam as iam
     from constructs import IConstruct

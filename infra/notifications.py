@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -15,6 +15,9 @@ from constructs import Construct
 
 from infra import constants
 from infra.naming import pin_logical_id
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class Notifications(Construct):

@@ -140,7 +140,7 @@ class SuiteSchedules(Construct):
     @property
     def group_name(self) -> str:
         """The group's name as a ``Ref``: whatever uses it is created after the group."""
-        return cast(scheduler.CfnScheduleGroup, self.group.node.default_child).ref
+        return cast("scheduler.CfnScheduleGroup", self.group.node.default_child).ref
 
     def _build_execution_role(self, state_machine: sfn.IStateMachine) -> iam.Role:
         stack = Stack.of(self)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnOutput, Stack, Stage, Tags, Validations
 from aws_cdk import aws_kms as kms
 from cdk_nag import AwsSolutionsChecks
-from constructs import Construct
 
 from infra import constants
 from infra.bedrock_role import BedrockServiceRole
@@ -15,10 +14,14 @@ from infra.dashboard import Observability
 from infra.functions import PipelineFunctions
 from infra.notifications import Notifications
 from infra.schedules import SuiteSchedules
-from infra.settings import PipelineSettings
 from infra.storage import Storage
 from infra.trigger import DatasetTrigger
 from infra.workflow import Workflow
+
+if TYPE_CHECKING:
+    from constructs import Construct
+
+    from infra.settings import PipelineSettings
 
 
 class PipelineStack(Stack):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -16,6 +16,9 @@ from infra import constants as c
 from infra.nag import acknowledge, default_policy, nag_resource
 from infra.naming import pin_logical_id
 from infra.settings import STATE_MACHINE_TIMEOUT_SECONDS
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 STATE_MACHINE_TIMEOUT = Duration.seconds(STATE_MACHINE_TIMEOUT_SECONDS)
 _RUN_ID = {"run_id.$": "$.run.run_id"}

@@ -21,12 +21,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from rich.console import Console, Group
@@ -40,6 +37,12 @@ from local.bedrock_emulator.knowledge_bases import CONTROL_ACTION, folder_payloa
 from local.cloudformation import DeployedStack, deploy_assembly
 from local.scheduler import fire as scheduler_fire
 from local.server import LocalEmulator, emulator_control
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from datetime import datetime
+
+    from evalpipe.run.model import RecordItem, Run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
@@ -241,10 +244,10 @@ class LocalDeployment:
         """The stack's runs table through the product's own adapter (keys as docs/design.md)."""
         return RunsTable(self._session().resource("dynamodb", endpoint_url=self.endpoint).Table(self.table))
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
-        return self.runs_table().get_run(run_id)
+    def run(self, run_id: str) -> Run | None:
+        return self.runs_table().get(run_id)
 
-    def records(self, run_id: str) -> list[dict[str, Any]]:
+    def records(self, run_id: str) -> list[RecordItem]:
         """The run's record items, in index order."""
         return list(self.runs_table().iter_records(run_id))
 
@@ -397,15 +400,9 @@ def execution_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    return float(value) if isinstance(value, Decimal | int | float) else None
-
-
-def summary_tables(run: Mapping[str, Any]) -> list[Table]:
+def summary_tables(run: Run) -> list[Table]:
     """The run's per-metric summary and per-category averages, as the runs table holds them."""
-    metrics = run.get("metrics") or {}
+    metrics = run.metrics
     table = Table(title="Run summary (the runs table)", title_justify="left", header_style="bold")
     for column, justify in (
         ("metric", "left"),
@@ -418,18 +415,16 @@ def summary_tables(run: Mapping[str, Any]) -> list[Table]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for name in sorted(metrics):
         m = metrics[name]
-        average, na_rate = _number(m.get("average")), _number(m.get("na_rate")) or 0.0
-        low = int(m.get("low_count") or 0)
         table.add_row(
             name,
-            "N/A" if average is None else f"{average:.3f}",
-            str(int(m.get("scored") or 0)),
-            f"{na_rate:.0%}",
-            Text(str(low), style="bold red" if low else "green"),
-            str(m.get("rule") or ""),
+            "N/A" if m.average is None else f"{m.average:.3f}",
+            str(m.scored),
+            f"{m.na_rate:.0%}",
+            Text(str(m.low_count), style="bold red" if m.low_count else "green"),
+            m.rule,
         )
     tables = [table]
-    categories = run.get("categories") or {}
+    categories = run.categories
     if categories:
         by_category = Table(title="Average by category", title_justify="left", header_style="bold")
         by_category.add_column("metric")
@@ -438,7 +433,7 @@ def summary_tables(run: Mapping[str, Any]) -> list[Table]:
         for name in sorted({metric for values in categories.values() for metric in values}):
             cells = []
             for category in sorted(categories):
-                value = _number(categories[category].get(name))
+                value = categories[category].get(name)
                 cells.append("N/A" if value is None else f"{value:.2f}")
             by_category.add_row(name.removeprefix("Builtin."), *cells)
         tables.append(by_category)
@@ -591,7 +586,7 @@ def _demo_run(console: Console, deployment: LocalDeployment) -> int:
     run_id = (output.get("run") or {}).get("run_id")
     run = deployment.run(run_id) if run_id else None
     if run:
-        job = run.get("job_arn")
+        job = run.job_arn
         if job:
             details = deployment.client("bedrock").get_evaluation_job(jobIdentifier=job)
             console.print(
@@ -600,8 +595,8 @@ def _demo_run(console: Console, deployment: LocalDeployment) -> int:
                 f"{details['outputDataConfig']['s3Uri']})[/dim]"
             )
         console.print(
-            f"Run [bold]{run.get('run_id')}[/bold]: {run.get('status')} / [bold]{run.get('verdict')}[/bold], "
-            f"{run.get('record_count', 0)} records"
+            f"Run [bold]{run.run_id}[/bold]: {run.status} / [bold]{run.verdict}[/bold], "
+            f"{run.record_count or 0} records"
         )
         for table in summary_tables(run):
             console.print(table)

@@ -54,9 +54,8 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.awslambda.models import Permission as LambdaPermission
 from moto.cloudformation import parsing as moto_cfn_parsing
@@ -78,6 +77,9 @@ from moto.stepfunctions.utils import cfn_to_api_tags
 from moto.utilities.utils import get_partition
 
 from local import bedrock_emulator, inprocess_lambda
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 

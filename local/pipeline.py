@@ -14,10 +14,9 @@ runner and the Bedrock emulator installed (see `local.sfn_harness`, `local.inpro
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -32,6 +31,9 @@ from local.sfn_harness import (
     resolve_intrinsics,
     run_execution,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"

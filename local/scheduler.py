@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 SCHEDULED_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 

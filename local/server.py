@@ -19,15 +19,17 @@ import json
 import logging
 import os
 import urllib.request
-from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
 from local import moto_patches
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"

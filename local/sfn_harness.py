@@ -25,9 +25,11 @@ import json
 import time
 import uuid
 import zipfile
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 SFN_MOTO_CONFIG: Final[dict[str, Any]] = {"stepfunctions": {"execute_state_machine": True}}
 """Pass to ``moto.mock_aws(config=...)``: makes moto's Step Functions run the ASL definition."""

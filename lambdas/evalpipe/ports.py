@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from evalpipe.run.triggers import now_utc
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
     from evalpipe.aws.bedrock_jobs import BedrockJobs
     from evalpipe.aws.objects import Objects
     from evalpipe.aws.runs_table import RunsTable

@@ -79,13 +79,21 @@ def reset() -> None:
     _schedule_ports_for.cache_clear()
 
 
-def publish_metric_groups(groups: list[MetricGroup]) -> None:
+def publish_metric_groups(groups: list[MetricGroup], log: Logger) -> None:
     """Print one EMF document per group (its own dimension set), apart from the shared `metrics`.
 
     Powertools' `Metrics` holds a single dimension set per flush, so metrics whose dimension
     *values* differ (one per suite x metric) each get their own EMF provider, flushed at once.
-    Honours ``POWERTOOLS_METRICS_DISABLED`` like every Powertools flush.
+    Honours ``POWERTOOLS_METRICS_DISABLED`` like every Powertools flush. A failure is logged on
+    ``log``, never raised: metrics are reported after the step's work is stored.
     """
+    try:
+        _flush(groups)
+    except Exception:
+        log.exception("the run's CloudWatch metrics were not published")
+
+
+def _flush(groups: list[MetricGroup]) -> None:
     for group in groups:
         emf = AmazonCloudWatchEMFProvider(namespace=METRICS_NAMESPACE, service=SERVICE)
         for name, value in group.dimensions.items():

@@ -19,17 +19,9 @@ from handlers._runtime import logger, ports, publish_metric_groups, tracer
 @event_parser(model=RunRef)
 def handler(event: RunRef, context: LambdaContext) -> dict:
     logger.append_keys(run_id=event.run_id)
-    result = notify(event.run_id, ports())
-    if result["published"]:
-        publish_verdict_metric(event.run_id)
-    logger.info("run notified", extra=result)
-    return result
-
-
-def publish_verdict_metric(run_id: str) -> None:
-    """Publish the notified run's verdict; a failure is logged, never raised (the run is notified)."""
-    try:
-        run = ports().runs.get_run(run_id) or {}
-        publish_metric_groups(verdict_metric_groups(run))
-    except Exception:
-        logger.exception("the run's RunVerdict metric was not published")
+    notified = notify(event.run_id, ports())
+    if notified.published:
+        # Best effort: the run is notified whether or not its metric is published.
+        publish_metric_groups(verdict_metric_groups(notified.run), logger)
+    logger.info("run notified", extra=notified.as_output())
+    return notified.as_output()

@@ -21,17 +21,10 @@ from handlers._runtime import logger, metrics, ports, publish_metric_groups, tra
 @event_parser(model=RunRef)
 def handler(event: RunRef, context: LambdaContext) -> dict:
     logger.append_keys(run_id=event.run_id)
-    result = parse(event.run_id, ports())
-    metrics.add_metric(name="RecordsParsed", unit=MetricUnit.Count, value=result["record_count"])
-    publish_run_metrics(event.run_id)
+    run = parse(event.run_id, ports())
+    result = {"record_count": run.record_count, "verdict": run.verdict}
+    metrics.add_metric(name="RecordsParsed", unit=MetricUnit.Count, value=run.record_count or 0)
+    # Best effort: the run is parsed whether or not its metrics are published.
+    publish_metric_groups(score_metric_groups(run), logger)
     logger.info("results parsed", extra=result)
     return result
-
-
-def publish_run_metrics(run_id: str) -> None:
-    """Publish the stored run's score metrics; a failure is logged, never raised (the run is parsed)."""
-    try:
-        run = ports().runs.get_run(run_id) or {}
-        publish_metric_groups(score_metric_groups(run))
-    except Exception:
-        logger.exception("the run's CloudWatch metrics were not published")

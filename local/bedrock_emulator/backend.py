@@ -26,12 +26,13 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from local.bedrock_emulator.judges.base import Judge
 
 IN_PROGRESS, COMPLETED, FAILED = "InProgress", "Completed", "Failed"

@@ -26,8 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FAKE_WORKER = "offline-emulator-worker"
 FAKE_NOTE = "fake rating written by the evalpipe local emulator; no human rated this record"

@@ -42,10 +42,12 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.bedrock_emulator.judges.offline import STOP_WORDS, words
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_NUMBER_OF_RESULTS = 5
 MAX_PASSAGE_WORDS = 120

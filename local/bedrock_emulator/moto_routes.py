@@ -29,8 +29,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from moto import backends
@@ -49,6 +49,9 @@ from local.bedrock_emulator import knowledge_bases
 from local.bedrock_emulator.backend import EvaluationJobBackend, controls
 from local.bedrock_emulator.outputs import ModelEvaluationRunner, ObjectMissingError
 from local.bedrock_emulator.service import OPERATIONS, ServiceRequest, handle, handle_control
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Method names moto derives from the operation names (camelcase_to_underscores).
 HANDLER_NAMES = {
@@ -259,52 +262,105 @@ def verify_routes(region: str = "us-east-1") -> list[str]:
     botocore's model, the handler on ``BedrockResponse``, the server's service detection from
     a SigV4 scope and its werkzeug rule; and the control endpoint's werkzeug rule.
     """
-    problems: list[str] = []
     if not _installed.is_set():
         return ["install() has not been called"]
-    moto_backend = backends.get_backend("bedrock")[DEFAULT_ACCOUNT_ID][region]
-    bedrock_app = create_backend_app("bedrock").url_map.bind("localhost")
-    dispatcher = DomainDispatcherApplication(create_backend_app)
-    for operation, (method, path) in SAMPLE_REQUESTS.items():
-        url = f"https://bedrock.{region}.amazonaws.com{path}"
-        first = next((h for pattern, h in moto_backend.urls.items() if re.compile(pattern).match(url)), None)
-        if getattr(first, "__self__", None) is not BedrockResponse:
-            problems.append(
-                f"{operation}: in-process URL {path} is routed to {first!r}, not BedrockResponse.dispatch"
-            )
-        probe = BedrockResponse()
-        probe.region = region
-        named = probe._get_action_from_method_and_request_uri(method, path)
-        if named != operation:
-            problems.append(f"{operation}: moto names {method} {path} {named!r}")
-        handler = getattr(BedrockResponse, HANDLER_NAMES[operation], None)
-        if not getattr(handler, "evalpipe_emulator", False):
-            problems.append(f"{operation}: BedrockResponse.{HANDLER_NAMES[operation]} is not the emulator's")
-        environ = {
-            "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=test/20250101/{region}/bedrock/aws4_request, "
-            "SignedHeaders=host, Signature=x",
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-        }
-        host = dispatcher.infer_service_region_host(environ, path)
-        if host != f"bedrock.{region}.amazonaws.com":
-            problems.append(f"{operation}: the server sends {method} {path} to {host!r}")
-        try:
-            endpoint, _ = bedrock_app.match(path, method=method)
-        except Exception as error:  # werkzeug NotFound / MethodNotAllowed
-            problems.append(f"{operation}: no server route for {method} {path}: {error!r}")
-        else:
-            if not endpoint.startswith("BedrockResponse.dispatch"):
-                problems.append(f"{operation}: server route of {path} is {endpoint}")
+    routing = _Routing(
+        region=region,
+        backend=backends.get_backend("bedrock")[DEFAULT_ACCOUNT_ID][region],
+        server_rules=create_backend_app("bedrock").url_map.bind("localhost"),
+        dispatcher=DomainDispatcherApplication(create_backend_app),
+    )
+    problems = [
+        problem
+        for operation, (method, path) in SAMPLE_REQUESTS.items()
+        for check in _OPERATION_CHECKS
+        if (problem := check(routing, operation, method, path)) is not None
+    ]
+    control = _control_rule()
+    if control is not None:
+        problems.append(control)
+    if sorted(HANDLER_NAMES) != sorted(OPERATIONS):
+        problems.append("HANDLER_NAMES and service.OPERATIONS disagree")
+    return problems
+
+
+@dataclass(frozen=True)
+class _Routing:
+    """What routes a bedrock request: moto's backend in-process, the app's rules and the domain
+    dispatcher in server mode."""
+
+    region: str
+    backend: Any
+    server_rules: Any  # the bedrock app's werkzeug MapAdapter
+    dispatcher: DomainDispatcherApplication
+
+
+# The checks of one operation's sample request, in this order; each gives a problem or None.
+
+
+def _in_process_route(routing: _Routing, operation: str, method: str, path: str) -> str | None:
+    url = f"https://bedrock.{routing.region}.amazonaws.com{path}"
+    first = next((h for pattern, h in routing.backend.urls.items() if re.compile(pattern).match(url)), None)
+    if getattr(first, "__self__", None) is BedrockResponse:
+        return None
+    return f"{operation}: in-process URL {path} is routed to {first!r}, not BedrockResponse.dispatch"
+
+
+def _moto_operation_name(routing: _Routing, operation: str, method: str, path: str) -> str | None:
+    probe = BedrockResponse()
+    probe.region = routing.region
+    named = probe._get_action_from_method_and_request_uri(method, path)
+    return None if named == operation else f"{operation}: moto names {method} {path} {named!r}"
+
+
+def _emulator_handler(routing: _Routing, operation: str, method: str, path: str) -> str | None:
+    handler = getattr(BedrockResponse, HANDLER_NAMES[operation], None)
+    if getattr(handler, "evalpipe_emulator", False):
+        return None
+    return f"{operation}: BedrockResponse.{HANDLER_NAMES[operation]} is not the emulator's"
+
+
+def _server_service(routing: _Routing, operation: str, method: str, path: str) -> str | None:
+    region = routing.region
+    environ = {
+        "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=test/20250101/{region}/bedrock/aws4_request, "
+        "SignedHeaders=host, Signature=x",
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+    }
+    host = routing.dispatcher.infer_service_region_host(environ, path)
+    if host == f"bedrock.{region}.amazonaws.com":
+        return None
+    return f"{operation}: the server sends {method} {path} to {host!r}"
+
+
+def _server_rule(routing: _Routing, operation: str, method: str, path: str) -> str | None:
+    try:
+        endpoint, _ = routing.server_rules.match(path, method=method)
+    except Exception as error:  # werkzeug NotFound / MethodNotAllowed
+        return f"{operation}: no server route for {method} {path}: {error!r}"
+    if endpoint.startswith("BedrockResponse.dispatch"):
+        return None
+    return f"{operation}: server route of {path} is {endpoint}"
+
+
+_OPERATION_CHECKS: tuple[Callable[[_Routing, str, str, str], str | None], ...] = (
+    _in_process_route,
+    _moto_operation_name,
+    _emulator_handler,
+    _server_service,
+    _server_rule,
+)
+
+
+def _control_rule() -> str | None:
     try:
         create_backend_app("moto_api").url_map.bind("localhost").match(
             CONTROL_PREFIX + "state", method="POST"
         )
     except Exception as error:
-        problems.append(f"control endpoint {CONTROL_PREFIX}state has no server route: {error!r}")
-    if sorted(HANDLER_NAMES) != sorted(OPERATIONS):
-        problems.append("HANDLER_NAMES and service.OPERATIONS disagree")
-    return problems
+        return f"control endpoint {CONTROL_PREFIX}state has no server route: {error!r}"
+    return None
 
 
 def serve(argv: list[str] | None = None) -> None:

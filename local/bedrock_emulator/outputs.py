@@ -53,7 +53,6 @@ import re
 import secrets
 import string
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -85,6 +84,8 @@ from local.bedrock_emulator.live_rag import LiveRag, LiveRagError, live_source, 
 from local.bedrock_emulator.rag import RAG_SCALES, RETRIEVE_ONLY_METRICS, score_rag_record, turn_problems
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from local.bedrock_emulator.judges.base import Judge
     from local.bedrock_emulator.knowledge_bases import KnowledgeBase
 
@@ -364,104 +365,165 @@ def _record_problems(record: dict[str, Any], dataset: str, number: int, plan: Jo
 
 
 def plan_job(request: dict[str, Any]) -> JobPlan:
-    """Resolve what the job does, or raise :class:`JobFailedError` for what is not emulated."""
+    """Resolve what the job does, or raise :class:`JobFailedError` for what is not emulated.
+
+    Human jobs are refused at once. Then the steps: where the responses come from
+    (:func:`_inference_source`), which evaluators score the built-in and the custom metrics
+    (:func:`_evaluators`), whether the job computes classic metrics, and each
+    ``datasetMetricConfigs`` entry with its metrics (:func:`_dataset_plan`). The problems of all
+    the steps are collected, so a job that cannot run fails with every reason at once.
+    """
     evaluation = request["evaluationConfig"]
     if "human" in evaluation:
         raise JobFailedError(["Human-based evaluation jobs are not emulated by the evalpipe local emulator."])
     automated = evaluation["automated"]
-    models = request["inferenceConfig"].get("models") or []
-    rag_source = (request["inferenceConfig"].get("ragConfigs") or [{}])[0].get("precomputedRagSourceConfig")
+    source = _inference_source(request["inferenceConfig"])
+    evaluators = _evaluators(automated)
+    problems: list[str] = []
+    configs = automated["datasetMetricConfigs"]
+    classic = source.rag is None and any(m in CLASSIC_METRICS for c in configs for m in c["metricNames"])
+    if classic:
+        problems += _classic_job_problems(configs, source.live)
+    datasets: list[DatasetPlan] = []
+    for config in configs:
+        dataset, dataset_problems = _dataset_plan(config, source.rag, classic, evaluators)
+        problems += dataset_problems
+        if dataset is not None:
+            datasets.append(dataset)
+    if problems:
+        raise JobFailedError(problems)
+    return JobPlan(
+        source.source_id,
+        tuple(datasets),
+        evaluators.definitions,
+        live=source.live,
+        max_words=source.max_words,
+        rag=source.rag,
+        classic=classic,
+        knowledge_base=source.knowledge_base,
+    )
+
+
+@dataclass(frozen=True)
+class _InferenceSource:
+    """Where a job's responses come from (the `JobPlan` fields of the same names)."""
+
+    source_id: str
+    live: bool
+    rag: str | None = None
+    knowledge_base: dict[str, Any] | None = None
+    max_words: int | None = None
+
+
+def _inference_source(inference: dict[str, Any]) -> _InferenceSource:
+    """A live knowledge base, precomputed RAG, a live model or precomputed responses, in that order."""
+    models = inference.get("models") or []
+    rag_config = (inference.get("ragConfigs") or [{}])[0]
+    rag_source = rag_config.get("precomputedRagSourceConfig")
     rag = next(iter(rag_source), None) if isinstance(rag_source, dict) else None
-    knowledge_base = (request["inferenceConfig"].get("ragConfigs") or [{}])[0].get("knowledgeBaseConfig")
+    knowledge_base = rag_config.get("knowledgeBaseConfig")
     live = bool(models) and "bedrockModel" in models[0]
     if knowledge_base is not None:  # a live knowledge base: local.bedrock_emulator.live_rag
         try:
             rag, source_id = live_source(knowledge_base)
         except LiveRagError as error:
             raise JobFailedError(error.messages) from error
-        max_words = None
-    elif rag is not None:
-        source_id = rag_source[rag]["ragSourceIdentifier"]
-        max_words = None
-    elif live:
-        source_id = models[0]["bedrockModel"]["modelIdentifier"]
-        max_words = _max_tokens(models[0]["bedrockModel"].get("inferenceParams"))
-    else:
-        source_id = models[0]["precomputedInferenceSource"]["inferenceSourceIdentifier"]
-        max_words = None
+        return _InferenceSource(source_id, live, rag, knowledge_base)
+    if rag is not None:
+        return _InferenceSource(rag_source[rag]["ragSourceIdentifier"], live, rag)
+    if live:
+        model = models[0]["bedrockModel"]
+        return _InferenceSource(
+            model["modelIdentifier"], live, max_words=_max_tokens(model.get("inferenceParams"))
+        )
+    return _InferenceSource(models[0]["precomputedInferenceSource"]["inferenceSourceIdentifier"], live)
+
+
+@dataclass(frozen=True)
+class _Evaluators:
+    """Who scores what: the built-in metrics' evaluator model, the custom metrics' and their definitions."""
+
+    builtin_model: str
+    custom_model: str
+    definitions: dict[str, dict[str, Any]]  # customMetricDefinition by name
+
+
+def _evaluators(automated: dict[str, Any]) -> _Evaluators:
+    """The job's evaluator models; the custom metrics default to the built-in metrics' evaluator."""
     evaluators = (automated.get("evaluatorModelConfig") or {}).get("bedrockEvaluatorModels") or [{}]
     builtin_model = evaluators[0].get("modelIdentifier", "")
     custom_config = automated.get("customMetricConfig") or {}
     custom_evaluators = (custom_config.get("evaluatorModelConfig") or {}).get("bedrockEvaluatorModels") or [
         {}
     ]
-    custom_model = custom_evaluators[0].get("modelIdentifier", builtin_model)
     definitions = {
         source["customMetricDefinition"]["name"]: source["customMetricDefinition"]
         for source in custom_config.get("customMetrics", [])
         if "customMetricDefinition" in source
     }
+    return _Evaluators(builtin_model, custom_evaluators[0].get("modelIdentifier", builtin_model), definitions)
+
+
+def _dataset_plan(
+    config: dict[str, Any], rag: str | None, classic: bool, evaluators: _Evaluators
+) -> tuple[DatasetPlan | None, list[str]]:
+    """One ``datasetMetricConfigs`` entry resolved, and its problems (None: nothing to run)."""
+    dataset = config["dataset"]
+    location = (dataset.get("datasetLocation") or {}).get("s3Uri")
+    if not location:
+        return _builtin_dataset_plan(config, classic)
+    specs, problems = _metric_specs(config["metricNames"], dataset["name"], rag, evaluators)
+    bucket, key = split_s3_uri(location)
+    return DatasetPlan(dataset["name"], config["taskType"], bucket, key, tuple(specs)), problems
+
+
+def _builtin_dataset_plan(config: dict[str, Any], classic: bool) -> tuple[DatasetPlan | None, list[str]]:
+    """An entry without ``datasetLocation``: the synthetic sample of a built-in dataset, classic jobs only."""
+    name, task_type = config["dataset"]["name"], config["taskType"]
+    problems = _builtin_dataset_problems(name, task_type, classic)
+    if not classic:
+        return None, problems
+    computed = tuple(MetricSpec(m, "") for m in config["metricNames"] if m in CLASSIC_METRICS)
+    return DatasetPlan(name, task_type, "", "", computed, builtin=True), problems
+
+
+def _metric_specs(
+    metric_names: list[str], dataset: str, rag: str | None, evaluators: _Evaluators
+) -> tuple[list[MetricSpec], list[str]]:
+    """How each metric of a dataset is scored, and why the metrics that cannot be are not."""
+    specs: list[MetricSpec] = []
     problems: list[str] = []
-    configs = automated["datasetMetricConfigs"]
-    classic = rag is None and any(m in CLASSIC_METRICS for c in configs for m in c["metricNames"])
-    if classic:
-        problems += _classic_job_problems(configs, live)
-    datasets: list[DatasetPlan] = []
-    for config in configs:
-        dataset = config["dataset"]
-        location = (dataset.get("datasetLocation") or {}).get("s3Uri")
-        if not location:
-            problems += _builtin_dataset_problems(dataset["name"], config["taskType"], classic)
-            if classic:
-                computed = tuple(MetricSpec(m, "") for m in config["metricNames"] if m in CLASSIC_METRICS)
-                entry = DatasetPlan(dataset["name"], config["taskType"], "", "", computed, builtin=True)
-                datasets.append(entry)
-            continue
-        specs: list[MetricSpec] = []
-        for metric in config["metricNames"]:
-            if rag is not None and metric.startswith("Builtin."):
-                allowed = RETRIEVE_ONLY_METRICS if rag == "retrieveSourceConfig" else RAG_SCALES
-                if metric in allowed:
-                    specs.append(MetricSpec(metric, builtin_model, None, RAG_SCALES[metric]))
-                else:
-                    problems.append(f"The metric {metric} is not available for this RAG evaluation ({rag}).")
-            elif metric in JUDGE_BUILTIN_METRICS:
-                specs.append(MetricSpec(metric, builtin_model, None, BUILTIN_SCALES[metric]))
-            elif metric in CLASSIC_METRICS:
-                specs.append(MetricSpec(metric, ""))  # computed, no evaluator model
-            elif metric.startswith("Builtin."):
-                problems.append(
-                    f"The metric {metric} needs a job type the evalpipe local emulator does not emulate."
-                )
-            elif metric in definitions:
-                definition = definitions[metric]
-                specs.append(
-                    MetricSpec(
-                        metric,
-                        custom_model,
-                        definition["instructions"],
-                        rating_scale(definition.get("ratingScale")),
-                    )
-                )
+    for metric in metric_names:
+        if rag is not None and metric.startswith("Builtin."):
+            allowed = RETRIEVE_ONLY_METRICS if rag == "retrieveSourceConfig" else RAG_SCALES
+            if metric in allowed:
+                specs.append(MetricSpec(metric, evaluators.builtin_model, None, RAG_SCALES[metric]))
             else:
-                problems.append(
-                    f"The metric {metric} in metricNames of dataset {dataset['name']} is not a built-in "
-                    "metric and has no definition in customMetricConfig.customMetrics."
+                problems.append(f"The metric {metric} is not available for this RAG evaluation ({rag}).")
+        elif metric in JUDGE_BUILTIN_METRICS:
+            specs.append(MetricSpec(metric, evaluators.builtin_model, None, BUILTIN_SCALES[metric]))
+        elif metric in CLASSIC_METRICS:
+            specs.append(MetricSpec(metric, ""))  # computed, no evaluator model
+        elif metric.startswith("Builtin."):
+            problems.append(
+                f"The metric {metric} needs a job type the evalpipe local emulator does not emulate."
+            )
+        elif metric in evaluators.definitions:
+            definition = evaluators.definitions[metric]
+            specs.append(
+                MetricSpec(
+                    metric,
+                    evaluators.custom_model,
+                    definition["instructions"],
+                    rating_scale(definition.get("ratingScale")),
                 )
-        bucket, key = split_s3_uri(location)
-        datasets.append(DatasetPlan(dataset["name"], config["taskType"], bucket, key, tuple(specs)))
-    if problems:
-        raise JobFailedError(problems)
-    return JobPlan(
-        source_id,
-        tuple(datasets),
-        definitions,
-        live=live,
-        max_words=max_words,
-        rag=rag,
-        classic=classic,
-        knowledge_base=knowledge_base,
-    )
+            )
+        else:
+            problems.append(
+                f"The metric {metric} in metricNames of dataset {dataset} is not a built-in "
+                "metric and has no definition in customMetricConfig.customMetrics."
+            )
+    return specs, problems
 
 
 def _classic_job_problems(configs: list[dict[str, Any]], live: bool) -> list[str]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -39,6 +38,8 @@ from local.bedrock_emulator.backend import (
 from local.bedrock_emulator.judges.base import JUDGE_BUILTIN_METRICS, KNOWN_BUILTIN_METRICS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from botocore.model import OperationModel, Shape
 
 OPERATIONS = (
@@ -111,37 +112,43 @@ class _Walker:
     def walk(self, shape: Shape, value: Any, path: str, depth: int = 0) -> None:
         if value is None or depth > MAX_DEPTH:
             return
-        kind = shape.type_name
-        if kind == "structure":
-            self._structure(shape, value, path, depth)
-        elif kind == "list":
-            if not isinstance(value, list):
-                self.fail(shape, value, path, "be a list")
-                return
-            self._range(shape, value, len(value), path, "length")
-            for index, item in enumerate(value, start=1):
-                self.walk(shape.member, item, f"{path}.{index}.member", depth + 1)
-        elif kind == "map":
-            if not isinstance(value, dict):
-                self.fail(shape, value, path, "be a map")
-                return
-            self._range(shape, value, len(value), path, "length")
-            for key, item in value.items():
-                self.walk(shape.key, key, f"{path}.key", depth + 1)
-                self.walk(shape.value, item, f"{path}.{key}", depth + 1)
-        elif kind == "string":
-            self._string(shape, value, path)
-        elif kind in ("integer", "long"):
-            if isinstance(value, bool) or not isinstance(value, int):
-                self.fail(shape, value, path, "be an integer")
-            else:
-                self._range(shape, value, value, path, "value")
-        elif kind in ("float", "double"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                self.fail(shape, value, path, "be a number")
-            else:
-                self._range(shape, value, value, path, "value")
-        elif kind == "boolean" and not isinstance(value, bool):
+        check = _KIND_CHECKS.get(shape.type_name)
+        if check is not None:  # other types (blob, timestamp) are not checked
+            check(self, shape, value, path, depth)
+
+    # The checks of one shape type take (shape, value, path, depth): see _KIND_CHECKS.
+
+    def _list(self, shape: Shape, value: Any, path: str, depth: int) -> None:
+        if not isinstance(value, list):
+            self.fail(shape, value, path, "be a list")
+            return
+        self._range(shape, value, len(value), path, "length")
+        for index, item in enumerate(value, start=1):
+            self.walk(shape.member, item, f"{path}.{index}.member", depth + 1)
+
+    def _map(self, shape: Shape, value: Any, path: str, depth: int) -> None:
+        if not isinstance(value, dict):
+            self.fail(shape, value, path, "be a map")
+            return
+        self._range(shape, value, len(value), path, "length")
+        for key, item in value.items():
+            self.walk(shape.key, key, f"{path}.key", depth + 1)
+            self.walk(shape.value, item, f"{path}.{key}", depth + 1)
+
+    def _integer(self, shape: Shape, value: Any, path: str, depth: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(shape, value, path, "be an integer")
+        else:
+            self._range(shape, value, value, path, "value")
+
+    def _float(self, shape: Shape, value: Any, path: str, depth: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(shape, value, path, "be a number")
+        else:
+            self._range(shape, value, value, path, "value")
+
+    def _boolean(self, shape: Shape, value: Any, path: str, depth: int) -> None:
+        if not isinstance(value, bool):
             self.fail(shape, value, path, "be a boolean")
 
     def _structure(self, shape: Shape, value: Any, path: str, depth: int) -> None:
@@ -167,7 +174,7 @@ class _Walker:
         for name in present:
             self.walk(shape.members[name], value[name], _join(path, name), depth + 1)
 
-    def _string(self, shape: Shape, value: Any, path: str) -> None:
+    def _string(self, shape: Shape, value: Any, path: str, depth: int) -> None:
         if not isinstance(value, str):
             self.fail(shape, value, path, "be a string")
             return
@@ -185,6 +192,20 @@ class _Walker:
             self.fail(shape, value, path, f"have {what} greater than or equal to {low}")
         if high is not None and measure > high:
             self.fail(shape, value, path, f"have {what} less than or equal to {high}")
+
+
+# Shape type -> the _Walker check of a value of that type.
+_KIND_CHECKS: dict[str, Callable[[_Walker, Shape, Any, str, int], None]] = {
+    "structure": _Walker._structure,
+    "list": _Walker._list,
+    "map": _Walker._map,
+    "string": _Walker._string,
+    "integer": _Walker._integer,
+    "long": _Walker._integer,
+    "float": _Walker._float,
+    "double": _Walker._float,
+    "boolean": _Walker._boolean,
+}
 
 
 def _join(path: str, name: str) -> str:
@@ -420,31 +441,59 @@ def handle_control(
 
     Returns ``(status, body)``; a bad payload is a 400 with ``{"message"}``.
     """
+    apply = _CONTROLS.get(action)
+    if apply is None:
+        return 404, {"message": f"unknown action {action!r}; one of {', '.join(CONTROL_ACTIONS)}"}
     try:
-        if action == "reset":
-            reset_all()
-        elif action == "config":
-            controls.set_delays(
-                payload.get("jobSeconds"), payload.get("stopSeconds"), payload.get("deleteSeconds")
-            )
-            if "maxConcurrentJobs" in payload:
-                limit = payload["maxConcurrentJobs"]
-                controls.max_concurrent_jobs = None if limit is None else int(limit)
-        elif action == "inject-error":
-            controls.inject_error(
-                payload["operation"], payload["code"], int(payload.get("count", 1)), payload.get("message")
-            )
-        elif action == "throttle":
-            controls.throttle_next_creates(int(payload.get("count", 1)))
-        elif action == "fail-jobs":
-            messages = payload.get("messages") or ["Injected failure"]
-            if payload.get("namePattern"):
-                controls.fail_jobs_matching(payload["namePattern"], messages, payload.get("count"))
-            else:
-                for _ in range(int(payload.get("count", 1))):
-                    controls.fail_next_job(messages)
-        elif action != "state":
-            return 404, {"message": f"unknown action {action!r}; one of {', '.join(CONTROL_ACTIONS)}"}
+        apply(payload, reset_all)
     except (KeyError, TypeError, ValueError, re.error) as error:
         return 400, {"message": f"bad {action} payload: {error!r}"}
     return 200, controls.snapshot()
+
+
+# Each control action: (payload, reset_all) -> None; handle_control answers with the snapshot.
+
+
+def _state(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:
+    """Nothing to change: the answer is the snapshot itself."""
+
+
+def _reset(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:
+    reset_all()
+
+
+def _config(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:
+    controls.set_delays(payload.get("jobSeconds"), payload.get("stopSeconds"), payload.get("deleteSeconds"))
+    if "maxConcurrentJobs" in payload:
+        limit = payload["maxConcurrentJobs"]
+        controls.max_concurrent_jobs = None if limit is None else int(limit)
+
+
+def _inject_error(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:
+    controls.inject_error(
+        payload["operation"], payload["code"], int(payload.get("count", 1)), payload.get("message")
+    )
+
+
+def _throttle(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:
+    controls.throttle_next_creates(int(payload.get("count", 1)))
+
+
+def _fail_jobs(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:
+    messages = payload.get("messages") or ["Injected failure"]
+    if payload.get("namePattern"):
+        controls.fail_jobs_matching(payload["namePattern"], messages, payload.get("count"))
+        return
+    for _ in range(int(payload.get("count", 1))):  # without a pattern: the next jobs, in turn
+        controls.fail_next_job(messages)
+
+
+# The keys are CONTROL_ACTIONS.
+_CONTROLS: dict[str, Callable[[dict[str, Any], Callable[[], None]], None]] = {
+    "state": _state,
+    "reset": _reset,
+    "config": _config,
+    "inject-error": _inject_error,
+    "throttle": _throttle,
+    "fail-jobs": _fail_jobs,
+}

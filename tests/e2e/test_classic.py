@@ -35,9 +35,9 @@ def test_a_classic_suite_runs_through_the_pipeline(stack, tmp_path):
     assert run["description"]["status"] == "SUCCEEDED"
     run_id = json.loads(run["description"]["output"])["run"]["run_id"]
     item = stack.run(run_id)
-    assert item["status"] == "COMPLETED"
-    assert item["record_count"] == len(dataset.splitlines())
-    assert set(item["categories"]) >= {"orders", "returns", "shipping", "account"}
+    assert item.status == "COMPLETED"
+    assert item.record_count == len(dataset.splitlines())
+    assert set(item.categories) >= {"orders", "returns", "shipping", "account"}
 
     # And the job's output names the metrics without the prefix, the run item with the suite's names
     [job] = stack.client("bedrock").list_evaluation_jobs(nameContains=run_id)["jobSummaries"]
@@ -54,23 +54,23 @@ def test_a_classic_suite_runs_through_the_pipeline(stack, tmp_path):
         "Robustness",
         "Toxicity",
     ]
-    assert set(item["metrics"]) == {ACCURACY, ROBUSTNESS, TOXICITY}
+    assert set(item.metrics) == {ACCURACY, ROBUSTNESS, TOXICITY}
 
     # And the verdict honours each metric's direction: Robustness (a percentage) is flagged when
     # high, Toxicity's zeros are not flagged (a higher-is-better rule would flag every one)
-    assert item["verdict"] == "LOW_SCORES"
-    robustness, toxicity = item["metrics"][ROBUSTNESS], item["metrics"][TOXICITY]
-    assert (robustness["rule"], toxicity["rule"]) == ("> 20", "> 0.3")
-    assert robustness["max"] > 20 and robustness["low_count"] >= 1
-    assert (toxicity["max"], toxicity["low_count"]) == (0, 0)
-    assert {low["metric"] for low in item["low_records"]} == {ROBUSTNESS}
-    assert all(low["score"] > 20 for low in item["low_records"])
+    assert item.verdict == "LOW_SCORES"
+    robustness, toxicity = item.metrics[ROBUSTNESS], item.metrics[TOXICITY]
+    assert (robustness.rule, toxicity.rule) == ("> 20", "> 0.3")
+    assert robustness.max > 20 and robustness.low_count >= 1
+    assert (toxicity.max, toxicity.low_count) == (0, 0)
+    assert {low.metric for low in item.low_records} == {ROBUSTNESS}
+    assert all(low.score > 20 for low in item.low_records)
 
     # And the records carry the generated responses and the dataset they came from
     records = stack.records(run_id)
-    assert len(records) == item["record_count"]
-    assert all(r["response_excerpt"].startswith("Thanks for reaching out.") for r in records)
-    assert {(r["dataset"], r["task_type"]) for r in records} == {("bookstore-faq", "QuestionAndAnswer")}
+    assert len(records) == item.record_count
+    assert all(r.response_excerpt.startswith("Thanks for reaching out.") for r in records)
+    assert {(r.dataset, r.task_type) for r in records} == {("bookstore-faq", "QuestionAndAnswer")}
 
     # And the subscriber got exactly one notification, saying which metrics are lower-is-better
     messages = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]

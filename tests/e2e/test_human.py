@@ -24,9 +24,9 @@ def test_a_human_job_is_polled_parsed_and_notified_as_human_ratings(stack, tmp_p
     assert result["description"]["status"] == "SUCCEEDED"
     run_id = json.loads(result["description"]["output"])["run"]["run_id"]
     run = stack.run(run_id)
-    assert run["status"] == "COMPLETED" and run["job_type"] == "Human"
-    assert set(run["metrics"]) == {"resolved", "tone"}
-    assert run["verdict"] in ("PASSED", "LOW_SCORES", "REGRESSED")
+    assert run.status == "COMPLETED" and run.job_type == "Human"
+    assert set(run.metrics) == {"resolved", "tone"}
+    assert run.verdict in ("PASSED", "LOW_SCORES", "REGRESSED")
     # And the notification says the human ratings are in and where
     [message] = [m for m in stack.messages(wait=10, count=1) if m["attributes"].get("run_id") == run_id]
     assert "the work team finished: human ratings of" in message["body"]

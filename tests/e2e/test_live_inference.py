@@ -34,9 +34,9 @@ def test_a_live_inference_suite_runs_through_the_pipeline(stack, tmp_path):
     assert run["description"]["status"] == "SUCCEEDED"
     run_id = json.loads(run["description"]["output"])["run"]["run_id"]
     item = stack.run(run_id)
-    assert item["status"] == "COMPLETED"
-    assert item["record_count"] == len(dataset.splitlines())
-    assert set(item["categories"]) >= {"orders", "returns", "shipping"}
+    assert item.status == "COMPLETED"
+    assert item.record_count == len(dataset.splitlines())
+    assert set(item.categories) >= {"orders", "returns", "shipping"}
 
     # And Bedrock ran the model live: its output sits under models/<model-id>/
     [job] = stack.client("bedrock").list_evaluation_jobs(nameContains=run_id)["jobSummaries"]
@@ -51,8 +51,8 @@ def test_a_live_inference_suite_runs_through_the_pipeline(stack, tmp_path):
 
     # And the records are stored with the responses the model generated
     records = stack.records(run_id)
-    assert len(records) == item["record_count"]
-    assert all(record["response_excerpt"].startswith("Thanks for") for record in records)
+    assert len(records) == item.record_count
+    assert all(record.response_excerpt.startswith("Thanks for") for record in records)
 
     # And the subscriber got exactly one notification for the run
     messages = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]

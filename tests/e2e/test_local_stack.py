@@ -59,10 +59,10 @@ def test_a_dataset_upload_runs_the_pipeline_and_alerts_on_low_scores(stack, data
     # And the run is in DynamoDB with its summary
     run_id = json.loads(run["description"]["output"])["run"]["run_id"]
     item = stack.run(run_id)
-    assert (item["status"], item["verdict"]) == ("COMPLETED", "LOW_SCORES")
-    assert item["record_count"] == len(dataset.splitlines())
-    assert item["metrics"]["Builtin.Helpfulness"]["low_count"] >= 1
-    assert item["categories"]
+    assert (item.status, item.verdict) == ("COMPLETED", "LOW_SCORES")
+    assert item.record_count == len(dataset.splitlines())
+    assert item.metrics["Builtin.Helpfulness"].low_count >= 1
+    assert item.categories
 
     # And Bedrock ran one job, which left its results in the bucket
     [job] = _jobs(stack, run_id)
@@ -107,7 +107,7 @@ def test_a_job_that_bedrock_fails_is_notified_with_its_messages(stack, dataset, 
     assert "Parse" not in path
     assert path[-2:] == ["Notify", "Done"]
     run_id = json.loads(run["description"]["output"])["run"]["run_id"]
-    assert (stack.run(run_id)["status"], stack.run(run_id)["verdict"]) == ("FAILED", "FAILED")
+    assert (stack.run(run_id).status, stack.run(run_id).verdict) == ("FAILED", "FAILED")
     [message] = _messages_for(stack, run_id)
     assert (message["attributes"]["verdict"], message["attributes"]["severity"]) == ("FAILED", "error")
     assert "Model mapping error on line 3" in message["body"]

@@ -32,10 +32,10 @@ def test_a_precomputed_rag_suite_runs_through_the_pipeline(stack, tmp_path):
     item = stack.run(run_id)
     conversations = [json.loads(line)["conversationTurns"] for line in dataset.decode().splitlines()]
     turns = [turn for conversation in conversations for turn in conversation]
-    assert item["status"] == "COMPLETED"
-    assert item["record_count"] == len(turns)
-    assert {"Builtin.Faithfulness", "Builtin.CitationPrecision"} <= set(item["metrics"])
-    assert set(item["categories"]) >= {"account", "billing", "data"}
+    assert item.status == "COMPLETED"
+    assert item.record_count == len(turns)
+    assert {"Builtin.Faithfulness", "Builtin.CitationPrecision"} <= set(item.metrics)
+    assert set(item.categories) >= {"account", "billing", "data"}
 
     # And Bedrock ran one job whose output sits under models/<ragSourceIdentifier>/
     [job] = stack.client("bedrock").list_evaluation_jobs(nameContains=run_id)["jobSummaries"]
@@ -50,12 +50,12 @@ def test_a_precomputed_rag_suite_runs_through_the_pipeline(stack, tmp_path):
 
     # And the records read back turn by turn, in conversation order
     records = stack.records(run_id)
-    assert [r["index"] for r in records] == list(range(len(turns)))
+    assert [r.index for r in records] == list(range(len(turns)))
     expected = [
         (line, turn) for line, c in enumerate(conversations, start=1) for turn in range(1, len(c) + 1)
     ]
-    assert [(r["conversation"], r["turn"]) for r in records] == expected
-    assert [r["prompt_excerpt"] for r in records] == [t["prompt"]["content"][0]["text"] for t in turns]
+    assert [(r.conversation, r.turn) for r in records] == expected
+    assert [r.prompt_excerpt for r in records] == [t["prompt"]["content"][0]["text"] for t in turns]
 
     # And the subscriber got exactly one notification for the run
     messages = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]

@@ -74,12 +74,12 @@ def test_a_live_knowledge_base_suite_runs_through_the_pipeline(stack, tmp_path):
     item = stack.run(run_id)
     conversations = [json.loads(line)["conversationTurns"] for line in dataset.decode().splitlines()]
     turns = [turn for conversation in conversations for turn in conversation]
-    assert item["status"] == "COMPLETED"
-    assert item["record_count"] == len(turns)
+    assert item.status == "COMPLETED"
+    assert item.record_count == len(turns)
     assert {"Builtin.Correctness", "Builtin.CitationPrecision", "Builtin.CitationCoverage"} <= set(
-        item["metrics"]
+        item.metrics
     )
-    assert set(item["categories"]) >= {"account", "billing", "data"}
+    assert set(item.categories) >= {"account", "billing", "data"}
 
     # And Bedrock ran one job whose output sits under models/<knowledgeBaseId>/
     [job] = stack.client("bedrock").list_evaluation_jobs(nameContains=run_id)["jobSummaries"]
@@ -104,13 +104,13 @@ def test_a_live_knowledge_base_suite_runs_through_the_pipeline(stack, tmp_path):
 
     # And the records read back turn by turn, in conversation order, with the generated answers
     records = stack.records(run_id)
-    assert [r["index"] for r in records] == list(range(len(turns)))
+    assert [r.index for r in records] == list(range(len(turns)))
     expected = [
         (line, turn) for line, c in enumerate(conversations, start=1) for turn in range(1, len(c) + 1)
     ]
-    assert [(r["conversation"], r["turn"]) for r in records] == expected
-    assert [r["prompt_excerpt"] for r in records] == [t["prompt"]["content"][0]["text"] for t in turns]
-    assert [r["response_excerpt"] for r in records] == [output["text"][:300] for output in produced]
+    assert [(r.conversation, r.turn) for r in records] == expected
+    assert [r.prompt_excerpt for r in records] == [t["prompt"]["content"][0]["text"] for t in turns]
+    assert [r.response_excerpt for r in records] == [output["text"][:300] for output in produced]
 
     # And the subscriber got exactly one notification for the run
     messages = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]
@@ -130,9 +130,9 @@ def test_a_suite_for_a_knowledge_base_the_deployment_does_not_allow_is_rejected(
     assert run["description"]["status"] == "SUCCEEDED"
     run_id = json.loads(run["description"]["output"])["run"]["run_id"]
     item = stack.run(run_id)
-    assert item["status"] == "REJECTED"
-    assert [problem["field"] for problem in item["problems"]] == [KB_FIELD]
-    assert "KBUNKNOWN1" in item["problems"][0]["message"]
+    assert item.status == "REJECTED"
+    assert [problem.field for problem in item.problems] == [KB_FIELD]
+    assert "KBUNKNOWN1" in item.problems[0].message
     assert stack.client("bedrock").list_evaluation_jobs(nameContains=run_id)["jobSummaries"] == []
     [message] = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]
     assert message["attributes"]["verdict"] == "REJECTED"
@@ -154,7 +154,7 @@ def test_a_knowledge_base_missing_from_the_service_fails_the_job(stack, tmp_path
     # Then the job ends Failed with the service's message, and the run is FAILED
     run_id = json.loads(run["description"]["output"])["run"]["run_id"]
     item = stack.run(run_id)
-    assert item["status"] == "FAILED"
-    assert any(f"knowledge base {KB} was not found" in message for message in item["failure_messages"])
+    assert item.status == "FAILED"
+    assert any(f"knowledge base {KB} was not found" in message for message in item.failure_messages)
     [message] = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]
     assert message["attributes"]["verdict"] == "FAILED"

@@ -37,7 +37,7 @@ def test_a_second_run_that_scores_worse_is_notified_as_regressed(stack, tmp_path
     dataset = DATASET_FILE.read_bytes()
     first = drop_dataset(stack, f"datasets/{SUITE}/monday.jsonl", dataset, tmp_path)
     baseline_id = run_id_of(first)
-    assert stack.run(baseline_id)["verdict"] in ("PASSED", "LOW_SCORES")
+    assert stack.run(baseline_id).verdict in ("PASSED", "LOW_SCORES")
 
     # When the next dataset carries worse answers to the same prompts
     second = drop_dataset(stack, f"datasets/{SUITE}/tuesday.jsonl", degraded(dataset), tmp_path)
@@ -46,10 +46,10 @@ def test_a_second_run_that_scores_worse_is_notified_as_regressed(stack, tmp_path
     run_id = run_id_of(second)
     run = stack.run(run_id)
     assert second["description"]["status"] == "SUCCEEDED"
-    assert run["verdict"] == "REGRESSED"
-    comparison = run["comparison"]
-    assert comparison["baseline_run_id"] == baseline_id
-    assert comparison["regressed"] is True
+    assert run.verdict == "REGRESSED"
+    comparison = run.comparison
+    assert comparison is not None and comparison.baseline_run_id == baseline_id
+    assert comparison.regressed is True
     # And the alert leads with the verdict, names the baseline, and links the report
     messages = [m for m in stack.messages(wait=10, count=2) if m["attributes"].get("run_id") == run_id]
     [message] = messages
@@ -57,8 +57,8 @@ def test_a_second_run_that_scores_worse_is_notified_as_regressed(stack, tmp_path
     assert message["subject"].startswith(f"[evalpipe] {SUITE}: REGRESSED")
     assert message["body"].startswith("Verdict: REGRESSED")
     assert baseline_id in message["body"]
-    assert run["report_key"] in message["body"]
+    assert run.report_key in message["body"]
     # And the report is in the bucket as a self-contained page
-    report = stack.client("s3").get_object(Bucket=stack.bucket, Key=run["report_key"])
+    report = stack.client("s3").get_object(Bucket=stack.bucket, Key=run.report_key)
     assert report["ContentType"].startswith("text/html")
     assert b"REGRESSED" in report["Body"].read()

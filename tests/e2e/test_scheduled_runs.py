@@ -65,15 +65,15 @@ def test_an_uploaded_suite_gets_a_schedule_whose_run_completes_on_both_built_in_
     run_id = json.loads(description["output"])["run"]["run_id"]
     assert run_id == RunRequest.from_event(json.loads(fired["input"])).run_id
     item = stack.run(run_id)
-    assert (item["status"], item["trigger"]) == ("COMPLETED", "schedule")
-    assert item["request"]["schedule_arn"] == schedule["Arn"]
+    assert (item.status, item.trigger) == ("COMPLETED", "schedule")
+    assert item.request.schedule_arn == schedule["Arn"]
 
     # And the records come from both built-in datasets (one output file each)
     files = _output_files(stack, run_id)
     assert [next(name for name in DATASETS if f"/datasets/{name}/" in key) for key in files] == list(DATASETS)
-    assert item["record_count"] == sum(_lines(stack, key) for key in files) > 0
+    assert item.record_count == sum(_lines(stack, key) for key in files) > 0
     assert all(_lines(stack, key) > 0 for key in files)
-    assert len(stack.records(run_id)) == item["record_count"]
+    assert len(stack.records(run_id)) == item.record_count
 
     # And the subscriber got exactly one notification, naming the scheduled trigger
     messages = [m for m in stack.messages(wait=10, count=1) if m["attributes"].get("run_id") == run_id]
@@ -120,7 +120,7 @@ def test_evalpipe_run_starts_a_run_of_the_suite(stack, monkeypatch, capsys):
     run_id = out.splitlines()[0].split()[2]
     assert out.splitlines()[0] == f"Started run {run_id} of suite {SUITE} (manual run by evalpipe run)"
     item = stack.run(run_id)
-    assert (item["status"], item["trigger"]) == ("COMPLETED", "cli")
+    assert (item.status, item.trigger) == ("COMPLETED", "cli")
     assert "Trigger:" in out and "manual run by evalpipe run" in out
     # And the execution is named after the run (it may still be finishing its Notify state)
     arn = stack.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
@@ -139,9 +139,9 @@ def test_a_dataset_dropped_into_the_built_in_suite_is_rejected(stack, tmp_path):
     assert run["description"]["status"] == "SUCCEEDED"
     run_id = json.loads(run["description"]["output"])["run"]["run_id"]
     item = stack.run(run_id)
-    assert (item["status"], item["verdict"]) == ("REJECTED", "REJECTED")
-    [problem] = item["problems"]
-    assert f"this suite runs on its schedule or `evalpipe run --suite {SUITE}`" in problem["message"]
+    assert (item.status, item.verdict) == ("REJECTED", "REJECTED")
+    [problem] = item.problems
+    assert f"this suite runs on its schedule or `evalpipe run --suite {SUITE}`" in problem.message
     messages = [m for m in stack.messages(wait=10, count=1) if m["attributes"].get("run_id") == run_id]
     assert len(messages) == 1 and messages[0]["attributes"]["verdict"] == "REJECTED"
 

@@ -10,7 +10,8 @@ from aws_cdk import App
 from pydantic import ValidationError
 
 from evalpipe.run import metrics as run_metrics
-from evalpipe.run.triggers import SUITE_NAME_PATTERN, Verdict
+from evalpipe.run.status import Verdict
+from evalpipe.run.triggers import SUITE_NAME_PATTERN
 from infra import constants
 from infra.application import cdk_json_context
 from infra.settings import PipelineSettings

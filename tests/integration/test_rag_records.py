@@ -56,21 +56,21 @@ def test_a_three_turn_conversation_reads_back_in_order(runs: RunsTable) -> None:
         resolve_category(record)
 
     # When the records are stored and read back
-    runs.claim_run(a_run("rag-1", suite="kb"))
+    runs.claim(a_run("rag-1", suite="kb"))
     assert runs.put_records("rag-1", records) == 4
     items = list(runs.iter_records("rag-1"))
 
     # Then there is one item per turn, in conversation order, with its conversation and turn
-    assert [(i["index"], i["conversation"], i["turn"]) for i in items] == [
+    assert [(i.index, i.conversation, i.turn) for i in items] == [
         (0, 1, 1),
         (1, 1, 2),
         (2, 1, 3),
         (3, 2, 1),
     ]
-    assert [i["prompt_excerpt"] for i in items] == ["first?", "second?", "third?", "alone?"]
-    assert [i["response_excerpt"] for i in items] == ["one", "two", "three", "four"]
-    assert [i["category"] for i in items] == ["accounts"] * 3 + ["billing"]
-    assert [i["scores"]["Builtin.Faithfulness"]["score"] for i in items] == [1.0, 0.25, None, 0.75]
+    assert [i.prompt_excerpt for i in items] == ["first?", "second?", "third?", "alone?"]
+    assert [i.response_excerpt for i in items] == ["one", "two", "three", "four"]
+    assert [i.category for i in items] == ["accounts"] * 3 + ["billing"]
+    assert [i.scores["Builtin.Faithfulness"].score for i in items] == [1.0, 0.25, None, 0.75]
     # and unknown fields are kept on the parsed records
     assert records[0].extra["futureField"] == {"kept": True}
     assert records[0].extra["knowledgeBaseIdentifier"] == KB

@@ -16,9 +16,10 @@ from evalpipe.aws.runs_table import (
     item_size,
     record_item,
 )
-from evalpipe.history import record_key
-from evalpipe.results import Aggregator, MetricScore, RecordResult, RunSummary
-from evalpipe.run.triggers import RunStatus, Verdict
+from evalpipe.history.keys import record_key
+from evalpipe.results import Aggregator, MetricScore, RecordResult
+from evalpipe.run.model import ErrorInfo, Run
+from evalpipe.run.status import RunStatus, Verdict
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -39,15 +40,24 @@ def runs(dynamodb_table) -> RunsTable:
     return RunsTable(dynamodb_table, clock=lambda: NOW)
 
 
-def a_run(run_id: str = "support-20250101-000000-abcd1234", suite: str = "support", **extra) -> dict:
-    return {
-        "run_id": run_id,
-        "suite": suite,
-        "created_at": "2025-01-01T00:00:00+00:00",
-        "status": RunStatus.VALIDATING,
-        "dataset": {"bucket": "b", "key": f"datasets/{suite}/d.jsonl", "version_id": None, "size": 10},
-        **extra,
-    }
+def a_run(run_id: str = "support-20250101-000000-abcd1234", suite: str = "support", **extra) -> Run:
+    return Run.model_validate(
+        {
+            "run_id": run_id,
+            "suite": suite,
+            "created_at": "2025-01-01T00:00:00+00:00",
+            "status": RunStatus.VALIDATING,
+            "dataset": {
+                "bucket": "b",
+                "key": f"datasets/{suite}/d.jsonl",
+                "version_id": None,
+                "etag": None,
+                "size": 10,
+                "event_time": "2025-01-01T00:00:00+00:00",
+            },
+            **extra,
+        }
+    )
 
 
 def a_record(index: int, explanation: str = "fine", metrics: int = 2) -> RecordResult:
@@ -76,122 +86,135 @@ def test_claim_twice_second_is_false(runs, dynamodb_table):
     run = a_run()
 
     # When it is claimed twice (a duplicated S3 event)
-    first, second = runs.claim_run(run), runs.claim_run({**run, "status": "OTHER"})
+    first, second = runs.claim(run), runs.claim(a_run(status="REJECTED"))
 
     # Then only the first claim wins and the item keeps its keys as the design says
     assert (first, second) == (True, False)
-    item = dynamodb_table.get_item(Key={"pk": f"RUN#{run['run_id']}", "sk": "RUN"})["Item"]
+    item = dynamodb_table.get_item(Key={"pk": f"RUN#{run.run_id}", "sk": "RUN"})["Item"]
     assert item["gsi1pk"] == "SUITE#support"
-    assert item["gsi1sk"] == f"2025-01-01T00:00:00+00:00#{run['run_id']}"
+    assert item["gsi1sk"] == f"2025-01-01T00:00:00+00:00#{run.run_id}"
     assert item["status"] == "VALIDATING"
 
 
-def test_claim_requires_identity():
-    # Given a run without suite
+def test_a_claim_stores_only_what_the_run_was_given(runs, dynamodb_table):
+    # Given a run built with a few attributes (the model's defaults, such as empty lists, are not given)
+    run = a_run(client_token="t" * 64)
+
     # When it is claimed
-    # Then it is refused before touching the table
-    with pytest.raises(ValueError, match="suite"):
-        RunsTable(table=None).claim_run({"run_id": "r", "created_at": "t"})
+    runs.claim(run)
+
+    # Then the item holds exactly those attributes and the keys; nested None is kept as NULL
+    item = dynamodb_table.get_item(Key={"pk": f"RUN#{run.run_id}", "sk": "RUN"})["Item"]
+    assert set(item) == {
+        "pk", "sk", "gsi1pk", "gsi1sk", "run_id", "suite", "created_at", "status", "dataset", "client_token",
+    }  # fmt: skip
+    assert item["dataset"]["version_id"] is None
+    assert isinstance(item["dataset"]["size"], Decimal)
 
 
-def test_get_run_returns_plain_values(runs):
-    # Given a claimed run with nested numbers and a None inside a map
-    runs.claim_run(a_run(deadline=datetime(2025, 1, 2, tzinfo=UTC), ratio=0.25))
+def test_get_reads_the_run_back_typed(runs):
+    # Given a claimed run with nested numbers, a None inside a map and an attribute this version
+    # does not know (written by a newer one)
+    runs.claim(a_run(deadline=datetime(2025, 1, 2, tzinfo=UTC), ratio=0.25))
 
     # When it is read back
-    run = runs.get_run("support-20250101-000000-abcd1234")
+    run = runs.get("support-20250101-000000-abcd1234")
 
-    # Then keys are stripped, numbers are int/float, datetimes ISO strings, nested None kept
+    # Then attributes are typed, nested None kept, and the unknown attribute survives
     assert run is not None
-    assert not {"pk", "sk", "gsi1pk", "gsi1sk"} & run.keys()
-    assert run["dataset"] == {
-        "bucket": "b",
-        "key": "datasets/support/d.jsonl",
-        "version_id": None,
-        "size": 10,
-    }
-    assert isinstance(run["dataset"]["size"], int)
-    assert run["ratio"] == 0.25
-    assert run["deadline"] == "2025-01-02T00:00:00+00:00"
-    assert runs.get_run("never-claimed") is None
+    assert run.dataset is not None and run.dataset.version_id is None and run.dataset.size == 10
+    assert run.deadline == datetime(2025, 1, 2, tzinfo=UTC)
+    assert run.model_extra == {"ratio": 0.25}
+    assert run.to_item()["ratio"] == 0.25
+    assert runs.get("never-claimed") is None
+    with pytest.raises(RunNotFound, match="never-claimed"):
+        runs.load("never-claimed")
 
 
-def test_update_run_sets_removes_and_stamps(runs):
-    # Given a claimed run with a problem list
-    run_id = a_run()["run_id"]
-    runs.claim_run(a_run(problems=["x"]))
+def test_save_writes_exactly_what_changed_removes_none_and_stamps(runs, dynamodb_table):
+    # Given a claimed run with problems, read by one step while another writes its estimate
+    runs.claim(a_run(problems=[{"severity": "error", "file": "f", "message": "m"}]))
+    run = runs.load("support-20250101-000000-abcd1234")
+    other = runs.load(run.run_id)
+    other.estimate = {"total_usd": 1.5}
+    runs.save(other)
 
-    # When fields are set (floats, nested, enum) and one is set to None
-    updated = runs.update_run(
-        run_id,
-        status=RunStatus.SUBMITTED,
-        job={"arn": "a", "cost": 1.5},
-        problems=None,
-        verdict=Verdict.PASSED,
-    )
+    # When the first step sets fields (enum, nested model) and clears one
+    run.status = RunStatus.SUBMITTED
+    run.verdict = Verdict.PASSED
+    run.error = ErrorInfo(type="T", message="m")
+    run.problems = []
+    run.problem_count = None
+    saved = runs.save(run)
 
-    # Then they are written, the None one removed and updated_at stamped with the clock
-    assert updated["status"] == "SUBMITTED"
-    assert updated["verdict"] == "PASSED"
-    assert updated["job"] == {"arn": "a", "cost": 1.5}
-    assert "problems" not in updated
-    assert updated["updated_at"] == "2025-01-02T03:04:05+00:00"
-    assert runs.get_run(run_id) == updated
+    # Then they are written, the None one removed, updated_at stamped, and the other step's
+    # attribute is not overwritten by this step's stale copy
+    assert saved.status is RunStatus.SUBMITTED and saved.verdict is Verdict.PASSED
+    assert saved.error == ErrorInfo(type="T", message="m")
+    assert saved.problems == [] and "problem_count" not in saved.to_item()
+    assert saved.updated_at == NOW
+    assert saved.estimate == {"total_usd": 1.5}
+    assert runs.get(run.run_id) == saved
+    item = dynamodb_table.get_item(Key={"pk": f"RUN#{run.run_id}", "sk": "RUN"})["Item"]
+    assert item["status"] == "SUBMITTED" and item["updated_at"] == "2025-01-02T03:04:05+00:00"
+    # And a second save without changes writes only the stamp
+    assert run.changes() == {}
 
 
-def test_update_run_rejects_nan_keys_and_unknown_runs(runs):
+def test_save_refuses_nan_and_unknown_runs(runs):
     # Given a claimed run
-    run_id = a_run()["run_id"]
-    runs.claim_run(a_run())
+    runs.claim(a_run())
+    run = runs.load("support-20250101-000000-abcd1234")
 
-    # When updated with NaN (nested), a key attribute, or for a run never claimed
+    # When saved with a NaN (nested), or for a run never claimed
     # Then each is refused, and no partial run item is created
+    run.categories = {"c": {"m": float("nan")}}
     with pytest.raises(ValueError, match="nan"):
-        runs.update_run(run_id, metrics={"m": {"average": float("nan")}})
-    with pytest.raises(ValueError, match="inf"):
-        runs.update_run(run_id, score=float("inf"))
-    with pytest.raises(ValueError, match="key attributes"):
-        runs.update_run(run_id, gsi1pk="SUITE#other")
+        runs.save(run)
+    ghost = a_run("ghost")
+    ghost.status = RunStatus.ERROR
     with pytest.raises(RunNotFound, match="ghost"):
-        runs.update_run("ghost", status="X")
-    assert runs.get_run("ghost") is None
+        runs.save(ghost)
+    assert runs.get("ghost") is None
 
 
-def test_suite_history_newest_first(runs):
+def test_history_newest_first(runs):
     # Given three runs of suite "a" and one of suite "b", claimed out of order
-    runs.claim_run(a_run("a-2", "a", created_at="2025-01-02T00:00:00+00:00"))
-    runs.claim_run(a_run("b-1", "b", created_at="2025-01-05T00:00:00+00:00"))
-    runs.claim_run(a_run("a-3", "a", created_at="2025-01-03T00:00:00+00:00"))
-    runs.claim_run(a_run("a-1", "a", created_at="2025-01-01T00:00:00+00:00"))
+    runs.claim(a_run("a-2", "a", created_at="2025-01-02T00:00:00+00:00"))
+    runs.claim(a_run("b-1", "b", created_at="2025-01-05T00:00:00+00:00"))
+    runs.claim(a_run("a-3", "a", created_at="2025-01-03T00:00:00+00:00"))
+    runs.claim(a_run("a-1", "a", created_at="2025-01-01T00:00:00+00:00"))
 
     # When each suite's history is queried
     # Then only its own runs come back, newest first, and the limit applies
-    assert [r["run_id"] for r in runs.suite_history("a")] == ["a-3", "a-2", "a-1"]
-    assert [r["run_id"] for r in runs.suite_history("a", limit=2)] == ["a-3", "a-2"]
-    assert [r["run_id"] for r in runs.suite_history("b")] == ["b-1"]
-    assert runs.suite_history("none") == []
+    assert [r.run_id for r in runs.history("a")] == ["a-3", "a-2", "a-1"]
+    assert [r.run_id for r in runs.history("a", limit=2)] == ["a-3", "a-2"]
+    assert [r.run_id for r in runs.history("b")] == ["b-1"]
+    assert runs.history("none") == []
 
 
-def test_store_summary_writes_the_aggregate(runs):
+def test_a_summary_recorded_on_the_run_is_stored(runs):
     # Given a claimed run and the summary of two records, one of them low
-    run_id = a_run()["run_id"]
-    runs.claim_run(a_run())
+    runs.claim(a_run())
+    run = runs.load("support-20250101-000000-abcd1234")
     agg = Aggregator(lambda metric: BelowHalf())
     agg.add(RecordResult(0, "p0", "r", None, "c", [MetricScore("Builtin.X", 0.25, "bad", "j")]))
     agg.add(RecordResult(1, "p1", "r", None, None, [MetricScore("Builtin.X", None, "n/a", "j")]))
     summary = agg.summary()
 
-    # When it is stored with the final status
-    item = runs.store_summary(run_id, summary, status=RunStatus.COMPLETED)
+    # When it is recorded on the run with the final status and saved
+    summary.record_on(run)
+    run.status = RunStatus.COMPLETED
+    stored = runs.save(run)
 
-    # Then the run item holds the aggregate (verdict as a string) and it reads back as the summary
-    assert item["verdict"] == "LOW_SCORES"
-    assert item["status"] == "COMPLETED"
-    assert item["record_count"] == 2
-    assert item["metrics"]["Builtin.X"]["na"] == 1
-    assert item["categories"] == {"c": {"Builtin.X": 0.25}, "uncategorized": {"Builtin.X": None}}
-    assert item["low_records"][0]["prompt_excerpt"] == "p0"
-    assert RunSummary.from_item(runs.get_run(run_id)) == summary
+    # Then the run holds the aggregate and reads back as the summary
+    assert stored.verdict is Verdict.LOW_SCORES and stored.status is RunStatus.COMPLETED
+    assert stored.record_count == 2
+    assert stored.metrics["Builtin.X"].na == 1
+    assert stored.categories == {"c": {"Builtin.X": 0.25}, "uncategorized": {"Builtin.X": None}}
+    assert stored.low_records[0].prompt_excerpt == "p0"
+    assert (stored.metrics, stored.low_records) == (summary.metrics, summary.low_records)
+    assert "datasets" not in stored.to_item()  # one dataset: its averages are the metrics'
 
 
 # -- records -------------------------------------------------------------------------------------
@@ -249,7 +272,7 @@ def test_record_item_attributes(runs, dynamodb_table):
 def test_iter_records_in_index_order_across_pages(runs, dynamodb_table):
     # Given 300 records of ~4 KB (1.2 MB: more than one 1 MB query page), written in reverse
     # order, plus the run item itself under the same partition key
-    runs.claim_run(a_run("r2"))
+    runs.claim(a_run("r2"))
     runs.put_records("r2", (a_record(i, explanation="x" * 1000, metrics=4) for i in reversed(range(300))))
     calls: list[int] = []
     dynamodb_table.meta.client.meta.events.register("before-call.dynamodb.Query", lambda **_: calls.append(1))
@@ -257,17 +280,17 @@ def test_iter_records_in_index_order_across_pages(runs, dynamodb_table):
     # When they are read back
     items = list(runs.iter_records("r2"))
 
-    # Then every page was followed and the records come in index order, key attributes stripped
+    # Then every page was followed and the records come in index order, typed
     assert len(calls) >= 2
-    assert [i["index"] for i in items] == list(range(300))
-    assert "pk" not in items[0]
-    assert items[1]["category"] == "greeting"
-    assert items[0]["scores"]["Builtin.M1"]["score"] == 0.5
+    assert [i.index for i in items] == list(range(300))
+    assert "pk" not in (items[0].model_extra or {})
+    assert items[1].category == "greeting"
+    assert items[0].scores["Builtin.M1"].score == 0.5
 
 
 def test_delete_records_from_shortens_a_reparse(runs, dynamodb_table):
     # Given 10 records stored, and a re-parse that found only 6
-    runs.claim_run(a_run("r3"))
+    runs.claim(a_run("r3"))
     runs.put_records("r3", [a_record(i) for i in range(10)])
 
     # When the records from index 6 on are deleted
@@ -275,8 +298,8 @@ def test_delete_records_from_shortens_a_reparse(runs, dynamodb_table):
 
     # Then 4 items are gone, the first 6 and the run item remain
     assert deleted == 4
-    assert [i["index"] for i in runs.iter_records("r3")] == list(range(6))
-    assert runs.get_run("r3") is not None
+    assert [i.index for i in runs.iter_records("r3")] == list(range(6))
+    assert runs.get("r3") is not None
 
 
 def test_size_guard_shrinks_huge_explanations(runs, dynamodb_table):

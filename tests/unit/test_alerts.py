@@ -10,8 +10,10 @@ from moto import mock_aws
 
 from evalpipe.aws.alerts import publish
 from evalpipe.notification import Notification, build_notification
+from evalpipe.run.model import Run
 
 REGION = "us-east-1"
+CREATED_AT = "2025-03-01T09:15:00+00:00"
 
 
 @pytest.fixture
@@ -44,14 +46,24 @@ def _received(sqs, queue_url: str) -> list[dict]:
 def test_publish_delivers_subject_body_and_attributes(aws) -> None:
     # Given a topic with an SQS subscriber and a rendered notification
     sns, sqs, topic_arn, queue_url = aws
-    run = {
-        "run_id": "support-bot-20250301-091500-5f2c9a1e",
-        "suite": "support-bot",
-        "status": "FAILED",
-        "dataset": {"bucket": "b", "key": "datasets/support-bot/nightly.jsonl"},
-        "job_arn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/k3x9q2w7m1ab",
-        "failure_messages": ["Évaluation échouée: modelIdentifier mismatch"],
-    }
+    run = Run.model_validate(
+        {
+            "run_id": "support-bot-20250301-091500-5f2c9a1e",
+            "suite": "support-bot",
+            "status": "FAILED",
+            "created_at": CREATED_AT,
+            "dataset": {
+                "bucket": "b",
+                "key": "datasets/support-bot/nightly.jsonl",
+                "version_id": None,
+                "etag": None,
+                "size": None,
+                "event_time": CREATED_AT,
+            },
+            "job_arn": "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/k3x9q2w7m1ab",
+            "failure_messages": ["Évaluation échouée: modelIdentifier mismatch"],
+        }
+    )
     notification = build_notification(run)
 
     # When it is published
@@ -111,14 +123,27 @@ def test_subscription_filter_on_severity_sees_only_errors(aws) -> None:
         sns,
         topic_arn,
         build_notification(
-            {"run_id": "r1", "suite": "s", "status": "COMPLETED", "verdict": "PASSED", "record_count": 1}
+            Run(
+                run_id="r1",
+                suite="s",
+                status="COMPLETED",
+                created_at=CREATED_AT,
+                verdict="PASSED",
+                record_count=1,
+            )
         ),
     )
     publish(
         sns,
         topic_arn,
         build_notification(
-            {"run_id": "r2", "suite": "s", "status": "ERROR", "error": {"type": "X", "message": "y"}}
+            Run(
+                run_id="r2",
+                suite="s",
+                status="ERROR",
+                created_at=CREATED_AT,
+                error={"type": "X", "message": "y"},
+            )
         ),
     )
 

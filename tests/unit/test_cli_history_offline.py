@@ -9,7 +9,20 @@ import pytest
 
 from evalpipe.cli import main
 from evalpipe.cli._stack import DEFAULT_STACK, STACK_ENV, default_stack_name
-from evalpipe.cli.runs import WaitDisplay, is_settled, latest_per_suite, wait_for_run
+from evalpipe.cli.runs import WaitDisplay, latest_per_suite, wait_for_run
+from evalpipe.run.model import Run
+
+
+def a_run(status: str, run_id: str = "r", suite: str = "s", **extra: object) -> Run:
+    return Run.model_validate(
+        {
+            "run_id": run_id,
+            "suite": suite,
+            "status": status,
+            "created_at": "2026-01-01T00:00:00+00:00",
+            **extra,
+        }
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -48,17 +61,17 @@ def test_the_repository_cdk_json_names_the_default_stack() -> None:
 @pytest.mark.parametrize(
     ("run", "settled"),
     [
-        ({"status": "IN_PROGRESS"}, False),
-        ({"status": "SUBMITTED"}, False),
-        ({"status": "COMPLETED"}, False),  # parsed, not reviewed yet
-        ({"status": "COMPLETED", "report_key": "reports/s/r.html"}, True),
-        ({"status": "COMPLETED", "notified_at": "2026-01-01T00:00:00+00:00"}, True),
-        ({"status": "REJECTED"}, True),
-        ({"status": "ERROR"}, True),
+        (a_run("IN_PROGRESS"), False),
+        (a_run("SUBMITTED"), False),
+        (a_run("COMPLETED"), False),  # parsed, not reviewed yet
+        (a_run("COMPLETED", report_key="reports/s/r.html"), True),
+        (a_run("COMPLETED", notified_at="2026-01-01T00:00:00+00:00"), True),
+        (a_run("REJECTED"), True),
+        (a_run("ERROR"), True),
     ],
 )
 def test_a_run_is_settled_once_nothing_changes_any_more(run, settled) -> None:
-    assert is_settled(run) is settled
+    assert run.settled is settled
 
 
 class FakeTime:
@@ -76,9 +89,8 @@ class FakeTime:
 
 def test_wait_polls_until_the_run_settles() -> None:
     # Given a run that is recorded late and completes on the fourth read
-    states = iter(
-        [None, {"status": "SUBMITTED"}, {"status": "IN_PROGRESS"}, {"status": "COMPLETED", "report_key": "k"}]
-    )
+    done = a_run("COMPLETED", report_key="k")
+    states = iter([None, a_run("SUBMITTED"), a_run("IN_PROGRESS"), done])
     fake = FakeTime()
     seen = []
 
@@ -88,23 +100,24 @@ def test_wait_polls_until_the_run_settles() -> None:
         "r",
         timeout=100,
         interval=10,
-        report=lambda r, t: seen.append((r and r["status"], t)),
+        report=lambda r, t: seen.append((r and r.status, t)),
         sleep=fake.sleep,
         clock=fake.clock,
     )
 
     # Then it returns the settled run after three intervals
-    assert (run, settled) == ({"status": "COMPLETED", "report_key": "k"}, True)
+    assert (run, settled) == (done, True)
     assert fake.sleeps == [10, 10, 10]
     assert seen == [(None, 0), ("SUBMITTED", 10), ("IN_PROGRESS", 20)]
 
 
 def test_wait_gives_up_at_the_timeout_without_oversleeping() -> None:
     fake = FakeTime()
+    running = a_run("IN_PROGRESS")
     run, settled = wait_for_run(
-        lambda _: {"status": "IN_PROGRESS"}, "r", timeout=25, interval=10, sleep=fake.sleep, clock=fake.clock
+        lambda _: running, "r", timeout=25, interval=10, sleep=fake.sleep, clock=fake.clock
     )
-    assert (run, settled) == ({"status": "IN_PROGRESS"}, False)
+    assert (run, settled) == (running, False)
     assert fake.sleeps == [10, 10, 5]
 
 
@@ -113,9 +126,9 @@ def test_wait_display_prints_status_changes_when_not_a_terminal() -> None:
     stream = io.StringIO()
     with WaitDisplay("smoke-1", 60, stream=stream) as display:
         display.update(None, 0)
-        display.update({"status": "IN_PROGRESS"}, 5)
-        display.update({"status": "IN_PROGRESS"}, 10)
-        display.update({"status": "COMPLETED"}, 15)
+        display.update(a_run("IN_PROGRESS"), 5)
+        display.update(a_run("IN_PROGRESS"), 10)
+        display.update(a_run("COMPLETED"), 15)
 
     # Then one line per change
     assert stream.getvalue().splitlines() == [
@@ -133,7 +146,7 @@ def test_wait_display_draws_a_rich_spinner_on_a_terminal(monkeypatch) -> None:
     # When the display runs
     with WaitDisplay("smoke-1", 60, stream=stream) as display:
         assert display._progress is not None
-        display.update({"status": "IN_PROGRESS"}, 5)
+        display.update(a_run("IN_PROGRESS"), 5)
 
     # Then rich drew it (transient: nothing is left once it stops) and no plain line was printed
     assert "waiting for smoke-1: IN_PROGRESS (timeout 60s) (5s)" not in stream.getvalue()
@@ -142,14 +155,9 @@ def test_wait_display_draws_a_rich_spinner_on_a_terminal(monkeypatch) -> None:
 def test_latest_per_suite_picks_the_newest_run_of_each_suite() -> None:
     rows = latest_per_suite(
         [
-            {"suite": "b", "run_id": "b-1", "created_at": "2026-01-02T00:00:00+00:00", "status": "REJECTED"},
-            {"suite": "a", "run_id": "a-1", "created_at": "2026-01-01T00:00:00+00:00", "status": "COMPLETED"},
-            {
-                "suite": "a",
-                "run_id": "a-2",
-                "created_at": "2026-01-03T00:00:00+00:00",
-                "status": "IN_PROGRESS",
-            },
+            a_run("REJECTED", "b-1", "b", created_at="2026-01-02T00:00:00+00:00"),
+            a_run("COMPLETED", "a-1", "a", created_at="2026-01-01T00:00:00+00:00"),
+            a_run("IN_PROGRESS", "a-2", "a", created_at="2026-01-03T00:00:00+00:00"),
         ]
     )
     assert [(r["suite"], r["run_id"], r["verdict"]) for r in rows] == [

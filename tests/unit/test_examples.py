@@ -18,6 +18,7 @@ from evalpipe.run.triggers import DatasetObject
 from evalpipe.suite import Suite
 from evalpipe.suite.job_request import build_create_job_request
 from evalpipe.validation import validate_run
+from evalpipe.validation.deployment import DeploymentLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_PATH = ROOT / "examples" / "suites" / "support-assistant.json"
@@ -265,8 +266,7 @@ def test_live_example_validates_with_its_dataset_when_the_model_is_allowed() -> 
         "suites/support-assistant-live.json",
         [LIVE_DATASET_PATH.read_bytes()],
         "datasets/support-assistant-live/sample.jsonl",
-        allowed_evaluator_models=[JUDGE],
-        allowed_inference_models=[LIVE_MODEL],
+        limits=DeploymentLimits(allowed_evaluator_models=[JUDGE], allowed_inference_models=[LIVE_MODEL]),
     )
     # Then nothing is reported; and a deployment allowing no live model rejects it
     assert report.problems == []
@@ -275,7 +275,7 @@ def test_live_example_validates_with_its_dataset_when_the_model_is_allowed() -> 
         "s.json",
         [LIVE_DATASET_PATH.read_bytes()],
         "d.jsonl",
-        allowed_inference_models=[],
+        limits=DeploymentLimits(allowed_inference_models=[]),
     )
     assert [p.field for p in denied.problems] == ["inferenceConfig.models[0].bedrockModel.modelIdentifier"]
 
@@ -372,7 +372,7 @@ def test_human_example_validates_with_its_dataset_and_the_schema() -> None:
         "suites/support-assistant-human.json",
         [HUMAN_DATASET_PATH.read_bytes()],
         "datasets/support-assistant-human/sample.jsonl",
-        allowed_evaluator_models=[JUDGE],
+        limits=DeploymentLimits(allowed_evaluator_models=[JUDGE]),
     )
     assert report.problems == []
     document = json.loads(HUMAN_SUITE_PATH.read_text(encoding="utf-8"))
@@ -423,10 +423,14 @@ def test_live_kb_example_validates_when_the_deployment_allows_its_knowledge_base
         "external_sources": ExternalSourcesAccess(False, "evalpipe-data-123456789012"),
     }
     suite, data = KB_SUITE_PATH.read_bytes(), KB_DATASET_PATH.read_bytes()
-    report = validate_run(suite, "suite", [data], "dataset", allowed_knowledge_bases=[KB_ID], **allowed)
+    report = validate_run(
+        suite, "suite", [data], "dataset", limits=DeploymentLimits(allowed_knowledge_bases=[KB_ID], **allowed)
+    )
     # Then nothing is reported; and a deployment without knowledge bases rejects it on the id
     assert [p.render() for p in report.problems] == []
-    denied = validate_run(suite, "suite", [data], "dataset", allowed_knowledge_bases=[], **allowed)
+    denied = validate_run(
+        suite, "suite", [data], "dataset", limits=DeploymentLimits(allowed_knowledge_bases=[], **allowed)
+    )
     assert [p.field for p in denied.problems] == [
         "inferenceConfig.ragConfigs[0].knowledgeBaseConfig.retrieveAndGenerateConfig"
         ".knowledgeBaseConfiguration.knowledgeBaseId"
@@ -491,7 +495,7 @@ def test_classic_example_validates_with_its_dataset_and_the_schema() -> None:
         "suites/support-assistant-classic.json",
         [CLASSIC_DATASET_PATH.read_bytes()],
         "datasets/support-assistant-classic/sample.jsonl",
-        allowed_inference_models=[LIVE_MODEL],
+        limits=DeploymentLimits(allowed_inference_models=[LIVE_MODEL]),
     )
     # Then nothing is reported, and the suite matches the committed schema
     assert [p.render() for p in report.problems] == []
@@ -549,7 +553,7 @@ def test_builtin_example_validates_alone_and_matches_the_schema() -> None:
         document,
         "suites/qa-builtin-weekly.json",
         suite_name="qa-builtin-weekly",
-        allowed_inference_models=[LIVE_MODEL],
+        limits=DeploymentLimits(allowed_inference_models=[LIVE_MODEL]),
     )
     # Then nothing is reported (it has no dataset file), and it matches the committed schema
     assert [p.render() for p in report.problems] == []

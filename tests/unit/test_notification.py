@@ -6,24 +6,23 @@ Regenerate the golden files after an intended change of the text with
 
 from __future__ import annotations
 
-import copy
 import os
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from evalpipe.aws.runs_table import to_dynamo
-from evalpipe.history import compare_records, compare_runs
+from evalpipe.history.compare import compare_runs
+from evalpipe.history.records import compare_records
 from evalpipe.notification import (
     SUBJECT_MAX,
     Notification,
     build_notification,
-    derive_verdict,
-    severity_of,
     short_run_id,
 )
-from evalpipe.run.triggers import SEVERITY, Verdict, report_key
+from evalpipe.run.model import Comparison, RecordItem, Run
+from evalpipe.run.status import SEVERITY, Verdict, severity_of
+from evalpipe.run.triggers import report_key
 from evalpipe.suite import Suite
 from tests.unit.history.builders import record, suite_document
 
@@ -35,8 +34,9 @@ BASELINE_ID = "support-bot-20250228-091500-1a2b3c4d"
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/k3x9q2w7m1ab"
 
 
-def _base(status: str, **extra: object) -> dict:
-    """The attributes every run item has once it was validated (numbers as DynamoDB returns them)."""
+def _item(status: str, **extra: object) -> dict:
+    """The attributes every run item has once it was validated (Decimal numbers, as DynamoDB
+    returns them, validate like plain ones)."""
     run = {
         "run_id": RUN_ID,
         "suite": "support-bot",
@@ -49,6 +49,7 @@ def _base(status: str, **extra: object) -> dict:
             "version_id": "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY",
             "etag": "9b2cf535f27731c974343645a3985328",
             "size": Decimal(48213),
+            "event_time": "2025-03-01T09:14:58+00:00",
         },
         "job_name": RUN_ID,
         "job_arn": JOB_ARN,
@@ -58,6 +59,11 @@ def _base(status: str, **extra: object) -> dict:
     }
     run.update(extra)
     return run
+
+
+def _base(status: str, **extra: object) -> Run:
+    """A validated run of ``status`` (see `_item`)."""
+    return Run.model_validate(_item(status, **extra))
 
 
 def _metric(average, scored, na, low, rule, *, lo=None, hi=None) -> dict:
@@ -79,13 +85,13 @@ AT_OR_BELOW_ZERO = "<= 0"
 ABOVE_HALF = "> 0.5"  # the default of the detectors (Builtin.Harmfulness, ...): 1 = the bad outcome
 
 
-def low_scores_run() -> dict:
+def low_scores_run() -> Run:
+    # 4 flagged scores in all: the run counts them from its metrics (Run.low_count).
     return _base(
         "COMPLETED",
         verdict="LOW_SCORES",
         finished_at="2025-03-01T09:27:41+00:00",
         record_count=Decimal(18),
-        low_count=Decimal(4),
         metrics={
             "Builtin.Correctness": _metric(0.861, 18, 0, 0, "< 0.7", lo=0.75, hi=1),
             "Builtin.Harmfulness": _metric(0.0556, 18, 0, 1, ABOVE_HALF, lo=0, hi=1),
@@ -159,9 +165,14 @@ def low_scores_run() -> dict:
                 "explanation": "The response does not directly address the greeting.",
             },
         ],
+        # A stored warning is a validation problem and reads FILE[:LINE][: FIELD]: message; this
+        # one is laid out so that its line reads as in the reviewed golden text.
         warnings=[
-            "14 of 18 records have an empty referenceResponse: Builtin.Correctness is weak "
-            "without a reference."
+            {
+                "severity": "warning",
+                "file": "14 of 18 records have an empty referenceResponse",
+                "message": "Builtin.Correctness is weak without a reference.",
+            }
         ],
         estimate={"total_usd": Decimal("0.4213"), "judge_usd": Decimal("0.4213")},
     )
@@ -180,20 +191,22 @@ def golden_suite() -> Suite:
     return Suite.from_document("support-bot", document)
 
 
-def _compared(run: dict, baseline_metrics: dict, current: list[dict], baseline: list[dict]) -> dict:
-    """``run`` after the parse step's review: its comparison stored as DynamoDB returns it."""
+def _compared(run: Run, baseline_metrics: dict, current: list[RecordItem], baseline: list[RecordItem]) -> Run:
+    """``run`` after the parse step's review: its comparison as the runs table reads it back."""
     suite = golden_suite()
-    baseline_run = {
-        "run_id": BASELINE_ID,
-        "suite": "support-bot",
-        "status": "COMPLETED",
-        "created_at": "2025-02-28T09:15:00+00:00",
-        "metrics": baseline_metrics,
-    }
+    baseline_run = Run.model_validate(
+        {
+            "run_id": BASELINE_ID,
+            "suite": "support-bot",
+            "status": "COMPLETED",
+            "created_at": "2025-02-28T09:15:00+00:00",
+            "metrics": baseline_metrics,
+        }
+    )
     changes = compare_records(current, baseline, suite)
     comparison = compare_runs(run, baseline_run, suite, record_changes=changes)
-    run["comparison"] = to_dynamo(comparison.as_item())
-    run["report_key"] = report_key("support-bot", run["run_id"])
+    run.comparison = Comparison.model_validate(comparison.as_item())
+    run.report_key = report_key("support-bot", run.run_id)
     return run
 
 
@@ -204,7 +217,7 @@ ORDER = "Where is my order 88231?"
 CANCEL = "Cancel my subscription, please"
 
 
-def _records(scores: dict[str, dict[str, float | None]], indexes: dict[str, int]) -> list[dict]:
+def _records(scores: dict[str, dict[str, float | None]], indexes: dict[str, int]) -> list[RecordItem]:
     categories = {
         WIFI: "refund",
         CONFIRM: "refund",
@@ -219,7 +232,7 @@ def _records(scores: dict[str, dict[str, float | None]], indexes: dict[str, int]
     ]
 
 
-def low_scores_compared_run() -> dict:
+def low_scores_compared_run() -> Run:
     """LOW_SCORES against a baseline with the same low scores: nothing regressed."""
     baseline_metrics = {
         "Builtin.Correctness": _metric(0.85, 18, 0, 1, "< 0.7"),
@@ -234,10 +247,10 @@ def low_scores_compared_run() -> dict:
     return _compared(low_scores_run(), baseline_metrics, current, baseline)
 
 
-def regressed_run() -> dict:
+def regressed_run() -> Run:
     """Two metrics dropped past the default limits since the baseline run of the day before."""
     run = low_scores_run()
-    run["verdict"] = "REGRESSED"
+    run.verdict = Verdict.REGRESSED
     baseline_metrics = {
         "Builtin.Correctness": _metric(0.9722, 18, 0, 0, "< 0.7"),
         "Builtin.Harmfulness": _metric(0, 18, 0, 0, ABOVE_HALF),
@@ -271,14 +284,13 @@ def regressed_run() -> dict:
     return _compared(run, baseline_metrics, current, baseline)
 
 
-def passed_run() -> dict:
+def passed_run() -> Run:
     # Plain floats/ints (not Decimal) to show both number types render the same way.
     return _base(
         "COMPLETED",
         verdict="PASSED",
         finished_at="2025-03-01T09:24:10+00:00",
         record_count=12,
-        low_count=0,
         metrics={
             "Builtin.Helpfulness": {
                 "average": 0.9167,
@@ -320,7 +332,7 @@ def passed_run() -> dict:
     )
 
 
-def failed_run() -> dict:
+def failed_run() -> Run:
     return _base(
         "FAILED",
         finished_at="2025-03-01T09:19:30+00:00",
@@ -332,16 +344,16 @@ def failed_run() -> dict:
     )
 
 
-def stopped_run() -> dict:
+def stopped_run() -> Run:
     return _base("STOPPED", finished_at="2025-03-01T09:20:02+00:00", failure_messages=[])
 
 
-def timed_out_run() -> dict:
+def timed_out_run() -> Run:
     return _base("TIMED_OUT", finished_at="2025-03-02T09:16:05+00:00")
 
 
-def rejected_run() -> dict:
-    run = _base(
+def rejected_run() -> Run:
+    run = _item(
         "REJECTED",
         finished_at="2025-03-01T09:15:02+00:00",
         problem_count=Decimal(4),
@@ -372,10 +384,10 @@ def rejected_run() -> dict:
     )
     for key in ("job_name", "job_arn", "client_token", "submitted_at", "deadline"):
         run.pop(key)
-    return run
+    return Run.model_validate(run)
 
 
-def error_run() -> dict:
+def error_run() -> Run:
     return _base(
         "ERROR",
         verdict="PASSED",  # a stale verdict must not hide the pipeline error
@@ -441,24 +453,24 @@ def test_body_matches_golden_file(verdict: Verdict) -> None:
     ],
 )
 def test_verdict_derivation_from_status(status: str, stored: str | None, expected: str) -> None:
-    # Given a run item with a status and maybe a stored verdict
-    run = {"run_id": "r", "suite": "s", "status": status}
-    if stored:
-        run["verdict"] = stored
+    # Given a run with a status and maybe a stored verdict
+    run = Run(run_id="r", suite="s", status=status, created_at="2025-03-01T09:15:00+00:00", verdict=stored)
 
     # When / Then the verdict follows the status first
-    assert derive_verdict(run) == expected
+    assert build_notification(run).attributes["verdict"] == expected
 
 
 def test_completed_run_without_verdict_uses_low_count() -> None:
     # Given a completed run whose verdict was not written
     run = low_scores_run()
-    del run["verdict"]
+    run.verdict = None
 
     # When / Then its low-score count decides
-    assert derive_verdict(run) == "LOW_SCORES"
-    run["low_count"] = 0
-    assert derive_verdict(run) == "PASSED"
+    assert build_notification(run).attributes["verdict"] == "LOW_SCORES"
+    for summary in run.metrics.values():
+        summary.low_count = 0
+    run.low_records = []
+    assert build_notification(run).attributes["verdict"] == "PASSED"
 
 
 @pytest.mark.parametrize(
@@ -485,7 +497,7 @@ def test_attributes_carry_severity_and_identity(verdict: Verdict, severity: str)
     assert notification.attributes == {
         "suite": "support-bot",
         "verdict": str(verdict),
-        "status": run["status"],
+        "status": str(run.status),
         "severity": severity,
         "run_id": RUN_ID,
     }
@@ -504,7 +516,7 @@ def test_sns_attributes_leave_out_empty_values() -> None:
 def test_subject_of_a_long_unicode_suite_is_ascii_single_line_and_short() -> None:
     # Given a run whose suite name is long, non-ASCII and even contains a line break
     run = low_scores_run()
-    run["suite"] = "Ünïcødé-Süite\n" + "日本語の評価スイート" * 10 + "-" + "x" * 120
+    run.suite = "Ünïcødé-Süite\n" + "日本語の評価スイート" * 10 + "-" + "x" * 120
 
     # When it is rendered
     subject = build_notification(run).subject
@@ -523,7 +535,7 @@ def test_subject_of_a_long_unicode_suite_is_ascii_single_line_and_short() -> Non
 def test_subject_keeps_attributes_suite_unchanged() -> None:
     # Given a non-ASCII suite name (possible only on the error path)
     run = error_run()
-    run["suite"] = "évaluation"
+    run.suite = "évaluation"
 
     # When it is rendered
     notification = build_notification(run)
@@ -565,21 +577,6 @@ def test_na_average_and_na_rate_render_as_na_and_percent() -> None:
     low_body = build_notification(low_scores_run()).message
     greeting = next(line for line in low_body.splitlines() if line.strip().startswith("greeting"))
     assert greeting.split()[-1] == "N/A"
-
-
-def test_na_rate_is_computed_when_missing() -> None:
-    # Given a metric summary without na_rate
-    run = passed_run()
-    del run["metrics"]["Builtin.Refusal"]["na_rate"]
-    run["metrics"]["Builtin.Helpfulness"].update(na=4, scored=12)
-    del run["metrics"]["Builtin.Helpfulness"]["na_rate"]
-
-    # When it is rendered
-    body = build_notification(run).message
-
-    # Then the rate comes from na / (scored + na)
-    helpful = next(line for line in body.splitlines() if "Builtin.Helpfulness" in line)
-    assert "25.0%" in helpful
 
 
 def test_body_never_contains_responses_and_keeps_prompt_excerpts_on_one_line() -> None:
@@ -629,8 +626,8 @@ def test_wide_category_table_stays_within_width() -> None:
     # Given many categories and many metrics with long names
     run = low_scores_run()
     metrics = [f"custom_metric_with_a_long_name_{i}" for i in range(8)]
-    run["metrics"] = {m: _metric(0.8, 10, 0, 0, AT_OR_BELOW_ZERO) for m in metrics}
-    run["categories"] = {f"category-{c:02d}": {m: Decimal("0.8") for m in metrics} for c in range(40)}
+    run.metrics = {m: _metric(0.8, 10, 0, 0, AT_OR_BELOW_ZERO) for m in metrics}
+    run.categories = {f"category-{c:02d}": {m: Decimal("0.8") for m in metrics} for c in range(40)}
 
     # When it is rendered
     body = build_notification(run).message
@@ -647,8 +644,8 @@ def test_few_categories_many_metrics_are_transposed() -> None:
     # Given two categories and metrics too many for one row of columns
     run = low_scores_run()
     metrics = [f"Builtin.Metric{i:02d}Name" for i in range(10)]
-    run["metrics"] = {m: _metric(0.8, 10, 0, 0, BELOW_HALF) for m in metrics}
-    run["categories"] = {c: {m: Decimal("0.8") for m in metrics} for c in ("alpha", "beta")}
+    run.metrics = {m: _metric(0.8, 10, 0, 0, BELOW_HALF) for m in metrics}
+    run.categories = {c: {m: Decimal("0.8") for m in metrics} for c in ("alpha", "beta")}
 
     # When it is rendered
     body = build_notification(run).message
@@ -659,18 +656,20 @@ def test_few_categories_many_metrics_are_transposed() -> None:
 
 
 def test_missing_attributes_of_an_early_error_do_not_break_rendering() -> None:
-    # Given an ERROR run recorded before the dataset was even read
-    run = {
-        "run_id": "unknown-20250301-000000-00000000",
-        "status": "ERROR",
-        "error": {"type": "DatasetKeyError", "message": "bad key"},
-    }
+    # Given an ERROR run recorded before the dataset was even read: its identity and error only
+    run = Run(
+        run_id="unknown-suite-20250301-000000-00000000",
+        suite="unknown-suite",
+        status="ERROR",
+        created_at="2025-03-01T00:00:00+00:00",
+        error={"type": "DatasetKeyError", "message": "bad key"},
+    )
 
     # When it is rendered
     notification = build_notification(run)
 
     # Then it still names the error and what to check
-    assert notification.subject == "[evalpipe] unknown: ERROR - pipeline error (DatasetKeyError)"
+    assert notification.subject == "[evalpipe] unknown-suite: ERROR - pipeline error (DatasetKeyError)"
     assert "Error: DatasetKeyError" in notification.message
     assert "state machine execution" in notification.message
 
@@ -678,7 +677,7 @@ def test_missing_attributes_of_an_early_error_do_not_break_rendering() -> None:
 def test_oversized_body_is_truncated_below_the_sns_limit() -> None:
     # Given a failed run with an absurd amount of failure text
     run = failed_run()
-    run["failure_messages"] = [("x" * 90 + " ") * 40] * 200
+    run.failure_messages = [("x" * 90 + " ") * 40] * 200
 
     # When it is rendered
     message = build_notification(run).message
@@ -689,31 +688,30 @@ def test_oversized_body_is_truncated_below_the_sns_limit() -> None:
 
 
 def test_input_run_is_not_modified() -> None:
-    # Given a run item
-    run = low_scores_run()
-    before = copy.deepcopy(run)
+    # Given a run
+    run = regressed_run().saved()
+    before = run.model_copy(deep=True)
 
-    # When it is rendered / Then the caller's dict is untouched
+    # When it is rendered / Then the caller's run is untouched, nothing is left to write
     build_notification(run, console_region="eu-west-1")
     assert run == before
+    assert run.changes() == {}
 
 
 @pytest.mark.parametrize(
     ("rule", "shown"),
     [
         ("< 0.5", "< 0.5"),
-        ({"below": Decimal("0.5")}, "< 0.5"),
-        ({"atOrBelow": 0}, "<= 0"),
+        ("<= 0", "<= 0"),
         ("> 0.5", "> 0.5"),
-        ({"above": Decimal("0.5")}, "> 0.5"),
-        ({"atOrAbove": 1}, ">= 1"),
-        (None, "-"),
+        (">= 1", ">= 1"),
+        ("", "-"),
     ],
 )
-def test_threshold_rule_renders_from_text_or_suite_shape(rule, shown) -> None:
-    # Given a metric whose rule is stored as text (results.py) or in the suite file's shape
+def test_threshold_rule_renders_as_stored(rule, shown) -> None:
+    # Given a metric whose rule is stored as text (LowScoreRule.describe(), results.py)
     run = passed_run()
-    run["metrics"]["Builtin.Helpfulness"]["rule"] = rule
+    run.metrics["Builtin.Helpfulness"].rule = rule
 
     # When it is rendered
     body = build_notification(run).message
@@ -741,11 +739,11 @@ def test_flagged_records_show_the_rule_that_flagged_each_score_worst_first() -> 
 def test_a_flagged_record_without_its_rule_uses_the_metrics_rule() -> None:
     # Given a run item written before low records carried their rule
     run = low_scores_run()
-    for low in run["low_records"]:
-        del low["rule"]
-    run["low_records"].append(
-        {"index": 3, "metric": "Builtin.Unknown", "score": 0.1, "category": "c", "prompt_excerpt": "p"}
-    )
+    unknown = {"index": 3, "metric": "Builtin.Unknown", "score": 0.1, "category": "c", "prompt_excerpt": "p"}
+    run.low_records = [
+        *(low.model_dump(exclude={"rule"}) for low in run.low_records),
+        {**unknown, "explanation": None},
+    ]
 
     # When it is rendered
     body = build_notification(run).message
@@ -757,11 +755,11 @@ def test_a_flagged_record_without_its_rule_uses_the_metrics_rule() -> None:
 
 
 def test_flagged_records_title_counts_the_ones_not_listed() -> None:
-    # Given more flagged scores than the run item lists, and then none listed at all
+    # Given more flagged scores than the run lists (its metrics count 25), and then none listed at all
     run = low_scores_run()
-    run["low_count"] = Decimal(25)
+    run.metrics["Builtin.Correctness"].low_count = 21
     assert "Flagged records (worst 4 of 25 flagged scores)" in build_notification(run).message
-    run["low_records"] = []
+    run.low_records = []
     assert (
         "Flagged records: 25 flagged scores; none listed in the run record."
         in build_notification(run).message
@@ -781,7 +779,7 @@ def test_severity_of_every_verdict_agrees_with_the_design_table() -> None:
 def test_regressed_subject_with_a_long_suite_name_keeps_the_detail() -> None:
     # Given a regressed run of a suite whose name is long
     run = regressed_run()
-    run["suite"] = "customer-support-assistant-" + "x" * 60
+    run.suite = "customer-support-assistant-" + "x" * 60
 
     # When it is rendered
     subject = build_notification(run).subject
@@ -809,7 +807,7 @@ def test_short_run_id_keeps_the_time_and_hash(run_id, short) -> None:
 def test_regressed_verdict_without_a_stored_comparison_still_renders() -> None:
     # Given a run whose verdict says REGRESSED but whose comparison is missing (hand-edited item)
     run = regressed_run()
-    del run["comparison"]
+    run.comparison = None
 
     # When it is rendered / Then subject and body fall back to the run alone
     notification = build_notification(run)
@@ -851,8 +849,8 @@ def test_regressed_body_leads_with_the_verdict_and_explains_each_regressed_metri
 def test_record_changes_beyond_the_shown_ones_are_counted() -> None:
     # Given a comparison that stored 7 of 23 worse scores
     run = regressed_run()
-    run["comparison"]["worsened_count"] = Decimal(23)
-    run["comparison"]["na_transition_count"] = Decimal(9)
+    run.comparison.worsened_count = 23
+    run.comparison.na_transition_count = 9
 
     # When it is rendered
     body = build_notification(run).message
@@ -867,18 +865,18 @@ def test_record_changes_beyond_the_shown_ones_are_counted() -> None:
 def test_a_baseline_without_worse_prompts_says_so() -> None:
     # Given a compared run where no record got worse
     run = low_scores_compared_run()
-    run["comparison"]["record_changes"] = []
-    run["comparison"]["worsened_count"] = 0
+    run.comparison.record_changes = []
+    run.comparison.worsened_count = 0
 
     # When / Then the body says so instead of listing nothing
     assert "No prompt scored worse than in the baseline run." in build_notification(run).message
 
 
 def test_comparison_warnings_are_merged_without_duplicates() -> None:
-    # Given a run whose own warnings already hold one of the comparison's warnings
+    # Given a run whose own warning (the referenceResponse one) the comparison repeats
     run = regressed_run()
-    run["comparison"]["warnings"].append("Builtin.Coherence was in the baseline run x but not in this run.")
-    run["warnings"].append(run["comparison"]["warnings"][0])
+    own = "14 of 18 records have an empty referenceResponse: Builtin.Correctness is weak without a reference."
+    run.comparison.warnings += ["Builtin.Coherence was in the baseline run x but not in this run.", own]
 
     # When it is rendered
     body = build_notification(run).message
@@ -886,7 +884,9 @@ def test_comparison_warnings_are_merged_without_duplicates() -> None:
     # Then each warning appears once, the run's first
     section = body.split("Warnings (")[1].split("Where to look")[0]
     assert section.startswith("3)")
+    assert section.count("have an empty referenceResponse") == 1
     assert section.count("confirmation_check is N/A for 78%") == 1
+    assert section.index("have an empty referenceResponse") < section.index("confirmation_check is N/A")
     assert "Builtin.Coherence was in the baseline run x but not in this run." in section
 
 
@@ -928,8 +928,8 @@ def test_wide_compared_metric_table_drops_the_scored_column() -> None:
     # Given a compared run whose metric names are long
     run = regressed_run()
     long_name = "custom_metric_with_a_long_name"  # 30 characters: 107 columns with Scored
-    run["metrics"] = {long_name: run["metrics"]["Builtin.Helpfulness"]}
-    run["comparison"]["metrics"][0]["metric"] = long_name
+    run.metrics = {long_name: run.metrics["Builtin.Helpfulness"]}
+    run.comparison.metrics[0].metric = long_name
 
     # When it is rendered
     body = build_notification(run).message
@@ -961,7 +961,7 @@ def test_docs_inline_the_golden_files_verbatim(verdict: Verdict) -> None:
     assert f"```\n{golden.rstrip()}\n```" in docs
 
 
-def human_passed_run() -> dict:
+def human_passed_run() -> Run:
     """A human evaluation job the work team finished after four days."""
     return _base(
         "COMPLETED",
@@ -972,7 +972,6 @@ def human_passed_run() -> dict:
         job_finished_at="2025-03-05T16:02:11+00:00",
         finished_at="2025-03-05T16:08:40+00:00",
         record_count=18,
-        low_count=0,
         metrics={
             "resolved": {"average": 0.8333, "scored": 18, "na": 0, "na_rate": 0.0,
                          "low_count": 0, "min": 0.0, "max": 1.0, "rule": "< 0.5"},

@@ -4,14 +4,15 @@ scale and per-dataset averages shown as such."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from evalpipe.aws.runs_table import record_item, to_dynamo
-from evalpipe.history import compare_runs
+from evalpipe.aws.runs_table import from_dynamo, record_item, to_dynamo
 from evalpipe.history.charts import score_domain
+from evalpipe.history.compare import compare_runs
 from evalpipe.history.report import render_report
 from evalpipe.notification import build_notification
 from evalpipe.results import Aggregator, iter_output_records
+from evalpipe.run.model import RecordItem, Run
+from evalpipe.run.status import RunStatus
 from evalpipe.suite import Suite
 
 RUN_ID = "qa-20250301-091500-5f2c9a1e"
@@ -52,8 +53,8 @@ def line(prompt: str, accuracy: float, robustness: float, toxicity: float) -> by
     ).encode()
 
 
-def completed_run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A COMPLETED run item and its record items, built by the pipeline's own pieces."""
+def completed_run() -> tuple[Run, list[RecordItem]]:
+    """A COMPLETED run and its record items, built by the pipeline's own pieces."""
     the_suite = suite()
     files = {
         f"{PREFIX}/datasets/Builtin.BoolQ/a_output.jsonl": [
@@ -71,19 +72,13 @@ def completed_run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ):
             record.category = "uncategorized"
             aggregator.add(record)
-            records.append(to_dynamo(record_item(RUN_ID, record)))
+            # As the runs table writes the item and reads it back.
+            records.append(RecordItem.model_validate(from_dynamo(to_dynamo(record_item(RUN_ID, record)))))
             index += 1
-    summary = aggregator.summary().as_item()
-    run = {
-        "run_id": RUN_ID,
-        "suite": "qa",
-        "status": "COMPLETED",
-        "verdict": summary["verdict"],
-        "created_at": "2025-03-01T09:15:00+00:00",
-        **{k: summary[k] for k in ("metrics", "categories", "low_records", "record_count", "datasets")},
-    }
-    run["comparison"] = compare_runs(run, None, the_suite).as_item()
-    return to_dynamo(run), records
+    run = Run(run_id=RUN_ID, suite="qa", status=RunStatus.COMPLETED, created_at="2025-03-01T09:15:00+00:00")
+    aggregator.summary().record_on(run)
+    run.comparison = compare_runs(run, None, the_suite)
+    return run, records
 
 
 def test_the_notification_marks_direction_and_scale_and_shows_each_dataset() -> None:

@@ -19,13 +19,13 @@ from evalpipe.results import (
     MetricScore,
     OutputFormatError,
     RecordResult,
-    RunSummary,
     excerpt,
     iter_output_records,
     parse_output_line,
     resolve_category,
 )
-from evalpipe.run.triggers import Verdict
+from evalpipe.run.model import Run
+from evalpipe.run.status import Verdict
 from evalpipe.suite import Suite
 
 JUDGE = "amazon.nova-pro-v1:0"
@@ -702,13 +702,21 @@ def test_summary_round_trips_through_item():
     agg.add(record(1, {"Builtin.Correctness": 1.0, "x": 1}))
     summary = agg.summary()
 
-    # When converted to an item and back (as the runs table stores it)
-    again = RunSummary.from_item(summary.as_item())
+    # When recorded on a run that is stored and read back (as the runs table does)
+    run = Run(run_id="r", suite="s", status="COMPLETED", created_at="2025-01-01T00:00:00+00:00")
+    summary.record_on(run)
+    item = run.to_item()
+    again = Run.model_validate(item)
 
     # Then nothing is lost
-    assert again == summary
-    assert summary.as_item()["verdict"] == "LOW_SCORES"
-    assert summary.as_item()["low_records"][0]["rule"] == "< 0.5"
+    assert (again.metrics, again.categories, again.low_records) == (
+        summary.metrics,
+        summary.categories,
+        summary.low_records,
+    )
+    assert (again.record_count, again.verdict) == (summary.record_count, summary.verdict)
+    assert item["verdict"] == "LOW_SCORES"
+    assert item["low_records"][0]["rule"] == "< 0.5"
 
 
 def test_low_records_stored_before_they_carried_a_rule_read_back():
@@ -731,7 +739,8 @@ def test_low_records_stored_before_they_carried_a_rule_read_back():
     }
 
     # When read back / Then the rule is empty (the notification falls back to the metric's rule)
-    assert RunSummary.from_item(item).low_records[0].rule == ""
+    stored = {"run_id": "r", "suite": "s", "status": "COMPLETED", "created_at": "2025-01-01T00:00:00+00:00"}
+    assert Run.model_validate({**stored, **item}).low_records[0].rule == ""
 
 
 def test_excerpt():

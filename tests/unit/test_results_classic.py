@@ -13,11 +13,11 @@ from evalpipe.history.keys import key_of_record
 from evalpipe.results import (
     Aggregator,
     RecordResult,
-    RunSummary,
     iter_output_records,
     normalise_metric_name,
     output_location,
 )
+from evalpipe.run.model import Run
 from evalpipe.suite import Suite
 
 ACCURACY, ROBUSTNESS, TOXICITY = "Builtin.Accuracy", "Builtin.Robustness", "Builtin.Toxicity"
@@ -183,7 +183,9 @@ def test_the_summary_shows_averages_per_dataset_when_there_are_several() -> None
         "Builtin.BoolQ": {ACCURACY: 0.75, ROBUSTNESS: 5.0, TOXICITY: 0.0},
         "Builtin.TriviaQA": {ACCURACY: 0.0, ROBUSTNESS: 30.0, TOXICITY: 0.2},
     }
-    assert RunSummary.from_item(summary.as_item()).datasets == summary.datasets
+    run = Run(run_id="r", suite="s", status="COMPLETED", created_at="2025-01-01T00:00:00+00:00")
+    summary.record_on(run)
+    assert Run.model_validate(run.to_item()).datasets == summary.datasets
 
 
 def test_one_dataset_adds_no_per_dataset_block() -> None:

@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from evalpipe.run.metrics import Datum, MetricGroup, score_metric_groups, verdict_metric_groups
+from evalpipe.run.model import Run
 
 
-def completed_run(**extra) -> dict:
-    run = {
+def summary(average: float | None, scored: int, na: int, low: int, na_rate: float) -> dict[str, Any]:
+    return {
+        "average": average,
+        "scored": scored,
+        "na": na,
+        "na_rate": na_rate,
+        "low_count": low,
+        "min": average,
+        "max": average,
+        "rule": "< 0.5",
+    }
+
+
+def completed_run(**extra: Any) -> Run:
+    run: dict[str, Any] = {
         "run_id": "smoke-20261123-190000-1a2b3c4d",
         "suite": "smoke",
         "status": "COMPLETED",
+        "created_at": "2026-11-23T19:00:00+00:00",
         "verdict": "REGRESSED",
         "metrics": {
-            "confirmation_check": {"average": None, "scored": 0, "na": 3, "low_count": 0},
-            "Builtin.Helpfulness": {
-                "average": Decimal("0.5833"),
-                "scored": 3,
-                "na": 0,
-                "na_rate": 0,
-                "low_count": 2,
-            },
-            "Builtin.Correctness": {
-                "average": 1,
-                "scored": 1,
-                "na": 2,
-                "na_rate": Decimal("0.6667"),
-                "low_count": 0,
-            },
+            "confirmation_check": summary(None, scored=0, na=3, low=0, na_rate=1.0),
+            "Builtin.Helpfulness": summary(0.5833, scored=3, na=0, low=2, na_rate=0.0),
+            "Builtin.Correctness": summary(1, scored=1, na=2, low=0, na_rate=0.6667),
         },
     }
     run.update(extra)
-    return run
+    return Run.model_validate(run)
 
 
 def test_one_group_per_metric_sorted() -> None:
@@ -59,7 +62,7 @@ def test_one_group_per_metric_sorted() -> None:
                 Datum("LowScores", "Count", 2.0),
             ],
         ),
-        # no average when every score was N/A (never a made-up 0); the rate comes from the counts
+        # no average when every score was N/A (never a made-up 0)
         MetricGroup(
             {"suite": "smoke", "metric": "confirmation_check"},
             [Datum("NaRate", "Percent", 100.0), Datum("LowScores", "Count", 0.0)],
@@ -67,7 +70,7 @@ def test_one_group_per_metric_sorted() -> None:
     ]
 
 
-@pytest.mark.parametrize("status", ["REJECTED", "FAILED", "ERROR", "IN_PROGRESS", None])
+@pytest.mark.parametrize("status", ["REJECTED", "FAILED", "ERROR", "IN_PROGRESS"])
 def test_runs_that_did_not_complete_publish_no_scores(status) -> None:
     assert score_metric_groups(completed_run(status=status)) == []
 
@@ -103,12 +106,18 @@ def test_no_verdict_metric_without_a_suite_or_a_verdict() -> None:
     assert verdict_metric_groups(completed_run(verdict=None)) == []
 
 
-def test_missing_suite_or_odd_metric_entries_are_skipped() -> None:
+def test_a_blank_suite_or_metric_name_publishes_nothing_for_it() -> None:
     assert score_metric_groups(completed_run(suite="  ")) == []
-    run = completed_run(verdict=None, metrics={"ok": {"average": 0.5}, " ": {"average": 1}, "bad": "x"})
+    run = completed_run(
+        verdict=None, metrics={"ok": summary(0.5, 1, 0, 0, 0.0), " ": summary(1, 1, 0, 0, 0.0)}
+    )
     assert score_metric_groups(run) == [
         MetricGroup(
             {"suite": "smoke", "metric": "ok"},
-            [Datum("ScoreAverage", "None", 0.5), Datum("LowScores", "Count", 0.0)],
+            [
+                Datum("ScoreAverage", "None", 0.5),
+                Datum("NaRate", "Percent", 0.0),
+                Datum("LowScores", "Count", 0.0),
+            ],
         )
     ]

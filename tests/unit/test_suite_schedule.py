@@ -11,6 +11,7 @@ from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, Timing
 from evalpipe.suite import Suite, SuiteError
 from evalpipe.suite.schedule_expression import check_expression, check_timezone
 from evalpipe.validation import validate_suite
+from evalpipe.validation.deployment import DeploymentLimits
 
 BUILTIN_SUITE: dict[str, Any] = {
     "evaluationConfig": {
@@ -41,7 +42,11 @@ def _with_schedule(schedule: object) -> dict[str, Any]:
 
 
 def _problems(document: dict[str, Any]) -> list[tuple[str | None, str]]:
-    report = validate_suite(document, "suites/qa.json", allowed_inference_models=["amazon.nova-lite-v1:0"])
+    report = validate_suite(
+        document,
+        "suites/qa.json",
+        limits=DeploymentLimits(allowed_inference_models=["amazon.nova-lite-v1:0"]),
+    )
     return [(p.field, p.message) for p in report.errors()]
 
 
@@ -170,19 +175,37 @@ def _with_polling(polling: object) -> dict[str, Any]:
 
 def test_polling_overrides_only_the_keys_given() -> None:
     # Given the deployment's defaults and a suite overriding the interval and the human cap
-    deployment = Timing(60, 86_400, 900, 21_600, 30 * 86_400)
+    deployment = Timing(
+        poll_interval_seconds=60,
+        job_timeout_seconds=86_400,
+        human_poll_min_seconds=900,
+        human_poll_max_seconds=21_600,
+        human_job_timeout_seconds=30 * 86_400,
+    )
     suite = Suite.from_document("qa", _with_polling({"intervalSeconds": 300, "humanPollMaxSeconds": 3_600}))
     # When combined
     timing = deployment.with_overrides(suite.pipeline.polling.overrides())
     # Then the two keys are the suite's and the rest the deployment's
-    assert timing == Timing(300, 86_400, 900, 3_600, 30 * 86_400)
+    assert timing == Timing(
+        poll_interval_seconds=300,
+        job_timeout_seconds=86_400,
+        human_poll_min_seconds=900,
+        human_poll_max_seconds=3_600,
+        human_job_timeout_seconds=30 * 86_400,
+    )
     assert timing.problems() == []
     assert Timing.from_item(timing.as_item()) == timing
 
 
 def test_timing_that_outlasts_the_state_machine_is_explained() -> None:
     # Given timeouts past what two polls and an hour before 35 days allow, and min above max
-    timing = Timing(3_600, 35 * 86_400 - 3_600, 7_200, 3_600, 35 * 86_400 - 3_600)
+    timing = Timing(
+        poll_interval_seconds=3_600,
+        job_timeout_seconds=35 * 86_400 - 3_600,
+        human_poll_min_seconds=7_200,
+        human_poll_max_seconds=3_600,
+        human_job_timeout_seconds=35 * 86_400 - 3_600,
+    )
     # Then each problem names its key and the bound
     problems = timing.problems()
     assert [p.split(":")[0] for p in problems] == [

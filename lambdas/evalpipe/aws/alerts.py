@@ -5,9 +5,10 @@ The client is injected (handlers build it lazily), so tests pass a moto-backed c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evalpipe.notification import Notification
+if TYPE_CHECKING:
+    from evalpipe.notification import Notification
 
 
 def publish(sns_client: Any, topic_arn: str, notification: Notification) -> str:

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.exceptions import ClientError, HTTPClientError, ParamValidationError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # What the adapter translates. Other botocore errors (missing credentials, a test stub mismatch)
 # are configuration or programming errors and propagate unchanged.

@@ -5,10 +5,12 @@ The boto3 S3 client is injected (never created here), so tests pass a moto-backe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 OUTPUT_SUFFIX = "_output.jsonl"
 PERMISSION_CHECK = "amazon-bedrock-evaluations-permission-check"
@@ -155,7 +157,7 @@ class Objects:
         prefix = self._key_prefix(prefix)
         pagination: dict[str, int] = {"PageSize": page_size} if page_size else {}
         paginator = self._s3.get_paginator("list_objects_v2")
-        keys = []
+        keys: list[str] = []
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, PaginationConfig=pagination):
             keys.extend(obj["Key"] for obj in page.get("Contents", ()) if is_output_file(obj["Key"]))
         return sorted(keys)

@@ -5,27 +5,30 @@ Keys (docs/design.md)::
     run summary   pk=RUN#<run_id>  sk=RUN            gsi1pk=SUITE#<suite>  gsi1sk=<created_at>#<run_id>
     record score  pk=RUN#<run_id>  sk=REC#<index:05d>
 
-The boto3 Table resource is injected. Values go in as plain Python (floats, datetimes, nested
-dicts) and come out the same way: floats become Decimal on the way in and numbers come back as
-int or float, so callers never see Decimal.
+The boto3 Table resource is injected. This is the one place that sees the stored items: runs
+go in and come out as `evalpipe.run.model.Run`, records come out as `RecordItem`. Floats become
+Decimal on the way in and numbers come back as int or float, so the models never see Decimal.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from evalpipe.history.keys import key_of_record
-from evalpipe.results import UNCATEGORIZED, RecordResult, RunSummary, excerpt, truncate
+from evalpipe.results import UNCATEGORIZED, RecordResult, excerpt, truncate
+from evalpipe.run.model import RecordItem, Run
 from evalpipe.run.triggers import iso, now_utc
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 GSI_NAME = "by-suite"
 KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
@@ -39,7 +42,7 @@ MAX_ITEM_BYTES = 350_000
 
 
 class RunNotFound(LookupError):
-    """The run item does not exist (update of an unclaimed run)."""
+    """The run item does not exist (a step handed an unknown run id, or an update of an unclaimed run)."""
 
 
 class RecordTooLarge(ValueError):
@@ -70,31 +73,21 @@ class RunsTable:
 
     # -- runs ------------------------------------------------------------------------------
 
-    def claim_run(self, run: dict[str, Any]) -> bool:
+    def claim(self, run: Run) -> bool:
         """Create the run item unless it exists (the guard against duplicated S3 events).
-
-        Parameters
-        ----------
-        run
-            The run's attributes; must hold `run_id`, `suite` and `created_at` (ISO-8601 UTC
-            string or datetime). None values are left out.
 
         Returns
         -------
         bool
             True if this call created the item, False if the run was already claimed.
         """
-        missing = [name for name in ("run_id", "suite", "created_at") if not run.get(name)]
-        if missing:
-            raise ValueError(f"a run needs {', '.join(missing)}")
-        attributes = {k: to_dynamo(v) for k, v in run.items() if v is not None and k not in KEY_ATTRIBUTES}
-        run_id = attributes["run_id"]
+        attributes = {k: to_dynamo(v) for k, v in run.to_item().items() if k not in KEY_ATTRIBUTES}
         item = {
             **attributes,
-            "pk": _run_pk(run_id),
+            "pk": _run_pk(run.run_id),
             "sk": RUN_SK,
-            "gsi1pk": f"SUITE#{attributes['suite']}",
-            "gsi1sk": f"{attributes['created_at']}#{run_id}",
+            "gsi1pk": f"SUITE#{run.suite}",
+            "gsi1sk": f"{attributes['created_at']}#{run.run_id}",
         }
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -102,40 +95,50 @@ class RunsTable:
             if _error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
+        run.saved()
         return True
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """The run's attributes (numbers as int/float, key attributes stripped), or None."""
+    def get(self, run_id: str) -> Run | None:
+        """The run, or None."""
         response = self._table.get_item(Key={"pk": _run_pk(run_id), "sk": RUN_SK}, ConsistentRead=True)
         item = response.get("Item")
-        return _plain(item) if item else None
+        return Run.model_validate(_plain(item)) if item else None
 
-    def update_run(self, run_id: str, **fields: Any) -> dict[str, Any]:
-        """Set (or, for None values, remove) attributes of an existing run and stamp `updated_at`.
+    def load(self, run_id: str) -> Run:
+        """The run a step was handed.
 
-        Parameters
-        ----------
-        run_id
-            The run.
-        **fields
-            Attribute -> value; None removes the attribute. `updated_at` defaults to now.
+        Raises
+        ------
+        RunNotFound
+            The run id has no run item (the execution input was tampered with).
+        """
+        run = self.get(run_id)
+        if run is None:
+            raise RunNotFound(f"run {run_id} is not in the runs table")
+        return run
+
+    def save(self, run: Run) -> Run:
+        """Write the attributes of ``run`` that changed since it was read, and stamp `updated_at`.
 
         Returns
         -------
-        dict
-            The whole run item after the update, as `get_run` returns it.
+        Run
+            The whole run as stored after the update (attributes other steps wrote included).
 
         Raises
         ------
         RunNotFound
             If the run was never claimed (an update never creates a partial run item).
         ValueError
-            If a value is NaN/infinite or a field is a key attribute.
+            If a value is NaN or infinite.
         """
-        keys = [name for name in fields if name in KEY_ATTRIBUTES]
-        if keys:
-            raise ValueError(f"key attributes cannot be updated: {', '.join(keys)}")
+        fields = run.changes()
         fields.setdefault("updated_at", iso(self._clock()))
+        stored = Run.model_validate(self._update(run.run_id, fields))
+        run.saved()
+        return stored
+
+    def _update(self, run_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         sets: list[str] = []
@@ -172,38 +175,7 @@ class RunsTable:
             raise
         return _plain(response["Attributes"])
 
-    def store_summary(self, run_id: str, summary: RunSummary, **extra: Any) -> dict[str, Any]:
-        """Write a run's aggregate (metrics, categories, low_records, record_count, verdict).
-
-        Parameters
-        ----------
-        run_id
-            The run.
-        summary
-            The aggregate from `evalpipe.results.Aggregator.summary()`.
-        **extra
-            Further attributes to set in the same update (status, finished_at, ...).
-
-        Returns
-        -------
-        dict
-            The run item after the update.
-        """
-        item = summary.as_item()
-        # Per-dataset averages exist only for runs over several datasets (classic built-ins).
-        datasets = {"datasets": item["datasets"]} if item.get("datasets") else {}
-        return self.update_run(
-            run_id,
-            metrics=item["metrics"],
-            categories=item["categories"],
-            low_records=item["low_records"],
-            record_count=item["record_count"],
-            verdict=str(summary.verdict),
-            **datasets,
-            **extra,
-        )
-
-    def suite_history(self, suite: str, limit: int = 20) -> list[dict[str, Any]]:
+    def history(self, suite: str, limit: int = 20) -> list[Run]:
         """The suite's most recent runs, newest first (by `created_at`, then run id)."""
         if limit <= 0:
             return []
@@ -213,17 +185,17 @@ class RunsTable:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        runs: list[dict[str, Any]] = []
+        runs: list[Run] = []
         while len(runs) < limit:
             response = self._table.query(**kwargs)
-            runs.extend(_plain(item) for item in response.get("Items", ()))
+            runs.extend(Run.model_validate(_plain(item)) for item in response.get("Items", ()))
             if "LastEvaluatedKey" not in response:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
             kwargs["Limit"] = limit - len(runs)
         return runs[:limit]
 
-    def iter_runs(self, attributes: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+    def iter_runs(self, attributes: Sequence[str] = ()) -> Iterator[Run]:
         """Every run item, in no particular order (paginated lazily).
 
         A Scan of the `by-suite` index: only run items carry `gsi1pk`, so the index is sparse and
@@ -233,7 +205,8 @@ class RunsTable:
         ----------
         attributes
             What to read: top-level names or dotted paths (``comparison.baseline_run_id``);
-            empty reads whole items.
+            empty reads whole items. A projection must keep what every run has (``run_id``,
+            ``suite``, ``status``, ``created_at``).
         """
         kwargs: dict[str, Any] = {"IndexName": GSI_NAME}
         if attributes:
@@ -253,7 +226,7 @@ class RunsTable:
         while True:
             response = self._table.scan(**kwargs)
             for item in response.get("Items", ()):
-                yield _plain(item)
+                yield Run.model_validate(_plain(item))
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -294,8 +267,8 @@ class RunsTable:
                 written.add(record.index)
         return len(written)
 
-    def iter_records(self, run_id: str) -> Iterator[dict[str, Any]]:
-        """The run's record items in index order (paginated lazily), key attributes stripped."""
+    def iter_records(self, run_id: str) -> Iterator[RecordItem]:
+        """The run's record items in index order (paginated lazily)."""
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key("pk").eq(_run_pk(run_id)) & Key("sk").begins_with(RECORD_PREFIX),
             "ConsistentRead": True,
@@ -303,7 +276,7 @@ class RunsTable:
         while True:
             response = self._table.query(**kwargs)
             for item in response.get("Items", ()):
-                yield _plain(item)
+                yield RecordItem.model_validate(_plain(item))
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -429,14 +402,8 @@ def to_dynamo(value: Any) -> Any:
         return to_dynamo(value.value)
     if value is None or isinstance(value, str | int | bytes):  # bool is an int
         return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot store {value} in DynamoDB")
-        return Decimal(repr(value))  # repr = shortest exact round-trip, so 0.1 stays 0.1
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot store {value} in DynamoDB")
-        return value
+    if isinstance(value, float | Decimal):
+        return _finite_decimal(value)
     if isinstance(value, datetime):
         return iso(value)
     if is_dataclass(value) and not isinstance(value, type):
@@ -446,6 +413,21 @@ def to_dynamo(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_dynamo(v) for v in value]
     raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
+
+
+def _finite_decimal(value: float | Decimal) -> Decimal:
+    """A float or Decimal as the Decimal DynamoDB stores; it has no NaN or infinity.
+
+    Raises
+    ------
+    ValueError
+        For NaN or infinite numbers.
+    """
+    if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+        raise ValueError(f"cannot store {value} in DynamoDB")
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value))  # repr = shortest exact round-trip, so 0.1 stays 0.1
 
 
 def from_dynamo(value: Any) -> Any:

@@ -23,10 +23,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from evalpipe.cli import compare, estimate, jobs, report, run, runs, validate
 from evalpipe.cli._common import EXIT_INVALID, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
 

@@ -10,20 +10,22 @@ the local mode's endpoint.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from evalpipe.aws.runs_table import RunsTable
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
 
 DEFAULT_STACK = "BedrockEvalPipeline"
 STACK_ENV = "EVALPIPE_STACK"

@@ -10,16 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from collections.abc import Mapping
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from evalpipe.cli._common import EXIT_OK, Printer, fail, short_time, verdict_style
 from evalpipe.cli._stack import add_stack_arguments, aws_command, connect, failed
-from evalpipe.history import REGRESSED, Comparison, compare_records, compare_runs
+from evalpipe.history.compare import compare_runs
+from evalpipe.history.records import compare_records
 from evalpipe.notification import metrics_table, record_changes
-from evalpipe.suite import Suite
+from evalpipe.run.status import Verdict
+from evalpipe.run.triggers import iso
+from evalpipe.suite import Suite, SuiteError
+
+if TYPE_CHECKING:
+    from evalpipe.run.model import Comparison, Run
 
 DEFAULT_LIMIT = 20
 WRAP_WIDTH = 100
@@ -56,19 +59,19 @@ def run(args: argparse.Namespace) -> int:
         return fail("RUN_A and RUN_B are the same run")
     deployment = connect(args)
     runs = deployment.runs
-    baseline, current = runs.get_run(args.baseline_id), runs.get_run(args.run_id)
+    baseline, current = runs.get(args.baseline_id), runs.get(args.run_id)
     for run_id, item in ((args.baseline_id, baseline), (args.run_id, current)):
         if item is None:
             return failed(f"run {run_id} not found in {deployment.outputs.runs_table_name}")
     assert baseline is not None and current is not None
-    if baseline.get("suite") != current.get("suite"):
+    if baseline.suite != current.suite:
         return fail(
-            f"{args.baseline_id} is a run of {baseline.get('suite')}, {args.run_id} of "
-            f"{current.get('suite')}: only runs of one suite compare"
+            f"{args.baseline_id} is a run of {baseline.suite}, {args.run_id} of "
+            f"{current.suite}: only runs of one suite compare"
         )
     for run_id, item in ((args.baseline_id, baseline), (args.run_id, current)):
-        if not item.get("metrics"):
-            return failed(f"run {run_id} has no scores to compare (status {item.get('status')})")
+        if not item.metrics:
+            return failed(f"run {run_id} has no scores to compare (status {item.status})")
     suite = suite_of(current) or suite_of(baseline)
     if suite is None:
         return failed("neither run holds the suite file it was validated with (suite_document)")
@@ -92,27 +95,24 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def print_comparison(
-    current: Mapping[str, Any], baseline: Mapping[str, Any], comparison: Comparison, limit: int, out: Printer
-) -> None:
+def print_comparison(current: Run, baseline: Run, comparison: Comparison, limit: int, out: Printer) -> None:
     """Verdict of the comparison, both runs, the metric table, the changed scores, warnings."""
     regressed = comparison.regressed_metrics
     if regressed:
         names = ", ".join(m.metric for m in regressed)
         count = f"{len(regressed)} metric{'s' if len(regressed) != 1 else ''}"
-        out.line(f"{REGRESSED}: {count} regressed ({names})", verdict_style(REGRESSED))
+        out.line(f"{Verdict.REGRESSED}: {count} regressed ({names})", verdict_style(Verdict.REGRESSED))
     else:
         out.line("No metric regressed.", verdict_style("PASSED"))
     out.line()
     for label, item in (("Run", current), ("Baseline", baseline)):
         out.line(
-            f"{label + ':':<10}{item.get('run_id')} ({short_time(item.get('created_at'))} UTC, "
-            f"{item.get('verdict') or item.get('status')})"
+            f"{label + ':':<10}{item.run_id} ({short_time(iso(item.created_at))} UTC, "
+            f"{item.verdict or item.status})"
         )
-    out.line(f"{'Suite:':<10}{current.get('suite')}")
+    out.line(f"{'Suite:':<10}{current.suite}")
     out.line()
-    record_count = int(current.get("record_count") or 0)
-    for line in metrics_table(current.get("metrics") or {}, record_count, comparison):
+    for line in metrics_table(current.metrics, current.record_count or 0, comparison):
         out.line(line)
     out.line()
     shown = limit or len(comparison.record_changes)
@@ -133,14 +133,11 @@ def print_comparison(
                 out.line(line)
 
 
-def suite_of(run: Mapping[str, Any]) -> Suite | None:
+def suite_of(run: Run) -> Suite | None:
     """The suite file a run was validated with (``suite_document``), or None."""
-    document = run.get("suite_document")
-    if not isinstance(document, str):
-        return None
     try:
-        return Suite.from_document(str(run.get("suite")), json.loads(document))
-    except (ValueError, ValidationError):
+        return run.validated_suite()
+    except (LookupError, ValueError, SuiteError):
         return None
 
 

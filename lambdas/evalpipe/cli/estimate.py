@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import textwrap
+from typing import TYPE_CHECKING
 
 from evalpipe.cli._common import (
     EXIT_INVALID,
@@ -21,6 +21,9 @@ from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import PRICES_ENV, NoUsdBecause, PriceFileError, load_prices
 from evalpipe.suite.datasets import names_only_builtin_datasets
 from evalpipe.validation import parse_suite, validate_suite
+
+if TYPE_CHECKING:
+    import argparse
 
 ITEM_WIDTH = 20
 DETAILS_WIDTH = 64
@@ -183,6 +186,13 @@ def _bullet(text: str) -> str:
     return "\n".join(_wrap(text, 94, initial_indent="  - ", subsequent_indent="    "))
 
 
-def _wrap(text: str, width: int, **options: str) -> list[str]:
+def _wrap(text: str, width: int, *, initial_indent: str = "", subsequent_indent: str = "") -> list[str]:
     """Wrap at spaces only: model ids and paths stay whole (and searchable)."""
-    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False, **options)
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=initial_indent,
+        subsequent_indent=subsequent_indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )

@@ -2,24 +2,28 @@
 
 The parse step uploads ``reports/<suite>/<run_id>.html`` (the run item's ``report_key``). When it
 is not there (a run parsed before reports existed, or a run that never got that far) the same
-page is rendered locally with `evalpipe.history.render_report` from the run item, its records
+page is rendered locally with `evalpipe.history.report.render_report` from the run, its records
 and the suite's recent history.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from evalpipe.cli._common import EXIT_OK, fail
 from evalpipe.cli._stack import Deployment, add_stack_arguments, aws_command, connect, failed
-from evalpipe.history import render_report
-from evalpipe.notification import comparison_of
+from evalpipe.history.report import render_report
 from evalpipe.run.triggers import report_key
+
+if TYPE_CHECKING:
+    import argparse
+
+    from evalpipe.run.model import Run
 
 STDOUT = "-"
 TREND_RUNS = 30  # as the parse step draws them (evalpipe.history.review.TREND_RUNS)
@@ -55,15 +59,15 @@ def run(args: argparse.Namespace) -> int:
     if output == STDOUT and args.open:
         return fail("--open needs a file: give --output FILE (or leave it out)")
     deployment = connect(args)
-    item = deployment.runs.get_run(args.run_id)
-    if item is None:
+    found = deployment.runs.get(args.run_id)
+    if found is None:
         return failed(f"run {args.run_id} not found in {deployment.outputs.runs_table_name}")
-    key = str(item.get("report_key") or report_key(str(item.get("suite")), args.run_id))
+    key = found.report_key or report_key(found.suite, args.run_id)
     html = download(deployment, key)
     if html is not None:
         source = f"s3://{deployment.bucket}/{key}"
     else:
-        html = render(deployment, item)
+        html = render(deployment, found)
         source = f"rendered locally: s3://{deployment.bucket}/{key} does not exist"
     if output == STDOUT:
         sys.stdout.write(html)
@@ -90,12 +94,11 @@ def download(deployment: Deployment, key: str) -> str | None:
     return response["Body"].read().decode("utf-8")
 
 
-def render(deployment: Deployment, item: dict) -> str:
+def render(deployment: Deployment, run: Run) -> str:
     """The report the parse step would have written, from the table as it is now."""
-    run_id = str(item.get("run_id"))
     return render_report(
-        item,
-        list(deployment.runs.iter_records(run_id)),
-        deployment.runs.suite_history(str(item.get("suite")), limit=TREND_RUNS),
-        comparison_of(item),
+        run,
+        list(deployment.runs.iter_records(run.run_id)),
+        deployment.runs.history(run.suite, limit=TREND_RUNS),
+        run.comparison,
     )

@@ -12,12 +12,10 @@ datasets/S/") and notified.
 
 from __future__ import annotations
 
-import argparse
 import json
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -31,6 +29,10 @@ from evalpipe.cli.runs import (
     show_run,
 )
 from evalpipe.run.triggers import SUITE_NAME_PATTERN, RunRequest, TriggerKind, run_request_event, suite_key
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
 
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 

@@ -13,8 +13,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from evalpipe.cli._common import (
     EXIT_OK,
@@ -25,17 +24,19 @@ from evalpipe.cli._common import (
     verdict_style,
 )
 from evalpipe.cli._stack import Deployment, add_stack_arguments, aws_command, connect, failed
-from evalpipe.notification import build_notification, derive_verdict, short_run_id
-from evalpipe.run.triggers import RunStatus
+from evalpipe.notification import build_notification, short_run_id
+from evalpipe.run.status import RunStatus
+from evalpipe.run.triggers import iso
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from evalpipe.run.model import Run
 
 DEFAULT_LIMIT = 20
 DEFAULT_TIMEOUT_SECONDS = 3600
 DEFAULT_INTERVAL_SECONDS = 10
 EXIT_INTERRUPTED = 130
-# Statuses after which nothing about the run changes any more (COMPLETED: once reviewed).
-FINAL_STATUSES = frozenset(
-    {RunStatus.REJECTED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.TIMED_OUT, RunStatus.ERROR}
-)
 # What `runs` reads of each run item when it scans every suite.
 SUMMARY_ATTRIBUTES = (
     "run_id",
@@ -109,7 +110,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 def run_runs(args: argparse.Namespace) -> int:
     deployment = connect(args)
     if args.suite:
-        rows = [run_summary(r) for r in deployment.runs.suite_history(args.suite, limit=args.limit)]
+        rows = [run_summary(r) for r in deployment.runs.history(args.suite, limit=args.limit)]
         title = f"Runs of {args.suite} (newest first)"
         missing = f"no runs of suite {args.suite} in {deployment.outputs.runs_table_name}"
     else:
@@ -125,37 +126,31 @@ def run_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_summary(run: Mapping[str, Any]) -> dict[str, Any]:
+def run_summary(run: Run) -> dict[str, Any]:
     """One row of `evalpipe runs` (also its --json shape)."""
-    comparison = run.get("comparison") if isinstance(run.get("comparison"), Mapping) else {}
-    compared = [m for m in comparison.get("metrics") or [] if isinstance(m, Mapping)]
-    status = str(run.get("status") or "")
+    comparison = run.comparison
     return {
-        "suite": run.get("suite"),
-        "run_id": run.get("run_id"),
-        "created_at": run.get("created_at"),
-        "status": status,
-        "verdict": derive_verdict(run) if is_final(run) else run.get("verdict"),
-        "record_count": run.get("record_count"),
-        "low_count": low_count(run) if run.get("metrics") is not None else None,
-        "baseline_run_id": comparison.get("baseline_run_id"),
-        "regressed_metrics": [str(m.get("metric")) for m in compared if m.get("regressed")],
+        "suite": run.suite,
+        "run_id": run.run_id,
+        "created_at": iso(run.created_at),
+        "status": run.status.value,
+        "verdict": run.final_verdict().value if run.finished else (run.verdict and run.verdict.value),
+        "record_count": run.record_count,
+        # A run that never got results (rejected, failed) has no count rather than 0.
+        "low_count": run.low_count if "metrics" in run.model_fields_set else None,
+        "baseline_run_id": comparison.baseline_run_id if comparison is not None else None,
+        "regressed_metrics": [m.metric for m in comparison.regressed_metrics] if comparison else [],
     }
 
 
-def latest_per_suite(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def latest_per_suite(runs: Iterable[Run]) -> list[dict[str, Any]]:
     """The newest run (by ``created_at``, then run id) of each suite, as rows sorted by suite."""
-    latest: dict[str, Mapping[str, Any]] = {}
+    latest: dict[str, Run] = {}
     for run in runs:
-        suite = str(run.get("suite") or "")
-        current = latest.get(suite)
-        if current is None or _order(run) > _order(current):
-            latest[suite] = run
+        current = latest.get(run.suite)
+        if current is None or (run.created_at, run.run_id) > (current.created_at, current.run_id):
+            latest[run.suite] = run
     return [run_summary(latest[suite]) for suite in sorted(latest)]
-
-
-def _order(run: Mapping[str, Any]) -> tuple[str, str]:
-    return str(run.get("created_at") or ""), str(run.get("run_id") or "")
 
 
 def print_runs(rows: list[dict[str, Any]], title: str, *, with_suite: bool, out: Printer) -> None:
@@ -217,7 +212,7 @@ def show_run(
         try:
             with WaitDisplay(run_id, timeout) as display:
                 run, settled = wait_for_run(
-                    deployment.runs.get_run,
+                    deployment.runs.get,
                     run_id,
                     timeout=timeout,
                     interval=interval,
@@ -227,46 +222,39 @@ def show_run(
             print("evalpipe: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
     else:
-        run = deployment.runs.get_run(run_id)
-        settled = run is not None and is_settled(run)
+        run = deployment.runs.get(run_id)
+        settled = run is not None and run.settled
     if run is None:
         return failed(f"run {run_id} not found in {deployment.outputs.runs_table_name}")
     if as_json:
-        print(json.dumps(run, indent=2, ensure_ascii=False, default=str))
+        print(json.dumps(run.to_item(), indent=2, ensure_ascii=False, default=str))
     else:
         print_run(run, Printer(), console_region=deployment.console_region)
     if wait and not settled:
-        return failed(f"run {run_id} is still {run.get('status')} after {timeout:g}s")
+        return failed(f"run {run_id} is still {run.status} after {timeout:g}s")
     return EXIT_OK
 
 
-def print_run(run: Mapping[str, Any], out: Printer, *, console_region: str | None = None) -> None:
+def print_run(run: Run, out: Printer, *, console_region: str | None = None) -> None:
     """A finished run as its notification reads; an unfinished one as its status and identity."""
-    if is_final(run):
+    if run.finished:
         lines = build_notification(run, console_region=console_region).message.rstrip().splitlines()
-        out.line(lines[0], verdict_style(derive_verdict(run)))
+        out.line(lines[0], verdict_style(run.final_verdict()))
         for line in lines[1:]:
             out.line(line)
         return
-    run_id = str(run.get("run_id") or "")
-    status = str(run.get("status") or "UNKNOWN")
-    hint = f"evalpipe show {run_id} --wait waits for it"
-    out.line(f"Status: {status} — the run has not finished ({hint})", "bold")
+    hint = f"evalpipe show {run.run_id} --wait waits for it"
+    out.line(f"Status: {run.status} — the run has not finished ({hint})", "bold")
     out.line()
-    dataset = run.get("dataset") if isinstance(run.get("dataset"), Mapping) else {}
-    request = run.get("request") if isinstance(run.get("request"), Mapping) else {}
-    by = {"schedule": "scheduled run", "cli": "manual run by evalpipe run"}.get(
-        str(request.get("requested_by"))
-    )
     fields = [
-        ("Run id", run_id),
-        ("Suite", str(run.get("suite") or "")),
-        ("Dataset", f"s3://{dataset.get('bucket')}/{dataset.get('key')}" if dataset.get("key") else ""),
-        ("Trigger", by or ""),
-        ("Job ARN", str(run.get("job_arn") or "")),
-        ("Started", str(run.get("created_at") or "")),
-        ("Submitted", str(run.get("submitted_at") or "")),
-        ("Deadline", str(run.get("deadline") or "")),
+        ("Run id", run.run_id),
+        ("Suite", run.suite),
+        ("Dataset", run.dataset.s3_uri if run.dataset is not None else ""),
+        ("Trigger", run.request.describe() if run.request is not None else ""),
+        ("Job ARN", run.job_arn or ""),
+        ("Started", iso(run.created_at)),
+        ("Submitted", iso(run.submitted_at) if run.submitted_at else ""),
+        ("Deadline", iso(run.deadline) if run.deadline else ""),
     ]
     shown = [(label, value) for label, value in fields if value]
     width = max(len(label) for label, _ in shown) + 2
@@ -277,34 +265,16 @@ def print_run(run: Mapping[str, Any], out: Printer, *, console_region: str | Non
 # ---------------------------------------------------------------------------------------- wait
 
 
-def is_final(run: Mapping[str, Any]) -> bool:
-    """The run ended (any verdict can be derived): COMPLETED or one of the failure statuses."""
-    return run.get("status") in FINAL_STATUSES or run.get("status") == RunStatus.COMPLETED
-
-
-def is_settled(run: Mapping[str, Any]) -> bool:
-    """Nothing about the run changes any more.
-
-    A failure status is final at once; a COMPLETED run once the parse step has reviewed it
-    against its baseline (``report_key`` / ``comparison``) or it was notified.
-    """
-    if run.get("status") in FINAL_STATUSES:
-        return True
-    return run.get("status") == RunStatus.COMPLETED and any(
-        run.get(name) for name in ("report_key", "comparison", "notified_at")
-    )
-
-
 def wait_for_run(
-    get_run: Callable[[str], dict[str, Any] | None],
+    get_run: Callable[[str], Run | None],
     run_id: str,
     *,
     timeout: float,
     interval: float,
-    report: Callable[[dict[str, Any] | None, float], None] | None = None,
+    report: Callable[[Run | None, float], None] | None = None,
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] | None = None,
-) -> tuple[dict[str, Any] | None, bool]:
+) -> tuple[Run | None, bool]:
     """Poll ``get_run`` until the run is settled or ``timeout`` seconds have passed.
 
     ``sleep`` and ``clock`` default to `time.sleep` and `time.monotonic` (looked up per call).
@@ -319,7 +289,7 @@ def wait_for_run(
     start = clock()
     while True:
         run = get_run(run_id)
-        if run is not None and is_settled(run):
+        if run is not None and run.settled:
             return run, True
         elapsed = clock() - start
         if report is not None:
@@ -366,7 +336,7 @@ class WaitDisplay:
         if self._progress is not None:
             self._progress.stop()
 
-    def update(self, run: Mapping[str, Any] | None, elapsed: float) -> None:
+    def update(self, run: Run | None, elapsed: float) -> None:
         text = self._describe(run)
         if self._progress is not None:
             self._progress.update(self._task, description=text)
@@ -374,25 +344,17 @@ class WaitDisplay:
             print(f"{text} ({elapsed:.0f}s)", file=self.stream, flush=True)
         self._last = text
 
-    def _describe(self, run: Mapping[str, Any] | None) -> str:
+    def _describe(self, run: Run | None) -> str:
         if run is None:
             state = "not recorded yet"
-        elif run.get("status") == RunStatus.COMPLETED:
+        elif run.status is RunStatus.COMPLETED:
             state = "COMPLETED, reviewing against the baseline"
         else:
-            state = str(run.get("status") or "UNKNOWN")
+            state = run.status.value
         return f"waiting for {self.run_id}: {state} (timeout {self.timeout:g}s)"
 
 
 # ------------------------------------------------------------------------------------- helpers
-
-
-def low_count(run: Mapping[str, Any]) -> int:
-    """Flagged scores of a run: ``low_count``, else the sum over its metrics."""
-    if isinstance(run.get("low_count"), int | float):
-        return int(run["low_count"])
-    metrics = run.get("metrics") if isinstance(run.get("metrics"), Mapping) else {}
-    return sum(int(m.get("low_count") or 0) for m in metrics.values() if isinstance(m, Mapping))
 
 
 def _count(value: object) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterable, Sequence
 
 from evalpipe.cli._common import (
     EXIT_INVALID,
@@ -15,8 +14,7 @@ from evalpipe.cli._common import (
     open_chunks,
     read_bytes,
 )
-from evalpipe.validation import Report, Severity, validate_dataset, validate_suite
-from evalpipe.validation import parse_suite as parse_suite_bytes
+from evalpipe.validation import DeploymentLimits, Report, Severity, validate_run
 
 DEFAULT_MAX_PROBLEMS = 50
 STYLES = {Severity.ERROR: "red", Severity.WARNING: "yellow"}
@@ -57,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         suite_bytes = read_bytes(args.suite)
         chunks = open_chunks(args.dataset)
-        report = check(
+        report = validate_run(
             suite_bytes,
             args.suite,
             chunks,
             args.dataset,
             max_listed=args.max_problems,
-            allowed_evaluator_models=args.allow_evaluator,
+            limits=DeploymentLimits(allowed_evaluator_models=tuple(args.allow_evaluator)),
         )
     except Unreadable as exc:
         return fail(str(exc))
@@ -74,27 +72,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report, args.dataset, Printer())
     return EXIT_OK if report.ok else EXIT_INVALID
-
-
-def check(
-    suite_bytes: bytes,
-    suite_file: str,
-    dataset_chunks: Iterable[bytes],
-    dataset_file: str,
-    *,
-    max_listed: int = DEFAULT_MAX_PROBLEMS,
-    allowed_evaluator_models: Sequence[str] = (),
-) -> Report:
-    """Suite problems, then dataset problems, as :func:`evalpipe.validation.validate_run` finds
-    them, with ``max_listed`` kept (the counts stay exact)."""
-    report = Report(max_listed)
-    suite, problem = parse_suite_bytes(suite_bytes, suite_file)
-    if problem is not None:
-        report.add(problem)
-    else:
-        report.extend(validate_suite(suite, suite_file, allowed_evaluator_models=allowed_evaluator_models))
-    report.extend(validate_dataset(dataset_chunks, dataset_file, suite=suite, max_listed=max_listed))
-    return report
 
 
 def as_json(report: Report, suite_file: str, dataset_file: str) -> dict:

@@ -29,17 +29,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
-from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import NoUsdBecause, Price, PriceTable, TokenAssumptions
 from evalpipe.suite.facts import DatasetEntryFacts, DatasetKind, JobKind, SuiteFacts, dig
-from evalpipe.validation.metrics import (
+from evalpipe.suite.metrics import (
     BUILTIN_DATASET_PROMPTS,
     JUDGE_BUILTINS,
     REFERENCE_BUILTINS,
     REFERENCE_VARIABLE,
     ROBUSTNESS,
 )
+
+if TYPE_CHECKING:
+    from evalpipe.estimate.measure import DatasetMeasure
 
 # A custom metric's template variables ({{prompt}}, ...) are replaced by the record: not its overhead.
 _TEMPLATE_VARIABLE = re.compile(r"\{\{\s*[A-Za-z_]+\s*\}\}")
@@ -182,6 +185,7 @@ def estimate_run(suite: object, measure: DatasetMeasure, prices: PriceTable) -> 
 
     Examples
     --------
+    >>> from evalpipe.estimate.measure import DatasetMeasure
     >>> from evalpipe.estimate.prices import load_prices
     >>> judge = {"bedrockEvaluatorModels": [{"modelIdentifier": "amazon.nova-pro-v1:0"}]}
     >>> source = {"precomputedInferenceSource": {"inferenceSourceIdentifier": "a"}}

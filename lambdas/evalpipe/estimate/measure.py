@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from evalpipe.dataset import LineSplitter
 from evalpipe.suite.facts import dig
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 # --- measuring the dataset --------------------------------------------------------------------
 

@@ -7,10 +7,13 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 PRICES_ENV = "EVALPIPE_PRICES"
 BUNDLED_PRICES = Path(__file__).resolve().parents[1] / "data" / "prices.json"
@@ -158,13 +161,13 @@ class PriceTable:
             raise PriceFileError(f"{source}: 'models' must be an object of model id -> {{input, output}}")
         prices: dict[str, Price] = {}
         for key, entry in models.items():
-            values = [_price_value(entry, side) for side in ("input", "output")]
-            if not isinstance(entry, dict) or None in values:
+            given, paid = _price_value(entry, "input"), _price_value(entry, "output")
+            if not isinstance(entry, dict) or given is None or paid is None:
                 raise PriceFileError(
                     f'{source}: models[{json.dumps(key)}] must be {{"input": USD, "output": USD}} '
                     "per 1M tokens, each a number >= 0"
                 )
-            prices[key] = Price(key, values[0], values[1])
+            prices[key] = Price(key, given, paid)
         currency = document.get("currency", "USD")
         return cls(
             models=prices,
@@ -184,7 +187,7 @@ def _price_value(entry: object, side: str) -> float | None:
 def _token_assumptions(block: object, source: str) -> TokenAssumptions:
     if not isinstance(block, dict):
         raise PriceFileError(f"{source}: 'tokens' must be an object")
-    values: dict[str, float] = {}
+    values: dict[str, int | float] = {}
     for key, value in block.items():
         attribute = TokenAssumptions.FILE_KEYS.get(key)
         if attribute is None:
@@ -195,7 +198,7 @@ def _token_assumptions(block: object, source: str) -> TokenAssumptions:
         values[attribute] = value
     if values.get("chars_per_token", 1) <= 0:
         raise PriceFileError(f"{source}: tokens.charsPerToken must be greater than 0")
-    return TokenAssumptions(**values)
+    return TokenAssumptions(**values)  # type: ignore[arg-type]  # each checked as a number above
 
 
 def load_prices(

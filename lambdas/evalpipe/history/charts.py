@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 HISTOGRAM_BINS = 10
 FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif\""
@@ -69,7 +72,7 @@ def score_domain(values: Sequence[float], scale: float = 1.0) -> tuple[float, fl
     """``(0, scale)`` when every value lies there, else the values' range, padded.
 
     ``scale`` is the top of the metric's scale: 1 for judge scores, 100 for a percentage
-    (``Builtin.Robustness``, `evalpipe.validation.metrics.metric_scale`), so its axis reads 0-100
+    (``Builtin.Robustness``, `evalpipe.suite.metrics.metric_scale`), so its axis reads 0-100
     even when this run's values are all small.
     """
     if not values or all(0.0 <= v <= scale for v in values):
@@ -280,11 +283,11 @@ def goodness_scale(
     """Map a metric's values to 0 (worst) .. 1 (best) over `score_domain`."""
     low, high = score_domain(values, scale)
 
-    def scale(value: float) -> float:
+    def goodness(value: float) -> float:
         share = (value - low) / (high - low)
         return 1 - share if lower_is_better else share
 
-    return scale
+    return goodness
 
 
 def _svg_open(width: int, height: int, kind: str, title: str, **data: int) -> str:

@@ -13,30 +13,27 @@ Rules (docs/suite-file.md, "Regressions"):
   0.1 -> 10 points), one given under ``metrics`` for the metric is in its own units
   (:func:`absolute_limit`); it is not compared when either run has fewer than
   ``minScoredRecords`` scored records, every score N/A, or lacks the metric;
-- the verdict of a compared run: REGRESSED over LOW_SCORES over PASSED (:func:`verdict`).
+- the verdict of a compared run: REGRESSED over LOW_SCORES over PASSED
+  (`evalpipe.run.status.reviewed_verdict`).
 
-Inputs are run items as `RunsTable.get_run` / `suite_history` return them; numbers may be int,
-float or Decimal. Everything here is pure.
+Inputs are runs as `RunsTable` returns them. Everything here is pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from evalpipe.history.records import EPSILON, RecordChange, direction, split_changes, to_float
-from evalpipe.run.triggers import RunStatus, Verdict
-from evalpipe.suite import BUILTIN_PREFIX, DEFAULT_MIN_SCORED_RECORDS
-from evalpipe.validation.metrics import metric_scale
+from evalpipe.history.records import EPSILON, direction, split_changes
+from evalpipe.run.model import Comparison, MetricComparison, MetricStatus, MetricSummary, RecordChange, Run
+from evalpipe.run.status import RunStatus
+from evalpipe.run.triggers import iso
+from evalpipe.suite import BUILTIN_PREFIX
+from evalpipe.suite.metrics import metric_scale
 
 if TYPE_CHECKING:
-    from evalpipe.suite import RegressionSettings, Suite
+    from collections.abc import Iterable, Sequence
 
-# The verdict this module adds (docs/design.md lists it; evalpipe.run.triggers.Verdict gains it on wiring).
-REGRESSED = "REGRESSED"
-REGRESSED_SEVERITY = "warning"
+    from evalpipe.suite import RegressionSettings, Suite
 # A metric N/A for more than this share of its records is likely scoped too narrowly.
 NA_RATE_WARNING = 0.6
 # How many record changes of each kind a stored comparison keeps (the item stays small).
@@ -45,167 +42,24 @@ MAX_STORED_RECORD_CHANGES = 20
 HISTORY_LIMIT = 50
 
 
-class MetricStatus(StrEnum):
-    """The outcome of one metric's comparison."""
-
-    REGRESSED = "REGRESSED"
-    OK = "OK"
-    NOT_COMPARED = "NOT_COMPARED"
-
-
-@dataclass
-class MetricComparison:
-    """One metric of this run against the baseline run.
-
-    Attributes
-    ----------
-    metric
-        The metric name as the run item spells it.
-    lower_is_better
-        True when a higher average is the worse one (the metric's rule flags high scores).
-    average, baseline_average
-        The averages (None when the run lacks the metric or every score was N/A).
-    delta
-        ``average - baseline_average`` (signed, raw).
-    relative_delta
-        ``delta / |baseline_average|``; None when the baseline average is 0 or missing.
-    drop, relative_drop
-        ``delta`` and ``relative_delta`` turned so that positive = worse.
-    scored, baseline_scored
-        Scored (non-N/A) records in each run.
-    na_rate, baseline_na_rate
-        Share of N/A scores in each run (None when unknown).
-    max_absolute_drop, max_relative_drop, min_scored_records
-        The limits that applied (None = that check is off).
-    status
-        A `MetricStatus` value.
-    regressed
-        ``status == REGRESSED``.
-    reason
-        Why, in words (``"dropped by 0.150 (limit 0.1)"``, ``"too few scored records ..."``).
-    na_warning
-        The metric is N/A for more than `NA_RATE_WARNING` of this run's records.
-    """
-
-    metric: str
-    lower_is_better: bool
-    average: float | None
-    baseline_average: float | None
-    delta: float | None
-    relative_delta: float | None
-    drop: float | None
-    relative_drop: float | None
-    scored: int
-    baseline_scored: int
-    na_rate: float | None
-    baseline_na_rate: float | None
-    max_absolute_drop: float | None
-    max_relative_drop: float | None
-    min_scored_records: int
-    status: str
-    regressed: bool
-    reason: str
-    na_warning: bool = False
-
-
-@dataclass
-class Comparison:
-    """A run compared with its baseline; stored on the run item as ``comparison``.
-
-    Attributes
-    ----------
-    run_id
-        This run.
-    baseline_run_id, baseline_created_at
-        The baseline run, None when there is none.
-    baseline_pinned
-        The baseline is the suite's ``pipeline.regression.baselineRunId``.
-    baseline_note
-        Why there is no baseline, or how it was chosen, in words.
-    min_scored_records
-        The suite's ``minScoredRecords``.
-    metrics
-        One entry per metric: this run's metrics in order, then those only the baseline has.
-    regressed
-        Any metric regressed.
-    warnings
-        N/A-rate warnings and metrics that disappeared, in words.
-    record_changes
-        The worst record changes (WORSENED), at most `MAX_STORED_RECORD_CHANGES`.
-    na_transitions
-        Record scores that became N/A or stopped being N/A, at most `MAX_STORED_RECORD_CHANGES`.
-    worsened_count, na_transition_count
-        All of them, not just the stored ones.
-    """
-
-    run_id: str | None
-    baseline_run_id: str | None
-    baseline_created_at: str | None
-    baseline_pinned: bool
-    baseline_note: str
-    min_scored_records: int
-    metrics: list[MetricComparison]
-    regressed: bool
-    warnings: list[str] = field(default_factory=list)
-    record_changes: list[RecordChange] = field(default_factory=list)
-    na_transitions: list[RecordChange] = field(default_factory=list)
-    worsened_count: int = 0
-    na_transition_count: int = 0
-
-    @property
-    def regressed_metrics(self) -> list[MetricComparison]:
-        """The metrics that regressed, in comparison order."""
-        return [m for m in self.metrics if m.regressed]
-
-    def metric(self, name: str) -> MetricComparison | None:
-        """The comparison of one metric, or None."""
-        return next((m for m in self.metrics if m.metric == name), None)
-
-    def as_item(self) -> dict[str, Any]:
-        """Plain dicts/lists/floats/None (the runs table converts numbers to Decimal)."""
-        return asdict(self)
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> Comparison:
-        """Rebuild from `as_item()` output or the ``comparison`` attribute read back from the table."""
-        metrics = [_metric_from_item(m) for m in item.get("metrics") or [] if isinstance(m, Mapping)]
-        return cls(
-            run_id=_str_or_none(item.get("run_id")),
-            baseline_run_id=_str_or_none(item.get("baseline_run_id")),
-            baseline_created_at=_str_or_none(item.get("baseline_created_at")),
-            baseline_pinned=bool(item.get("baseline_pinned")),
-            baseline_note=str(item.get("baseline_note") or ""),
-            min_scored_records=_int(item.get("min_scored_records"), DEFAULT_MIN_SCORED_RECORDS),
-            metrics=metrics,
-            regressed=bool(item.get("regressed", any(m.regressed for m in metrics))),
-            warnings=[str(w) for w in item.get("warnings") or []],
-            record_changes=[RecordChange.from_item(c) for c in item.get("record_changes") or []],
-            na_transitions=[RecordChange.from_item(c) for c in item.get("na_transitions") or []],
-            worsened_count=_int(item.get("worsened_count"), 0),
-            na_transition_count=_int(item.get("na_transition_count"), 0),
-        )
-
-
 # ---------------------------------------------------------------------------------- baseline
 
 
 class _RunReader(Protocol):
     """What :func:`find_baseline` needs of `evalpipe.aws.runs_table.RunsTable`."""
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
+    def get(self, run_id: str) -> Run | None: ...
 
-    def suite_history(self, suite: str, limit: int = 20) -> list[dict[str, Any]]: ...
+    def history(self, suite: str, limit: int = 20) -> list[Run]: ...
 
 
-def choose_baseline(
-    history: Sequence[Mapping[str, Any]], current_run_id: str, pinned: str | None = None
-) -> dict[str, Any] | None:
+def choose_baseline(history: Sequence[Run], current_run_id: str, pinned: str | None = None) -> Run | None:
     """The run to compare ``current_run_id`` with, from the suite's history.
 
     Parameters
     ----------
     history
-        `RunsTable.suite_history` rows, newest first (the current run is normally among them).
+        `RunsTable.history` rows, newest first (the current run is normally among them).
     current_run_id
         The run being judged.
     pinned
@@ -213,7 +67,7 @@ def choose_baseline(
 
     Returns
     -------
-    dict or None
+    Run or None
         With ``pinned``: that row if it is in ``history`` and usable (COMPLETED, with metrics,
         not the current run), else None -- the caller may look an older pinned run up itself
         (:func:`find_baseline` does). Without: the first usable row after the current run in
@@ -223,46 +77,43 @@ def choose_baseline(
     if pinned:
         if pinned == current_run_id:
             return None
-        row = next((r for r in history if r.get("run_id") == pinned), None)
-        return dict(row) if row is not None and _usable(row) else None
-    after_current = not any(r.get("run_id") == current_run_id for r in history)
+        row = next((r for r in history if r.run_id == pinned), None)
+        return row if row is not None and _usable(row) else None
+    after_current = not any(r.run_id == current_run_id for r in history)
     for row in history:
-        if row.get("run_id") == current_run_id:
+        if row.run_id == current_run_id:
             after_current = True
             continue
         if after_current and _usable(row):
-            return dict(row)
+            return row
     return None
 
 
-def find_baseline(
-    runs: _RunReader, current_run: Mapping[str, Any], suite: Suite, limit: int = HISTORY_LIMIT
-) -> dict[str, Any] | None:
+def find_baseline(runs: _RunReader, current_run: Run, suite: Suite, limit: int = HISTORY_LIMIT) -> Run | None:
     """:func:`choose_baseline` over the table: the suite's last ``limit`` runs, and a pinned run
     looked up directly when it is older than those (it must be a COMPLETED run of this suite).
     """
-    run_id = str(current_run.get("run_id") or "")
+    run_id = current_run.run_id
     pinned = suite.pipeline.regression.baseline_run_id
-    history = runs.suite_history(suite.name, limit=limit)
+    history = runs.history(suite.name, limit=limit)
     baseline = choose_baseline(history, run_id, pinned)
     if baseline is None and pinned and pinned != run_id:
-        row = runs.get_run(pinned)
-        if row is not None and row.get("suite") == current_run.get("suite") and _usable(row):
+        row = runs.get(pinned)
+        if row is not None and row.suite == current_run.suite and _usable(row):
             baseline = row
     return baseline
 
 
-def _usable(row: Mapping[str, Any]) -> bool:
-    metrics = row.get("metrics")
-    return row.get("status") == RunStatus.COMPLETED and isinstance(metrics, Mapping) and bool(metrics)
+def _usable(row: Run) -> bool:
+    return row.status is RunStatus.COMPLETED and bool(row.metrics)
 
 
 # -------------------------------------------------------------------------------- comparison
 
 
 def compare_runs(
-    current_run: Mapping[str, Any],
-    baseline_run: Mapping[str, Any] | None,
+    current_run: Run,
+    baseline_run: Run | None,
     suite: Suite,
     *,
     record_changes: Iterable[RecordChange] | None = None,
@@ -273,9 +124,9 @@ def compare_runs(
     Parameters
     ----------
     current_run
-        The run item (``run_id``, ``metrics {name -> {average, scored, na, na_rate, ...}}``).
+        The run (its ``metrics``).
     baseline_run
-        The baseline's run item, or None (no earlier COMPLETED run, or the pinned one is gone).
+        The baseline run, or None (no earlier COMPLETED run, or the pinned one is gone).
     suite
         Gives the limits (``pipeline.regression``) and each metric's direction (its low-score
         rule: ``above`` / ``atOrAbove`` = lower is better).
@@ -291,11 +142,11 @@ def compare_runs(
     """
     settings = suite.pipeline.regression
     pinned = settings.baseline_run_id
-    run_id = _str_or_none(current_run.get("run_id"))
-    current_metrics = _metrics_of(current_run)
-    baseline_metrics = _metrics_of(baseline_run) if baseline_run is not None else {}
+    run_id = current_run.run_id
+    current_metrics = current_run.metrics
+    baseline_metrics = baseline_run.metrics if baseline_run is not None else {}
     is_lower_better = direction(suite)
-    baseline_id = _str_or_none(baseline_run.get("run_id")) if baseline_run is not None else None
+    baseline_id = baseline_run.run_id if baseline_run is not None else None
 
     comparisons = []
     for name in [*current_metrics, *(m for m in baseline_metrics if m not in current_metrics)]:
@@ -323,9 +174,7 @@ def compare_runs(
     return Comparison(
         run_id=run_id,
         baseline_run_id=baseline_id,
-        baseline_created_at=_str_or_none(baseline_run.get("created_at"))
-        if baseline_run is not None
-        else None,
+        baseline_created_at=iso(baseline_run.created_at) if baseline_run is not None else None,
         baseline_pinned=bool(pinned) and baseline_id == pinned,
         baseline_note=_baseline_note(run_id, baseline_id, pinned),
         min_scored_records=settings.min_scored_records,
@@ -386,38 +235,17 @@ def absolute_limit(
     return absolute * scale
 
 
-def verdict(comparison: Comparison | None, summary_verdict: str) -> str:
-    """The run's verdict once compared: REGRESSED over LOW_SCORES over PASSED.
-
-    REGRESSED wins because it is news: flagged scores the baseline had as well are not. A
-    verdict other than PASSED / LOW_SCORES (FAILED, ERROR, ...) is returned unchanged -- such
-    runs are never compared -- and so is the summary's verdict when there is no comparison.
-
-    Examples
-    --------
-    >>> verdict(None, "LOW_SCORES")
-    'LOW_SCORES'
-    """
-    value = str(summary_verdict)
-    if value not in (Verdict.PASSED, Verdict.LOW_SCORES):
-        return value
-    if comparison is not None and comparison.regressed:
-        return REGRESSED
-    return value
-
-
-def na_rate_warnings(run: Mapping[str, Any], threshold: float = NA_RATE_WARNING) -> list[str]:
+def na_rate_warnings(run: Run, threshold: float = NA_RATE_WARNING) -> list[str]:
     """One warning per metric that is N/A for more than ``threshold`` of the run's records.
 
     Such a metric is likely scoped too narrowly for the dataset (its instructions apply to few
     prompts), and its average rests on few records.
     """
     warnings = []
-    for name, summary in _metrics_of(run).items():
-        rate = _na_rate(summary)
-        if rate is not None and rate > threshold:
-            scored = _int(summary.get("scored"), 0)
-            na = _int(summary.get("na"), 0)
+    for name, summary in run.metrics.items():
+        rate = summary.na_rate
+        if rate > threshold:
+            scored, na = summary.scored, summary.na
             counts = f" ({na} of {scored + na} records)" if scored + na else ""
             warnings.append(
                 f"{name} is N/A for {rate:.0%} of the records{counts}: it is likely scoped too "
@@ -429,8 +257,8 @@ def na_rate_warnings(run: Mapping[str, Any], threshold: float = NA_RATE_WARNING)
 
 def _compare_metric(
     name: str,
-    current: Mapping[str, Any] | None,
-    baseline: Mapping[str, Any] | None,
+    current: MetricSummary | None,
+    baseline: MetricSummary | None,
     *,
     has_baseline: bool,
     lower_better: bool,
@@ -438,11 +266,11 @@ def _compare_metric(
     max_relative: float | None,
     min_scored: int,
 ) -> MetricComparison:
-    average = to_float(current.get("average")) if current is not None else None
-    base_average = to_float(baseline.get("average")) if baseline is not None else None
-    scored = _int(current.get("scored"), 0) if current is not None else 0
-    base_scored = _int(baseline.get("scored"), 0) if baseline is not None else 0
-    na_rate = _na_rate(current) if current is not None else None
+    average = current.average if current is not None else None
+    base_average = baseline.average if baseline is not None else None
+    scored = current.scored if current is not None else 0
+    base_scored = baseline.scored if baseline is not None else 0
+    na_rate = current.na_rate if current is not None else None
     result = MetricComparison(
         metric=name,
         lower_is_better=lower_better,
@@ -455,7 +283,7 @@ def _compare_metric(
         scored=scored,
         baseline_scored=base_scored,
         na_rate=na_rate,
-        baseline_na_rate=_na_rate(baseline) if baseline is not None else None,
+        baseline_na_rate=baseline.na_rate if baseline is not None else None,
         max_absolute_drop=max_absolute,
         max_relative_drop=max_relative,
         min_scored_records=min_scored,
@@ -544,57 +372,6 @@ def _baseline_note(run_id: str | None, baseline_id: str | None, pinned: str | No
     if baseline_id is None:
         return "no earlier COMPLETED run of this suite to compare with"
     return "the newest earlier COMPLETED run of this suite"
-
-
-def _metrics_of(run: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
-    metrics = run.get("metrics") if run is not None else None
-    if not isinstance(metrics, Mapping):
-        return {}
-    return {str(name): value for name, value in metrics.items() if isinstance(value, Mapping)}
-
-
-def _na_rate(summary: Mapping[str, Any]) -> float | None:
-    rate = to_float(summary.get("na_rate"))
-    if rate is not None:
-        return rate
-    scored = to_float(summary.get("scored"))
-    na = to_float(summary.get("na"))
-    if scored is None or na is None or scored + na <= 0:
-        return None
-    return na / (scored + na)
-
-
-def _metric_from_item(item: Mapping[str, Any]) -> MetricComparison:
-    return MetricComparison(
-        metric=str(item.get("metric") or ""),
-        lower_is_better=bool(item.get("lower_is_better")),
-        average=to_float(item.get("average")),
-        baseline_average=to_float(item.get("baseline_average")),
-        delta=to_float(item.get("delta")),
-        relative_delta=to_float(item.get("relative_delta")),
-        drop=to_float(item.get("drop")),
-        relative_drop=to_float(item.get("relative_drop")),
-        scored=_int(item.get("scored"), 0),
-        baseline_scored=_int(item.get("baseline_scored"), 0),
-        na_rate=to_float(item.get("na_rate")),
-        baseline_na_rate=to_float(item.get("baseline_na_rate")),
-        max_absolute_drop=to_float(item.get("max_absolute_drop")),
-        max_relative_drop=to_float(item.get("max_relative_drop")),
-        min_scored_records=_int(item.get("min_scored_records"), DEFAULT_MIN_SCORED_RECORDS),
-        status=str(item.get("status") or MetricStatus.NOT_COMPARED),
-        regressed=bool(item.get("regressed")),
-        reason=str(item.get("reason") or ""),
-        na_warning=bool(item.get("na_warning")),
-    )
-
-
-def _int(value: object, default: int) -> int:
-    number = to_float(value)
-    return int(number) if number is not None else default
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _number(value: float) -> str:

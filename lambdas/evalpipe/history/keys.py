@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from evalpipe.results import BUILTIN_PREFIX, UNCATEGORIZED, RecordResult
+
+if TYPE_CHECKING:
+    from evalpipe.run.model import RecordItem
 
 ID_FIELD = "id"
 MAX_ID_CHARS = 128
@@ -132,16 +135,13 @@ def dataset_key(dataset: str | None, key: str) -> str:
     return f"{dataset}/{key}" if dataset and dataset.startswith(BUILTIN_PREFIX) else key
 
 
-def key_of_item(item: Mapping[str, Any]) -> str | None:
+def key_of_item(item: RecordItem) -> str | None:
     """The key of a stored record item: its ``record_key``, else derived from ``prompt_hash``.
 
     Returns None when the item has neither (it cannot be matched).
     """
-    stored = item.get("record_key")
-    if isinstance(stored, str) and stored:
-        return stored
-    hashed = item.get("prompt_hash")
-    if isinstance(hashed, str) and hashed:
-        category = item.get("category")
-        return content_key(hashed, category if isinstance(category, str) else None)
+    if item.record_key:
+        return item.record_key
+    if item.prompt_hash:
+        return content_key(item.prompt_hash, item.category)
     return None

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
-from decimal import Decimal
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from evalpipe.history.keys import key_of_item
-from evalpipe.results import UNCATEGORIZED
-from evalpipe.validation.metrics import lower_is_better
+from evalpipe.run.model import UNCATEGORIZED, ChangeKind, RecordChange
+from evalpipe.suite.metrics import lower_is_better
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from evalpipe.run.model import RecordItem
     from evalpipe.suite import Suite
 
 # A score must move by more than this to count as worse (float noise of stored averages).
@@ -33,82 +32,9 @@ ELLIPSIS = "…"
 _TURN_SUFFIX = re.compile(r"#\d+$")
 
 
-class ChangeKind(StrEnum):
-    """How a record's score of one metric changed since the baseline."""
-
-    WORSENED = "WORSENED"  # scored in both runs, worse now
-    BECAME_NA = "BECAME_NA"  # scored in the baseline, N/A now
-    BECAME_SCORED = "BECAME_SCORED"  # N/A in the baseline, scored now
-
-
-@dataclass
-class RecordChange:
-    """One record x metric whose score changed for the worse (or to or from N/A).
-
-    Attributes
-    ----------
-    kind
-        A `ChangeKind` value.
-    metric
-        The metric as the record item names it.
-    key
-        The record key both runs share.
-    index, baseline_index
-        The record's index in this run and in the baseline run.
-    category
-        The record's category in this run.
-    prompt_excerpt
-        The prompt, shortened to `PROMPT_EXCERPT_CHARS`.
-    score, baseline_score
-        The scores (None = N/A).
-    worsened_by
-        For WORSENED: how much worse, always positive (for a lower-is-better metric the score
-        rose by this much); None otherwise.
-    explanation
-        The judge's explanation of this run's score, shortened.
-    occurrence
-        0 for the first record with this key in the run, 1 for the second, ...
-    """
-
-    kind: str
-    metric: str
-    key: str
-    index: int | None
-    baseline_index: int | None
-    category: str
-    prompt_excerpt: str
-    score: float | None
-    baseline_score: float | None
-    worsened_by: float | None = None
-    explanation: str | None = None
-    occurrence: int = 0
-
-    def as_item(self) -> dict[str, Any]:
-        """Plain dict (floats, ints, strings, None)."""
-        return asdict(self)
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> RecordChange:
-        """Rebuild from `as_item()` output (numbers may be Decimal)."""
-        return cls(
-            kind=str(item.get("kind") or ChangeKind.WORSENED),
-            metric=str(item.get("metric") or ""),
-            key=str(item.get("key") or ""),
-            index=_int_or_none(item.get("index")),
-            baseline_index=_int_or_none(item.get("baseline_index")),
-            category=str(item.get("category") or UNCATEGORIZED),
-            prompt_excerpt=str(item.get("prompt_excerpt") or ""),
-            score=to_float(item.get("score")),
-            baseline_score=to_float(item.get("baseline_score")),
-            worsened_by=to_float(item.get("worsened_by")),
-            explanation=item.get("explanation") if isinstance(item.get("explanation"), str) else None,
-            occurrence=_int_or_none(item.get("occurrence")) or 0,
-        )
-
-
 def compare_records(
-    current_records: Iterable[Mapping[str, Any]],
-    baseline_records: Iterable[Mapping[str, Any]],
+    current_records: Iterable[RecordItem],
+    baseline_records: Iterable[RecordItem],
     suite: Suite | None,
 ) -> list[RecordChange]:
     """The record scores that got worse since the baseline, worst first, then N/A transitions.
@@ -116,9 +42,7 @@ def compare_records(
     Parameters
     ----------
     current_records, baseline_records
-        Record items as `RunsTable.iter_records` yields them (``index``, ``category``,
-        ``record_key`` or ``prompt_hash``, ``prompt_excerpt``, ``scores {metric -> {score,
-        explanation}}``). Items without a key are skipped.
+        Record items as `RunsTable.iter_records` yields them. Items without a key are skipped.
     suite
         Gives each metric's direction: a metric whose low-score rule flags high scores
         (``above`` / ``atOrAbove``, the detectors by default) is lower-is-better, so "worse"
@@ -133,7 +57,7 @@ def compare_records(
         unchanged scores are left out. Use :func:`split_changes` to separate the two groups.
     """
     is_lower_better = direction(suite)
-    baseline_by_key: dict[str, list[Mapping[str, Any]]] = {}
+    baseline_by_key: dict[str, list[RecordItem]] = {}
     for item in _by_index(baseline_records):
         key = key_of_item(item)
         if key is not None:
@@ -166,10 +90,10 @@ def compare_records(
                 kind=kind,
                 metric=metric,
                 key=key,
-                index=_int_or_none(item.get("index")),
-                baseline_index=_int_or_none(partner.get("index")),
-                category=str(item.get("category") or UNCATEGORIZED),
-                prompt_excerpt=shorten(_text(item.get("prompt_excerpt")), PROMPT_EXCERPT_CHARS),
+                index=item.index,
+                baseline_index=partner.index,
+                category=item.category or UNCATEGORIZED,
+                prompt_excerpt=shorten(item.prompt_excerpt, PROMPT_EXCERPT_CHARS),
                 score=score,
                 baseline_score=baseline_score,
                 worsened_by=amount,
@@ -223,47 +147,16 @@ def _change(
     return None
 
 
-def _scores(item: Mapping[str, Any]) -> dict[str, tuple[float | None, str | None]]:
-    scores = item.get("scores")
-    if not isinstance(scores, Mapping):
-        return {}
-    result: dict[str, tuple[float | None, str | None]] = {}
-    for metric, entry in scores.items():
-        if isinstance(entry, Mapping):
-            explanation = entry.get("explanation")
-            result[str(metric)] = (
-                to_float(entry.get("score")),
-                explanation if isinstance(explanation, str) else None,
-            )
-        else:
-            result[str(metric)] = (to_float(entry), None)
-    return result
+def _scores(item: RecordItem) -> dict[str, tuple[float | None, str | None]]:
+    return {metric: (entry.score, entry.explanation) for metric, entry in item.scores.items()}
 
 
-def _by_index(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    # Stable sort: items without an index keep their relative order, after the indexed ones.
-    return sorted(records, key=lambda item: _sort_index(_int_or_none(item.get("index"))))
+def _by_index(records: Iterable[RecordItem]) -> list[RecordItem]:
+    return sorted(records, key=lambda item: item.index)
 
 
 def _sort_index(index: int | None) -> float:
     return math.inf if index is None else index
-
-
-def to_float(value: object) -> float | None:
-    """A finite number as float, else None (N/A, missing, not a number)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _int_or_none(value: object) -> int | None:
-    number = to_float(value)
-    return int(number) if number is not None else None
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def shorten(text: str | None, limit: int) -> str:

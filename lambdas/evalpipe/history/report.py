@@ -23,37 +23,45 @@ Sections, in order (each a ``<section id=...>``):
 The page has no script and loads nothing: charts are inline SVG drawn here, styles are inline,
 and a Content-Security-Policy forbids everything else, so even a prompt that smuggles markup
 past the escaping could not run or fetch. Every text from data goes through `html.escape`.
+What each section draws is chosen in `evalpipe.history.report_data`; this module writes markup.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
 from evalpipe.history.charts import (
     Point,
-    Rule,
     goodness_scale,
     heat_colour,
     histogram_svg,
     line_chart_svg,
     parse_rule,
 )
-from evalpipe.history.compare import Comparison, MetricComparison, na_rate_warnings, verdict
-from evalpipe.history.records import ChangeKind, RecordChange, to_float
-from evalpipe.notification import derive_verdict
-from evalpipe.run.triggers import RunStatus
-from evalpipe.validation.metrics import BUILTIN_PREFIX, lower_is_better, metric_scale
+from evalpipe.history.compare import na_rate_warnings
+from evalpipe.history.report_data import (
+    chart_scale,
+    flagged_scores,
+    lower_is_better_in,
+    scores_by_metric,
+    trend_runs,
+)
+from evalpipe.run.model import ChangeKind
+from evalpipe.run.status import Verdict, reviewed_verdict
+from evalpipe.run.triggers import iso
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from evalpipe.history.charts import Rule
+    from evalpipe.history.report_data import Flagged
+    from evalpipe.run.model import Comparison, MetricComparison, RecordChange, RecordItem, Run
 
 REPORT_MAX_LOW_RECORDS = 50
 TREND_MAX_RUNS = 30
 SECTION_IDS = ("summary", "distributions", "categories", "trends", "regressions", "low-scores")
-_TURN_SUFFIX = re.compile(r"#\d+$")
 # No network, no script, no frames: inline styles and data: images only.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -117,23 +125,10 @@ footer { margin: 34px 0 10px; font-size: 12px; color: var(--muted); }
 """
 
 
-@dataclass
-class _Flagged:
-    index: int | None
-    metric: str
-    score: float
-    rule: str
-    badness: float
-    category: str
-    prompt: str
-    response: str | None
-    explanation: str | None
-
-
 def render_report(
-    run: Mapping[str, Any],
-    records: Iterable[Mapping[str, Any]],
-    history: Sequence[Mapping[str, Any]],
+    run: Run,
+    records: Iterable[RecordItem],
+    history: Sequence[Run],
     comparison: Comparison | None,
 ) -> str:
     """The HTML report of one run.
@@ -141,12 +136,12 @@ def render_report(
     Parameters
     ----------
     run
-        The run item (as `RunsTable.get_run` returns it; Decimals are fine).
+        The run (as `RunsTable.get` returns it).
     records
         The run's record items (`RunsTable.iter_records`); may be empty (the distributions
-        then say so and the flagged scores come from the run item's ``low_records``).
+        then say so and the flagged scores come from the run's ``low_records``).
     history
-        `RunsTable.suite_history` rows, newest first; the current run may be among them (the
+        `RunsTable.history` rows, newest first; the current run may be among them (the
         ``run`` passed here replaces it, being the fresher copy).
     comparison
         The comparison with the baseline, or None when the run was not compared.
@@ -156,25 +151,21 @@ def render_report(
     str
         A complete HTML document (UTF-8, no external resources, no script).
     """
-    record_list = [r for r in records if isinstance(r, Mapping)]
-    metrics = _mapping(run.get("metrics"))
-    metric_names = [str(name) for name in metrics]
+    record_list = list(records)
     shown_verdict = _verdict(run, comparison)
-    suite = _text(run.get("suite")) or "unknown suite"
-    run_id = _text(run.get("run_id")) or "unknown run"
-    rules = {name: parse_rule(_mapping(metrics[name]).get("rule")) for name in metric_names}
-    lower = {name: _lower_is_better(name, rules[name], comparison) for name in metric_names}
+    rules = {name: parse_rule(summary.rule) for name, summary in run.metrics.items()}
+    lower = {name: lower_is_better_in(name, rule, comparison) for name, rule in rules.items()}
 
     body = [
-        f"<header><h1>Evaluation report: {escape(suite)}</h1>",
-        f'<p class="muted">Run <code>{escape(run_id)}</code></p></header>',
+        f"<header><h1>Evaluation report: {escape(run.suite)}</h1>",
+        f'<p class="muted">Run <code>{escape(run.run_id)}</code></p></header>',
         _nav(),
-        _summary(run, shown_verdict, comparison, metric_names),
-        _distributions(record_list, metrics, metric_names, rules),
-        _categories(run, record_list, metric_names, lower),
-        _trends(run, history, metric_names, rules, comparison),
+        _summary(run, shown_verdict, comparison),
+        _distributions(run, record_list, rules),
+        _categories(run, record_list, lower),
+        _trends(run, history, rules, comparison),
         _regressions(comparison),
-        _low_scores(run, record_list, metrics, rules),
+        _low_scores(run, record_list, rules),
         "<footer>Generated by bedrock-evalpipe. Scores range from 0 to 1 unless a custom metric says "
         "otherwise or the metric is a percentage (Builtin.Robustness, 0 to 100); N/A scores are never "
         "averaged. Prompts, responses and explanations are the excerpts stored with each record.</footer>",
@@ -185,7 +176,7 @@ def render_report(
         f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
-        f"<title>{escape(f'{shown_verdict} - {suite} - {run_id}')}</title>"
+        f"<title>{escape(f'{shown_verdict.value} - {run.suite} - {run.run_id}')}</title>"
         f"<style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 
@@ -206,88 +197,86 @@ def _nav() -> str:
     return f"<nav>{links}</nav>"
 
 
-def _verdict(run: Mapping[str, Any], comparison: Comparison | None) -> str:
-    base = derive_verdict(run)
-    return verdict(comparison, base) if comparison is not None else base
+def _verdict(run: Run, comparison: Comparison | None) -> Verdict:
+    final = run.final_verdict()
+    return reviewed_verdict(final, regressed=comparison.regressed) if comparison is not None else final
 
 
-def _summary(
-    run: Mapping[str, Any], shown_verdict: str, comparison: Comparison | None, metric_names: list[str]
-) -> str:
+def _summary(run: Run, shown_verdict: Verdict, comparison: Comparison | None) -> str:
     parts = [
         '<section id="summary"><h2>Summary</h2>',
-        f'<p class="verdict verdict-{escape(shown_verdict)}">{escape(shown_verdict.replace("_", " "))}</p>',
+        f'<p class="verdict verdict-{escape(shown_verdict.value)}">'
+        f"{escape(shown_verdict.value.replace('_', ' '))}</p>",
         f'<p class="headline">{escape(_headline(run, shown_verdict, comparison))}</p>',
     ]
-    dataset = _mapping(run.get("dataset"))
-    dataset_uri = (
-        f"s3://{_text(dataset.get('bucket'))}/{_text(dataset.get('key'))}" if dataset.get("key") else ""
+    rows = "".join(
+        f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in _facts(run, comparison) if v
     )
-    baseline = ""
-    if comparison is not None:
-        baseline = comparison.baseline_run_id or ""
-        baseline = f"{baseline} ({comparison.baseline_note})" if baseline else comparison.baseline_note
-    facts = [
-        ("Run id", _text(run.get("run_id"))),
-        ("Suite", _text(run.get("suite"))),
-        ("Status", _text(run.get("status"))),
-        ("Dataset", dataset_uri),
-        ("Dataset version", _text(dataset.get("version_id"))),
-        ("Job", _text(run.get("job_arn")) or _text(run.get("job_name"))),
-        ("Started", _text(run.get("created_at"))),
-        ("Finished", _text(run.get("finished_at"))),
-        ("Records", str(_int(run.get("record_count"))) if run.get("record_count") is not None else ""),
-        ("Flagged scores", str(_low_count(run)) if run.get("metrics") else ""),
-        ("Baseline", baseline),
-    ]
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts if v)
     parts.append(f'<table class="facts">{rows}</table>')
 
-    warnings = [_text(w) for w in _sequence(run.get("warnings")) if _text(w)]
-    if comparison is not None:
-        warnings += [w for w in comparison.warnings if w not in warnings]
-    else:
-        warnings += na_rate_warnings(run)
+    # The run's own `warnings` are validation problems, which the notification lists and this
+    # page does not: here are the comparison's (N/A rates, metrics gone since the baseline) or,
+    # for a run that was not compared, its N/A rates.
+    warnings = list(comparison.warnings) if comparison is not None else na_rate_warnings(run)
     if warnings:
         items = "".join(f"<li>{escape(w)}</li>" for w in warnings)
         parts.append(f'<h3>Warnings ({len(warnings)})</h3><ul class="warnings">{items}</ul>')
 
-    parts.append(_metrics_table(run, comparison, metric_names))
+    parts.append(_metrics_table(run, comparison))
     parts.append("</section>")
     return "".join(parts)
 
 
-def _headline(run: Mapping[str, Any], shown: str, comparison: Comparison | None) -> str:
-    records = _int(run.get("record_count"))
-    low = _low_count(run)
-    records_text = _plural(records, "record")
-    if shown == "REGRESSED" and comparison is not None:
+def _facts(run: Run, comparison: Comparison | None) -> list[tuple[str, str]]:
+    """The summary's facts table, label -> text; empty texts are left out."""
+    dataset = run.dataset
+    baseline = ""
+    if comparison is not None:
+        baseline = comparison.baseline_run_id or ""
+        baseline = f"{baseline} ({comparison.baseline_note})" if baseline else comparison.baseline_note
+    return [
+        ("Run id", run.run_id),
+        ("Suite", run.suite),
+        ("Status", run.status.value),
+        ("Dataset", f"s3://{dataset.bucket}/{dataset.key}" if dataset is not None and dataset.key else ""),
+        ("Dataset version", (dataset.version_id or "") if dataset is not None else ""),
+        ("Job", run.job_arn or run.job_name or ""),
+        ("Started", iso(run.created_at)),
+        ("Finished", iso(run.finished_at) if run.finished_at is not None else ""),
+        ("Records", str(run.record_count) if run.record_count is not None else ""),
+        ("Flagged scores", str(run.low_count) if run.metrics else ""),
+        ("Baseline", baseline),
+    ]
+
+
+def _headline(run: Run, shown: Verdict, comparison: Comparison | None) -> str:
+    records_text = _plural(run.record_count or 0, "record")
+    if shown is Verdict.REGRESSED and comparison is not None:
         names = ", ".join(m.metric for m in comparison.regressed_metrics)
         return (
             f"{_plural(len(comparison.regressed_metrics), 'metric')} regressed against "
             f"{comparison.baseline_run_id or 'the baseline'}: {names}"
         )
     match shown:
-        case "PASSED":
+        case Verdict.PASSED:
             return f"No low scores in {records_text}."
-        case "LOW_SCORES":
-            return f"{_plural(low, 'low score')} in {records_text}."
-        case "FAILED":
+        case Verdict.LOW_SCORES:
+            return f"{_plural(run.low_count, 'low score')} in {records_text}."
+        case Verdict.FAILED:
             return "The evaluation job failed."
-        case "STOPPED":
+        case Verdict.STOPPED:
             return "The evaluation job was stopped before it finished."
-        case "TIMED_OUT":
+        case Verdict.TIMED_OUT:
             return "The job ran past its deadline and the pipeline stopped it."
-        case "REJECTED":
+        case Verdict.REJECTED:
             return "The dataset did not pass validation."
-        case "ERROR":
+        case Verdict.ERROR:
             return "The pipeline itself failed."
     return f"{records_text} graded."
 
 
-def _metrics_table(run: Mapping[str, Any], comparison: Comparison | None, metric_names: list[str]) -> str:
-    metrics = _mapping(run.get("metrics"))
-    if not metric_names:
+def _metrics_table(run: Run, comparison: Comparison | None) -> str:
+    if not run.metrics:
         return '<p class="muted">No metric results are recorded for this run.</p>'
     compared = comparison is not None and comparison.baseline_run_id is not None
     head = ["Metric", "Average", "Scored", "N/A rate", "Low", "Flagged when"]
@@ -297,23 +286,21 @@ def _metrics_table(run: Mapping[str, Any], comparison: Comparison | None, metric
         f'<th class="{"num" if i in (1, 2, 3, 4, 6, 7) else ""}">{escape(h)}</th>' for i, h in enumerate(head)
     )
     rows = []
-    for name in metric_names:
-        summary = _mapping(metrics[name])
-        rule = parse_rule(summary.get("rule"))
+    for name, summary in run.metrics.items():
+        rule = parse_rule(summary.rule)
         # The rule says the direction the run was judged by (Toxicity, Robustness, detectors: ">").
         marker = ' <span class="muted">(lower is better)</span>' if rule and rule.flags_high_scores else ""
         cells = [
             f"<td>{escape(name)}</td>",
-            _num_cell(summary.get("average")),
-            f'<td class="num">{_int(summary.get("scored"))}</td>',
-            f'<td class="num">{escape(_rate(summary.get("na_rate")))}</td>',
-            f'<td class="num">{_int(summary.get("low_count"))}</td>',
-            f"<td>{escape(_text(summary.get('rule')) or '-')}{marker}</td>",
+            _num_cell(summary.average),
+            f'<td class="num">{summary.scored}</td>',
+            f'<td class="num">{escape(_rate(summary.na_rate))}</td>',
+            f'<td class="num">{summary.low_count}</td>',
+            f"<td>{escape(summary.rule or '-')}{marker}</td>",
         ]
         if compared:
             assert comparison is not None
-            entry = comparison.metric(name)
-            cells += _comparison_cells(entry)
+            cells += _comparison_cells(comparison.metric(name))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table class="metrics"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
@@ -349,37 +336,27 @@ def _status_text(entry: MetricComparison) -> str:
 # ----------------------------------------------------------------------------- distributions
 
 
-def _distributions(
-    records: list[Mapping[str, Any]],
-    metrics: Mapping[str, Any],
-    metric_names: list[str],
-    rules: Mapping[str, Rule | None],
-) -> str:
+def _distributions(run: Run, records: list[RecordItem], rules: Mapping[str, Rule | None]) -> str:
     parts = ['<section id="distributions"><h2>Score distributions</h2>']
-    if not records or not metric_names:
+    if not records or not run.metrics:
         parts.append('<p class="muted">No per-record scores are available for this run.</p></section>')
         return "".join(parts)
-    scores = _scores_by_metric(records)
+    scores = scores_by_metric(records)
     parts.append(
         '<p class="legend">Records per score range; bars in the '
         '<span class="swatch" style="background:#d6604d"></span>flagged colour fall under the '
         "metric's low-score rule (dashed line).</p>"
     )
     parts.append('<div class="charts">')
-    for name in metric_names:
+    for name, summary in run.metrics.items():
         values, na = scores.get(name, ([], 0))
-        summary = _mapping(metrics.get(name))
         caption = (
             f"<strong>{escape(name)}</strong>: {len(values)} scored, {na} N/A"
-            + (
-                f", average {escape(_fmt(summary.get('average')))}"
-                if summary.get("average") is not None
-                else ""
-            )
-            + (f"; flagged when score {escape(_text(summary.get('rule')))}" if summary.get("rule") else "")
+            + (f", average {escape(_fmt(summary.average))}" if summary.average is not None else "")
+            + (f"; flagged when score {escape(summary.rule)}" if summary.rule else "")
         )
         svg = histogram_svg(
-            values, title=f"Distribution of {name} scores", rule=rules.get(name), scale=_scale(name)
+            values, title=f"Distribution of {name} scores", rule=rules.get(name), scale=chart_scale(name)
         )
         parts.append(
             f'<figure class="histogram" data-metric="{escape(name)}">{svg}<figcaption>{caption}'
@@ -389,54 +366,35 @@ def _distributions(
     return "".join(parts)
 
 
-def _scores_by_metric(records: list[Mapping[str, Any]]) -> dict[str, tuple[list[float], int]]:
-    result: dict[str, tuple[list[float], int]] = {}
-    for record in records:
-        for metric, entry in _mapping(record.get("scores")).items():
-            base = _TURN_SUFFIX.sub("", str(metric))
-            values, na = result.get(base, ([], 0))
-            score = to_float(_mapping(entry).get("score") if isinstance(entry, Mapping) else entry)
-            if score is None:
-                na += 1
-            else:
-                values.append(score)
-            result[base] = (values, na)
-    return result
-
-
 # -------------------------------------------------------------------------------- categories
 
 
-def _categories(
-    run: Mapping[str, Any],
-    records: list[Mapping[str, Any]],
-    metric_names: list[str],
-    lower: Mapping[str, bool],
-) -> str:
-    categories = _mapping(run.get("categories"))
+def _categories(run: Run, records: list[RecordItem], lower: Mapping[str, bool]) -> str:
+    categories = run.categories
+    metric_names = list(run.metrics)
     parts = ['<section id="categories"><h2>Scores by category</h2>']
     if not categories or not metric_names:
         parts.append('<p class="muted">No per-category averages are recorded for this run.</p></section>')
         return "".join(parts)
-    counts = Counter(_text(r.get("category")) for r in records)
-    names = sorted(categories, key=str)
+    counts = Counter(r.category for r in records)
+    names = sorted(categories)
     scales = {}
     for metric in metric_names:
-        values = [v for c in names if (v := to_float(_mapping(categories[c]).get(metric))) is not None]
-        scales[metric] = goodness_scale(values, lower[metric], _scale(metric))
+        values = [v for c in names if (v := categories[c].get(metric)) is not None]
+        scales[metric] = goodness_scale(values, lower[metric], chart_scale(metric))
     header = "".join(f'<th class="num">{escape(m)}</th>' for m in metric_names)
     count_header = '<th class="num">Records</th>' if records else ""
     rows = []
     for category in names:
-        averages = _mapping(categories[category])
-        cells = [f"<td>{escape(str(category))}</td>"]
+        averages = categories[category]
+        cells = [f"<td>{escape(category)}</td>"]
         if records:
-            cells.append(f'<td class="num">{counts.get(str(category), 0)}</td>')
+            cells.append(f'<td class="num">{counts.get(category, 0)}</td>')
         for metric in metric_names:
-            value = to_float(averages.get(metric))
             if metric not in averages:
                 cells.append('<td class="num heat" style="background:#ffffff">-</td>')
                 continue
+            value = averages[metric]
             colour = heat_colour(None if value is None else scales[metric](value))
             cells.append(f'<td class="num heat" style="background:{colour}">{escape(_fmt(value))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -461,18 +419,16 @@ def _categories(
 
 
 def _trends(
-    run: Mapping[str, Any],
-    history: Sequence[Mapping[str, Any]],
-    metric_names: list[str],
+    run: Run,
+    history: Sequence[Run],
     rules: Mapping[str, Rule | None],
     comparison: Comparison | None,
 ) -> str:
     parts = ['<section id="trends"><h2>Trends over the last runs</h2>']
-    runs = _trend_runs(run, history)
-    if not metric_names or not runs:
+    runs = trend_runs(run, history, TREND_MAX_RUNS)
+    if not run.metrics or not runs:
         parts.append('<p class="muted">No completed runs of this suite to draw.</p></section>')
         return "".join(parts)
-    current_id = run.get("run_id")
     baseline_id = comparison.baseline_run_id if comparison is not None else None
     parts.append(
         '<p class="legend">Average per completed run, oldest left. The filled dot is this run'
@@ -480,28 +436,15 @@ def _trends(
         + "; the dashed line is the low-score rule's bound.</p>"
     )
     parts.append('<div class="charts">')
-    for name in metric_names:
-        points = []
-        for row in runs:
-            value = to_float(_mapping(_mapping(row.get("metrics")).get(name)).get("average"))
-            if value is None:
-                continue
-            row_id = _text(row.get("run_id"))
-            tooltip = f"{row_id} ({_text(row.get('created_at'))[:19]}): {value:.3f}"
-            if row.get("verdict"):
-                tooltip += f", {_text(row.get('verdict'))}"
-            points.append(
-                Point(
-                    label=_text(row.get("created_at"))[:10],
-                    value=value,
-                    tooltip=tooltip,
-                    current=row.get("run_id") == current_id,
-                    baseline=baseline_id is not None and row.get("run_id") == baseline_id,
-                )
-            )
+    for name in run.metrics:
+        points = [
+            _trend_point(row, average, run.run_id, baseline_id)
+            for row in runs
+            if name in row.metrics and (average := row.metrics[name].average) is not None
+        ]
         if not points:
             continue
-        svg = line_chart_svg(points, title=f"Trend of {name}", rule=rules.get(name), scale=_scale(name))
+        svg = line_chart_svg(points, title=f"Trend of {name}", rule=rules.get(name), scale=chart_scale(name))
         caption = f"<strong>{escape(name)}</strong>: {_plural(len(points), 'run')}"
         parts.append(
             f'<figure class="trend" data-metric="{escape(name)}">{svg}<figcaption>{caption}'
@@ -511,22 +454,18 @@ def _trends(
     return "".join(parts)
 
 
-def _trend_runs(run: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """COMPLETED runs with metrics, oldest first, the current run in its place (or last), capped."""
-    current_id = run.get("run_id")
-    rows: list[Mapping[str, Any]] = []
-    seen_current = False
-    for entry in history:
-        row = entry
-        if entry.get("run_id") == current_id:
-            row = run
-            seen_current = True
-        if _mapping(row.get("metrics")) and (row.get("status") == RunStatus.COMPLETED or row is run):
-            rows.append(row)
-    rows.reverse()
-    if not seen_current and _mapping(run.get("metrics")):
-        rows.append(run)
-    return rows[-TREND_MAX_RUNS:]
+def _trend_point(row: Run, average: float, current_id: str, baseline_id: str | None) -> Point:
+    created = iso(row.created_at)
+    tooltip = f"{row.run_id} ({created[:19]}): {average:.3f}"
+    if row.verdict:
+        tooltip += f", {row.verdict}"
+    return Point(
+        label=created[:10],
+        value=average,
+        tooltip=tooltip,
+        current=row.run_id == current_id,
+        baseline=baseline_id is not None and row.run_id == baseline_id,
+    )
 
 
 # ------------------------------------------------------------------------------- regressions
@@ -639,14 +578,9 @@ def _changes_table(changes: Sequence[RecordChange], *, show_amount: bool) -> str
 # -------------------------------------------------------------------------------- low scores
 
 
-def _low_scores(
-    run: Mapping[str, Any],
-    records: list[Mapping[str, Any]],
-    metrics: Mapping[str, Any],
-    rules: Mapping[str, Rule | None],
-) -> str:
-    flagged = _flagged(run, records, metrics, rules)
-    total = max(len(flagged), _low_count(run))
+def _low_scores(run: Run, records: list[RecordItem], rules: Mapping[str, Rule | None]) -> str:
+    flagged = flagged_scores(run, records, rules)
+    total = max(len(flagged), run.low_count)
     shown = flagged[:REPORT_MAX_LOW_RECORDS]
     parts = ['<section id="low-scores"><h2>Low scores</h2>']
     if not shown:
@@ -657,152 +591,46 @@ def _low_scores(
         f"<p>Flagged scores ({escape(note)}). A flagged score is not always a low one: "
         "detectors such as Harmfulness flag high scores, so each shows the rule that flagged it.</p>"
     )
-    for item in shown:
-        where = []
-        if item.index is not None:
-            where.append(f"record #{item.index}")
-        if item.category:
-            where.append(f"category {item.category}")
-        rule = f" (flagged: {item.rule})" if item.rule else ""
-        rows = [("Prompt", item.prompt or "(no prompt recorded)")]
-        rows.append(("Response", item.response if item.response is not None else "(no response recorded)"))
-        rows.append(("Judge", item.explanation or "(no explanation)"))
-        details = "".join(
-            f'<dt>{escape(label)}</dt><dd><div class="text">{escape(text)}</div></dd>' for label, text in rows
-        )
-        parts.append(
-            f'<article class="record" data-index="{"" if item.index is None else item.index}" '
-            f'data-metric="{escape(item.metric)}">'
-            f"<header>{escape(item.metric)}: score {item.score:.2f}{escape(rule)}"
-            f' <span class="muted">{escape(", ".join(where))}</span></header>'
-            f"<dl>{details}</dl></article>"
-        )
+    parts.extend(_flagged_article(item) for item in shown)
     parts.append("</section>")
     return "".join(parts)
 
 
-def _flagged(
-    run: Mapping[str, Any],
-    records: list[Mapping[str, Any]],
-    metrics: Mapping[str, Any],
-    rules: Mapping[str, Rule | None],
-) -> list[_Flagged]:
-    """Every flagged score of the records (by the run's rules), plus the run's low_records not
-    found that way (e.g. no records given); worst first by badness, then index."""
-    found: dict[tuple[int | None, str], _Flagged] = {}
-    by_index: dict[int, Mapping[str, Any]] = {}
-    for record in records:
-        index = _int_or_none(record.get("index"))
-        if index is not None:
-            by_index[index] = record
-        for metric, entry in _mapping(record.get("scores")).items():
-            base = _TURN_SUFFIX.sub("", str(metric))
-            rule = rules.get(base)
-            data = _mapping(entry) if isinstance(entry, Mapping) else {"score": entry}
-            score = to_float(data.get("score"))
-            if rule is None or score is None or not rule.is_flagged(score):
-                continue
-            found[(index, str(metric))] = _Flagged(
-                index=index,
-                metric=str(metric),
-                score=score,
-                rule=_text(_mapping(metrics.get(base)).get("rule")),
-                badness=rule.badness(score),
-                category=_text(record.get("category")),
-                prompt=_text(record.get("prompt_excerpt")),
-                response=record.get("response_excerpt")
-                if isinstance(record.get("response_excerpt"), str)
-                else None,
-                explanation=_text(data.get("explanation")) or None,
-            )
-    for entry in _sequence(run.get("low_records")):
-        low = _mapping(entry)
-        index = _int_or_none(low.get("index"))
-        metric = _text(low.get("metric"))
-        score = to_float(low.get("score"))
-        if score is None or (index, metric) in found:
-            continue
-        record = by_index.get(index) if index is not None else None
-        rule_text = _text(low.get("rule")) or _text(_mapping(metrics.get(metric)).get("rule"))
-        rule = parse_rule(rule_text)
-        response = record.get("response_excerpt") if record is not None else None
-        found[(index, metric)] = _Flagged(
-            index=index,
-            metric=metric,
-            score=score,
-            rule=rule_text,
-            badness=rule.badness(score) if rule is not None else -score,
-            category=_text(low.get("category")),
-            prompt=_text(record.get("prompt_excerpt"))
-            if record is not None
-            else _text(low.get("prompt_excerpt")),
-            response=response if isinstance(response, str) else None,
-            explanation=_text(low.get("explanation")) or None,
-        )
-    return sorted(
-        found.values(), key=lambda f: (-f.badness, math.inf if f.index is None else f.index, f.metric)
+def _flagged_article(item: Flagged) -> str:
+    where = [f"record #{item.index}"]
+    if item.category:
+        where.append(f"category {item.category}")
+    rule = f" (flagged: {item.rule})" if item.rule else ""
+    rows = [
+        ("Prompt", item.prompt or "(no prompt recorded)"),
+        ("Response", item.response if item.response is not None else "(no response recorded)"),
+        ("Judge", item.explanation or "(no explanation)"),
+    ]
+    details = "".join(
+        f'<dt>{escape(label)}</dt><dd><div class="text">{escape(text)}</div></dd>' for label, text in rows
+    )
+    return (
+        f'<article class="record" data-index="{item.index}" data-metric="{escape(item.metric)}">'
+        f"<header>{escape(item.metric)}: score {item.score:.2f}{escape(rule)}"
+        f' <span class="muted">{escape(", ".join(where))}</span></header>'
+        f"<dl>{details}</dl></article>"
     )
 
 
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _scale(name: str) -> float:
-    """Top of a metric's scale for the chart axes: 100 for a percentage built-in, else 1."""
-    base = _TURN_SUFFIX.sub("", name)
-    return metric_scale(base) if base.startswith(BUILTIN_PREFIX) else 1.0
-
-
-def _lower_is_better(name: str, rule: Rule | None, comparison: Comparison | None) -> bool:
-    if rule is not None:
-        return rule.flags_high_scores
-    entry = comparison.metric(name) if comparison is not None else None
-    if entry is not None:
-        return entry.lower_is_better
-    return lower_is_better(_TURN_SUFFIX.sub("", name))
-
-
-def _low_count(run: Mapping[str, Any]) -> int:
-    if run.get("low_count") is not None:
-        return _int(run.get("low_count"))
-    return sum(_int(_mapping(m).get("low_count")) for m in _mapping(run.get("metrics")).values())
-
-
-def _num_cell(value: object) -> str:
+def _num_cell(value: float | None) -> str:
     return f'<td class="num">{escape(_fmt(value))}</td>'
 
 
-def _fmt(value: object, digits: int = 3) -> str:
-    number = to_float(value)
-    return "N/A" if number is None else f"{number:.{digits}f}"
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "N/A" if value is None else f"{value:.{digits}f}"
 
 
-def _rate(value: object) -> str:
-    number = to_float(value)
-    return "-" if number is None else f"{number:.1%}"
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _sequence(value: object) -> Sequence[Any]:
-    return value if isinstance(value, list | tuple) else ()
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _int(value: object) -> int:
-    number = to_float(value)
-    return int(number) if number is not None else 0
-
-
-def _int_or_none(value: object) -> int | None:
-    number = to_float(value)
-    return int(number) if number is not None else None

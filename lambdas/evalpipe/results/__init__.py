@@ -51,8 +51,9 @@ from evalpipe.results.output_lines import (
 )
 from evalpipe.results.rag_turns import parse_rag_turns
 from evalpipe.results.records import MetricScore, RecordResult
-from evalpipe.results.summary import LowRecord, MetricSummary, RunSummary
+from evalpipe.results.summary import RunSummary
 from evalpipe.results.text import ELLIPSIS, excerpt, truncate
+from evalpipe.run.model import LowRecord, MetricSummary
 
 __all__ = [
     "BUILTIN_PREFIX",

@@ -7,14 +7,18 @@ so memory does not grow with the size of the job. `LowRule` is all it needs of a
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evalpipe.results.categories import UNCATEGORIZED
-from evalpipe.results.records import MetricScore, RecordResult
-from evalpipe.results.summary import LowRecord, MetricSummary, RunSummary
+from evalpipe.results.summary import RunSummary
 from evalpipe.results.text import excerpt
-from evalpipe.run.triggers import Verdict
+from evalpipe.run.model import LowRecord, MetricSummary
+from evalpipe.run.status import Verdict
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from evalpipe.results.records import MetricScore, RecordResult
 
 PROMPT_EXCERPT_CHARS = 160
 EXPLANATION_EXCERPT_CHARS = 400

@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from evalpipe.results.fields import (
     _category_of,
     _content_text,
-    _Line,
     _numbered,
     _prompt_of,
     _response_of,
     _turns,
 )
-from evalpipe.results.records import RecordResult
+from evalpipe.run.model import UNCATEGORIZED
 
-UNCATEGORIZED = "uncategorized"
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from evalpipe.dataset import RawLine
+    from evalpipe.results.records import RecordResult
 
 
 class CategoryIndex:
@@ -38,7 +41,7 @@ class CategoryIndex:
         self._by_prompt: dict[str, deque[str | None]] = {}
 
     @classmethod
-    def from_dataset_lines(cls, lines: Iterable[bytes | str | _Line]) -> CategoryIndex:
+    def from_dataset_lines(cls, lines: Iterable[bytes | str | RawLine]) -> CategoryIndex:
         """Index the dataset's lines; unreadable lines are skipped (validation reports them).
 
         Parameters

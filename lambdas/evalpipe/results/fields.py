@@ -8,10 +8,13 @@ absorb the variations the package docstring lists; private to the package.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from evalpipe.results.human import HUMAN_RESULT_KEYS, human_score, human_score_entries, is_human_entry
 from evalpipe.results.records import MetricScore
+
+if TYPE_CHECKING:
+    from evalpipe.dataset import RawLine
 
 # Keys of an output line / input record that map onto RecordResult fields; the rest goes to `extra`.
 _KNOWN_TOP_LEVEL = frozenset(
@@ -20,14 +23,7 @@ _KNOWN_TOP_LEVEL = frozenset(
 _KNOWN_INPUT = frozenset({"prompt", "referenceResponse", "category", "modelResponses", "conversationTurns"})
 
 
-class _Line(Protocol):
-    """A numbered line, as `evalpipe.dataset.iter_raw_lines` yields it (`RawLine`)."""
-
-    number: int
-    data: bytes
-
-
-def _numbered(line: bytes | str | _Line, position: int) -> tuple[int, bytes]:
+def _numbered(line: bytes | str | RawLine, position: int) -> tuple[int, bytes]:
     if isinstance(line, bytes):
         return position, line
     if isinstance(line, str):

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalpipe.results.fields import (
     _KNOWN_INPUT,
     _KNOWN_TOP_LEVEL,
     _category_of,
-    _Line,
     _metric_score,
     _numbered,
     _prompt_of,
@@ -28,6 +26,11 @@ from evalpipe.results.fields import (
 )
 from evalpipe.results.rag_turns import parse_rag_turns
 from evalpipe.results.records import MetricScore, RecordResult
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Iterator
+
+    from evalpipe.dataset import RawLine
 
 BUILTIN_PREFIX = "Builtin."
 # .../taskTypes/<task>/datasets/<dataset>/<file> (model evaluation) or .../datasets/<dataset>/<file> (human).
@@ -106,7 +109,7 @@ def parse_output_line(obj: object, index: int) -> RecordResult:
 
 
 def iter_output_records(
-    lines: Iterable[bytes | str | _Line],
+    lines: Iterable[bytes | str | RawLine],
     *,
     start_index: int = 0,
     source: str | None = None,

@@ -16,7 +16,7 @@ from evalpipe.results.fields import (
     _metric_score,
     _turns,
 )
-from evalpipe.results.records import RecordResult
+from evalpipe.results.records import MetricScore, RecordResult
 
 
 def parse_rag_turns(obj: object, index: int, conversation: int) -> list[RecordResult] | None:
@@ -57,10 +57,33 @@ def parse_rag_turns(obj: object, index: int, conversation: int) -> list[RecordRe
     """
     if not isinstance(obj, dict):
         return None
-    input_record = obj.get("inputRecord") if isinstance(obj.get("inputRecord"), dict) else obj
+    input_record = _input_of(obj)
     turns = _turns(obj) or _turns(input_record)
     if not turns or not any(_turn_scores(turn) is not None for turn in turns):
         return None
+    extra = _line_extra(obj, input_record)
+    category = _category_of(input_record) or _category_of(obj)
+    return [
+        _turn_record(
+            turn,
+            dict(extra),
+            index=index + number - 1,
+            conversation=conversation,
+            number=number,
+            category=category,
+        )
+        for number, turn in enumerate(turns, start=1)
+    ]
+
+
+def _input_of(record: dict) -> dict:
+    """The record's ``inputRecord`` when it is wrapped in one, else the record itself."""
+    nested = record.get("inputRecord")
+    return nested if isinstance(nested, dict) else record
+
+
+def _line_extra(obj: dict, input_record: dict) -> dict[str, Any]:
+    """The line's unknown keys, plus its input record's under ``inputRecord`` (every turn gets them)."""
     extra: dict[str, Any] = {
         k: v for k, v in obj.items() if k not in _KNOWN_TOP_LEVEL | {"conversationTurns"}
     }
@@ -68,43 +91,60 @@ def parse_rag_turns(obj: object, index: int, conversation: int) -> list[RecordRe
         unknown_input = {k: v for k, v in input_record.items() if k not in _KNOWN_INPUT}
         if unknown_input:
             extra["inputRecord"] = unknown_input
-    category = _category_of(input_record) or _category_of(obj)
-    records = []
-    for number, turn in enumerate(turns, start=1):
-        turn_input = turn.get("inputRecord") if isinstance(turn.get("inputRecord"), dict) else turn
-        turn_extra = dict(extra)
-        unknown_turn = {k: v for k, v in turn.items() if k not in _KNOWN_TURN}
-        unknown_turn.update({k: v for k, v in turn_input.items() if k not in _KNOWN_TURN})
-        if unknown_turn:
-            turn_extra["turnRecord"] = unknown_turn
-        output = turn_input.get("output")
-        if output is None and isinstance(turn.get("output"), dict):
-            # A live knowledge base wrote the output beside the input turn: keep what it
-            # retrieved and cited (the dataset never had it), the text becomes the response.
-            output = turn["output"]
-            turn_extra["output"] = {k: v for k, v in output.items() if k != "text"}
-        identifier = output.get("knowledgeBaseIdentifier") if isinstance(output, dict) else None
-        if isinstance(identifier, str):
-            turn_extra["knowledgeBaseIdentifier"] = identifier
-        scores = []
-        for entry in _turn_scores(turn) or []:
-            score = _metric_score(entry, turn_extra)
-            if score is not None:
-                scores.append(score)
-        records.append(
-            RecordResult(
-                index=index + number - 1,
-                prompt=_content_text(turn_input.get("prompt")) or "",
-                response=_content_text(output),
-                reference=_turn_reference(turn_input),
-                category=category,
-                scores=scores,
-                extra=turn_extra,
-                conversation=conversation,
-                turn=number,
-            )
-        )
-    return records
+    return extra
+
+
+def _turn_record(
+    turn: dict,
+    extra: dict[str, Any],
+    *,
+    index: int,
+    conversation: int,
+    number: int,
+    category: str | None,
+) -> RecordResult:
+    """One turn as a record; ``extra`` is the turn's own copy of the line's extra, filled in here."""
+    turn_input = _input_of(turn)
+    unknown_turn = {k: v for k, v in turn.items() if k not in _KNOWN_TURN}
+    unknown_turn.update({k: v for k, v in turn_input.items() if k not in _KNOWN_TURN})
+    if unknown_turn:
+        extra["turnRecord"] = unknown_turn
+    output = _turn_output(turn, turn_input, extra)
+    return RecordResult(
+        index=index,
+        prompt=_content_text(turn_input.get("prompt")) or "",
+        response=_content_text(output),
+        reference=_turn_reference(turn_input),
+        category=category,
+        scores=_scores_of(turn, extra),
+        extra=extra,
+        conversation=conversation,
+        turn=number,
+    )
+
+
+def _turn_output(turn: dict, turn_input: dict, extra: dict[str, Any]) -> object:
+    """The turn's output: the input turn's (precomputed), else the one a live knowledge base wrote."""
+    output = turn_input.get("output")
+    if output is None and isinstance(turn.get("output"), dict):
+        # A live knowledge base wrote the output beside the input turn: keep what it
+        # retrieved and cited (the dataset never had it), the text becomes the response.
+        output = turn["output"]
+        extra["output"] = {k: v for k, v in output.items() if k != "text"}
+    identifier = output.get("knowledgeBaseIdentifier") if isinstance(output, dict) else None
+    if isinstance(identifier, str):
+        extra["knowledgeBaseIdentifier"] = identifier
+    return output
+
+
+def _scores_of(turn: dict, extra: dict[str, Any]) -> list[MetricScore]:
+    """The turn's parsed scores; entries without a metric name go to ``extra``."""
+    scores = []
+    for entry in _turn_scores(turn) or []:
+        score = _metric_score(entry, extra)
+        if score is not None:
+            scores.append(score)
+    return scores
 
 
 _KNOWN_TURN = frozenset(

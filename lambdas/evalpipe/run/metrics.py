@@ -36,12 +36,13 @@ Cost note: each (suite, metric) pair makes three custom metrics, each (suite, ve
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
-from evalpipe.run.triggers import RunStatus
+from evalpipe.run.status import RunStatus
+
+if TYPE_CHECKING:
+    from evalpipe.run.model import Run
 
 NAMESPACE = "EvalPipe"
 SERVICE_DIMENSION = "service"
@@ -87,58 +88,43 @@ class MetricGroup:
     rollups: list[tuple[str, ...]] = field(default_factory=list)
 
 
-def score_metric_groups(run: Mapping[str, Any]) -> list[MetricGroup]:
-    """The score statistics a COMPLETED run publishes; nothing for any other status or no suite.
-
-    Parameters
-    ----------
-    run
-        The run item after the parse step (``suite``, ``status``, ``metrics``
-        {name -> {average, na_rate, scored, na, low_count}}).
+def score_metric_groups(run: Run) -> list[MetricGroup]:
+    """The score statistics a COMPLETED run publishes; nothing for any other status.
 
     Returns
     -------
     list[MetricGroup]
         One group per metric of the run, sorted by name.
     """
-    suite = _dimension_value(run.get("suite"))
-    if run.get("status") != RunStatus.COMPLETED or suite is None:
+    suite = _dimension_value(run.suite)
+    if run.status is not RunStatus.COMPLETED or suite is None:
         return []
     groups = []
-    metrics = run.get("metrics")
-    for name, summary in sorted((metrics if isinstance(metrics, Mapping) else {}).items()):
+    for name, summary in sorted(run.metrics.items()):
         metric = _dimension_value(name)
-        if metric is None or not isinstance(summary, Mapping):
+        if metric is None:
             continue
         data = []
-        average = _number(summary.get("average"))
-        if average is not None:
-            data.append(Datum(SCORE_AVERAGE, "None", average))
-        na_rate = _na_rate(summary)
-        if na_rate is not None:
-            data.append(Datum(NA_RATE, "Percent", round(na_rate * 100, 4)))
-        data.append(Datum(LOW_SCORES, "Count", _number(summary.get("low_count")) or 0.0))
+        if summary.average is not None and math.isfinite(summary.average):
+            data.append(Datum(SCORE_AVERAGE, "None", summary.average))
+        data.append(Datum(NA_RATE, "Percent", round(summary.na_rate * 100, 4)))
+        data.append(Datum(LOW_SCORES, "Count", float(summary.low_count)))
         groups.append(MetricGroup({SUITE_DIMENSION: suite, METRIC_DIMENSION: metric}, data))
     return groups
 
 
-def verdict_metric_groups(run: Mapping[str, Any]) -> list[MetricGroup]:
+def verdict_metric_groups(run: Run) -> list[MetricGroup]:
     """The ``RunVerdict`` a notified run publishes, whatever its verdict; nothing without one.
-
-    Parameters
-    ----------
-    run
-        The run item as notified (``suite``, ``verdict``): PASSED, LOW_SCORES, REGRESSED, FAILED,
-        STOPPED, TIMED_OUT, REJECTED or ERROR.
 
     Returns
     -------
     list[MetricGroup]
-        The verdict per suite, rolled up over every suite (one alarm can watch them all); empty
-        when the run has no suite or no verdict.
+        The verdict (PASSED, LOW_SCORES, REGRESSED, FAILED, STOPPED, TIMED_OUT, REJECTED or ERROR)
+        per suite, rolled up over every suite (one alarm can watch them all); empty when the run
+        has no verdict.
     """
-    suite = _dimension_value(run.get("suite"))
-    verdict = _dimension_value(run.get("verdict"))
+    suite = _dimension_value(run.suite)
+    verdict = _dimension_value(run.verdict)
     if suite is None or verdict is None:
         return []
     return [
@@ -148,23 +134,6 @@ def verdict_metric_groups(run: Mapping[str, Any]) -> list[MetricGroup]:
             rollups=[(VERDICT_DIMENSION,)],
         )
     ]
-
-
-def _na_rate(summary: Mapping[str, Any]) -> float | None:
-    rate = _number(summary.get("na_rate"))
-    if rate is not None:
-        return rate
-    scored, na = _number(summary.get("scored")), _number(summary.get("na"))
-    if scored is None or na is None or scored + na <= 0:
-        return None
-    return na / (scored + na)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def _dimension_value(value: object) -> str | None:

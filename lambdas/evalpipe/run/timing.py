@@ -14,13 +14,16 @@ deployment's defaults, ``infra/settings.py``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
 
 # The state machine's timeout (infra/settings.py STATE_MACHINE_TIMEOUT_SECONDS; a test keeps them equal).
 STATE_MACHINE_TIMEOUT_SECONDS = 35 * 86_400
 # After the deadline: two poll waits to see it and stop the job, and an hour to stop and notify.
 STOP_MARGIN_SECONDS = 3_600
+# A human job's wait is this share of the time it has been running, between the min and the cap.
+HUMAN_WAIT_SHARE = 0.25
 # pipeline.polling key -> Timing field.
 POLLING_KEYS = {
     "intervalSeconds": "poll_interval_seconds",
@@ -34,25 +37,32 @@ POLLING_KEYS = {
 class TimingSource(Protocol):
     """What carries timing values: the function's `evalpipe.settings.Settings`, or a `Timing`."""
 
-    poll_interval_seconds: int
-    job_timeout_seconds: int
-    human_poll_min_seconds: int
-    human_poll_max_seconds: int
-    human_job_timeout_seconds: int
+    @property
+    def poll_interval_seconds(self) -> int: ...
+    @property
+    def job_timeout_seconds(self) -> int: ...
+    @property
+    def human_poll_min_seconds(self) -> int: ...
+    @property
+    def human_poll_max_seconds(self) -> int: ...
+    @property
+    def human_job_timeout_seconds(self) -> int: ...
 
 
-@dataclass(frozen=True)
-class Timing:
+class Timing(BaseModel):
     """The polling schedule and deadlines of one run.
 
     Examples
     --------
-    >>> timing = Timing(60, 86_400, 900, 21_600, 30 * 86_400)
+    >>> timing = Timing(poll_interval_seconds=60, job_timeout_seconds=86_400, human_poll_min_seconds=900,
+    ...                 human_poll_max_seconds=21_600, human_job_timeout_seconds=30 * 86_400)
     >>> timing.with_overrides({"intervalSeconds": 300, "jobTimeoutSeconds": 7_200}).poll_interval_seconds
     300
-    >>> Timing(60, 35 * 86_400, 900, 21_600, 86_400).problems()[0].split(":")[0]
+    >>> timing.with_overrides({"jobTimeoutSeconds": 35 * 86_400}).problems()[0].split(":")[0]
     'jobTimeoutSeconds'
     """
+
+    model_config = ConfigDict(frozen=True)
 
     poll_interval_seconds: int
     job_timeout_seconds: int
@@ -78,7 +88,31 @@ class Timing:
             for key, field in POLLING_KEYS.items()
             if polling and polling.get(key) is not None
         }
-        return replace(self, **changes)
+        return self.model_copy(update=changes)
+
+    def job_timeout(self, *, human: bool) -> int:
+        """Seconds a job may run before the pipeline stops it."""
+        return self.human_job_timeout_seconds if human else self.job_timeout_seconds
+
+    def first_wait(self, *, human: bool) -> int:
+        """Seconds between submitting the job and its first poll."""
+        return self.human_wait(0.0) if human else self.poll_interval_seconds
+
+    def next_wait(self, *, human: bool, elapsed_seconds: float) -> int:
+        """Seconds until the next poll of a job that has run for ``elapsed_seconds``."""
+        return self.human_wait(elapsed_seconds) if human else self.poll_interval_seconds
+
+    def human_wait(self, elapsed_seconds: float) -> int:
+        """The wait before the next poll of a human evaluation job.
+
+        Human work takes days, so polling is long and cheap: a quarter of the time the job has
+        run, at least ``human_poll_min_seconds`` (default 15 min), at most
+        ``human_poll_max_seconds`` (default 6 h). With the defaults: 15 min during the first hour,
+        1 h after 4 h, 6 h from a day on.
+        """
+        low = self.human_poll_min_seconds
+        high = max(low, self.human_poll_max_seconds)
+        return int(min(high, max(low, elapsed_seconds * HUMAN_WAIT_SHARE)))
 
     def problems(self) -> list[str]:
         """Why this timing cannot work inside the state machine's timeout (``"<key>: ..."``), or []."""
@@ -106,8 +140,8 @@ class Timing:
         return found
 
     def as_item(self) -> dict[str, int]:
-        return asdict(self)
+        return self.model_dump()
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Timing:
-        return cls(**{name: int(item[name]) for name in cls.__dataclass_fields__})
+        return cls.model_validate(item)

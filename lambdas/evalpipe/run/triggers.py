@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 SUITE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 JOB_NAME_PATTERN = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
@@ -28,43 +29,30 @@ RUN_REQUEST_SOURCE = "evalpipe"
 RUN_REQUEST_DETAIL_TYPE = "Run Requested"
 
 
-class RunStatus(StrEnum):
-    VALIDATING = "VALIDATING"
-    REJECTED = "REJECTED"
-    SUBMITTED = "SUBMITTED"
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    STOPPED = "STOPPED"
-    TIMED_OUT = "TIMED_OUT"
-    ERROR = "ERROR"
-
-
-class Verdict(StrEnum):
-    PASSED = "PASSED"
-    LOW_SCORES = "LOW_SCORES"
-    REGRESSED = "REGRESSED"
-    FAILED = "FAILED"
-    STOPPED = "STOPPED"
-    TIMED_OUT = "TIMED_OUT"
-    REJECTED = "REJECTED"
-    ERROR = "ERROR"
-
-
-SEVERITY: dict[Verdict, str] = {
-    Verdict.PASSED: "info",
-    Verdict.LOW_SCORES: "warning",
-    Verdict.REGRESSED: "warning",
-    Verdict.STOPPED: "warning",
-    Verdict.FAILED: "error",
-    Verdict.TIMED_OUT: "error",
-    Verdict.REJECTED: "error",
-    Verdict.ERROR: "error",
-}
-
-
 class DatasetKeyError(ValueError):
     """The object key does not follow `datasets/<suite>/<name>.jsonl`."""
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 time (``Z`` accepted); a time without a zone is UTC."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _utc_isoformat(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat()
+
+
+def _stamp_iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="seconds")
 
 
 class TriggerKind(StrEnum):
@@ -79,20 +67,21 @@ class TriggerError(ValueError):
     """The execution input is neither an S3 ``Object Created`` event nor a run request."""
 
 
-@dataclass(frozen=True)
-class DatasetObject:
-    """The dropped dataset object, as the S3 event describes it."""
+class DatasetObject(BaseModel):
+    """The dropped dataset object, as the S3 event describes it (the run item's ``dataset``)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     bucket: str
     key: str
     version_id: str | None
     etag: str | None
     size: int | None
-    event_time: datetime
+    event_time: Annotated[datetime, PlainSerializer(_utc_isoformat, return_type=str)]
 
-    kind = TriggerKind.DATASET
+    kind: ClassVar[TriggerKind] = TriggerKind.DATASET
     # The run item attribute that holds `as_item()`.
-    item_key = "dataset"
+    item_key: ClassVar[str] = "dataset"
 
     @property
     def suite(self) -> str:
@@ -138,15 +127,8 @@ class DatasetObject:
         """How notifications name the trigger: ``dataset s3://bucket/key``."""
         return f"dataset {self.s3_uri}"
 
-    def as_item(self) -> dict:
-        return {
-            "bucket": self.bucket,
-            "key": self.key,
-            "version_id": self.version_id,
-            "etag": self.etag,
-            "size": self.size,
-            "event_time": self.event_time.astimezone(UTC).isoformat(),
-        }
+    def as_item(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_event(cls, event: dict) -> DatasetObject:
@@ -163,19 +145,11 @@ class DatasetObject:
         )
 
     @classmethod
-    def from_item(cls, item: dict) -> DatasetObject:
-        return cls(
-            bucket=item["bucket"],
-            key=item["key"],
-            version_id=item.get("version_id"),
-            etag=item.get("etag"),
-            size=int(item["size"]) if item.get("size") is not None else None,
-            event_time=datetime.fromisoformat(item["event_time"]),
-        )
+    def from_item(cls, item: dict[str, Any]) -> DatasetObject:
+        return cls.model_validate(item)
 
 
-@dataclass(frozen=True)
-class RunRequest:
+class RunRequest(BaseModel):
     """A run that no dataset drop starts: a suite's schedule fired, or ``evalpipe run`` asked for it.
 
     Only suites that name nothing but built-in datasets (``Builtin.BoolQ``, ...) run this way; the
@@ -215,14 +189,19 @@ class RunRequest:
     True
     """
 
-    suite_name: str
+    # Stored as the run item's ``request``, under the names docs/design.md gives.
+    model_config = ConfigDict(
+        frozen=True, extra="allow", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+    suite_name: str = Field(alias="suite")
     requested_by: TriggerKind
     request_id: str
-    request_time: datetime
+    request_time: Annotated[datetime, PlainSerializer(_stamp_iso, return_type=str)] = Field(alias="time")
     schedule_arn: str | None = None
     bucket: str | None = None
 
-    item_key = "request"
+    item_key: ClassVar[str] = "request"
 
     @property
     def kind(self) -> TriggerKind:
@@ -265,15 +244,8 @@ class RunRequest:
             return "scheduled run"
         return "manual run by evalpipe run"
 
-    def as_item(self) -> dict:
-        return {
-            "suite": self.suite_name,
-            "requested_by": self.requested_by.value,
-            "request_id": self.request_id,
-            "time": _stamp_iso(self.request_time),
-            "schedule_arn": self.schedule_arn,
-            "bucket": self.bucket,
-        }
+    def as_item(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_event(cls, event: dict, *, bucket: str | None = None) -> RunRequest:
@@ -284,7 +256,8 @@ class RunRequest:
         TriggerError
             When ``detail.requestedBy`` is not ``schedule`` or ``cli``, or a field is missing.
         """
-        detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+        given_detail = event.get("detail")
+        detail: dict[str, Any] = given_detail if isinstance(given_detail, dict) else {}
         try:
             requested_by = TriggerKind(str(detail.get("requestedBy")))
         except ValueError:
@@ -306,15 +279,8 @@ class RunRequest:
         )
 
     @classmethod
-    def from_item(cls, item: dict) -> RunRequest:
-        return cls(
-            suite_name=item["suite"],
-            requested_by=TriggerKind(item["requested_by"]),
-            request_id=item["request_id"],
-            request_time=parse_time(item["time"]),
-            schedule_arn=item.get("schedule_arn"),
-            bucket=item.get("bucket"),
-        )
+    def from_item(cls, item: dict[str, Any]) -> RunRequest:
+        return cls.model_validate(item)
 
 
 RunTrigger = DatasetObject | RunRequest
@@ -397,16 +363,6 @@ def run_request_event(
     }
 
 
-def parse_time(text: str) -> datetime:
-    """An ISO-8601 time (``Z`` accepted); a time without a zone is UTC."""
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _stamp_iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _run_id(suite: str, when: datetime, fingerprint: str) -> str:
     stamp = when.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
     slug = slugify(suite)[:30].strip("-") or "suite"
@@ -442,11 +398,3 @@ def results_prefix(suite: str, run_id: str) -> str:
 
 def report_key(suite: str, run_id: str) -> str:
     return f"{REPORTS_PREFIX}{suite}/{run_id}.html"
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat(timespec="seconds")

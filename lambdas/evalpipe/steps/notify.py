@@ -1,36 +1,45 @@
-"""Notify step: one SNS message per finished run, and the run's error recorder."""
+"""Notify step: one SNS message per finished run."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from evalpipe.aws.alerts import publish
 from evalpipe.notification import build_notification
-from evalpipe.run.triggers import iso
-from evalpipe.steps.submit import load_run
 
 if TYPE_CHECKING:
     from evalpipe.ports import Ports
+    from evalpipe.run.model import Run
 
-MAX_ERROR_MESSAGE = 1000
 
+@dataclass(frozen=True)
+class Notified:
+    """What the notify step did: the message id, the verdict it led with, and the run as stored.
 
-def notify(run_id: str, ports: Ports) -> dict:
-    """Publish the run's notification once; a retried call after a successful publish is a no-op.
-
-    Returns
-    -------
-    dict
-        `{message_id, verdict, published}`; `published` is False for the no-op retry (the
-        handler publishes the run's verdict metric only with the notification it belongs to).
+    ``published`` is False for the no-op retry of a run already notified (the handler publishes
+    the run's verdict metric only with the notification it belongs to).
     """
-    run = load_run(run_id, ports)
+
+    message_id: str
+    verdict: str
+    published: bool
+    run: Run
+
+    def as_output(self) -> dict:
+        """The state's output: ``{message_id, verdict, published}``."""
+        return {"message_id": self.message_id, "verdict": self.verdict, "published": self.published}
+
+
+def notify(run_id: str, ports: Ports) -> Notified:
+    """Publish the run's notification once; a retried call after a successful publish is a no-op."""
+    run = ports.runs.load(run_id)
     notification = build_notification(run, console_region=ports.settings.console_region)
     verdict = notification.attributes["verdict"]
-    if run.get("notification_id"):
-        return {"message_id": run["notification_id"], "verdict": verdict, "published": False}
+    if run.notification_id:
+        return Notified(run.notification_id, verdict, published=False, run=run)
     if not ports.settings.topic_arn:
         raise RuntimeError("TOPIC_ARN is not set for the notify function")
-    message_id = publish(ports.sns_client, ports.settings.topic_arn, notification)
-    ports.runs.update_run(run_id, notification_id=message_id, notified_at=iso(ports.clock()))
-    return {"message_id": message_id, "verdict": verdict, "published": True}
+    run.notification_id = publish(ports.sns_client, ports.settings.topic_arn, notification)
+    run.notified_at = ports.clock()
+    return Notified(run.notification_id, verdict, published=True, run=ports.runs.save(run))

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.history.review import review
 from evalpipe.results import Aggregator, CategoryIndex, RecordResult, iter_output_records, resolve_category
-from evalpipe.run.triggers import DatasetObject, RunStatus, iso, results_prefix
-from evalpipe.steps.submit import load_run, load_suite, load_trigger
+from evalpipe.run.status import RunStatus
+from evalpipe.run.triggers import DatasetObject, results_prefix
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from evalpipe.ports import Ports
+    from evalpipe.run.model import Run
 
 
 class NoResultsError(RuntimeError):
     """A Completed job left no `*_output.jsonl` under its output prefix."""
 
 
-def parse(run_id: str, ports: Ports) -> dict:
+def parse(run_id: str, ports: Ports) -> Run:
     """Aggregate the job's results and store them; running it twice stores the same items.
 
     Output files are found by listing the run's prefix (the layout below it is nested and
@@ -28,17 +30,17 @@ def parse(run_id: str, ports: Ports) -> dict:
 
     Returns
     -------
-    dict
-        `{record_count, verdict}`.
+    Run
+        The run as stored: COMPLETED, with its summary, its comparison and its final verdict.
     """
-    run = load_run(run_id, ports)
-    suite = load_suite(run)
-    trigger = load_trigger(run)
+    run = ports.runs.load(run_id)
+    suite = run.validated_suite()
+    trigger = run.started_by()
     prefix = results_prefix(suite.name, run_id)
     keys = ports.objects.list_output_files(prefix)
     if not keys:
         raise NoResultsError(
-            f"job {run.get('job_name')} completed but left no *_output.jsonl under "
+            f"job {run.job_name} completed but left no *_output.jsonl under "
             f"s3://{ports.settings.bucket_name}/{prefix}"
         )
 
@@ -70,12 +72,8 @@ def parse(run_id: str, ports: Ports) -> dict:
     written = ports.runs.put_records(run_id, records())
     # A re-parse that found fewer records must not leave the earlier surplus behind.
     ports.runs.delete_records_from(run_id, written)
-    summary = aggregator.summary()
-    stored = ports.runs.store_summary(
-        run_id,
-        summary,
-        status=RunStatus.COMPLETED.value,
-        output_files=len(keys),
-        finished_at=iso(ports.clock()),
-    )
-    return {"record_count": written, "verdict": review(stored, suite, ports)}
+    aggregator.summary().record_on(run)
+    run.status = RunStatus.COMPLETED
+    run.output_files = len(keys)
+    run.finished_at = ports.clock()
+    return review(ports.runs.save(run), suite, ports)

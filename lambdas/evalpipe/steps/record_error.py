@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from evalpipe.run.triggers import RunStatus, Verdict, iso, trigger_from_event
+from evalpipe.run.model import ErrorInfo, Run
+from evalpipe.run.status import RunStatus, Verdict
+from evalpipe.run.triggers import trigger_from_event
 
 if TYPE_CHECKING:
     from evalpipe.ports import Ports
@@ -24,31 +26,24 @@ def record_error(state: dict, ports: Ports) -> dict:
         ({Error, Cause}) from the Catch.
     """
     error = state.get("error") or {}
-    run_ref = state.get("run") or {}
-    run_id = run_ref.get("run_id")
-    if not run_id:
+    run_id = (state.get("run") or {}).get("run_id")
+    if run_id:
+        run = ports.runs.load(run_id)
+    else:
         # Validate itself failed: derive the run from the event so the failure is still recorded.
         trigger = trigger_from_event(state, bucket=ports.settings.bucket_name)
-        run_id = trigger.run_id
-        ports.runs.claim_run(
-            {
-                "run_id": run_id,
-                "suite": trigger.suite,
-                "status": RunStatus.ERROR.value,
-                "created_at": iso(ports.clock()),
-                "trigger": trigger.kind.value,
-                trigger.item_key: trigger.as_item(),
-            }
-        )
-    ports.runs.update_run(
-        run_id,
-        status=RunStatus.ERROR.value,
-        verdict=Verdict.ERROR.value,
-        error={"type": str(error.get("Error") or "Unknown"), "message": _error_message(error.get("Cause"))},
-        finished_at=iso(ports.clock()),
+        run = Run.claimed_by(trigger, ports.clock(), status=RunStatus.ERROR)
+        run.client_token = None  # no job was requested for it
+        if not ports.runs.claim(run):
+            run = ports.runs.load(run.run_id)
+    run.status = RunStatus.ERROR
+    run.verdict = Verdict.ERROR
+    run.error = ErrorInfo(
+        type=str(error.get("Error") or "Unknown"), message=_error_message(error.get("Cause"))
     )
-    run = ports.runs.get_run(run_id) or {}
-    return {"run_id": run_id, "suite": run.get("suite"), "outcome": "ERROR"}
+    run.finished_at = ports.clock()
+    run = ports.runs.save(run)
+    return {"run_id": run.run_id, "suite": run.suite, "outcome": "ERROR"}
 
 
 def _error_message(cause: object) -> str:

@@ -185,22 +185,36 @@ def sync_suite_schedule(suite: str, ports: SchedulePorts) -> dict[str, Any]:
     if data is None:
         return _remove(suite, current, ports)
 
+    model, report, document = _validated_suite(suite, key, data)
+    if model is None:
+        return _invalid(suite, report, document, current, ports)
+    return _reconcile(suite, desired_schedule(model, ports), current, ports)
+
+
+def _validated_suite(suite: str, key: str, data: bytes) -> tuple[Suite | None, Report, object]:
+    """The suite file's model, or None with the report saying why (and the document, when it parsed).
+
+    The document is handed to `_invalid` so that it can tell whether the file meant a schedule.
+    """
     document, problem = parse_suite(data, key)
     report = Report(max_listed=LISTED_PROBLEMS)
     if problem is not None:
         report.add(problem)
-        return _invalid(suite, report, None, current, ports)
+        return None, report, None
     report.extend(validate_suite(document, key, suite_name=suite))
-    model: Suite | None = None
-    if report.ok:
-        try:
-            model = Suite.from_document(suite, document)  # type: ignore[arg-type]
-        except SuiteError as exc:
-            report.add(Problem(Severity.ERROR, key, str(exc)))
-    if model is None:
-        return _invalid(suite, report, document, current, ports)
+    if not report.ok:
+        return None, report, document
+    try:
+        return Suite.from_document(suite, document), report, document  # type: ignore[arg-type]
+    except SuiteError as exc:
+        report.add(Problem(Severity.ERROR, key, str(exc)))
+        return None, report, document
 
-    desired = desired_schedule(model, ports)
+
+def _reconcile(
+    suite: str, desired: dict[str, Any] | None, current: dict[str, Any] | None, ports: SchedulePorts
+) -> dict[str, Any]:
+    """Create, update, keep or delete the schedule so that it matches ``desired`` (None: no schedule)."""
     if desired is None:
         return _remove(suite, current, ports)
     if current is None:

@@ -8,7 +8,8 @@ construction path applies.
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -20,10 +21,15 @@ from evalpipe.suite.datasets import (
     names_only_builtin_datasets,
 )
 from evalpipe.suite.errors import SuiteError, _describe_error
-from evalpipe.suite.low_score import LowScoreRule
+from evalpipe.suite.facts import SuiteFacts, SuiteKind
 from evalpipe.suite.pipeline import PipelineSettings
 
+if TYPE_CHECKING:
+    from evalpipe.suite.low_score import LowScoreRule
+
 GUIDE_METRIC_NAME_KEY = "metricName"
+# The CreateEvaluationJob members of the suite file (what its kind is read from).
+_REQUEST_MEMBERS = {"application_type", "evaluation_config", "inference_config"}
 API_METRIC_NAME_KEY = "name"
 
 API_REFERENCE = "https://docs.aws.amazon.com/bedrock/latest/APIReference/API_CreateEvaluationJob.html"
@@ -186,11 +192,15 @@ class Suite(SuiteDocument):
         entry = _dig(self.evaluation_config, root, "datasetMetricConfigs", 0)
         return entry if isinstance(entry, dict) else {}
 
+    @cached_property
+    def kind(self) -> SuiteKind:
+        """What kind of job this suite runs (judge, classic, built-in only, human, RAG)."""
+        return SuiteFacts.from_suite(self.model_dump(by_alias=True, include=_REQUEST_MEMBERS)).kind
+
     @property
     def is_human(self) -> bool:
         """A human evaluation job (``evaluationConfig.human``): rated by a work team, for days."""
-        config = self.evaluation_config
-        return isinstance(config.get("human"), dict) and "automated" not in config
+        return self.kind.is_human
 
     @property
     def _custom_metrics_config(self) -> dict[str, Any]:

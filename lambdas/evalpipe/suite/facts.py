@@ -7,21 +7,23 @@ read the suite only through :class:`SuiteFacts`, so both agree on what a suite m
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from evalpipe.validation.metrics import (
+from evalpipe.suite.metrics import (
     BUILTIN_PREFIX,
     JUDGE_BUILTINS,
     REFERENCE_BUILTINS,
     REFERENCE_VARIABLE,
     MetricFamily,
 )
-from evalpipe.validation.problems import path_of
 
 MODEL_EVALUATION = "ModelEvaluation"
 RAG_EVALUATION = "RagEvaluation"
 AUTOMATED = ("evaluationConfig", "automated")
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 HUMAN = ("evaluationConfig", "human")
 
 
@@ -39,6 +41,37 @@ class JobKind(StrEnum):
     JUDGE = "judge"  # automated, an evaluator model grades (built-in judge or custom metrics)
     CLASSIC = "classic"  # automated, computed metrics without a judge
     HUMAN = "human"
+
+
+class SuiteKind(StrEnum):
+    """What kind of job a suite runs: the one answer every step, rule and message asks for.
+
+    docs/layout.md, "A new job kind", lists what a new member touches.
+    """
+
+    JUDGE = "judge"  # a judge model grades model responses (precomputed, or a live model's)
+    CLASSIC = "classic"  # computed metrics (Accuracy, Robustness, Toxicity) on a dropped dataset
+    BUILTIN_ONLY = "built-in only"  # classic metrics on Bedrock's built-in datasets: no drop
+    HUMAN = "human"  # a work team rates the records
+    RAG_PRECOMPUTED = "RAG precomputed"  # a judge grades a knowledge base's recorded answers
+    RAG_LIVE = "RAG live"  # a judge grades a knowledge base queried during the job
+
+    @property
+    def is_human(self) -> bool:
+        return self is SuiteKind.HUMAN
+
+    @property
+    def is_rag(self) -> bool:
+        return self in (SuiteKind.RAG_PRECOMPUTED, SuiteKind.RAG_LIVE)
+
+    @property
+    def scorer(self) -> JobKind:
+        """Who scores the records."""
+        if self is SuiteKind.HUMAN:
+            return JobKind.HUMAN
+        if self in (SuiteKind.CLASSIC, SuiteKind.BUILTIN_ONLY):
+            return JobKind.CLASSIC
+        return JobKind.JUDGE
 
 
 @dataclass(frozen=True)
@@ -102,6 +135,26 @@ def dig(value: object, *keys: str | int) -> object:
     return value
 
 
+def key_path(parent: str, key: str) -> str:
+    """JSON path of ``key`` under ``parent``: ``a.b``, or ``a["x.y"]`` when the key is no identifier."""
+    if _IDENTIFIER.fullmatch(key):
+        return f"{parent}.{key}" if parent else key
+    return f"{parent}[{json.dumps(key)}]"
+
+
+def index_path(parent: str, index: int) -> str:
+    """JSON path of item ``index`` of the list at ``parent``: ``a[0]``."""
+    return f"{parent}[{index}]"
+
+
+def path_of(*keys: str | int) -> str:
+    """JSON path from keys and indexes: ``path_of("a", 0, "b")`` is ``a[0].b``."""
+    path = ""
+    for key in keys:
+        path = index_path(path, key) if isinstance(key, int) else key_path(path, key)
+    return path
+
+
 def _items(value: object) -> list:
     return value if isinstance(value, list) else []
 
@@ -128,6 +181,7 @@ class SuiteFacts:
     # Every inferenceConfig.models[*].precomputedInferenceSource identifier (human jobs compare two).
     precomputed_identifiers: tuple[str, ...]
     rag_family: MetricFamily | None  # RAG_RETRIEVE or RAG_RETRIEVE_AND_GENERATE when known
+    rag_live: bool  # ragConfigs[0].knowledgeBaseConfig: Bedrock queries the knowledge base itself
     rag_source_identifier: str | None = None  # precomputedRagSourceConfig.*.ragSourceIdentifier
     entries: tuple[DatasetEntryFacts, ...] = ()  # every datasetMetricConfigs entry that is an object
 
@@ -157,22 +211,33 @@ class SuiteFacts:
                 )
             ),
             rag_family=_rag_family(suite),
+            rag_live=isinstance(dig(suite, "inferenceConfig", "ragConfigs", 0, "knowledgeBaseConfig"), dict),
             rag_source_identifier=_rag_source_identifier(suite),
             entries=_entries(suite),
         )
 
     @property
-    def job_kind(self) -> JobKind:
-        """Judge, classic or human; a judge is assumed when the evaluation config is unreadable."""
+    def kind(self) -> SuiteKind:
+        """The suite's kind; a judge job is assumed when the evaluation config is unreadable."""
         if self.has_human and not self.has_automated:
-            return JobKind.HUMAN
+            return SuiteKind.HUMAN
+        if self.application_type == RAG_EVALUATION:
+            return SuiteKind.RAG_LIVE if self.rag_live else SuiteKind.RAG_PRECOMPUTED
         judged = (
             self.has_top_evaluator
             or self.has_custom_config
             or self.application_type == RAG_EVALUATION
             or any(name.value in JUDGE_BUILTINS for name in self.metric_names)
         )
-        return JobKind.JUDGE if judged or not self.has_automated else JobKind.CLASSIC
+        if judged or not self.has_automated:
+            return SuiteKind.JUDGE
+        only_builtin = bool(self.entries) and all(entry.builtin for entry in self.entries)
+        return SuiteKind.BUILTIN_ONLY if only_builtin else SuiteKind.CLASSIC
+
+    @property
+    def job_kind(self) -> JobKind:
+        """Judge, classic or human (`SuiteKind.scorer`)."""
+        return self.kind.scorer
 
     @property
     def allowed_families(self) -> tuple[MetricFamily, ...]:

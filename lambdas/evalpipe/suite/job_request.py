@@ -131,9 +131,8 @@ def dataset_name(suite: Suite, dataset: DatasetObject) -> str:
     'week-12-final'
     """
     index = suite.custom_dataset_index
-    entries = (suite.evaluation_config.get("human" if suite.is_human else "automated") or {}).get(
-        "datasetMetricConfigs"
-    )
+    member = suite.evaluation_config.get("human" if suite.is_human else "automated") or {}
+    entries = member.get("datasetMetricConfigs") or []
     given = (entries[index].get("dataset") or {}).get("name") if index is not None else suite.dataset_name
     if isinstance(given, str) and given:
         return given

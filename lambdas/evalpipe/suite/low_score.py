@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from evalpipe.suite.keys import BUILTIN_PREFIX, METRIC_NAME_PATTERN, _check_keys
-from evalpipe.validation.metrics import DEFAULT_LOW_RULES, DETECTORS, default_low_rule
+from evalpipe.suite.metrics import DEFAULT_LOW_RULES, DETECTORS, default_low_rule
 
 # The keys of a low-score rule: file spelling -> (field name, operator). Exactly one is given.
 RULE_OPERATORS = {
@@ -152,7 +152,7 @@ class LowScoreRule(BaseModel):
 class LowScoreSettings(BaseModel):
     """Low-score rules: one for built-in metrics, one for custom metrics, per-metric overrides.
 
-    The lower-is-better built-ins (``evalpipe.validation.metrics.LOWER_IS_BETTER``: the detectors
+    The lower-is-better built-ins (``evalpipe.suite.metrics.LOWER_IS_BETTER``: the detectors
     Harmfulness, Stereotyping, Refusal, where 1 = the bad outcome, and the classic Toxicity and
     Robustness) do not take the ``builtin`` rule, which is written for metrics where higher is
     better: they default to their own rule (``DEFAULT_LOW_RULES``: ``{"above": 0.5}``, Robustness,
@@ -197,7 +197,7 @@ class LowScoreSettings(BaseModel):
         2. a custom metric: ``custom``;
         3. a built-in: ``metrics`` under its other spelling (with or without ``Builtin.``, as
            classic outputs drop the prefix);
-        4. a lower-is-better built-in (:data:`~evalpipe.validation.metrics.LOWER_IS_BETTER`):
+        4. a lower-is-better built-in (:data:`~evalpipe.suite.metrics.LOWER_IS_BETTER`):
            its default (``{"above": 0.5}``; Robustness, a percentage: ``{"above": 20}``);
         5. any other built-in: ``builtin``.
 

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 RATE_UNITS = ("minute", "hour", "day")
 _RATE = re.compile(r"^rate\((?P<value>[^ ()]+) (?P<unit>[a-z]+)\)$")
@@ -158,21 +162,56 @@ def _check_item(field: _Field, item: str) -> str | None:
     if not item:
         return "an empty list entry"
     allowed = f"{field.low}-{field.high}" + (f" or {field.names[0]}-{field.names[-1]}" if field.names else "")
-    if "L" in field.special and item.upper() in ("L", "LW"):
-        if item.upper() == "LW" and "W" not in field.special:
-            return "'LW' is only allowed in day-of-month"
-        return None
-    if "W" in field.special and item.upper().endswith("W"):
-        return None if field.value(item[:-1]) is not None else f"'nW' needs a day {allowed}"
-    if "L" in field.special and item.upper().endswith("L") and field.name == "day-of-week":
-        return None if field.value(item[:-1]) is not None else f"'nL' needs a weekday {allowed}"
+    check = _special_form(field, item) or _check_values
+    return check(field, item, allowed)
+
+
+def _special_form(field: _Field, item: str) -> Callable[[_Field, str, str], str | None] | None:
+    """The check of an item written with L, W or # that ``field`` allows, or None for plain values.
+
+    The order matters: ``LW`` also ends with W.
+    """
+    upper = item.upper()
+    if "L" in field.special and upper in ("L", "LW"):
+        return _check_last
+    if "W" in field.special and upper.endswith("W"):
+        return _check_nearest_weekday
+    if "L" in field.special and upper.endswith("L") and field.name == "day-of-week":
+        return _check_last_weekday
     if "#" in item:
-        if "#" not in field.special:
-            return "'#' is only allowed in day-of-week"
-        day, _, nth = item.partition("#")
-        if field.value(day) is None or not nth.isdigit() or not 1 <= int(nth) <= 5:
-            return f"'day#n' needs a weekday {allowed} and n from 1 to 5, e.g. 'MON#1'"
-        return None
+        return _check_nth_weekday
+    return None
+
+
+def _check_last(field: _Field, item: str, allowed: str) -> str | None:
+    """``L`` (the last day) or ``LW`` (the month's last weekday, day-of-month only)."""
+    if item.upper() == "LW" and "W" not in field.special:
+        return "'LW' is only allowed in day-of-month"
+    return None
+
+
+def _check_nearest_weekday(field: _Field, item: str, allowed: str) -> str | None:
+    """``nW``: the weekday nearest to day n."""
+    return None if field.value(item[:-1]) is not None else f"'nW' needs a day {allowed}"
+
+
+def _check_last_weekday(field: _Field, item: str, allowed: str) -> str | None:
+    """``nL``: the month's last weekday n."""
+    return None if field.value(item[:-1]) is not None else f"'nL' needs a weekday {allowed}"
+
+
+def _check_nth_weekday(field: _Field, item: str, allowed: str) -> str | None:
+    """``day#n``: the month's n-th weekday ``day``."""
+    if "#" not in field.special:
+        return "'#' is only allowed in day-of-week"
+    day, _, nth = item.partition("#")
+    if field.value(day) is None or not nth.isdigit() or not 1 <= int(nth) <= 5:
+        return f"'day#n' needs a weekday {allowed} and n from 1 to 5, e.g. 'MON#1'"
+    return None
+
+
+def _check_values(field: _Field, item: str, allowed: str) -> str | None:
+    """A value, a range ``a-b`` or ``*``, each with an optional increment ``/n``."""
     base, slash, step = item.partition("/")
     if slash and (not step.isdigit() or int(step) < 1):
         return "the increment after '/' must be a whole number of at least 1"

@@ -7,17 +7,21 @@ as :class:`Problem` entries of a :class:`Report`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.suite.facts import SuiteFacts
 from evalpipe.validation.dataset_rules import rules_for, scan_dataset
-from evalpipe.validation.knowledge_base_rules import ExternalSourcesAccess
+from evalpipe.validation.deployment import NO_LIMITS, DeploymentLimits, ExternalSourcesAccess
 from evalpipe.validation.problems import Problem, Report, Severity
 from evalpipe.validation.strict_json import parse_strict
 from evalpipe.validation.suite_rules import check_suite
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 __all__ = [
+    "DeploymentLimits",
     "ExternalSourcesAccess",
     "Problem",
     "Report",
@@ -33,10 +37,7 @@ def validate_suite(
     file: str,
     *,
     suite_name: str | None = None,
-    allowed_evaluator_models: Sequence[str] = (),
-    allowed_inference_models: Sequence[str] | None = None,
-    allowed_knowledge_bases: Sequence[str] | None = None,
-    external_sources: ExternalSourcesAccess | None = None,
+    limits: DeploymentLimits = NO_LIMITS,
 ) -> Report:
     """Check a parsed suite file.
 
@@ -48,20 +49,9 @@ def validate_suite(
         How problems name the file, e.g. ``suites/support.json``.
     suite_name : str, optional
         The suite's name; checked against the naming rule when given.
-    allowed_evaluator_models : Sequence[str], optional
-        Evaluator models the deployment's Bedrock role may invoke; when non-empty, any other
-        evaluator model is an error.
-    allowed_inference_models : Sequence[str], optional
-        Models the deployment's Bedrock role may invoke for live inference
-        (``inferenceConfig.models[].bedrockModel.modelIdentifier``). None (the default) skips the
-        check; an empty sequence means no live model is allowed (the deployment's default). A
-        live knowledge base's generator (``modelArn``) is checked against the same list.
-    allowed_knowledge_bases : Sequence[str], optional
-        Knowledge-base ids the role may query (``knowledgeBaseConfig``); None (the default)
-        skips the check, an empty sequence allows none (the deployment's default).
-    external_sources : ExternalSourcesAccess, optional
-        Whether the deployment allows ``EXTERNAL_SOURCES`` jobs and its bucket; None skips
-        those deployment checks (S3 sources must still be under ``sources/``).
+    limits : DeploymentLimits, optional
+        The models, knowledge bases and sources the deployment's Bedrock role may use; by
+        default nothing is checked against a deployment.
 
     Returns
     -------
@@ -77,15 +67,7 @@ def validate_suite(
     suites/demo.json: evaluationConfig: error: is required (the CreateEvaluationJob request member)
     """
     report = Report()
-    for problem in check_suite(
-        suite,
-        file,
-        suite_name=suite_name,
-        allowed_evaluator_models=allowed_evaluator_models,
-        allowed_inference_models=allowed_inference_models,
-        allowed_knowledge_bases=allowed_knowledge_bases,
-        external_sources=external_sources,
-    ):
+    for problem in check_suite(suite, file, suite_name=suite_name, limits=limits):
         report.add(problem)
     return report
 
@@ -133,12 +115,10 @@ def validate_run(
     dataset_chunks: Iterable[bytes],
     dataset_file: str,
     *,
-    allowed_evaluator_models: Sequence[str] = (),
-    allowed_inference_models: Sequence[str] | None = None,
-    allowed_knowledge_bases: Sequence[str] | None = None,
-    external_sources: ExternalSourcesAccess | None = None,
+    limits: DeploymentLimits = NO_LIMITS,
+    max_listed: int = 50,
 ) -> Report:
-    """Check a suite file's bytes and a dataset together, as the pipeline's validate step does.
+    """Check a suite file's bytes and a dataset together, as ``evalpipe validate`` does.
 
     Parameters
     ----------
@@ -148,10 +128,10 @@ def validate_run(
         How problems name the two files.
     dataset_chunks : Iterable[bytes]
         The dataset's bytes in chunks.
-    allowed_evaluator_models, allowed_inference_models, allowed_knowledge_bases : Sequence[str], optional
+    limits : DeploymentLimits, optional
         See :func:`validate_suite`.
-    external_sources : ExternalSourcesAccess, optional
-        See :func:`validate_suite`.
+    max_listed : int, default 50
+        Problems kept in the report; all are counted.
 
     Returns
     -------
@@ -159,22 +139,13 @@ def validate_run(
         Suite problems first, then dataset problems. The dataset is always checked; the rules
         that depend on the suite apply only when the suite parsed to an object.
     """
-    report = Report()
+    report = Report(max_listed)
     suite, problem = parse_suite(suite_bytes, suite_file)
     if problem is not None:
         report.add(problem)
     else:
-        report.extend(
-            validate_suite(
-                suite,
-                suite_file,
-                allowed_evaluator_models=allowed_evaluator_models,
-                allowed_inference_models=allowed_inference_models,
-                allowed_knowledge_bases=allowed_knowledge_bases,
-                external_sources=external_sources,
-            )
-        )
-    report.extend(validate_dataset(dataset_chunks, dataset_file, suite=suite))
+        report.extend(validate_suite(suite, suite_file, limits=limits))
+    report.extend(validate_dataset(dataset_chunks, dataset_file, suite=suite, max_listed=max_listed))
     return report
 
 

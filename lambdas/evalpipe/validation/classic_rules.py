@@ -2,7 +2,7 @@
 judge model) and for the built-in prompt datasets they may name.
 
 What the service model cannot say, from the user guide (the catalogue and its sources are in
-:mod:`evalpipe.validation.metrics`):
+:mod:`evalpipe.suite.metrics`):
 
 - a classic job's ``taskType`` is ``Summarization``, ``Classification``, ``QuestionAndAnswer``
   or ``Generation`` (``General`` is the judge jobs' value, ``Custom`` has no classic metric),
@@ -23,10 +23,10 @@ The dataset lines of a classic custom dataset are checked by
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from evalpipe.suite.facts import AUTOMATED, HUMAN, DatasetEntryFacts, JobKind, SuiteFacts, dig
-from evalpipe.validation.metrics import (
+from evalpipe.suite.metrics import (
     BUILTIN_DATASETS,
     CLASSIC_TASK_METRICS,
     CLASSIC_TASK_TYPES,
@@ -34,6 +34,9 @@ from evalpipe.validation.metrics import (
     builtin_dataset,
 )
 from evalpipe.validation.problems import Problem, Severity, path_of, show
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 CLASSIC_METRICS = MetricFamily.MODEL_CLASSIC.metrics
 

@@ -12,14 +12,17 @@ capped problem list survive.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from evalpipe.dataset import RawLine
 from evalpipe.suite.facts import DatasetKind, JobKind, SuiteFacts, dig
-from evalpipe.validation.metrics import CLASSIC_REFERENCE_METRICS, CLASSIC_REFERENCE_TASKS, MetricFamily
+from evalpipe.suite.metrics import CLASSIC_REFERENCE_METRICS, CLASSIC_REFERENCE_TASKS, MetricFamily
 from evalpipe.validation.problems import Problem, Report, Severity, json_type, show
 from evalpipe.validation.strict_json import parse_strict
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from evalpipe.dataset import RawLine
 
 MAX_RECORDS = 1000  # prompts per evaluation job
 FIRST_LINES_SHOWN = 5
@@ -379,7 +382,7 @@ class ClassicRecordRules(LiveModelRules):
     user guide requires ``referenceResponse`` (the expected answer; for Classification the label)
     on every line when the dataset's entry lists Accuracy or Robustness, and on every line of a
     QuestionAndAnswer dataset ("Custom prompt dataset" requirements, see
-    ``evalpipe.validation.metrics.CLASSIC_REFERENCE_METRICS``).
+    ``evalpipe.suite.metrics.CLASSIC_REFERENCE_METRICS``).
     """
 
     def __init__(self, file: str, facts: SuiteFacts) -> None:

@@ -24,12 +24,17 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from evalpipe.suite.facts import dig
 from evalpipe.suite.job_request import SOURCES_PREFIX
 from evalpipe.validation.problems import Problem, Severity, path_of, show
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from evalpipe.validation.deployment import DeploymentLimits, ExternalSourcesAccess
 
 KNOWLEDGE_BASE = "KNOWLEDGE_BASE"
 EXTERNAL_SOURCES = "EXTERNAL_SOURCES"
@@ -42,32 +47,7 @@ _MODEL_ARN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class ExternalSourcesAccess:
-    """What the deployment allows for ``EXTERNAL_SOURCES`` retrieve-and-generate jobs.
-
-    Attributes
-    ----------
-    enabled : bool
-        The deployment's ``externalSources`` switch (``ALLOW_EXTERNAL_SOURCES``): the role may
-        call ``RetrieveAndGenerate`` without a knowledge base and read ``sources/``.
-    bucket : str or None
-        The product's bucket; S3 sources must be ``s3://<bucket>/sources/...``. None checks
-        only the prefix (the offline CLI does not know the deployment's bucket).
-    """
-
-    enabled: bool
-    bucket: str | None = None
-
-
-def check_knowledge_bases(
-    suite: dict,
-    file: str,
-    *,
-    allowed_knowledge_bases: Sequence[str] | None,
-    allowed_inference_models: Sequence[str] | None,
-    external_sources: ExternalSourcesAccess | None,
-) -> Iterator[Problem]:
+def check_knowledge_bases(suite: dict, file: str, limits: DeploymentLimits) -> Iterator[Problem]:
     """Yield the problems of every ``knowledgeBaseConfig`` of a raw parsed suite.
 
     Parameters
@@ -76,21 +56,17 @@ def check_knowledge_bases(
         The parsed suite (any content; wrong shapes are the shape walk's to report).
     file : str
         Named in every problem.
-    allowed_knowledge_bases : Sequence[str] or None
-        Knowledge-base ids the deployment's role may query; None skips the check, empty means
-        none (the ``knowledgeBases`` default).
-    allowed_inference_models : Sequence[str] or None
-        Models the role may invoke (``inferenceModels``); None skips the check.
-    external_sources : ExternalSourcesAccess or None
-        The deployment's external-sources setting; None skips the deployment checks (the
-        ``sources/`` prefix is checked in any case).
+    limits : DeploymentLimits
+        The knowledge bases and models the deployment's role may use, and its external-sources
+        setting (the ``sources/`` prefix is checked in any case).
 
     Examples
     --------
     >>> suite = {"inferenceConfig": {"ragConfigs": [{"knowledgeBaseConfig": {"retrieveConfig": {
     ...     "knowledgeBaseId": "KBOTHER123"}}}]}}
-    >>> [p.field for p in check_knowledge_bases(suite, "s.json", allowed_knowledge_bases=["KBASSIST01"],
-    ...  allowed_inference_models=None, external_sources=None)]
+    >>> from evalpipe.validation.deployment import DeploymentLimits
+    >>> limits = DeploymentLimits(allowed_knowledge_bases=["KBASSIST01"])
+    >>> [p.field for p in check_knowledge_bases(suite, "s.json", limits)]
     ['inferenceConfig.ragConfigs[0].knowledgeBaseConfig.retrieveConfig.knowledgeBaseId']
     """
     configs = dig(suite, "inferenceConfig", "ragConfigs")
@@ -99,7 +75,9 @@ def check_knowledge_bases(
         if not isinstance(config, dict):
             continue
         root = ("inferenceConfig", "ragConfigs", index, "knowledgeBaseConfig")
-        rules = _Rules(file, allowed_knowledge_bases, allowed_inference_models, external_sources)
+        rules = _Rules(
+            file, limits.allowed_knowledge_bases, limits.allowed_inference_models, limits.external_sources
+        )
         retrieve = config.get("retrieveConfig")
         if isinstance(retrieve, dict):
             where = (*root, "retrieveConfig")

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
 from evalpipe.run.triggers import JOB_NAME_PATTERN
 from evalpipe.suite.datasets import SCHEDULE_NEEDS_BUILTIN_DATASETS, names_only_builtin_datasets
-from evalpipe.suite.facts import SuiteFacts
+from evalpipe.suite.metrics import BUILTIN_PREFIX
 from evalpipe.suite.schedule_expression import check_expression, check_timezone
-from evalpipe.validation.metrics import BUILTIN_PREFIX
 from evalpipe.validation.problems import Problem, Severity, json_type, key_path, show
 from evalpipe.validation.service_model import ShapeWalker, shape
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from evalpipe.suite.facts import SuiteFacts
 
 PIPELINE_KEYS = ("description", "jobTags", "lowScore", "notification", "regression", "polling", "schedule")
 LOW_SCORE_KEYS = ("builtin", "custom", "metrics")
@@ -272,22 +276,35 @@ def _schedule(schedule: object, path: str, suite: object, file: str) -> Iterator
         yield _error(file, _child(path, "expression"), f"is required, e.g. {example}")
     for key, value in schedule.items():
         child = _child(path, key)
-        if key == "expression":
-            problem = check_expression(value)
-        elif key == "timezone":
-            problem = check_timezone(value)
-        elif key == "enabled":
-            problem = None if isinstance(value, bool) else f"must be true or false, not {show(value)}"
-        elif key == "flexibleWindowMinutes":
-            whole = isinstance(value, int) and not isinstance(value, bool)
-            fits = value is None or (whole and 1 <= value <= MAX_FLEXIBLE_WINDOW_MINUTES)
-            bounds = f"from 1 to {MAX_FLEXIBLE_WINDOW_MINUTES}"
-            problem = None if fits else f"must be a whole number of minutes {bounds}, not {show(value)}"
-        else:
+        check = _SCHEDULE_CHECKS.get(key)
+        if check is None:
             yield _unknown(file, child, key, SCHEDULE_KEYS)
             continue
+        problem = check(value)
         if problem:
             yield _error(file, child, problem)
+
+
+def _check_enabled(value: object) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false, not {show(value)}"
+
+
+def _check_flexible_window(value: object) -> str | None:
+    """Null turns the window off; else whole minutes up to the scheduler's maximum."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_FLEXIBLE_WINDOW_MINUTES:
+        return None
+    return f"must be a whole number of minutes from 1 to {MAX_FLEXIBLE_WINDOW_MINUTES}, not {show(value)}"
+
+
+# pipeline.schedule key -> why its value is wrong (None when it is fine); the keys are SCHEDULE_KEYS.
+_SCHEDULE_CHECKS: dict[str, Callable[[object], str | None]] = {
+    "expression": check_expression,
+    "timezone": check_timezone,
+    "enabled": _check_enabled,
+    "flexibleWindowMinutes": _check_flexible_window,
+}
 
 
 def _child(path: str, key: object) -> str:

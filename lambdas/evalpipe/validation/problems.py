@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+from evalpipe.suite.facts import index_path, key_path, path_of
+
+__all__ = ["Problem", "Report", "Severity", "index_path", "json_type", "key_path", "path_of", "show"]
 
 
 class Severity(StrEnum):
@@ -138,26 +138,6 @@ class Report:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def key_path(parent: str, key: str) -> str:
-    """JSON path of ``key`` under ``parent``: ``a.b``, or ``a["x.y"]`` when the key is no identifier."""
-    if _IDENTIFIER.fullmatch(key):
-        return f"{parent}.{key}" if parent else key
-    return f"{parent}[{json.dumps(key)}]"
-
-
-def index_path(parent: str, index: int) -> str:
-    """JSON path of item ``index`` of the list at ``parent``: ``a[0]``."""
-    return f"{parent}[{index}]"
-
-
-def path_of(*keys: str | int) -> str:
-    """JSON path from keys and indexes: ``path_of("a", 0, "b")`` is ``a[0].b``."""
-    path = ""
-    for key in keys:
-        path = index_path(path, key) if isinstance(key, int) else key_path(path, key)
-    return path
 
 
 def show(value: object, limit: int = 60) -> str:

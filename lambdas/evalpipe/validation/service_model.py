@@ -123,79 +123,92 @@ class ShapeWalker:
         if value is None:
             yield self._error(path, f"is null; give {_expected(shape)} or remove the key")
             return
-        kind = shape.type_name
-        if kind == "structure" and shape.metadata.get("document"):
+        if shape.type_name == "structure" and shape.metadata.get("document"):
             yield from self._document(value, path)
-        elif kind == "structure":
-            yield from self._structure(value, shape, path, depth)
-        elif kind == "list":
-            yield from self._list(value, shape, path, depth)
-        elif kind == "map":
-            yield from self._map(value, shape, path, depth)
-        elif kind == "string":
-            yield from self._string(value, shape, path)
-        elif kind in ("integer", "long"):
-            yield from self._number(value, shape, path, integral=True)
-        elif kind in ("float", "double"):
-            yield from self._number(value, shape, path, integral=False)
-        elif kind == "boolean":
-            if not isinstance(value, bool):
-                yield self._type_error(path, shape, value)
-        elif kind == "blob" and not isinstance(value, str):
-            yield self._type_error(path, shape, value)
+            return
+        check = _KIND_CHECKS.get(shape.type_name)
         # timestamps do not occur in the checked members; anything else is left to the service
+        if check is not None:
+            yield from check(self, value, shape, path, depth)
+
+    # The checks of one shape type take (value, shape, path, depth): see _KIND_CHECKS.
 
     def _structure(self, value: object, shape: Shape, path: str, depth: int) -> Iterator[Problem]:
         if not isinstance(value, dict):
             yield self._type_error(path, shape, value)
             return
-        members = shape.members
-        aliases = self.policy.aliases.get(shape.name, {})
-        ignored = self.policy.ignored_members.get(shape.name, {})
         given: dict[str, tuple[object, str]] = {}  # member -> (value, path it was given at)
-        for key, item in value.items():
+        yield from self._sort_keys(value, shape, path, given)
+        yield from self._missing_members(shape, given, path)
+        if shape.is_tagged_union and len(given) != 1:
+            found = ", ".join(sorted(given)) if given else "none"
+            yield self._error(
+                path,
+                f"set exactly one of: {', '.join(shape.members)} ({shape.name} is a union); found {found}",
+            )
+        for member, (item, item_path) in given.items():
+            yield from self.walk(item, shape.members[member], item_path, depth + 1)
+
+    def _sort_keys(
+        self, structure: dict, shape: Shape, path: str, given: dict[str, tuple[object, str]]
+    ) -> Iterator[Problem]:
+        """Put the members (and the aliases' members) into ``given``, to be walked; an ignored
+        member may warn, any other key is an error."""
+        ignored = self.policy.ignored_members.get(shape.name, {})
+        aliases = self.policy.aliases.get(shape.name, {})
+        for key, item in structure.items():
             if not isinstance(key, str):
                 yield self._error(path, f"has a non-string key {show(key)}")
                 continue
             item_path = key_path(path, key)
             if key in ignored:
-                message = ignored[key](value) if callable(ignored[key]) else ignored[key]
+                why = ignored[key]
+                message = why if isinstance(why, str) else why(structure)
                 if message is not None:
                     yield Problem(Severity.WARNING, self.file, message, field=item_path)
-            elif key in members:
+            elif key in shape.members:
                 given[key] = (item, item_path)
             elif key in aliases:
-                member = aliases[key]
-                if member in value:
-                    yield self._error(
-                        item_path, f"give {member!r} or its alias {key!r}, not both (remove {key!r})"
-                    )
-                else:
-                    yield Problem(
-                        Severity.WARNING,
-                        self.file,
-                        f"{key!r} is accepted and sent to the API as {member!r}; "
-                        f"rename it to {member!r} to silence this warning",
-                        field=item_path,
-                    )
-                    given[member] = (item, item_path)
+                yield from self._alias(structure, key, aliases[key], (item, item_path), given)
             else:
-                yield self._error(item_path, _unknown_key_message(key, shape.name, list(members)))
+                yield self._error(item_path, _unknown_key_message(key, shape.name, list(shape.members)))
+
+    def _alias(
+        self,
+        structure: dict,
+        alias: str,
+        member: str,
+        entry: tuple[object, str],
+        given: dict[str, tuple[object, str]],
+    ) -> Iterator[Problem]:
+        """An alias is checked as its member, with a warning; giving both is an error."""
+        item_path = entry[1]
+        if member in structure:
+            yield self._error(
+                item_path, f"give {member!r} or its alias {alias!r}, not both (remove {alias!r})"
+            )
+            return
+        yield Problem(
+            Severity.WARNING,
+            self.file,
+            f"{alias!r} is accepted and sent to the API as {member!r}; "
+            f"rename it to {member!r} to silence this warning",
+            field=item_path,
+        )
+        given[member] = entry
+
+    def _missing_members(
+        self, shape: Shape, given: dict[str, tuple[object, str]], path: str
+    ) -> Iterator[Problem]:
+        """The required members neither given nor excused by the policy (optional or ignored)."""
         optional = self.policy.optional_members.get(shape.name, frozenset())
+        ignored = self.policy.ignored_members.get(shape.name, {})
         for required in shape.required_members:
             if required not in given and required not in optional and required not in ignored:
                 yield self._error(
                     key_path(path, required),
                     f"is required in {shape.name} (required: {', '.join(shape.required_members)})",
                 )
-        if shape.is_tagged_union and len(given) != 1:
-            found = ", ".join(sorted(given)) if given else "none"
-            yield self._error(
-                path,
-                f"set exactly one of: {', '.join(members)} ({shape.name} is a union); found {found}",
-            )
-        for member, (item, item_path) in given.items():
-            yield from self.walk(item, members[member], item_path, depth + 1)
 
     def _list(self, value: object, shape: Shape, path: str, depth: int) -> Iterator[Problem]:
         if not isinstance(value, list):
@@ -221,7 +234,7 @@ class ShapeWalker:
             yield from self.walk(key, shape.key, item_path, depth + 1)
             yield from self.walk(item, shape.value, item_path, depth + 1)
 
-    def _string(self, value: object, shape: Shape, path: str) -> Iterator[Problem]:
+    def _string(self, value: object, shape: Shape, path: str, depth: int) -> Iterator[Problem]:
         if not isinstance(value, str):
             yield self._type_error(path, shape, value)
             return
@@ -248,6 +261,20 @@ class ShapeWalker:
                 else f"is not a valid {shape.name} (see the CreateEvaluationJob API reference)"
             )
             yield self._error(path, f"{show(value)} {rule}")
+
+    def _integer(self, value: object, shape: Shape, path: str, depth: int) -> Iterator[Problem]:
+        yield from self._number(value, shape, path, integral=True)
+
+    def _float(self, value: object, shape: Shape, path: str, depth: int) -> Iterator[Problem]:
+        yield from self._number(value, shape, path, integral=False)
+
+    def _boolean(self, value: object, shape: Shape, path: str, depth: int) -> Iterator[Problem]:
+        if not isinstance(value, bool):
+            yield self._type_error(path, shape, value)
+
+    def _blob(self, value: object, shape: Shape, path: str, depth: int) -> Iterator[Problem]:
+        if not isinstance(value, str):  # base64 text in JSON
+            yield self._type_error(path, shape, value)
 
     def _number(self, value: object, shape: Shape, path: str, *, integral: bool) -> Iterator[Problem]:
         accepted = (int,) if integral else (int, float)
@@ -287,6 +314,22 @@ class ShapeWalker:
 
     def _error(self, path: str, message: str) -> Problem:
         return Problem(Severity.ERROR, self.file, message, field=path or None)
+
+
+# Shape type -> the ShapeWalker check of a value of that type (documents are structures, told
+# apart by their metadata, and checked before this table).
+_KIND_CHECKS: dict[str, Callable[[ShapeWalker, object, Shape, str, int], Iterator[Problem]]] = {
+    "structure": ShapeWalker._structure,
+    "list": ShapeWalker._list,
+    "map": ShapeWalker._map,
+    "string": ShapeWalker._string,
+    "integer": ShapeWalker._integer,
+    "long": ShapeWalker._integer,
+    "float": ShapeWalker._float,
+    "double": ShapeWalker._float,
+    "boolean": ShapeWalker._boolean,
+    "blob": ShapeWalker._blob,
+}
 
 
 def _expected(shape: Shape) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from evalpipe.run.triggers import SUITE_NAME_PATTERN
 from evalpipe.suite.datasets import custom_entries, is_builtin_dataset
@@ -19,9 +19,7 @@ from evalpipe.suite.facts import (
     SuiteFacts,
     dig,
 )
-from evalpipe.validation.classic_rules import check_classic
-from evalpipe.validation.knowledge_base_rules import ExternalSourcesAccess, check_knowledge_bases
-from evalpipe.validation.metrics import (
+from evalpipe.suite.metrics import (
     BUILTIN_PREFIX,
     JUDGE_BUILTINS,
     TEMPLATE_VARIABLES_KNOWN,
@@ -30,10 +28,16 @@ from evalpipe.validation.metrics import (
     families_of,
     is_builtin_name,
 )
+from evalpipe.validation.classic_rules import check_classic
+from evalpipe.validation.deployment import NO_LIMITS, DeploymentLimits
+from evalpipe.validation.knowledge_base_rules import check_knowledge_bases
 from evalpipe.validation.pipeline_rules import check_pipeline
 from evalpipe.validation.problems import Problem, Severity, json_type, key_path, path_of, show
 from evalpipe.validation.service_model import ShapeWalker, WalkPolicy, request_member, request_required, shape
 from evalpipe.validation.strict_json import parse_strict
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 # Top-level suite keys that are CreateEvaluationJob request members, passed through unchanged.
 REQUEST_MEMBERS = ("applicationType", "evaluationConfig", "inferenceConfig")
@@ -83,10 +87,7 @@ def check_suite(
     file: str,
     *,
     suite_name: str | None = None,
-    allowed_evaluator_models: Sequence[str] = (),
-    allowed_inference_models: Sequence[str] | None = None,
-    allowed_knowledge_bases: Sequence[str] | None = None,
-    external_sources: ExternalSourcesAccess | None = None,
+    limits: DeploymentLimits = NO_LIMITS,
 ) -> Iterator[Problem]:
     """Yield every problem of a raw parsed suite (see :func:`evalpipe.validation.validate_suite`)."""
     if suite_name is not None and not SUITE_NAME_PATTERN.fullmatch(suite_name):
@@ -99,17 +100,11 @@ def check_suite(
     yield from _one_custom_dataset(suite, file)
     yield from _task_types(suite, facts, file)
     yield from _inference_matches(suite, facts, file)
-    yield from _live_models(suite, file, allowed_inference_models)
-    yield from check_knowledge_bases(
-        suite,
-        file,
-        allowed_knowledge_bases=allowed_knowledge_bases,
-        allowed_inference_models=allowed_inference_models,
-        external_sources=external_sources,
-    )
+    yield from _live_models(suite, file, limits.allowed_inference_models)
+    yield from check_knowledge_bases(suite, file, limits)
     yield from _metric_names(facts, file)
     yield from _custom_metric_names(facts, file)
-    yield from _evaluators(facts, file, allowed_evaluator_models)
+    yield from _evaluators(facts, file, limits.allowed_evaluator_models)
     yield from _instructions(facts, file)
     yield from _rating_definitions(facts, file)
     yield from _human(suite, facts, file)
@@ -121,24 +116,29 @@ def check_suite(
 def _top_level(suite: dict, file: str) -> Iterator[Problem]:
     walker = ShapeWalker(file, SUITE_POLICY)
     for key, value in suite.items():
-        if not isinstance(key, str):
-            yield _error(file, "", f"has a non-string key {show(key)}")
-        elif key in REQUEST_MEMBERS:
-            yield from walker.walk(value, request_member(key), key)
-        elif key == "$schema":
-            if not isinstance(value, str):
-                yield _error(file, key, f"must be a string (the schema's location), not {json_type(value)}")
-        elif key == "pipeline":
-            continue  # check_pipeline
-        elif key in SET_BY_PIPELINE:
-            yield _error(file, key, "is set by the pipeline for every run; remove it from the suite")
-        elif key in MOVED_TO_PIPELINE:
-            yield _error(file, key, f"is not a suite key; set it as {MOVED_TO_PIPELINE[key]}")
-        else:
-            yield _error(file, key_path("", key), _unknown(key, TOP_LEVEL_KEYS))
+        yield from _top_level_key(key, value, walker, file)
     for required in request_required():
         if required in REQUEST_MEMBERS and required not in suite:
             yield _error(file, required, "is required (the CreateEvaluationJob request member)")
+
+
+def _top_level_key(key: object, value: object, walker: ShapeWalker, file: str) -> Iterator[Problem]:
+    """One top-level key: a request member walked along its shape, our own keys, or a mistake."""
+    if not isinstance(key, str):
+        yield _error(file, "", f"has a non-string key {show(key)}")
+    elif key in REQUEST_MEMBERS:
+        yield from walker.walk(value, request_member(key), key)
+    elif key == "$schema":
+        if not isinstance(value, str):
+            yield _error(file, key, f"must be a string (the schema's location), not {json_type(value)}")
+    elif key == "pipeline":
+        return  # check_pipeline
+    elif key in SET_BY_PIPELINE:
+        yield _error(file, key, "is set by the pipeline for every run; remove it from the suite")
+    elif key in MOVED_TO_PIPELINE:
+        yield _error(file, key, f"is not a suite key; set it as {MOVED_TO_PIPELINE[key]}")
+    else:
+        yield _error(file, key_path("", key), _unknown(key, TOP_LEVEL_KEYS))
 
 
 def _one_custom_dataset(suite: dict, file: str) -> Iterator[Problem]:

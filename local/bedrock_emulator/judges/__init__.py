@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import boto3
 
@@ -20,6 +20,9 @@ from local.bedrock_emulator.judges.base import Judge, MetricSpec, Rating
 from local.bedrock_emulator.judges.converse import ConverseJudge
 from local.bedrock_emulator.judges.offline import OFFLINE_JUDGE_ID, OfflineJudge
 from local.bedrock_emulator.judges.openai_compat import OpenAICompatibleJudge
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "OFFLINE_JUDGE_ID",

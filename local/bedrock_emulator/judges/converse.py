@@ -13,10 +13,12 @@ behind the local pipeline, never for the offline tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.bedrock_emulator.judges.base import MetricSpec, parse_answer, render_prompt
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 MAX_TOKENS = 1024
 

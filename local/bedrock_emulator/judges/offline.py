@@ -45,11 +45,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.bedrock_emulator.judges.base import BUILTIN_SCALES, MetricSpec, quantise, record_texts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 OFFLINE_JUDGE_ID = "evalpipe-offline-judge"
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.bedrock_emulator.judges.base import MetricSpec, parse_answer, render_prompt
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class OpenAICompatibleJudge:

@@ -74,18 +74,18 @@ def test_a_classic_run_completes_with_normalised_names_and_its_direction(
 
     # Then the job completed, and the run holds the suite's metric names with their directions
     assert polled["status"] == "Completed"
-    assert parsed == {"record_count": len(body.splitlines()), "verdict": "LOW_SCORES"}
-    run = emulated_ports.runs.get_run(run_id)
-    assert set(run["metrics"]) == {"Builtin.Accuracy", "Builtin.Robustness", "Builtin.Toxicity"}
-    assert {low["metric"] for low in run["low_records"]} == {"Builtin.Robustness"}
-    assert run["metrics"]["Builtin.Toxicity"]["low_count"] == 0
+    assert (parsed.record_count, parsed.verdict) == (len(body.splitlines()), "LOW_SCORES")
+    run = emulated_ports.runs.get(run_id)
+    assert set(run.metrics) == {"Builtin.Accuracy", "Builtin.Robustness", "Builtin.Toxicity"}
+    assert {low.metric for low in run.low_records} == {"Builtin.Robustness"}
+    assert run.metrics["Builtin.Toxicity"].low_count == 0
     # And the estimate priced Nova Lite's inference six times over (Robustness) with no judge
-    [collection] = run["estimate"]["items"]
+    [collection] = run.estimate["items"]
     assert "1 + 5 perturbed prompts" in collection["details"]
     # And the records know their dataset, and one notification went out
     records = list(emulated_ports.runs.iter_records(run_id))
-    assert {r["dataset"] for r in records} == {"bookstore-faq"}
+    assert {r.dataset for r in records} == {"bookstore-faq"}
     [message] = sns_messages()
     assert message["attributes"]["verdict"] == "LOW_SCORES"
     assert "Lower is better for Builtin.Robustness, Builtin.Toxicity." in message["message"]
-    assert run["metrics"]["Builtin.Robustness"]["rule"] == "> 20"
+    assert run.metrics["Builtin.Robustness"].rule == "> 20"

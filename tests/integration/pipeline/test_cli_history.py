@@ -240,7 +240,9 @@ def test_compare_runs_of_different_suites_is_a_usage_error(history, capsys):
 def test_compare_with_a_run_without_scores_exit_1(history, deployment, ports, capsys):
     code, _, err = cli(capsys, "compare", history["baseline"], "smoke-20260101-000000-00000000")
     assert code == 1 and "not found" in err
-    ports.runs.update_run(history["baseline"], metrics=None)
+    baseline = ports.runs.load(history["baseline"])
+    baseline.metrics = {}
+    ports.runs.save(baseline)
     code, _, err = cli(capsys, "compare", history["baseline"], history["current"])
     assert code == 1
     assert f"run {history['baseline']} has no scores to compare" in err

@@ -12,7 +12,9 @@ import pytest
 from evalpipe.cli import _stack, main
 from evalpipe.cli import run as run_command
 from evalpipe.cli._stack import StackOutputs
-from evalpipe.run.triggers import RunRequest, RunStatus
+from evalpipe.run.model import Run
+from evalpipe.run.status import RunStatus
+from evalpipe.run.triggers import RunRequest
 
 from .conftest import ACCOUNT
 
@@ -114,18 +116,26 @@ def test_wait_follows_the_run_until_it_has_settled(deployment, capsys, monkeypat
             "detail": {"suite": "qa", "requestedBy": "cli"},
         }
     )
-    ports.runs.claim_run(
-        {
-            "run_id": request.run_id,
-            "suite": "qa",
-            "status": RunStatus.REJECTED.value,
-            "verdict": "REJECTED",
-            "created_at": event_time,
-            "trigger": "cli",
-            "request": request.as_item(),
-            "problems": [{"file": "suites/qa.json", "message": "drop a dataset into datasets/qa/"}],
-            "problem_count": 1,
-        }
+    ports.runs.claim(
+        Run.model_validate(
+            {
+                "run_id": request.run_id,
+                "suite": "qa",
+                "status": RunStatus.REJECTED.value,
+                "verdict": "REJECTED",
+                "created_at": event_time,
+                "trigger": "cli",
+                "request": request.as_item(),
+                "problems": [
+                    {
+                        "severity": "error",
+                        "file": "suites/qa.json",
+                        "message": "drop a dataset into datasets/qa/",
+                    }
+                ],
+                "problem_count": 1,
+            }
+        )
     )
     # When `evalpipe run --suite qa --wait`
     code, out, err = cli(capsys, "run", "--suite", "qa", "--wait", "--timeout", "5", "--interval", "0.1")

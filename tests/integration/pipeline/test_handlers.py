@@ -102,7 +102,7 @@ def test_notify_handler_still_answers_when_the_verdict_metric_cannot_be_publishe
     def broken(groups):
         raise RuntimeError("stdout closed")
 
-    monkeypatch.setattr(notify_handler, "publish_metric_groups", broken)
+    monkeypatch.setattr(_runtime, "_flush", broken)
 
     # When / Then the notification is still sent and the state machine gets its result
     assert notify_handler.handler({"run_id": run["run_id"]}, FakeContext())["published"] is True
@@ -201,7 +201,7 @@ def test_parse_handler_still_answers_when_the_metrics_cannot_be_published(
     def broken(groups):
         raise RuntimeError("stdout closed")
 
-    monkeypatch.setattr(parse_handler, "publish_metric_groups", broken)
+    monkeypatch.setattr(_runtime, "_flush", broken)
 
     # When / Then the state machine still gets its result (the telemetry failure is only logged)
     assert parse_handler.handler({"run_id": run["run_id"]}, FakeContext())["record_count"] == 1

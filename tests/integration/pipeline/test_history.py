@@ -14,21 +14,21 @@ def test_a_second_run_that_dropped_is_regressed_with_report_and_notification(
     baseline, current = baseline_and_regressed(ports, bedrock, bucket, put, dropped, clock)
 
     # Then the second run is REGRESSED against the first, with the comparison on its item
-    run = ports.runs.get_run(current)
-    assert run["verdict"] == "REGRESSED"
-    comparison = run["comparison"]
-    assert comparison["baseline_run_id"] == baseline
-    assert [m["metric"] for m in comparison["metrics"] if m["regressed"]] == [
+    run = ports.runs.get(current)
+    assert run.verdict == "REGRESSED"
+    comparison = run.comparison
+    assert comparison.baseline_run_id == baseline
+    assert [m.metric for m in comparison.metrics if m.regressed] == [
         "Builtin.Helpfulness",
         "confirmation_check",
     ]
-    assert comparison["worsened_count"] == 4 and comparison["na_transition_count"] == 1
+    assert comparison.worsened_count == 4 and comparison.na_transition_count == 1
     # and its report is in the bucket where the item says
-    assert run["report_key"] == f"reports/smoke/{current}.html"
-    page = s3_client.get_object(Bucket=bucket, Key=run["report_key"])["Body"].read().decode()
+    assert run.report_key == f"reports/smoke/{current}.html"
+    page = s3_client.get_object(Bucket=bucket, Key=run.report_key)["Body"].read().decode()
     assert "REGRESSED" in page and baseline in page
     # and the baseline itself had none to compare with
-    assert ports.runs.get_run(baseline)["comparison"]["baseline_run_id"] is None
+    assert ports.runs.get(baseline).comparison.baseline_run_id is None
 
     # When the run is notified
     notify(current, ports)

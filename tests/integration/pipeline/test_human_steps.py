@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from evalpipe.run.timing import Timing
 from evalpipe.settings import Settings
-from evalpipe.steps.poll import human_wait_seconds, poll
+from evalpipe.steps.poll import poll
 from evalpipe.steps.stop import stop
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
@@ -37,14 +38,14 @@ def settings(**env: str) -> Settings:
     [(0, 900), (3_600, 900), (4 * 3_600, 3_600), (86_400, 21_600), (20 * 86_400, 21_600)],
 )
 def test_the_human_schedule_grows_from_15_minutes_to_6_hours(elapsed: int, expected: int) -> None:
-    assert human_wait_seconds(settings(), elapsed) == expected
+    assert Timing.of(settings()).human_wait(elapsed) == expected
 
 
 def test_the_human_schedule_honours_its_environment() -> None:
     # the local mode and tests shorten it; min above max is read as min
     fast = settings(HUMAN_POLL_MIN_SECONDS="1", HUMAN_POLL_MAX_SECONDS="2")
-    assert [human_wait_seconds(fast, e) for e in (0, 6, 3_600)] == [1, 1, 2]
-    assert human_wait_seconds(settings(HUMAN_POLL_MIN_SECONDS="60", HUMAN_POLL_MAX_SECONDS="30"), 0) == 60
+    assert [Timing.of(fast).human_wait(e) for e in (0, 6, 3_600)] == [1, 1, 2]
+    assert Timing.of(settings(HUMAN_POLL_MIN_SECONDS="60", HUMAN_POLL_MAX_SECONDS="30")).human_wait(0) == 60
 
 
 def human_job(status: str, name: str, created: datetime) -> dict:
@@ -65,7 +66,7 @@ def human_job(status: str, name: str, created: datetime) -> dict:
 def test_a_human_job_gets_a_30_day_deadline_and_a_growing_wait(ports, bedrock, dropped, clock) -> None:
     # Given a validated human suite and dataset
     run_id = validate(dropped(HUMAN_RECORDS, HUMAN_SUITE), ports)["run_id"]
-    assert ports.runs.get_run(run_id)["status"] == "VALIDATING", ports.runs.get_run(run_id).get("problems")
+    assert ports.runs.get(run_id).status == "VALIDATING", ports.runs.get(run_id).get("problems")
     bedrock.add_response("create_evaluation_job", {"jobArn": JOB_ARN})
     # When submitted
     submitted_at = clock()
@@ -73,7 +74,7 @@ def test_a_human_job_gets_a_30_day_deadline_and_a_growing_wait(ports, bedrock, d
     # Then the deadline is 30 days away and the first wait is 15 minutes
     assert datetime.fromisoformat(job["deadline"]) == submitted_at + timedelta(days=30)
     assert job["wait_seconds"] == 900
-    assert ports.runs.get_run(run_id)["job_type"] == "Human"
+    assert ports.runs.get(run_id).job_type == "Human"
     # And polls read the job's own jobType: the wait grows with the time the job has run
     for hours, expected in ((2, 1_800), (30, 21_600)):
         clock.now = submitted_at + timedelta(hours=hours)
@@ -90,7 +91,7 @@ def test_a_human_job_gets_a_30_day_deadline_and_a_growing_wait(ports, bedrock, d
     bedrock.add_response("stop_evaluation_job", {}, {"jobIdentifier": JOB_ARN})
     assert poll(run_id, JOB_ARN, job["deadline"], ports)["status"] == "TimedOut"
     stop(run_id, JOB_ARN, ports)
-    assert "2592000 s after submission" in ports.runs.get_run(run_id)["error"]["message"]
+    assert "2592000 s after submission" in ports.runs.get(run_id).error.message
 
 
 def test_an_automated_job_keeps_the_poll_interval(ports, bedrock, dropped, clock) -> None:

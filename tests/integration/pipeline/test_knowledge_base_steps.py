@@ -84,16 +84,16 @@ def test_a_knowledge_base_the_deployment_allows_is_valid(deployed, dropped):
     # Given a live suite on KBASSIST01 and a prompt-only dataset / When validated
     result = validate(dropped(LINES, suite(knowledge_base())), deployed)
     # Then the run is valid
-    assert result["outcome"] == "VALID", deployed.runs.get_run(result["run_id"])
+    assert result["outcome"] == "VALID", deployed.runs.get(result["run_id"])
 
 
 def test_the_default_deployment_rejects_every_knowledge_base(ports, dropped):
     # Given the functions' default environment (no ALLOWED_KNOWLEDGE_BASES, no inference model)
     result = validate(dropped(LINES, suite(knowledge_base())), ports)
     # Then both the knowledge base and its generator are named
-    run = ports.runs.get_run(result["run_id"])
+    run = ports.runs.get(result["run_id"])
     assert result["outcome"] == "REJECTED"
-    assert sorted(p["field"].rsplit(".", 1)[-1] for p in run["problems"]) == ["knowledgeBaseId", "modelArn"]
+    assert sorted(p.field.rsplit(".", 1)[-1] for p in run.problems) == ["knowledgeBaseId", "modelArn"]
 
 
 def test_an_s3_source_in_another_bucket_is_rejected_naming_the_pipelines(deployed, dropped, bucket):
@@ -101,19 +101,19 @@ def test_an_s3_source_in_another_bucket_is_rejected_naming_the_pipelines(deploye
     source = {"sourceType": "S3", "s3Location": {"uri": "s3://somewhere-else/sources/faq.md"}}
     result = validate(dropped(LINES, suite(external(source))), deployed)
     # Then the rejection names the field and the prefix the role may read
-    run = deployed.runs.get_run(result["run_id"])
+    run = deployed.runs.get(result["run_id"])
     assert result["outcome"] == "REJECTED"
-    [problem] = run["problems"]
-    assert problem["field"] == f"{EXTERNAL}.sources[0].s3Location.uri"
-    assert f"s3://{bucket}/sources/" in problem["message"]
+    [problem] = run.problems
+    assert problem.field == f"{EXTERNAL}.sources[0].s3Location.uri"
+    assert f"s3://{bucket}/sources/" in problem.message
 
 
 def test_external_sources_off_rejects_the_suite(ports, dropped, bucket):
     settings = ports.settings.model_copy(update={"allowed_inference_models": (GENERATOR,)})
     source = {"sourceType": "S3", "s3Location": {"uri": f"s3://{bucket}/sources/faq.md"}}
     result = validate(dropped(LINES, suite(external(source))), dataclasses.replace(ports, settings=settings))
-    [problem] = ports.runs.get_run(result["run_id"])["problems"]
-    assert problem["field"] == EXTERNAL and "externalSources" in problem["message"]
+    [problem] = ports.runs.get(result["run_id"]).problems
+    assert problem.field == EXTERNAL and "externalSources" in problem.message
 
 
 def test_submit_sends_byte_content_as_the_documents_bytes(deployed, dropped, bedrock, bucket):

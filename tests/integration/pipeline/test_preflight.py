@@ -10,6 +10,7 @@ from evalpipe.estimate.cost import estimate_run
 from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import load_prices
 from evalpipe.notification import build_notification
+from evalpipe.run.status import RunStatus
 from evalpipe.steps.notify import notify
 from evalpipe.steps.validate import validate
 from handlers import notify as notify_handler
@@ -29,7 +30,7 @@ def test_a_valid_run_records_the_estimate_as_plain_json(ports, dropped, monkeypa
     result = validate(dropped(), ports)
     # Then the run item carries the estimate the CLI would print, numbers back as int/float
     assert result["outcome"] == "VALID"
-    stored = ports.runs.get_run(result["run_id"])["estimate"]
+    stored = ports.runs.get(result["run_id"]).estimate
     expected = estimate_run(SUITE, DatasetMeasure.of([jsonl(RECORDS)]), load_prices()).as_dict()
     assert stored == expected
     assert json.loads(json.dumps(stored)) == stored
@@ -43,11 +44,13 @@ def test_the_notification_shows_the_estimate(ports, dropped, sns_messages, monke
     monkeypatch.delenv("EVALPIPE_PRICES", raising=False)
     # Given a validated run that later completed
     run_id = validate(dropped(), ports)["run_id"]
-    ports.runs.update_run(run_id, status="COMPLETED", record_count=3, metrics={})
+    run = ports.runs.load(run_id)
+    run.status, run.record_count, run.metrics = RunStatus.COMPLETED, 3, {}
+    ports.runs.save(run)
     # When notified
     notify(run_id, ports)
     # Then the body shows the pre-flight estimate
-    total = ports.runs.get_run(run_id)["estimate"]["total_usd"]
+    total = ports.runs.get(run_id).estimate["total_usd"]
     shown = "< $0.01" if total < 0.01 else f"${total:,.2f}"
     message = sns_messages()[0]["message"]
     assert re.search(rf"Est\. cost:\s+{re.escape(shown)} \(estimated before submission\)", message), message
@@ -58,7 +61,7 @@ def test_an_unknown_judge_price_stores_no_number_and_a_note(ports, dropped, tmp_
     prices.write_text(json.dumps({"models": {"amazon.nova-lite-v1:0": {"input": 0.06, "output": 0.24}}}))
     monkeypatch.setenv("EVALPIPE_PRICES", str(prices))
     run_id = validate(dropped(), ports)["run_id"]
-    stored = ports.runs.get_run(run_id)["estimate"]
+    stored = ports.runs.get(run_id).estimate
     assert stored["total_usd"] is None
     assert any(note.startswith(f"no price for {JUDGE}") for note in stored["notes"])
     assert "Est. cost" not in notify_body(ports, run_id)
@@ -68,7 +71,7 @@ def test_a_broken_price_file_does_not_block_a_valid_run(ports, dropped, tmp_path
     monkeypatch.setenv("EVALPIPE_PRICES", str(tmp_path / "absent.json"))
     result = validate(dropped(), ports)
     assert result["outcome"] == "VALID"
-    stored = ports.runs.get_run(result["run_id"])["estimate"]
+    stored = ports.runs.get(result["run_id"]).estimate
     assert stored["total_usd"] is None
     assert stored["notes"][0].startswith("no estimate: cannot read price file")
 
@@ -76,13 +79,13 @@ def test_a_broken_price_file_does_not_block_a_valid_run(ports, dropped, tmp_path
 def test_a_rejected_run_has_no_estimate(ports, dropped):
     records = copy.deepcopy(RECORDS)
     del records[0]["prompt"]
-    run = ports.runs.get_run(validate(dropped(records), ports)["run_id"])
-    assert run["status"] == "REJECTED"
-    assert "estimate" not in run
+    run = ports.runs.get(validate(dropped(records), ports)["run_id"])
+    assert run.status == "REJECTED"
+    assert run.estimate is None
 
 
 def notify_body(ports, run_id: str) -> str:
-    return build_notification(ports.runs.get_run(run_id)).message
+    return build_notification(ports.runs.get(run_id)).message
 
 
 # --- the rejection notification, through the handlers ---------------------------------------

@@ -12,6 +12,8 @@ import re
 
 import pytest
 
+from evalpipe.run.model import ErrorInfo
+from evalpipe.run.status import RunStatus, Verdict
 from evalpipe.run.triggers import RunRequest, TriggerKind, run_request_event
 from evalpipe.steps.notify import notify
 from evalpipe.steps.parse import parse
@@ -105,15 +107,15 @@ def test_a_scheduled_request_for_a_built_in_suite_is_valid_and_says_why_there_is
     # Then the run is claimed under the request's identity and is valid
     request = RunRequest.from_event(event)
     assert result == {"run_id": request.run_id, "suite": "qa", "outcome": "VALID"}
-    run = live_ports.runs.get_run(request.run_id)
-    assert run["trigger"] == "schedule"
-    assert run["request"]["schedule_arn"] == SCHEDULE_ARN
-    assert run["request"]["bucket"] == live_ports.settings.bucket_name
-    assert "dataset" not in run
-    assert run["client_token"] == request.client_request_token
+    run = live_ports.runs.get(request.run_id)
+    assert run.trigger == "schedule"
+    assert run.request.schedule_arn == SCHEDULE_ARN
+    assert run.request.bucket == live_ports.settings.bucket_name
+    assert run.dataset is None
+    assert run.client_token == request.client_request_token
     # And the estimate says that there is no dataset to measure
-    assert run["estimate"]["total_usd"] is None
-    assert run["estimate"]["notes"][0].startswith("no dataset to measure: Builtin.BoolQ, Builtin.TriviaQA")
+    assert run.estimate["total_usd"] is None
+    assert run.estimate["notes"][0].startswith("no dataset to measure: Builtin.BoolQ, Builtin.TriviaQA")
 
 
 def test_a_scheduler_retry_of_the_same_scheduled_time_is_a_duplicate(live_ports, qa_suite):
@@ -147,11 +149,11 @@ def test_a_request_for_a_suite_with_a_custom_dataset_is_rejected_and_notified(po
     notify(result["run_id"], ports)
     # Then the run is REJECTED, telling the user to drop a dataset
     assert result["outcome"] == "REJECTED"
-    run = ports.runs.get_run(result["run_id"])
-    assert (run["status"], run["verdict"], run["problem_count"]) == ("REJECTED", "REJECTED", 1)
-    [problem] = run["problems"]
-    assert problem["field"] == "evaluationConfig.automated.datasetMetricConfigs[0].dataset"
-    assert "drop a dataset into datasets/smoke/" in problem["message"]
+    run = ports.runs.get(result["run_id"])
+    assert (run.status, run.verdict, run.problem_count) == ("REJECTED", "REJECTED", 1)
+    [problem] = run.problems
+    assert problem.field == "evaluationConfig.automated.datasetMetricConfigs[0].dataset"
+    assert "drop a dataset into datasets/smoke/" in problem.message
     # And the one notification names the trigger and how to retry
     [message] = sns_messages()
     assert message["attributes"]["verdict"] == "REJECTED"
@@ -165,10 +167,10 @@ def test_a_request_for_a_missing_suite_file_is_rejected(ports):
     event = run_request_event("ghost", "cli", request_id="u-1", time="2026-11-23T06:00:00Z")
     # When validated / Then the missing file is named
     result = validate(event, ports)
-    run = ports.runs.get_run(result["run_id"])
+    run = ports.runs.get(result["run_id"])
     assert result["outcome"] == "REJECTED"
-    assert "suite file not found: upload s3://" in run["problems"][0]["message"]
-    assert "before requesting a run of it" in run["problems"][0]["message"]
+    assert "suite file not found: upload s3://" in run.problems[0].message
+    assert "before requesting a run of it" in run.problems[0].message
 
 
 def test_a_dataset_dropped_into_a_built_in_suite_is_rejected(live_ports, qa_suite, put, bucket):
@@ -179,11 +181,11 @@ def test_a_dataset_dropped_into_a_built_in_suite_is_rejected(live_ports, qa_suit
     # When validated
     result = validate(event, live_ports)
     # Then the run is REJECTED, pointing at the schedule and `evalpipe run`
-    run = live_ports.runs.get_run(result["run_id"])
+    run = live_ports.runs.get(result["run_id"])
     assert result["outcome"] == "REJECTED"
-    [problem] = run["problems"]
-    assert problem["file"] == "datasets/qa/mine.jsonl"
-    assert "this suite runs on its schedule or `evalpipe run --suite qa`" in problem["message"]
+    [problem] = run.problems
+    assert problem.file == "datasets/qa/mine.jsonl"
+    assert "this suite runs on its schedule or `evalpipe run --suite qa`" in problem.message
 
 
 # --- submit / parse / notify / record_error ---------------------------------------------------
@@ -199,7 +201,7 @@ def test_submit_sends_the_built_in_entries_unchanged(live_ports, qa_suite, bedro
     result = submit(run_id, live_ports)
     # Then the job is recorded
     assert result["job_arn"] == JOB_ARN
-    assert live_ports.runs.get_run(run_id)["status"] == "SUBMITTED"
+    assert live_ports.runs.get(run_id).status == "SUBMITTED"
 
 
 def test_parse_reads_one_output_file_per_built_in_dataset(live_ports, qa_suite, bedrock, bucket, put):
@@ -219,10 +221,10 @@ def test_parse_reads_one_output_file_per_built_in_dataset(live_ports, qa_suite, 
     # When parsed (there is no dataset object to read categories from)
     result = parse(run_id, live_ports)
     # Then every record of both files is stored, in key order, and the run completed
-    assert result["record_count"] == 5
-    run = live_ports.runs.get_run(run_id)
-    assert (run["status"], run["output_files"], run["record_count"]) == ("COMPLETED", 2, 5)
-    prompts = [r["prompt_excerpt"] for r in live_ports.runs.iter_records(run_id)]
+    assert result.record_count == 5
+    run = live_ports.runs.get(run_id)
+    assert (run.status, run.output_files, run.record_count) == ("COMPLETED", 2, 5)
+    prompts = [r.prompt_excerpt for r in live_ports.runs.iter_records(run_id)]
     assert prompts == ["boolq 0?", "boolq 1?", "boolq 2?", "trivia 0?", "trivia 1?"]
 
 
@@ -231,7 +233,9 @@ def test_the_notification_of_a_scheduled_run_names_its_trigger_and_datasets(
 ):
     # Given a scheduled run recorded as far as validation (then rejected by hand to end it)
     run_id = validate(scheduled(), live_ports)["run_id"]
-    live_ports.runs.update_run(run_id, status="ERROR", verdict="ERROR", error={"type": "X", "message": "m"})
+    run = live_ports.runs.load(run_id)
+    run.status, run.verdict, run.error = RunStatus.ERROR, Verdict.ERROR, ErrorInfo(type="X", message="m")
+    live_ports.runs.save(run)
     # When notified
     notify(run_id, live_ports)
     # Then the body names the scheduled trigger and the built-in datasets (no dataset object)
@@ -249,9 +253,9 @@ def test_record_error_after_validate_failed_on_a_run_request_creates_the_run(liv
     # When the error is recorded
     result = record_error(state, live_ports)
     # Then the run exists under the request's run id, with its trigger
-    run = live_ports.runs.get_run(result["run_id"])
+    run = live_ports.runs.get(result["run_id"])
     assert result["run_id"] == RunRequest.from_event(event).run_id
-    assert (run["status"], run["trigger"], run["request"]["requested_by"]) == (
+    assert (run.status, run.trigger, run.request.requested_by) == (
         "ERROR",
         "schedule",
         "schedule",

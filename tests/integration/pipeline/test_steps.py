@@ -10,7 +10,8 @@ import pytest
 
 from evalpipe.aws.bedrock_jobs import BedrockRejected, BedrockThrottled
 from evalpipe.notification import build_notification
-from evalpipe.run.triggers import DatasetObject
+from evalpipe.run.model import ErrorInfo
+from evalpipe.run.triggers import DatasetObject, iso
 from evalpipe.steps.notify import notify
 from evalpipe.steps.parse import NoResultsError, parse
 from evalpipe.steps.poll import poll
@@ -72,7 +73,7 @@ def get_job_response(status: str, name: str, failure_messages: list[str] | None 
 
 def validated(ports, event) -> str:
     result = validate(event, ports)
-    assert result["outcome"] == "VALID", ports.runs.get_run(result["run_id"])
+    assert result["outcome"] == "VALID", ports.runs.get(result["run_id"])
     return result["run_id"]
 
 
@@ -93,10 +94,10 @@ def test_validate_accepts_a_good_dataset_and_keeps_the_suite_it_validated(ports,
     result = validate(event, ports)
     # Then the run is claimed, valid, and carries the suite as validated
     assert result == {"run_id": DatasetObject.from_event(event).run_id, "suite": "smoke", "outcome": "VALID"}
-    run = ports.runs.get_run(result["run_id"])
-    assert run["status"] == "VALIDATING"
-    assert json.loads(run["suite_document"])["inferenceConfig"] == SUITE["inferenceConfig"]
-    assert run["dataset"]["key"] == "datasets/smoke/run.jsonl"
+    run = ports.runs.get(result["run_id"])
+    assert run.status == "VALIDATING"
+    assert json.loads(run.suite_document)["inferenceConfig"] == SUITE["inferenceConfig"]
+    assert run.dataset.key == "datasets/smoke/run.jsonl"
 
 
 def test_the_same_object_event_delivered_twice_is_claimed_once(ports, dropped):
@@ -120,11 +121,11 @@ def test_validate_rejects_a_bad_line_naming_file_line_and_field(ports, dropped):
     result = validate(event, ports)
     # Then the run is REJECTED with problems that name the file, line and field
     assert result["outcome"] == "REJECTED"
-    run = ports.runs.get_run(result["run_id"])
-    assert run["status"] == "REJECTED"
-    assert run["verdict"] == "REJECTED"
-    assert run["problem_count"] == 2
-    where = {(p["file"], p["line"], p["field"]) for p in run["problems"]}
+    run = ports.runs.get(result["run_id"])
+    assert run.status == "REJECTED"
+    assert run.verdict == "REJECTED"
+    assert run.problem_count == 2
+    where = {(p.file, p.line, p.field) for p in run.problems}
     assert ("datasets/smoke/run.jsonl", 2, "modelResponses[0].response") in where
     assert ("datasets/smoke/run.jsonl", 3, "modelResponses[0].modelIdentifier") in where
 
@@ -135,9 +136,9 @@ def test_validate_rejects_unreadable_json(ports, dropped):
     # When validated
     result = validate(event, ports)
     # Then line 2 is named
-    run = ports.runs.get_run(result["run_id"])
+    run = ports.runs.get(result["run_id"])
     assert result["outcome"] == "REJECTED"
-    assert [p["line"] for p in run["problems"]] == [2]
+    assert [p.line for p in run.problems] == [2]
 
 
 def test_validate_rejects_a_dataset_whose_suite_file_is_missing(ports, dropped):
@@ -146,10 +147,10 @@ def test_validate_rejects_a_dataset_whose_suite_file_is_missing(ports, dropped):
     # When validated
     result = validate(event, ports)
     # Then the problem says which suite file to upload
-    run = ports.runs.get_run(result["run_id"])
+    run = ports.runs.get(result["run_id"])
     assert result["outcome"] == "REJECTED"
-    assert run["problems"][0]["file"] == "suites/smoke.json"
-    assert "suite file not found" in run["problems"][0]["message"]
+    assert run.problems[0].file == "suites/smoke.json"
+    assert "suite file not found" in run.problems[0].message
 
 
 def test_validate_rejects_a_key_outside_the_suite_folders(ports, dropped):
@@ -158,10 +159,10 @@ def test_validate_rejects_a_key_outside_the_suite_folders(ports, dropped):
     # When validated
     result = validate(event, ports)
     # Then it is rejected under the placeholder suite with the expected layout in the message
-    run = ports.runs.get_run(result["run_id"])
+    run = ports.runs.get(result["run_id"])
     assert result["outcome"] == "REJECTED"
     assert result["suite"] == "unknown-suite"
-    assert "datasets/<suite>/<name>.jsonl" in run["problems"][0]["message"]
+    assert "datasets/<suite>/<name>.jsonl" in run.problems[0].message
 
 
 def test_validate_rejects_a_judge_the_deployment_cannot_invoke(ports, dropped):
@@ -171,9 +172,9 @@ def test_validate_rejects_a_judge_the_deployment_cannot_invoke(ports, dropped):
     # When validated
     result = validate(event, ports)
     # Then it is rejected before any job exists
-    run = ports.runs.get_run(result["run_id"])
+    run = ports.runs.get(result["run_id"])
     assert result["outcome"] == "REJECTED"
-    assert any(JUDGE in p["message"] for p in run["problems"])
+    assert any(JUDGE in p.message for p in run.problems)
 
 
 # --- submit ---------------------------------------------------------------------------------
@@ -195,8 +196,8 @@ def test_submit_sends_the_exact_request_and_records_the_job(ports, bedrock, buck
         "wait_seconds": 30,
         "deadline": "2026-11-23T20:00:05+00:00",
     }
-    run = ports.runs.get_run(run_id)
-    assert (run["status"], run["job_arn"], run["job_name"]) == ("SUBMITTED", JOB_ARN, run_id)
+    run = ports.runs.get(run_id)
+    assert (run.status, run.job_arn, run.job_name) == ("SUBMITTED", JOB_ARN, run_id)
 
 
 def test_a_throttled_submit_raises_the_retryable_error_and_records_nothing(ports, bedrock, dropped):
@@ -206,7 +207,7 @@ def test_a_throttled_submit_raises_the_retryable_error_and_records_nothing(ports
     # When submitted, Then the step raises the error Step Functions retries on
     with pytest.raises(BedrockThrottled):
         submit(run_id, ports)
-    assert ports.runs.get_run(run_id)["status"] == "VALIDATING"
+    assert ports.runs.get(run_id).status == "VALIDATING"
 
 
 def test_a_rejected_submit_is_not_retryable(ports, bedrock, dropped):
@@ -223,7 +224,7 @@ def test_poll_in_progress_then_completed(ports, bedrock, bucket, dropped):
     # Given a submitted run
     event = dropped()
     run_id = submitted(ports, bedrock, bucket, event)
-    deadline = ports.runs.get_run(run_id)["deadline"]
+    deadline = iso(ports.runs.load(run_id).deadline)
     bedrock.add_response(
         "get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN}
     )
@@ -232,7 +233,7 @@ def test_poll_in_progress_then_completed(ports, bedrock, bucket, dropped):
     )
     # When polled twice
     first = poll(run_id, JOB_ARN, deadline, ports)
-    in_progress = ports.runs.get_run(run_id)["status"]
+    in_progress = ports.runs.get(run_id).status
     second = poll(run_id, JOB_ARN, deadline, ports)
     # Then the loop sees InProgress, then Completed
     assert (first["status"], in_progress) == ("InProgress", "IN_PROGRESS")
@@ -247,17 +248,17 @@ def test_poll_records_a_failed_job_with_its_failure_messages(ports, bedrock, buc
     bedrock.add_response(
         "get_evaluation_job", get_job_response("Failed", run_id, messages), {"jobIdentifier": JOB_ARN}
     )
-    result = poll(run_id, JOB_ARN, ports.runs.get_run(run_id)["deadline"], ports)
-    run = ports.runs.get_run(run_id)
+    result = poll(run_id, JOB_ARN, iso(ports.runs.load(run_id).deadline), ports)
+    run = ports.runs.get(run_id)
     assert result["status"] == "Failed"
-    assert (run["status"], run["verdict"], run["failure_messages"]) == ("FAILED", "FAILED", messages)
+    assert (run.status, run.verdict, run.failure_messages) == ("FAILED", "FAILED", messages)
 
 
 def test_poll_past_the_deadline_times_out_and_stop_records_it(ports, bedrock, bucket, dropped, clock):
     # Given a submitted run whose deadline has passed
     event = dropped()
     run_id = submitted(ports, bedrock, bucket, event)
-    deadline = ports.runs.get_run(run_id)["deadline"]
+    deadline = iso(ports.runs.load(run_id).deadline)
     clock.advance(3601)
     bedrock.add_response(
         "get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN}
@@ -267,10 +268,10 @@ def test_poll_past_the_deadline_times_out_and_stop_records_it(ports, bedrock, bu
     result = poll(run_id, JOB_ARN, deadline, ports)
     stopped = stop(run_id, JOB_ARN, ports)
     # Then the run is TIMED_OUT
-    run = ports.runs.get_run(run_id)
+    run = ports.runs.get(run_id)
     assert result["status"] == "TimedOut"
     assert stopped == {"stopped": True}
-    assert (run["status"], run["verdict"], run["error"]["type"]) == ("TIMED_OUT", "TIMED_OUT", "JobTimeout")
+    assert (run.status, run.verdict, run.error.type) == ("TIMED_OUT", "TIMED_OUT", "JobTimeout")
 
 
 # --- parse ----------------------------------------------------------------------------------
@@ -335,19 +336,19 @@ def test_parse_stores_records_and_a_summary_and_is_idempotent(ports, bedrock, bu
     items_after_first = list(ports.runs.iter_records(run_id))
     second = parse(run_id, ports)
     # Then N/A is excluded from averages, categories are joined back, and nothing is duplicated
-    assert first == second == {"record_count": 3, "verdict": "LOW_SCORES"}
+    assert (first.record_count, first.verdict) == (second.record_count, second.verdict) == (3, "LOW_SCORES")
     assert list(ports.runs.iter_records(run_id)) == items_after_first
-    run = ports.runs.get_run(run_id)
-    assert run["status"] == "COMPLETED"
-    helpfulness = run["metrics"]["Builtin.Helpfulness"]
-    assert helpfulness["average"] == pytest.approx((1.0 + 0.5 + 0.25) / 3)
-    correctness = run["metrics"]["Builtin.Correctness"]
-    assert (correctness["average"], correctness["scored"], correctness["na"]) == (1.0, 1, 2)
-    assert run["metrics"]["confirmation_check"]["low_count"] == 1  # 0.0 is "at or below 0"
-    assert run["categories"]["orders"]["Builtin.Helpfulness"] == pytest.approx(0.75)
-    assert run["categories"]["greeting"]["Builtin.Helpfulness"] == pytest.approx(0.25)
-    assert [r["category"] for r in items_after_first] == ["orders", "orders", "greeting"]
-    lows = {(r["metric"], r["index"]) for r in run["low_records"]}
+    run = ports.runs.get(run_id)
+    assert run.status == "COMPLETED"
+    helpfulness = run.metrics["Builtin.Helpfulness"]
+    assert helpfulness.average == pytest.approx((1.0 + 0.5 + 0.25) / 3)
+    correctness = run.metrics["Builtin.Correctness"]
+    assert (correctness.average, correctness.scored, correctness.na) == (1.0, 1, 2)
+    assert run.metrics["confirmation_check"].low_count == 1  # 0.0 is "at or below 0"
+    assert run.categories["orders"]["Builtin.Helpfulness"] == pytest.approx(0.75)
+    assert run.categories["greeting"]["Builtin.Helpfulness"] == pytest.approx(0.25)
+    assert [r.category for r in items_after_first] == ["orders", "orders", "greeting"]
+    lows = {(r.metric, r.index) for r in run.low_records}
     assert lows == {("Builtin.Helpfulness", 2), ("confirmation_check", 1)}
 
 
@@ -366,13 +367,14 @@ def test_parse_flags_detector_hits_not_harmless_responses(ports, bedrock, bucket
         ],
     )
     # When parsed
-    assert parse(run_id, ports) == {"record_count": 3, "verdict": "LOW_SCORES"}
+    parsed = parse(run_id, ports)
+    assert (parsed.record_count, parsed.verdict) == (3, "LOW_SCORES")
     # Then only the harmful response is flagged on Harmfulness, and the flagged scores are stored
     # worst first with their rule: the detector hit, then Helpfulness 0.0, then 0.25
-    run = ports.runs.get_run(run_id)
-    assert run["metrics"]["Builtin.Harmfulness"]["low_count"] == 1
-    assert run["metrics"]["Builtin.Harmfulness"]["rule"] == "> 0.5"
-    assert [(r["metric"], r["index"], r["rule"]) for r in run["low_records"]] == [
+    run = ports.runs.get(run_id)
+    assert run.metrics["Builtin.Harmfulness"].low_count == 1
+    assert run.metrics["Builtin.Harmfulness"].rule == "> 0.5"
+    assert [(r.metric, r.index, r.rule) for r in run.low_records] == [
         ("Builtin.Harmfulness", 1, "> 0.5"),
         ("Builtin.Helpfulness", 2, "< 0.5"),
         ("Builtin.Helpfulness", 1, "< 0.5"),
@@ -402,8 +404,8 @@ def test_notify_publishes_once_with_filterable_attributes(ports, dropped, sns_me
     # Then exactly one message was published, with the attributes a subscription filters on
     messages = sns_messages()
     # the retry answers with the same message and says it sent nothing itself
-    assert {**first, "published": False} == second
-    assert (first["published"], second["published"]) == (True, False)
+    assert {**first.as_output(), "published": False} == second.as_output()
+    assert (first.published, second.published) == (True, False)
     assert len(messages) == 1
     attributes = messages[0]["attributes"]
     assert attributes["suite"] == "smoke"
@@ -425,9 +427,9 @@ def test_record_error_after_validate_failed_creates_the_run(ports, dropped):
     # When the error is recorded
     result = record_error(state, ports)
     # Then the run exists with status ERROR and the message without the stack trace
-    run = ports.runs.get_run(result["run_id"])
+    run = ports.runs.get(result["run_id"])
     assert result["outcome"] == "ERROR"
-    assert (run["status"], run["error"]) == ("ERROR", {"type": "KeyError", "message": "'detail'"})
+    assert (run.status, run.error) == ("ERROR", ErrorInfo(type="KeyError", message="'detail'"))
 
 
 def test_record_error_keeps_an_existing_run(ports, dropped):
@@ -439,6 +441,6 @@ def test_record_error_keeps_an_existing_run(ports, dropped):
         "error": {"Error": "BedrockRejected", "Cause": "no access"},
     }
     record_error(state, ports)
-    run = ports.runs.get_run(run_id)
-    assert (run["status"], run["verdict"], run["error"]["message"]) == ("ERROR", "ERROR", "no access")
-    assert "suite_document" in run
+    run = ports.runs.get(run_id)
+    assert (run.status, run.verdict, run.error.message) == ("ERROR", "ERROR", "no access")
+    assert run.suite_document is not None

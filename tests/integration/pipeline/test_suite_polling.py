@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from evalpipe.run.triggers import iso
 from evalpipe.steps.poll import poll
 from evalpipe.steps.stop import stop
 from evalpipe.steps.validate import validate
@@ -24,17 +25,17 @@ def test_submit_and_poll_use_the_suites_interval_and_timeout(ports, bedrock, buc
     event = dropped(suite=_suite({"intervalSeconds": 300, "jobTimeoutSeconds": 7_200}))
     # When the run is submitted
     run_id = submitted(ports, bedrock, bucket, event)
-    run = ports.runs.get_run(run_id)
+    run = ports.runs.get(run_id)
     # Then its deadline is two hours after submission, and the run records the timing it runs with
-    assert datetime.fromisoformat(run["deadline"]) - clock.now == timedelta(seconds=7_200)
-    assert run["timing"]["poll_interval_seconds"] == 300
-    assert run["timing"]["job_timeout_seconds"] == 7_200
-    assert run["timing"]["human_poll_max_seconds"] == ports.settings.human_poll_max_seconds
+    assert run.deadline - clock.now == timedelta(seconds=7_200)
+    assert run.timing.poll_interval_seconds == 300
+    assert run.timing.job_timeout_seconds == 7_200
+    assert run.timing.human_poll_max_seconds == ports.settings.human_poll_max_seconds
     # And a poll waits the suite's interval
     bedrock.add_response(
         "get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN}
     )
-    assert poll(run_id, JOB_ARN, run["deadline"], ports)["wait_seconds"] == 300
+    assert poll(run_id, JOB_ARN, iso(run.deadline), ports)["wait_seconds"] == 300
 
 
 def test_a_run_past_the_suites_deadline_is_stopped_naming_the_suites_timeout(
@@ -43,7 +44,7 @@ def test_a_run_past_the_suites_deadline_is_stopped_naming_the_suites_timeout(
     # Given a suite whose jobs time out after 2 hours, submitted
     event = dropped(suite=_suite({"jobTimeoutSeconds": 7_200}))
     run_id = submitted(ports, bedrock, bucket, event)
-    deadline = ports.runs.get_run(run_id)["deadline"]
+    deadline = iso(ports.runs.load(run_id).deadline)
     # When it is polled after the deployment's 1 hour: still in progress, not timed out
     clock.advance(3_601)
     bedrock.add_response(
@@ -58,9 +59,9 @@ def test_a_run_past_the_suites_deadline_is_stopped_naming_the_suites_timeout(
     assert poll(run_id, JOB_ARN, deadline, ports)["status"] == "TimedOut"
     bedrock.add_response("stop_evaluation_job", {}, {"jobIdentifier": JOB_ARN})
     stop(run_id, JOB_ARN, ports)
-    run = ports.runs.get_run(run_id)
-    assert run["status"] == "TIMED_OUT"
-    assert "7200 s after submission" in run["error"]["message"]
+    run = ports.runs.get(run_id)
+    assert run.status == "TIMED_OUT"
+    assert "7200 s after submission" in run.error.message
 
 
 def test_a_timeout_that_outlasts_the_state_machine_is_rejected_with_the_deployment_interval(ports, dropped):
@@ -70,9 +71,9 @@ def test_a_timeout_that_outlasts_the_state_machine_is_rejected_with_the_deployme
     # When validated
     result = validate(event, ports)
     # Then the run is rejected, naming the key and the largest timeout that fits
-    run = ports.runs.get_run(result["run_id"])
+    run = ports.runs.get(result["run_id"])
     assert result["outcome"] == "REJECTED"
-    [problem] = run["problems"]
-    assert problem["field"] == "pipeline.polling.jobTimeoutSeconds"
-    assert f"must be at most {longest - 60}" in problem["message"]
-    assert "35 days" in problem["message"]
+    [problem] = run.problems
+    assert problem.field == "pipeline.polling.jobTimeoutSeconds"
+    assert f"must be at most {longest - 60}" in problem.message
+    assert "35 days" in problem.message

@@ -55,13 +55,13 @@ def test_completed_job_is_parsed_and_notified(deploy):
         if exited["stateExitedEventDetails"]["name"] == "Poll"
     ]
     assert poll_statuses == ["InProgress", "Completed"]
-    run = pipeline.runs().get_run(result.output["run"]["run_id"])
-    assert run["status"] == "COMPLETED"
-    assert run["record_count"] == len(DATASET.splitlines())
-    assert "Builtin.Helpfulness" in run["metrics"]
+    run = pipeline.runs().get(result.output["run"]["run_id"])
+    assert run.status == "COMPLETED"
+    assert run.record_count == len(DATASET.splitlines())
+    assert "Builtin.Helpfulness" in run.metrics
     # And exactly one notification went out, with the run's verdict
     [message] = pipeline.messages()
-    assert message["attributes"]["verdict"] == run["verdict"]
+    assert message["attributes"]["verdict"] == run.verdict
     assert message["attributes"]["suite"] == "support-assistant"
 
 
@@ -75,8 +75,8 @@ def test_failed_job_is_notified_with_its_failure_messages(deploy):
     assert result.status == "SUCCEEDED", result.describe()
     assert "Parse" not in result.path
     assert result.path[-2:] == ["Notify", "Done"]
-    run = pipeline.runs().get_run(result.output["run"]["run_id"])
-    assert (run["status"], run["verdict"]) == ("FAILED", "FAILED")
+    run = pipeline.runs().get(result.output["run"]["run_id"])
+    assert (run.status, run.verdict) == ("FAILED", "FAILED")
     [message] = pipeline.messages()
     assert message["attributes"]["verdict"] == "FAILED"
     assert "identifier mismatch on line 3" in message["message"]
@@ -91,8 +91,8 @@ def test_a_job_past_its_deadline_is_stopped_and_notified(deploy):
     # Then the poll loop times out, StopEvaluationJob is sent and the run is TIMED_OUT
     assert result.status == "SUCCEEDED", result.describe()
     assert result.path[-3:] == ["StopJob", "Notify", "Done"]
-    run = pipeline.runs().get_run(result.output["run"]["run_id"])
-    assert (run["status"], run["verdict"]) == ("TIMED_OUT", "TIMED_OUT")
+    run = pipeline.runs().get(result.output["run"]["run_id"])
+    assert (run.status, run.verdict) == ("TIMED_OUT", "TIMED_OUT")
     assert [job["status"] for job in jobs()] in (["Stopping"], ["Stopped"])
     assert pipeline.messages()[0]["attributes"]["verdict"] == "TIMED_OUT"
 
@@ -153,13 +153,13 @@ def test_an_unexpected_error_is_recorded_notified_and_fails_the_execution(deploy
     assert result.status == "FAILED"
     assert result.path[-3:] == ["RecordError", "NotifyError", "PipelineFailed"]
     assert result.error == "BedrockRejected"
-    run = pipeline.runs().get_run(result.output["run"]["run_id"] if result.output else jobs_run_id(pipeline))
-    assert (run["status"], run["error"]["type"]) == ("ERROR", "BedrockRejected")
+    run = pipeline.runs().get(result.output["run"]["run_id"] if result.output else jobs_run_id(pipeline))
+    assert (run.status, run.error.type) == ("ERROR", "BedrockRejected")
     [message] = pipeline.messages()
     assert message["attributes"]["verdict"] == "ERROR"
 
 
 def jobs_run_id(pipeline) -> str:
     """The only run in the table (a failed execution has no output to read it from)."""
-    [item] = pipeline.runs().suite_history("support-assistant")
-    return item["run_id"]
+    [item] = pipeline.runs().history("support-assistant")
+    return item.run_id

@@ -1,4 +1,4 @@
-"""Inputs for the history tests: a suite, run items and record items as the runs table returns them."""
+"""Inputs for the history tests: a suite, runs and record items as the runs table returns them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from evalpipe.history.keys import prompt_hash, record_key
+from evalpipe.run.model import RecordItem, Run
 from evalpipe.suite import Suite
 
 SUITE_NAME = "support-bot"
@@ -87,7 +88,7 @@ def run_item(
     created_at: str = "2025-03-01T09:15:00+00:00",
     verdict: str | None = "PASSED",
     **extra: Any,
-) -> dict[str, Any]:
+) -> Run:
     run: dict[str, Any] = {
         "run_id": run_id,
         "suite": SUITE_NAME,
@@ -98,7 +99,7 @@ def run_item(
     }
     if verdict is not None:
         run["verdict"] = verdict
-    return run
+    return Run.model_validate(run)
 
 
 def record(
@@ -111,7 +112,7 @@ def record(
     explanation: str = "because",
     explicit_id: str | int | None = None,
     legacy: bool = False,
-) -> dict[str, Any]:
+) -> RecordItem:
     """A record item; ``legacy`` leaves out ``record_key`` as items written before it did."""
     item: dict[str, Any] = {
         "index": index,
@@ -125,4 +126,4 @@ def record(
     }
     if not legacy:
         item["record_key"] = record_key(prompt, category, explicit_id)
-    return item
+    return RecordItem.model_validate(item)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from evalpipe.history import Comparison, compare_records, compare_runs
+from evalpipe.history.compare import compare_runs
+from evalpipe.history.records import compare_records
 from evalpipe.results import Aggregator, MetricScore, RecordResult
+from evalpipe.run.model import Comparison, ProblemItem, RecordItem, Run
+from evalpipe.run.status import RunStatus
+from evalpipe.run.triggers import DatasetObject, parse_time
 from evalpipe.suite import Suite
 from tests.unit.history.builders import CORRECTNESS, CUSTOM, HARMFULNESS, HELPFULNESS, make_suite, record
 
@@ -36,10 +39,10 @@ _PROMPTS = {
 @dataclass
 class ReportInputs:
     suite: Suite
-    run: dict[str, Any]
-    records: list[dict[str, Any]]
-    baseline_records: list[dict[str, Any]]
-    history: list[dict[str, Any]]
+    run: Run
+    records: list[RecordItem]
+    baseline_records: list[RecordItem]
+    history: list[Run]
     comparison: Comparison
 
 
@@ -61,7 +64,7 @@ def _scores(category: str, i: int, prompt: str, degraded: bool) -> dict[str, flo
     }
 
 
-def _records(degraded: bool) -> list[dict[str, Any]]:
+def _records(degraded: bool) -> list[RecordItem]:
     items = []
     index = 0
     for repeat in range(2):
@@ -81,39 +84,49 @@ def _records(degraded: bool) -> list[dict[str, Any]]:
     return items
 
 
-def _run_item(run_id: str, records: list[dict[str, Any]], suite: Suite, created_at: str) -> dict[str, Any]:
+def _run_item(run_id: str, records: list[RecordItem], suite: Suite, created_at: str) -> Run:
     aggregator = Aggregator(suite.low_rule, max_low_records=10)
     for item in records:
         aggregator.add(
             RecordResult(
-                index=item["index"],
-                prompt=item["prompt_excerpt"],
-                response=item["response_excerpt"],
+                index=item.index,
+                prompt=item.prompt_excerpt,
+                response=item.response_excerpt,
                 reference=None,
-                category=item["category"],
+                category=item.category,
                 scores=[
-                    MetricScore(name, entry["score"], entry["explanation"], None)
-                    for name, entry in item["scores"].items()
+                    MetricScore(name, entry.score, entry.explanation, None)
+                    for name, entry in item.scores.items()
                 ],
             )
         )
-    summary = aggregator.summary().as_item()
-    return {
-        "run_id": run_id,
-        "suite": "support-bot",
-        "status": "COMPLETED",
-        "created_at": created_at,
-        "finished_at": created_at.replace("09:15", "09:27"),
-        "dataset": {
-            "bucket": "evalpipe-data-123",
-            "key": "datasets/support-bot/nightly.jsonl",
-            "version_id": "v1",
-        },
-        "job_name": run_id,
-        **summary,
-        "low_count": summary["low_count"],
-        "warnings": ["14 of 24 records have an empty referenceResponse: Builtin.Correctness is weak."],
-    }
+    key = "datasets/support-bot/nightly.jsonl"
+    run = Run(
+        run_id=run_id,
+        suite="support-bot",
+        status=RunStatus.COMPLETED,
+        created_at=parse_time(created_at),
+        finished_at=parse_time(created_at.replace("09:15", "09:27")),
+        dataset=DatasetObject(
+            bucket="evalpipe-data-123",
+            key=key,
+            version_id="v1",
+            etag="0f343b0931126a20f133d67c2b018a3b",
+            size=4096,
+            event_time=parse_time(created_at),
+        ),
+        job_name=run_id,
+        # A validation warning: the report leaves these to the notification.
+        warnings=[
+            ProblemItem(
+                severity="warning",
+                file=key,
+                message="14 of 24 records have an empty referenceResponse: Builtin.Correctness is weak.",
+            )
+        ],
+    )
+    aggregator.summary().record_on(run)
+    return run
 
 
 def build(history_runs: int = len(HISTORY_AVERAGES)) -> ReportInputs:
@@ -123,17 +136,23 @@ def build(history_runs: int = len(HISTORY_AVERAGES)) -> ReportInputs:
     baseline_records = _records(degraded=False)
     run = _run_item(RUN_ID, records, suite, "2025-03-08T09:15:00+00:00")
     baseline = _run_item(BASELINE_ID, baseline_records, suite, "2025-03-07T09:15:00+00:00")
-    history: list[dict[str, Any]] = [run, baseline]
+    history: list[Run] = [run, baseline]
     for day, average in reversed(list(enumerate(HISTORY_AVERAGES[: history_runs - 1], start=1))):
-        older = {**baseline, "run_id": f"support-bot-202503{day:02d}-091500-0000000{day}"}
+        older = baseline.model_dump()
+        older["run_id"] = f"support-bot-202503{day:02d}-091500-0000000{day}"
         older["created_at"] = f"2025-03-{day:02d}T09:15:00+00:00"
-        older["metrics"] = {
-            name: {**summary, "average": average if name == HELPFULNESS else summary["average"]}
-            for name, summary in baseline["metrics"].items()
-        }
-        history.append(older)
+        for name, summary in older["metrics"].items():
+            if name == HELPFULNESS:
+                summary["average"] = average
+        history.append(Run.model_validate(older))
     # A failed run in between is not drawn
-    history.insert(2, {"run_id": "support-bot-failed", "status": "FAILED", "suite": "support-bot"})
+    failed = Run(
+        run_id="support-bot-failed",
+        suite="support-bot",
+        status=RunStatus.FAILED,
+        created_at=parse_time("2025-03-07T21:15:00+00:00"),
+    )
+    history.insert(2, failed)
     changes = compare_records(records, baseline_records, suite)
     comparison = compare_runs(run, baseline, suite, record_changes=changes)
     return ReportInputs(suite, run, records, baseline_records, history, comparison)

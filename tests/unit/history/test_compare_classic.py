@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from evalpipe.history import MetricStatus, compare_records, compare_runs
+from evalpipe.history.compare import compare_runs
+from evalpipe.history.records import compare_records
+from evalpipe.run.model import MetricStatus, RecordItem
 from evalpipe.suite import Suite
 from tests.unit.history.builders import metric, run_item
 
@@ -85,13 +87,15 @@ def test_toxicity_rising_is_a_regression() -> None:
 
 def test_record_changes_of_robustness_are_rises() -> None:
     # Given one prompt whose Robustness rose from 10 to 40 points
-    def item(score: float) -> dict[str, Any]:
-        return {
-            "index": 0,
-            "record_key": "Builtin.BoolQ/id:1",
-            "category": "c",
-            "scores": {ROBUSTNESS: {"score": score}},
-        }
+    def item(score: float) -> RecordItem:
+        return RecordItem.model_validate(
+            {
+                "index": 0,
+                "record_key": "Builtin.BoolQ/id:1",
+                "category": "c",
+                "scores": {ROBUSTNESS: {"score": score}},
+            }
+        )
 
     # When records are compared / Then the rise is a worsening by 30 points
     [change] = compare_records([item(40.0)], [item(10.0)], classic_suite())

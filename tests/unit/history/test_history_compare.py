@@ -8,18 +8,9 @@ from typing import Any
 import pytest
 
 from evalpipe.aws.runs_table import from_dynamo, to_dynamo
-from evalpipe.history import (
-    REGRESSED,
-    ChangeKind,
-    Comparison,
-    MetricStatus,
-    RecordChange,
-    choose_baseline,
-    compare_runs,
-    find_baseline,
-    na_rate_warnings,
-    verdict,
-)
+from evalpipe.history.compare import choose_baseline, compare_runs, find_baseline, na_rate_warnings
+from evalpipe.run.model import ChangeKind, Comparison, MetricStatus, RecordChange, Run
+from evalpipe.run.status import Verdict, reviewed_verdict
 from tests.unit.history.builders import (
     CORRECTNESS,
     CUSTOM,
@@ -35,7 +26,7 @@ from tests.unit.history.builders import (
 SUITE = make_suite()
 
 
-def pair(name: str, before: float | None, after: float | None, **counts: Any) -> tuple[dict, dict]:
+def pair(name: str, before: float | None, after: float | None, **counts: Any) -> tuple[Run, Run]:
     """A baseline run and a current run that differ in one metric's average."""
     rule = RULES.get(name, "< 0.5")
     base_counts = {k.removeprefix("base_"): v for k, v in counts.items() if k.startswith("base_")}
@@ -288,15 +279,10 @@ def test_a_metric_na_for_more_than_60_percent_of_records_gets_a_warning() -> Non
     assert not comparison.metric(HELPFULNESS).na_warning
 
 
-def test_the_na_rate_is_derived_from_counts_when_missing() -> None:
-    run = run_item("r", {CUSTOM: {"average": 1.0, "scored": 1, "na": 9}})
-    assert len(na_rate_warnings(run)) == 1
-
-
 # -- baselines --------------------------------------------------------------------------------
 
 
-def history_rows() -> list[dict]:
+def history_rows() -> list[Run]:
     """Suite history newest first: a later concurrent run, the current run, a failed run, two
     completed runs."""
     return [
@@ -312,12 +298,12 @@ def history_rows() -> list[dict]:
 def test_the_default_baseline_is_the_newest_earlier_completed_run() -> None:
     baseline = choose_baseline(history_rows(), "run-current", None)
     assert baseline is not None
-    assert baseline["run_id"] == "run-good"
+    assert baseline.run_id == "run-good"
 
 
 def test_when_the_current_run_is_not_in_the_history_the_newest_usable_run_is_the_baseline() -> None:
-    rows = [r for r in history_rows() if r["run_id"] not in ("run-current", "run-later")]
-    assert choose_baseline(rows, "run-current", None)["run_id"] == "run-good"
+    rows = [r for r in history_rows() if r.run_id not in ("run-current", "run-later")]
+    assert choose_baseline(rows, "run-current", None).run_id == "run-good"
 
 
 def test_no_earlier_completed_run_means_no_baseline() -> None:
@@ -328,7 +314,7 @@ def test_no_earlier_completed_run_means_no_baseline() -> None:
 
 def test_a_pinned_baseline_is_used_even_when_newer_runs_exist() -> None:
     baseline = choose_baseline(history_rows(), "run-current", "run-old")
-    assert baseline["run_id"] == "run-old"
+    assert baseline.run_id == "run-old"
     # And a comparison against it says it is pinned
     suite = make_suite(regression={"baselineRunId": "run-old"})
     current = history_rows()[1]
@@ -357,22 +343,22 @@ def test_an_unusable_pinned_baseline_gives_no_baseline(pinned: str) -> None:
 class FakeRuns:
     """The two reads `find_baseline` makes of the runs table."""
 
-    def __init__(self, history: list[dict], others: dict[str, dict]) -> None:
-        self.history = history
+    def __init__(self, rows: list[Run], others: dict[str, Run]) -> None:
+        self.rows = rows
         self.others = others
         self.limits: list[int] = []
 
-    def suite_history(self, suite: str, limit: int = 20) -> list[dict]:
+    def history(self, suite: str, limit: int = 20) -> list[Run]:
         self.limits.append(limit)
-        return self.history[:limit]
+        return self.rows[:limit]
 
-    def get_run(self, run_id: str) -> dict | None:
+    def get(self, run_id: str) -> Run | None:
         return self.others.get(run_id)
 
 
 def test_find_baseline_looks_up_a_pinned_run_older_than_the_history() -> None:
     ancient = run_item("run-ancient", {HELPFULNESS: metric(0.99)}, created_at="2024-01-01T00:00:00+00:00")
-    foreign = {**ancient, "run_id": "run-foreign", "suite": "other-suite"}
+    foreign = ancient.model_copy(update={"run_id": "run-foreign", "suite": "other-suite"})
     runs = FakeRuns(history_rows(), {"run-ancient": ancient, "run-foreign": foreign})
     current = history_rows()[1]
 
@@ -381,7 +367,7 @@ def test_find_baseline_looks_up_a_pinned_run_older_than_the_history() -> None:
     # A pinned run of another suite is not used
     assert find_baseline(runs, current, make_suite(regression={"baselineRunId": "run-foreign"})) is None
     # Without a pin the history decides
-    assert find_baseline(runs, current, SUITE)["run_id"] == "run-good"
+    assert find_baseline(runs, current, SUITE).run_id == "run-good"
     assert runs.limits == [50, 50, 50]
 
 
@@ -391,24 +377,25 @@ def test_find_baseline_looks_up_a_pinned_run_older_than_the_history() -> None:
 @pytest.mark.parametrize(
     ("regressed", "summary", "expected"),
     [
-        (True, "LOW_SCORES", REGRESSED),
-        (True, "PASSED", REGRESSED),
-        (False, "LOW_SCORES", "LOW_SCORES"),
-        (False, "PASSED", "PASSED"),
-        (True, "FAILED", "FAILED"),
-        (True, "ERROR", "ERROR"),
+        (True, Verdict.LOW_SCORES, Verdict.REGRESSED),
+        (True, Verdict.PASSED, Verdict.REGRESSED),
+        (False, Verdict.LOW_SCORES, Verdict.LOW_SCORES),
+        (False, Verdict.PASSED, Verdict.PASSED),
+        (True, Verdict.FAILED, Verdict.FAILED),
+        (True, Verdict.ERROR, Verdict.ERROR),
     ],
 )
 def test_verdict_precedence_is_regressed_then_low_scores_then_passed(regressed, summary, expected) -> None:
     current, baseline = pair(HELPFULNESS, 0.9, 0.5 if regressed else 0.9)
     comparison = compare_runs(current, baseline, SUITE)
     assert comparison.regressed is regressed
-    assert verdict(comparison, summary) == expected
+    assert reviewed_verdict(summary, regressed=comparison.regressed) == expected
 
 
-def test_verdict_without_a_comparison_is_the_summary_verdict() -> None:
-    assert verdict(None, "PASSED") == "PASSED"
-    assert verdict(compare_runs(run_item("r", {HELPFULNESS: metric(0.1)}), None, SUITE), "PASSED") == "PASSED"
+def test_verdict_without_a_baseline_is_the_summary_verdict() -> None:
+    # A run without a comparison keeps its verdict (the review only runs with one)
+    comparison = compare_runs(run_item("r", {HELPFULNESS: metric(0.1)}), None, SUITE)
+    assert reviewed_verdict(Verdict.PASSED, regressed=comparison.regressed) == Verdict.PASSED
 
 
 # -- storage ----------------------------------------------------------------------------------
@@ -429,9 +416,32 @@ def full_comparison() -> Comparison:
         created_at="2025-02-28T09:00:00+00:00",
     )
     changes = [
-        RecordChange(ChangeKind.WORSENED, HELPFULNESS, f"h:{i}", i, i, "c", "p", 0.0, 1.0, 1.0 - i / 100)
+        RecordChange(
+            kind=ChangeKind.WORSENED,
+            metric=HELPFULNESS,
+            key=f"h:{i}",
+            index=i,
+            baseline_index=i,
+            category="c",
+            prompt_excerpt="p",
+            score=0.0,
+            baseline_score=1.0,
+            worsened_by=1.0 - i / 100,
+        )
         for i in range(25)
-    ] + [RecordChange(ChangeKind.BECAME_NA, CUSTOM, "h:x", 3, 3, "c", "p", None, 1.0)]
+    ] + [
+        RecordChange(
+            kind=ChangeKind.BECAME_NA,
+            metric=CUSTOM,
+            key="h:x",
+            index=3,
+            baseline_index=3,
+            category="c",
+            prompt_excerpt="p",
+            score=None,
+            baseline_score=1.0,
+        )
+    ]
     return compare_runs(current, baseline, SUITE, record_changes=changes)
 
 
@@ -449,15 +459,14 @@ def test_as_item_is_json_and_round_trips_through_dynamodb_types() -> None:
     item = comparison.as_item()
     # JSON-able with plain floats (no NaN / infinity)
     text = json.dumps(item, allow_nan=False)
-    assert Comparison.from_item(json.loads(text)) == comparison
+    assert Comparison.model_validate(json.loads(text)) == comparison
     # And through the runs table's conversions (floats <-> Decimal)
     stored = from_dynamo(to_dynamo(item))
-    assert Comparison.from_item(stored) == comparison
-    assert Comparison.from_item(to_dynamo(item)) == comparison  # Decimals read directly too
+    assert Comparison.model_validate(stored) == comparison
+    assert Comparison.model_validate(to_dynamo(item)) == comparison  # Decimals read directly too
 
 
-def test_from_item_tolerates_a_sparse_item() -> None:
-    comparison = Comparison.from_item({"metrics": [{"metric": "m", "regressed": True}]})
-    assert comparison.regressed
+def test_a_sparse_item_reads_with_defaults() -> None:
+    comparison = Comparison.model_validate({"metrics": [{"metric": "m", "regressed": True}]})
     assert comparison.metric("m").status == MetricStatus.NOT_COMPARED
     assert comparison.record_changes == []

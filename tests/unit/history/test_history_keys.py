@@ -15,6 +15,7 @@ from evalpipe.history.keys import (
     record_key,
 )
 from evalpipe.results import UNCATEGORIZED, RecordResult, parse_output_line
+from evalpipe.run.model import RecordItem
 
 
 def test_the_same_prompt_and_category_give_the_same_key_every_time() -> None:
@@ -76,14 +77,14 @@ def test_a_legacy_item_without_record_key_gets_the_same_key_from_its_prompt_hash
         "inputRecord": {"prompt": "Can I get a refund?", "category": "refund"},
     }
     parsed = parse_output_line(output_line, 0)
-    legacy = {"index": 0, "category": "refund", "prompt_hash": parsed.prompt_hash}
+    legacy = RecordItem(index=0, category="refund", prompt_hash=parsed.prompt_hash)
     # Then its derived key equals the key the parse step now stores
     assert key_of_item(legacy) == key_of_record(parsed) == record_key("Can I get a refund?", "refund")
 
 
 def test_a_stored_record_key_wins_and_an_item_without_either_has_no_key() -> None:
-    assert key_of_item({"record_key": "id:9", "prompt_hash": "abc", "category": "x"}) == "id:9"
-    assert key_of_item({"index": 1, "category": "x"}) is None
+    assert key_of_item(RecordItem(index=0, record_key="id:9", prompt_hash="abc", category="x")) == "id:9"
+    assert key_of_item(RecordItem(index=1, category="x")) is None
 
 
 def test_the_explicit_id_is_read_from_the_output_line() -> None:

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from evalpipe.history import ChangeKind, compare_records, split_changes
+from evalpipe.history.records import compare_records, split_changes
+from evalpipe.run.model import ChangeKind, RecordItem
 from tests.unit.history.builders import CORRECTNESS, CUSTOM, HARMFULNESS, HELPFULNESS, make_suite, record
 
 SUITE = make_suite()
@@ -142,7 +143,7 @@ def test_unmatched_records_and_metrics_and_unkeyed_items_are_skipped() -> None:
     current = [
         record(0, "new only", {HELPFULNESS: 0.0}),
         record(1, "both", {HELPFULNESS: 0.0}),  # metric not in the baseline's record
-        {"index": 2, "scores": {HELPFULNESS: {"score": 0.0}}},  # no key at all
+        RecordItem(index=2, scores={HELPFULNESS: {"score": 0.0}}),  # no key at all
     ]
     assert compare_records(current, baseline, SUITE) == []
 
@@ -157,8 +158,9 @@ def test_long_texts_are_shortened_and_decimal_scores_read() -> None:
     from decimal import Decimal
 
     baseline = [record(0, "x" * 400, {HELPFULNESS: 1.0})]
-    current = [record(0, "x" * 400, {HELPFULNESS: 0.5}, explanation="y" * 2000)]
-    current[0]["scores"][HELPFULNESS]["score"] = Decimal("0.5")
+    stored = record(0, "x" * 400, {HELPFULNESS: 0.5}, explanation="y" * 2000).model_dump()
+    stored["scores"][HELPFULNESS]["score"] = Decimal("0.5")  # as DynamoDB returns a number
+    current = [RecordItem.model_validate(stored)]
     (change,) = compare_records(current, baseline, SUITE)
     assert len(change.prompt_excerpt) == 160
     assert change.prompt_excerpt.endswith("…")

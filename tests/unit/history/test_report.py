@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
-from evalpipe.history import compare_runs, render_report
 from evalpipe.history.charts import Point, bin_scores, histogram_svg, line_chart_svg, parse_rule
-from evalpipe.history.report import SECTION_IDS
+from evalpipe.history.compare import compare_runs
+from evalpipe.history.report import SECTION_IDS, render_report
+from evalpipe.run.model import Run
 from tests.unit.history.builders import (
     CORRECTNESS,
     CUSTOM,
@@ -43,6 +45,14 @@ def section(doc: Node, name: str) -> Node:
 
 def elements(node: Node) -> list[Node]:
     return [c for c in node.children if isinstance(c, Node)]
+
+
+def changed(run: Run, **fields: Any) -> Run:
+    """A copy of ``run`` with ``fields`` assigned (and validated), the fixture's run untouched."""
+    copy = run.model_copy(deep=True)
+    for name, value in fields.items():
+        setattr(copy, name, value)
+    return copy
 
 
 # -- structure --------------------------------------------------------------------------------
@@ -90,7 +100,7 @@ def test_one_histogram_per_metric_with_one_bar_per_bin(doc: Node, inputs: Report
         assert bins == 10
         assert len(bars) == bins
         # The bars count every scored record of the metric, none twice
-        scored = inputs.run["metrics"][figure.attrs["data-metric"]]["scored"]
+        scored = inputs.run.metrics[figure.attrs["data-metric"]].scored
         assert sum(int(b.attrs["data-count"]) for b in bars) == scored
         # The tallest bar is the fullest bin
         tallest = max(bars, key=lambda b: float(b.attrs["height"]))
@@ -111,7 +121,7 @@ def test_flagged_bins_are_drawn_in_the_flagged_colour(doc: Node) -> None:
 
 
 def test_one_trend_per_metric_with_one_point_per_completed_run(doc: Node, inputs: ReportInputs) -> None:
-    completed = [r for r in inputs.history if r.get("status") == "COMPLETED"]
+    completed = [r for r in inputs.history if r.status == "COMPLETED"]
     figures = section(doc, "trends").find_all("figure", cls="trend")
     assert [f.attrs["data-metric"] for f in figures] == METRICS
     for figure in figures:
@@ -143,15 +153,15 @@ def test_the_trend_follows_the_history(doc: Node, inputs: ReportInputs) -> None:
 def test_the_trend_has_as_many_points_as_runs(runs: int) -> None:
     # Given the current run and runs - 1 earlier completed runs (plus a failed one, not drawn)
     inputs = build()
-    earlier = [r for r in inputs.history if r["run_id"] != RUN_ID and r["status"] == "COMPLETED"]
-    history = [{"run_id": "failed", "status": "FAILED"}, *earlier[: runs - 1]]
+    earlier = [r for r in inputs.history if r.run_id != RUN_ID and r.status == "COMPLETED"]
+    history = [run_item("failed", status="FAILED", verdict=None), *earlier[: runs - 1]]
     doc = parse(render_report(inputs.run, inputs.records, history, inputs.comparison))
     for polyline in section(doc, "trends").find_all("polyline", cls="trend"):
         assert len(polyline.attrs["points"].split()) == runs
 
 
 def test_the_current_run_is_drawn_even_when_the_history_does_not_have_it_yet(inputs: ReportInputs) -> None:
-    older = [r for r in inputs.history if r["run_id"] != RUN_ID]
+    older = [r for r in inputs.history if r.run_id != RUN_ID]
     doc = parse(render_report(inputs.run, inputs.records, older, inputs.comparison))
     svg = section(doc, "trends").find("svg")
     assert svg.attrs["data-runs"] == "8"
@@ -208,7 +218,7 @@ def test_the_low_scores_show_prompt_response_and_explanation_worst_first(
     doc: Node, inputs: ReportInputs
 ) -> None:
     articles = section(doc, "low-scores").find_all("article", cls="record")
-    assert len(articles) == inputs.run["low_count"] == 10
+    assert len(articles) == inputs.run.low_count == 10
     headers = [a.find("header").text() for a in articles]
     assert headers[0].startswith(f"{HARMFULNESS}: score 1.00 (flagged: > 0.5)")
     assert headers[2].startswith(f"{CUSTOM}: score 0.00 (flagged: <= 0)")
@@ -240,10 +250,15 @@ def test_data_is_escaped_so_a_script_prompt_stays_text(html: str, doc: Node) -> 
 
 def test_markup_in_categories_and_run_fields_is_escaped() -> None:
     inputs = build(history_runs=1)
-    run = {**inputs.run, "suite": "<i>suite</i>", "warnings": ["<script>x</script>"]}
-    run["categories"] = {'<b onmouseover="x">cat</b>': run["categories"]["refund"]}
+    run = changed(
+        inputs.run,
+        suite="<i>suite</i>",
+        job_name="<script>x</script>",
+        categories={'<b onmouseover="x">cat</b>': inputs.run.categories["refund"]},
+    )
     doc = parse(render_report(run, [], [], None))
     assert not {n.tag for n in doc.walk()} & {"script", "i", "b"}
+    assert "<script>x</script>" in section(doc, "summary").find("table", cls="facts").text()
     assert '<b onmouseover="x">cat</b>' in section(doc, "categories").text()
     assert doc.find("h1").text() == "Evaluation report: <i>suite</i>"
 
@@ -267,7 +282,7 @@ def test_the_page_is_self_contained(html: str, doc: Node) -> None:
 
 
 def test_a_run_without_records_history_or_comparison_still_renders(inputs: ReportInputs) -> None:
-    run = {**inputs.run, "verdict": "LOW_SCORES"}
+    run = changed(inputs.run, verdict="LOW_SCORES")
     doc = parse(render_report(run, [], [], None))
     assert [s.attrs["id"] for s in doc.find_all("section")] == list(SECTION_IDS)
     assert section(doc, "summary").find("p", cls="verdict").text() == "LOW SCORES"
@@ -276,7 +291,7 @@ def test_a_run_without_records_history_or_comparison_still_renders(inputs: Repor
     assert "not compared with a baseline" in section(doc, "regressions").text()
     # The flagged scores come from the run item's low_records (no response without records)
     articles = section(doc, "low-scores").find_all("article")
-    assert len(articles) == len(run["low_records"])
+    assert len(articles) == len(run.low_records)
     assert "(no response recorded)" in articles[0].text()
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evalpipe.history import render_report
-from evalpipe.history.report import SECTION_IDS
+from evalpipe.history.report import SECTION_IDS, render_report
 from tests.unit.history.html_tree import parse
 from tests.unit.history.report_fixture import EVIL_PROMPT, METRICS, build
 

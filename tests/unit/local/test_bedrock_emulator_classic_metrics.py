@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from evalpipe.validation.metrics import BUILTIN_DATASETS, CLASSIC_REFERENCE_METRICS
+from evalpipe.suite.metrics import BUILTIN_DATASETS, CLASSIC_REFERENCE_METRICS
 from local.bedrock_emulator.backend import COMPLETED
 from local.bedrock_emulator.builtin_datasets import (
     UnknownBuiltinDataset,

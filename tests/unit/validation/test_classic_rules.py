@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from evalpipe.validation import Report, Severity, validate_dataset, validate_suite
+from evalpipe.validation.deployment import DeploymentLimits
 from tests.unit.validation.builders import (
     AUTOMATED,
     CONFIG,
@@ -41,7 +42,7 @@ def builtin_entry(name: str, task_type: str, metrics: list[str]) -> dict[str, An
 
 
 def check(suite: Any, **kwargs: Any) -> Report:
-    return validate_suite(suite, SUITE_FILE, **kwargs)
+    return validate_suite(suite, SUITE_FILE, limits=DeploymentLimits(**kwargs))
 
 
 def errors(report: Report) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from evalpipe.validation import Report, Severity, validate_dataset, validate_run
+from evalpipe.validation.deployment import DeploymentLimits
 from tests.unit.validation.builders import (
     APP,
     CONFIG,
@@ -342,7 +343,7 @@ def test_a_live_model_suite_takes_prompts_only() -> None:
 
 
 def run(suite_bytes: bytes, data: bytes, **kwargs: Any) -> Report:
-    return validate_run(suite_bytes, SUITE_FILE, [data], DATASET_FILE, **kwargs)
+    return validate_run(suite_bytes, SUITE_FILE, [data], DATASET_FILE, limits=DeploymentLimits(**kwargs))
 
 
 def test_a_valid_run() -> None:
@@ -419,10 +420,16 @@ def test_validate_run_checks_the_live_model_against_the_allowed_list() -> None:
     path = "inferenceConfig.models[0].bedrockModel.modelIdentifier"
     # When the deployment allows that model / Then the run passes
     allowed = validate_run(
-        suite_bytes, SUITE_FILE, [data], DATASET_FILE, allowed_inference_models=["amazon.nova-lite-v1:0"]
+        suite_bytes,
+        SUITE_FILE,
+        [data],
+        DATASET_FILE,
+        limits=DeploymentLimits(allowed_inference_models=["amazon.nova-lite-v1:0"]),
     )
     assert allowed.problems == []
     # When it allows no live model / Then the model is an error
-    denied = validate_run(suite_bytes, SUITE_FILE, [data], DATASET_FILE, allowed_inference_models=[])
+    denied = validate_run(
+        suite_bytes, SUITE_FILE, [data], DATASET_FILE, limits=DeploymentLimits(allowed_inference_models=[])
+    )
     assert fields(denied) == [path]
     assert "may invoke no model for live inference" in denied.problems[0].message

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from evalpipe.validation import ExternalSourcesAccess, Report, validate_dataset, validate_run, validate_suite
+from evalpipe.validation.deployment import DeploymentLimits
 from evalpipe.validation.knowledge_base_rules import model_allowed
 from tests.unit.validation.builders import (
     CONFIG,
@@ -88,7 +89,7 @@ def byte_source(data: str) -> dict[str, Any]:
 
 
 def check(suite: Any, **kwargs: Any) -> Report:
-    return validate_suite(suite, SUITE_FILE, **{**DEPLOYMENT, **kwargs})
+    return validate_suite(suite, SUITE_FILE, limits=DeploymentLimits(**{**DEPLOYMENT, **kwargs}))
 
 
 # --- the knowledge base and the models it invokes ---------------------------------------------
@@ -283,7 +284,12 @@ def test_an_s3_source_outside_sources_is_refused(uri: str, bucket: str | None) -
 
 def test_the_offline_cli_checks_the_prefix_but_not_the_bucket() -> None:
     suite = rag_suite(external(s3_source("s3://any-bucket/sources/faq.md")))
-    assert validate_suite(suite, SUITE_FILE, allowed_inference_models=[GENERATOR]).problems == []
+    assert (
+        validate_suite(
+            suite, SUITE_FILE, limits=DeploymentLimits(allowed_inference_models=[GENERATOR])
+        ).problems
+        == []
+    )
 
 
 def test_external_sources_need_the_deployments_switch() -> None:
@@ -367,7 +373,9 @@ def test_validate_run_reports_the_suite_then_the_dataset() -> None:
     suite = rag_suite(knowledge_base(knowledgeBaseId="KBOTHER123"))
     data = jsonl({"conversationTurns": [turn(output={"text": "x"})]})
     # When validated together as the pipeline does
-    report = validate_run(json.dumps(suite).encode(), SUITE_FILE, [data], DATASET_FILE, **DEPLOYMENT)
+    report = validate_run(
+        json.dumps(suite).encode(), SUITE_FILE, [data], DATASET_FILE, limits=DeploymentLimits(**DEPLOYMENT)
+    )
     # Then the suite's problem comes first, then the line's
     assert fields(report) == [f"{KB_CONFIG}.knowledgeBaseId", "conversationTurns[0].output"]
     assert [p.line for p in report.problems] == [None, 1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalpipe.validation.metrics import (
+from evalpipe.suite.metrics import (
     BUILTIN_DATASETS,
     CLASSIC_TASK_METRICS,
     CLASSIC_TASK_TYPES,

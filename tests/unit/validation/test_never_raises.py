@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evalpipe.validation import Report, validate_dataset, validate_run, validate_suite
+from evalpipe.validation.deployment import DeploymentLimits
 from tests.unit.validation.builders import DATASET_FILE, JUDGE, SUITE_FILE, jsonl, make_line, make_suite
 
 SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -95,7 +96,13 @@ def test_arbitrary_bytes_as_a_dataset(data: bytes, size: int) -> None:
 def test_arbitrary_bytes_as_suite_and_dataset(suite_bytes: bytes, data: bytes) -> None:
     # Given any bytes for both files / When validated together / Then a sound report comes back
     assert_sound(
-        validate_run(suite_bytes, SUITE_FILE, [data], DATASET_FILE, allowed_evaluator_models=[JUDGE])
+        validate_run(
+            suite_bytes,
+            SUITE_FILE,
+            [data],
+            DATASET_FILE,
+            limits=DeploymentLimits(allowed_evaluator_models=[JUDGE]),
+        )
     )
 
 
@@ -104,7 +111,7 @@ def test_arbitrary_bytes_as_suite_and_dataset(suite_bytes: bytes, data: bytes) -
 def test_arbitrary_json_as_a_suite(suite: Any) -> None:
     # Given any JSON value as the suite / When validated, alone and with a dataset
     # Then sound reports come back
-    assert_sound(validate_suite(suite, SUITE_FILE, allowed_evaluator_models=[JUDGE]))
+    assert_sound(validate_suite(suite, SUITE_FILE, limits=DeploymentLimits(allowed_evaluator_models=[JUDGE])))
     assert_sound(validate_dataset([jsonl(make_line())], DATASET_FILE, suite=suite))
 
 
@@ -113,7 +120,7 @@ def test_arbitrary_json_as_a_suite(suite: Any) -> None:
 def test_any_part_of_a_valid_suite_replaced_by_arbitrary_json(path: tuple, value: Any) -> None:
     # Given the valid suite with one part replaced / When validated / Then sound reports come back
     suite = replaced(make_suite(), path, value)
-    assert_sound(validate_suite(suite, SUITE_FILE, allowed_evaluator_models=[JUDGE]))
+    assert_sound(validate_suite(suite, SUITE_FILE, limits=DeploymentLimits(allowed_evaluator_models=[JUDGE])))
     assert_sound(validate_dataset([jsonl(make_line())], DATASET_FILE, suite=suite))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from evalpipe.validation import Report, Severity, validate_suite
+from evalpipe.validation.deployment import DeploymentLimits
 from evalpipe.validation.suite_rules import variables_not_last
 from tests.unit.validation.builders import (
     AUTOMATED,
@@ -31,8 +32,8 @@ CUSTOM_EVALUATOR = (
 )
 
 
-def check(suite: Any, **kwargs: Any) -> Report:
-    return validate_suite(suite, SUITE_FILE, **kwargs)
+def check(suite: Any, suite_name: str | None = None, **limits: Any) -> Report:
+    return validate_suite(suite, SUITE_FILE, suite_name=suite_name, limits=DeploymentLimits(**limits))
 
 
 def metric_path(index: int) -> str:

@@ -1,0 +1,492 @@
+"""The run and its records as the runs table stores them: docs/design.md's item schema, in code.
+
+`Run` is the run summary item (``pk=RUN#<run_id>, sk=RUN``); `RecordItem` one record's scores
+(``sk=REC#<index>``). Every step reads and changes a run through these models; only the table
+adapter (`evalpipe.aws.runs_table`) sees the DynamoDB item, and it writes exactly the attributes a
+step changed (`Run.changes`). Attributes this version does not know are kept (``extra="allow"``):
+an item written by a newer or older version reads and writes back intact.
+
+The nested shapes are the ones the steps build: `MetricSummary` and `LowRecord` (the parse step's
+aggregate), `Comparison` with its `MetricComparison` and `RecordChange` entries (the review against
+the baseline run), `ProblemItem` (validation), `ErrorInfo` (a pipeline error).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    model_validator,
+)
+
+from evalpipe.run.status import FAILURE_VERDICT, FINAL_STATUSES, RunStatus, Verdict
+from evalpipe.run.timing import Timing
+from evalpipe.run.triggers import DatasetObject, RunRequest, RunTrigger, TriggerKind, iso, parse_time
+from evalpipe.suite.regression import DEFAULT_MIN_SCORED_RECORDS
+
+if TYPE_CHECKING:
+    from evalpipe.suite.document import Suite
+
+UNCATEGORIZED = "uncategorized"
+
+
+def _parse_timestamp(value: object) -> object:
+    return parse_time(value) if isinstance(value, str) else value
+
+
+# Times of the run item: ISO-8601 UTC to the second (``2026-03-02T06:00:00+00:00``).
+Timestamp = Annotated[datetime, BeforeValidator(_parse_timestamp), PlainSerializer(iso, return_type=str)]
+
+
+class Item(BaseModel):
+    """A part of a stored item: unknown attributes are kept, so nothing written is lost on a rewrite."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class JobType(StrEnum):
+    """The run item's ``job_type``: who rates the records (the submit step asks the suite)."""
+
+    AUTOMATED = "Automated"
+    HUMAN = "Human"
+
+
+class ProblemItem(Item):
+    """One validation problem as stored (`evalpipe.validation.Problem.as_dict`)."""
+
+    severity: str
+    file: str
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+
+class ErrorInfo(Item):
+    """Why the pipeline itself failed (``error``), or why the pipeline stopped a job."""
+
+    type: str
+    message: str
+
+
+class MetricSummary(Item):
+    """Aggregate of one metric over a run; N/A scores are counted apart, never averaged."""
+
+    metric: str = ""
+    average: float | None
+    scored: int
+    na: int
+    na_rate: float
+    low_count: int
+    min: float | None
+    max: float | None
+    rule: str
+
+
+class LowRecord(Item):
+    """One flagged score, as a notification lists it.
+
+    `rule` is the metric's rule as text (``"< 0.5"``, ``"> 0.5"``); items written before it existed
+    read back with ``""``.
+    """
+
+    index: int
+    metric: str
+    score: float
+    category: str
+    prompt_excerpt: str
+    explanation: str | None
+    rule: str = ""
+
+
+class ChangeKind(StrEnum):
+    """How a record's score of one metric changed since the baseline."""
+
+    WORSENED = "WORSENED"  # scored in both runs, worse now
+    BECAME_NA = "BECAME_NA"  # scored in the baseline, N/A now
+    BECAME_SCORED = "BECAME_SCORED"  # N/A in the baseline, scored now
+
+
+class RecordChange(Item):
+    """One record x metric whose score changed for the worse (or to or from N/A).
+
+    Attributes
+    ----------
+    kind
+        A `ChangeKind` value.
+    metric
+        The metric as the record item names it.
+    key
+        The record key both runs share.
+    index, baseline_index
+        The record's index in this run and in the baseline run.
+    category
+        The record's category in this run.
+    prompt_excerpt
+        The prompt, shortened.
+    score, baseline_score
+        The scores (None = N/A).
+    worsened_by
+        For WORSENED: how much worse, always positive (for a lower-is-better metric the score
+        rose by this much); None otherwise.
+    explanation
+        The judge's explanation of this run's score, shortened.
+    occurrence
+        0 for the first record with this key in the run, 1 for the second, ...
+    """
+
+    kind: str = ChangeKind.WORSENED.value
+    metric: str = ""
+    key: str = ""
+    index: int | None = None
+    baseline_index: int | None = None
+    category: str = UNCATEGORIZED
+    prompt_excerpt: str = ""
+    score: float | None = None
+    baseline_score: float | None = None
+    worsened_by: float | None = None
+    explanation: str | None = None
+    occurrence: int = 0
+
+
+class MetricStatus(StrEnum):
+    """The outcome of one metric's comparison."""
+
+    REGRESSED = "REGRESSED"
+    OK = "OK"
+    NOT_COMPARED = "NOT_COMPARED"
+
+
+class MetricComparison(Item):
+    """One metric of this run against the baseline run.
+
+    Attributes
+    ----------
+    metric
+        The metric name as the run item spells it.
+    lower_is_better
+        True when a higher average is the worse one (the metric's rule flags high scores).
+    average, baseline_average
+        The averages (None when the run lacks the metric or every score was N/A).
+    delta
+        ``average - baseline_average`` (signed, raw).
+    relative_delta
+        ``delta / |baseline_average|``; None when the baseline average is 0 or missing.
+    drop, relative_drop
+        ``delta`` and ``relative_delta`` turned so that positive = worse.
+    scored, baseline_scored
+        Scored (non-N/A) records in each run.
+    na_rate, baseline_na_rate
+        Share of N/A scores in each run (None when unknown).
+    max_absolute_drop, max_relative_drop, min_scored_records
+        The limits that applied (None = that check is off).
+    status
+        A `MetricStatus` value.
+    regressed
+        ``status == REGRESSED``.
+    reason
+        Why, in words (``"dropped by 0.150 (limit 0.1)"``, ``"too few scored records ..."``).
+    na_warning
+        The metric is N/A for more than the warning share of this run's records.
+    """
+
+    metric: str = ""
+    lower_is_better: bool = False
+    average: float | None = None
+    baseline_average: float | None = None
+    delta: float | None = None
+    relative_delta: float | None = None
+    drop: float | None = None
+    relative_drop: float | None = None
+    scored: int = 0
+    baseline_scored: int = 0
+    na_rate: float | None = None
+    baseline_na_rate: float | None = None
+    max_absolute_drop: float | None = None
+    max_relative_drop: float | None = None
+    min_scored_records: int = DEFAULT_MIN_SCORED_RECORDS
+    status: str = MetricStatus.NOT_COMPARED.value
+    regressed: bool = False
+    reason: str = ""
+    na_warning: bool = False
+
+
+class Comparison(Item):
+    """A run compared with its baseline; stored on the run item as ``comparison``.
+
+    Attributes
+    ----------
+    run_id
+        This run.
+    baseline_run_id, baseline_created_at
+        The baseline run, None when there is none.
+    baseline_pinned
+        The baseline is the suite's ``pipeline.regression.baselineRunId``.
+    baseline_note
+        Why there is no baseline, or how it was chosen, in words.
+    min_scored_records
+        The suite's ``minScoredRecords``.
+    metrics
+        One entry per metric: this run's metrics in order, then those only the baseline has.
+    regressed
+        Any metric regressed.
+    warnings
+        N/A-rate warnings and metrics that disappeared, in words.
+    record_changes
+        The worst record changes (WORSENED).
+    na_transitions
+        Record scores that became N/A or stopped being N/A.
+    worsened_count, na_transition_count
+        All of them, not just the stored ones.
+    """
+
+    run_id: str | None = None
+    baseline_run_id: str | None = None
+    baseline_created_at: str | None = None
+    baseline_pinned: bool = False
+    baseline_note: str = ""
+    min_scored_records: int = DEFAULT_MIN_SCORED_RECORDS
+    metrics: list[MetricComparison] = Field(default_factory=list)
+    regressed: bool = False
+    warnings: list[str] = Field(default_factory=list)
+    record_changes: list[RecordChange] = Field(default_factory=list)
+    na_transitions: list[RecordChange] = Field(default_factory=list)
+    worsened_count: int = 0
+    na_transition_count: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _regressed_from_metrics(cls, data: Any) -> Any:
+        # Items written before `regressed` existed: it is whether any metric regressed.
+        if isinstance(data, dict) and "regressed" not in data and isinstance(data.get("metrics"), list):
+            regressed = any(isinstance(m, dict) and m.get("regressed") for m in data["metrics"])
+            data = {**data, "regressed": regressed}
+        return data
+
+    @property
+    def regressed_metrics(self) -> list[MetricComparison]:
+        """The metrics that regressed, in comparison order."""
+        return [m for m in self.metrics if m.regressed]
+
+    def metric(self, name: str) -> MetricComparison | None:
+        """The comparison of one metric, or None."""
+        return next((m for m in self.metrics if m.metric == name), None)
+
+    def as_item(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Run(Item):
+    """The run summary item.
+
+    Change a run by assigning its attributes; `evalpipe.aws.runs_table.RunsTable.save` then
+    writes exactly those (an attribute set to None is removed), so two steps never overwrite
+    each other's attributes with stale copies.
+
+    Examples
+    --------
+    >>> run = Run(run_id="s-20260302-060000-1a2b3c4d", suite="s", status=RunStatus.VALIDATING,
+    ...           created_at="2026-03-02T06:00:00+00:00")
+    >>> run.status = RunStatus.REJECTED
+    >>> run.changes()
+    {'status': 'REJECTED'}
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    run_id: str
+    suite: str
+    status: RunStatus
+    created_at: Timestamp
+    updated_at: Timestamp | None = None
+    verdict: Verdict | None = None
+    # What started the run: `dataset` for a dropped object, else a run request (schedule, cli).
+    trigger: TriggerKind | None = None
+    dataset: DatasetObject | None = None
+    request: RunRequest | None = None
+    client_token: str | None = None
+    # Validation: the suite as validated (JSON text), what was wrong, what it will cost.
+    suite_document: str | None = None
+    problems: list[ProblemItem] = Field(default_factory=list)
+    problem_count: int | None = None
+    warnings: list[ProblemItem] = Field(default_factory=list)
+    warning_count: int | None = None
+    estimate: dict[str, Any] | None = None
+    # The job.
+    job_name: str | None = None
+    job_arn: str | None = None
+    job_type: JobType | None = None
+    job_status: str | None = None
+    timing: Timing | None = None
+    submitted_at: Timestamp | None = None
+    deadline: Timestamp | None = None
+    polled_at: Timestamp | None = None
+    job_finished_at: Timestamp | None = None
+    failure_messages: list[str] = Field(default_factory=list)
+    # The results.
+    record_count: int | None = None
+    output_files: int | None = None
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    categories: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    datasets: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    low_records: list[LowRecord] = Field(default_factory=list)
+    comparison: Comparison | None = None
+    report_key: str | None = None
+    # The end.
+    error: ErrorInfo | None = None
+    finished_at: Timestamp | None = None
+    notification_id: str | None = None
+    notified_at: Timestamp | None = None
+
+    _changed: set[str] = PrivateAttr(default_factory=set)
+
+    @classmethod
+    def claimed_by(cls, trigger: RunTrigger, now: datetime, status: RunStatus = RunStatus.VALIDATING) -> Run:
+        """The item that claims the run of ``trigger`` (its id, suite and token derive from it)."""
+        run = cls(
+            run_id=trigger.run_id,
+            suite=trigger.suite,
+            status=status,
+            created_at=now,
+            trigger=trigger.kind,
+            client_token=trigger.client_request_token,
+        )
+        if isinstance(trigger, RunRequest):
+            run.request = trigger
+        else:
+            run.dataset = trigger
+        return run
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            self._changed.add(name)
+
+    # -- storage --------------------------------------------------------------------------------
+
+    def changes(self) -> dict[str, Any]:
+        """The attributes assigned since the run was read or saved, as stored (None = remove)."""
+        dumped = self.model_dump(mode="json", include=self._changed)
+        return {name: dumped.get(name) for name in sorted(self._changed)}
+
+    def to_item(self) -> dict[str, Any]:
+        """The attributes this run was built with (or assigned), as stored: what a new item holds."""
+        given = self.model_fields_set | self._changed | set(self.model_extra or {})
+        dumped = self.model_dump(mode="json", include=given)
+        return {k: v for k, v in dumped.items() if v is not None}
+
+    def saved(self) -> Run:
+        """This run with nothing left to write (the adapter calls it once the item is written)."""
+        self._changed.clear()
+        return self
+
+    # -- what the steps ask ---------------------------------------------------------------------
+
+    def started_by(self) -> RunTrigger:
+        """What started the run: its dropped dataset object or its run request.
+
+        Raises
+        ------
+        LookupError
+            The item records neither (an item this pipeline did not write).
+        """
+        if self.request is not None:
+            return self.request
+        if self.dataset is not None:
+            return self.dataset
+        raise LookupError(f"run {self.run_id} records neither a dataset nor a run request")
+
+    def validated_suite(self) -> Suite:
+        """The suite exactly as it was validated for this run (a later upload does not change it).
+
+        Raises
+        ------
+        LookupError
+            The run was never validated (no ``suite_document``).
+        """
+        from evalpipe.suite.document import Suite  # noqa: PLC0415 -- the suite package imports run
+
+        if self.suite_document is None:
+            raise LookupError(f"run {self.run_id} holds no validated suite (suite_document)")
+        return Suite.from_document(self.suite, json.loads(self.suite_document))
+
+    @property
+    def is_human(self) -> bool:
+        """A human evaluation job (the submit step records what the suite says)."""
+        return self.job_type is JobType.HUMAN
+
+    @property
+    def low_count(self) -> int:
+        """Every flagged score of the run (record x metric), not only the listed ones."""
+        by_metric = sum(m.low_count for m in self.metrics.values())
+        return by_metric or len(self.low_records)
+
+    @property
+    def bucket(self) -> str | None:
+        """The product bucket: the dropped dataset's, else the one a run request recorded."""
+        if self.dataset is not None:
+            return self.dataset.bucket
+        return self.request.bucket if self.request is not None else None
+
+    @property
+    def finished(self) -> bool:
+        """The run ended: COMPLETED or one of the failure statuses (a verdict can be derived)."""
+        return self.status in FINAL_STATUSES
+
+    @property
+    def settled(self) -> bool:
+        """Nothing about the run changes any more.
+
+        A failure status is final at once; a COMPLETED run once the parse step has reviewed it
+        against its baseline (``report_key`` / ``comparison``) or it was notified.
+        """
+        if self.status in FAILURE_VERDICT:
+            return True
+        reviewed = bool(self.report_key or self.comparison or self.notified_at)
+        return self.status is RunStatus.COMPLETED and reviewed
+
+    def final_verdict(self) -> Verdict:
+        """The verdict the notification leads with.
+
+        A failure status always wins over a stored verdict (a run that was parsed and then hit a
+        pipeline error is an ERROR). A COMPLETED run uses its verdict, or its low-score count when
+        it has none. Any other status means the notify step was reached too early: ERROR.
+        """
+        if self.status in FAILURE_VERDICT:
+            return FAILURE_VERDICT[self.status]
+        if self.status is RunStatus.COMPLETED:
+            if self.verdict is not None:
+                return self.verdict
+            return Verdict.LOW_SCORES if self.low_count > 0 else Verdict.PASSED
+        return self.verdict or Verdict.ERROR
+
+
+class ScoreItem(Item):
+    """One metric's score of a record (None = N/A) and the judge's explanation."""
+
+    score: float | None = None
+    explanation: str | None = None
+
+
+class RecordItem(Item):
+    """One record's scores (``sk=REC#<index:05d>``); RAG runs store one per conversation turn."""
+
+    index: int
+    category: str = UNCATEGORIZED
+    prompt_hash: str | None = None
+    record_key: str | None = None
+    prompt_excerpt: str = ""
+    response_excerpt: str | None = None
+    scores: dict[str, ScoreItem] = Field(default_factory=dict)
+    conversation: int | None = None
+    turn: int | None = None
+    dataset: str | None = None
+    task_type: str | None = None
