@@ -30,7 +30,7 @@ unit: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	cd lambdas && ../$(VENV)/bin/mypy --config-file ../pyproject.toml
+	$(VENV)/bin/mypy
 	$(PY) app.py >/dev/null && $(VENV)/bin/cfn-lint cdk.out/*.template.json
 
 bench: install  ## validator throughput and peak memory on 100,000 lines vs plain json.loads

@@ -68,7 +68,7 @@ class PipelineSettings(BaseModel):
     poll_interval_seconds: int = Field(default=60, ge=1, le=3_600, alias="pollIntervalSeconds")
     job_timeout_seconds: int = Field(default=86_400, ge=60, alias="jobTimeoutSeconds")
     # Human evaluation jobs (jobType Human): a polling schedule growing from the first wait to the
-    # cap (evalpipe.steps.poll.human_wait_seconds) and their own, longer deadline.
+    # cap (evalpipe.run.timing.Timing.human_wait) and their own, longer deadline.
     human_poll_min_seconds: int = Field(default=900, ge=1, alias="humanPollMinSeconds")
     human_poll_max_seconds: int = Field(default=21_600, ge=1, alias="humanPollMaxSeconds")
     human_job_timeout_seconds: int = Field(default=30 * 86_400, ge=60, alias="humanJobTimeoutSeconds")

@@ -29,7 +29,7 @@ class Settings(BaseModel):
     poll_interval_seconds: int = Field(default=60, ge=0, alias="POLL_INTERVAL_SECONDS")
     job_timeout_seconds: int = Field(default=86_400, gt=0, alias="JOB_TIMEOUT_SECONDS")
     # Human evaluation jobs take days: a cheap schedule growing from the first wait to the cap
-    # (evalpipe.steps.poll.human_wait_seconds) and a longer deadline (30 days).
+    # (evalpipe.run.timing.Timing.human_wait) and a longer deadline (30 days).
     human_poll_min_seconds: int = Field(default=900, ge=0, alias="HUMAN_POLL_MIN_SECONDS")
     human_poll_max_seconds: int = Field(default=21_600, ge=0, alias="HUMAN_POLL_MAX_SECONDS")
     human_job_timeout_seconds: int = Field(default=30 * 86_400, gt=0, alias="HUMAN_JOB_TIMEOUT_SECONDS")

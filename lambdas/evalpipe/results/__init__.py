@@ -49,25 +49,20 @@ from evalpipe.results.output_lines import (
     output_location,
     parse_output_line,
 )
-from evalpipe.results.rag_turns import parse_rag_turns
 from evalpipe.results.records import MetricScore, RecordResult
 from evalpipe.results.summary import RunSummary
-from evalpipe.results.text import ELLIPSIS, excerpt, truncate
-from evalpipe.run.model import LowRecord, MetricSummary
+from evalpipe.results.text import excerpt, truncate
 
 __all__ = [
     "BUILTIN_PREFIX",
-    "ELLIPSIS",
     "EXPLANATION_EXCERPT_CHARS",
     "PROMPT_EXCERPT_CHARS",
     "UNCATEGORIZED",
     "Aggregator",
     "CategoryIndex",
     "EmptyResultsError",
-    "LowRecord",
     "LowRule",
     "MetricScore",
-    "MetricSummary",
     "OutputFormatError",
     "RecordResult",
     "RunSummary",
@@ -76,7 +71,6 @@ __all__ = [
     "normalise_metric_name",
     "output_location",
     "parse_output_line",
-    "parse_rag_turns",
     "resolve_category",
     "truncate",
 ]

@@ -1,4 +1,6 @@
-"""One module per state of the state machine: what the step does, given its ports.
+"""One module per Lambda: what the step does, given its ports.
 
-Handlers only parse their input and call into these; the local mode and the CLI reuse them.
+``steps/X.py`` is called by ``handlers/X.py`` and tested in ``tests/integration/steps/test_X.py``.
+Steps never import each other: what two steps share belongs to the package that owns the concept
+(the run, the suite, the results, the history). The local mode and the CLI reuse them.
 """

@@ -22,59 +22,26 @@ from evalpipe.suite.document import (
     normalize_metric_names,
 )
 from evalpipe.suite.errors import SuiteError
-from evalpipe.suite.keys import BUILTIN_PREFIX, METRIC_NAME_PATTERN
-from evalpipe.suite.low_score import DETECTOR_DEFAULT_RULE, RULE_OPERATORS, LowScoreRule, LowScoreSettings
+from evalpipe.suite.keys import BUILTIN_PREFIX
+from evalpipe.suite.low_score import LowScoreRule, LowScoreSettings
 from evalpipe.suite.pipeline import (
-    AWS_TAG_PREFIX,
-    MAX_FLEXIBLE_WINDOW_MINUTES,
-    MAX_POLL_INTERVAL_SECONDS,
-    MAX_SUITE_TAGS,
-    MAX_TIMEOUT_SECONDS,
-    RESERVED_TAG_KEY_PATTERN,
     RUN_ID_TAG_KEY,
     SUITE_TAG_KEY,
-    TAG_KEY_PATTERN,
-    NotificationSettings,
-    PipelineSettings,
-    PollingSettings,
-    ScheduleSettings,
 )
 from evalpipe.suite.regression import (
-    DEFAULT_MAX_ABSOLUTE_DROP,
-    DEFAULT_MAX_RELATIVE_DROP,
-    DEFAULT_MIN_SCORED_RECORDS,
-    RegressionLimits,
     RegressionSettings,
 )
 
 __all__ = [
     "API_METRIC_NAME_KEY",
     "API_REFERENCE",
-    "AWS_TAG_PREFIX",
     "BUILTIN_PREFIX",
-    "DEFAULT_MAX_ABSOLUTE_DROP",
-    "DEFAULT_MAX_RELATIVE_DROP",
-    "DEFAULT_MIN_SCORED_RECORDS",
-    "DETECTOR_DEFAULT_RULE",
     "GUIDE_METRIC_NAME_KEY",
-    "MAX_FLEXIBLE_WINDOW_MINUTES",
-    "MAX_POLL_INTERVAL_SECONDS",
-    "MAX_SUITE_TAGS",
-    "MAX_TIMEOUT_SECONDS",
-    "METRIC_NAME_PATTERN",
-    "RESERVED_TAG_KEY_PATTERN",
-    "RULE_OPERATORS",
     "RUN_ID_TAG_KEY",
     "SUITE_TAG_KEY",
-    "TAG_KEY_PATTERN",
     "LowScoreRule",
     "LowScoreSettings",
-    "NotificationSettings",
-    "PipelineSettings",
-    "PollingSettings",
-    "RegressionLimits",
     "RegressionSettings",
-    "ScheduleSettings",
     "Suite",
     "SuiteDocument",
     "SuiteError",
