@@ -110,7 +110,7 @@ def check_timezone(name: object) -> str | None:
         return what
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         return what
     return None
 

@@ -14,7 +14,7 @@ from evalpipe.suite.facts import SuiteFacts
 from evalpipe.validation.dataset_rules import rules_for, scan_dataset
 from evalpipe.validation.deployment import NO_LIMITS, DeploymentLimits, ExternalSourcesAccess
 from evalpipe.validation.problems import Problem, Report, Severity
-from evalpipe.validation.strict_json import parse_strict
+from evalpipe.validation.strict_json import LONE_SURROGATE, parse_strict
 from evalpipe.validation.suite_rules import check_suite
 
 if TYPE_CHECKING:
@@ -171,6 +171,8 @@ def parse_suite(data: bytes, file: str) -> tuple[object, Problem | None]:
         return None, _file_error(
             file, f"key(s) {keys} appear twice in one object; JSON readers keep only the last: remove one"
         )
+    if parsed.lone_surrogate_at is not None:
+        return None, Problem(Severity.ERROR, file, LONE_SURROGATE, field=parsed.lone_surrogate_at or None)
     return parsed.value, None
 
 

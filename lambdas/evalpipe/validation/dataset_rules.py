@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from evalpipe.suite.facts import DatasetKind, JobKind, SuiteFacts, dig
 from evalpipe.suite.metrics import CLASSIC_REFERENCE_METRICS, CLASSIC_REFERENCE_TASKS, MetricFamily
 from evalpipe.validation.problems import Problem, Report, Severity, json_type, show
-from evalpipe.validation.strict_json import parse_strict
+from evalpipe.validation.strict_json import LONE_SURROGATE, parse_strict
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -138,6 +138,9 @@ def _check_line(raw: RawLine, file: str, rules: LineRules) -> Iterator[Problem]:
         yield _error(
             file, raw.number, None, f"key {key!r} appears twice in one object; readers keep one: remove one"
         )
+    if parsed.lone_surrogate_at is not None:
+        yield _error(file, raw.number, parsed.lone_surrogate_at or None, LONE_SURROGATE)
+        return
     if not isinstance(parsed.value, dict):
         yield _error(
             file,

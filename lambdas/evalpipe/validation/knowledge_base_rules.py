@@ -133,7 +133,9 @@ class _Rules:
         yield from self.model(dig(vector, *reranker), path_of(*search, *reranker), "reranks the results")
 
     def retrieve_and_generate(self, config: dict, where: tuple[str | int, ...]) -> Iterator[Problem]:
-        kind = config.get("type")
+        given_type = config.get("type")
+        # A type of the wrong JSON type is the shape walk's to report; it names no member here.
+        kind = given_type if isinstance(given_type, str) else None
         given = {
             KNOWLEDGE_BASE: "knowledgeBaseConfiguration",
             EXTERNAL_SOURCES: "externalSourcesConfiguration",
@@ -183,7 +185,8 @@ class _Rules:
                 yield from self.source(source, (*where, "sources", index))
 
     def source(self, source: dict, where: tuple[str | int, ...]) -> Iterator[Problem]:
-        kind = source.get("sourceType")
+        given_type = source.get("sourceType")
+        kind = given_type if isinstance(given_type, str) else None
         members = {"S3": "s3Location", "BYTE_CONTENT": "byteContent"}
         if kind in members:
             member = members[kind]

@@ -9,7 +9,14 @@ differently.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+
+from evalpipe.suite.facts import index_path, key_path
+
+# json.loads turns "\ud800" into a lone surrogate: not Unicode text, and unencodable on the way
+# to the service. Only text that holds such an escape is walked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -24,11 +31,15 @@ class ParseResult:
         What is wrong, with the column when known.
     duplicate_keys : tuple[str, ...]
         Keys that occur twice in one object (the value is still parsed).
+    lone_surrogate_at : str or None
+        The JSON path of a string holding an escaped lone surrogate (``""``: the value itself);
+        the value is parsed, but it is not Unicode text and the service cannot read it.
     """
 
     value: object = None
     error: str | None = None
     duplicate_keys: tuple[str, ...] = ()
+    lone_surrogate_at: str | None = None
 
 
 class _NotStrictJson(ValueError):
@@ -74,4 +85,47 @@ def parse_strict(text: str) -> ParseResult:
         return ParseResult(error="nested too deeply to read")
     except ValueError as exc:  # integers beyond Python's digit limit
         return ParseResult(error=f"unreadable number ({exc})")
-    return ParseResult(value=value, duplicate_keys=tuple(duplicates))
+    surrogate = lone_surrogate_path(value) if _SURROGATE_ESCAPE.search(text) else None
+    return ParseResult(value=value, duplicate_keys=tuple(duplicates), lone_surrogate_at=surrogate)
+
+
+# How every reader of a file reports `ParseResult.lone_surrogate_at` (field = the path).
+LONE_SURROGATE = (
+    "holds an escaped lone surrogate (a \\ud800-\\udfff escape without its pair): that is not "
+    "Unicode text and the service cannot read it; write the character itself or a complete pair"
+)
+
+
+def lone_surrogate_path(value: object) -> str | None:
+    """The JSON path of the first string (value or key) holding a lone surrogate, or None.
+
+    Walks without recursion, so a deeply nested value cannot raise.
+
+    Examples
+    --------
+    >>> lone_surrogate_path({"a": ["ok", "\ud800"]}), lone_surrogate_path({"a": "\U0001f600"})
+    ('a[1]', None)
+    """
+    stack: list[tuple[object, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _has_lone_surrogate(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                child_path = key_path(path, str(key))
+                if isinstance(key, str) and _has_lone_surrogate(key):
+                    return child_path
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            stack.extend((child, index_path(path, i)) for i, child in reversed(list(enumerate(item))))
+    return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

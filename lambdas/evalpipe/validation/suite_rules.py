@@ -34,7 +34,7 @@ from evalpipe.validation.knowledge_base_rules import check_knowledge_bases
 from evalpipe.validation.pipeline_rules import check_pipeline
 from evalpipe.validation.problems import Problem, Severity, json_type, key_path, path_of, show
 from evalpipe.validation.service_model import ShapeWalker, WalkPolicy, request_member, request_required, shape
-from evalpipe.validation.strict_json import parse_strict
+from evalpipe.validation.strict_json import LONE_SURROGATE, lone_surrogate_path, parse_strict
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -95,6 +95,9 @@ def check_suite(
     if not isinstance(suite, dict):
         yield _error(file, "", f"a suite must be a JSON object, not {json_type(suite)}")
         return
+    surrogate = lone_surrogate_path(suite)
+    if surrogate is not None:  # a parsed file was caught by parse_suite; this is a given object
+        yield _error(file, surrogate, LONE_SURROGATE)
     facts = SuiteFacts.from_suite(suite)
     yield from _top_level(suite, file)
     yield from _one_custom_dataset(suite, file)
