@@ -10,12 +10,12 @@ The subprocess keeps moto's process-wide state away from the in-process `mock_aw
 pytest-xdist may run on the same worker (`mock_aws()` resets every backend when it starts).
 
 Tests are isolated by their dataset key (the run id derives from it); `stack` resets the
-Bedrock emulator's controls before and after each test.
+Bedrock emulator's controls before and after each test. The steps the tests share (a suite
+uploaded, a dataset dropped, what its run left behind) are in `tests.e2e.scenario`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -28,10 +28,9 @@ import pytest
 
 from local.demo import LocalDeployment
 from local.server import emulator_control
+from tests.e2e.scenario import SUPPORT_ASSISTANT, given_suite
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE_FILE = ROOT / "examples" / "suites" / "support-assistant.json"
-DATASET_FILE = ROOT / "examples" / "datasets" / "support-assistant" / "sample.jsonl"
 STARTUP_TIMEOUT = 240  # a first run downloads the host's wheels into .cache/lambda-deps
 JOB_SECONDS = 1
 
@@ -78,10 +77,10 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeplo
 
 @pytest.fixture
 def stack(local_stack: LocalDeployment) -> Iterator[LocalDeployment]:
-    """The shared stack with the Bedrock emulator's controls at their defaults (jobs take 1 s)."""
+    """The shared stack, the emulator's controls at their defaults (jobs take 1 s), the example suite in."""
     _reset(local_stack)
     local_stack.messages()  # drop what an earlier test left in the subscriber queue
-    local_stack.upload(SUITE_FILE, "suites/support-assistant.json")
+    given_suite(local_stack, SUPPORT_ASSISTANT.example)
     yield local_stack
     _reset(local_stack)
 
@@ -93,24 +92,4 @@ def _reset(deployment: LocalDeployment) -> None:
 
 @pytest.fixture
 def dataset() -> bytes:
-    return DATASET_FILE.read_bytes()
-
-
-def history_errors(deployment: LocalDeployment, execution_arn: str) -> list[str]:
-    """Error names of the failed task attempts (what Retry and Catch matched on)."""
-    errors = []
-    for event in deployment.history(execution_arn):
-        for key in ("taskFailedEventDetails", "lambdaFunctionFailedEventDetails"):
-            if key in event:
-                errors.append(event[key].get("error", ""))
-    return errors
-
-
-def drop_dataset(deployment: LocalDeployment, key: str, body: bytes, tmp_path: Path) -> dict:
-    """Upload a dataset like ``aws s3 cp``; wait for its execution to end; return what happened."""
-    path = tmp_path / Path(key).name
-    path.write_bytes(body)
-    deployment.upload(path, key)
-    arn = deployment.execution_for(key)
-    description = deployment.wait_for_execution(arn, timeout=120)
-    return {"arn": arn, "description": description, "event": json.loads(description["input"])}
+    return SUPPORT_ASSISTANT.dataset()

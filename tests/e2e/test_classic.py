@@ -8,47 +8,33 @@ may. The run goes through the same validation, parsing, history and notification
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.e2e.conftest import ROOT, drop_dataset
+from tests.e2e.scenario import given_suite, then_run_completed, when_dataset_dropped
 
 pytestmark = pytest.mark.slow
 
-SUITE = "support-assistant-classic"
-SUITE_FILE = ROOT / "examples" / "suites" / f"{SUITE}.json"
-DATASET_FILE = ROOT / "examples" / "datasets" / SUITE / "sample.jsonl"
 LIVE_MODEL = "amazon.nova-lite-v1:0"
 ACCURACY, ROBUSTNESS, TOXICITY = "Builtin.Accuracy", "Builtin.Robustness", "Builtin.Toxicity"
 
 
-def test_a_classic_suite_runs_through_the_pipeline(stack, tmp_path):
+def test_a_classic_suite_runs_through_the_pipeline(stack):
     # Given the classic example suite (Nova Lite answering live, no judge)
-    stack.upload(SUITE_FILE, f"suites/{SUITE}.json")
-    dataset = DATASET_FILE.read_bytes()
+    suite = given_suite(stack, "support-assistant-classic")
+    dataset = suite.dataset()
 
     # When a user uploads its question-and-answer dataset
-    run = drop_dataset(stack, f"datasets/{SUITE}/e2e-classic.jsonl", dataset, tmp_path)
+    dropped = when_dataset_dropped(stack, suite, "e2e-classic.jsonl", dataset)
 
     # Then the execution succeeded and the run completed with every record
-    assert run["description"]["status"] == "SUCCEEDED"
-    run_id = json.loads(run["description"]["output"])["run"]["run_id"]
-    item = stack.run(run_id)
-    assert item.status == "COMPLETED"
-    assert item.record_count == len(dataset.splitlines())
+    item = then_run_completed(dropped, records=len(dataset.splitlines()))
     assert set(item.categories) >= {"orders", "returns", "shipping", "account"}
 
     # And the job's output names the metrics without the prefix, the run item with the suite's names
-    [job] = stack.client("bedrock").list_evaluation_jobs(nameContains=run_id)["jobSummaries"]
-    assert job["status"] == "Completed"
-    s3 = stack.client("s3")
-    contents = s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"results/{SUITE}/{run_id}/").get(
-        "Contents", []
-    )
-    [key] = [obj["Key"] for obj in contents if obj["Key"].endswith("_output.jsonl")]
+    assert dropped.job()["status"] == "Completed"
+    [key] = dropped.output_files()
     assert f"/models/{LIVE_MODEL}/taskTypes/QuestionAndAnswer/datasets/bookstore-faq/" in key
-    first = json.loads(s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read().decode().splitlines()[0])
+    first = dropped.output_lines(key)[0]
     assert [s["metricName"] for s in first["automatedEvaluationResult"]["scores"]] == [
         "Accuracy",
         "Robustness",
@@ -67,14 +53,13 @@ def test_a_classic_suite_runs_through_the_pipeline(stack, tmp_path):
     assert all(low.score > 20 for low in item.low_records)
 
     # And the records carry the generated responses and the dataset they came from
-    records = stack.records(run_id)
+    records = dropped.records
     assert len(records) == item.record_count
     assert all(r.response_excerpt.startswith("Thanks for reaching out.") for r in records)
     assert {(r.dataset, r.task_type) for r in records} == {("bookstore-faq", "QuestionAndAnswer")}
 
     # And the subscriber got exactly one notification, saying which metrics are lower-is-better
-    messages = [m for m in stack.messages(wait=10, count=10) if m["attributes"].get("run_id") == run_id]
-    assert len(messages) == 1
-    assert messages[0]["attributes"]["verdict"] == "LOW_SCORES"
-    assert "Lower is better for Builtin.Robustness, Builtin.Toxicity." in messages[0]["body"]
-    assert "Builtin.Robustness is a percentage (0-100)." in messages[0]["body"]
+    message = dropped.message(count=10)
+    assert message["attributes"]["verdict"] == "LOW_SCORES"
+    assert "Lower is better for Builtin.Robustness, Builtin.Toxicity." in message["body"]
+    assert "Builtin.Robustness is a percentage (0-100)." in message["body"]

@@ -15,34 +15,21 @@ from rich.console import Console
 
 from local import demo
 from local.server import emulator_control
-from tests.e2e.conftest import drop_dataset, history_errors
+from tests.e2e.scenario import SUPPORT_ASSISTANT, ended, when_dataset_dropped
 
 pytestmark = pytest.mark.slow
 
 
-def _path(deployment, arn: str) -> list[str]:
-    return [row["name"] for row in demo.state_rows(deployment.history(arn))]
-
-
-def _messages_for(deployment, run_id: str, *, wait: float = 10) -> list[dict]:
-    return [m for m in deployment.messages(wait=wait, count=1) if m["attributes"].get("run_id") == run_id]
-
-
-def _jobs(deployment, run_id: str) -> list[dict]:
-    return deployment.client("bedrock").list_evaluation_jobs(nameContains=run_id)["jobSummaries"]
-
-
-def test_a_dataset_upload_runs_the_pipeline_and_alerts_on_low_scores(stack, dataset, tmp_path):
+def test_a_dataset_upload_runs_the_pipeline_and_alerts_on_low_scores(stack, dataset):
     # Given the deployed stack and the example suite, when a user uploads the example dataset
-    key = "datasets/support-assistant/e2e-happy.jsonl"
-    run = drop_dataset(stack, key, dataset, tmp_path)
+    dropped = when_dataset_dropped(stack, SUPPORT_ASSISTANT, "e2e-happy.jsonl", dataset)
 
     # Then S3's real Object Created event started the execution...
-    event = run["event"]
+    event = dropped.event
     assert (event["source"], event["detail-type"]) == ("aws.s3", "Object Created")
     assert event["detail"]["bucket"]["name"] == stack.bucket
-    head = stack.client("s3").head_object(Bucket=stack.bucket, Key=key)
-    assert event["detail"]["object"]["key"] == key
+    head = stack.client("s3").head_object(Bucket=stack.bucket, Key=dropped.key)
+    assert event["detail"]["object"]["key"] == dropped.key == "datasets/support-assistant/e2e-happy.jsonl"
     assert event["detail"]["object"]["size"] == len(dataset)
     assert event["detail"]["object"]["etag"] == head["ETag"].strip('"')
     assert event["detail"]["object"]["version-id"] == head["VersionId"]
@@ -50,43 +37,38 @@ def test_a_dataset_upload_runs_the_pipeline_and_alerts_on_low_scores(stack, data
     assert event["time"].endswith("Z")
 
     # ... which walked validate -> submit -> poll loop -> parse -> notify and succeeded
-    assert run["description"]["status"] == "SUCCEEDED"
-    path = _path(stack, run["arn"])
+    assert dropped.status == "SUCCEEDED"
+    path = dropped.states()
     assert path[:3] == ["Validate", "CheckOutcome", "Submit"]
     assert path[-3:] == ["Parse", "Notify", "Done"]
     assert "Poll" in path
 
     # And the run is in DynamoDB with its summary
-    run_id = json.loads(run["description"]["output"])["run"]["run_id"]
-    item = stack.run(run_id)
+    item = dropped.run
     assert (item.status, item.verdict) == ("COMPLETED", "LOW_SCORES")
     assert item.record_count == len(dataset.splitlines())
     assert item.metrics["Builtin.Helpfulness"].low_count >= 1
     assert item.categories
 
     # And Bedrock ran one job, which left its results in the bucket
-    [job] = _jobs(stack, run_id)
-    assert job["status"] == "Completed"
-    results = stack.client("s3").list_objects_v2(
-        Bucket=stack.bucket, Prefix=f"results/support-assistant/{run_id}/"
-    )
-    assert any(obj["Key"].endswith("_output.jsonl") for obj in results.get("Contents", []))
+    assert dropped.job()["status"] == "Completed"
+    assert dropped.output_files()
 
     # And the subscriber got exactly one alert, with filterable attributes
-    [message] = _messages_for(stack, run_id)
+    message = dropped.message()
     assert message["subject"].startswith("[evalpipe] support-assistant: LOW_SCORES")
     assert message["attributes"] == {
         "suite": "support-assistant",
         "verdict": "LOW_SCORES",
         "status": "COMPLETED",
         "severity": "warning",
-        "run_id": run_id,
+        "run_id": dropped.run_id,
     }
     assert "Flagged records" in message["body"]
 
     # And the demo's rendering of all this works on the real data
     console = Console(file=io.StringIO(), width=120)
-    rows = demo.state_rows(stack.history(run["arn"]))
+    rows = demo.state_rows(stack.history(dropped.arn))
     console.print(demo.execution_table(rows))
     for table in demo.summary_tables(item):
         console.print(table)
@@ -96,67 +78,61 @@ def test_a_dataset_upload_runs_the_pipeline_and_alerts_on_low_scores(stack, data
     assert demo.path_line(rows).startswith("Validate → CheckOutcome → Submit")
 
 
-def test_a_job_that_bedrock_fails_is_notified_with_its_messages(stack, dataset, tmp_path):
+def test_a_job_that_bedrock_fails_is_notified_with_its_messages(stack, dataset):
     # Given Bedrock failing the next job
     emulator_control(stack.endpoint, "fail-jobs", {"messages": ["Model mapping error on line 3"]})
     # When a dataset arrives
-    run = drop_dataset(stack, "datasets/support-assistant/e2e-failed.jsonl", dataset, tmp_path)
+    dropped = when_dataset_dropped(stack, SUPPORT_ASSISTANT, "e2e-failed.jsonl", dataset)
     # Then nothing is parsed, the run is FAILED and the alert carries the service's message
-    assert run["description"]["status"] == "SUCCEEDED"
-    path = _path(stack, run["arn"])
+    assert dropped.status == "SUCCEEDED"
+    path = dropped.states()
     assert "Parse" not in path
     assert path[-2:] == ["Notify", "Done"]
-    run_id = json.loads(run["description"]["output"])["run"]["run_id"]
-    assert (stack.run(run_id).status, stack.run(run_id).verdict) == ("FAILED", "FAILED")
-    [message] = _messages_for(stack, run_id)
+    assert (dropped.run.status, dropped.run.verdict) == ("FAILED", "FAILED")
+    message = dropped.message()
     assert (message["attributes"]["verdict"], message["attributes"]["severity"]) == ("FAILED", "error")
     assert "Model mapping error on line 3" in message["body"]
 
 
-def test_a_throttled_submit_is_retried_until_the_job_is_created(stack, dataset, tmp_path):
+def test_a_throttled_submit_is_retried_until_the_job_is_created(stack, dataset):
     # Given Bedrock throttling more CreateEvaluationJob calls than botocore retries in one invocation
     emulator_control(stack.endpoint, "throttle", {"count": 6})
     # When a dataset arrives
-    run = drop_dataset(stack, "datasets/support-assistant/e2e-throttled.jsonl", dataset, tmp_path)
+    dropped = when_dataset_dropped(stack, SUPPORT_ASSISTANT, "e2e-throttled.jsonl", dataset)
     # Then Submit failed with BedrockThrottled, the state machine retried it, and the run completed
-    assert run["description"]["status"] == "SUCCEEDED"
-    assert "BedrockThrottled" in history_errors(stack, run["arn"])
-    path = _path(stack, run["arn"])
+    assert dropped.status == "SUCCEEDED"
+    assert "BedrockThrottled" in dropped.errors()
+    path = dropped.states()
     assert path.count("Submit") == 1  # the Retrier stays inside the state
     assert path[-1] == "Done"
-    run_id = json.loads(run["description"]["output"])["run"]["run_id"]
-    assert len(_jobs(stack, run_id)) == 1
-    assert len(_messages_for(stack, run_id)) == 1
+    assert len(dropped.jobs()) == 1
+    assert len(dropped.messages()) == 1
 
 
-def test_a_rejected_dataset_is_notified_and_never_submitted(stack, dataset, tmp_path):
+def test_a_rejected_dataset_is_notified_and_never_submitted(stack, dataset):
     # Given a dataset whose second line has no modelResponses
     lines = dataset.splitlines()
     broken = json.loads(lines[1])
     del broken["modelResponses"]
     body = b"\n".join([lines[0], json.dumps(broken).encode(), *lines[2:]]) + b"\n"
-    key = "datasets/support-assistant/e2e-rejected.jsonl"
     # When it arrives
-    run = drop_dataset(stack, key, body, tmp_path)
+    dropped = when_dataset_dropped(stack, SUPPORT_ASSISTANT, "e2e-rejected.jsonl", body)
     # Then validation rejects it: no job, and the alert names the line and the field
-    assert run["description"]["status"] == "SUCCEEDED"
-    assert _path(stack, run["arn"]) == ["Validate", "CheckOutcome", "Notify", "Done"]
-    run_id = json.loads(run["description"]["output"])["run"]["run_id"]
-    assert _jobs(stack, run_id) == []
-    [message] = _messages_for(stack, run_id)
+    assert dropped.status == "SUCCEEDED"
+    assert dropped.states() == ["Validate", "CheckOutcome", "Notify", "Done"]
+    assert dropped.jobs() == []
+    message = dropped.message()
     assert message["attributes"]["verdict"] == "REJECTED"
-    assert f"{key}:2: modelResponses" in message["body"]
+    assert f"{dropped.key}:2: modelResponses" in message["body"]
 
 
-def test_the_same_object_event_delivered_twice_starts_one_job(stack, dataset, tmp_path):
+def test_the_same_object_event_delivered_twice_starts_one_job(stack, dataset):
     # Given a dataset whose run completed
-    key = "datasets/support-assistant/e2e-duplicate.jsonl"
-    first = drop_dataset(stack, key, dataset, tmp_path)
-    assert first["description"]["status"] == "SUCCEEDED"
-    run_id = json.loads(first["description"]["output"])["run"]["run_id"]
-    assert len(_messages_for(stack, run_id)) == 1
+    first = when_dataset_dropped(stack, SUPPORT_ASSISTANT, "e2e-duplicate.jsonl", dataset)
+    assert first.status == "SUCCEEDED"
+    assert len(first.messages()) == 1
     # When EventBridge delivers the same S3 event again (at-least-once delivery)
-    event = first["event"]
+    event = first.event
     response = stack.client("events").put_events(
         Entries=[
             {
@@ -169,11 +145,10 @@ def test_the_same_object_event_delivered_twice_starts_one_job(stack, dataset, tm
         ]
     )
     assert response["FailedEntryCount"] == 0
-    second_arn = stack.execution_for(key, exclude={first["arn"]})
-    second = stack.wait_for_execution(second_arn)
+    second = ended(stack, SUPPORT_ASSISTANT.name, stack.execution_for(first.key, exclude={first.arn}))
     # Then the second execution finds the run claimed and stops: one job, one notification
-    assert second["status"] == "SUCCEEDED"
-    assert json.loads(second["input"])["detail"] == event["detail"]
-    assert _path(stack, second_arn) == ["Validate", "CheckOutcome", "Duplicate"]
-    assert len(_jobs(stack, run_id)) == 1
-    assert _messages_for(stack, run_id, wait=2) == []
+    assert second.status == "SUCCEEDED"
+    assert second.event["detail"] == event["detail"]
+    assert second.states() == ["Validate", "CheckOutcome", "Duplicate"]
+    assert len(first.jobs()) == 1
+    assert first.messages(wait=2) == []

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import DATASET_FILE, SUITE_FILE, drop_dataset
+from tests.e2e.scenario import SUPPORT_ASSISTANT, given_suite, when_dataset_dropped
 
 pytestmark = pytest.mark.slow
 
@@ -25,34 +25,25 @@ def degraded(dataset: bytes) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def run_id_of(run: dict) -> str:
-    return json.loads(run["description"]["output"])["run"]["run_id"]
-
-
-def test_a_second_run_that_scores_worse_is_notified_as_regressed(stack, tmp_path):
+def test_a_second_run_that_scores_worse_is_notified_as_regressed(stack):
     # Given the example suite under its own name, and a first run of the example dataset
-    suite_path = tmp_path / f"{SUITE}.json"
-    suite_path.write_bytes(SUITE_FILE.read_bytes())
-    stack.upload(suite_path, f"suites/{SUITE}.json")
-    dataset = DATASET_FILE.read_bytes()
-    first = drop_dataset(stack, f"datasets/{SUITE}/monday.jsonl", dataset, tmp_path)
-    baseline_id = run_id_of(first)
-    assert stack.run(baseline_id).verdict in ("PASSED", "LOW_SCORES")
+    suite = given_suite(stack, SUPPORT_ASSISTANT.example, as_name=SUITE)
+    first = when_dataset_dropped(stack, suite, "monday.jsonl")
+    baseline_id = first.run_id
+    assert first.run.verdict in ("PASSED", "LOW_SCORES")
 
     # When the next dataset carries worse answers to the same prompts
-    second = drop_dataset(stack, f"datasets/{SUITE}/tuesday.jsonl", degraded(dataset), tmp_path)
+    second = when_dataset_dropped(stack, suite, "tuesday.jsonl", degraded(suite.dataset()))
 
     # Then the second run is REGRESSED against the first
-    run_id = run_id_of(second)
-    run = stack.run(run_id)
-    assert second["description"]["status"] == "SUCCEEDED"
+    run = second.run
+    assert second.status == "SUCCEEDED"
     assert run.verdict == "REGRESSED"
     comparison = run.comparison
     assert comparison is not None and comparison.baseline_run_id == baseline_id
     assert comparison.regressed is True
     # And the alert leads with the verdict, names the baseline, and links the report
-    messages = [m for m in stack.messages(wait=10, count=2) if m["attributes"].get("run_id") == run_id]
-    [message] = messages
+    message = second.message(count=2)
     assert message["attributes"]["verdict"] == "REGRESSED"
     assert message["subject"].startswith(f"[evalpipe] {SUITE}: REGRESSED")
     assert message["body"].startswith("Verdict: REGRESSED")

@@ -15,35 +15,17 @@ import pytest
 
 from evalpipe.cli import main
 from evalpipe.run.triggers import RunRequest
-from tests.e2e.conftest import ROOT, drop_dataset
+from tests.e2e.scenario import ended, given_suite, when_dataset_dropped
 
 pytestmark = pytest.mark.slow
 
 SUITE = "qa-builtin-weekly"
-SUITE_FILE = ROOT / "examples" / "suites" / f"{SUITE}.json"
-SUITE_KEY = f"suites/{SUITE}.json"
 DATASETS = ("Builtin.BoolQ", "Builtin.TriviaQA")
-
-
-def _output_files(stack, run_id: str) -> list[str]:
-    listed = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=f"results/{SUITE}/{run_id}/")
-    return sorted(o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith("_output.jsonl"))
-
-
-def _lines(stack, key: str) -> int:
-    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read()
-    return len([line for line in body.splitlines() if line.strip()])
-
-
-def _states(stack, arn: str) -> list[str]:
-    return [
-        e["stateEnteredEventDetails"]["name"] for e in stack.history(arn) if "stateEnteredEventDetails" in e
-    ]
 
 
 def test_an_uploaded_suite_gets_a_schedule_whose_run_completes_on_both_built_in_datasets(stack):
     # Given the scheduled example uploaded as a user would
-    stack.upload(SUITE_FILE, SUITE_KEY)
+    given_suite(stack, SUITE)
 
     # Then SyncSchedules created its schedule: weekly, starting the state machine as the scheduler role
     schedule = stack.wait_for_schedule(SUITE)
@@ -58,43 +40,43 @@ def test_an_uploaded_suite_gets_a_schedule_whose_run_completes_on_both_built_in_
 
     # When the schedule fires
     fired = stack.fire_schedule(SUITE, scheduled_time="2026-03-02T06:00:00Z")
-    description = stack.wait_for_execution(fired["execution_arn"], timeout=180)
+    scheduled = ended(stack, SUITE, fired["execution_arn"], timeout=180)
 
     # Then the execution succeeded and the run COMPLETED under the scheduled run's identity
-    assert description["status"] == "SUCCEEDED", description.get("cause")
-    run_id = json.loads(description["output"])["run"]["run_id"]
+    assert scheduled.status == "SUCCEEDED", scheduled.description.get("cause")
+    run_id = scheduled.run_id
     assert run_id == RunRequest.from_event(json.loads(fired["input"])).run_id
-    item = stack.run(run_id)
+    item = scheduled.run
     assert (item.status, item.trigger) == ("COMPLETED", "schedule")
     assert item.request.schedule_arn == schedule["Arn"]
 
     # And the records come from both built-in datasets (one output file each)
-    files = _output_files(stack, run_id)
+    files = scheduled.output_files()
+    lines = [len(scheduled.output_lines(key)) for key in files]
     assert [next(name for name in DATASETS if f"/datasets/{name}/" in key) for key in files] == list(DATASETS)
-    assert item.record_count == sum(_lines(stack, key) for key in files) > 0
-    assert all(_lines(stack, key) > 0 for key in files)
-    assert len(stack.records(run_id)) == item.record_count
+    assert item.record_count == sum(lines) > 0
+    assert all(count > 0 for count in lines)
+    assert len(scheduled.records) == item.record_count
 
     # And the subscriber got exactly one notification, naming the scheduled trigger
-    messages = [m for m in stack.messages(wait=10, count=1) if m["attributes"].get("run_id") == run_id]
-    assert len(messages) == 1
-    assert "scheduled run (scheduled for 2026-03-02T06:00:00Z)" in messages[0]["body"]
-    assert "Builtin.BoolQ, Builtin.TriviaQA (built in)" in messages[0]["body"]
+    message = scheduled.message()
+    assert "scheduled run (scheduled for 2026-03-02T06:00:00Z)" in message["body"]
+    assert "Builtin.BoolQ, Builtin.TriviaQA (built in)" in message["body"]
 
     # When the scheduler delivers the same scheduled time again (a retry of that invocation)
     again = stack.fire_schedule(SUITE, scheduled_time="2026-03-02T06:00:00Z")
-    repeat = stack.wait_for_execution(again["execution_arn"], timeout=60)
+    repeat = ended(stack, SUITE, again["execution_arn"], timeout=60)
 
     # Then it is the same run, claimed already: the execution ends at Duplicate, nothing is notified
-    assert repeat["status"] == "SUCCEEDED"
-    assert json.loads(repeat["output"])["run"] == {"run_id": run_id, "suite": SUITE, "outcome": "DUPLICATE"}
-    assert _states(stack, again["execution_arn"])[-1] == "Duplicate"
-    assert [m for m in stack.messages(wait=2, count=1) if m["attributes"].get("run_id") == run_id] == []
+    assert repeat.status == "SUCCEEDED"
+    assert repeat.output["run"] == {"run_id": run_id, "suite": SUITE, "outcome": "DUPLICATE"}
+    assert repeat.states()[-1] == "Duplicate"
+    assert repeat.messages(wait=2) == []
 
 
 def test_evalpipe_run_starts_a_run_of_the_suite(stack, monkeypatch, capsys):
     # Given the suite uploaded, and the CLI pointed at the local endpoint (as a user's AWS_ENDPOINT_URL)
-    stack.upload(SUITE_FILE, SUITE_KEY)
+    given_suite(stack, SUITE)
     for name, value in {
         "AWS_ENDPOINT_URL": stack.endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -124,35 +106,33 @@ def test_evalpipe_run_starts_a_run_of_the_suite(stack, monkeypatch, capsys):
     assert "Trigger:" in out and "manual run by evalpipe run" in out
     # And the execution is named after the run (it may still be finishing its Notify state)
     arn = stack.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
-    assert stack.wait_for_execution(arn, timeout=60)["status"] == "SUCCEEDED"
+    assert ended(stack, SUITE, arn, timeout=60).status == "SUCCEEDED"
 
 
-def test_a_dataset_dropped_into_the_built_in_suite_is_rejected(stack, tmp_path):
+def test_a_dataset_dropped_into_the_built_in_suite_is_rejected(stack):
     # Given the scheduled example uploaded
-    stack.upload(SUITE_FILE, SUITE_KEY)
+    suite = given_suite(stack, SUITE)
 
     # When a user drops a dataset under datasets/qa-builtin-weekly/
     body = b'{"prompt": "Is the sky blue?", "referenceResponse": "yes"}\n'
-    run = drop_dataset(stack, f"datasets/{SUITE}/mine.jsonl", body, tmp_path)
+    dropped = when_dataset_dropped(stack, suite, "mine.jsonl", body)
 
     # Then the run is REJECTED, telling them how this suite runs, and they are notified once
-    assert run["description"]["status"] == "SUCCEEDED"
-    run_id = json.loads(run["description"]["output"])["run"]["run_id"]
-    item = stack.run(run_id)
+    assert dropped.status == "SUCCEEDED"
+    item = dropped.run
     assert (item.status, item.verdict) == ("REJECTED", "REJECTED")
     [problem] = item.problems
     assert f"this suite runs on its schedule or `evalpipe run --suite {SUITE}`" in problem.message
-    messages = [m for m in stack.messages(wait=10, count=1) if m["attributes"].get("run_id") == run_id]
-    assert len(messages) == 1 and messages[0]["attributes"]["verdict"] == "REJECTED"
+    assert dropped.message()["attributes"]["verdict"] == "REJECTED"
 
 
 def test_deleting_the_suite_file_removes_its_schedule(stack):
     # Given the suite uploaded and its schedule created
-    stack.upload(SUITE_FILE, SUITE_KEY)
+    suite = given_suite(stack, SUITE)
     stack.wait_for_schedule(SUITE)
 
     # When the suite file is deleted (a delete marker: the bucket is versioned)
-    stack.client("s3").delete_object(Bucket=stack.bucket, Key=SUITE_KEY)
+    stack.client("s3").delete_object(Bucket=stack.bucket, Key=suite.key)
 
     # Then SyncSchedules deleted the schedule
     assert stack.wait_for_schedule(SUITE, present=False) is None
