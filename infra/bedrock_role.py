@@ -40,7 +40,7 @@ class BedrockServiceRole(Construct):
     scope, construct_id
         Where the construct sits in the tree.
     bucket
-        The evaluation bucket (``datasets/`` read, ``results/`` written).
+        The evaluation bucket (``inputs/`` and ``datasets/`` read, ``results/`` written).
     evaluator_models
         Model ids, inference-profile ids or full ARNs the judge may be.
     inference_models
@@ -114,6 +114,9 @@ class BedrockServiceRole(Construct):
         return role
 
     def _grant_data(self, bucket: s3.IBucket) -> None:
+        # A job reads its run's copy under inputs/; runs submitted before copies existed name the
+        # dropped object under datasets/.
+        bucket.grant_read(self.role, f"{constants.INPUTS_PREFIX}*")
         bucket.grant_read(self.role, f"{constants.DATASETS_PREFIX}*")
         bucket.grant_read(self.role, f"{constants.RESULTS_PREFIX}*")
         bucket.grant_put(self.role, f"{constants.RESULTS_PREFIX}*")
@@ -182,6 +185,7 @@ class BedrockServiceRole(Construct):
             "Action::s3:GetBucket*",
             "Action::s3:List*",
             "Action::s3:Abort*",
+            f"Resource::{bucket_arn}/{constants.INPUTS_PREFIX}*",
             f"Resource::{bucket_arn}/{constants.DATASETS_PREFIX}*",
             f"Resource::{bucket_arn}/{constants.RESULTS_PREFIX}*",
         ]
@@ -194,7 +198,8 @@ class BedrockServiceRole(Construct):
         if has_key:
             applies_to += ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
         reason = (
-            "Bedrock reads any dataset under datasets/ and writes job output under results/ "
+            "Bedrock reads the run's dataset copy under inputs/ (or, for runs submitted before "
+            "copies existed, the dataset under datasets/) and writes job output under results/ "
             "(object names are chosen per run); the s3/kms action wildcards come from CDK's "
             "grant_read/grant_put. An inference profile routes to its base model in any region, "
             "so that foundation-model ARN has a region wildcard."

@@ -34,6 +34,9 @@ SUITES_PREFIX: Final = "suites/"
 DATASETS_PREFIX: Final = "datasets/"
 RESULTS_PREFIX: Final = "results/"
 REPORTS_PREFIX: Final = "reports/"
+# The run's own copy of the dropped dataset version (evalpipe.run.triggers.INPUTS_PREFIX): the job
+# and parse read it, so an upload to the same key while the run goes on cannot change what it reads.
+INPUTS_PREFIX: Final = "inputs/"
 # Documents of EXTERNAL_SOURCES knowledge-base jobs (read by the Bedrock role when externalSources is on).
 SOURCES_PREFIX: Final = "sources/"
 DATASET_KEY_WILDCARD: Final = "datasets/*.jsonl"
@@ -48,6 +51,7 @@ WORKFLOW_ID: Final = "Workflow"
 TRIGGER_ID: Final = "Trigger"
 OBSERVABILITY_ID: Final = "Observability"
 SCHEDULES_ID: Final = "Schedules"
+RECONCILE_ID: Final = "Reconcile"
 
 # Logical ids of stateful or referenced resources.
 BUCKET_LOGICAL_ID: Final = "EvalBucket"
@@ -65,6 +69,8 @@ SCHEDULE_GROUP_LOGICAL_ID: Final = "SuiteScheduleGroup"
 SCHEDULER_ROLE_LOGICAL_ID: Final = "SchedulerExecutionRole"
 SCHEDULES_RULE_LOGICAL_ID: Final = "SuiteChangedRule"
 SCHEDULES_DLQ_LOGICAL_ID: Final = "SuiteSchedulesDlq"
+RECONCILE_RULE_LOGICAL_ID: Final = "ExecutionEndedRule"
+RECONCILE_DLQ_LOGICAL_ID: Final = "ExecutionEndedDlq"
 # The stack's schedule group is f"{SCHEDULE_GROUP_PREFIX}{stack name}" (<= 64 characters).
 SCHEDULE_GROUP_PREFIX: Final = "evalpipe-"
 
@@ -101,9 +107,17 @@ FUNCTION_LOGICAL_IDS: Final = {
     FUNCTION_NOTIFY: "NotifyFunction",
     FUNCTION_RECORD_ERROR: "RecordErrorFunction",
 }
-# Functions outside the state machine, built by the same factory (infra/schedules.py).
+# Functions outside the state machine, built by the same factory (infra/schedules.py,
+# infra/reconcile.py).
 FUNCTION_SYNC_SCHEDULES: Final = "sync_schedules"
-EXTRA_FUNCTION_LOGICAL_IDS: Final = {FUNCTION_SYNC_SCHEDULES: "SyncSchedulesFunction"}
+FUNCTION_RECONCILE: Final = "reconcile"
+EXTRA_FUNCTION_LOGICAL_IDS: Final = {
+    FUNCTION_SYNC_SCHEDULES: "SyncSchedulesFunction",
+    FUNCTION_RECONCILE: "ReconcileFunction",
+}
+# The functions a failed run depends on to reach the topic: reserved concurrency keeps
+# account-wide throttling from starving them (errorPathReservedConcurrency).
+ERROR_PATH_FUNCTIONS: Final = (FUNCTION_RECORD_ERROR, FUNCTION_NOTIFY, FUNCTION_RECONCILE)
 
 # State names (docs/design.md, "The state machine").
 STATE_VALIDATE: Final = "Validate"
@@ -123,9 +137,19 @@ STATE_FAILED: Final = "PipelineFailed"
 
 # Errors the domain raises into Step Functions that are worth retrying.
 BEDROCK_TRANSIENT_ERRORS: Final = ("BedrockThrottled", "BedrockUnavailable")
+# The notify step's "SNS did not take the message" (nothing went out: safe to retry).
+NOTIFICATION_NOT_SENT: Final = "NotificationNotSent"
+# Any error a task raises (States.Timeout excepted): Poll retries these a few times.
+TASK_FAILED: Final = "States.TaskFailed"
 LAMBDA_SERVICE_ERRORS: Final = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 )
+
+# Step Functions' EventBridge events (source aws.states) of executions that did not succeed: the
+# reconcile rule's pattern (evalpipe.steps.reconcile.ENDINGS).
+STATES_EVENT_SOURCE: Final = "aws.states"
+EXECUTION_STATUS_CHANGE: Final = "Step Functions Execution Status Change"
+UNSUCCESSFUL_EXECUTION_STATUSES: Final = ("FAILED", "TIMED_OUT", "ABORTED")

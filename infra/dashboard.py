@@ -73,7 +73,7 @@ class Observability(Construct):
     state_machine
         The pipeline.
     dead_letter_queues
-        Label -> dead-letter queue (what could not start a run); one line each in one graph.
+        Label -> dead-letter queue (what the pipeline could not act on); one line each in one graph.
     alarm_action
         Where the suites' alarms go (the alerts topic).
     suites
@@ -214,7 +214,7 @@ class Observability(Construct):
                 height=_HEIGHT,
             ),
             cloudwatch.GraphWidget(
-                title="Dead-letter queues (events that did not start a run)",
+                title="Dead-letter queues (events the pipeline could not act on)",
                 left=[
                     queue.metric_approximate_number_of_messages_visible(
                         label=label, statistic=cloudwatch.Stats.MAXIMUM, period=HEALTH_PERIOD

@@ -1,5 +1,5 @@
-"""The Lambda functions: the state machine's seven and the ones other constructs add (SyncSchedules),
-all from one factory and one code asset, each with least-privilege grants."""
+"""The Lambda functions: the state machine's seven and the ones other constructs add (SyncSchedules,
+Reconcile), all from one factory and one code asset, each with least-privilege grants."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from infra.nag import acknowledge, default_policy, nag_resource
 from infra.naming import pin_logical_id
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from infra.settings import PipelineSettings
 
@@ -35,25 +35,71 @@ _RUNTIME: lambda_.Runtime = getattr(
 _S3_READ_ACTIONS = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
 _KMS_WILDCARD_ACTIONS = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 
+# The DynamoDB actions of each call of `evalpipe.aws.runs_table.RunsTable` (lambdas/): a function
+# is granted the actions of the calls it makes, and nothing else.
+RUNS_TABLE_CALLS: Mapping[str, tuple[str, ...]] = {
+    "claim": ("dynamodb:PutItem",),  # conditional put (attribute_not_exists)
+    "get": ("dynamodb:GetItem",),  # get and load
+    "save": ("dynamodb:UpdateItem",),  # conditional update (attribute_exists)
+    "put_records": ("dynamodb:BatchWriteItem",),
+    "iter_records": ("dynamodb:Query",),
+    "delete_records_from": ("dynamodb:Query", "dynamodb:BatchWriteItem"),
+    "history": ("dynamodb:Query",),  # on the by-suite index
+}
+# Calls that read the by-suite index rather than the table (the CLI's iter_runs scans it too,
+# but no function calls it).
+SUITE_INDEX_CALLS = frozenset({"history"})
+# What a table encrypted with a customer managed key needs besides (CDK's Table grants' sets).
+_TABLE_KEY_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+_TABLE_KEY_WRITE_ACTIONS = ("kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
+_TABLE_READ_ACTIONS = frozenset({"dynamodb:GetItem", "dynamodb:Query"})
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """Size and purpose of one function; everything else comes from the factory."""
+    """Size and purpose of one function, and the runs-table calls it makes; the factory does the rest.
+
+    Attributes
+    ----------
+    table_calls
+        Names of the `RUNS_TABLE_CALLS` the function's code makes: the factory grants exactly their
+        actions (the by-suite index only for `SUITE_INDEX_CALLS`). Empty: no table access.
+    """
 
     description: str
     memory_mb: int = 512
     timeout_seconds: int = 60
+    table_calls: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.table_calls) - set(RUNS_TABLE_CALLS))
+        if unknown:
+            raise ValueError(f"not runs-table calls: {unknown}")
 
 
 FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
-    constants.FUNCTION_VALIDATE: FunctionSpec("Validates the suite and dataset, claims the run"),
-    constants.FUNCTION_SUBMIT: FunctionSpec("Submits the Bedrock evaluation job"),
-    constants.FUNCTION_POLL: FunctionSpec("Polls the evaluation job"),
-    constants.FUNCTION_STOP: FunctionSpec("Stops a job that ran past its deadline"),
-    # Parse streams up to 1000 output lines and writes one item per record.
-    constants.FUNCTION_PARSE: FunctionSpec("Parses job results into the runs table", 1024, 300),
-    constants.FUNCTION_NOTIFY: FunctionSpec("Publishes the run's verdict"),
-    constants.FUNCTION_RECORD_ERROR: FunctionSpec("Records a pipeline error on the run"),
+    constants.FUNCTION_VALIDATE: FunctionSpec(
+        "Validates the suite and dataset, claims the run", table_calls=("claim", "save")
+    ),
+    constants.FUNCTION_SUBMIT: FunctionSpec(
+        "Submits the Bedrock evaluation job", table_calls=("get", "save")
+    ),
+    constants.FUNCTION_POLL: FunctionSpec("Polls the evaluation job", table_calls=("get", "save")),
+    constants.FUNCTION_STOP: FunctionSpec(
+        "Stops a job that ran past its deadline", table_calls=("get", "save")
+    ),
+    # Parse streams up to 1000 output lines and writes one item per record; its review reads the
+    # baseline's records and the suite's history.
+    constants.FUNCTION_PARSE: FunctionSpec(
+        "Parses job results into the runs table",
+        1024,
+        300,
+        table_calls=("get", "save", "put_records", "delete_records_from", "iter_records", "history"),
+    ),
+    constants.FUNCTION_NOTIFY: FunctionSpec("Publishes the run's verdict", table_calls=("get", "save")),
+    constants.FUNCTION_RECORD_ERROR: FunctionSpec(
+        "Records a pipeline error on the run, stops its job", table_calls=("get", "claim", "save")
+    ),
 }
 
 
@@ -62,7 +108,9 @@ class PipelineFunctions(Construct):
 
     All functions share the runtime, architecture, X-Ray tracing, JSON logging into their own
     log group with retention, and the Powertools environment of docs/design.md. Each gets its
-    own role with only the grants its state needs.
+    own role with only the grants its state needs: the runs-table actions of the calls its
+    `FunctionSpec` names, the object prefixes it reads or writes. The error-path functions
+    (``constants.ERROR_PATH_FUNCTIONS``) get reserved concurrency (``errorPathReservedConcurrency``).
 
     Parameters
     ----------
@@ -81,7 +129,7 @@ class PipelineFunctions(Construct):
     ----------
     functions : Mapping[str, lambda_.Function]
         By name: validate, submit, poll, stop, parse, notify, record_error (the state machine's),
-        then any function added with `add_function` (sync_schedules).
+        then any function added with `add_function` (sync_schedules, reconcile).
     log_groups : Mapping[str, logs.LogGroup]
         Each function's log group, by the same names.
     """
@@ -119,8 +167,9 @@ class PipelineFunctions(Construct):
         """Build one more function with the factory, for a construct wired after the state machine.
 
         The function gets everything the factory gives (runtime, architecture, tracing, JSON logs
-        with retention, the Powertools environment, its own role) plus ``environment``. Its grants
-        are the caller's; `acknowledge` records the IAM5 findings they leave.
+        with retention, the Powertools environment, its own role, the runs-table actions of
+        ``spec.table_calls``, reserved concurrency on the error path) plus ``environment``. Its
+        other grants are the caller's; `acknowledge` records the IAM5 findings they leave.
 
         Parameters
         ----------
@@ -140,6 +189,16 @@ class PipelineFunctions(Construct):
     def grant_read(self, name: str, *prefixes: str) -> None:
         """Let function ``name`` read the bucket's objects under ``prefixes`` (findings recorded)."""
         self._grant_read(name, *prefixes)
+
+    def grant_evaluation_jobs(self, name: str, *actions: str) -> None:
+        """Let function ``name`` call ``actions`` on the account's evaluation jobs (finding recorded)."""
+        self._grant_evaluation_jobs(name, *actions)
+
+    def grant_publish(self, name: str, topic: sns.ITopic) -> None:
+        """Let function ``name`` publish to ``topic`` (and use its key; finding recorded)."""
+        topic.grant_publish(self.functions[name])
+        if topic.master_key is not None:
+            self._findings[name].append("Action::kms:GenerateDataKey*")
 
     def acknowledge(self, name: str, reason: str, findings: list[str]) -> None:
         """Acknowledge the IAM5 findings of an added function: the factory's own and ``findings``."""
@@ -189,6 +248,7 @@ class PipelineFunctions(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )
         log_group.grant_write(role)
+        reserved = self._settings.error_path_reserved_concurrency
         function = lambda_.Function(
             self,
             construct_id,
@@ -205,6 +265,11 @@ class PipelineFunctions(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            # Throttling elsewhere in the account must not keep a failed run from its record and
+            # its notification (0: nothing reserved).
+            reserved_concurrent_executions=(
+                reserved if reserved and name in constants.ERROR_PATH_FUNCTIONS else None
+            ),
             environment={
                 "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
@@ -218,6 +283,7 @@ class PipelineFunctions(Construct):
         self.log_groups[name] = log_group
         # X-Ray accepts no resource-level permissions: tracing adds its actions on "*".
         self._findings[name] = ["Resource::*"]
+        self._grant_table(name, function, spec.table_calls)
         return function
 
     def _extra_environment(self, name: str, topic: sns.ITopic, bedrock_role: iam.IRole) -> dict[str, str]:
@@ -261,39 +327,63 @@ class PipelineFunctions(Construct):
     # --- least privilege ---------------------------------------------------------------------
 
     def _grant_permissions(self, topic: sns.ITopic, bedrock_role: iam.IRole) -> None:
-        for name in self.functions:
-            self._grant_table(name)
-        self._grant_read(constants.FUNCTION_VALIDATE, constants.SUITES_PREFIX, constants.DATASETS_PREFIX)
+        # Validate copies the dropped version to the run's own key under inputs/ and reads the copy.
+        self._grant_read(
+            constants.FUNCTION_VALIDATE,
+            constants.SUITES_PREFIX,
+            constants.DATASETS_PREFIX,
+            constants.INPUTS_PREFIX,
+        )
+        self._grant_write(constants.FUNCTION_VALIDATE, constants.INPUTS_PREFIX)
         self._grant_read(constants.FUNCTION_SUBMIT, constants.SUITES_PREFIX)
-        self._grant_read(constants.FUNCTION_PARSE, constants.RESULTS_PREFIX, constants.DATASETS_PREFIX)
-        # Parse reviews the run against its baseline and writes the HTML report.
+        # Parse reads the run's copy (datasets/ for runs recorded before copies existed), reviews
+        # the run against its baseline and writes the HTML report.
+        self._grant_read(
+            constants.FUNCTION_PARSE,
+            constants.RESULTS_PREFIX,
+            constants.INPUTS_PREFIX,
+            constants.DATASETS_PREFIX,
+        )
         self._grant_write(constants.FUNCTION_PARSE, constants.REPORTS_PREFIX)
 
         submit = self.functions[constants.FUNCTION_SUBMIT]
         self._grant_evaluation_jobs(
             constants.FUNCTION_SUBMIT, "bedrock:CreateEvaluationJob", "bedrock:TagResource"
         )
-        bedrock_role.grant_pass_role(submit)
+        grant_pass_role(bedrock_role, submit, "bedrock.amazonaws.com")
         if self._key is not None:
             # Bedrock checks that the caller may use the key it names as customerEncryptionKeyId.
             self._key.grant(submit, "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt")
         self._grant_evaluation_jobs(constants.FUNCTION_POLL, "bedrock:GetEvaluationJob")
-        # Stop reads the job back when Bedrock refuses the stop (already stopping or finished).
-        self._grant_evaluation_jobs(
-            constants.FUNCTION_STOP, "bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob"
-        )
+        # Stop (and RecordError, for a job the failed run leaves running) reads the job back when
+        # Bedrock refuses the stop (already stopping or finished).
+        for name in (constants.FUNCTION_STOP, constants.FUNCTION_RECORD_ERROR):
+            self._grant_evaluation_jobs(name, "bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob")
 
-        topic.grant_publish(self.functions[constants.FUNCTION_NOTIFY])
-        if topic.master_key is not None:
-            self._findings[constants.FUNCTION_NOTIFY].append("Action::kms:GenerateDataKey*")
+        self.grant_publish(constants.FUNCTION_NOTIFY, topic)
 
-    def _grant_table(self, name: str) -> None:
-        self._table.grant_read_write_data(self.functions[name])
-        self._findings[name].append(
-            f"Resource::{nag_resource(Stack.of(self), self._table.table_arn)}/index/*"
-        )
+    def _grant_table(self, name: str, function: lambda_.IFunction, calls: Sequence[str]) -> None:
+        """The runs-table actions of ``calls`` on the table, and Query on the by-suite index if used.
+
+        CDK's ``Table.grant`` would add ``index/*`` for every function: the index is named here,
+        and only for the functions that read it.
+        """
+        if not calls:
+            return
+        table_arn = self._table.table_arn
+        actions = sorted({action for call in calls for action in RUNS_TABLE_CALLS[call]})
+        iam.Grant.add_to_principal(grantee=function, actions=actions, resource_arns=[table_arn])
+        if SUITE_INDEX_CALLS.intersection(calls):
+            iam.Grant.add_to_principal(
+                grantee=function,
+                actions=["dynamodb:Query"],
+                resource_arns=[f"{table_arn}/index/{constants.SUITE_INDEX_NAME}"],
+            )
         if self._key is not None:
-            self._findings[name].extend(_KMS_WILDCARD_ACTIONS)
+            writes = not set(actions) <= _TABLE_READ_ACTIONS
+            self._key.grant(function, *_TABLE_KEY_READ_ACTIONS, *(_TABLE_KEY_WRITE_ACTIONS if writes else ()))
+            if writes:
+                self._findings[name].extend(_KMS_WILDCARD_ACTIONS)
 
     def _grant_read(self, name: str, *prefixes: str) -> None:
         bucket_arn = nag_resource(Stack.of(self), self._bucket.bucket_arn)
@@ -321,9 +411,22 @@ class PipelineFunctions(Construct):
                 default_policy(function.role),  # type: ignore[arg-type]
                 "AwsSolutions-IAM5",
                 f"The {name} function's wildcards are exactly these: X-Ray's actions take no "
-                "resource ARN; the runs table grant covers its indexes (index/*); bucket grants are "
-                "scoped to the object prefixes this state reads (and the reports/ prefix parse writes); "
-                "evaluation-job ARNs end in an id "
-                "Bedrock assigns; s3/kms action wildcards come from CDK's grant methods.",
+                "resource ARN; bucket grants are scoped to the object prefixes this state reads (and "
+                "the inputs/ or reports/ prefix it writes), whose object names are chosen per run; "
+                "evaluation-job ARNs end in an id Bedrock assigns; s3/kms action wildcards come from "
+                "CDK's grant methods.",
                 findings=self._findings[name],
             )
+
+
+def grant_pass_role(role: iam.IRole, grantee: iam.IGrantable, service: str) -> iam.Grant:
+    """``iam:PassRole`` on ``role`` only, and only when passed to ``service`` (``iam:PassedToService``).
+
+    CDK's ``grant_pass_role`` takes no condition; this is the same grant with it.
+    """
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["iam:PassRole"],
+        resource_arns=[role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": service}},
+    )

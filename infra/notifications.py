@@ -19,9 +19,28 @@ from infra.naming import pin_logical_id
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+# Every action a topic policy can name (SNS developer guide, "Amazon SNS API permissions: Actions
+# and resources reference"). SNS documents no "sns:*" for topic policies, so they are listed.
+TOPIC_POLICY_ACTIONS = (
+    "sns:AddPermission",
+    "sns:DeleteTopic",
+    "sns:GetDataProtectionPolicy",
+    "sns:GetTopicAttributes",
+    "sns:ListSubscriptionsByTopic",
+    "sns:ListTagsForResource",
+    "sns:Publish",
+    "sns:PutDataProtectionPolicy",
+    "sns:RemovePermission",
+    "sns:SetTopicAttributes",
+    "sns:Subscribe",
+)
+
 
 class Notifications(Construct):
     """An encrypted, TLS-only SNS topic with e-mail subscriptions that alarms can publish to.
+
+    TLS-only: the topic policy denies every topic action (`TOPIC_POLICY_ACTIONS`) to any principal
+    when ``aws:SecureTransport`` is false, not only ``sns:Publish``.
 
     CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key
     ``alias/aws/sns``, because its key policy cannot grant ``cloudwatch.amazonaws.com``
@@ -91,7 +110,19 @@ class Notifications(Construct):
             "Topic",
             display_name="Bedrock evaluation pipeline",
             master_key=self.key,
-            enforce_ssl=True,
+            # CDK's enforce_ssl denies only sns:Publish without TLS: the statement below denies
+            # every action the topic policy can name.
+            enforce_ssl=False,
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyEveryActionWithoutTls",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(TOPIC_POLICY_ACTIONS),
+                resources=[topic.topic_arn],
+                conditions={"Bool": {"aws:SecureTransport": "false"}},
+            )
         )
         account = Stack.of(self).account
         # A topic policy replaces SNS's default one, so allow this account's alarms explicitly.

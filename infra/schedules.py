@@ -28,7 +28,7 @@ from constructs import Construct
 
 from infra import constants
 from infra.dead_letters import AlarmedDeadLetterQueue
-from infra.functions import FunctionSpec, PipelineFunctions
+from infra.functions import FunctionSpec, PipelineFunctions, grant_pass_role
 from infra.nag import nag_resource
 from infra.naming import pin_logical_id
 
@@ -63,7 +63,8 @@ class SuiteSchedules(Construct):
       (``aws:SourceAccount``) and this group (``aws:SourceArn``); may start this state machine and
       send a start it could not make to the dead-letter queue, nothing else.
     - **SyncSchedules**: reads ``suites/``, manages the group's schedules, passes the execution role
-      (``iam:PassRole`` on that role only), publishes alerts about invalid suite files.
+      (``iam:PassRole`` on that role only, to ``scheduler.amazonaws.com`` only), publishes alerts
+      about invalid suite files.
     - **Rule**: S3 ``Object Created`` / ``Object Deleted`` on ``suites/*.json`` of the bucket ->
       the function (185 retries, 24 h), undeliverable events to the dead-letter queue; the
       function's own failures (after Lambda's 2 retries) go there too.
@@ -207,18 +208,18 @@ class SuiteSchedules(Construct):
                 resources=[group_schedules],
             )
         )
-        # CreateSchedule / UpdateSchedule pass the execution role: that role and no other.
-        self.execution_role.grant_pass_role(function)
-        topic.grant_publish(function)
+        # CreateSchedule / UpdateSchedule pass the execution role: that role and no other, to the
+        # scheduler only.
+        grant_pass_role(self.execution_role, function, "scheduler.amazonaws.com")
+        functions.grant_publish(name, topic)
         findings = [f"Resource::{nag_resource(stack, group_schedules)}"]
-        if topic.master_key is not None:
-            findings.append("Action::kms:GenerateDataKey*")
         functions.acknowledge(
             name,
             "The SyncSchedules function's wildcards are exactly these: X-Ray's actions take no resource "
             "ARN; the bucket grant is scoped to suites/ (s3 action wildcards come from CDK's grant "
             "methods); schedule actions are scoped to schedule/<this stack's group>/*, whose names are "
-            "the suites' and not known at deploy time.",
+            "the suites' and not known at deploy time; kms:GenerateDataKey* is CDK's grant_publish to "
+            "the key-encrypted topic.",
             findings,
         )
 

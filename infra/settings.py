@@ -32,6 +32,9 @@ DEFAULT_EVALUATOR_MODEL = "amazon.nova-pro-v1:0"
 # evaluation jobs take days (default deadline 30 days), so the backstop is 35 days (Standard
 # workflows allow up to a year).
 STATE_MACHINE_TIMEOUT_SECONDS = 35 * 86_400
+# A run's copy under inputs/ must outlive every execution that may still read it (the job and
+# parse of a human run up to the state machine's time-out).
+MIN_INPUTS_EXPIRATION_DAYS = STATE_MACHINE_TIMEOUT_SECONDS // 86_400 + 1
 
 
 class PipelineSettings(BaseModel):
@@ -77,6 +80,23 @@ class PipelineSettings(BaseModel):
     )
     lambda_architecture: Literal["arm64", "x86_64"] = Field(default="arm64", alias="lambdaArchitecture")
     log_retention_days: int = Field(default=30, alias="logRetentionDays")
+    # Reserved concurrency of the error-path functions (record_error, notify, reconcile), so that
+    # account-wide throttling cannot keep a failed run from being recorded and notified. It is also
+    # each one's cap. 0 reserves nothing: Lambda keeps a minimum of the account's concurrency
+    # unreserved (100 in the developer guide), so an account whose quota is 10 (new accounts)
+    # cannot reserve any.
+    error_path_reserved_concurrency: int = Field(
+        default=2, ge=0, le=1_000, alias="errorPathReservedConcurrency"
+    )
+    # Deletion protection of the runs table; off only for throw-away stacks.
+    table_deletion_protection: bool = Field(default=True, alias="tableDeletionProtection")
+    # Bucket lifecycle, in days after an object is written (0 = never): the run's dataset copies,
+    # the jobs' output, the HTML reports, the datasets users drop, and every noncurrent version.
+    inputs_expiration_days: int = Field(default=40, ge=0, alias="inputsExpirationDays")
+    results_expiration_days: int = Field(default=400, ge=0, alias="resultsExpirationDays")
+    reports_expiration_days: int = Field(default=400, ge=0, alias="reportsExpirationDays")
+    datasets_expiration_days: int = Field(default=0, ge=0, alias="datasetsExpirationDays")
+    noncurrent_version_expiration_days: int = Field(default=30, ge=0, alias="noncurrentVersionExpirationDays")
     # Local mode (`make demo`): the functions run in-process on this machine, so their code asset
     # is bundled for the host's platform and Python instead of the Lambda runtime's.
     local_mode: bool = Field(default=False, alias="localMode")
@@ -150,6 +170,16 @@ class PipelineSettings(BaseModel):
     def _check_retention(cls, value: int) -> int:
         if value not in _LOG_RETENTION:
             raise ValueError(f"logRetentionDays must be one of {sorted(_LOG_RETENTION)}")
+        return value
+
+    @field_validator("inputs_expiration_days")
+    @classmethod
+    def _check_inputs_expiration(cls, value: int) -> int:
+        if 0 < value < MIN_INPUTS_EXPIRATION_DAYS:
+            raise ValueError(
+                f"inputsExpirationDays must be 0 (never) or >= {MIN_INPUTS_EXPIRATION_DAYS}: a run's "
+                "copy must outlive the longest execution that reads it"
+            )
         return value
 
     @model_validator(mode="after")

@@ -13,8 +13,9 @@ from infra.bedrock_role import BedrockServiceRole
 from infra.dashboard import Observability
 from infra.functions import PipelineFunctions
 from infra.notifications import Notifications
+from infra.reconcile import ExecutionReconciler
 from infra.schedules import SuiteSchedules
-from infra.storage import Storage
+from infra.storage import BucketLifecycle, Storage
 from infra.trigger import DatasetTrigger
 from infra.workflow import Workflow
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 class PipelineStack(Stack):
     """The Bedrock evaluation pipeline: storage, service role, functions, workflow, trigger, suite
-    schedules, alerts, dashboard.
+    schedules, the reconciler of unsuccessful executions, alerts, dashboard.
 
     Parameters
     ----------
@@ -39,7 +40,8 @@ class PipelineStack(Stack):
 
     Attributes
     ----------
-    storage, notifications, bedrock_role, functions, workflow, trigger, schedules, observability
+    storage, notifications, bedrock_role, functions, workflow, trigger, schedules, reconciler,
+    observability
         The constructs, for tests and for stacks built on top of this one.
     """
 
@@ -51,7 +53,13 @@ class PipelineStack(Stack):
             kms.Key.from_key_arn(self, "ImportedKey", settings.kms_key_arn) if settings.kms_key_arn else None
         )
 
-        self.storage = Storage(self, constants.STORAGE_ID, encryption_key=key)
+        self.storage = Storage(
+            self,
+            constants.STORAGE_ID,
+            lifecycle=BucketLifecycle.of(settings),
+            encryption_key=key,
+            table_deletion_protection=settings.table_deletion_protection,
+        )
         self.notifications = Notifications(
             self, constants.NOTIFICATIONS_ID, alert_emails=settings.alert_emails, encryption_key=key
         )
@@ -98,6 +106,14 @@ class PipelineStack(Stack):
             topic=self.notifications.topic,
             alarm_action=self.notifications.alarm_action(),
         )
+        self.reconciler = ExecutionReconciler(
+            self,
+            constants.RECONCILE_ID,
+            functions=self.functions,
+            state_machine=self.workflow.state_machine,
+            topic=self.notifications.topic,
+            alarm_action=self.notifications.alarm_action(),
+        )
         self.observability = Observability(
             self,
             constants.OBSERVABILITY_ID,
@@ -105,10 +121,16 @@ class PipelineStack(Stack):
             dead_letter_queues={
                 "Datasets": self.trigger.dead_letter_queue,
                 "Suite schedules": self.schedules.dead_letter_queue,
+                "Unreconciled executions": self.reconciler.dead_letter_queue,
             },
             alarm_action=self.notifications.alarm_action(),
             suites=settings.suites,
-            pipeline_alarms=[*self.workflow.alarms, *self.trigger.alarms, *self.schedules.alarms],
+            pipeline_alarms=[
+                *self.workflow.alarms,
+                *self.trigger.alarms,
+                *self.schedules.alarms,
+                *self.reconciler.alarms,
+            ],
         )
 
         self._add_outputs()

@@ -28,10 +28,14 @@ class Workflow(Construct):
     """Validate -> Submit -> (WaitForJob -> Poll)* -> Parse -> Notify, with one error path.
 
     Every task retries Lambda service errors; Submit, Poll and StopJob also retry the domain's
-    ``BedrockThrottled`` / ``BedrockUnavailable``. Any other error is caught into
-    ``$.error`` and goes RecordError -> NotifyError -> PipelineFailed. Executions log every
-    state transition without payloads and are traced; failed, timed-out and aborted executions
-    raise alarms on the alerts topic.
+    ``BedrockThrottled`` / ``BedrockUnavailable``; Poll then retries any other task failure a few
+    times (a DynamoDB error must not end a run whose job is running); Notify and NotifyError retry
+    ``NotificationNotSent`` (SNS took nothing: a retry cannot send twice). Any other error is
+    caught into ``$.error`` and goes RecordError -> NotifyError -> PipelineFailed; NotifyError gets
+    the whole state, so it notifies even when RecordError could not write the table (its own
+    failure caught into ``$.record_error``). Executions log every state transition without
+    payloads and are traced; failed, timed-out and aborted executions raise alarms on the alerts
+    topic (and are reconciled by ``infra.reconcile``).
 
     Parameters
     ----------
@@ -72,18 +76,21 @@ class Workflow(Construct):
 
     def _build_definition(self) -> sfn.IChainable:
         failed = sfn.Fail(self, c.STATE_FAILED, error_path="$.error.Error", cause_path="$.error.Cause")
-        notify_error = self._task(c.STATE_NOTIFY_ERROR, c.FUNCTION_NOTIFY, _RUN_ID, "$.notify")
+        # The whole state: the notify function tells it from Notify's {run_id} and notifies from
+        # the state's own data (event, run, error, record_error) when the table cannot be read.
+        notify_error = self._task(c.STATE_NOTIFY_ERROR, c.FUNCTION_NOTIFY, None, "$.notify", notifies=True)
         notify_error.add_catch(failed, errors=["States.ALL"], result_path="$.error")
         notify_error.next(failed)
         # $.run is absent when Validate itself failed: the function gets the whole state.
         record_error = self._task(c.STATE_RECORD_ERROR, c.FUNCTION_RECORD_ERROR, None, "$.run")
-        record_error.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        # A RecordError that fails (the table unavailable) still leads to the notification.
+        record_error.add_catch(notify_error, errors=["States.ALL"], result_path="$.record_error")
         record_error.next(notify_error)
 
         def guarded(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
             return task.add_catch(record_error, errors=["States.ALL"], result_path="$.error")
 
-        notify = self._task(c.STATE_NOTIFY, c.FUNCTION_NOTIFY, _RUN_ID, "$.notify")
+        notify = self._task(c.STATE_NOTIFY, c.FUNCTION_NOTIFY, _RUN_ID, "$.notify", notifies=True)
         notify.add_catch(failed, errors=["States.ALL"], result_path="$.error")
         notify.next(sfn.Succeed(self, c.STATE_DONE))
 
@@ -99,7 +106,9 @@ class Workflow(Construct):
         ).next(notify)
         wait = sfn.Wait(self, c.STATE_WAIT, time=sfn.WaitTime.seconds_path("$.job.wait_seconds"))
         poll_payload = {**_RUN_ID, "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"}
-        poll = guarded(self._task(c.STATE_POLL, c.FUNCTION_POLL, poll_payload, "$.job", bedrock=True))
+        poll = guarded(
+            self._task(c.STATE_POLL, c.FUNCTION_POLL, poll_payload, "$.job", bedrock=True, transient=True)
+        )
         job_status = (
             sfn.Choice(self, c.STATE_JOB_STATUS_CHOICE)
             .when(sfn.Condition.string_equals("$.job.status", "Completed"), parse)
@@ -137,8 +146,16 @@ class Workflow(Construct):
         result_path: str,
         *,
         bedrock: bool = False,
+        transient: bool = False,
+        notifies: bool = False,
     ) -> tasks.LambdaInvoke:
-        """One Lambda task; ``payload=None`` sends the whole state."""
+        """One Lambda task; ``payload=None`` sends the whole state.
+
+        Retriers, in the order Step Functions tries them (the first whose errors match decides):
+        Lambda's service errors (every task); ``BedrockThrottled`` / ``BedrockUnavailable``
+        (``bedrock``); ``NotificationNotSent`` (``notifies``); then, with ``transient``, any other
+        task failure (``States.TaskFailed``: a DynamoDB error, a crash) a few times.
+        """
         task = tasks.LambdaInvoke(
             self,
             state_name,
@@ -164,6 +181,26 @@ class Workflow(Construct):
                 max_attempts=8,
                 backoff_rate=2,
                 max_delay=Duration.seconds(60),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+        if notifies:
+            # SNS took nothing (a throttle, an outage): nothing went out, so a retry cannot send twice.
+            task.add_retry(
+                errors=[c.NOTIFICATION_NOT_SENT],
+                interval=Duration.seconds(5),
+                max_attempts=6,
+                backoff_rate=2,
+                max_delay=Duration.seconds(60),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+        if transient:
+            # Last: it matches every error the retriers above already handle.
+            task.add_retry(
+                errors=[c.TASK_FAILED],
+                interval=Duration.seconds(5),
+                max_attempts=3,
+                backoff_rate=2,
+                max_delay=Duration.seconds(30),
                 jitter_strategy=sfn.JitterType.FULL,
             )
         return task

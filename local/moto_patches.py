@@ -8,7 +8,9 @@ shows the defect in moto as released, a "with the patch" test the behaviour reli
 
 What `install()` does:
 
-1. Step Functions (ASL engine): a state machine clone at StartExecution drops past executions.
+1. Step Functions (ASL engine): a state machine clone at StartExecution drops past executions;
+   a StartExecution without a ``name`` gets a UUID, as in AWS (moto's engine names it ``None``,
+   its ARN ends in ``:None`` and DescribeExecution has no ``name``).
 2. Lambda: every invocation runs the function's handler in this process from its deployed zip
    (`local.inprocess_lambda`, resolver -> None); moto would start a Docker container.
 3. Bedrock: the evaluation-job routes of `local.bedrock_emulator` (moto has none).
@@ -37,6 +39,10 @@ What `install()` does:
    default bus only; a PutObject no longer also announces "Object Tags Added"; a delivery
    error is logged instead of swallowed. A DeleteObject on a versioned bucket (a delete marker)
    sends ``Object Deleted`` (``deletion-type`` ``Delete Marker Created``), which moto never sends.
+7. Step Functions -> EventBridge: when an execution of a Standard state machine ends (SUCCEEDED,
+   FAILED, TIMED_OUT or ABORTED, a StopExecution included), the "Step Functions Execution Status
+   Change" event (source ``aws.states``) goes to the default bus, as Step Functions sends it; moto
+   sends none, so a rule on it (the pipeline's reconcile rule) would never fire.
 
 moto's EventBridge Scheduler stores schedules but never fires them; `local.scheduler` is the local
 stand-in that fires one (``LocalDeployment.fire_schedule``).
@@ -72,6 +78,8 @@ from moto.scheduler.models import scheduler_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine, StateMachineInstance
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as sfn_get_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
 from moto.utilities.utils import get_partition
@@ -101,6 +109,20 @@ def _deepcopy_without_executions(self: Any, memo: dict[int, Any]) -> Any:
     for name, value in self.__dict__.items():
         setattr(clone, name, [] if name == "executions" else copy.deepcopy(value, memo))
     return clone
+
+
+def _start_execution_named(
+    self: StepFunctionsParserBackend,
+    state_machine_arn: str,
+    name: str | None = None,
+    execution_input: str | None = None,
+    trace_header: str | None = None,
+) -> Any:
+    # Step Functions names an execution started without a name with a UUID; moto's engine keeps
+    # None (ARN "...:None", no name in DescribeExecution, and a second unnamed start collides).
+    return _originals[(StepFunctionsParserBackend, "start_execution")](
+        self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+    )
 
 
 # ====================================================================== 2. Lambda from the zip
@@ -794,13 +816,17 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
             account_id, bucket, key
         ):
             return
-        event = s3_event(account_id, bucket, event_name, key)
-        backend = moto_events.events_backends[account_id][bucket.region_name]
-        bus = backend.event_buses.get("default")
-        for rule in list(bus.rules.values()) if bus else []:
-            rule.send_to_targets(copy.deepcopy(event), transform_input=False)
+        put_on_default_bus(account_id, bucket.region_name, s3_event(account_id, bucket, event_name, key))
     except Exception:
         logger.exception("S3 -> EventBridge delivery failed for s3://%s/%s", bucket.name, key.name)
+
+
+def put_on_default_bus(account_id: str, region: str, event: dict[str, Any]) -> None:
+    """Deliver an AWS service's event to the rules of the default bus (where services send theirs)."""
+    backend = moto_events.events_backends[account_id][region]
+    bus = backend.event_buses.get("default")
+    for rule in list(bus.rules.values()) if bus else []:
+        rule.send_to_targets(copy.deepcopy(event), transform_input=False)
 
 
 def _set_delete_marker(self: S3Backend, bucket_name: str, key_name: str) -> Any:
@@ -824,10 +850,72 @@ def _tags(account_id: str, bucket: Any, key: Any) -> list[Any]:
     return list(backend.tagger.list_tags_for_resource(key.arn).get("Tags", []))
 
 
+# ====================================================================== 7. Step Functions -> EventBridge
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def _epoch_millis(when: datetime | None) -> int | None:
+    return None if when is None else int(when.timestamp() * 1000)
+
+
+def execution_status_change_event(execution: Any) -> dict[str, Any]:
+    """The event Step Functions sends to EventBridge when an execution changes status.
+
+    The documented shape (Step Functions developer guide, "Automating Step Functions event delivery
+    with EventBridge"): ``startDate`` / ``stopDate`` in epoch milliseconds, ``input`` and ``output``
+    as JSON text (``output`` only for a SUCCEEDED execution), ``error`` / ``cause`` when it failed.
+    """
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str  # noqa: PLC0415
+
+    status = str(getattr(execution.exec_status, "value", execution.exec_status))
+    succeeded = status == "SUCCEEDED"
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": EXECUTION_STATUS_CHANGE,
+        "source": "aws.states",
+        "account": execution.account_id,
+        # moto keeps event times as epoch seconds internally; targets format them.
+        "time": unix_time(),
+        "region": execution.region_name,
+        "resources": [execution.exec_arn],
+        "detail": {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name or execution.exec_arn.rsplit(":", 1)[-1],
+            "status": status,
+            "startDate": _epoch_millis(execution.start_date),
+            "stopDate": _epoch_millis(execution.stop_date),
+            "input": to_json_str(execution.input_data, separators=(",", ":")),
+            "output": to_json_str(execution.output, separators=(",", ":")) if succeeded else None,
+            "inputDetails": {"included": True},
+            "outputDetails": {"included": True} if succeeded else None,
+            "error": execution.error or None,
+            "cause": execution.cause or None,
+        },
+    }
+
+
+def _execution_terminated(self: BaseExecutionWorkerCommunication) -> None:
+    # moto's ASL engine records the final status and stops there: Step Functions also announces
+    # it on the default bus (Standard workflows only; Express ones send no status events).
+    _originals[(BaseExecutionWorkerCommunication, "terminated")](self)
+    execution = self.execution
+    if str(getattr(execution.sm_type, "value", execution.sm_type)) != "STANDARD":
+        return
+    try:
+        put_on_default_bus(
+            execution.account_id, execution.region_name, execution_status_change_event(execution)
+        )
+    except Exception:
+        logger.exception("Step Functions -> EventBridge delivery failed for %s", execution.exec_arn)
+
+
 # ====================================================================== install / uninstall
 def _patches() -> list[tuple[Any, str, Any]]:
     return [
         (StateMachineInstance, "__deepcopy__", _deepcopy_without_executions),
+        (StepFunctionsParserBackend, "start_execution", _start_execution_named),
         (StateMachine, "create_from_cloudformation_json", classmethod(_sfn_create_from_cfn)),
         (StateMachine, "delete_from_cloudformation_json", classmethod(_sfn_delete_from_cfn)),
         (StateMachine, "update_from_cloudformation_json", classmethod(_sfn_update_from_cfn)),
@@ -839,6 +927,7 @@ def _patches() -> list[tuple[Any, str, Any]]:
         (Rule, "send_to_targets", _send_to_targets),
         (moto_s3_notifications, "_send_event_bridge_message", _send_event_bridge_message),
         (S3Backend, "_set_delete_marker", _set_delete_marker),
+        (BaseExecutionWorkerCommunication, "terminated", _execution_terminated),
         (moto_cfn_parsing, "get_model_map", _get_model_map),
         (moto_cfn_parsing, "get_name_type_map", _get_name_type_map),
     ]

@@ -183,7 +183,11 @@ class MotoPipeline:
         return RunsTable(boto3.resource("dynamodb", region_name=self.region).Table(self.table_name))
 
     def messages(self) -> list[dict[str, Any]]:
-        """Notifications delivered to the topic's subscriber since the last call."""
+        """Notifications delivered to the topic's subscriber since the last call.
+
+        Each: ``{message_id (SNS's MessageId, what a run records as notification_id), subject,
+        message, attributes}``.
+        """
         sqs = self.clients["sqs"]
         delivered = []
         while True:
@@ -196,6 +200,7 @@ class MotoPipeline:
                 envelope = json.loads(message["Body"])
                 delivered.append(
                     {
+                        "message_id": envelope.get("MessageId"),
                         "subject": envelope.get("Subject"),
                         "message": envelope["Message"],
                         "attributes": {

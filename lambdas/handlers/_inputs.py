@@ -27,6 +27,14 @@ class PollInput(JobRef):
     deadline: str = Field(min_length=1)
 
 
+class NotifyInput(BaseModel):
+    """Notify's ``{run_id}``, or NotifyError's whole execution state (``run_id`` absent then)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str | None = Field(default=None, pattern=RUN_ID)
+
+
 class RunRequestDetail(BaseModel):
     suite: str = Field(min_length=1)
     requested_by: Literal["schedule", "cli"] = Field(alias="requestedBy")
@@ -65,3 +73,13 @@ class SuiteObjectEvent(BaseModel):
     source: Literal["aws.s3"]
     detail_type: Literal["Object Created", "Object Deleted"] = Field(alias="detail-type")
     detail: _ObjectDetail
+
+
+class ExecutionStatusChange(BaseModel):
+    """Step Functions' "Execution Status Change" event (only what is read: the detail)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    source: Literal["aws.states"]
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
+    detail: dict

@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import Ama
 from botocore.config import Config
 
 from evalpipe.aws.bedrock_jobs import BedrockJobs
+from evalpipe.aws.executions import Executions
 from evalpipe.aws.objects import Objects
 from evalpipe.aws.runs_table import RunsTable
 from evalpipe.aws.schedules import Schedules
@@ -72,11 +73,22 @@ def schedule_ports() -> SchedulePorts:
     return _schedule_ports_for(settings())
 
 
+@cache
+def _executions_for(config: Settings) -> Executions:
+    return Executions(boto3.session.Session().client("stepfunctions", config=CLIENT_CONFIG))
+
+
+def executions() -> Executions:
+    """The pipeline's executions (the reconcile function reads their history)."""
+    return _executions_for(settings())
+
+
 def reset() -> None:
     """Forget cached settings and clients (tests and the local runner change the environment)."""
     settings.cache_clear()
     _ports_for.cache_clear()
     _schedule_ports_for.cache_clear()
+    _executions_for.cache_clear()
 
 
 def publish_metric_groups(groups: list[MetricGroup], log: Logger) -> None:

@@ -104,6 +104,14 @@ class InjectedError:
 
 
 @dataclass
+class OutputFault:
+    """The next completed job's first output file: ``drop`` lines fewer, its last ``repeat`` times more."""
+
+    drop: int
+    repeat: int
+
+
+@dataclass
 class FailureRule:
     """Jobs whose name matches ``name_pattern`` (``None``: any job) end ``Failed``."""
 
@@ -157,6 +165,7 @@ class EmulatorControls:
             self.clock: Callable[[], float] = time.time
             self.injected_errors: list[InjectedError] = []
             self.failure_rules: list[FailureRule] = []
+            self.output_faults: list[OutputFault] = []
 
     def effective_job_seconds(self) -> float:
         """The delay a job created now gets."""
@@ -229,6 +238,20 @@ class EmulatorControls:
         with self._lock:
             self.failure_rules.append(FailureRule(name_pattern, list(messages), count))
 
+    def shorten_next_outputs(self, drop: int = 0, repeat: int = 0) -> None:
+        """The next automated job that completes writes ``drop`` output lines fewer (its last ones)
+        and repeats its last line ``repeat`` times: a short or overlong output, as a fault to inject.
+
+        The pipeline must notice (its run's coverage), whatever the cause in the service.
+        """
+        with self._lock:
+            self.output_faults.append(OutputFault(max(0, int(drop)), max(0, int(repeat))))
+
+    def take_output_fault(self) -> OutputFault | None:
+        """Consume the first pending output fault, if any."""
+        with self._lock:
+            return self.output_faults.pop(0) if self.output_faults else None
+
     def take_injected_error(self, operation: str) -> EmulatorError | None:
         """Consume one injected error for ``operation``, if any is pending."""
         with self._lock:
@@ -262,6 +285,7 @@ class EmulatorControls:
                 "judgeOverride": type(self.judge).__name__ if self.judge else None,
                 "injectedErrors": [vars(e) for e in self.injected_errors if e.remaining > 0],
                 "failureRules": [vars(r) for r in self.failure_rules if r.remaining != 0],
+                "outputFaults": [vars(f) for f in self.output_faults],
             }
 
 

@@ -61,6 +61,7 @@ from local.bedrock_emulator.backend import (
     FAILED,
     MAX_FAILURE_MESSAGES,
     EvaluationJob,
+    OutputFault,
     RunResult,
     controls,
 )
@@ -258,6 +259,7 @@ class ModelEvaluationRunner:
             outputs.append(
                 (key, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode())
             )
+        outputs = _with_fault(outputs, controls.take_output_fault())
         # Written only once everything is scored: a failed job leaves no partial results.
         for key, body in outputs:
             self._store.write(out_bucket, key, body)
@@ -687,3 +689,19 @@ class DictObjectStore:
 
     def has_bucket(self, bucket: str) -> bool:
         return bucket in self.buckets
+
+
+def _with_fault(outputs: list[tuple[str, bytes]], fault: OutputFault | None) -> list[tuple[str, bytes]]:
+    """The outputs with an injected fault applied to the first ``*_output.jsonl`` (tests only)."""
+    if fault is None:
+        return outputs
+    changed = list(outputs)
+    for position, (key, body) in enumerate(changed):
+        if not key.endswith("_output.jsonl"):
+            continue
+        lines = body.splitlines(keepends=True)
+        kept = lines[: max(len(lines) - fault.drop, 0)]
+        kept += kept[-1:] * fault.repeat
+        changed[position] = (key, b"".join(kept))
+        break
+    return changed

@@ -422,7 +422,7 @@ _OPERATIONS: dict[str, Callable[[EvaluationJobBackend, dict[str, Any]], ServiceR
 
 # -- test controls over HTTP (server mode) ----------------------------------------------------
 
-CONTROL_ACTIONS = ("state", "reset", "config", "inject-error", "throttle", "fail-jobs")
+CONTROL_ACTIONS = ("state", "reset", "config", "inject-error", "throttle", "fail-jobs", "outputs")
 
 
 def handle_control(
@@ -488,6 +488,10 @@ def _fail_jobs(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:
         controls.fail_next_job(messages)
 
 
+def _outputs(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:
+    controls.shorten_next_outputs(int(payload.get("drop", 0)), int(payload.get("repeat", 0)))
+
+
 # The keys are CONTROL_ACTIONS.
 _CONTROLS: dict[str, Callable[[dict[str, Any], Callable[[], None]], None]] = {
     "state": _state,
@@ -496,4 +500,5 @@ _CONTROLS: dict[str, Callable[[dict[str, Any], Callable[[], None]], None]] = {
     "inject-error": _inject_error,
     "throttle": _throttle,
     "fail-jobs": _fail_jobs,
+    "outputs": _outputs,
 }

@@ -1,7 +1,8 @@
 """Synthesizes the pipeline once per session (bundling skipped) and hands out its template.
 
 Two configurations: the defaults of cdk.json, and a "variant" with a customer managed key,
-inference-profile / ARN evaluator models, e-mail subscribers and x86_64 functions. A third,
+inference-profile / ARN evaluator models, e-mail subscribers, x86_64 functions, no reserved
+concurrency, no table deletion protection and a lifecycle of its own. A third,
 "with_suites", is synthesized only by the tests that ask for it (the dashboard's suites).
 """
 
@@ -37,6 +38,14 @@ VARIANT_CONTEXT = {
     "pollIntervalSeconds": "30",
     "logRetentionDays": "90",
     "stackName": "EvalPipeVariant",
+    # A throw-away stack in a small account: nothing reserved, the table deletable, its own lifecycle.
+    "errorPathReservedConcurrency": "0",
+    "tableDeletionProtection": "false",
+    "inputsExpirationDays": "0",
+    "resultsExpirationDays": "90",
+    "reportsExpirationDays": "0",
+    "datasetsExpirationDays": "365",
+    "noncurrentVersionExpirationDays": "0",
 }
 SUITES = ["support-assistant", "billing-bot"]
 SUITES_CONTEXT = {"suites": ",".join(SUITES), "stackName": "EvalPipeSuites"}  # as `-c suites=a,b`

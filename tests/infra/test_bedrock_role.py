@@ -31,13 +31,21 @@ def _by_resource(synth: Synth) -> dict[str, set[str]]:
     return actions
 
 
-def test_role_reads_datasets_writes_results_and_invokes_only_the_evaluator(synth: Synth) -> None:
+def test_role_reads_inputs_and_datasets_writes_results_and_invokes_only_the_evaluator(synth: Synth) -> None:
     actions = _by_resource(synth)
     bucket = f"<{constants.BUCKET_LOGICAL_ID}.Arn>"
     model = "arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/amazon.nova-pro-v1:0"
-    assert set(actions) == {bucket, f"{bucket}/datasets/*", f"{bucket}/results/*", model}
-    assert "s3:GetObject*" in actions[f"{bucket}/datasets/*"]
-    assert not any(action.startswith("s3:Put") for action in actions[f"{bucket}/datasets/*"])
+    # inputs/: the run's copy the job reads; datasets/: what runs submitted before copies name
+    assert set(actions) == {
+        bucket,
+        f"{bucket}/inputs/*",
+        f"{bucket}/datasets/*",
+        f"{bucket}/results/*",
+        model,
+    }
+    for prefix in ("inputs/*", "datasets/*"):
+        assert "s3:GetObject*" in actions[f"{bucket}/{prefix}"]
+        assert not any(action.startswith("s3:Put") for action in actions[f"{bucket}/{prefix}"])
     assert {"s3:GetObject*", "s3:PutObject"} <= actions[f"{bucket}/results/*"]
     assert actions[model] == {
         "bedrock:InvokeModel",

@@ -115,8 +115,13 @@ def test_pipeline_health_is_on_the_dashboard(request: pytest.FixtureRequest, fix
     state_machine = f"<{constants.STATE_MACHINE_LOGICAL_ID}>"
     for name in EXECUTIONS:
         assert ("AWS/States", name, "StateMachineArn", state_machine) in metrics, name
-    # Both dead-letter queues: datasets that did not start a run, suite schedules that did not sync/start
-    for logical_id in (constants.TRIGGER_DLQ_LOGICAL_ID, constants.SCHEDULES_DLQ_LOGICAL_ID):
+    # Every dead-letter queue: datasets that did not start a run, suite schedules that did not
+    # sync/start, executions that ended unsuccessfully and could not be reconciled
+    for logical_id in (
+        constants.TRIGGER_DLQ_LOGICAL_ID,
+        constants.SCHEDULES_DLQ_LOGICAL_ID,
+        constants.RECONCILE_DLQ_LOGICAL_ID,
+    ):
         dlq = f"<{logical_id}.QueueName>"
         assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq) in metrics, logical_id
     assert ACROSS_SUITES in _searches(body)

@@ -111,6 +111,9 @@ def test_per_function_environment(synth: Synth, variant: Synth) -> None:
     assert extras(synth, "notify") == {"TOPIC_ARN": {"Ref": constants.TOPIC_LOGICAL_ID}}
     for name in ("stop", "parse", "record_error"):
         assert extras(synth, name) == {}
+    reconcile = _props(synth, "reconcile")["Environment"]["Variables"]
+    assert set(reconcile) - set(extras(synth, "stop")) >= {"TOPIC_ARN"}
+    assert reconcile["TOPIC_ARN"] == {"Ref": constants.TOPIC_LOGICAL_ID}
     submit = extras(variant, "submit")
     assert submit["KMS_KEY_ARN"] == KEY_ARN
     assert submit["POLL_INTERVAL_SECONDS"] == "30"
@@ -134,37 +137,77 @@ def test_no_function_gets_wildcard_actions_or_managed_policies(synth: Synth, nam
             assert actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
-# Only parse writes objects, and only its HTML reports.
-EXPECTED_WRITES = {"parse": {"reports/*"}}
+# Objects written: validate its run's copy of the dataset, parse its HTML reports.
+EXPECTED_WRITES = {"validate": {"inputs/*"}, "parse": {"reports/*"}}
 
 EXPECTED_ACCESS = {
     # name: (bucket prefixes read, bedrock job actions)
-    "validate": ({"suites/*", "datasets/*"}, set()),
+    "validate": ({"suites/*", "datasets/*", "inputs/*"}, set()),
     "submit": ({"suites/*"}, {"bedrock:CreateEvaluationJob", "bedrock:TagResource"}),
     "poll": (set(), {"bedrock:GetEvaluationJob"}),
     "stop": (set(), {"bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob"}),
-    "parse": ({"results/*", "datasets/*"}, set()),
+    # inputs/: the run's copy; datasets/: runs recorded before copies existed
+    "parse": ({"results/*", "inputs/*", "datasets/*"}, set()),
     "notify": (set(), set()),
-    "record_error": (set(), set()),
+    # RecordError and Reconcile stop a job the failed run leaves running (and read a refused stop back)
+    "record_error": (set(), {"bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob"}),
+    "reconcile": (set(), {"bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob"}),
 }
 
+GET, PUT, UPDATE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+QUERY, BATCH_WRITE = "dynamodb:Query", "dynamodb:BatchWriteItem"
+# The runs-table actions of each function: those of the RunsTable calls its step makes
+# (claim = PutItem, get/load = GetItem, save = UpdateItem, put_records = BatchWriteItem,
+# iter_records = Query, delete_records_from = Query + BatchWriteItem, history = Query on the index).
+EXPECTED_TABLE_ACTIONS: dict[str, tuple[set[str], set[str]]] = {
+    # name: (actions on the table, actions on the by-suite index)
+    "validate": ({PUT, UPDATE}, set()),
+    "submit": ({GET, UPDATE}, set()),
+    "poll": ({GET, UPDATE}, set()),
+    "stop": ({GET, UPDATE}, set()),
+    "parse": ({GET, UPDATE, BATCH_WRITE, QUERY}, {QUERY}),
+    "notify": ({GET, UPDATE}, set()),
+    "record_error": ({GET, PUT, UPDATE}, set()),
+    "reconcile": ({GET, PUT, UPDATE}, set()),
+    "sync_schedules": (set(), set()),
+}
+PUBLISHERS = {"notify", "reconcile", "sync_schedules"}
 
-@pytest.mark.parametrize("name", list(FUNCTIONS))
+
+@pytest.mark.parametrize("name", list(ALL_FUNCTIONS))
+def test_each_function_gets_exactly_the_table_actions_its_code_uses(synth: Synth, name: str) -> None:
+    # Given the function's grants
+    grants = _grants(synth, name)
+    table_actions, index_actions = EXPECTED_TABLE_ACTIONS[name]
+    # Then the table: exactly the actions of its calls, never DeleteItem, Scan or the other batch calls
+    assert {a for a in grants.get(TABLE, set()) if a.startswith("dynamodb:")} == table_actions
+    # And the by-suite index by its name, only for the history query (no index/* wildcard)
+    assert grants.get(f"{TABLE}/index/by-suite", set()) == index_actions
+    assert not any(resource.startswith(f"{TABLE}/") and resource.endswith("*") for resource in grants)
+    # And no DynamoDB action on anything else
+    assert all(
+        not action.startswith("dynamodb:")
+        for resource, actions in grants.items()
+        if not resource.startswith(TABLE)
+        for action in actions
+    )
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_ACCESS))
 def test_least_privilege_per_function(synth: Synth, name: str) -> None:
     grants = _grants(synth, name)
     prefixes, job_actions = EXPECTED_ACCESS[name]
 
-    # Every function reads and writes the runs table (and its index).
-    assert "dynamodb:PutItem" in grants[TABLE] and "dynamodb:Query" in grants[f"{TABLE}/index/*"]
-    # Objects: only the prefixes of its state, read-only.
+    # Objects: only the prefixes of its state, read-only except what it writes.
     objects = {
         resource.removeprefix(f"{BUCKET}/") for resource in grants if resource.startswith(f"{BUCKET}/")
     }
     writes = EXPECTED_WRITES.get(name, set())
     assert objects == prefixes | writes
-    assert all("s3:PutObject" not in grants[f"{BUCKET}/{prefix}"] for prefix in prefixes)
+    assert all("s3:PutObject" not in grants[f"{BUCKET}/{prefix}"] for prefix in prefixes - writes)
     assert all("s3:PutObject" in grants[f"{BUCKET}/{prefix}"] for prefix in writes)
     assert all("s3:GetObject" not in grants[f"{BUCKET}/{prefix}"] for prefix in writes)
+    assert not any(a.startswith("s3:Delete") for actions in grants.values() for a in actions)
     # Bedrock: only its own job actions, on evaluation jobs only.
     bedrock = {action for actions in grants.values() for action in actions if action.startswith("bedrock:")}
     assert bedrock == job_actions
@@ -173,9 +216,46 @@ def test_least_privilege_per_function(synth: Synth, name: str) -> None:
     # Passing the service role: submit only, and only that role.
     passes = {resource for resource, actions in grants.items() if "iam:PassRole" in actions}
     assert passes == ({f"<{constants.BEDROCK_ROLE_LOGICAL_ID}.Arn>"} if name == "submit" else set())
-    # Publishing: notify only.
+    # Publishing: notify and reconcile only (of these).
     publishes = {resource for resource, actions in grants.items() if "sns:Publish" in actions}
-    assert publishes == ({f"<{constants.TOPIC_LOGICAL_ID}>"} if name == "notify" else set())
+    assert publishes == ({f"<{constants.TOPIC_LOGICAL_ID}>"} if name in PUBLISHERS else set())
+
+
+def test_the_bedrock_role_is_passed_to_bedrock_only(synth: Synth) -> None:
+    # Given submit's PassRole statement
+    role = role_of_function(synth, FUNCTIONS["submit"])
+    [pass_role] = [s for s in statements(policy_of_role(synth, role)) if "iam:PassRole" in s["Action"]]
+    # Then it names the Bedrock role and only lets it be passed to Bedrock
+    assert pass_role["Action"] == ["iam:PassRole"]
+    assert [render(r) for r in pass_role["Resource"]] == [f"<{constants.BEDROCK_ROLE_LOGICAL_ID}.Arn>"]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+
+
+def test_a_customer_key_table_gives_its_functions_the_key_too(variant: Synth) -> None:
+    # Given the variant, whose table is encrypted with the imported key
+    for name in ("submit", "parse", "reconcile"):
+        # Then each function using the table may use the key (CDK's table grants' actions)
+        assert {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"} <= _grants(
+            variant, name
+        )[KEY_ARN]
+    # And a function without the table gets no table key grant (only what publishing needs)
+    assert "kms:Encrypt" not in _grants(variant, "sync_schedules").get(KEY_ARN, set())
+
+
+@pytest.mark.parametrize("name", list(ALL_FUNCTIONS))
+def test_the_error_path_functions_have_reserved_concurrency(synth: Synth, name: str) -> None:
+    # Given the default errorPathReservedConcurrency (2)
+    reserved = _props(synth, name).get("ReservedConcurrentExecutions")
+    # Then RecordError, Notify (Notify and NotifyError) and Reconcile reserve 2; the others nothing
+    assert reserved == (2 if name in constants.ERROR_PATH_FUNCTIONS else None)
+    assert set(constants.ERROR_PATH_FUNCTIONS) == {"record_error", "notify", "reconcile"}
+
+
+def test_zero_reserves_nothing(variant: Synth) -> None:
+    # Given errorPathReservedConcurrency=0 (an account whose concurrency quota is 10 cannot reserve)
+    functions = variant.resources("AWS::Lambda::Function").values()
+    # Then no function reserves concurrency
+    assert all("ReservedConcurrentExecutions" not in f["Properties"] for f in functions)
 
 
 def test_submit_may_use_the_given_key_for_the_job(variant: Synth) -> None:

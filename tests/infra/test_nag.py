@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 ACKNOWLEDGED = Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 CONSTRUCT_MODULES = ("infra.storage", "infra.notifications", "infra.bedrock_role", "infra.functions",
-                     "infra.workflow", "infra.trigger", "infra.schedules")  # fmt: skip
+                     "infra.workflow", "infra.trigger", "infra.schedules", "infra.reconcile",
+                     "infra.dead_letters")  # fmt: skip
 
 
 def _acknowledgments(root: IConstruct) -> list[tuple[IConstruct, str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from infra import constants
+from infra.notifications import TOPIC_POLICY_ACTIONS
 from tests.infra.conftest import KEY_ARN, Synth, render, statements
 
 
@@ -29,6 +30,13 @@ def test_topic_policy_denies_plain_http_and_admits_only_this_accounts_alarms(syn
     assert policy["Properties"]["Topics"] == [{"Ref": constants.TOPIC_LOGICAL_ID}]
     by_effect = {s["Effect"]: s for s in statements(policy)}
     assert by_effect["Deny"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert by_effect["Deny"]["Principal"] == {"AWS": "*"}
+    # Every action a topic policy can name, not only Publish (SNS documents no sns:* for topic policies)
+    assert sorted(by_effect["Deny"]["Action"]) == sorted(TOPIC_POLICY_ACTIONS)
+    assert {"sns:Publish", "sns:Subscribe", "sns:SetTopicAttributes", "sns:DeleteTopic"} <= set(
+        TOPIC_POLICY_ACTIONS
+    )
+    assert len(TOPIC_POLICY_ACTIONS) == 11
     allow = by_effect["Allow"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert allow["Action"] == ["sns:Publish"]

@@ -93,6 +93,15 @@ def test_sync_schedules_has_exactly_its_grants(synth: Synth) -> None:
     )
 
 
+def test_the_execution_role_is_passed_to_the_scheduler_only(synth: Synth) -> None:
+    # Given SyncSchedules' PassRole statement
+    role = role_of_function(synth, FUNCTION)
+    [pass_role] = [s for s in statements(policy_of_role(synth, role)) if "iam:PassRole" in s["Action"]]
+    # Then only the execution role, and only to EventBridge Scheduler
+    assert [render(r) for r in pass_role["Resource"]] == [f"<{constants.SCHEDULER_ROLE_LOGICAL_ID}.Arn>"]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+
+
 def test_sync_schedules_environment_names_what_a_schedule_needs(synth: Synth) -> None:
     # Given the function's environment
     env = synth.resource(FUNCTION)["Properties"]["Environment"]["Variables"]

@@ -33,6 +33,15 @@ def test_cdk_json_holds_the_documented_defaults() -> None:
     assert settings.stack_name == "BedrockEvalPipeline"
     assert settings.lambda_architecture == "arm64"
     assert settings.log_retention_days == 30
+    assert settings.error_path_reserved_concurrency == 2
+    assert settings.table_deletion_protection is True
+    assert (
+        settings.inputs_expiration_days,
+        settings.results_expiration_days,
+        settings.reports_expiration_days,
+        settings.datasets_expiration_days,
+        settings.noncurrent_version_expiration_days,
+    ) == (40, 400, 400, 0, 30)
 
 
 def test_cdk_json_defaults_equal_the_model_defaults() -> None:
@@ -62,6 +71,12 @@ def test_numbers_given_as_strings_are_coerced() -> None:
     )
 
 
+def test_switches_given_as_strings_are_parsed() -> None:
+    # `-c tableDeletionProtection=false -c errorPathReservedConcurrency=0` for a throw-away stack
+    settings = _from_context(tableDeletionProtection="false", errorPathReservedConcurrency="0")
+    assert (settings.table_deletion_protection, settings.error_path_reserved_concurrency) == (False, 0)
+
+
 def test_empty_kms_key_means_no_key() -> None:
     assert _from_context(kmsKeyArn="").kms_key_arn is None
 
@@ -80,6 +95,9 @@ def test_empty_kms_key_means_no_key() -> None:
         {"humanJobTimeoutSeconds": 35 * 86_400},
         {"humanPollMinSeconds": 7200, "humanPollMaxSeconds": 3600},
         {"stackName": "1-starts-with-a-digit"},
+        {"errorPathReservedConcurrency": -1},
+        {"inputsExpirationDays": 30},
+        {"resultsExpirationDays": -1},
     ],
 )
 def test_invalid_settings_are_rejected(context: dict[str, object]) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from infra import constants
+from infra.settings import PipelineSettings
+from infra.storage import BucketLifecycle
 from tests.infra.conftest import KEY_ARN, Synth, render, statements
 
 
@@ -102,6 +106,69 @@ def test_runs_table_matches_the_design(synth: Synth) -> None:
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_runs_table_has_deletion_protection_unless_a_throw_away_stack_turns_it_off(
+    synth: Synth, variant: Synth
+) -> None:
+    # Given the defaults, then -c tableDeletionProtection=false (the variant)
+    assert synth.resource(constants.RUNS_TABLE_LOGICAL_ID)["Properties"]["DeletionProtectionEnabled"] is True
+    assert (
+        variant.resource(constants.RUNS_TABLE_LOGICAL_ID)["Properties"]["DeletionProtectionEnabled"] is False
+    )
+
+
+def _lifecycle(synth: Synth) -> dict[str, dict]:
+    rules = synth.resource(constants.BUCKET_LOGICAL_ID)["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+    return {rule["Id"]: rule for rule in rules}
+
+
+def test_bucket_lifecycle_defaults_keep_history_for_baselines(synth: Synth) -> None:
+    # Given cdk.json's lifecycle settings
+    rules = _lifecycle(synth)
+    # Then the runs' dataset copies go after 40 days (past the 35-day state machine time-out),
+    # results and reports after 400 days, datasets never, noncurrent versions after 30 days
+    assert {
+        rule_id: (rule.get("Prefix"), rule.get("ExpirationInDays")) for rule_id, rule in rules.items()
+    } == {
+        "tidy-versions-and-uploads": (None, None),
+        "expire-inputs": ("inputs/", 40),
+        "expire-results": ("results/", 400),
+        "expire-reports": ("reports/", 400),
+    }
+    tidy = rules["tidy-versions-and-uploads"]
+    assert tidy["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert tidy["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert tidy["ExpiredObjectDeleteMarker"] is True
+    # suites/ and sources/ never expire: no rule names them
+    assert not any(rule.get("Prefix") in ("suites/", "sources/") for rule in rules.values())
+
+
+def test_bucket_lifecycle_follows_the_settings_and_zero_means_never(variant: Synth) -> None:
+    # Given inputs 0, results 90, reports 0, datasets 365, noncurrent versions 0
+    rules = _lifecycle(variant)
+    # Then only results/ and datasets/ expire, and noncurrent versions are kept
+    assert {rule.get("Prefix"): rule.get("ExpirationInDays") for rule in rules.values()} == {
+        None: None,
+        "results/": 90,
+        "datasets/": 365,
+    }
+    assert "NoncurrentVersionExpiration" not in rules["tidy-versions-and-uploads"]
+
+
+def test_the_lifecycle_defaults_are_the_settings_defaults() -> None:
+    assert BucketLifecycle.of(PipelineSettings()) == BucketLifecycle(
+        inputs_days=40, results_days=400, reports_days=400, datasets_days=0, noncurrent_days=30
+    )
+
+
+@pytest.mark.parametrize("days", [1, 30, 35])
+def test_a_copy_that_could_expire_under_a_running_execution_is_refused(days: int) -> None:
+    # The job and parse of a human run read inputs/ until the 35-day state machine time-out
+    with pytest.raises(ValueError, match="inputsExpirationDays"):
+        PipelineSettings.model_validate({"inputsExpirationDays": days})
+    assert PipelineSettings.model_validate({"inputsExpirationDays": 36}).inputs_expiration_days == 36
 
 
 def test_runs_table_encryption_is_aws_managed_or_the_given_key(synth: Synth, variant: Synth) -> None:

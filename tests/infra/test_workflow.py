@@ -11,6 +11,8 @@ from tests.infra.conftest import Synth, render, state_machine_definition, statem
 
 LAMBDA_ERRORS = list(constants.LAMBDA_SERVICE_ERRORS)
 BEDROCK_ERRORS = ["BedrockThrottled", "BedrockUnavailable"]
+NOT_SENT = ["NotificationNotSent"]
+TASK_FAILED = ["States.TaskFailed"]
 TASKS = ["Validate", "Submit", "Poll", "StopJob", "Parse", "Notify", "RecordError", "NotifyError"]
 
 
@@ -50,7 +52,8 @@ def test_tasks_invoke_their_functions_with_the_contract_payloads(states: dict) -
         "Parse": ("parse", {"run_id.$": "$.run.run_id"}),
         "Notify": ("notify", {"run_id.$": "$.run.run_id"}),
         "RecordError": ("record_error", None),  # the whole state: $.run may be missing
-        "NotifyError": ("notify", {"run_id.$": "$.run.run_id"}),
+        # the whole state: notifies from the event, run and error when the table cannot be read
+        "NotifyError": ("notify", None),
     }
     for name, (function, payload) in expected.items():
         state = states[name]
@@ -97,12 +100,16 @@ def test_transitions(states: dict) -> None:
     assert states["NotifyError"]["Next"] == "PipelineFailed"
 
 
-def test_every_task_catches_every_error_into_error(states: dict) -> None:
+def test_every_task_catches_every_error(states: dict) -> None:
     for name in TASKS:
         (catch,) = states[name]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"], name
+        if name == "RecordError":
+            # RecordError failing (the table unavailable) still notifies; $.error stays the step's
+            assert (catch["ResultPath"], catch["Next"]) == ("$.record_error", "NotifyError")
+            continue
         assert catch["ResultPath"] == "$.error", name
-        on_error_path = name in {"Notify", "NotifyError", "RecordError"}
+        on_error_path = name in {"Notify", "NotifyError"}
         assert catch["Next"] == ("PipelineFailed" if on_error_path else "RecordError"), name
     assert states["PipelineFailed"] == {
         "Type": "Fail",
@@ -123,27 +130,51 @@ def test_every_task_retries_lambda_service_errors(states: dict, name: str) -> No
     }
 
 
+BEDROCK_RETRY = {
+    "ErrorEquals": BEDROCK_ERRORS,
+    "IntervalSeconds": 2,
+    "MaxAttempts": 8,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+NOT_SENT_RETRY = {
+    "ErrorEquals": NOT_SENT,
+    "IntervalSeconds": 5,
+    "MaxAttempts": 6,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+TASK_FAILED_RETRY = {
+    "ErrorEquals": TASK_FAILED,
+    "IntervalSeconds": 5,
+    "MaxAttempts": 3,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 30,
+    "JitterStrategy": "FULL",
+}
+# The retriers after the Lambda service errors' one, in order (Step Functions uses the first match).
+MORE_RETRIES = {
+    "Validate": [],
+    "Submit": [BEDROCK_RETRY],
+    # A transient failure inside Poll (a DynamoDB error) must not end a run whose job runs on:
+    # States.TaskFailed, last, as it also matches every error the retriers before it handle.
+    "Poll": [BEDROCK_RETRY, TASK_FAILED_RETRY],
+    "StopJob": [BEDROCK_RETRY],
+    "Parse": [],
+    # SNS took nothing: a retry cannot send twice
+    "Notify": [NOT_SENT_RETRY],
+    "NotifyError": [NOT_SENT_RETRY],
+    "RecordError": [],
+}
+
+
 @pytest.mark.parametrize("name", TASKS)
-def test_bedrock_tasks_retry_throttling_and_unavailability(states: dict, name: str) -> None:
-    bedrock = [retry for retry in states[name]["Retry"] if retry["ErrorEquals"] == BEDROCK_ERRORS]
-    if name not in {"Submit", "Poll", "StopJob"}:
-        assert bedrock == [] and len(states[name]["Retry"]) == 1
-        return
-    assert bedrock == [
-        {
-            "ErrorEquals": BEDROCK_ERRORS,
-            "IntervalSeconds": 2,
-            "MaxAttempts": 8,
-            "BackoffRate": 2,
-            "MaxDelaySeconds": 60,
-            "JitterStrategy": "FULL",
-        }
-    ]
-    # Nothing else is retried: a BedrockRejected goes straight to RecordError.
-    assert {e for retry in states[name]["Retry"] for e in retry["ErrorEquals"]} == {
-        *LAMBDA_ERRORS,
-        *BEDROCK_ERRORS,
-    }
+def test_tasks_retry_exactly_their_transient_errors(states: dict, name: str) -> None:
+    # Then after the Lambda service errors each task retries only what is safe and transient for it:
+    # a BedrockRejected at Submit or StopJob goes straight to RecordError
+    assert states[name]["Retry"][1:] == MORE_RETRIES[name]
 
 
 def test_standard_with_timeout_tracing_and_logging_without_payloads(synth: Synth, asl: dict) -> None:

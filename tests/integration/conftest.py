@@ -12,6 +12,15 @@ Fixtures (all function-scoped, so every test starts from empty resources):
 - `sns_topic`: ARN of a topic with an SQS queue subscribed (envelope, not raw delivery).
 - `sns_messages`: callable returning (and consuming) the messages published to `sns_topic` so
   far, each `{"subject", "message", "attributes": {name: value}, "envelope"}`.
+
+The steps' adapters over them, for tests/integration/steps, kinds and cli (their inputs and
+helpers are in tests/integration/steps/flow.py):
+
+- `clock`: the settable `Clock` the steps read the time from.
+- `bedrock`: a botocore `Stubber` on a real `bedrock` client; every pinned response must be used.
+- `ports`: the steps' `Ports` on the moto resources above, `bedrock` and `clock`.
+- `put`: upload bytes to `bucket`, returning the new version id.
+- `dropped`: upload the smoke suite and a dataset as a user would; returns the dataset's S3 event.
 """
 
 from __future__ import annotations
@@ -23,7 +32,16 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
+
+from evalpipe.aws.bedrock_jobs import BedrockJobs
+from evalpipe.aws.objects import Objects
+from evalpipe.aws.runs_table import RunsTable
+from evalpipe.ports import Ports
+from evalpipe.settings import Settings
+from tests.builders import JUDGE, jsonl
+from tests.integration.steps.flow import RECORDS, ROLE_ARN, SUITE, Clock, s3_event
 
 REGION = "us-east-1"
 BUCKET_NAME = "evalpipe-test-bucket"
@@ -157,3 +175,71 @@ def sns_topic(sns_sink: SnsSink) -> str:
 def sns_messages(sns_sink: SnsSink) -> Callable[[], list[dict[str, Any]]]:
     """Call it to get (and consume) the messages published to `sns_topic` so far."""
     return sns_sink.messages
+
+
+# --- the steps' adapters --------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def bedrock():
+    """A real botocore `bedrock` client whose responses are pinned with a Stubber."""
+    client = boto3.client("bedrock", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def ports(aws_env, s3_client, bucket, dynamodb_table, sns_topic, bedrock, clock) -> Ports:
+    settings = Settings.model_validate(
+        {
+            "RUNS_TABLE_NAME": dynamodb_table.name,
+            "BUCKET_NAME": bucket,
+            "TOPIC_ARN": sns_topic,
+            "BEDROCK_ROLE_ARN": ROLE_ARN,
+            "ALLOWED_EVALUATOR_MODELS": JUDGE,
+            "POLL_INTERVAL_SECONDS": "30",
+            "JOB_TIMEOUT_SECONDS": "3600",
+        }
+    )
+    return Ports(
+        objects=Objects(s3_client, bucket),
+        runs=RunsTable(dynamodb_table),
+        jobs=BedrockJobs(bedrock.client),
+        sns_client=boto3.client("sns", region_name="us-east-1"),
+        settings=settings,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def put(s3_client, bucket):
+    """Upload bytes; returns the new version id (the bucket is versioned)."""
+
+    def _put(key: str, body: bytes) -> str:
+        return s3_client.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
+
+    return _put
+
+
+@pytest.fixture
+def dropped(put, bucket):
+    """Upload the smoke suite and a dataset as a user would; returns the S3 event of the dataset."""
+
+    def _drop(
+        records: list[dict] | bytes = RECORDS,
+        suite: dict | None = SUITE,
+        key: str = "datasets/smoke/run.jsonl",
+    ):
+        if suite is not None:
+            put("suites/smoke.json", json.dumps(suite).encode())
+        body = records if isinstance(records, bytes) else jsonl(records)
+        version = put(key, body)
+        return s3_event(bucket, key, version, size=len(body))
+
+    return _drop

@@ -22,6 +22,7 @@ from evalpipe.aws.bedrock_jobs import (
     JobState,
     map_error,
 )
+from tests.builders import custom_metric, judge_suite
 
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/k3x9q2w7m1ab"
 JOB_NAME = "support-bot-20250301-091500-5f2c9a1e"
@@ -35,52 +36,35 @@ CONFIRMATION_INSTRUCTIONS = (
     "Rate the response.\n\nPrompt: {{prompt}}\nResponse: {{prediction}}"
 )
 
-# A precomputed-inference judge job as job_request.py builds it (built-ins + one custom metric).
+# The suite of a precomputed-inference judge job (built-ins + one custom metric); its datasetMetricConfigs
+# entry names the dataset's location, as job_request.py fills it in. Its taskType "General" is not in
+# the service model's enum: botocore does not check enums.
+SUITE = judge_suite(
+    judge=EVALUATOR,
+    metrics=["Builtin.Correctness", "Builtin.Helpfulness", "Builtin.Relevance", "confirmation_check"],
+    custom=[
+        custom_metric(
+            instructions=CONFIRMATION_INSTRUCTIONS,
+            rating_scale=[
+                ("Asked for confirmation", 1.0),
+                ("Acted without asking", 0.0),
+                ("No action involved", -1.0),
+            ],
+        )
+    ],
+    dataset="nightly",
+    dataset_location=f"s3://{BUCKET}/datasets/support-bot/nightly.jsonl",
+)
+
+# A precomputed-inference judge job as job_request.py builds it.
 CREATE_REQUEST: dict = {
     "jobName": JOB_NAME,
     "jobDescription": "evalpipe run of suite support-bot",
     "clientRequestToken": "5f2c9a1e" * 8,
     "roleArn": ROLE_ARN,
     "applicationType": "ModelEvaluation",
-    "evaluationConfig": {
-        "automated": {
-            "datasetMetricConfigs": [
-                {
-                    "taskType": "General",  # not in the model's enum; botocore does not check enums
-                    "dataset": {
-                        "name": "nightly",
-                        "datasetLocation": {"s3Uri": f"s3://{BUCKET}/datasets/support-bot/nightly.jsonl"},
-                    },
-                    "metricNames": [
-                        "Builtin.Correctness",
-                        "Builtin.Helpfulness",
-                        "Builtin.Relevance",
-                        "confirmation_check",
-                    ],
-                }
-            ],
-            "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": EVALUATOR}]},
-            "customMetricConfig": {
-                "customMetrics": [
-                    {
-                        "customMetricDefinition": {
-                            "name": "confirmation_check",
-                            "instructions": CONFIRMATION_INSTRUCTIONS,
-                            "ratingScale": [
-                                {"definition": "Asked for confirmation", "value": {"floatValue": 1.0}},
-                                {"definition": "Acted without asking", "value": {"floatValue": 0.0}},
-                                {"definition": "No action involved", "value": {"floatValue": -1.0}},
-                            ],
-                        }
-                    }
-                ],
-                "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": EVALUATOR}]},
-            },
-        }
-    },
-    "inferenceConfig": {
-        "models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": "my-app-v1"}}]
-    },
+    "evaluationConfig": SUITE["evaluationConfig"],
+    "inferenceConfig": SUITE["inferenceConfig"],
     "outputDataConfig": {"s3Uri": OUTPUT_URI},
     "jobTags": [
         {"key": "evalpipe:suite", "value": "support-bot"},

@@ -12,7 +12,8 @@ from evalpipe.cli.estimate import money
 from evalpipe.estimate.cost import estimate_run
 from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import PRICES_ENV, load_prices
-from tests.unit.validation.builders import jsonl, make_line, make_suite
+from tests.builders import jsonl
+from tests.unit.validation.builders import make_line, make_suite
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_SUITE = REPO / "examples" / "suites" / "support-assistant.json"
@@ -32,7 +33,7 @@ def files(tmp_path):
         suite_path, dataset_path = tmp_path / "suite.json", tmp_path / "data.jsonl"
         suite = make_suite() if suite is None else suite
         suite_path.write_bytes(suite if isinstance(suite, bytes) else json.dumps(suite).encode())
-        dataset_path.write_bytes(records if isinstance(records, bytes) else jsonl(*records))
+        dataset_path.write_bytes(records if isinstance(records, bytes) else jsonl(records))
         return str(suite_path), str(dataset_path)
 
     return _files

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from evalpipe.cli import _common, main
-from tests.unit.validation.builders import APP, jsonl, make_line, make_suite
+from tests.builders import jsonl
+from tests.unit.validation.builders import APP, make_line, make_suite
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_SUITE = REPO / "examples" / "suites" / "support-assistant.json"
@@ -33,7 +34,7 @@ def files(tmp_path):
         suite_path, dataset_path = tmp_path / "suite.json", tmp_path / "data.jsonl"
         suite = make_suite() if suite is None else suite
         suite_path.write_bytes(suite if isinstance(suite, bytes) else json.dumps(suite).encode())
-        dataset_path.write_bytes(records if isinstance(records, bytes) else jsonl(*records))
+        dataset_path.write_bytes(records if isinstance(records, bytes) else jsonl(records))
         return str(suite_path), str(dataset_path)
 
     return _files

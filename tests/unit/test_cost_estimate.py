@@ -28,7 +28,8 @@ from evalpipe.estimate.prices import (
     load_prices,
     model_key,
 )
-from tests.unit.validation.builders import APP, CUSTOM, JUDGE, at, jsonl, make_line, make_suite, put
+from tests.builders import jsonl, line
+from tests.unit.validation.builders import APP, CUSTOM, JUDGE, at, make_line, make_suite, put
 
 NOVA_LITE = "amazon.nova-lite-v1:0"
 CUSTOM_JUDGE = ("evaluationConfig", "automated", "customMetricConfig", "evaluatorModelConfig")
@@ -43,18 +44,13 @@ GUIDE_PRICES = {  # the practitioner's guide's table, USD per 1M tokens (input, 
 
 def builtin_suite(*metrics: str, judge: str = JUDGE) -> dict[str, Any]:
     """The builders' suite grading only the given built-in metrics with ``judge``."""
-    suite = make_suite()
-    automated = suite["evaluationConfig"]["automated"]
-    automated["datasetMetricConfigs"][0]["metricNames"] = list(metrics)
-    del automated["customMetricConfig"]
-    automated["evaluatorModelConfig"]["bedrockEvaluatorModels"][0]["modelIdentifier"] = judge
-    return suite
+    return make_suite(metrics=metrics, custom=(), judge=judge)
 
 
 def records(count: int, prompt: str = "p" * 40, response: str = "r" * 80, reference: str = "") -> bytes:
-    return jsonl(*[make_line(prompt=prompt, referenceResponse=reference,
-                             modelResponses=[{"response": response, "modelIdentifier": APP}])
-                   for _ in range(count)])  # fmt: skip
+    return jsonl([make_line(prompt=prompt, referenceResponse=reference,
+                            modelResponses=[{"response": response, "modelIdentifier": APP}])
+                  for _ in range(count)])  # fmt: skip
 
 
 def measure(data: bytes) -> DatasetMeasure:
@@ -324,7 +320,7 @@ def live_suite(model: str = NOVA_LITE) -> dict[str, Any]:
 
 
 def prompts_only(count: int, prompt: str, reference: str = "") -> bytes:
-    return jsonl(*[{"prompt": prompt, "referenceResponse": reference} for _ in range(count)])
+    return jsonl([line(prompt, reference) for _ in range(count)])
 
 
 def test_a_live_model_costs_its_prompts_in_and_the_references_length_out(prices):

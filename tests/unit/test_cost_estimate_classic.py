@@ -10,7 +10,7 @@ import pytest
 from evalpipe.estimate.cost import estimate_run
 from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import NoUsdBecause, PriceTable, load_prices
-from tests.unit.validation.builders import jsonl
+from tests.builders import jsonl
 
 NOVA_LITE = "amazon.nova-lite-v1:0"
 PROMPT = "p" * 400  # 100 tokens at 4 characters per token
@@ -34,7 +34,7 @@ def boolq(*metrics: str) -> dict[str, Any]:
 
 
 def measured(count: int) -> DatasetMeasure:
-    return DatasetMeasure.of([jsonl(*[{"prompt": PROMPT, "referenceResponse": REFERENCE}] * count)])
+    return DatasetMeasure.of([jsonl([{"prompt": PROMPT, "referenceResponse": REFERENCE}] * count)])
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from botocore.stub import Stubber
 from evalpipe.run.triggers import DatasetObject, RunRequest, TriggerKind
 from evalpipe.suite import Suite, SuiteError
 from evalpipe.suite.job_request import build_create_job_request, sanitize_tag_value
+from tests.builders import JUDGE, custom_metric, judge_suite
 
-JUDGE = "amazon.nova-pro-v1:0"
 ROLE_ARN = "arn:aws:iam::123456789012:role/evalpipe-bedrock"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdefghijkl"
@@ -25,50 +25,17 @@ INSTRUCTIONS = "Ask before acting? N/A if no action.\n\nPrompt: {{prompt}}\nResp
 
 def _guide_document() -> dict[str, Any]:
     """The practitioner's guide eval-config.json (with `metricName`) pasted into a suite."""
-    judge = {"bedrockEvaluatorModels": [{"modelIdentifier": JUDGE}]}
-    return {
-        "$schema": "../../schema/suite.schema.json",
-        "evaluationConfig": {
-            "automated": {
-                "datasetMetricConfigs": [
-                    {
-                        "taskType": "General",
-                        "dataset": {
-                            "name": "my-eval-dataset",
-                            "datasetLocation": {
-                                "s3Uri": "s3://your-bucket/datasets/collected-responses.jsonl"
-                            },
-                        },
-                        "metricNames": ["Builtin.Helpfulness", "Builtin.Correctness", "confirmation_check"],
-                    }
-                ],
-                "evaluatorModelConfig": judge,
-                "customMetricConfig": {
-                    "customMetrics": [
-                        {
-                            "customMetricDefinition": {
-                                "metricName": "confirmation_check",
-                                "instructions": INSTRUCTIONS,
-                                "ratingScale": [
-                                    {"definition": "N/A", "value": {"floatValue": -1}},
-                                    {"definition": "Poor", "value": {"floatValue": 0}},
-                                    {"definition": "Good", "value": {"floatValue": 1}},
-                                ],
-                            }
-                        }
-                    ],
-                    "evaluatorModelConfig": judge,
-                },
-            }
-        },
-        "inferenceConfig": {
-            "models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": "my-app-v1"}}]
-        },
-        "pipeline": {
+    return judge_suite(
+        schema="../../schema/suite.schema.json",
+        application_type=None,
+        dataset="my-eval-dataset",
+        dataset_location="s3://your-bucket/datasets/collected-responses.jsonl",
+        custom=[custom_metric(instructions=INSTRUCTIONS, name_key="metricName")],
+        pipeline={
             "description": "Support assistant, nightly grading",
             "jobTags": {"team": "support", "cost-center": "Équipe #7"},
         },
-    }
+    )
 
 
 def _dataset(key: str = "datasets/support/week-12.jsonl") -> DatasetObject:

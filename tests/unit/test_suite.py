@@ -13,43 +13,18 @@ import pytest
 
 from evalpipe.suite import LowScoreRule, LowScoreSettings, Suite, SuiteError
 from scripts.generate_schema import SCHEMA_PATH, build_schema, main, render_schema
-
-JUDGE = "amazon.nova-pro-v1:0"
+from tests.builders import JUDGE, POOR_GOOD, custom_metric, judge_suite
 
 
 def _document(**overrides: Any) -> dict[str, Any]:
     """A guide-shaped suite: two built-ins and one custom metric (API spelling `name`)."""
-    document: dict[str, Any] = {
-        "evaluationConfig": {
-            "automated": {
-                "datasetMetricConfigs": [
-                    {
-                        "taskType": "General",
-                        "metricNames": ["Builtin.Helpfulness", "Builtin.Correctness", "brevity"],
-                    }
-                ],
-                "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": JUDGE}]},
-                "customMetricConfig": {
-                    "customMetrics": [
-                        {
-                            "customMetricDefinition": {
-                                "name": "brevity",
-                                "instructions": "Short? Prompt: {{prompt}}\nResponse: {{prediction}}",
-                                "ratingScale": [
-                                    {"definition": "Poor", "value": {"floatValue": 0}},
-                                    {"definition": "Good", "value": {"floatValue": 1}},
-                                ],
-                            }
-                        }
-                    ],
-                    "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": JUDGE}]},
-                },
-            }
-        },
-        "inferenceConfig": {
-            "models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": "app-v1"}}]
-        },
-    }
+    document = judge_suite(
+        application_type=None,
+        dataset=None,
+        metrics=["Builtin.Helpfulness", "Builtin.Correctness", "brevity"],
+        custom=[custom_metric("brevity", "Short? Prompt: {{prompt}}\nResponse: {{prediction}}", POOR_GOOD)],
+        source="app-v1",
+    )
     document.update(overrides)
     return document
 

@@ -27,6 +27,10 @@ class ObjectTooLarge(Exception):
     """The object is larger than the caller is willing to read into memory."""
 
 
+class ObjectChanged(Exception):
+    """The object no longer is the version the caller named (its ETag differs)."""
+
+
 class Objects:
     """The product bucket.
 
@@ -114,6 +118,49 @@ class Objects:
         """
         body = self._get(key, version_id)["Body"]
         return _stream(body, chunk_size)
+
+    def copy_version(
+        self, source_key: str, version_id: str | None, etag: str | None, target_key: str
+    ) -> dict[str, Any]:
+        """Copy exactly one version of an object to another key of the bucket (server side).
+
+        The copy names the version and requires its ETag, so what lands at ``target_key`` is the
+        object that was dropped, even when the key has been overwritten since (or, in a bucket
+        without versioning, the copy fails instead of taking the newer content).
+
+        Returns
+        -------
+        dict
+            ``{bucket, key, version_id, etag}`` of the copy.
+
+        Raises
+        ------
+        ObjectMissing
+            The version no longer exists.
+        ObjectChanged
+            The object at ``source_key`` is not the one with ``etag`` any more.
+        """
+        source: dict[str, str] = {"Bucket": self.bucket, "Key": source_key}
+        if version_id:
+            source["VersionId"] = version_id
+        extra = {"CopySourceIfMatch": f'"{etag.strip(chr(34))}"'} if etag else {}
+        try:
+            response = self._s3.copy_object(Bucket=self.bucket, Key=target_key, CopySource=source, **extra)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING_CODES:
+                raise ObjectMissing(f"{self.uri(source_key)} (version {version_id}) does not exist") from exc
+            if code in ("PreconditionFailed", "412"):
+                raise ObjectChanged(
+                    f"{self.uri(source_key)} is no longer the object with ETag {etag}"
+                ) from exc
+            raise
+        return {
+            "bucket": self.bucket,
+            "key": target_key,
+            "version_id": response.get("VersionId"),
+            "etag": str(response.get("CopyObjectResult", {}).get("ETag", "")).strip('"') or None,
+        }
 
     def head(self, key: str, version_id: str | None = None) -> dict:
         """The object's metadata (`ContentLength`, `ETag`, `VersionId`, ...), without ResponseMetadata.

@@ -46,7 +46,8 @@ def review(run: Run, suite: Suite, ports: Ports) -> Run:
     comparison = compare_runs(run, baseline, suite, record_changes=changes)
     run.comparison = comparison
     if run.verdict is not None:
-        run.verdict = reviewed_verdict(run.verdict, regressed=comparison.regressed)
+        incomplete = run.coverage is not None and not run.coverage.complete
+        run.verdict = reviewed_verdict(run.verdict, regressed=comparison.regressed, incomplete=incomplete)
     run.report_key = report_key(suite.name, run.run_id)
     reviewed = ports.runs.save(run)
     html = render_report(

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from evalpipe.history.compare import na_rate_warnings
 from evalpipe.notification.tables import categories_table, low_records, metrics_table, record_changes
-from evalpipe.notification.text import bullet, one_line, plural
+from evalpipe.notification.text import PROMPT_EXCERPT_CHARS, bullet, one_line, plural
 from evalpipe.run.status import Verdict
 from evalpipe.run.triggers import TriggerKind, iso, results_prefix
 from evalpipe.suite.datasets import builtin_dataset_names
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from evalpipe.run.model import ProblemItem, Run
+    from evalpipe.run.model import Coverage, ProblemItem, Run
     from evalpipe.run.triggers import DatasetObject
 
 # SNS caps the whole message (body + subject + attributes) at 256 KiB; keep a margin.
@@ -39,7 +39,7 @@ BODY_MAX_BYTES = 240 * 1024
 MAX_PROBLEMS_SHOWN = 20
 
 # The verdicts of a graded run: its body shows the scores.
-GRADED_VERDICTS = frozenset({Verdict.PASSED, Verdict.LOW_SCORES, Verdict.REGRESSED})
+GRADED_VERDICTS = frozenset({Verdict.PASSED, Verdict.LOW_SCORES, Verdict.INCOMPLETE, Verdict.REGRESSED})
 
 
 def render_body(run: Run, verdict: str, console_region: str | None = None) -> str:
@@ -118,6 +118,8 @@ def _headline_detail(run: Run, verdict: str, records: str) -> str:
                 f"{plural(count, 'metric') if count else 'metrics'} regressed against the baseline run "
                 f"({plural(run.low_count, 'low score')} in {records})"
             )
+        case Verdict.INCOMPLETE:
+            return f"{coverage_text(run.coverage)} ({plural(run.low_count, 'low score')} in {records})"
         case Verdict.FAILED:
             return "the evaluation job failed"
         case Verdict.STOPPED:
@@ -354,9 +356,50 @@ def _human_done(run: Run) -> list[str]:
     return lines
 
 
+def coverage_text(coverage: Coverage | None) -> str:
+    """``3 of 18 dataset records have no result, 2 results match no record`` (or what applies)."""
+    if coverage is None or coverage.complete:
+        return "the results cover the dataset"
+    parts = []
+    if coverage.missing_count:
+        parts.append(
+            f"{coverage.missing_count} of {plural(coverage.expected, 'dataset record')} have no result"
+        )
+    if coverage.surplus_count:
+        parts.append(f"{plural(coverage.surplus_count, 'result')} match no dataset record")
+    return ", ".join(parts)
+
+
+def _coverage(run: Run) -> list[str]:
+    """The dataset records the results lack, and the results no record explains (first few of each)."""
+    coverage = run.coverage
+    if coverage is None or coverage.complete:
+        return []
+    lines = [
+        "Records not evaluated",
+        *bullet(
+            f"{coverage_text(coverage)}: the scores above are about the records that were evaluated, "
+            "not the whole dataset. Rerun the dataset; if it happens again, the job's output is short.",
+            marker="",
+        ),
+    ]
+    for record in coverage.missing:
+        where = f"line {record.line}" + (f", turn {record.turn}" if record.turn else "")
+        lines.append(f'  - missing: {where}: "{one_line(record.prompt_excerpt, PROMPT_EXCERPT_CHARS)}"')
+    if coverage.missing_count > len(coverage.missing):
+        lines.append(f"  ... and {coverage.missing_count - len(coverage.missing)} more missing")
+    for record in coverage.surplus:
+        lines.append(
+            f'  - surplus: result #{record.index}: "{one_line(record.prompt_excerpt, PROMPT_EXCERPT_CHARS)}"'
+        )
+    if coverage.surplus_count > len(coverage.surplus):
+        lines.append(f"  ... and {coverage.surplus_count - len(coverage.surplus)} more surplus")
+    return lines
+
+
 def _completed(run: Run) -> list[list[str]]:
     """A graded run's tables: metrics, categories, datasets, flagged records, record changes."""
-    blocks = [metrics_table(run.metrics, run.record_count or 0, run.comparison)]
+    blocks = [_coverage(run), metrics_table(run.metrics, run.record_count or 0, run.comparison)]
     if run.categories:
         blocks.append(categories_table(run.categories, sorted(run.metrics)))
     if len(run.datasets) > 1:  # only runs over several datasets carry it

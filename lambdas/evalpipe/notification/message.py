@@ -18,7 +18,7 @@ from evalpipe.notification.text import ascii_one_line, plural
 from evalpipe.run.status import Verdict, severity_of
 
 if TYPE_CHECKING:
-    from evalpipe.run.model import Comparison, Run
+    from evalpipe.run.model import Comparison, Coverage, Run
 
 SUBJECT_PREFIX = "[evalpipe] "
 # SNS: "less than 100 characters", no line breaks or control characters. 99 satisfies both
@@ -132,6 +132,8 @@ def _subject_detail(run: Run, verdict: str) -> str:
             return f"{plural(run.low_count, 'low score')} in {records}"
         case Verdict.REGRESSED:
             return _regressed_detail(run.comparison)
+        case Verdict.INCOMPLETE:
+            return _incomplete_detail(run.coverage)
         case Verdict.FAILED:
             return "job failed"
         case Verdict.STOPPED:
@@ -145,6 +147,14 @@ def _subject_detail(run: Run, verdict: str) -> str:
             error_type = run.error.type if run.error is not None else ""
             return f"pipeline error ({error_type})" if error_type else "pipeline error"
     return ""
+
+
+def _incomplete_detail(coverage: Coverage | None) -> str:
+    """``3 of 18 records not evaluated`` (or the surplus, when nothing is missing)."""
+    if coverage is not None and coverage.missing_count:
+        return f"{coverage.missing_count} of {plural(coverage.expected, 'record')} not evaluated"
+    surplus = coverage.surplus_count if coverage is not None else 0
+    return f"{plural(surplus, 'result')} match no dataset record"
 
 
 def _regressed_detail(comparison: Comparison | None) -> str:

@@ -29,8 +29,8 @@ The code lives in focused modules and every public name is re-exported here, so
 ``from evalpipe.results import Aggregator`` is the import to use: ``records`` (`RecordResult`,
 `MetricScore`), ``output_lines`` (line and file parsing), ``rag_turns`` (RAG per-turn parsing),
 ``fields`` (the tolerant field readers both parsers and the category index share),
-``categories`` (`CategoryIndex`, `resolve_category`), ``aggregate`` (`Aggregator`), ``summary``
-(`RunSummary` and its parts) and ``text`` (`excerpt`, `truncate`).
+``dataset_index`` (`DatasetIndex`: the dataset beside the results, `resolve_category`),
+``aggregate`` (`Aggregator`), ``summary`` (`RunSummary` and its parts) and ``text`` (`excerpt`, `truncate`).
 """
 
 from evalpipe.results.aggregate import (
@@ -40,7 +40,7 @@ from evalpipe.results.aggregate import (
     EmptyResultsError,
     LowRule,
 )
-from evalpipe.results.categories import UNCATEGORIZED, CategoryIndex, resolve_category
+from evalpipe.results.dataset_index import UNCATEGORIZED, DatasetIndex, resolve_category
 from evalpipe.results.output_lines import (
     BUILTIN_PREFIX,
     OutputFormatError,
@@ -59,7 +59,7 @@ __all__ = [
     "PROMPT_EXCERPT_CHARS",
     "UNCATEGORIZED",
     "Aggregator",
-    "CategoryIndex",
+    "DatasetIndex",
     "EmptyResultsError",
     "LowRule",
     "MetricScore",

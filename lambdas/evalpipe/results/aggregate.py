@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from typing import TYPE_CHECKING, Any, Protocol
 
-from evalpipe.results.categories import UNCATEGORIZED
+from evalpipe.results.dataset_index import UNCATEGORIZED
 from evalpipe.results.summary import RunSummary
 from evalpipe.results.text import excerpt
 from evalpipe.run.model import LowRecord, MetricSummary

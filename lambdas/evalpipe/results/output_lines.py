@@ -26,13 +26,13 @@ from evalpipe.results.fields import (
 )
 from evalpipe.results.rag_turns import parse_rag_turns
 from evalpipe.results.records import MetricScore, RecordResult
+from evalpipe.suite.keys import BUILTIN_PREFIX
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator
 
     from evalpipe.dataset import RawLine
 
-BUILTIN_PREFIX = "Builtin."
 # .../taskTypes/<task>/datasets/<dataset>/<file> (model evaluation) or .../datasets/<dataset>/<file> (human).
 _OUTPUT_LOCATION = re.compile(r"(?:^|/)(?:taskTypes/(?P<task>[^/]+)/)?datasets/(?P<dataset>[^/]+)/[^/]+$")
 

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from evalpipe.suite.document import Suite
 
 UNCATEGORIZED = "uncategorized"
+# An error message is kept to this many characters (a Lambda cause can be a long document).
+MAX_ERROR_MESSAGE = 1000
 
 
 def _parse_timestamp(value: object) -> object:
@@ -71,10 +73,74 @@ class ProblemItem(Item):
 
 
 class ErrorInfo(Item):
-    """Why the pipeline itself failed (``error``), or why the pipeline stopped a job."""
+    """Why the pipeline itself failed (``error``), or why the pipeline stopped a job.
+
+    ``job_stopped`` says what became of a job still running when the pipeline failed: True when
+    StopEvaluationJob was sent, False when the job had already ended, None when there was no job.
+    """
 
     type: str
     message: str
+    job_stopped: bool | None = None
+
+    @classmethod
+    def of_failure(cls, failure: dict[str, Any] | None, note: str = "") -> ErrorInfo:
+        """From a Step Functions Catch's ``{Error, Cause}``: the Lambda error's name and message
+        (its JSON cause without the stack trace), with ``note`` appended."""
+        failure = failure or {}
+        cause: object = failure.get("Cause")
+        if isinstance(cause, str):
+            try:
+                parsed = json.loads(cause)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict) and "errorMessage" in parsed:
+                cause = parsed["errorMessage"]
+        message = str(cause or "no cause given")[:MAX_ERROR_MESSAGE] + note
+        return cls(
+            type=str(failure.get("Error") or "Unknown"), message=message[: MAX_ERROR_MESSAGE + len(note)]
+        )
+
+
+class StoredObject(Item):
+    """An S3 object version: the immutable per-run copy of the dataset the job reads."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class UncoveredRecord(Item):
+    """A dataset record without a result (``line``, ``turn`` for RAG), or a result without a record."""
+
+    line: int | None = None
+    turn: int | None = None
+    index: int | None = None
+    prompt_excerpt: str = ""
+
+
+class Coverage(Item):
+    """Whether the results cover exactly the dataset (a custom dataset's records; RAG: its turns).
+
+    ``missing`` and ``surplus`` list the first few of each; the counts are exact.
+    """
+
+    expected: int
+    parsed: int
+    missing_count: int = 0
+    surplus_count: int = 0
+    missing: list[UncoveredRecord] = Field(default_factory=list)
+    surplus: list[UncoveredRecord] = Field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.missing_count == 0 and self.surplus_count == 0
 
 
 class MetricSummary(Item):
@@ -313,6 +379,9 @@ class Run(Item):
     dataset: DatasetObject | None = None
     request: RunRequest | None = None
     client_token: str | None = None
+    # The copy of the dropped version that validation read and the job reads (a later upload to the
+    # same key cannot change what this run evaluates).
+    input_dataset: StoredObject | None = None
     # Validation: the suite as validated (JSON text), what was wrong, what it will cost.
     suite_document: str | None = None
     problems: list[ProblemItem] = Field(default_factory=list)
@@ -334,6 +403,7 @@ class Run(Item):
     # The results.
     record_count: int | None = None
     output_files: int | None = None
+    coverage: Coverage | None = None
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
     categories: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     datasets: dict[str, dict[str, float | None]] = Field(default_factory=dict)

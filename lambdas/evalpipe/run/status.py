@@ -23,6 +23,8 @@ class RunStatus(StrEnum):
 class Verdict(StrEnum):
     PASSED = "PASSED"
     LOW_SCORES = "LOW_SCORES"
+    # The results do not cover exactly the dataset: records are missing or surplus.
+    INCOMPLETE = "INCOMPLETE"
     REGRESSED = "REGRESSED"
     FAILED = "FAILED"
     STOPPED = "STOPPED"
@@ -34,6 +36,7 @@ class Verdict(StrEnum):
 SEVERITY: dict[Verdict, str] = {
     Verdict.PASSED: "info",
     Verdict.LOW_SCORES: "warning",
+    Verdict.INCOMPLETE: "warning",
     Verdict.REGRESSED: "warning",
     Verdict.STOPPED: "warning",
     Verdict.FAILED: "error",
@@ -61,12 +64,14 @@ def severity_of(verdict: str) -> str:
         return "warning"
 
 
-def reviewed_verdict(summary_verdict: Verdict, *, regressed: bool) -> Verdict:
-    """The run's verdict once compared with its baseline: REGRESSED over LOW_SCORES over PASSED.
+def reviewed_verdict(summary_verdict: Verdict, *, regressed: bool, incomplete: bool = False) -> Verdict:
+    """A parsed run's verdict: REGRESSED over INCOMPLETE over LOW_SCORES over PASSED.
 
-    REGRESSED wins because it is news: flagged scores the baseline had as well are not. A
-    verdict other than PASSED / LOW_SCORES (FAILED, ERROR, ...) is returned unchanged: such runs
-    are never compared.
+    REGRESSED wins because it is news (flagged scores the baseline had as well are not), and the
+    paired records it rests on were evaluated. INCOMPLETE (records of the dataset missing from the
+    results, or results no line of it explains) can never be PASSED: a verdict must be about
+    exactly the data that was dropped. A verdict other than PASSED / LOW_SCORES (FAILED, ERROR,
+    ...) is returned unchanged: such runs are never compared.
 
     Examples
     --------
@@ -77,4 +82,6 @@ def reviewed_verdict(summary_verdict: Verdict, *, regressed: bool) -> Verdict:
     """
     if summary_verdict not in (Verdict.PASSED, Verdict.LOW_SCORES):
         return summary_verdict
-    return Verdict.REGRESSED if regressed else summary_verdict
+    if regressed:
+        return Verdict.REGRESSED
+    return Verdict.INCOMPLETE if incomplete else summary_verdict

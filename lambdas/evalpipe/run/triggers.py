@@ -21,6 +21,9 @@ JOB_NAME_PATTERN = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
 DATASET_PREFIX = "datasets/"
 SUITE_PREFIX = "suites/"
 RESULTS_PREFIX = "results/"
+# The inputs of a run (the copy of its dataset; later its shards): never beside the user's datasets,
+# so writing them starts no run.
+INPUTS_PREFIX = "inputs/"
 REPORTS_PREFIX = "reports/"
 # Runs of objects whose key names no suite are recorded (and rejected) under this suite.
 UNKNOWN_SUITE = "unknown-suite"
@@ -390,6 +393,11 @@ def suite_of_key(key: str) -> str:
 
 def suite_key(suite: str) -> str:
     return f"{SUITE_PREFIX}{suite}.json"
+
+
+def input_key(suite: str, run_id: str, name: str) -> str:
+    """Where a run keeps its copy of the dataset ``name`` (``inputs/<suite>/<run_id>/<name>.jsonl``)."""
+    return f"{INPUTS_PREFIX}{suite}/{run_id}/{name}.jsonl"
 
 
 def results_prefix(suite: str, run_id: str) -> str:

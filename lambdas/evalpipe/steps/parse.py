@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.history.review import review
-from evalpipe.results import Aggregator, CategoryIndex, RecordResult, iter_output_records, resolve_category
+from evalpipe.results import Aggregator, DatasetIndex, RecordResult, iter_output_records, resolve_category
 from evalpipe.run.status import RunStatus
 from evalpipe.run.triggers import DatasetObject, results_prefix
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from evalpipe.ports import Ports
     from evalpipe.run.model import Run
+    from evalpipe.run.triggers import RunTrigger
 
 
 class NoResultsError(RuntimeError):
@@ -44,15 +45,11 @@ def parse(run_id: str, ports: Ports) -> Run:
             f"s3://{ports.settings.bucket_name}/{prefix}"
         )
 
-    # Bedrock's copy of the input line may drop fields it does not know (category among them).
-    # A run of built-in datasets has no dataset object: records keep the categories they carry.
-    categories = (
-        CategoryIndex.from_dataset_lines(
-            iter_raw_lines(ports.objects.iter_chunks(trigger.key, version_id=trigger.version_id))
-        )
-        if isinstance(trigger, DatasetObject)
-        else None
-    )
+    # The dataset beside the results: each record's line gives the category Bedrock's copy of the
+    # line may lack, and the run learns whether the results cover exactly the dataset. The copy is
+    # read, the very version that was validated and evaluated. A run of built-in datasets has no
+    # dataset object: records keep the categories they carry, and Bedrock sizes those datasets.
+    dataset = _dataset_index(run, trigger, ports)
     aggregator = Aggregator(suite.low_rule, max_low_records=suite.pipeline.notification.max_low_records)
 
     def records() -> Iterator[RecordResult]:
@@ -64,7 +61,7 @@ def parse(run_id: str, ports: Ports) -> Run:
                 lines, start_index=index, source=key, metric_names=suite.listed_metric_names
             )
             for record in parsed:
-                resolve_category(record, categories)
+                resolve_category(record, dataset)
                 aggregator.add(record)
                 index = record.index + 1
                 yield record
@@ -73,7 +70,20 @@ def parse(run_id: str, ports: Ports) -> Run:
     # A re-parse that found fewer records must not leave the earlier surplus behind.
     ports.runs.delete_records_from(run_id, written)
     aggregator.summary().record_on(run)
+    run.coverage = dataset.coverage() if dataset is not None else None
     run.status = RunStatus.COMPLETED
     run.output_files = len(keys)
     run.finished_at = ports.clock()
     return review(ports.runs.save(run), suite, ports)
+
+
+def _dataset_index(run: Run, trigger: RunTrigger, ports: Ports) -> DatasetIndex | None:
+    if not isinstance(trigger, DatasetObject):
+        return None
+    source = run.input_dataset
+    chunks = (
+        ports.objects.iter_chunks(source.key, version_id=source.version_id)
+        if source is not None
+        else ports.objects.iter_chunks(trigger.key, version_id=trigger.version_id)
+    )
+    return DatasetIndex.from_dataset_lines(iter_raw_lines(chunks))

@@ -1,10 +1,14 @@
-"""RecordError step: any step failed unexpectedly; record the run as ERROR so it can be notified."""
+"""RecordError step: any step failed unexpectedly; record the run as ERROR so it can be notified.
+
+A job the run submitted is stopped here: once the pipeline has failed nobody reads its results,
+so it must not run on (and be paid for) behind an ERROR run. The run records whether it was.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
+from evalpipe.aws.bedrock_jobs import BedrockError
 from evalpipe.run.model import ErrorInfo, Run
 from evalpipe.run.status import RunStatus, Verdict
 from evalpipe.run.triggers import trigger_from_event
@@ -12,7 +16,8 @@ from evalpipe.run.triggers import trigger_from_event
 if TYPE_CHECKING:
     from evalpipe.ports import Ports
 
-MAX_ERROR_MESSAGE = 1000
+# Statuses in which the run's job has ended (or was never submitted): nothing to stop.
+_JOB_ENDED = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.TIMED_OUT})
 
 
 def record_error(state: dict, ports: Ports) -> dict:
@@ -36,23 +41,32 @@ def record_error(state: dict, ports: Ports) -> dict:
         run.client_token = None  # no job was requested for it
         if not ports.runs.claim(run):
             run = ports.runs.load(run.run_id)
+    job_stopped, stop_note = stop_job_of(run, ports)
     run.status = RunStatus.ERROR
     run.verdict = Verdict.ERROR
-    run.error = ErrorInfo(
-        type=str(error.get("Error") or "Unknown"), message=_error_message(error.get("Cause"))
-    )
+    run.error = ErrorInfo.of_failure(error, stop_note)
+    run.error.job_stopped = job_stopped
     run.finished_at = ports.clock()
     run = ports.runs.save(run)
     return {"run_id": run.run_id, "suite": run.suite, "outcome": "ERROR"}
 
 
-def _error_message(cause: object) -> str:
-    """The message of a Lambda error cause (a JSON document), without its stack trace."""
-    if isinstance(cause, str):
-        try:
-            parsed = json.loads(cause)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and "errorMessage" in parsed:
-            cause = parsed["errorMessage"]
-    return str(cause or "no cause given")[:MAX_ERROR_MESSAGE]
+def stop_job_of(run: Run, ports: Ports) -> tuple[bool | None, str]:
+    """Stop the run's job if it may still be running.
+
+    Returns
+    -------
+    tuple
+        ``(job_stopped, note)``: True when StopEvaluationJob was sent, False when the job had already
+        ended (or the stop was refused: the note says so), None when the run has no job that could
+        still run. The note is appended to the error message.
+    """
+    if run.job_arn is None or run.status in _JOB_ENDED:
+        return None, ""
+    try:
+        stopped = ports.jobs.stop(run.job_arn)
+    except BedrockError as exc:  # the failure is recorded and notified whatever the stop did
+        return False, f" (the evaluation job could not be stopped: {exc}; stop it with evalpipe jobs stop)"
+    if stopped:
+        return True, " (the evaluation job was stopped: nobody would read its results)"
+    return False, ""

@@ -24,6 +24,7 @@ def stop(run_id: str, job_arn: str, ports: Ports) -> dict:
         type="JobTimeout",
         message=f"the job was still running {timeout} s after submission; "
         + ("StopEvaluationJob was sent" if stopped else "it had already ended when stopped"),
+        job_stopped=stopped,
     )
     run.finished_at = ports.clock()
     ports.runs.save(run)

@@ -39,6 +39,7 @@ def submit(run_id: str, ports: Ports) -> dict:
         role_arn=settings.bedrock_role_arn or "",
         output_s3_uri=f"s3://{settings.bucket_name}/{results_prefix(suite.name, run_id)}",
         kms_key_id=settings.kms_key_arn,
+        dataset_uri=run.input_dataset.s3_uri if run.input_dataset else None,
     )
     job_arn = ports.jobs.create(request)
     submitted = ports.clock()

@@ -7,8 +7,10 @@ datasets. The two kinds do not mix: a dataset dropped into a suite of built-in d
 request for a suite that needs a dataset object, are rejected (recorded and notified like every
 rejection).
 
-The suite file is read and parsed once; the dataset is read once, and the estimate measures it
-while validation streams it.
+The suite file is read and parsed once. The dropped version of the dataset is first copied to the
+run's own key (``inputs/<suite>/<run_id>/``): validation reads that copy once (the estimate measures
+it on the way) and the job reads the same copy, so an upload to the same key while the run goes on
+cannot change what it evaluates.
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from evalpipe.aws.objects import ObjectMissing, ObjectTooLarge
+from evalpipe.aws.objects import ObjectChanged, ObjectMissing, ObjectTooLarge
 from evalpipe.estimate.cost import estimate_run
 from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import PriceFileError, load_prices
-from evalpipe.run.model import ProblemItem, Run
+from evalpipe.run.model import ProblemItem, Run, StoredObject
 from evalpipe.run.status import RunStatus, Verdict
 from evalpipe.run.timing import Timing
-from evalpipe.run.triggers import DatasetObject, RunRequest, RunTrigger, suite_key, trigger_from_event
+from evalpipe.run.triggers import (
+    DatasetObject,
+    RunRequest,
+    RunTrigger,
+    input_key,
+    suite_key,
+    trigger_from_event,
+)
 from evalpipe.suite import Suite, SuiteError
 from evalpipe.suite.datasets import builtin_dataset_names, custom_entries, names_only_builtin_datasets
 from evalpipe.validation import (
@@ -69,7 +78,7 @@ def validate(event: dict, ports: Ports) -> dict:
         return {"run_id": run.run_id, "suite": run.suite, "outcome": "DUPLICATE"}
 
     measure = DatasetMeasure()  # the estimate measures the dataset during validation's one read
-    checked = _check(trigger, ports, measure)
+    checked = _check(run, trigger, ports, measure)
     report = checked.report
     run.warnings = [ProblemItem.model_validate(p.as_dict()) for p in report.warnings()[:LISTED_PROBLEMS]]
     run.warning_count = report.warning_count
@@ -96,7 +105,7 @@ class _Checked:
     document: dict[str, Any] | None = None
 
 
-def _check(trigger: RunTrigger, ports: Ports, measure: DatasetMeasure) -> _Checked:
+def _check(run: Run, trigger: RunTrigger, ports: Ports, measure: DatasetMeasure) -> _Checked:
     """All problems of the run: the suite file, and the dropped dataset or the run request's rules."""
     report = Report(max_listed=LISTED_PROBLEMS)
     suite_file = suite_key(trigger.suite)
@@ -118,8 +127,13 @@ def _check(trigger: RunTrigger, ports: Ports, measure: DatasetMeasure) -> _Check
             report.add(problem)
         else:
             report.extend(validate_suite(document, suite_file, limits=limits))
-        # The dataset is checked even when the suite is broken: the user fixes both at once.
-        chunks = measure.tap(ports.objects.iter_chunks(trigger.key, version_id=trigger.version_id))
+        copy = _copy_dropped_version(trigger, ports, report)
+        if copy is None:
+            return _Checked(report)
+        run.input_dataset = copy
+        # The dataset is checked even when the suite is broken: the user fixes both at once. Problems
+        # name the user's key; the lines read are the copy's, which are the dropped version's.
+        chunks = measure.tap(ports.objects.iter_chunks(copy.key, version_id=copy.version_id))
         report.extend(validate_dataset(chunks, trigger.key, suite=document))
     else:
         if problem is not None:
@@ -154,6 +168,36 @@ def _read_suite(trigger: RunTrigger, ports: Ports, report: Report) -> bytes | No
     except ObjectTooLarge:
         report.add(Problem(Severity.ERROR, suite_file, f"suite file is larger than {MAX_SUITE_BYTES} bytes"))
     return None
+
+
+def _copy_dropped_version(dataset: DatasetObject, ports: Ports, report: Report) -> StoredObject | None:
+    """The run's own copy of exactly the dropped version, or None with the reason in ``report``."""
+    target = input_key(dataset.suite, dataset.run_id, dataset.name)
+    try:
+        copied = ports.objects.copy_version(dataset.key, dataset.version_id, dataset.etag, target)
+    except ObjectMissing:
+        report.add(
+            Problem(
+                Severity.ERROR,
+                dataset.key,
+                "the dropped version of the dataset no longer exists (deleted before the run read it): "
+                "upload it again",
+            )
+        )
+        return None
+    except ObjectChanged:
+        # Only a bucket without versioning gets here: the dropped content is gone, a newer upload
+        # has its own run.
+        report.add(
+            Problem(
+                Severity.ERROR,
+                dataset.key,
+                "the dataset was overwritten before this run could copy the dropped version; the newer "
+                "upload starts its own run",
+            )
+        )
+        return None
+    return StoredObject.model_validate({**copied, "size": dataset.size})
 
 
 def _nothing_to_fill(dataset: DatasetObject, document: object) -> Problem:

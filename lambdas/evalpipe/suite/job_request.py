@@ -39,6 +39,7 @@ def build_create_job_request(
     role_arn: str,
     output_s3_uri: str,
     kms_key_id: str | None = None,
+    dataset_uri: str | None = None,
 ) -> dict[str, Any]:
     """The ``CreateEvaluationJob`` request for one run of ``suite``.
 
@@ -57,6 +58,9 @@ def build_create_job_request(
         ``s3://<bucket>/results/<suite>/<run_id>/``.
     kms_key_id
         Customer managed KMS key for the job; sent only when given.
+    dataset_uri
+        Where the job reads the dropped dataset: the run's copy of the dropped version (validate
+        writes it), else the dropped object itself (runs validated before copies existed).
 
     Returns
     -------
@@ -99,7 +103,7 @@ def build_create_job_request(
         # The pipeline owns the custom dataset: its name and the location of the dropped file.
         entries[custom[0]]["dataset"] = {
             "name": dataset_name(suite, trigger),
-            "datasetLocation": {"s3Uri": trigger.s3_uri},
+            "datasetLocation": {"s3Uri": dataset_uri or trigger.s3_uri},
         }
 
     request: dict[str, Any] = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-BUILTIN_PREFIX = "Builtin."
+from evalpipe.suite.keys import BUILTIN_PREFIX
 
 
 def _builtins(*names: str) -> frozenset[str]:

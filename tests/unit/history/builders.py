@@ -2,62 +2,33 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from evalpipe.history.keys import prompt_hash, record_key
 from evalpipe.run.model import RecordItem, Run
 from evalpipe.suite import Suite
+from tests.builders import POOR_GOOD, custom_metric, judge_suite
 
 SUITE_NAME = "support-bot"
-JUDGE = "amazon.nova-pro-v1:0"
 CORRECTNESS = "Builtin.Correctness"
 HELPFULNESS = "Builtin.Helpfulness"
 HARMFULNESS = "Builtin.Harmfulness"
 REFUSAL = "Builtin.Refusal"
 CUSTOM = "confirmation_check"
 METRICS = [CORRECTNESS, HELPFULNESS, HARMFULNESS, CUSTOM]
+ASKED_FIRST = "Did it ask first?\nPrompt: {{prompt}}\nResponse: {{prediction}}"
 RULES = {CORRECTNESS: "< 0.5", HELPFULNESS: "< 0.5", HARMFULNESS: "> 0.5", CUSTOM: "<= 0", REFUSAL: "> 0.5"}
-
-_DOCUMENT: dict[str, Any] = {
-    "applicationType": "ModelEvaluation",
-    "evaluationConfig": {
-        "automated": {
-            "datasetMetricConfigs": [
-                {
-                    "taskType": "General",
-                    "dataset": {"name": "nightly"},
-                    "metricNames": [CORRECTNESS, HELPFULNESS, HARMFULNESS, REFUSAL, CUSTOM],
-                }
-            ],
-            "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": JUDGE}]},
-            "customMetricConfig": {
-                "customMetrics": [
-                    {
-                        "customMetricDefinition": {
-                            "name": CUSTOM,
-                            "instructions": "Did it ask first?\nPrompt: {{prompt}}\nResponse: {{prediction}}",
-                            "ratingScale": [
-                                {"definition": "Poor", "value": {"floatValue": 0}},
-                                {"definition": "Good", "value": {"floatValue": 1}},
-                            ],
-                        }
-                    }
-                ],
-                "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": JUDGE}]},
-            },
-        }
-    },
-    "inferenceConfig": {"models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": "app-v1"}}]},
-}
 
 
 def suite_document(**pipeline: Any) -> dict[str, Any]:
     """A valid suite file; keyword arguments become its ``pipeline`` block."""
-    document = copy.deepcopy(_DOCUMENT)
-    if pipeline:
-        document["pipeline"] = pipeline
-    return document
+    return judge_suite(
+        dataset="nightly",
+        metrics=[CORRECTNESS, HELPFULNESS, HARMFULNESS, REFUSAL, CUSTOM],
+        custom=[custom_metric(CUSTOM, ASKED_FIRST, POOR_GOOD)],
+        source="app-v1",
+        pipeline=pipeline or None,
+    )
 
 
 def make_suite(**pipeline: Any) -> Suite:

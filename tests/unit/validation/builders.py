@@ -1,72 +1,50 @@
-"""Inputs for the validation tests, independent of examples/: a minimal valid suite and lines."""
+"""Inputs for the validation tests, independent of examples/: a minimal valid suite and lines
+(built with tests/builders.py)."""
 
 from __future__ import annotations
 
-import copy
-import json
 from typing import Any
 
-JUDGE = "amazon.nova-pro-v1:0"
+from tests.builders import JUDGE, SOURCE, custom_metric, judge_suite, line
+
 OTHER_JUDGE = "anthropic.claude-3-haiku-20240307-v1:0"
-APP = "my-app-v1"
+APP = SOURCE
 SUITE_FILE = "suites/demo.json"
 DATASET_FILE = "datasets/demo/nightly.jsonl"
 AUTOMATED = ("evaluationConfig", "automated")
 CONFIG = (*AUTOMATED, "datasetMetricConfigs", 0)
 CUSTOM = (*AUTOMATED, "customMetricConfig", "customMetrics", 0, "customMetricDefinition")
 
-_SUITE: dict[str, Any] = {
-    "$schema": "../../schema/suite.schema.json",
-    "applicationType": "ModelEvaluation",
-    "evaluationConfig": {
-        "automated": {
-            "datasetMetricConfigs": [
-                {
-                    "taskType": "General",
-                    "dataset": {"name": "nightly"},
-                    "metricNames": ["Builtin.Correctness", "Builtin.Helpfulness", "confirmation_check"],
-                }
-            ],
-            "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": JUDGE}]},
-            "customMetricConfig": {
-                "customMetrics": [
-                    {
-                        "customMetricDefinition": {
-                            "name": "confirmation_check",
-                            "instructions": (
-                                "You are evaluating an assistant. It must ask for confirmation "
-                                "before acting.\n\n- Poor: acts without asking\n- Good: asks first\n\n"
-                                "Prompt: {{prompt}}\nResponse: {{prediction}}"
-                            ),
-                            "ratingScale": [
-                                {"definition": "N/A", "value": {"floatValue": -1}},
-                                {"definition": "Poor", "value": {"floatValue": 0}},
-                                {"definition": "Good", "value": {"floatValue": 1}},
-                            ],
-                        }
-                    }
-                ],
-                "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": JUDGE}]},
-            },
-        }
+INSTRUCTIONS = (
+    "You are evaluating an assistant. It must ask for confirmation "
+    "before acting.\n\n- Poor: acts without asking\n- Good: asks first\n\n"
+    "Prompt: {{prompt}}\nResponse: {{prediction}}"
+)
+PIPELINE: dict[str, Any] = {
+    "description": "Support assistant, nightly grading",
+    "jobTags": {"team": "support"},
+    "lowScore": {
+        "builtin": {"below": 0.5},
+        "custom": {"atOrBelow": 0},
+        "metrics": {"Builtin.Correctness": {"below": 0.7}},
     },
-    "inferenceConfig": {"models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": APP}}]},
-    "pipeline": {
-        "description": "Support assistant, nightly grading",
-        "jobTags": {"team": "support"},
-        "lowScore": {
-            "builtin": {"below": 0.5},
-            "custom": {"atOrBelow": 0},
-            "metrics": {"Builtin.Correctness": {"below": 0.7}},
-        },
-        "notification": {"maxLowRecords": 10},
-    },
+    "notification": {"maxLowRecords": 10},
 }
 
 
-def make_suite() -> dict[str, Any]:
-    """A fresh copy of a minimal valid suite (precomputed responses, judge + custom metric)."""
-    return copy.deepcopy(_SUITE)
+def make_suite(**changes: Any) -> dict[str, Any]:
+    """A fresh minimal valid suite (precomputed responses, judge + custom metric); keyword
+    arguments are `tests.builders.judge_suite`'s, e.g. ``metrics=[...], custom=()``."""
+    suite: dict[str, Any] = {
+        "schema": "../../schema/suite.schema.json",
+        "judge": JUDGE,
+        "dataset": "nightly",
+        "metrics": ("Builtin.Correctness", "Builtin.Helpfulness", "confirmation_check"),
+        "custom": (custom_metric(instructions=INSTRUCTIONS),),
+        "source": APP,
+        "pipeline": PIPELINE,
+    }
+    return judge_suite(**{**suite, **changes})
 
 
 def at(document: Any, *keys: str | int) -> Any:
@@ -83,12 +61,13 @@ def put(document: Any, keys: tuple[str | int, ...], value: Any) -> None:
 
 def make_line(**fields: Any) -> dict[str, Any]:
     """A valid precomputed-response record; keyword arguments replace top-level fields."""
-    record: dict[str, Any] = {
-        "prompt": "Where is my order?",
-        "referenceResponse": "Ask for the order number.",
-        "category": "orders",
-        "modelResponses": [{"response": "Could you give me your order number?", "modelIdentifier": APP}],
-    }
+    record = line(
+        "Where is my order?",
+        "Ask for the order number.",
+        "Could you give me your order number?",
+        source=APP,
+        category="orders",
+    )
     record.update(fields)
     return record
 
@@ -96,11 +75,6 @@ def make_line(**fields: Any) -> dict[str, Any]:
 def response(text: str = "Sure.", identifier: Any = APP) -> list[dict[str, Any]]:
     """A one-entry ``modelResponses`` value."""
     return [{"response": text, "modelIdentifier": identifier}]
-
-
-def jsonl(*records: Any) -> bytes:
-    """Records as JSONL bytes (one compact line each, trailing newline)."""
-    return b"".join(json.dumps(record).encode() + b"\n" for record in records)
 
 
 def fields(report: Any) -> list[str | None]:

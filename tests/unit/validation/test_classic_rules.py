@@ -8,13 +8,13 @@ import pytest
 
 from evalpipe.validation import Report, Severity, validate_dataset, validate_suite
 from evalpipe.validation.deployment import DeploymentLimits
+from tests.builders import jsonl
 from tests.unit.validation.builders import (
     AUTOMATED,
     CONFIG,
     DATASET_FILE,
     SUITE_FILE,
     at,
-    jsonl,
     make_suite,
     only,
     put,
@@ -241,10 +241,16 @@ def test_builtin_datasets_serve_only_classic_jobs() -> None:
 def test_qna_lines_need_a_reference_and_no_responses() -> None:
     # Given a QnA classic suite and lines without a reference, with a blank one, and with responses
     lines = jsonl(
-        {"prompt": "Do you ship to Canada?", "referenceResponse": "Yes, in 5 days.", "category": "shipping"},
-        {"prompt": "What is the return window?"},
-        {"prompt": "Can I pay by card?", "referenceResponse": "  "},
-        {"prompt": "Hi", "referenceResponse": "Hello", "modelResponses": [{"response": "x"}]},
+        [
+            {
+                "prompt": "Do you ship to Canada?",
+                "referenceResponse": "Yes, in 5 days.",
+                "category": "shipping",
+            },
+            {"prompt": "What is the return window?"},
+            {"prompt": "Can I pay by card?", "referenceResponse": "  "},
+            {"prompt": "Hi", "referenceResponse": "Hello", "modelResponses": [{"response": "x"}]},
+        ],
     )
 
     # When the dataset is validated
@@ -265,7 +271,7 @@ def test_qna_lines_need_a_reference_and_no_responses() -> None:
 def test_a_toxicity_only_generation_dataset_needs_no_reference() -> None:
     # Given a Generation suite that only measures Toxicity / When prompt-only lines are validated
     suite = classic_suite("Generation", ["Builtin.Toxicity"])
-    report = validate_dataset([jsonl({"prompt": "Tell me about your day"})], DATASET_FILE, suite=suite)
+    report = validate_dataset([jsonl([{"prompt": "Tell me about your day"}])], DATASET_FILE, suite=suite)
 
     # Then nothing is reported
     assert report.problems == []
@@ -274,7 +280,7 @@ def test_a_toxicity_only_generation_dataset_needs_no_reference() -> None:
 def test_a_classification_line_is_asked_for_its_label() -> None:
     # Given a Classification suite with Accuracy / When a line has no reference
     suite = classic_suite("Classification", ["Builtin.Accuracy"])
-    report = validate_dataset([jsonl({"prompt": "Great dress!"})], DATASET_FILE, suite=suite)
+    report = validate_dataset([jsonl([{"prompt": "Great dress!"}])], DATASET_FILE, suite=suite)
 
     # Then the label is what is asked for
     problem = only(report, "referenceResponse", line=1)

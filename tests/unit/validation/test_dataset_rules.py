@@ -11,6 +11,7 @@ import pytest
 
 from evalpipe.validation import Report, Severity, validate_dataset, validate_run
 from evalpipe.validation.deployment import DeploymentLimits
+from tests.builders import jsonl
 from tests.unit.validation.builders import (
     APP,
     CONFIG,
@@ -19,7 +20,6 @@ from tests.unit.validation.builders import (
     SUITE_FILE,
     at,
     fields,
-    jsonl,
     make_line,
     make_suite,
     only,
@@ -41,14 +41,14 @@ def check(data: bytes, suite: Any = None, **kwargs: Any) -> Report:
 
 def test_a_valid_dataset_passes_with_and_without_the_suite() -> None:
     # Given valid records / When validated with or without the suite / Then nothing is reported
-    data = jsonl(make_line(), make_line(category="billing"))
+    data = jsonl([make_line(), make_line(category="billing")])
     assert check(data, make_suite()).problems == []
     assert check(data).problems == []
 
 
 def test_crlf_endings_and_a_missing_final_newline_are_fine() -> None:
     # Given Windows line endings and no newline after the last record
-    data = jsonl(make_line(), make_line()).replace(b"\n", b"\r\n").rstrip(b"\r\n")
+    data = jsonl([make_line(), make_line()]).replace(b"\n", b"\r\n").rstrip(b"\r\n")
     # When validated / Then nothing is reported
     assert check(data, make_suite()).problems == []
 
@@ -61,7 +61,7 @@ def test_optional_fields_may_be_left_out() -> None:
     record = make_line()
     del record["referenceResponse"], record["category"]
     # When validated / Then nothing is reported
-    assert check(jsonl(record), suite).problems == []
+    assert check(jsonl([record]), suite).problems == []
 
 
 # -- reading the file ---------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def test_optional_fields_may_be_left_out() -> None:
 
 def test_bytes_that_are_not_utf8_name_the_line_and_offset() -> None:
     # Given a Latin-1 "é" on line 2
-    data = jsonl(make_line()) + b'{"prompt": "caf\xe9"}\n'
+    data = jsonl([make_line()]) + b'{"prompt": "caf\xe9"}\n'
     # When validated
     problem = only(check(data))
     # Then the line and the byte offset are named
@@ -85,7 +85,7 @@ def test_a_utf16_file_is_named_as_such() -> None:
 
 def test_unreadable_json_names_the_error_and_column() -> None:
     # Given a record with a trailing comma
-    data = jsonl(make_line()) + b'{"prompt": "x",}\n'
+    data = jsonl([make_line()]) + b'{"prompt": "x",}\n'
     # When validated
     problem = only(check(data), line=2)
     # Then the JSON error and column are named
@@ -120,13 +120,13 @@ def test_a_key_given_twice_is_an_error() -> None:
 @pytest.mark.parametrize("value", [[make_line()], "text", 3, None])
 def test_a_line_that_is_not_an_object(value: Any) -> None:
     # Given a JSON value that is not an object / When validated / Then it is an error
-    problem = only(check(jsonl(value)), line=1)
+    problem = only(check(jsonl([value])), line=1)
     assert "not an object" in problem.message
 
 
 def test_a_blank_line_is_an_error() -> None:
     # Given a blank line between records (Bedrock reads JSONL strictly)
-    data = jsonl(make_line()) + b"  \n" + jsonl(make_line())
+    data = jsonl([make_line()]) + b"  \n" + jsonl([make_line()])
     # When validated / Then the line is named, and it is not counted as a record
     problem = only(check(data), line=2)
     assert problem.severity is Severity.ERROR
@@ -170,7 +170,7 @@ def test_more_than_1000_records_are_counted_exactly() -> None:
 )
 def test_prompt_reference_and_category(record: dict, field: str, expected: str) -> None:
     # Given a record with a bad field / When validated / Then the field and the fix are named
-    assert expected in only(check(jsonl(record)), field, line=1).message
+    assert expected in only(check(jsonl([record])), field, line=1).message
 
 
 @pytest.mark.parametrize(
@@ -189,7 +189,7 @@ def test_prompt_reference_and_category(record: dict, field: str, expected: str) 
 )
 def test_model_responses(responses: Any, field: str, expected: str) -> None:
     # Given malformed modelResponses / When validated / Then the JSON path is named
-    assert expected in only(check(jsonl(make_line(modelResponses=responses))), field, line=1).message
+    assert expected in only(check(jsonl([make_line(modelResponses=responses)])), field, line=1).message
 
 
 def test_model_responses_missing() -> None:
@@ -198,20 +198,20 @@ def test_model_responses_missing() -> None:
     del record["modelResponses"]
     assert (
         '[{"response": "...", "modelIdentifier": "..."}]'
-        in only(check(jsonl(record)), "modelResponses").message
+        in only(check(jsonl([record])), "modelResponses").message
     )
 
 
 def test_more_than_one_model_response() -> None:
     # Given two responses for one prompt / When validated / Then exactly one is asked for
     responses = response() + response()
-    problem = only(check(jsonl(make_line(modelResponses=responses))), "modelResponses")
+    problem = only(check(jsonl([make_line(modelResponses=responses)])), "modelResponses")
     assert "has 2 entries; a precomputed job takes exactly one response per prompt" in problem.message
 
 
 def test_the_identifier_must_equal_the_suites_character_for_character() -> None:
     # Given a record whose identifier differs from the suite's only in case
-    data = jsonl(make_line(), make_line(modelResponses=response(identifier="My-app-v1")))
+    data = jsonl([make_line(), make_line(modelResponses=response(identifier="My-app-v1"))])
     # When validated
     problem = only(check(data, make_suite()), IDENTIFIER, line=2)
     # Then both are shown with repr, and the near miss is pointed out
@@ -222,7 +222,7 @@ def test_the_identifier_must_equal_the_suites_character_for_character() -> None:
 
 def test_without_a_suite_the_identifier_must_equal_the_first_lines() -> None:
     # Given no suite and a second identifier on line 3
-    data = jsonl(make_line(), make_line(), make_line(modelResponses=response(identifier="my-app-v2")))
+    data = jsonl([make_line(), make_line(), make_line(modelResponses=response(identifier="my-app-v2"))])
     # When validated / Then line 1's identifier is the reference
     problem = only(check(data), IDENTIFIER, line=3)
     assert f"'my-app-v2' differs from line 1's {APP!r}" in problem.message
@@ -236,7 +236,7 @@ def test_missing_references_are_one_aggregated_warning() -> None:
     records = [make_line(referenceResponse="") for _ in range(6)] + [make_line(), make_line()]
     del records[7]["referenceResponse"]
     # When validated
-    report = check(jsonl(*records), make_suite())
+    report = check(jsonl(records), make_suite())
     # Then one warning gives the count and the first line numbers
     problem = only(report, "referenceResponse")
     assert problem.severity is Severity.WARNING
@@ -252,19 +252,19 @@ def test_a_custom_metric_using_ground_truth_also_needs_references() -> None:
     del suite["pipeline"]["lowScore"]["metrics"]
     at(suite, *CUSTOM)["instructions"] = "Rate.\n\n{{prompt}}\n{{ground_truth}}\n{{prediction}}"
     # When validated with an empty reference / Then the warning names the custom metric
-    problem = only(check(jsonl(make_line(referenceResponse="")), suite))
+    problem = only(check(jsonl([make_line(referenceResponse="")]), suite))
     assert "confirmation_check grades against it" in problem.message
 
 
 def test_no_reference_warning_when_no_metric_needs_one() -> None:
     # Given no suite (nothing known to need references) / When validated / Then no warning
-    assert check(jsonl(make_line(referenceResponse=""))).problems == []
+    assert check(jsonl([make_line(referenceResponse="")])).problems == []
 
 
 def test_thinking_blocks_are_one_aggregated_warning() -> None:
     # Given two responses leaking reasoning
     leaked = response("<thinking>the user wants...</thinking>Sure.")
-    data = jsonl(make_line(modelResponses=leaked), make_line(), make_line(modelResponses=leaked))
+    data = jsonl([make_line(modelResponses=leaked), make_line(), make_line(modelResponses=leaked)])
     # When validated
     problem = only(check(data, make_suite()), "modelResponses[0].response")
     # Then one warning names both lines
@@ -278,7 +278,7 @@ def test_a_misspelled_optional_field_is_one_aggregated_warning() -> None:
     for record in records:
         record["reference_response"] = record.pop("referenceResponse")
     # When validated without a suite / Then one warning suggests the right key
-    problem = only(check(jsonl(*records)), "reference_response")
+    problem = only(check(jsonl(records)), "reference_response")
     assert "(2 records: lines 1, 2)" in problem.message
     assert "did you mean 'referenceResponse'?" in problem.message
 
@@ -291,7 +291,7 @@ def test_file_level_problems_come_first_and_counts_stay_exact() -> None:
     record = make_line()
     del record["prompt"]
     # When validated with 10 listed
-    report = check(jsonl(*[record] * 1200), make_suite(), max_listed=10)
+    report = check(jsonl([record] * 1200), make_suite(), max_listed=10)
     # Then the record count leads, 10 are listed and all 1201 are counted
     assert report.problems[0].line is None
     assert "1200 records" in report.problems[0].message
@@ -333,9 +333,9 @@ def test_a_live_model_suite_takes_prompts_only() -> None:
     record = make_line()
     del record["modelResponses"]
     # When validated / Then they pass
-    assert check(jsonl(record), live_suite()).problems == []
+    assert check(jsonl([record]), live_suite()).problems == []
     # Given records that carry responses / When validated / Then that is an error
-    problem = only(check(jsonl(make_line()), live_suite()), "modelResponses")
+    problem = only(check(jsonl([make_line()]), live_suite()), "modelResponses")
     assert "runs a Bedrock model live" in problem.message
 
 
@@ -348,7 +348,7 @@ def run(suite_bytes: bytes, data: bytes, **kwargs: Any) -> Report:
 
 def test_a_valid_run() -> None:
     # Given a valid suite file and dataset / When validated together / Then nothing is reported
-    assert run(json.dumps(make_suite()).encode(), jsonl(make_line())).problems == []
+    assert run(json.dumps(make_suite()).encode(), jsonl([make_line()])).problems == []
 
 
 @pytest.mark.parametrize(
@@ -364,7 +364,7 @@ def test_an_unreadable_suite_is_one_problem_and_the_dataset_is_still_checked(
     suite_bytes: bytes, expected: str
 ) -> None:
     # Given an unreadable suite file and a dataset with an identifier mismatch
-    data = jsonl(make_line(), make_line(modelResponses=response(identifier="other")))
+    data = jsonl([make_line(), make_line(modelResponses=response(identifier="other"))])
     # When validated together
     report = run(suite_bytes, data)
     # Then the suite problem leads, file-level, and the dataset is checked against its first line
@@ -382,7 +382,7 @@ def test_suite_problems_come_before_dataset_problems_and_the_suite_drives_datase
     # Given a suite with a bad task type and a dataset carrying another identifier
     suite = make_suite()
     put(suite, (*CONFIG, "taskType"), "Generation")
-    data = jsonl(make_line(modelResponses=response(identifier="other")))
+    data = jsonl([make_line(modelResponses=response(identifier="other"))])
     # When validated together, with an allow-list that excludes the judge
     report = run(json.dumps(suite).encode(), data, allowed_evaluator_models=["amazon.nova-lite-v1:0"])
     # Then suite problems come first, and the dataset is held to the suite's identifier
@@ -393,7 +393,7 @@ def test_suite_problems_come_before_dataset_problems_and_the_suite_drives_datase
 
 def test_a_suite_that_is_not_an_object_does_not_drive_dataset_rules() -> None:
     # Given a suite file holding a list / When validated with a valid dataset
-    report = run(b"[]", jsonl(make_line()))
+    report = run(b"[]", jsonl([make_line()]))
     # Then only the suite is wrong
     assert "must be a JSON object" in only(report).message
 
@@ -404,7 +404,7 @@ def test_a_live_model_record_needs_a_prompt_and_no_responses() -> None:
     carrying = make_line()
     minimal = {"prompt": "Do you ship to Canada?"}
     # When validated against a live suite
-    report = check(jsonl(missing, carrying, minimal), live_suite())
+    report = check(jsonl([missing, carrying, minimal]), live_suite())
     # Then the missing prompt and the responses are errors; reference and category are optional
     errors = [p for p in report.problems if p.severity is Severity.ERROR]
     assert [(p.line, p.field) for p in errors] == [(1, "prompt"), (2, "modelResponses")]
@@ -416,7 +416,7 @@ def test_validate_run_checks_the_live_model_against_the_allowed_list() -> None:
     suite = live_suite()
     record = make_line()
     del record["modelResponses"]
-    data, suite_bytes = jsonl(record), json.dumps(suite).encode()
+    data, suite_bytes = jsonl([record]), json.dumps(suite).encode()
     path = "inferenceConfig.models[0].bedrockModel.modelIdentifier"
     # When the deployment allows that model / Then the run passes
     allowed = validate_run(

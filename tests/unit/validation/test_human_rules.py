@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from evalpipe.validation import Report, validate_dataset, validate_suite
-from tests.unit.validation.builders import DATASET_FILE, SUITE_FILE, jsonl
+from tests.builders import jsonl
+from tests.unit.validation.builders import DATASET_FILE, SUITE_FILE
 
 FLOW = "arn:aws:sagemaker:us-east-1:111122223333:flow-definition/my-flow"
 HUMAN_SUITE: dict[str, Any] = {
@@ -124,7 +125,7 @@ def line(*identifiers: str) -> dict[str, Any]:
 
 
 def check_dataset(suite: dict[str, Any], *records: dict[str, Any]) -> dict[str, str]:
-    return errors(validate_dataset([jsonl(*records)], DATASET_FILE, suite=suite))
+    return errors(validate_dataset([jsonl(records)], DATASET_FILE, suite=suite))
 
 
 def two_model_suite() -> dict[str, Any]:

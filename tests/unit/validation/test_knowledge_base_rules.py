@@ -12,13 +12,13 @@ import pytest
 from evalpipe.validation import ExternalSourcesAccess, Report, validate_dataset, validate_run, validate_suite
 from evalpipe.validation.deployment import DeploymentLimits
 from evalpipe.validation.knowledge_base_rules import model_allowed
+from tests.builders import jsonl
 from tests.unit.validation.builders import (
     CONFIG,
     DATASET_FILE,
     JUDGE,
     SUITE_FILE,
     fields,
-    jsonl,
     make_suite,
     only,
     put,
@@ -335,7 +335,7 @@ def turn(prompt: str = "How do I reset my password?", **extra: Any) -> dict[str,
 
 
 def check_lines(suite: dict[str, Any], *records: Any) -> Report:
-    return validate_dataset([jsonl(*records)], DATASET_FILE, suite=suite)
+    return validate_dataset([jsonl(records)], DATASET_FILE, suite=suite)
 
 
 def test_a_live_dataset_line_carries_prompts_and_references_only() -> None:
@@ -371,7 +371,7 @@ def test_turn_limits_of_live_suites(config: dict[str, Any], turns: int, allowed:
 def test_validate_run_reports_the_suite_then_the_dataset() -> None:
     # Given a suite on a denied knowledge base and a dataset line with an output
     suite = rag_suite(knowledge_base(knowledgeBaseId="KBOTHER123"))
-    data = jsonl({"conversationTurns": [turn(output={"text": "x"})]})
+    data = jsonl([{"conversationTurns": [turn(output={"text": "x"})]}])
     # When validated together as the pipeline does
     report = validate_run(
         json.dumps(suite).encode(), SUITE_FILE, [data], DATASET_FILE, limits=DeploymentLimits(**DEPLOYMENT)

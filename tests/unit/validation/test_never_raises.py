@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from evalpipe.validation import Report, validate_dataset, validate_run, validate_suite
 from evalpipe.validation.deployment import DeploymentLimits
-from tests.unit.validation.builders import DATASET_FILE, JUDGE, SUITE_FILE, jsonl, make_line, make_suite
+from tests.builders import jsonl
+from tests.unit.validation.builders import DATASET_FILE, JUDGE, SUITE_FILE, make_line, make_suite
 
 SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -112,7 +113,7 @@ def test_arbitrary_json_as_a_suite(suite: Any) -> None:
     # Given any JSON value as the suite / When validated, alone and with a dataset
     # Then sound reports come back
     assert_sound(validate_suite(suite, SUITE_FILE, limits=DeploymentLimits(allowed_evaluator_models=[JUDGE])))
-    assert_sound(validate_dataset([jsonl(make_line())], DATASET_FILE, suite=suite))
+    assert_sound(validate_dataset([jsonl([make_line()])], DATASET_FILE, suite=suite))
 
 
 @SETTINGS
@@ -121,7 +122,7 @@ def test_any_part_of_a_valid_suite_replaced_by_arbitrary_json(path: tuple, value
     # Given the valid suite with one part replaced / When validated / Then sound reports come back
     suite = replaced(make_suite(), path, value)
     assert_sound(validate_suite(suite, SUITE_FILE, limits=DeploymentLimits(allowed_evaluator_models=[JUDGE])))
-    assert_sound(validate_dataset([jsonl(make_line())], DATASET_FILE, suite=suite))
+    assert_sound(validate_dataset([jsonl([make_line()])], DATASET_FILE, suite=suite))
 
 
 @SETTINGS
@@ -136,7 +137,7 @@ def test_arbitrary_json_values_as_dataset_lines(values: list[Any]) -> None:
 @given(st.sampled_from(LINE_PATHS), JSON)
 def test_any_part_of_a_valid_line_replaced_by_arbitrary_json(path: tuple, value: Any) -> None:
     # Given a valid record with one part replaced / When validated / Then a sound report comes back
-    data = jsonl(make_line(), replaced(make_line(), path, value))
+    data = jsonl([make_line(), replaced(make_line(), path, value)])
     assert_sound(validate_dataset([data], DATASET_FILE, suite=make_suite()))
     assert_sound(validate_dataset([data], DATASET_FILE))
 
@@ -168,7 +169,7 @@ def deep(levels: int) -> list:
 def test_python_values_no_json_parser_makes(value: Any) -> None:
     # Given values a caller could pass but no JSON parser produces / When validated / Then no raise
     assert_sound(validate_suite(value, SUITE_FILE))
-    assert_sound(validate_dataset([jsonl(make_line())], DATASET_FILE, suite=value))
+    assert_sound(validate_dataset([jsonl([make_line()])], DATASET_FILE, suite=value))
     suite = make_suite()
     suite["pipeline"]["lowScore"]["metrics"] = {"Builtin.Correctness": {"below": value}}
     assert_sound(validate_suite(suite, SUITE_FILE))

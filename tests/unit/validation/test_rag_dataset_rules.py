@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from evalpipe.validation import Report, Severity, validate_dataset
-from tests.unit.validation.builders import DATASET_FILE, JUDGE, jsonl, only
+from tests.builders import jsonl
+from tests.unit.validation.builders import DATASET_FILE, JUDGE, only
 
 RAG = "my-rag-v1"
 
@@ -61,7 +62,7 @@ def retrieval_turn() -> dict[str, Any]:
 
 
 def check(*records: Any, suite: dict | None = None) -> Report:
-    return validate_dataset([jsonl(*records)], DATASET_FILE, suite=suite or rag_suite())
+    return validate_dataset([jsonl(records)], DATASET_FILE, suite=suite or rag_suite())
 
 
 def test_valid_conversations_pass() -> None:

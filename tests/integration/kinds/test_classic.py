@@ -20,8 +20,8 @@ from evalpipe.steps.poll import poll
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
 from local import bedrock_emulator
-
-from .conftest import JUDGE, ROLE_ARN, s3_event
+from tests.builders import JUDGE
+from tests.integration.steps.flow import ROLE_ARN, s3_event
 
 ROOT = Path(__file__).resolve().parents[3]
 SUITE_FILE = ROOT / "examples" / "suites" / "support-assistant-classic.json"

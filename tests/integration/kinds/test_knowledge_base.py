@@ -12,12 +12,11 @@ import pytest
 from evalpipe.run.triggers import DatasetObject
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
-
-from .conftest import JUDGE, ROLE_ARN
+from tests.builders import JUDGE
+from tests.integration.steps.flow import JOB_ARN, ROLE_ARN
 
 KB = "KBASSIST01"
 GENERATOR = "amazon.nova-lite-v1:0"
-JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"
 DOCUMENT = b"Refunds are issued within 5 business days.\n"
 EXTERNAL = (
     "inferenceConfig.ragConfigs[0].knowledgeBaseConfig.retrieveAndGenerateConfig.externalSourcesConfiguration"
@@ -31,6 +30,7 @@ LINES = [
 
 
 def suite(knowledge_base_config: dict[str, Any]) -> dict[str, Any]:
+    # Not tests/builders.py's judge suite: a RagEvaluation on a knowledge base, no custom metric.
     return {
         "applicationType": "RagEvaluation",
         "evaluationConfig": {
@@ -147,7 +147,13 @@ def test_submit_sends_byte_content_as_the_documents_bytes(deployed, dropped, bed
                     "datasetMetricConfigs": [
                         {
                             "taskType": "General",
-                            "dataset": {"name": "smoke", "datasetLocation": {"s3Uri": dataset.s3_uri}},
+                            "dataset": {
+                                "name": "smoke",
+                                "datasetLocation": {
+                                    "s3Uri": f"s3://{dataset.bucket}/inputs/{dataset.suite}/{dataset.run_id}/"
+                                    f"{dataset.name}.jsonl"
+                                },
+                            },
                             "metricNames": ["Builtin.Correctness"],
                         }
                     ],

@@ -15,8 +15,7 @@ from evalpipe.steps.poll import poll
 from evalpipe.steps.stop import stop
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
-
-from .conftest import ROLE_ARN
+from tests.integration.steps.flow import JOB_ARN, ROLE_ARN
 
 ROOT = Path(__file__).resolve().parents[3]
 HUMAN_SUITE = json.loads((ROOT / "examples/suites/support-assistant-human.json").read_text(encoding="utf-8"))
@@ -26,7 +25,6 @@ HUMAN_RECORDS = [
     .read_text("utf-8")
     .splitlines()
 ]
-JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"
 
 
 def settings(**env: str) -> Settings:

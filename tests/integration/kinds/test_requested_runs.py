@@ -20,10 +20,9 @@ from evalpipe.steps.parse import parse
 from evalpipe.steps.record_error import record_error
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
+from tests.builders import jsonl
+from tests.integration.steps.flow import JOB_ARN, ROLE_ARN, SUITE, s3_event
 
-from .conftest import ROLE_ARN, SUITE, jsonl, s3_event
-
-JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef123456"
 LIVE_MODEL = "amazon.nova-lite-v1:0"
 SCHEDULE_ARN = "arn:aws:scheduler:us-east-1:123456789012:schedule/evalpipe-test/qa"
 ENTRIES = [
@@ -38,6 +37,7 @@ ENTRIES = [
         "metricNames": ["Builtin.Accuracy", "Builtin.Robustness", "Builtin.Toxicity"],
     },
 ]
+# Not tests/builders.py's judge suite: built-in datasets only, graded without a judge.
 BUILTIN_SUITE = {
     "applicationType": "ModelEvaluation",
     "evaluationConfig": {"automated": {"datasetMetricConfigs": ENTRIES}},

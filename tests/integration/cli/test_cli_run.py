@@ -15,8 +15,7 @@ from evalpipe.cli._stack import StackOutputs
 from evalpipe.run.model import Run
 from evalpipe.run.status import RunStatus
 from evalpipe.run.triggers import RunRequest
-
-from .conftest import ACCOUNT
+from tests.integration.steps.flow import ACCOUNT
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/states"
 FIXED = uuid.UUID("6a7e8feb-b491-4cf7-a9f1-bf3703467718")

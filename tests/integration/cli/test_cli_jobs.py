@@ -11,17 +11,13 @@ import pytest
 
 from evalpipe.cli import main
 from local import bedrock_emulator
+from tests.builders import jsonl, judge_suite, line
 
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/evalpipe-bedrock"
 T0 = 1_750_000_000.0  # 2025-06-15T15:06:40Z
-RECORDS = [
-    {
-        "prompt": "What is the capital of France?",
-        "referenceResponse": "Paris is the capital of France.",
-        "modelResponses": [{"response": "The capital of France is Paris.", "modelIdentifier": "my-app-v1"}],
-    }
-]
+QUESTION = "What is the capital of France?"
+RECORDS = [line(QUESTION, "Paris is the capital of France.", "The capital of France is Paris.")]
 
 
 class Clock:
@@ -52,34 +48,28 @@ def bedrock(clock: Clock) -> Any:
 def create(bedrock: Any, bucket: str, clock: Clock) -> Callable[..., str]:
     """Create a job one minute after the previous one; ``seconds`` = how long it runs."""
     key = "datasets/demo/golden.jsonl"
-    body = "\n".join(json.dumps(r) for r in RECORDS) + "\n"
-    boto3.client("s3", region_name=REGION).put_object(Bucket=bucket, Key=key, Body=body.encode())
+    boto3.client("s3", region_name=REGION).put_object(Bucket=bucket, Key=key, Body=jsonl(RECORDS))
 
     def build(name: str, seconds: float = 3600, fail: bool = False, rag: bool = False) -> str:
         clock.now += 60
         bedrock_emulator.controls.set_delays(job_seconds=seconds)
         if fail:
             bedrock_emulator.controls.fail_next_job(["The judge model could not be invoked."])
-        metric_config = {
-            "taskType": "General",
-            "dataset": {"name": "golden", "datasetLocation": {"s3Uri": f"s3://{bucket}/{key}"}},
-            "metricNames": ["Builtin.Correctness"],
-        }
-        evaluator = {"bedrockEvaluatorModels": [{"modelIdentifier": "amazon.nova-pro-v1:0"}]}
+        suite = judge_suite(
+            metrics=["Builtin.Correctness"],
+            custom=(),
+            dataset="golden",
+            dataset_location=f"s3://{bucket}/{key}",
+        )
+        inference = suite["inferenceConfig"]
         if rag:
             source = {"retrieveSourceConfig": {"ragSourceIdentifier": "my-kb"}}
-            inference: dict[str, Any] = {"ragConfigs": [{"precomputedRagSourceConfig": source}]}
-        else:
-            inference = {
-                "models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": "my-app-v1"}}]
-            }
+            inference = {"ragConfigs": [{"precomputedRagSourceConfig": source}]}
         return bedrock.create_evaluation_job(
             jobName=name,
             roleArn=ROLE_ARN,
             applicationType="RagEvaluation" if rag else "ModelEvaluation",
-            evaluationConfig={
-                "automated": {"datasetMetricConfigs": [metric_config], "evaluatorModelConfig": evaluator}
-            },
+            evaluationConfig=suite["evaluationConfig"],
             inferenceConfig=inference,
             outputDataConfig={"s3Uri": f"s3://{bucket}/results/demo/{name}/"},
         )["jobArn"]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from evalpipe.steps.notify import notify
-
-from .history_scenario import BASELINE_SCORES, baseline_and_regressed, parsed_run
+from tests.integration.steps.flow import BASELINE_SCORES, baseline_and_regressed, parsed_run
 
 
 def test_a_second_run_that_dropped_is_regressed_with_report_and_notification(

@@ -14,15 +14,16 @@ import pytest
 from evalpipe.cli import _stack, main
 from evalpipe.cli._stack import StackError, StackOutputs, lookup_outputs
 from evalpipe.steps.parse import parse
-
-from .conftest import RECORDS
-from .history_scenario import (
+from tests.integration.steps.flow import (
+    RECORDS,
     REGRESSED_SCORES,
     REGRESSION_SUITE,
     baseline_and_regressed,
+    output_line,
     rejected_run_of_another_suite,
+    submitted,
+    write_outputs,
 )
-from .test_steps import output_line, submitted, write_outputs
 
 
 @pytest.fixture

@@ -16,13 +16,14 @@ from evalpipe.settings import Settings
 from evalpipe.steps.sync_schedules import SyncOutcome, sync_suite_schedule
 from handlers import _runtime
 from handlers.sync_schedules import handler
-from tests.integration.pipeline.conftest import FakeContext
+from tests.integration.steps.flow import FakeContext
 
 REGION = "us-east-1"
 GROUP = "evalpipe-test"
 STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:EvalStateMachine"
 ROLE = "arn:aws:iam::123456789012:role/scheduler-execution"
 DLQ = "arn:aws:sqs:us-east-1:123456789012:schedules-dlq"
+# Not tests/builders.py's judge suite: only a suite of built-in datasets may carry a schedule.
 SUITE = {
     "evaluationConfig": {
         "automated": {

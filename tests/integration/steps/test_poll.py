@@ -1,0 +1,41 @@
+"""The poll step against moto, with GetEvaluationJob pinned by a botocore Stubber."""
+
+from __future__ import annotations
+
+from evalpipe.run.triggers import iso
+from evalpipe.steps.poll import poll
+from tests.integration.steps.flow import JOB_ARN, get_job_response, submitted
+
+
+def test_poll_in_progress_then_completed(ports, bedrock, bucket, dropped):
+    # Given a submitted run
+    event = dropped()
+    run_id = submitted(ports, bedrock, bucket, event)
+    deadline = iso(ports.runs.load(run_id).deadline)
+    bedrock.add_response(
+        "get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN}
+    )
+    bedrock.add_response(
+        "get_evaluation_job", get_job_response("Completed", run_id), {"jobIdentifier": JOB_ARN}
+    )
+    # When polled twice
+    first = poll(run_id, JOB_ARN, deadline, ports)
+    in_progress = ports.runs.get(run_id).status
+    second = poll(run_id, JOB_ARN, deadline, ports)
+    # Then the loop sees InProgress, then Completed
+    assert (first["status"], in_progress) == ("InProgress", "IN_PROGRESS")
+    assert second["status"] == "Completed"
+    assert second["wait_seconds"] == 30
+
+
+def test_poll_records_a_failed_job_with_its_failure_messages(ports, bedrock, bucket, dropped):
+    event = dropped()
+    run_id = submitted(ports, bedrock, bucket, event)
+    messages = ["Model mapping error: modelIdentifier does not match inferenceSourceIdentifier"]
+    bedrock.add_response(
+        "get_evaluation_job", get_job_response("Failed", run_id, messages), {"jobIdentifier": JOB_ARN}
+    )
+    result = poll(run_id, JOB_ARN, iso(ports.runs.load(run_id).deadline), ports)
+    run = ports.runs.get(run_id)
+    assert result["status"] == "Failed"
+    assert (run.status, run.verdict, run.failure_messages) == ("FAILED", "FAILED", messages)
