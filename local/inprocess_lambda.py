@@ -153,6 +153,10 @@ class InProcessLambdaRunner:
         self._lock = threading.RLock()
         self._extracted: dict[str, Path] = {}
 
+    def exclusive(self) -> threading.RLock:
+        """Hold while reading moto from a test thread as executions run (moto is not thread-safe)."""
+        return self._lock
+
     # ------------------------------------------------------------------ invocation
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[bytes, bool, str]:
         """Run ``function``'s handler with ``event``.

@@ -14,11 +14,13 @@ runner and the Bedrock emulator installed (see `local.sfn_harness`, `local.inpro
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from evalpipe.aws.runs_table import RunsTable
 from infra import constants as c
@@ -176,6 +178,23 @@ class MotoPipeline:
     def run(self, event: dict[str, Any], timeout: float = 60) -> ExecutionResult:
         """Start the state machine with an event and wait for the execution to end."""
         return run_execution(self.clients["stepfunctions"], self.state_machine_arn, event, timeout=timeout)
+
+    def stop_executions(self, timeout: float = 30) -> None:
+        """Stop every running execution and wait for moto's execution threads to end.
+
+        moto runs each execution on a daemon thread that outlives ``mock_aws()``: left running,
+        a waiting execution wakes up in the next test's account (same names) and notifies there.
+        """
+        sfn = self.clients["stepfunctions"]
+        pages = sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
+        )
+        for page in pages:
+            for execution in page["executions"]:
+                sfn.stop_execution(executionArn=execution["executionArn"])
+        deadline = time.monotonic() + timeout
+        for thread in list(TMP_THREADS):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # --- what a user sees ---------------------------------------------------------------------
 

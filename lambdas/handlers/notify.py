@@ -18,7 +18,7 @@ from handlers._inputs import NotifyInput
 from handlers._runtime import logger, ports, publish_metric_groups, tracer
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 @event_parser(model=NotifyInput)
 def handler(event: NotifyInput, context: LambdaContext) -> dict:

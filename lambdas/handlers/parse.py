@@ -15,7 +15,7 @@ from handlers._inputs import RunRef
 from handlers._runtime import logger, metrics, ports, publish_metric_groups, tracer
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @event_parser(model=RunRef)

@@ -9,7 +9,7 @@ from handlers._inputs import ExecutionStatusChange
 from handlers._runtime import executions, logger, ports, tracer
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 @event_parser(model=ExecutionStatusChange)
 def handler(event: ExecutionStatusChange, context: LambdaContext) -> dict:

@@ -8,7 +8,7 @@ from handlers._inputs import JobRef
 from handlers._runtime import logger, ports, tracer
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 @event_parser(model=JobRef)
 def handler(event: JobRef, context: LambdaContext) -> dict:

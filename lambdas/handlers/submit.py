@@ -8,7 +8,7 @@ from handlers._inputs import RunRef
 from handlers._runtime import logger, ports, tracer
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 @event_parser(model=RunRef)
 def handler(event: RunRef, context: LambdaContext) -> dict:

@@ -13,7 +13,7 @@ from handlers._inputs import SuiteObjectEvent
 from handlers._runtime import logger, schedule_ports, tracer
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 @event_parser(model=SuiteObjectEvent)
 def handler(event: SuiteObjectEvent, context: LambdaContext) -> dict:

@@ -9,7 +9,7 @@ from handlers._inputs import RunRequestEvent
 from handlers._runtime import logger, ports, tracer
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     # Shape check only: a malformed event fails here with a clear error and is caught into ERROR.

@@ -38,12 +38,16 @@ def deploy(aws_env, template) -> Iterator:
     bedrock_emulator.reset()
     bedrock_emulator.controls.set_delays(job_seconds=2, stop_seconds=1)
     _runtime.reset()
+    deployed: list[MotoPipeline] = []
     with mock_aws(config=SFN_MOTO_CONFIG), inprocess_lambdas():
 
         def _deploy(**overrides: str) -> MotoPipeline:
-            return MotoPipeline.deploy(template, env_overrides={**FAST, **overrides})
+            deployed.append(MotoPipeline.deploy(template, env_overrides={**FAST, **overrides}))
+            return deployed[-1]
 
         yield _deploy
+        for pipeline in deployed:
+            pipeline.stop_executions()
     bedrock_emulator.reset()
     moto_patches.uninstall()
     _runtime.reset()

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from handlers import _runtime
 from local import bedrock_emulator
+from local.inprocess_lambda import current_runner
 
 ROOT = Path(__file__).resolve().parents[3]
 SUITE = json.loads((ROOT / "examples/suites/support-assistant.json").read_text())
@@ -56,15 +57,11 @@ def test_a_dataset_overwritten_while_its_job_runs_is_evaluated_as_dropped(deploy
     submitted = threading.Event()
 
     def overwrite_once_submitted() -> None:
-        table = pipeline.runs()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            try:
-                runs = table.history("support-assistant")
-            except Exception:
-                runs = []
-            if runs and runs[0].job_arn:
-                pipeline.clients["s3"].put_object(Bucket=pipeline.bucket, Key=KEY, Body=second_version)
+            if has_job(pipeline):
+                with between_invocations():
+                    pipeline.clients["s3"].put_object(Bucket=pipeline.bucket, Key=KEY, Body=second_version)
                 submitted.set()
                 return
             time.sleep(0.02)
@@ -307,13 +304,25 @@ class Ended:
         self.output = None
 
 
+def between_invocations():
+    """Held while a test thread touches moto as an execution runs (moto is not thread-safe)."""
+    runner = current_runner()
+    assert runner is not None
+    return runner.exclusive()
+
+
+def has_job(pipeline) -> bool:
+    with between_invocations():
+        return any(r.job_arn for r in pipeline.runs().history(SUITE_NAME))
+
+
 def stopped_while_its_job_runs(pipeline) -> Ended:
     """Start an execution, wait until its run has a job, then StopExecution it."""
     sfn = pipeline.clients["stepfunctions"]
     event = json.dumps(drop(pipeline))
     arn = sfn.start_execution(stateMachineArn=pipeline.state_machine_arn, input=event)["executionArn"]
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(r.job_arn for r in pipeline.runs().history(SUITE_NAME)):
+    while time.monotonic() < deadline and not has_job(pipeline):
         time.sleep(0.1)
     sfn.stop_execution(executionArn=arn)
     while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
