@@ -122,7 +122,11 @@ ERROR_PATH_FUNCTIONS: Final = (FUNCTION_RECORD_ERROR, FUNCTION_NOTIFY, FUNCTION_
 # State names (docs/design.md, "The state machine").
 STATE_VALIDATE: Final = "Validate"
 STATE_OUTCOME_CHOICE: Final = "CheckOutcome"
+STATE_JOBS: Final = "Jobs"  # the Map over the run's shards
 STATE_SUBMIT: Final = "Submit"
+STATE_SUBMIT_CHOICE: Final = "CheckSlot"
+STATE_WAIT_SLOT: Final = "WaitForSlot"
+STATE_SHARD_DONE: Final = "JobEnded"
 STATE_WAIT: Final = "WaitForJob"
 STATE_POLL: Final = "Poll"
 STATE_JOB_STATUS_CHOICE: Final = "CheckJobStatus"
@@ -136,7 +140,7 @@ STATE_DUPLICATE: Final = "Duplicate"
 STATE_FAILED: Final = "PipelineFailed"
 
 # Errors the domain raises into Step Functions that are worth retrying.
-BEDROCK_TRANSIENT_ERRORS: Final = ("BedrockThrottled", "BedrockUnavailable")
+BEDROCK_TRANSIENT_ERRORS: Final = ("BedrockThrottled", "BedrockQuotaExceeded", "BedrockUnavailable")
 # The notify step's "SNS did not take the message" (nothing went out: safe to retry).
 NOTIFICATION_NOT_SENT: Final = "NotificationNotSent"
 # Any error a task raises (States.Timeout excepted): Poll retries these a few times.

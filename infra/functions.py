@@ -45,6 +45,11 @@ RUNS_TABLE_CALLS: Mapping[str, tuple[str, ...]] = {
     "iter_records": ("dynamodb:Query",),
     "delete_records_from": ("dynamodb:Query", "dynamodb:BatchWriteItem"),
     "history": ("dynamodb:Query",),  # on the by-suite index
+    "save_shard": ("dynamodb:UpdateItem",),  # one entry of the run's shards map
+    # The job pools (evalpipe.aws.slots): taking a slot is a conditional update (a read of the
+    # holders when it fails; the pool's first put); giving slots back, updates and a read.
+    "acquire_slot": ("dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem"),
+    "release_slots": ("dynamodb:UpdateItem", "dynamodb:GetItem"),
 }
 # Calls that read the by-suite index rather than the table (the CLI's iter_runs scans it too,
 # but no function calls it).
@@ -82,11 +87,14 @@ FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
         "Validates the suite and dataset, claims the run", table_calls=("claim", "save")
     ),
     constants.FUNCTION_SUBMIT: FunctionSpec(
-        "Submits the Bedrock evaluation job", table_calls=("get", "save")
+        "Takes a job slot and submits a shard's Bedrock evaluation job",
+        table_calls=("get", "save", "save_shard", "acquire_slot", "release_slots"),
     ),
-    constants.FUNCTION_POLL: FunctionSpec("Polls the evaluation job", table_calls=("get", "save")),
+    constants.FUNCTION_POLL: FunctionSpec(
+        "Polls a shard's evaluation job", table_calls=("get", "save", "save_shard", "release_slots")
+    ),
     constants.FUNCTION_STOP: FunctionSpec(
-        "Stops a job that ran past its deadline", table_calls=("get", "save")
+        "Stops a job that ran past its deadline", table_calls=("get", "save_shard", "release_slots")
     ),
     # Parse streams up to 1000 output lines and writes one item per record; its review reads the
     # baseline's records and the suite's history.
@@ -94,11 +102,20 @@ FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
         "Parses job results into the runs table",
         1024,
         300,
-        table_calls=("get", "save", "put_records", "delete_records_from", "iter_records", "history"),
+        table_calls=(
+            "get",
+            "save",
+            "put_records",
+            "delete_records_from",
+            "iter_records",
+            "history",
+            "release_slots",
+        ),
     ),
     constants.FUNCTION_NOTIFY: FunctionSpec("Publishes the run's verdict", table_calls=("get", "save")),
     constants.FUNCTION_RECORD_ERROR: FunctionSpec(
-        "Records a pipeline error on the run, stops its job", table_calls=("get", "claim", "save")
+        "Records a pipeline error on the run, stops its jobs",
+        table_calls=("get", "claim", "save", "release_slots"),
     ),
 }
 
@@ -309,12 +326,20 @@ class PipelineFunctions(Construct):
             if settings.external_sources:
                 live["ALLOW_EXTERNAL_SOURCES"] = "true"
             # Timing too: a suite's pipeline.polling is checked with the deployment's values.
-            return {"ALLOWED_EVALUATOR_MODELS": models, **live, **timing}
+            return {
+                "ALLOWED_EVALUATOR_MODELS": models,
+                "MAX_RUN_RECORDS": str(settings.max_run_records),
+                **live,
+                **timing,
+            }
         if name == constants.FUNCTION_SUBMIT:
             key = {"KMS_KEY_ARN": self._key.key_arn} if self._key else {}
             return {
                 "BEDROCK_ROLE_ARN": bedrock_role.role_arn,
                 "ALLOWED_EVALUATOR_MODELS": models,
+                "MAX_CONCURRENT_JOBS": str(settings.max_concurrent_jobs),
+                "MAX_CONCURRENT_HUMAN_JOBS": str(settings.max_concurrent_human_jobs),
+                "SLOT_WAIT_SECONDS": str(settings.slot_wait_seconds),
                 **timing,
                 **key,
             }

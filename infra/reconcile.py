@@ -30,7 +30,7 @@ from infra.naming import pin_logical_id
 
 RECONCILE_SPEC = FunctionSpec(
     "Stops the job, records and notifies the run of an execution that failed, timed out or was stopped",
-    table_calls=("get", "claim", "save"),
+    table_calls=("get", "claim", "save", "release_slots"),
 )
 
 

@@ -75,6 +75,17 @@ class PipelineSettings(BaseModel):
     human_poll_min_seconds: int = Field(default=900, ge=1, alias="humanPollMinSeconds")
     human_poll_max_seconds: int = Field(default=21_600, ge=1, alias="humanPollMaxSeconds")
     human_job_timeout_seconds: int = Field(default=30 * 86_400, ge=60, alias="humanJobTimeoutSeconds")
+    # The account's pools of concurrent evaluation jobs: every job the pipeline submits takes a slot
+    # first (a run whose shards find none waits, QUEUED). Set them to the account's Service Quotas
+    # values, "Concurrent automatic model evaluation jobs" and the human jobs' own quota, less what
+    # is run outside the pipeline (docs/infrastructure.md shows the command that reads them).
+    max_concurrent_jobs: int = Field(default=5, ge=1, le=1_000, alias="maxConcurrentJobs")
+    max_concurrent_human_jobs: int = Field(default=5, ge=1, le=1_000, alias="maxConcurrentHumanJobs")
+    # Seconds a shard waits before it asks for a slot again.
+    slot_wait_seconds: int = Field(default=60, ge=1, le=3_600, alias="slotWaitSeconds")
+    # The largest dataset a run takes; it is split into jobs of at most 1,000 records (99 at most:
+    # a shard's job name adds "-sNN" to the run id).
+    max_run_records: int = Field(default=50_000, ge=1, le=99_000, alias="maxRunRecords")
     stack_name: str = Field(
         default="BedrockEvalPipeline", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$", alias="stackName"
     )

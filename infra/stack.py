@@ -89,6 +89,7 @@ class PipelineStack(Stack):
             functions=self.functions.functions,
             alarm_action=self.notifications.alarm_action(),
             log_retention=settings.log_retention,
+            max_jobs_per_run=settings.max_concurrent_jobs,
         )
         self.trigger = DatasetTrigger(
             self,

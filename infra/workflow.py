@@ -25,7 +25,8 @@ _RUN_ID = {"run_id.$": "$.run.run_id"}
 
 
 class Workflow(Construct):
-    """Validate -> Submit -> (WaitForJob -> Poll)* -> Parse -> Notify, with one error path.
+    """Validate -> Jobs (per shard: Submit [-> WaitForSlot]* -> (WaitForJob -> Poll)*) -> Parse -> Notify,
+    with one error path.
 
     Every task retries Lambda service errors; Submit, Poll and StopJob also retry the domain's
     ``BedrockThrottled`` / ``BedrockUnavailable``; Poll then retries any other task failure a few
@@ -47,6 +48,9 @@ class Workflow(Construct):
         Where the alarms go (the alerts topic).
     log_retention
         Retention of the execution log group.
+    max_jobs_per_run
+        How many shards of one run are in flight at once (the Map's MaxConcurrency); the
+        account-wide pool of job slots bounds all runs together.
 
     Attributes
     ----------
@@ -64,9 +68,11 @@ class Workflow(Construct):
         functions: Mapping[str, lambda_.IFunction],
         alarm_action: cloudwatch.IAlarmAction,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        max_jobs_per_run: int = 5,
     ) -> None:
         super().__init__(scope, construct_id)
         self.functions = functions
+        self.max_jobs_per_run = max_jobs_per_run
         self.log_group = self._build_log_group(log_retention)
         self.state_machine = self._build_state_machine(self._build_definition())
         self.alarms = self._build_alarms(alarm_action)
@@ -95,41 +101,11 @@ class Workflow(Construct):
         notify.next(sfn.Succeed(self, c.STATE_DONE))
 
         parse = guarded(self._task(c.STATE_PARSE, c.FUNCTION_PARSE, _RUN_ID, "$.parse")).next(notify)
-        stop = guarded(
-            self._task(
-                c.STATE_STOP,
-                c.FUNCTION_STOP,
-                {**_RUN_ID, "job_arn.$": "$.job.job_arn"},
-                "$.stop",
-                bedrock=True,
-            )
-        ).next(notify)
-        wait = sfn.Wait(self, c.STATE_WAIT, time=sfn.WaitTime.seconds_path("$.job.wait_seconds"))
-        poll_payload = {**_RUN_ID, "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"}
-        poll = guarded(
-            self._task(c.STATE_POLL, c.FUNCTION_POLL, poll_payload, "$.job", bedrock=True, transient=True)
-        )
-        job_status = (
-            sfn.Choice(self, c.STATE_JOB_STATUS_CHOICE)
-            .when(sfn.Condition.string_equals("$.job.status", "Completed"), parse)
-            .when(
-                sfn.Condition.or_(
-                    sfn.Condition.string_equals("$.job.status", "Failed"),
-                    sfn.Condition.string_equals("$.job.status", "Stopped"),
-                ),
-                notify,
-            )
-            .when(sfn.Condition.string_equals("$.job.status", "TimedOut"), stop)
-            .otherwise(wait)  # InProgress, Stopping
-        )
-        wait.next(poll).next(job_status)
-        submit = guarded(self._task(c.STATE_SUBMIT, c.FUNCTION_SUBMIT, _RUN_ID, "$.job", bedrock=True))
-        submit.next(wait)
-
+        jobs = guarded(self._jobs()).next(parse)
         validate = guarded(self._task(c.STATE_VALIDATE, c.FUNCTION_VALIDATE, None, "$.run"))
         outcome = (
             sfn.Choice(self, c.STATE_OUTCOME_CHOICE)
-            .when(sfn.Condition.string_equals("$.run.outcome", "VALID"), submit)
+            .when(sfn.Condition.string_equals("$.run.outcome", "VALID"), jobs)
             .when(sfn.Condition.string_equals("$.run.outcome", "REJECTED"), notify)
             .when(
                 sfn.Condition.string_equals("$.run.outcome", "DUPLICATE"),
@@ -137,6 +113,56 @@ class Workflow(Construct):
             )
         )
         return validate.next(outcome)
+
+    def _jobs(self) -> sfn.Map:
+        """One iteration per shard of the run, at most ``max_jobs_per_run`` at once: take a slot
+        (else wait for one), submit, poll until the job ends (a failed shard of a sharded run is
+        submitted once more), stop it at its deadline. Iterations hold only ``{run_id, shard, job}``;
+        the run item holds every shard's state, and the Map's own output is discarded."""
+        shard = {"run_id.$": "$.run_id", "shard.$": "$.shard"}
+        ended = sfn.Succeed(self, c.STATE_SHARD_DONE)
+        stop = self._task(
+            c.STATE_STOP, c.FUNCTION_STOP, {**shard, "job_arn.$": "$.job.job_arn"}, "$.stop", bedrock=True
+        ).next(ended)
+        wait = sfn.Wait(self, c.STATE_WAIT, time=sfn.WaitTime.seconds_path("$.job.wait_seconds"))
+        poll_payload = {**shard, "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"}
+        poll = self._task(c.STATE_POLL, c.FUNCTION_POLL, poll_payload, "$.job", bedrock=True, transient=True)
+        submit = self._task(c.STATE_SUBMIT, c.FUNCTION_SUBMIT, shard, "$.job", bedrock=True)
+        wait_for_slot = sfn.Wait(
+            self, c.STATE_WAIT_SLOT, time=sfn.WaitTime.seconds_path("$.job.wait_seconds")
+        )
+        job_status = (
+            sfn.Choice(self, c.STATE_JOB_STATUS_CHOICE)
+            .when(
+                sfn.Condition.or_(
+                    *(
+                        sfn.Condition.string_equals("$.job.status", s)
+                        for s in ("Completed", "Failed", "Stopped")
+                    )
+                ),
+                ended,
+            )
+            .when(sfn.Condition.string_equals("$.job.status", "TimedOut"), stop)
+            .when(sfn.Condition.string_equals("$.job.status", "Resubmit"), submit)
+            .otherwise(wait)  # InProgress, Stopping
+        )
+        wait.next(poll).next(job_status)
+        slot = (
+            sfn.Choice(self, c.STATE_SUBMIT_CHOICE)
+            .when(sfn.Condition.string_equals("$.job.status", "Queued"), wait_for_slot.next(submit))
+            .otherwise(wait)
+        )
+        submit.next(slot)
+        jobs = sfn.Map(
+            self,
+            c.STATE_JOBS,
+            items_path="$.run.shards",
+            item_selector={"run_id.$": "$.run.run_id", "shard.$": "$$.Map.Item.Value"},
+            max_concurrency=self.max_jobs_per_run,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        jobs.item_processor(submit)
+        return jobs
 
     def _task(
         self,

@@ -36,7 +36,7 @@ from evalpipe.aws.runs_table import RunsTable
 from local.bedrock_emulator.knowledge_bases import CONTROL_ACTION, folder_payload
 from local.cloudformation import DeployedStack, deploy_assembly
 from local.scheduler import fire as scheduler_fire
-from local.server import LocalEmulator, emulator_control
+from local.server import LOCAL_JOB_SLOTS, LocalEmulator, emulator_control
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -89,6 +89,10 @@ def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Path:
         "inferenceModels": LOCAL_INFERENCE_MODELS,
         "knowledgeBases": LOCAL_KNOWLEDGE_BASES,
         "externalSources": True,
+        # A small pool below the emulator's small quota: the local stack queues, as a busy account does.
+        "maxConcurrentJobs": LOCAL_JOB_SLOTS,
+        "maxConcurrentHumanJobs": LOCAL_JOB_SLOTS,
+        "slotWaitSeconds": 2,
     }
     app, _ = create_app({**local, **(context or {})}, outdir=str(outdir))
     app.synth()

@@ -78,6 +78,9 @@ from moto.scheduler.models import scheduler_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine, StateMachineInstance
+from moto.stepfunctions.parser.api import HistoryEventType
+from moto.stepfunctions.parser.asl.component.common.catch.catch_outcome import CatchOutcome
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as sfn_get_backend
@@ -911,6 +914,26 @@ def _execution_terminated(self: BaseExecutionWorkerCommunication) -> None:
         logger.exception("Step Functions -> EventBridge delivery failed for %s", execution.exec_arn)
 
 
+def _handle_catch(self: ExecutionState, env: Any, failure_event: Any) -> None:
+    # StopExecution ends the whole execution in Step Functions: no Catch runs, the status is
+    # ABORTED. moto's engine aborts a Map's iterations with a MapIterationAborted error that the
+    # Map's Catch would route (here to RecordError: a stopped run recorded as ERROR), and failing
+    # uncaught it would end the execution FAILED. Swallow it: the stopped program runs nothing more.
+    error_name = getattr(getattr(failure_event, "error_name", None), "error_name", None)
+    if HistoryEventType.MapIterationAborted in (failure_event.event_type, error_name):
+        env.stack.append(CatchOutcome.Caught)
+        return
+    _originals[(ExecutionState, "_handle_catch")](self, env, failure_event)
+
+
+def _error_output_value(failure_event: Any) -> Any:
+    # moto's MapIterationAborted failure carries executionFailedEventDetails "" (not an object).
+    details = next(iter(failure_event.event_details.values())) if failure_event.event_details else None
+    if not isinstance(details, dict):
+        return {"Error": "", "Cause": ""}
+    return _originals[(ExecutionState, "_construct_error_output_value")].__func__(failure_event)
+
+
 # ====================================================================== install / uninstall
 def _patches() -> list[tuple[Any, str, Any]]:
     return [
@@ -928,6 +951,8 @@ def _patches() -> list[tuple[Any, str, Any]]:
         (moto_s3_notifications, "_send_event_bridge_message", _send_event_bridge_message),
         (S3Backend, "_set_delete_marker", _set_delete_marker),
         (BaseExecutionWorkerCommunication, "terminated", _execution_terminated),
+        (ExecutionState, "_handle_catch", _handle_catch),
+        (ExecutionState, "_construct_error_output_value", staticmethod(_error_output_value)),
         (moto_cfn_parsing, "get_model_map", _get_model_map),
         (moto_cfn_parsing, "get_name_type_map", _get_name_type_map),
     ]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from local import moto_patches
+from local import bedrock_emulator, moto_patches
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -42,6 +42,13 @@ CREDENTIALS = {
 }
 
 
+# The local account's quota of concurrent evaluation jobs, and the local deployment's pool below it
+# (local.demo synthesizes with maxConcurrentJobs=LOCAL_JOB_SLOTS): jobs started by hand against
+# the emulator still find room, and a ServiceQuotaExceededException stays the exception.
+LOCAL_JOB_QUOTA = 3
+LOCAL_JOB_SLOTS = 2
+
+
 @dataclass
 class LocalEmulator:
     """moto on ``127.0.0.1:<port>`` for this process.
@@ -54,11 +61,15 @@ class LocalEmulator:
         The region the SDK defaults to (``AWS_DEFAULT_REGION`` / ``AWS_REGION``).
     job_seconds
         How long an emulated Bedrock job runs (``EVALPIPE_EMULATOR_JOB_SECONDS``).
+    max_concurrent_jobs
+        The emulated account's quota of concurrent evaluation jobs (``LOCAL_JOB_QUOTA``: small, so
+        the demo and the e2e tests exercise the pipeline's queue; None: no quota).
     """
 
     port: int = 0
     region: str = DEFAULT_REGION
     job_seconds: float | None = None
+    max_concurrent_jobs: int | None = LOCAL_JOB_QUOTA
     host: str = "127.0.0.1"
     log_requests: bool = False
     _server: ThreadedMotoServer | None = field(default=None, init=False, repr=False)
@@ -95,6 +106,7 @@ class LocalEmulator:
         sfn_config["execute_state_machine"] = True
         # werkzeug logs every request at INFO on stderr; errors (tracebacks) stay visible.
         logging.getLogger("werkzeug").setLevel(logging.INFO if self.log_requests else logging.WARNING)
+        bedrock_emulator.controls.max_concurrent_jobs = self.max_concurrent_jobs
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]  # the port bound when 0 was asked

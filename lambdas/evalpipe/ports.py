@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from evalpipe.aws.objects import Objects
     from evalpipe.aws.runs_table import RunsTable
     from evalpipe.aws.schedules import Schedules
+    from evalpipe.aws.slots import Slots
     from evalpipe.settings import Settings
 
 
@@ -44,6 +45,11 @@ class Ports:
     sns_client: Any
     settings: Settings
     clock: Callable[[], datetime] = field(default=now_utc)
+
+    @property
+    def slots(self) -> Slots:
+        """The account's job pools (items of the runs table)."""
+        return self.runs.job_slots(self.clock)
 
 
 @dataclass

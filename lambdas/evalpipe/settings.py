@@ -33,6 +33,14 @@ class Settings(BaseModel):
     human_poll_min_seconds: int = Field(default=900, ge=0, alias="HUMAN_POLL_MIN_SECONDS")
     human_poll_max_seconds: int = Field(default=21_600, ge=0, alias="HUMAN_POLL_MAX_SECONDS")
     human_job_timeout_seconds: int = Field(default=30 * 86_400, gt=0, alias="HUMAN_JOB_TIMEOUT_SECONDS")
+    # The account's pools of concurrent evaluation jobs (Service Quotas: "Concurrent automatic
+    # model evaluation jobs", and the human jobs' own quota): every job takes a slot first.
+    max_concurrent_jobs: int = Field(default=5, ge=1, alias="MAX_CONCURRENT_JOBS")
+    max_concurrent_human_jobs: int = Field(default=5, ge=1, alias="MAX_CONCURRENT_HUMAN_JOBS")
+    # How long a job waiting for a slot waits before it asks again.
+    slot_wait_seconds: int = Field(default=60, ge=1, alias="SLOT_WAIT_SECONDS")
+    # The largest dataset a run takes (split into jobs of at most 1,000 records each).
+    max_run_records: int = Field(default=50_000, ge=1, le=99_000, alias="MAX_RUN_RECORDS")
     # The SyncSchedules function: the stack's schedule group, the role the scheduler assumes to
     # start the state machine, and the dead-letter queue of scheduled starts (infra/schedules.py).
     state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")

@@ -19,7 +19,13 @@ class RunRef(BaseModel):
     run_id: str = Field(pattern=RUN_ID)
 
 
-class JobRef(RunRef):
+class ShardRef(RunRef):
+    """One job of a run (the state machine maps over the run's shards)."""
+
+    shard: int = Field(ge=1)
+
+
+class JobRef(ShardRef):
     job_arn: str = Field(min_length=1)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from botocore.config import Config
 
@@ -30,8 +31,45 @@ from evalpipe.settings import Settings, settings
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "evalpipe")
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=METRICS_NAMESPACE)
+
+
+def xray_subsegments() -> bool:
+    """Whether the X-Ray SDK records subsegments (Powertools Tracer): off unless
+    ``POWERTOOLS_TRACE_DISABLED`` is set to a false value.
+
+    Lambda's and Step Functions' active tracing draw the trace without it (each state, each
+    invocation with its initialisation and duration); the SDK adds a subsegment per AWS call and
+    a ColdStart annotation, for 110-180 ms of imports in every cold start (docs/performance.md).
+    """
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() in {"0", "false", "no", "off"}
+
+
+class Untraced:
+    """Powertools Tracer's decorators, doing nothing, without importing the X-Ray SDK."""
+
+    def capture_lambda_handler(self, lambda_handler: Any = None, **_: Any) -> Any:
+        return lambda_handler if lambda_handler is not None else (lambda handler: handler)
+
+    def capture_method(self, method: Any = None, **_: Any) -> Any:
+        return method if method is not None else (lambda function: function)
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        """Nothing to annotate."""
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        """Nothing to record."""
+
+
+def _tracer() -> Any:
+    if not xray_subsegments():
+        return Untraced()
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415 -- imports the X-Ray SDK
+
+    return Tracer(service=SERVICE)
+
+
+tracer = _tracer()
 
 # Standard retry mode backs off on throttling inside one invocation; Step Functions retries
 # across invocations (BedrockThrottled) when that is not enough.

@@ -13,6 +13,7 @@ from handlers._runtime import logger, ports, tracer
 @event_parser(model=PollInput)
 def handler(event: PollInput, context: LambdaContext) -> dict:
     logger.append_keys(run_id=event.run_id)
-    result = poll(event.run_id, event.job_arn, event.deadline, ports())
+    logger.append_keys(shard=event.shard)
+    result = poll(event.run_id, event.shard, event.job_arn, event.deadline, ports())
     logger.info("job polled", extra={"job_status": result["status"]})
     return result

@@ -13,6 +13,7 @@ from handlers._runtime import logger, ports, tracer
 @event_parser(model=JobRef)
 def handler(event: JobRef, context: LambdaContext) -> dict:
     logger.append_keys(run_id=event.run_id)
-    result = stop(event.run_id, event.job_arn, ports())
+    logger.append_keys(shard=event.shard)
+    result = stop(event.run_id, event.shard, event.job_arn, ports())
     logger.info("job stopped", extra=result)
     return result

@@ -143,6 +143,9 @@ class EmulatorControls:
     max_concurrent_jobs : int or None
         CreateEvaluationJob raises ServiceQuotaExceededException while this many jobs of the
         account and region are InProgress or Stopping (``None``: no limit).
+    peak_running_jobs : int
+        The most jobs of one account and region that were InProgress or Stopping at once (counted
+        when a job is created, the only moment the number grows): what tests of the queue assert.
     judge : Judge or None
         Overrides ``EVALPIPE_JUDGE`` for every job run.
     clock : callable
@@ -161,6 +164,7 @@ class EmulatorControls:
             self.stop_seconds = 1.0
             self.delete_seconds = 1.0
             self.max_concurrent_jobs: int | None = None
+            self.peak_running_jobs = 0
             self.judge: Judge | None = None
             self.clock: Callable[[], float] = time.time
             self.injected_errors: list[InjectedError] = []
@@ -282,6 +286,7 @@ class EmulatorControls:
                 "stopSeconds": self.stop_seconds,
                 "deleteSeconds": self.delete_seconds,
                 "maxConcurrentJobs": self.max_concurrent_jobs,
+                "peakRunningJobs": self.peak_running_jobs,
                 "judgeOverride": type(self.judge).__name__ if self.judge else None,
                 "injectedErrors": [vars(e) for e in self.injected_errors if e.remaining > 0],
                 "failureRules": [vars(r) for r in self.failure_rules if r.remaining != 0],
@@ -518,6 +523,8 @@ class EvaluationJobBackend:
             self._jobs[job.arn] = job
             if token:
                 self._tokens[token] = job.arn
+            running = sum(job.status in RUNNING for job in self._jobs.values())
+            self._controls.peak_running_jobs = max(self._controls.peak_running_jobs, running)
             return job.arn
 
     def get_job(self, identifier: str) -> EvaluationJob:

@@ -2,23 +2,30 @@
 
 A real human job waits for a SageMaker Ground Truth work team for days. The emulator completes
 it after the configured job delay (``controls.set_delays(job_seconds=...)``, like every job) and
-writes ratings computed offline from a hash of the job name, the record and the metric, so a run
-is reproducible. Every score entry says it is fake (``"workerId": "offline-emulator-worker"``
-and a ``note``). The output layout is the human one: no ``models/`` or ``taskTypes/`` level::
+writes ratings computed offline from a hash of the job name, the record, the metric and the
+model, so a run is reproducible. Every human loop says it is fake (``"workerId":
+"offline-emulator-worker"`` and a ``note``). The output layout is the documented human one (AWS
+user guide, model-evaluation-report-s3): no ``models/`` or ``taskTypes/`` level::
 
     <prefix>/<job>/<job>/amazon-bedrock-evaluations-permission-check          (empty)
-    <prefix>/<job>/<job>/<run-id>/datasets/<dataset>/<uuid>_output.jsonl
+    <prefix>/<job>/<job-id>/datasets/<dataset>/<uuid>_output.jsonl
 
-One line per input record (the shape evalpipe.results.human reads; the service's own format
-is not documented publicly)::
+``<job-id>`` is the last segment of the job's ARN. One line per input record, the documented
+record shape (per-method entries as the SageMaker page on human evaluation results lists them)::
 
-    {"humanEvaluationResult": {"scores": [{"metricName": ..., "ratingMethod": ..., "result": ...,
-      "workerRatings": [{"workerId": "offline-emulator-worker", "rating": ...}], "note": ...}]},
-     "inputRecord": <the input line, unchanged>}
+    {"humanEvaluationResult": [{"flowDefinitionArn": ..., "humanLoopName": ...,
+        "humanAnswers": [{"workerId": "offline-emulator-worker", "answerContent":
+            {"evaluationResults": {"thumbsUpDown": [{"metricName": ..., "modelResponseId": "0",
+                                                     "result": true}], ...}}, ...}],
+        "modelResponseIdMap": {"0": <first model>, "1": <second model>},
+        "inputContent": {"evaluationMetrics": [...], ...}, "note": ...}],
+     "inputRecord": <the input line, unchanged>,
+     "modelResponses": <the input line's modelResponses, when it has them>}
 
-Ratings: ThumbsUpDown -> "ThumbsUp" / "ThumbsDown"; IndividualLikertScale -> 1..5;
-ComparisonChoice -> one of the two model identifiers; ComparisonLikertScale -> 1..5 (1 = first
-model much better); ComparisonRank -> the identifiers in a ranked order.
+Ratings: ThumbsUpDown -> true / false per model (three in four true); IndividualLikertScale ->
+2..5 per model; ComparisonChoice -> ``{"modelResponseId": id}`` of one model;
+ComparisonLikertScale -> 1..5 with ``leftModelResponseId`` / ``rightModelResponseId``;
+ComparisonRank -> ``[{"modelResponseId": id, "rank": r}, ...]``.
 """
 
 from __future__ import annotations
@@ -36,37 +43,88 @@ FAKE_NOTE = "fake rating written by the evalpipe local emulator; no human rated 
 
 
 def fake_rating(job_name: str, index: int, metric: str, method: str, sources: list[str]) -> Any:
-    """The deterministic fake rating of one record and metric."""
-    digest = hashlib.sha256(f"{job_name}|{index}|{metric}".encode()).digest()
+    """The deterministic fake rating of one record and metric (of one model: ``sources[0]``)."""
+    digest = hashlib.sha256(f"{job_name}|{index}|{metric}|{'|'.join(sources)}".encode()).digest()
     pick = digest[0]
     if method == "ThumbsUpDown":
-        return "ThumbsUp" if pick % 4 else "ThumbsDown"  # three thumbs up in four
+        return bool(pick % 4)  # three thumbs up in four
     if method in ("IndividualLikertScale", "ComparisonLikertScale"):
         return 2 + pick % 4  # 2..5
     if method == "ComparisonChoice":
-        return sources[pick % len(sources)] if sources else None
+        return str(pick % len(sources)) if sources else None
     if method == "ComparisonRank":
-        return sources if pick % 2 or len(sources) < 2 else list(reversed(sources))
+        order = (
+            list(range(len(sources))) if pick % 2 or len(sources) < 2 else list(reversed(range(len(sources))))
+        )
+        return [{"modelResponseId": str(i), "rank": rank} for rank, i in enumerate(order, start=1)]
     return None
+
+
+def _evaluation_results(
+    job_name: str, index: int, metrics: list[dict], sources: list[str]
+) -> dict[str, list]:
+    """``answerContent.evaluationResults``: the rating-method key in camelCase -> its entries."""
+    results: dict[str, list] = {}
+    for metric in metrics:
+        name, method = metric.get("name", ""), metric.get("ratingMethod", "")
+        entries = results.setdefault(method[:1].lower() + method[1:], [])
+        if method in ("ThumbsUpDown", "IndividualLikertScale"):
+            for response_id, source in enumerate(sources or [""]):
+                entries.append(
+                    {
+                        "metricName": name,
+                        "modelResponseId": str(response_id),
+                        "result": fake_rating(job_name, index, name, method, [source]),
+                    }
+                )
+        elif method == "ComparisonLikertScale":
+            entries.append(
+                {
+                    "metricName": name,
+                    "leftModelResponseId": "0",
+                    "rightModelResponseId": "1",
+                    "result": fake_rating(job_name, index, name, method, sources),
+                }
+            )
+        elif method == "ComparisonChoice":
+            chosen = fake_rating(job_name, index, name, method, sources)
+            entries.append({"metricName": name, "result": {"modelResponseId": chosen}})
+        elif method == "ComparisonRank":
+            entries.append(
+                {"metricName": name, "result": fake_rating(job_name, index, name, method, sources)}
+            )
+    return {key: entries for key, entries in results.items() if entries}
 
 
 def human_output_line(
     job_name: str, index: int, record: dict, metrics: list[dict], sources: list[str]
 ) -> dict:
-    scores = []
-    for metric in metrics:
-        name, method = metric.get("name", ""), metric.get("ratingMethod", "")
-        rating = fake_rating(job_name, index, name, method, sources)
-        scores.append(
+    """One output line of the documented human layout (see the module docstring)."""
+    loop_name = hashlib.sha256(f"{job_name}|{index}".encode()).hexdigest()[:32]
+    loop = {
+        "flowDefinitionArn": f"arn:aws:sagemaker:us-east-1:000000000000:flow-definition/{job_name}"[:256],
+        "humanAnswers": [
             {
-                "metricName": name,
-                "ratingMethod": method,
-                "result": rating,
-                "workerRatings": [{"workerId": FAKE_WORKER, "rating": rating}],
-                "note": FAKE_NOTE,
+                "answerContent": {
+                    "evaluationResults": _evaluation_results(job_name, index, metrics, sources)
+                },
+                "workerId": FAKE_WORKER,
+                "timeSpentInSeconds": 0,
             }
-        )
-    return {"humanEvaluationResult": {"scores": scores}, "inputRecord": record}
+        ],
+        "humanLoopName": loop_name,
+        "inputContent": {
+            "evaluationMetrics": [
+                {"metricName": m.get("name", ""), "ratingMethod": m.get("ratingMethod", "")} for m in metrics
+            ]
+        },
+        "modelResponseIdMap": {str(i): source for i, source in enumerate(sources)},
+        "note": FAKE_NOTE,
+    }
+    line: dict[str, Any] = {"humanEvaluationResult": [loop], "inputRecord": record}
+    if isinstance(record, dict) and isinstance(record.get("modelResponses"), list):
+        line["modelResponses"] = record["modelResponses"]
+    return line
 
 
 class HumanDatasetError(Exception):
@@ -74,9 +132,10 @@ class HumanDatasetError(Exception):
 
 
 def human_outputs(
-    read_text: Callable[[str, str], str], job_name: str, request: dict[str, Any], base: str, run_id: str
+    read_text: Callable[[str, str], str], job_name: str, request: dict[str, Any], job_base: str
 ) -> list[tuple[str, bytes]]:
-    """The output objects of a human job; ``read_text(name, s3_uri)`` reads a dataset."""
+    """The output objects of a human job under ``job_base`` (``<prefix>/<job>/<job-id>``);
+    ``read_text(name, s3_uri)`` reads a dataset."""
     human = request["evaluationConfig"]["human"]
     metrics = [m for m in human.get("customMetrics") or [] if isinstance(m, dict)]
     sources = [
@@ -100,5 +159,5 @@ def human_outputs(
                 ) from error
             lines.append(human_output_line(job_name, index, record, rated, sources))
         body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
-        outputs.append((f"{base}/{run_id}/datasets/{dataset['name']}/{uuid.uuid4()}_output.jsonl", body))
+        outputs.append((f"{job_base}/datasets/{dataset['name']}/{uuid.uuid4()}_output.jsonl", body))
     return outputs

@@ -30,12 +30,12 @@ keeps each input turn unchanged under ``inputRecord`` and puts what the job prod
                                        "knowledgeBaseIdentifier": <knowledgeBaseId>,
                                        "retrievedPassages": {"retrievalResults": [...]},
                                        "citations": [...]},
-                            "results": [...]}, ...],
-     "inputRecord": <the input line>}
+                            "results": [...]}, ...]}
 
 (retrieve only: ``output`` holds ``knowledgeBaseIdentifier`` and ``retrievedPassages``; external
-sources: no ``knowledgeBaseIdentifier``). Results go under ``models/<knowledgeBaseId>/`` (external
-sources: ``models/<modelArn as a path segment>/``).
+sources: no ``knowledgeBaseIdentifier``). Results go under the reported RAG layout
+``<prefix>/<job>/<job-id>/inference_configs/0/datasets/<dataset>/<uuid>_output.jsonl``
+(local.bedrock_emulator.outputs).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from local.bedrock_emulator.knowledge_bases import (
     KnowledgeBase,
     terms,
 )
-from local.bedrock_emulator.rag import prompted_turns, score_rag_record, text_of
+from local.bedrock_emulator.rag import prompted_turns, rag_turn, score_rag_record, text_of
 
 if TYPE_CHECKING:
     from local.bedrock_emulator.judges.base import Judge, MetricSpec
@@ -259,8 +259,8 @@ class LiveRag:
             for score in result["results"]:
                 for detail in score.get("evaluatorDetails") or []:
                     detail["explanation"] = f"{detail.get('explanation') or ''} {note}".strip()
-            line_turns.append({"inputRecord": turn, "output": output, "results": result["results"]})
-        return {"conversationTurns": line_turns, "inputRecord": record}
+            line_turns.append(rag_turn(turn, output, result["results"]))
+        return {"conversationTurns": line_turns}
 
 
 def extractive_answer(prompt: str, hits: list[Hit], max_words: int | None = None) -> tuple[str, list[dict]]:

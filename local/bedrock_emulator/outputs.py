@@ -23,8 +23,11 @@ The layout written under ``outputDataConfig.s3Uri`` (``<prefix>``) on success::
     <prefix>/<job>/<job>/amazon-bedrock-evaluations-permission-check          (empty)
     <prefix>/<job>/<job>/<run-id>/custom_metrics/<metric>.json                 (definitions)
     <prefix>/<job>/<job>/<run-id>/models/<source>/taskTypes/<task>/datasets/<dataset>/<uuid>_output.jsonl
+    <prefix>/<job>/<job-id>/inference_configs/0/datasets/<dataset>/<uuid>_output.jsonl   (RAG jobs)
+    <prefix>/<job>/<job-id>/datasets/<dataset>/<uuid>_output.jsonl                        (human jobs)
 
-``<run-id>`` is 12 random lowercase letters and digits, new for every job; ``<source>`` is the
+``<job-id>`` is the last segment of the job's ARN; ``<run-id>`` is 12 random lowercase letters and
+digits, new for every job; ``<source>`` is the
 ``inferenceSourceIdentifier``, or for live inference the ``modelIdentifier`` as a path segment
 (:func:`model_path_segment`: characters other than letters, digits, ``.``, ``_``, ``:`` and ``-``,
 such as an ARN's ``/``, become ``_``). One output line per input record, in input order::
@@ -198,12 +201,16 @@ class ModelEvaluationRunner:
 
     def __call__(self, job: EvaluationJob) -> RunResult:
         try:
-            return self.run(job.name, job.request)
+            return self.run(job.name, job.request, job_id=job.arn.rsplit("/", 1)[-1])
         except JobFailedError as failure:
             return RunResult(FAILED, failure.messages)
 
-    def run(self, job_name: str, request: dict[str, Any]) -> RunResult:
-        """Run one job; raises :class:`JobFailedError` for a job that ends Failed."""
+    def run(self, job_name: str, request: dict[str, Any], job_id: str | None = None) -> RunResult:
+        """Run one job; raises :class:`JobFailedError` for a job that ends Failed.
+
+        ``job_id`` (the ARN's last segment) names the ``<job>/<job-id>/`` level of the human and
+        RAG layouts; a random one when not given (unit tests run jobs without an ARN).
+        """
         out_bucket, out_prefix = split_s3_uri(request["outputDataConfig"]["s3Uri"])
         if not self._store.has_bucket(out_bucket):
             raise JobFailedError(
@@ -215,10 +222,10 @@ class ModelEvaluationRunner:
         base = "/".join(part for part in (out_prefix, job_name, job_name) if part)
         permission_key = f"{base}/{PERMISSION_CHECK}"
         self._store.write(out_bucket, permission_key, b"")
+        job_base = "/".join(part for part in (out_prefix, job_name, job_id or _random_id()) if part)
         if "human" in request["evaluationConfig"] and "automated" not in request["evaluationConfig"]:
-            run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
             try:
-                human = human_outputs(self._read_text, job_name, request, base, run_id)
+                human = human_outputs(self._read_text, job_name, request, job_base)
             except HumanDatasetError as error:
                 raise JobFailedError([str(error)]) from error
             for key, body in human:
@@ -229,7 +236,7 @@ class ModelEvaluationRunner:
         judge = None if plan.classic else self._judge()  # a classic job has no evaluator
         live_rag = self._live_rag(plan)
         outputs: list[tuple[str, bytes]] = []
-        run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
+        run_id = _random_id()
         for name, definition in plan.custom_definitions.items():
             body = json.dumps({"customMetricDefinition": definition}, indent=2).encode()
             outputs.append((f"{base}/{run_id}/custom_metrics/{name}.json", body))
@@ -253,8 +260,11 @@ class ModelEvaluationRunner:
                 for record in records[dataset.name]
             ]
             key = (
-                f"{base}/{run_id}/models/{model_path_segment(plan.source_id)}/taskTypes/{dataset.task_type}/datasets/"
-                f"{dataset.name}/{uuid.uuid4()}_output.jsonl"
+                # RAG: the reported layout (docs/local-bedrock-emulator.md names the sources).
+                f"{job_base}/inference_configs/0/datasets/{dataset.name}/{uuid.uuid4()}_output.jsonl"
+                if plan.rag
+                else f"{base}/{run_id}/models/{model_path_segment(plan.source_id)}/taskTypes/"
+                f"{dataset.task_type}/datasets/{dataset.name}/{uuid.uuid4()}_output.jsonl"
             )
             outputs.append(
                 (key, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode())
@@ -328,6 +338,10 @@ class ModelEvaluationRunner:
         if problems:
             raise JobFailedError(problems)
         return records
+
+
+def _random_id() -> str:
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
 
 
 def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -23,14 +23,16 @@ Each turn of a dataset line (``conversationTurns[i]``) is scored on the job's me
   against the retrieved passages (they are appended to the prompt as context);
   LogicalCoherence is scored on the Coherence scale.
 
-The output line layout is this emulator's assumption (the service does not document it)::
+The output line is the layout public reports of real RAG jobs show (the service does not document
+it; docs/local-bedrock-emulator.md names the sources): per turn, the input turn, its output and
+its results side by side::
 
-    {"conversationTurns": [{"inputRecord": <the input turn, unchanged>,
+    {"conversationTurns": [{"inputRecord": <the input turn without its output>,
+                            "output": <the turn's output>,
                             "results": [{"metricName": ..., "result": <number|null>,
                                          "evaluatorDetails": [{"modelIdentifier": ...,
                                                                "explanation": ...}]}]},
-                           ...],
-     "inputRecord": <the input line, unchanged>}
+                           ...]}
 """
 
 from __future__ import annotations
@@ -176,8 +178,18 @@ def score_rag_record(
             }
             (score,) = score_record(judge, (spec,), model_record)["automatedEvaluationResult"]["scores"]
             results.append({**score, "metricName": metric.name})
-        turns.append({"inputRecord": turn, "results": results})
-    return {"conversationTurns": turns, "inputRecord": record}
+        turns.append(rag_turn(turn, output, results))
+    return {"conversationTurns": turns}
+
+
+def rag_turn(turn: Mapping[str, Any], output: object, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One turn of an output line: ``inputRecord`` (the input turn without its output), ``output``
+    and ``results`` side by side, as reported of real RAG jobs."""
+    return {
+        "inputRecord": {k: v for k, v in turn.items() if k != "output"},
+        "output": output,
+        "results": results,
+    }
 
 
 def _share(found: set[str], wanted: set[str]) -> float:

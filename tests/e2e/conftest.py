@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from local.demo import LocalDeployment
-from local.server import emulator_control
+from local.server import LOCAL_JOB_QUOTA, emulator_control
 from tests.e2e.scenario import SUPPORT_ASSISTANT, given_suite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,11 @@ def stack(local_stack: LocalDeployment) -> Iterator[LocalDeployment]:
 
 def _reset(deployment: LocalDeployment) -> None:
     emulator_control(deployment.endpoint, "reset")
-    emulator_control(deployment.endpoint, "config", {"jobSeconds": JOB_SECONDS, "stopSeconds": 1})
+    emulator_control(
+        deployment.endpoint,
+        "config",
+        {"jobSeconds": JOB_SECONDS, "stopSeconds": 1, "maxConcurrentJobs": LOCAL_JOB_QUOTA},
+    )
 
 
 @pytest.fixture

@@ -173,6 +173,27 @@ def given_suite(
     return suite
 
 
+def given_cli_for(stack: LocalDeployment, monkeypatch: Any) -> str:
+    """Point the ``evalpipe`` CLI at the local endpoint (as a user's ``AWS_ENDPOINT_URL`` does);
+    returns the name of the deployed stack, for ``--stack``."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": stack.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": stack.region,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    wanted = {"OutputKey": "BucketName", "OutputValue": stack.bucket}
+    [name] = [
+        s["StackName"]
+        for s in stack.client("cloudformation").describe_stacks()["Stacks"]
+        if wanted
+        in [{"OutputKey": o["OutputKey"], "OutputValue": o["OutputValue"]} for o in s.get("Outputs", [])]
+    ]
+    return name
+
+
 # ====================================================================== When
 def when_dataset_dropped(
     stack: LocalDeployment, suite: Suite, file_name: str, body: bytes | None = None

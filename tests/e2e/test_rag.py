@@ -17,8 +17,6 @@ from tests.e2e.scenario import (
 
 pytestmark = pytest.mark.slow
 
-KB = "kb-assistant-v1"
-
 
 def test_a_precomputed_rag_suite_runs_through_the_pipeline(stack):
     # Given the RAG example suite, when a user uploads its dataset of conversations
@@ -31,9 +29,12 @@ def test_a_precomputed_rag_suite_runs_through_the_pipeline(stack):
     assert {"Builtin.Faithfulness", "Builtin.CitationPrecision"} <= set(item.metrics)
     assert set(item.categories) >= {"account", "billing", "data"}
 
-    # And Bedrock ran one job whose output sits under models/<ragSourceIdentifier>/
-    assert dropped.job()["status"] == "Completed"
-    assert any(f"/models/{KB}/" in key for key in dropped.output_files())
+    # And Bedrock ran one job whose output sits in the reported RAG layout,
+    # <job-name>/<job-id>/inference_configs/0/datasets/<dataset>/
+    job = dropped.job()
+    assert job["status"] == "Completed"
+    layout = f"/{job['jobName']}/{job['jobArn'].rsplit('/', 1)[-1]}/inference_configs/0/datasets/"
+    assert any(layout in key for key in dropped.output_files())
 
     # And the records read back turn by turn, in conversation order
     then_records_are_the_turns_in_order(dropped.records, conversations)

@@ -57,10 +57,12 @@ def test_a_live_knowledge_base_suite_runs_through_the_pipeline(stack):
     )
     assert set(item.categories) >= {"account", "billing", "data"}
 
-    # And Bedrock ran one job whose output sits under models/<knowledgeBaseId>/
-    assert dropped.job()["status"] == "Completed"
+    # And Bedrock ran one job whose output sits in the reported RAG layout
+    job = dropped.job()
+    assert job["status"] == "Completed"
     outputs = dropped.output_files()
-    assert outputs and all(f"/models/{KB}/" in key for key in outputs)
+    layout = f"/{job['jobName']}/{job['jobArn'].rsplit('/', 1)[-1]}/inference_configs/0/datasets/"
+    assert outputs and all(layout in key for key in outputs)
 
     # And every turn carries what the knowledge base retrieved and the cited answer it generated
     produced = [

@@ -92,6 +92,7 @@ def test_per_function_environment(synth: Synth, variant: Synth) -> None:
 
     assert extras(synth, "validate") == {
         "ALLOWED_EVALUATOR_MODELS": "amazon.nova-pro-v1:0",
+        "MAX_RUN_RECORDS": "50000",
         "POLL_INTERVAL_SECONDS": "60",
         "JOB_TIMEOUT_SECONDS": "86400",
         **HUMAN_TIMING,
@@ -99,6 +100,9 @@ def test_per_function_environment(synth: Synth, variant: Synth) -> None:
     assert extras(synth, "submit") == {
         "BEDROCK_ROLE_ARN": {"Fn::GetAtt": [constants.BEDROCK_ROLE_LOGICAL_ID, "Arn"]},
         "ALLOWED_EVALUATOR_MODELS": "amazon.nova-pro-v1:0",
+        "MAX_CONCURRENT_JOBS": "5",
+        "MAX_CONCURRENT_HUMAN_JOBS": "5",
+        "SLOT_WAIT_SECONDS": "60",
         "POLL_INTERVAL_SECONDS": "60",
         "JOB_TIMEOUT_SECONDS": "86400",
         **HUMAN_TIMING,
@@ -162,7 +166,8 @@ QUERY, BATCH_WRITE = "dynamodb:Query", "dynamodb:BatchWriteItem"
 EXPECTED_TABLE_ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     # name: (actions on the table, actions on the by-suite index)
     "validate": ({PUT, UPDATE}, set()),
-    "submit": ({GET, UPDATE}, set()),
+    # submit takes a slot of the job pool (the pool's item is put once, conditionally)
+    "submit": ({GET, PUT, UPDATE}, set()),
     "poll": ({GET, UPDATE}, set()),
     "stop": ({GET, UPDATE}, set()),
     "parse": ({GET, UPDATE, BATCH_WRITE, QUERY}, {QUERY}),

@@ -10,10 +10,12 @@ from infra import constants
 from tests.infra.conftest import Synth, render, state_machine_definition, statements
 
 LAMBDA_ERRORS = list(constants.LAMBDA_SERVICE_ERRORS)
-BEDROCK_ERRORS = ["BedrockThrottled", "BedrockUnavailable"]
+BEDROCK_ERRORS = ["BedrockThrottled", "BedrockQuotaExceeded", "BedrockUnavailable"]
 NOT_SENT = ["NotificationNotSent"]
 TASK_FAILED = ["States.TaskFailed"]
 TASKS = ["Validate", "Submit", "Poll", "StopJob", "Parse", "Notify", "RecordError", "NotifyError"]
+# The tasks of one shard run inside the Jobs Map: an error there fails the Map, whose Catch decides.
+SHARD_TASKS = {"Submit", "Poll", "StopJob"}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,8 @@ def asl(synth: Synth) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return asl["States"]
+    """Every state by name: the top level's and the Jobs Map's (state names are unique)."""
+    return {**asl["States"], **asl["States"]["Jobs"]["ItemProcessor"]["States"]}
 
 
 def test_uses_jsonpath_not_jsonata(synth: Synth, asl: dict[str, Any], states: dict) -> None:
@@ -35,20 +38,38 @@ def test_uses_jsonpath_not_jsonata(synth: Synth, asl: dict[str, Any], states: di
 def test_has_exactly_the_contracts_states(asl: dict[str, Any], states: dict) -> None:
     assert asl["StartAt"] == "Validate"
     assert {name for name, state in states.items() if state["Type"] == "Task"} == set(TASKS)
-    assert {name for name, state in states.items() if state["Type"] == "Succeed"} == {"Done", "Duplicate"}
+    assert {name for name, state in states.items() if state["Type"] == "Succeed"} == {
+        "Done",
+        "Duplicate",
+        "JobEnded",
+    }
     assert {name for name, state in states.items() if state["Type"] == "Fail"} == {"PipelineFailed"}
-    assert states["WaitForJob"]["Type"] == "Wait"
+    assert states["WaitForJob"]["Type"] == states["WaitForSlot"]["Type"] == "Wait"
+    # One branch per shard of the run, at most maxConcurrentJobs at once; the branches' output dropped
+    jobs = asl["States"]["Jobs"]
+    assert jobs["Type"] == "Map"
+    assert (jobs["ItemsPath"], jobs["MaxConcurrency"], jobs["ResultPath"]) == ("$.run.shards", 5, None)
+    assert jobs["ItemSelector"] == {"run_id.$": "$.run.run_id", "shard.$": "$$.Map.Item.Value"}
+    assert jobs["ItemProcessor"]["StartAt"] == "Submit"
+    assert set(jobs["ItemProcessor"]["States"]) == {
+        "Submit", "CheckSlot", "WaitForSlot", "WaitForJob", "Poll", "CheckJobStatus", "StopJob", "JobEnded",
+    }  # fmt: skip
 
 
 def test_tasks_invoke_their_functions_with_the_contract_payloads(states: dict) -> None:
     expected = {
         "Validate": ("validate", None),
-        "Submit": ("submit", {"run_id.$": "$.run.run_id"}),
+        "Submit": ("submit", {"run_id.$": "$.run_id", "shard.$": "$.shard"}),
         "Poll": (
             "poll",
-            {"run_id.$": "$.run.run_id", "job_arn.$": "$.job.job_arn", "deadline.$": "$.job.deadline"},
+            {
+                "run_id.$": "$.run_id",
+                "shard.$": "$.shard",
+                "job_arn.$": "$.job.job_arn",
+                "deadline.$": "$.job.deadline",
+            },
         ),
-        "StopJob": ("stop", {"run_id.$": "$.run.run_id", "job_arn.$": "$.job.job_arn"}),
+        "StopJob": ("stop", {"run_id.$": "$.run_id", "shard.$": "$.shard", "job_arn.$": "$.job.job_arn"}),
         "Parse": ("parse", {"run_id.$": "$.run.run_id"}),
         "Notify": ("notify", {"run_id.$": "$.run.run_id"}),
         "RecordError": ("record_error", None),  # the whole state: $.run may be missing
@@ -79,11 +100,18 @@ def test_transitions(states: dict) -> None:
     outcome = states[states["Validate"]["Next"]]
     assert outcome["Type"] == "Choice"
     assert {(c["Variable"], c["StringEquals"], c["Next"]) for c in outcome["Choices"]} == {
-        ("$.run.outcome", "VALID", "Submit"),
+        ("$.run.outcome", "VALID", "Jobs"),
         ("$.run.outcome", "REJECTED", "Notify"),
         ("$.run.outcome", "DUPLICATE", "Duplicate"),
     }
-    assert states["Submit"]["Next"] == "WaitForJob"
+    assert states["Jobs"]["Next"] == "Parse"
+    # A shard: a slot first (else wait and ask again), then the polling loop
+    check_slot = states[states["Submit"]["Next"]]
+    assert [(c["Variable"], c["StringEquals"], c["Next"]) for c in check_slot["Choices"]] == [
+        ("$.job.status", "Queued", "WaitForSlot")
+    ]
+    assert check_slot["Default"] == "WaitForJob"
+    assert states["WaitForSlot"] == {"Type": "Wait", "SecondsPath": "$.job.wait_seconds", "Next": "Submit"}
     assert states["WaitForJob"] == {"Type": "Wait", "SecondsPath": "$.job.wait_seconds", "Next": "Poll"}
     job_status = states[states["Poll"]["Next"]]
     routes: dict[str, str] = {}
@@ -91,9 +119,15 @@ def test_transitions(states: dict) -> None:
         for condition in choice.get("Or", [choice]):
             assert condition["Variable"] == "$.job.status"
             routes[condition["StringEquals"]] = choice["Next"]
-    assert routes == {"Completed": "Parse", "Failed": "Notify", "Stopped": "Notify", "TimedOut": "StopJob"}
+    assert routes == {
+        "Completed": "JobEnded",
+        "Failed": "JobEnded",
+        "Stopped": "JobEnded",
+        "TimedOut": "StopJob",
+        "Resubmit": "Submit",
+    }
     assert job_status["Default"] == "WaitForJob"  # InProgress, Stopping
-    assert states["StopJob"]["Next"] == "Notify"
+    assert states["StopJob"]["Next"] == "JobEnded"
     assert states["Parse"]["Next"] == "Notify"
     assert states["Notify"]["Next"] == "Done"
     assert states["RecordError"]["Next"] == "NotifyError"
@@ -101,7 +135,9 @@ def test_transitions(states: dict) -> None:
 
 
 def test_every_task_catches_every_error(states: dict) -> None:
-    for name in TASKS:
+    # A shard's tasks fail the Map (its other branches are aborted); the Map's Catch records the error
+    assert all("Catch" not in states[name] for name in SHARD_TASKS)
+    for name in [*(set(TASKS) - SHARD_TASKS), "Jobs"]:
         (catch,) = states[name]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"], name
         if name == "RecordError":

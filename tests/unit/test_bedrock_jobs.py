@@ -16,6 +16,7 @@ from botocore.stub import Stubber
 
 from evalpipe.aws.bedrock_jobs import (
     BedrockJobs,
+    BedrockQuotaExceeded,
     BedrockRejected,
     BedrockThrottled,
     BedrockUnavailable,
@@ -139,7 +140,7 @@ def test_create_sends_the_request_unchanged_and_returns_the_arn(stubber, jobs) -
     ("code", "status", "expected"),
     [
         ("ThrottlingException", 429, BedrockThrottled),
-        ("ServiceQuotaExceededException", 400, BedrockThrottled),
+        ("ServiceQuotaExceededException", 400, BedrockQuotaExceeded),
         ("TooManyRequestsException", 429, BedrockThrottled),
         ("InternalServerException", 500, BedrockUnavailable),
         ("ServiceUnavailable", 503, BedrockUnavailable),

@@ -981,6 +981,12 @@ def human_passed_run() -> Run:
         categories={},
         low_records=[],
         report_key=f"reports/support-assistant-human/{RUN_ID}.html",
+        human_ratings=[
+            {"metric": "resolved", "model": "bookstore-assistant-v3", "method": "ThumbsUpDown", "ratings": 36,
+             "workers": 2, "average": 0.8333, "distribution": {"0": 6, "1": 30}},
+            {"metric": "tone", "model": "bookstore-assistant-v3", "method": "IndividualLikertScale",
+             "ratings": 36, "workers": 2, "average": 4.1667, "distribution": {"3": 9, "4": 12, "5": 15}},
+        ],
     )  # fmt: skip
 
 
@@ -995,4 +1001,7 @@ def test_human_job_notification_matches_golden_file() -> None:
     assert actual == path.read_text(encoding="utf-8")
     assert "Verdict: PASSED — the work team finished: human ratings of 18 records" in actual
     assert "Work done:   2025-03-05T16:02:11+00:00" in actual
+    # And the ratings as given, per metric and model: average, distribution and workers (issue 12)
+    assert "Human ratings as given, per metric and model" in actual
+    assert "IndividualLikertScale  4.17  3:9 4:12 5:15        2" in actual
     assert f"Ratings:     s3://{BUCKET}/results/support-assistant-human/{RUN_ID}/" in actual

@@ -461,10 +461,13 @@ def test_all_na_metric_has_no_average_and_is_never_low():
     # When summarized
     summary = agg.summary()
 
-    # Then there is no average, the N/A rate is 1 and the run passes
+    # Then there is no average, the N/A rate is 1 and, no score being read at all, the run cannot
+    # pass (issue 12): it is UNREADABLE, saying every score is N/A
     m = summary.metrics["confirmation_check"]
     assert (m.average, m.min, m.max, m.na_rate, m.low_count) == (None, None, None, 1.0, 0)
-    assert summary.verdict is Verdict.PASSED
+    assert summary.verdict is Verdict.UNREADABLE
+    assert summary.unreadable is not None
+    assert summary.unreadable.message == "every score is N/A in 2 records"
     assert summary.categories == {UNCATEGORIZED: {"confirmation_check": None}}
 
 
@@ -683,8 +686,11 @@ def test_record_without_scores_still_counts():
     # When summarized
     summary = agg.summary()
 
-    # Then it is a record without metrics, and the run passes
-    assert (summary.record_count, summary.metrics, summary.verdict) == (1, {}, Verdict.PASSED)
+    # Then it is a record without metrics, counted; with nothing read, the run cannot pass (issue 12)
+    assert (summary.record_count, summary.metrics, summary.verdict) == (1, {}, Verdict.UNREADABLE)
+    assert summary.unread_records == 1
+    assert summary.unreadable is not None
+    assert summary.unreadable.message.startswith("no score for any metric could be read in 1 records")
 
 
 def test_empty_run_raises():

@@ -129,6 +129,13 @@ class BedrockThrottled(BedrockError):
     kind = "throttled"
 
 
+class BedrockQuotaExceeded(BedrockThrottled):
+    """ServiceQuotaExceededException: the account runs as many jobs as its quota allows (jobs
+    started outside the pipeline count too). The submit step sends the shard back to wait for a slot."""
+
+    kind = "over quota"
+
+
 class BedrockUnavailable(BedrockError):
     """Server-side or network failure; Step Functions retries it with backoff."""
 
@@ -328,8 +335,10 @@ def map_error(operation: str, error: Exception) -> BedrockError:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         status = int(status) if status is not None else None
         service_message = _service_message(error)
-        if code in THROTTLING_CODES or status == 429:
-            cls: type[BedrockError] = BedrockThrottled
+        if code == "ServiceQuotaExceededException":
+            cls: type[BedrockError] = BedrockQuotaExceeded
+        elif code in THROTTLING_CODES or status == 429:
+            cls = BedrockThrottled
         elif code in UNAVAILABLE_CODES or (status is not None and status >= 500):
             cls = BedrockUnavailable
         else:

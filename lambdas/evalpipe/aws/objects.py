@@ -209,6 +209,9 @@ class Objects:
             keys.extend(obj["Key"] for obj in page.get("Contents", ()) if is_output_file(obj["Key"]))
         return sorted(keys)
 
+    def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
     def put_text(self, key: str, text: str, content_type: str) -> None:
         """Write `text` as UTF-8 (add `; charset=utf-8` to `content_type` for browsers)."""
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)

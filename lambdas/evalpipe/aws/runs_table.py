@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from evalpipe.aws.slots import Slots
+from evalpipe.aws.wire import batch_put, item_to_wire, plain_client
 from evalpipe.history.keys import key_of_record
 from evalpipe.results import UNCATEGORIZED, RecordResult, excerpt, truncate
-from evalpipe.run.model import RecordItem, Run
+from evalpipe.run.model import RecordItem, Run, Shard
 from evalpipe.run.triggers import iso, now_utc
 
 if TYPE_CHECKING:
@@ -58,6 +60,9 @@ class RunsTable:
         A boto3 DynamoDB `Table` resource.
     clock
         Current UTC time, for `updated_at` (injected so tests can pin it).
+    client
+        A low-level DynamoDB client for `put_records` (a resource's own client re-serialises
+        every value); by default one like the table's, made on first use (`wire.plain_client`).
 
     Examples
     --------
@@ -67,9 +72,16 @@ class RunsTable:
     True
     """
 
-    def __init__(self, table: Any, clock: Callable[[], datetime] = now_utc) -> None:
+    def __init__(
+        self, table: Any, clock: Callable[[], datetime] = now_utc, client: Any | None = None
+    ) -> None:
         self._table = table
         self._clock = clock
+        self._client = client
+
+    def job_slots(self, clock: Callable[[], datetime]) -> Slots:
+        """The account's job pools, kept in this table (`evalpipe.aws.slots`)."""
+        return Slots(self._table, clock)
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -137,6 +149,33 @@ class RunsTable:
         stored = Run.model_validate(self._update(run.run_id, fields))
         run.saved()
         return stored
+
+    def save_shard(self, run_id: str, shard: Shard) -> None:
+        """Write one shard of the run (its entry of ``shards`` only: the run's other shards are
+        updated by parallel branches of the state machine at the same time)."""
+        value = to_dynamo(shard.model_dump(mode="json"))
+        kwargs: dict[str, Any] = {
+            "Key": {"pk": _run_pk(run_id), "sk": RUN_SK},
+            "UpdateExpression": "SET shards.#k = :shard, updated_at = :now",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": {"#k": shard.key},
+            "ExpressionAttributeValues": {":shard": value, ":now": iso(self._clock())},
+        }
+        try:
+            self._table.update_item(**kwargs)
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                raise RunNotFound(f"run {run_id} does not exist") from exc
+            if code != "ValidationException":  # a run recorded before runs had shards
+                raise
+            self._table.update_item(
+                Key={"pk": _run_pk(run_id), "sk": RUN_SK},
+                UpdateExpression="SET shards = if_not_exists(shards, :empty)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":empty": {}},
+            )
+            self._table.update_item(**kwargs)
 
     def _update(self, run_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         names: dict[str, str] = {}
@@ -259,12 +298,17 @@ class RunsTable:
             If an item is too large even without explanations.
         """
         written: set[int] = set()
-        # overwrite_by_pkeys: a repeated index within one buffer is sent once (last wins), not as a
-        # duplicate key that DynamoDB would reject for the whole batch.
-        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+
+        def items() -> Iterator[dict[str, Any]]:
             for record in records:
-                batch.put_item(Item=record_item(run_id, record))
+                yield item_to_wire(record_item(run_id, record))
                 written.add(record.index)
+
+        # Serialised once, written with the low-level client (evalpipe.aws.wire: the resource's
+        # batch writer costs several times the parse itself in CPU).
+        if self._client is None:
+            self._client = plain_client(self._table)
+        batch_put(self._client, self._table.name, items())
         return len(written)
 
     def iter_records(self, run_id: str) -> Iterator[RecordItem]:
@@ -323,7 +367,7 @@ def record_item(run_id: str, record: RecordResult) -> dict[str, Any]:
     limit = EXPLANATION_CHARS
     while True:
         item = _record_item(run_id, record, limit)
-        if item_size(item) < MAX_ITEM_BYTES:
+        if _size_bound(item) < MAX_ITEM_BYTES or item_size(item) < MAX_ITEM_BYTES:
             return item
         if limit == 0:
             raise RecordTooLarge(
@@ -342,7 +386,11 @@ def _record_item(run_id: str, record: RecordResult, explanation_chars: int) -> d
             n += 1
             name = f"{score.metric}#{n}"
         explanation = truncate(score.explanation, explanation_chars) if score.explanation else None
-        scores[name] = {"score": to_dynamo(score.score), "explanation": explanation}
+        value = score.score  # nearly always a float: skip to_dynamo's type tests
+        scores[name] = {
+            "score": _finite_decimal(value) if type(value) is float else to_dynamo(value),
+            "explanation": explanation,
+        }
     return {
         "pk": _run_pk(run_id),
         "sk": _record_sk(record.index),
@@ -361,6 +409,16 @@ def _record_item(run_id: str, record: RecordResult, explanation_chars: int) -> d
         **({"dataset": record.dataset} if record.dataset else {}),
         **({"task_type": record.task_type} if record.task_type else {}),
     }
+
+
+def _size_bound(item: dict[str, Any]) -> int:
+    """An upper bound of `item_size` of a record item, without walking it (the walk costs as much
+    as building the item): 4 bytes a character (UTF-8's most), 64 for each attribute's overhead
+    and number. Only an item near the limit is measured exactly."""
+    scores = item["scores"]
+    chars = sum(len(name) + len(entry["explanation"] or "") for name, entry in scores.items())
+    chars += sum(len(name) + (len(value) if type(value) is str else 0) for name, value in item.items())
+    return 4 * chars + 64 * (len(scores) + len(item) + 1)
 
 
 def item_size(value: Any) -> int:

@@ -9,6 +9,14 @@ History (the deployed stack, found by name: ``--stack``, ``$EVALPIPE_STACK``, cd
 one, ``evalpipe compare RUN_A RUN_B`` judges RUN_B against RUN_A, ``evalpipe report RUN
 [--open]`` gets its HTML report.
 
+Any job's output files, no stack needed: ``evalpipe parse PATH --suite SUITE.json [--json]
+[--report FILE.html]`` reads every ``*_output.jsonl`` below a folder or ``s3://bucket/prefix`` as
+the parse step does. ``evalpipe import JOB --suite S`` records a completed job started outside the
+pipeline (console, CLI) as a run of suite S, so it can be a baseline.
+
+CI: ``evalpipe gate --suite S DATASET.jsonl [--fail-on REGRESSED,...] [--markdown FILE]`` validates,
+uploads the dataset, waits for its run and exits 1 on a failing verdict (examples/ci/).
+
 Runs without a dataset drop: ``evalpipe run --suite S [--wait]`` starts a run of a suite whose
 datasets are all built in (what its schedule does), and follows it with ``--wait``.
 
@@ -25,7 +33,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from evalpipe.cli import compare, estimate, jobs, report, run, runs, validate
+from evalpipe.cli import compare, estimate, gate, import_, jobs, parse, report, run, runs, validate
 from evalpipe.cli._common import EXIT_INVALID, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -50,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_parser(subparsers)
     report.add_parser(subparsers)
     jobs.add_parser(subparsers)
+    parse.add_parser(subparsers)
+    import_.add_parser(subparsers)
+    gate.add_parser(subparsers)
     return parser
 
 

@@ -97,6 +97,7 @@ _VERDICT_STYLES = {
     "LOW_SCORES": "yellow",
     "STOPPED": "yellow",
     "REGRESSED": "bold red",
+    "UNREADABLE": "red",
     "FAILED": "red",
     "TIMED_OUT": "red",
     "REJECTED": "red",

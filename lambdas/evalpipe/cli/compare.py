@@ -1,8 +1,10 @@
 """`evalpipe compare RUN_A RUN_B`: judge RUN_B against RUN_A as if RUN_A were its baseline.
 
-The same rules as the pipeline's own review (docs/suite-file.md, "Regressions"): per-metric
-averages against the limits of RUN_B's suite file, then every record score that got worse,
-matched across the runs by record key. Unlike the stored comparison, every changed score is kept.
+The same rules as the pipeline's own review (docs/suite-file.md, "Regressions"): per metric, the
+paired change with its 95% interval against the tolerance of RUN_B's suite file (or its limits,
+``method: threshold``), metrics whose judge or definition changed not compared; then every record
+score that got worse, matched across the runs by record key. Unlike the stored comparison, every
+changed score is kept.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 from evalpipe.cli._common import EXIT_OK, Printer, fail, short_time, verdict_style
 from evalpipe.cli._stack import add_stack_arguments, aws_command, connect, failed
 from evalpipe.history.compare import compare_runs
-from evalpipe.history.records import compare_records
+from evalpipe.history.records import compare_records, score_samples
 from evalpipe.notification import metrics_table, record_changes
 from evalpipe.run.status import Verdict
 from evalpipe.run.triggers import iso
@@ -76,9 +78,21 @@ def run(args: argparse.Namespace) -> int:
     if suite is None:
         return failed("neither run holds the suite file it was validated with (suite_document)")
 
-    changes = compare_records(runs.iter_records(args.run_id), runs.iter_records(args.baseline_id), suite)
+    records, baseline_records = (
+        list(runs.iter_records(args.run_id)),
+        list(runs.iter_records(args.baseline_id)),
+    )
+    changes = compare_records(records, baseline_records, suite)
+    samples = score_samples(records, baseline_records)
     comparison = compare_runs(
-        current, baseline, suite, record_changes=changes, max_record_changes=len(changes)
+        current,
+        baseline,
+        suite,
+        record_changes=changes,
+        max_record_changes=max(
+            len(changes), len(samples.matching.only_current), len(samples.matching.only_baseline)
+        ),
+        samples=samples,
     )
     if args.json:
         document = {

@@ -311,3 +311,75 @@ def _num(value: float) -> str:
     if abs(value - round(value)) < 1e-9:
         return str(round(value))
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class IntervalRow:
+    """One metric of the interval chart: the change (this run - baseline) and its 95% interval."""
+
+    label: str
+    low: float
+    mean: float
+    high: float
+    tolerance: float
+    lower_is_better: bool
+    status: str
+
+
+INTERVAL_COLOURS = {
+    "REGRESSED": THRESHOLD_COLOUR,
+    "POSSIBLE_REGRESSION": BASELINE_COLOUR,
+    "IMPROVED": "#2b8a3e",
+}
+
+
+def interval_chart_svg(rows: Sequence[IntervalRow], *, width: int = 640) -> str:
+    """Each metric's change with its 95% interval, against zero and its tolerance (a forest plot).
+
+    A whisker per metric from ``low`` to ``high`` with a dot at ``mean``; the shaded band is the
+    tolerance on the worse side (left for higher-is-better metrics, right for lower-is-better ones):
+    a whisker wholly inside or past it on that side is a regression. Values are in each metric's
+    own units, so a percentage built-in shares the axis only when the others do.
+    """
+    label_width, row_height, top, bottom = 190, 26, 24, 26
+    height = top + bottom + row_height * len(rows)
+    extent = max([abs(v) for r in rows for v in (r.low, r.high, r.tolerance)] + [0.05]) * 1.1
+    plot_left, plot_right = label_width + 10, width - 16
+
+    def x_of(value: float) -> float:
+        return plot_left + (value + extent) / (2 * extent) * (plot_right - plot_left)
+
+    parts = [
+        _svg_open(
+            width, height, "intervals", "Change against the baseline with 95% intervals", rows=len(rows)
+        )
+    ]
+    zero = x_of(0.0)
+    axis_bottom = height - bottom + 4
+    parts.append(
+        f'<line x1="{zero:.1f}" y1="{top - 6}" x2="{zero:.1f}" y2="{axis_bottom}" stroke="{AXIS_COLOUR}"/>'
+    )
+    for value in (-extent / 1.1, extent / 1.1):
+        parts.append(
+            _text(x_of(value), height - 8, f"{value:+.2f}", anchor="middle", size=11, fill=AXIS_COLOUR)
+        )
+    parts.append(_text(zero, height - 8, "0", anchor="middle", size=11, fill=AXIS_COLOUR))
+    for i, row in enumerate(rows):
+        y = top + row_height * i + row_height / 2
+        worse = (row.tolerance, extent) if row.lower_is_better else (-extent, -row.tolerance)
+        band_left, band_right = x_of(worse[0]), x_of(worse[1])
+        band_top = y - row_height / 2 + 2
+        parts.append(
+            f'<rect x="{band_left:.1f}" y="{band_top:.1f}" width="{band_right - band_left:.1f}" '
+            f'height="{row_height - 4}" fill="{FLAGGED_COLOUR}" fill-opacity="0.12"/>'
+        )
+        colour = INTERVAL_COLOURS.get(row.status, LINE_COLOUR)
+        parts.append(_text(label_width, y + 4, row.label, anchor="end", size=12))
+        parts.append(
+            f'<line class="interval" x1="{x_of(row.low):.1f}" y1="{y:.1f}" x2="{x_of(row.high):.1f}" '
+            f'y2="{y:.1f}" stroke="{colour}" stroke-width="3"><title>{escape(row.label)}: '
+            f"{row.mean:+.3f} [{row.low:+.3f}, {row.high:+.3f}]</title></line>"
+        )
+        parts.append(f'<circle cx="{x_of(row.mean):.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from evalpipe.history.keys import key_of_item
@@ -57,25 +58,9 @@ def compare_records(
         unchanged scores are left out. Use :func:`split_changes` to separate the two groups.
     """
     is_lower_better = direction(suite)
-    baseline_by_key: dict[str, list[RecordItem]] = {}
-    for item in _by_index(baseline_records):
-        key = key_of_item(item)
-        if key is not None:
-            baseline_by_key.setdefault(key, []).append(item)
-
     worsened: list[RecordChange] = []
     transitions: list[RecordChange] = []
-    seen: dict[str, int] = {}
-    for item in _by_index(current_records):
-        key = key_of_item(item)
-        if key is None:
-            continue
-        occurrence = seen.get(key, 0)
-        seen[key] = occurrence + 1
-        partners = baseline_by_key.get(key, [])
-        if occurrence >= len(partners):
-            continue
-        partner = partners[occurrence]
+    for item, partner, key, occurrence in match_records(current_records, baseline_records).pairs:
         current_scores = _scores(item)
         baseline_scores = _scores(partner)
         for metric, (score, explanation) in current_scores.items():
@@ -105,6 +90,111 @@ def compare_records(
     worsened.sort(key=lambda c: (-(c.worsened_by or 0.0), c.metric, _sort_index(c.index)))
     transitions.sort(key=lambda c: (c.kind != ChangeKind.BECAME_NA, c.metric, _sort_index(c.index)))
     return worsened + transitions
+
+
+@dataclass
+class Matching:
+    """Two runs' records matched by key (see the module docstring)."""
+
+    pairs: list[tuple[RecordItem, RecordItem, str, int]] = field(default_factory=list)
+    """``(current item, baseline item, key, occurrence)`` per matched record, in this run's order."""
+    only_current: list[RecordItem] = field(default_factory=list)
+    only_baseline: list[RecordItem] = field(default_factory=list)
+
+
+def match_records(current_records: Iterable[RecordItem], baseline_records: Iterable[RecordItem]) -> Matching:
+    """Pair each record of this run with the baseline's record of the same key (and occurrence).
+
+    Records without a key, and surplus occurrences, are left in ``only_current`` / ``only_baseline``
+    (a record without a key can never pair).
+    """
+    matching = Matching()
+    baseline_by_key: dict[str, list[RecordItem]] = {}
+    for item in _by_index(baseline_records):
+        key = key_of_item(item)
+        if key is None:
+            matching.only_baseline.append(item)
+        else:
+            baseline_by_key.setdefault(key, []).append(item)
+    seen: dict[str, int] = {}
+    for item in _by_index(current_records):
+        key = key_of_item(item)
+        if key is None:
+            matching.only_current.append(item)
+            continue
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        partners = baseline_by_key.get(key, [])
+        if occurrence >= len(partners):
+            matching.only_current.append(item)
+        else:
+            matching.pairs.append((item, partners[occurrence], key, occurrence))
+    for key, partners in baseline_by_key.items():
+        matching.only_baseline.extend(partners[seen.get(key, 0) :])
+    matching.only_baseline.sort(key=lambda item: item.index)
+    return matching
+
+
+@dataclass
+class MetricSamples:
+    """One metric's scores for the comparison: the matched pairs and each run's scores."""
+
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # (current, baseline)
+    current: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+    only_current: int = 0  # records scored in this run whose partner has no score (or none exists)
+    only_baseline: int = 0
+
+    def add(self, score: float | None, baseline: float | None) -> None:
+        """One record's scores (None: N/A, or no partner); a lone score still counts unpaired."""
+        if score is not None and baseline is not None:
+            self.pairs.append((score, baseline))
+        if score is not None:
+            self.current.append(score)
+            self.only_current += baseline is None
+        if baseline is not None:
+            self.baseline.append(baseline)
+            self.only_baseline += score is None
+
+
+@dataclass
+class ScoreSamples:
+    """Per metric (as `Run.metrics` names it), what the statistics of the comparison rest on."""
+
+    metrics: dict[str, MetricSamples] = field(default_factory=dict)
+    matching: Matching = field(default_factory=Matching)
+
+    def of(self, metric: str) -> MetricSamples | None:
+        return self.metrics.get(metric)
+
+
+def score_samples(
+    current_records: Iterable[RecordItem], baseline_records: Iterable[RecordItem]
+) -> ScoreSamples:
+    """The scores of both runs per metric, paired by record key (N/A scores left out).
+
+    A RAG record's repeated metric (``Builtin.Correctness#2``) counts under its metric's name.
+    """
+    matching = match_records(current_records, baseline_records)
+    samples = ScoreSamples(matching=matching)
+
+    def entry(name: str) -> MetricSamples:
+        return samples.metrics.setdefault(_TURN_SUFFIX.sub("", name), MetricSamples())
+
+    for item, partner, _key, _occurrence in matching.pairs:
+        current_scores = _scores(item)
+        baseline_scores = _scores(partner)
+        for metric in dict.fromkeys([*current_scores, *baseline_scores]):
+            entry(metric).add(
+                current_scores.get(metric, (None, None))[0], baseline_scores.get(metric, (None, None))[0]
+            )
+    for item in matching.only_current:
+        for metric, (score, _explanation) in _scores(item).items():
+            entry(metric).add(score, None)
+    for item in matching.only_baseline:
+        for metric, (score, _explanation) in _scores(item).items():
+            entry(metric).add(None, score)
+    return samples
 
 
 def split_changes(changes: Iterable[RecordChange]) -> tuple[list[RecordChange], list[RecordChange]]:

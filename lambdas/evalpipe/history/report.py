@@ -33,10 +33,12 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from evalpipe.history.charts import (
+    IntervalRow,
     Point,
     goodness_scale,
     heat_colour,
     histogram_svg,
+    interval_chart_svg,
     line_chart_svg,
     parse_rule,
 )
@@ -48,6 +50,7 @@ from evalpipe.history.report_data import (
     scores_by_metric,
     trend_runs,
 )
+from evalpipe.notification.tables import interval_text
 from evalpipe.run.model import ChangeKind
 from evalpipe.run.status import Verdict, reviewed_verdict
 from evalpipe.run.triggers import iso
@@ -79,8 +82,8 @@ nav a { color: #1f5fa8; margin-right: 12px; text-decoration: none; }
            padding: 4px 14px; border: 2px solid; border-radius: 4px; margin: 6px 0; }
 .verdict-PASSED { background: #e4f3e4; border-color: #2e7d32; color: #1b5e20; }
 .verdict-LOW_SCORES, .verdict-STOPPED { background: #fff3d4; border-color: #b26a00; color: #7a4700; }
-.verdict-REGRESSED, .verdict-FAILED, .verdict-TIMED_OUT, .verdict-REJECTED, .verdict-ERROR
-  { background: #fde3e1; border-color: #b2182b; color: #8b0d1a; }
+.verdict-REGRESSED, .verdict-FAILED, .verdict-TIMED_OUT, .verdict-REJECTED, .verdict-ERROR,
+.verdict-UNREADABLE { background: #fde3e1; border-color: #b2182b; color: #8b0d1a; }
 .headline { font-size: 16px; margin: 2px 0 12px; }
 .muted { color: var(--muted); }
 table { border-collapse: collapse; margin: 6px 0 10px; }
@@ -223,8 +226,44 @@ def _summary(run: Run, shown_verdict: Verdict, comparison: Comparison | None) ->
         parts.append(f'<h3>Warnings ({len(warnings)})</h3><ul class="warnings">{items}</ul>')
 
     parts.append(_metrics_table(run, comparison))
+    parts.append(_unreadable(run))
+    parts.append(_human_ratings(run))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _unreadable(run: Run) -> str:
+    """Verdict UNREADABLE: the first record no score could be read from."""
+    info = run.unreadable
+    if info is None:
+        return ""
+    where = f"{info.file} line {info.line}" if info.file and info.line is not None else info.file or ""
+    first = f" First unreadable record: <code>{escape(where)}</code>." if where else ""
+    return (
+        f'<h3>Results not read</h3><p class="worse">{escape(info.message)}.{first} '
+        f"{escape(_plural(info.unread_records, 'record'))} without any readable score.</p>"
+    )
+
+
+def _human_ratings(run: Run) -> str:
+    """A human job's ratings as given, per metric and model: average, distribution, workers."""
+    if not run.human_ratings:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(h.metric)}</td><td>{escape(h.model or '-')}</td><td>{escape(h.method or '-')}</td>"
+        f'<td class="num">{"N/A" if h.average is None else f"{h.average:.2f}"}</td>'
+        f"<td>{escape(' '.join(f'{value}: {count}' for value, count in h.distribution.items()))}</td>"
+        f'<td class="num">{h.workers}</td><td class="num">{h.ratings}</td></tr>'
+        for h in run.human_ratings
+    )
+    return (
+        '<h3 id="human-ratings">Human ratings</h3><p class="muted">As the workers gave them: thumbs 1/0, '
+        "Likert 1-5, rank 1 = best, chosen 1 / not chosen 0; the metric table above holds the 0-1 "
+        'scores.</p><table><tr><th>Metric</th><th>Model</th><th>Method</th><th class="num">Average</th>'
+        '<th>Distribution (value: ratings)</th><th class="num">Workers</th>'
+        '<th class="num">Ratings</th></tr>'
+        f"{rows}</table>"
+    )
 
 
 def _facts(run: Run, comparison: Comparison | None) -> list[tuple[str, str]]:
@@ -272,6 +311,9 @@ def _headline(run: Run, shown: Verdict, comparison: Comparison | None) -> str:
             return "The dataset did not pass validation."
         case Verdict.ERROR:
             return "The pipeline itself failed."
+        case Verdict.UNREADABLE:
+            reason = run.unreadable.message if run.unreadable is not None else "no score could be read"
+            return f"The job completed but its results could not be read: {reason}."
     return f"{records_text} graded."
 
 
@@ -330,6 +372,10 @@ def _status_text(entry: MetricComparison) -> str:
             return "REGRESSED"
         case "OK":
             return "ok"
+        case "POSSIBLE_REGRESSION":
+            return "possible regression"
+        case "IMPROVED":
+            return "improved"
     return "not compared"
 
 
@@ -520,9 +566,54 @@ def _regressions(comparison: Comparison | None) -> str:
     parts.append(
         f'<table class="comparison"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
+    parts.append(_intervals(comparison))
     parts.append(_record_changes(comparison))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _intervals(comparison: Comparison) -> str:
+    """How sure each change is: the interval chart and its numbers (issue 13; empty without them)."""
+    entries = [m for m in comparison.metrics if m.change is not None and m.change_low is not None]
+    if not entries:
+        return ""
+    rows = [
+        IntervalRow(
+            label=m.metric,
+            low=m.change_low or 0.0,
+            mean=m.change or 0.0,
+            high=m.change_high or 0.0,
+            tolerance=m.tolerance or 0.0,
+            lower_is_better=m.lower_is_better,
+            status=m.status,
+        )
+        for m in entries
+    ]
+    head = ["Metric", "Change [95% CI]", "Pairs", "Tolerance", "Detectable drop", "Result"]
+    body = "".join(
+        "<tr>"
+        f"<td>{escape(m.metric)}</td>"
+        f'<td class="num">{escape(interval_text(m))}</td>'
+        f'<td class="num">{m.pairs}{"" if m.paired else " (unpaired)"}</td>'
+        f'<td class="num">{escape(f"{m.tolerance:g}" if m.tolerance is not None else "-")}</td>'
+        f'<td class="num">{escape(_detectable(m))}</td>'
+        f'<td class="status-{escape(m.status)}">{escape(_status_text(m))}</td>'
+        "</tr>"
+        for m in entries
+    )
+    return (
+        "<h3>How sure: each change with its 95% interval</h3>"
+        '<p class="muted">The mean change over records scored in both runs (this run - baseline), with '
+        "its bootstrap interval; the shaded band is past the tolerance on the worse side. A metric "
+        "regresses when its whole interval lies in the band.</p>"
+        f"{interval_chart_svg(rows)}"
+        f'<table class="comparison intervals"><thead><tr>'
+        f"{''.join(f'<th>{escape(h)}</th>' for h in head)}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _detectable(entry: MetricComparison) -> str:
+    return f"{entry.min_detectable_drop:.3f}" if entry.min_detectable_drop is not None else "-"
 
 
 def _record_changes(comparison: Comparison) -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evalpipe.history.compare import compare_runs, find_baseline
-from evalpipe.history.records import compare_records
+from evalpipe.history.compare import compare_runs, find_comparable_baseline, run_facts
+from evalpipe.history.records import compare_records, score_samples
 from evalpipe.history.report import render_report
 from evalpipe.run.status import reviewed_verdict
 from evalpipe.run.triggers import report_key
@@ -37,13 +37,16 @@ def review(run: Run, suite: Suite, ports: Ports) -> Run:
     Run
         The run as stored after the review.
     """
-    baseline = find_baseline(ports.runs, run, suite)
-    changes = (
-        compare_records(ports.runs.iter_records(run.run_id), ports.runs.iter_records(baseline.run_id), suite)
-        if baseline
-        else []
+    # What a later run checks before it takes this one as its baseline.
+    run.facts = run_facts(suite)
+    baseline, notes = find_comparable_baseline(ports.runs, run, suite)
+    records = list(ports.runs.iter_records(run.run_id))
+    baseline_records = list(ports.runs.iter_records(baseline.run_id)) if baseline else []
+    changes = compare_records(records, baseline_records, suite) if baseline else []
+    samples = score_samples(records, baseline_records) if baseline else None
+    comparison = compare_runs(
+        run, baseline, suite, record_changes=changes, samples=samples, comparability_notes=notes
     )
-    comparison = compare_runs(run, baseline, suite, record_changes=changes)
     run.comparison = comparison
     if run.verdict is not None:
         incomplete = run.coverage is not None and not run.coverage.complete
@@ -52,7 +55,7 @@ def review(run: Run, suite: Suite, ports: Ports) -> Run:
     reviewed = ports.runs.save(run)
     html = render_report(
         reviewed,
-        list(ports.runs.iter_records(run.run_id)),
+        records,
         ports.runs.history(suite.name, limit=TREND_RUNS),
         comparison,
     )

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from evalpipe.history.compare import na_rate_warnings
-from evalpipe.notification.tables import categories_table, low_records, metrics_table, record_changes
+from evalpipe.notification.tables import (
+    categories_table,
+    human_ratings_table,
+    low_records,
+    metrics_table,
+    record_changes,
+)
 from evalpipe.notification.text import PROMPT_EXCERPT_CHARS, bullet, one_line, plural
 from evalpipe.run.status import Verdict
 from evalpipe.run.triggers import TriggerKind, iso, results_prefix
@@ -64,6 +70,8 @@ def render_body(run: Run, verdict: str, console_region: str | None = None) -> st
     if outcome is not None:
         blocks.append(outcome(run))
     else:
+        if run.unreadable is not None:
+            blocks.append(_unreadable(run))
         if run.is_human:
             blocks.append(_human_done(run))
         blocks.extend(_completed(run))
@@ -98,7 +106,11 @@ def _cap_bytes(text: str) -> str:
 
 def _headline(run: Run, verdict: str) -> str:
     records = plural(run.record_count or 0, "record")
-    detail = _headline_detail(run, verdict, records)
+    detail = (
+        f"the job completed but its results could not be read ({records})"
+        if verdict == Verdict.UNREADABLE
+        else _headline_detail(run, verdict, records)
+    )
     if run.is_human and verdict in GRADED_VERDICTS:
         # The ratings cover every record: say so once, up front.
         detail = detail.replace(f" in {records}", "")
@@ -348,8 +360,33 @@ def _human_done(run: Run) -> list[str]:
         lines.append(f"  Report:      s3://{bucket}/{run.report_key}")
     lines.extend(
         bullet(
-            "Scores below are human ratings scaled to 0-1: thumbs up = 1, thumbs down = 0, a Likert "
-            "rating r of 1..5 = (r - 1) / 4. Comparison ratings are kept in the job output, not averaged.",
+            "Scores below are human ratings scaled to 0-1 (workers averaged per record): thumbs up = 1, "
+            "thumbs down = 0, a Likert rating r of 1..5 = (r - 1) / 4, a choice = the share of workers "
+            "choosing the model, rank r of n = (n - r) / (n - 1); a job of two models scores each as "
+            "metric@model. Comparison Likert ratings are tallied only.",
+            marker="  ",
+        )
+    )
+    table = human_ratings_table(run)
+    return [*lines, "", *table] if table else lines
+
+
+def _unreadable(run: Run) -> list[str]:
+    """Verdict UNREADABLE: what could not be read, and where to look."""
+    info = run.unreadable
+    assert info is not None
+    lines = [f"The results could not be read: {info.message}."]
+    if info.file:
+        where = f"{info.file} line {info.line}" if info.line is not None else info.file
+        lines.append(f"  First unreadable record: {where}")
+    if info.unread_records:
+        lines.append(
+            f"  {plural(info.unread_records, 'record')} without any readable score (stored without scores)."
+        )
+    lines.extend(
+        bullet(
+            "Check the output files against the suite (`evalpipe parse <output folder> --suite <suite>` "
+            "reads them as the pipeline does); this run is never PASSED.",
             marker="  ",
         )
     )

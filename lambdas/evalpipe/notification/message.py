@@ -113,7 +113,8 @@ def subject(run: Run, verdict: str) -> str:
     str
         ASCII, one line, at most `SUBJECT_MAX` characters.
     """
-    detail = ascii_one_line(_subject_detail(run, verdict))[:SUBJECT_DETAIL_MAX].rstrip()
+    what = "results could not be read" if verdict == Verdict.UNREADABLE else _subject_detail(run, verdict)
+    detail = ascii_one_line(what)[:SUBJECT_DETAIL_MAX].rstrip()
     tail = f": {ascii_one_line(verdict)[:20]}" + (f" - {detail}" if detail else "")
     budget = SUBJECT_MAX - len(SUBJECT_PREFIX) - len(tail)
     name = ascii_one_line(run.suite) or "unknown"

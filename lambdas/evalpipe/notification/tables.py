@@ -16,6 +16,7 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING
 
+from evalpipe.history.compare import interval_text
 from evalpipe.notification.text import (
     CATEGORY_LABEL_CHARS,
     PROMPT_EXCERPT_CHARS,
@@ -91,7 +92,12 @@ def metrics_table(
     if not metrics:
         return [title, "  No metric results were found in the job output."]
     if comparison is not None and comparison.baseline_run_id:
-        return [title, *_compared_metrics(metrics, comparison), *_direction_notes(metrics)]
+        compared = (
+            _metrics_with_intervals(metrics, comparison)
+            if any(m.change_low is not None for m in comparison.metrics)
+            else _compared_metrics(metrics, comparison)
+        )
+        return [title, *compared, *_comparability_notes(comparison), *_direction_notes(metrics)]
     lines = [title, *_plain_metrics(metrics), *_direction_notes(metrics)]
     if no_baseline_note:
         note = comparison.baseline_note if comparison is not None else "this run was not compared"
@@ -177,6 +183,70 @@ def _compared_metrics(metrics: Mapping[str, MetricSummary], comparison: Comparis
     return lines
 
 
+def _metrics_with_intervals(metrics: Mapping[str, MetricSummary], comparison: Comparison) -> list[str]:
+    """Per metric: baseline, this run, the mean paired change with its 95% interval, the pairs it
+    rests on, the smallest drop they could detect, and the outcome (issue 13)."""
+    rows = []
+    notes = []
+    for name, summary in sorted(metrics.items()):
+        entry = comparison.metric(name)
+        rows.append(
+            [
+                name,
+                _baseline_average(entry),
+                fmt_score(summary.average, 3),
+                interval_text(entry),
+                _pairs(entry),
+                fmt_score(entry.min_detectable_drop, 3) if entry is not None else "-",
+                str(summary.low_count),
+                _outcome(entry),
+            ]
+        )
+        if entry is not None and entry.reason and entry.status != MetricStatus.OK:
+            notes.append(f"{name} {_outcome(entry).lower()}: {entry.reason}")
+    headers = [
+        "Metric",
+        "Baseline",
+        "This run",
+        "Change [95% CI]",
+        "Pairs",
+        "Detectable",
+        "Low",
+        "vs baseline",
+    ]
+    align = "lrrlrrrl"
+    lines = table(headers, rows, align)
+    if width(lines) > TABLE_MAX_WIDTH:
+        drop = headers.index("Low")
+        lines = table(
+            [h for i, h in enumerate(headers) if i != drop],
+            [[c for i, c in enumerate(r) if i != drop] for r in rows],
+            align[:drop] + align[drop + 1 :],
+        )
+    for note in notes:
+        lines.extend(bullet(note))
+    lines.extend(
+        bullet(
+            "Change: this run - baseline, the mean over records scored in both runs; Detectable: the "
+            "smallest drop these records catch 4 times in 5 (docs/suite-file.md, Regressions).",
+            marker="",
+        )
+    )
+    return lines
+
+
+def _pairs(entry: MetricComparison | None) -> str:
+    if entry is None or entry.change is None:
+        return "-"
+    return str(entry.pairs)
+
+
+def _comparability_notes(comparison: Comparison) -> list[str]:
+    """Why newer runs were not the baseline (the per-metric reasons are in the metric notes)."""
+    skipped = [n for n in comparison.comparability_notes if n.startswith(("skipped ", "no earlier run"))]
+    return [line for note in skipped for line in bullet(f"Baseline: {note}.")]
+
+
 def _baseline_average(entry: MetricComparison | None) -> str:
     """The baseline's average; "-" when the baseline did not have the metric at all."""
     if entry is None or (entry.baseline_average is None and entry.baseline_na_rate is None):
@@ -189,7 +259,16 @@ def _outcome(entry: MetricComparison | None) -> str:
         return "-"
     if entry.regressed:
         return "REGRESSED"
-    return "ok" if entry.status == MetricStatus.OK else "not compared"
+    labels = {
+        MetricStatus.OK: "ok",
+        MetricStatus.POSSIBLE_REGRESSION: "possible regression",
+        MetricStatus.IMPROVED: "improved",
+    }
+    return (
+        labels.get(MetricStatus(entry.status), "not compared")
+        if entry.status in set(MetricStatus)
+        else "not compared"
+    )
 
 
 # -- categories and datasets --------------------------------------------------------------------
@@ -412,3 +491,32 @@ def _change_where(change: RecordChange) -> str:
     if category:
         where.append(f"category {category}")
     return ", ".join(where)
+
+
+# -- human ratings ------------------------------------------------------------------------------
+
+HUMAN_MODEL_CHARS = 40
+
+
+def human_ratings_table(run: Run) -> list[str]:
+    """A human job's ratings as given, per metric and model: average, distribution, workers.
+
+    Empty for runs without them (automated jobs, human runs parsed before issue 12).
+    """
+    if not run.human_ratings:
+        return []
+    rows = [
+        [
+            h.metric,
+            one_line(h.model or "-", HUMAN_MODEL_CHARS),
+            h.method or "-",
+            fmt_score(h.average, 2),
+            " ".join(f"{value}:{count}" for value, count in h.distribution.items()),
+            str(h.workers),
+        ]
+        for h in run.human_ratings
+    ]
+    return [
+        "Human ratings as given, per metric and model (thumbs 1/0, Likert 1-5, rank 1 = best, chosen 1/0):",
+        *table(["metric", "model", "method", "avg", "value:count", "workers"], rows, "lllrlr"),
+    ]

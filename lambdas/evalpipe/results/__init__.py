@@ -30,7 +30,9 @@ The code lives in focused modules and every public name is re-exported here, so
 `MetricScore`), ``output_lines`` (line and file parsing), ``rag_turns`` (RAG per-turn parsing),
 ``fields`` (the tolerant field readers both parsers and the category index share),
 ``dataset_index`` (`DatasetIndex`: the dataset beside the results, `resolve_category`),
-``aggregate`` (`Aggregator`), ``summary`` (`RunSummary` and its parts) and ``text`` (`excerpt`, `truncate`).
+``aggregate`` (`Aggregator`), ``summary`` (`RunSummary` and its parts), ``text`` (`excerpt`, `truncate`),
+``human`` / ``human_tally`` (human ratings) and ``reader`` (`OutputReader`: the reading of a job's
+output files that the parse step and `evalpipe parse` share).
 """
 
 from evalpipe.results.aggregate import (
@@ -49,7 +51,8 @@ from evalpipe.results.output_lines import (
     output_location,
     parse_output_line,
 )
-from evalpipe.results.records import MetricScore, RecordResult
+from evalpipe.results.reader import OutputReader, is_output_file
+from evalpipe.results.records import HumanRating, MetricScore, RecordResult
 from evalpipe.results.summary import RunSummary
 from evalpipe.results.text import excerpt, truncate
 
@@ -61,12 +64,15 @@ __all__ = [
     "Aggregator",
     "DatasetIndex",
     "EmptyResultsError",
+    "HumanRating",
     "LowRule",
     "MetricScore",
     "OutputFormatError",
+    "OutputReader",
     "RecordResult",
     "RunSummary",
     "excerpt",
+    "is_output_file",
     "iter_output_records",
     "normalise_metric_name",
     "output_location",

@@ -10,13 +10,14 @@ import heapq
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evalpipe.results.dataset_index import UNCATEGORIZED
+from evalpipe.results.human_tally import HumanTally
 from evalpipe.results.summary import RunSummary
 from evalpipe.results.text import excerpt
-from evalpipe.run.model import LowRecord, MetricSummary
+from evalpipe.run.model import LowRecord, MetricSummary, ResultsUnreadable
 from evalpipe.run.status import Verdict
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from evalpipe.results.records import MetricScore, RecordResult
 
@@ -83,6 +84,9 @@ class Aggregator:
         `describe()`, see `LowRule`), typically `Suite.low_rule`. Called once per metric.
     max_low_records
         How many of the worst flagged scores to keep for the notification.
+    expected_metrics
+        The suite's metric names: one that no record scores or marks N/A makes the verdict
+        UNREADABLE (a human job's ``metric@model`` keys count for ``metric``).
 
     Examples
     --------
@@ -97,7 +101,12 @@ class Aggregator:
     <Verdict.LOW_SCORES: 'LOW_SCORES'>
     """
 
-    def __init__(self, low_rule: Callable[[str], Any], max_low_records: int = 10) -> None:
+    def __init__(
+        self,
+        low_rule: Callable[[str], Any],
+        max_low_records: int = 10,
+        expected_metrics: Collection[str] = (),
+    ) -> None:
         if max_low_records < 0:
             raise ValueError("max_low_records must be >= 0")
         self._low_rule = low_rule
@@ -111,10 +120,20 @@ class Aggregator:
         self._heap: list[tuple[float, int, int, LowRecord]] = []
         self._seq = 0
         self._records = 0
+        self._expected = list(expected_metrics)
+        self._human = HumanTally()
+        self._unread = 0
+        self._first_unread: tuple[str | None, int | None] | None = None
 
     def add(self, record: RecordResult) -> None:
         """Fold one record in; its category is `record.category` or `uncategorized`."""
         self._records += 1
+        for rating in record.human:
+            self._human.add(rating)
+        if record.unreadable:
+            self._unread += 1
+            if self._first_unread is None:
+                self._first_unread = (record.source, record.line)
         category = record.category or UNCATEGORIZED
         per_category = self._categories.setdefault(category, {})
         per_dataset = self._datasets.setdefault(record.dataset, {}) if record.dataset else None
@@ -171,15 +190,40 @@ class Aggregator:
             if len(self._datasets) > 1
             else {}
         )
+        unreadable = self._unreadable(metrics)
+        verdict = Verdict.UNREADABLE if unreadable else Verdict.LOW_SCORES if low_count else Verdict.PASSED
         return RunSummary(
             record_count=self._records,
             metrics=metrics,
             categories=categories,
             low_records=low_records,
             low_count=low_count,
-            verdict=Verdict.LOW_SCORES if low_count else Verdict.PASSED,
+            verdict=verdict,
             datasets=datasets,
+            human=self._human.summaries(),
+            unreadable=unreadable,
+            unread_records=self._unread,
         )
+
+    def _unreadable(self, metrics: dict[str, MetricSummary]) -> ResultsUnreadable | None:
+        """Why the results cannot be judged: no score at all, or a metric with no score and no N/A."""
+        file, line = self._first_unread or (None, None)
+        where = f" (first unreadable record: {file or 'output'} line {line})" if line is not None else ""
+        scored = sum(m.scored for m in metrics.values()) + self._human.count
+        if not scored:
+            what = (
+                "no score for any metric could be read"
+                if self._unread or not metrics
+                else "every score is N/A"
+            )
+            message = f"{what} in {self._records} records{where}"
+        else:
+            present = {name.split("@", 1)[0] for name in metrics} | set(metrics)
+            missing = [name for name in self._expected if name not in present]
+            if not missing:
+                return None
+            message = f"no record has a score or an N/A for {', '.join(missing)}{where}"
+        return ResultsUnreadable(message=message, file=file, line=line, unread_records=self._unread)
 
     def _rule(self, metric: str) -> LowRule:
         rule = self._rules.get(metric)

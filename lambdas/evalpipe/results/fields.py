@@ -15,6 +15,7 @@ from evalpipe.results.records import MetricScore
 
 if TYPE_CHECKING:
     from evalpipe.dataset import RawLine
+    from evalpipe.results.records import HumanRating
 
 # Keys of an output line / input record that map onto RecordResult fields; the rest goes to `extra`.
 _KNOWN_TOP_LEVEL = frozenset(
@@ -48,14 +49,15 @@ def _score_entries(obj: dict, input_record: dict) -> list | None:
     return entries
 
 
-def _metric_score(entry: object, extra: dict) -> MetricScore | None:
-    """One score entry; entries without a metric name are kept in extra['unparsedScores']."""
+def _metric_score(entry: object, extra: dict, ratings: list[HumanRating] | None = None) -> MetricScore | None:
+    """One score entry; entries without a metric name are kept in extra['unparsedScores'];
+    a human entry's ratings as given go to ``ratings``."""
     metric = (entry.get("metricName") or entry.get("name")) if isinstance(entry, dict) else None
     if not isinstance(entry, dict) or not isinstance(metric, str):
         extra.setdefault("unparsedScores", []).append(entry)
         return None
     if is_human_entry(entry):
-        score = human_score(entry, metric, extra)
+        score = human_score(entry, metric, extra, ratings)
         return MetricScore(metric=metric, score=score, explanation=None, evaluator=None)
     raw = entry.get("result")
     score = _number(raw)

@@ -24,8 +24,9 @@ from evalpipe.results.fields import (
     _response_of,
     _score_entries,
 )
+from evalpipe.results.human import human_loops, read_human_loops
 from evalpipe.results.rag_turns import parse_rag_turns
-from evalpipe.results.records import MetricScore, RecordResult
+from evalpipe.results.records import HumanRating, MetricScore, RecordResult
 from evalpipe.suite.keys import BUILTIN_PREFIX
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
     from evalpipe.dataset import RawLine
 
-# .../taskTypes/<task>/datasets/<dataset>/<file> (model evaluation) or .../datasets/<dataset>/<file> (human).
+# .../taskTypes/<task>/datasets/<dataset>/<file> (model evaluation), .../datasets/<dataset>/<file>
+# (human), .../inference_configs/<n>/datasets/<dataset>/<file> (RAG).
 _OUTPUT_LOCATION = re.compile(r"(?:^|/)(?:taskTypes/(?P<task>[^/]+)/)?datasets/(?P<dataset>[^/]+)/[^/]+$")
 
 
@@ -81,17 +83,23 @@ def parse_output_line(obj: object, index: int) -> RecordResult:
         if unknown_input:
             extra["inputRecord"] = unknown_input
 
-    raw_scores = _score_entries(obj, input_record)
-    if raw_scores is None:
-        keys = ", ".join(sorted(map(str, obj))) or "none"
-        raise OutputFormatError(
-            f"no scores found: expected automatedEvaluationResult.scores to be a list (keys present: {keys})"
-        )
+    loops = human_loops(obj)  # the documented human layout (evalpipe.results.human)
+    ratings: list[HumanRating] = []
     scores: list[MetricScore] = []
-    for entry in raw_scores:
-        score = _metric_score(entry, extra)
-        if score is not None:
-            scores.append(score)
+    if loops is not None:
+        scores, ratings = read_human_loops(loops, extra)
+    else:
+        raw_scores = _score_entries(obj, input_record)
+        if raw_scores is None:
+            keys = ", ".join(sorted(map(str, obj))) or "none"
+            raise OutputFormatError(
+                "no scores found: expected automatedEvaluationResult.scores or "
+                f"humanEvaluationResult[].humanAnswers to be a list (keys present: {keys})"
+            )
+        for entry in raw_scores:
+            score = _metric_score(entry, extra, ratings)
+            if score is not None:
+                scores.append(score)
 
     response, model_id = _response_of(input_record, obj)
     if model_id is not None:
@@ -105,6 +113,7 @@ def parse_output_line(obj: object, index: int) -> RecordResult:
         category=category,
         scores=scores,
         extra=extra,
+        human=ratings,
     )
 
 
@@ -163,6 +172,7 @@ def iter_output_records(
             raise OutputFormatError(f"{where}: {exc}") from exc
         for record in records:
             record.dataset, record.task_type = dataset, task_type
+            record.source, record.line = source, number
             if listed:
                 record.scores = [_renamed(score, listed) for score in record.scores]
             yield record

@@ -32,6 +32,33 @@ class MetricScore:
     evaluator: str | None
 
 
+@dataclass(frozen=True)
+class HumanRating:
+    """One worker's rating of one metric, for one model (or, for ComparisonLikertScale, one pair).
+
+    Parameters
+    ----------
+    metric
+        The human metric's name.
+    method
+        Its rating method (``ThumbsUpDown``, ``IndividualLikertScale``, ``ComparisonChoice``,
+        ``ComparisonRank``, ``ComparisonLikertScale``), None when the output does not say.
+    model
+        The model the rating is about (``modelResponseIdMap``), ``"<left> vs <right>"`` for a
+        comparison Likert rating, None when the output names no model.
+    value
+        The rating as given: thumbs 1/0, a Likert value, a rank, 1/0 for chosen / not chosen.
+    worker
+        The worker's id, when given.
+    """
+
+    metric: str
+    method: str | None
+    model: str | None
+    value: float
+    worker: str | None = None
+
+
 @dataclass
 class RecordResult:
     """One parsed output line.
@@ -63,6 +90,12 @@ class RecordResult:
         custom dataset's name), None when the file's key does not say (`output_location`).
     task_type
         The file's ``taskTypes/<task>`` level, likewise.
+    source
+        The output file (its key or path) and ``line`` the 1-based line the record came from, so
+        an unreadable record can be named.
+    human
+        A human job's ratings as given, one per worker, metric and model (the aggregates of the
+        notification and report are folded from these; ``scores`` hold the 0-1 per-record view).
     """
 
     index: int
@@ -76,6 +109,14 @@ class RecordResult:
     turn: int | None = None
     dataset: str | None = None
     task_type: str | None = None
+    source: str | None = None
+    line: int | None = None
+    human: list[HumanRating] = field(default_factory=list)
+
+    @property
+    def unreadable(self) -> bool:
+        """No score entry with a metric name and no rating could be read from the line."""
+        return not self.scores and not self.human
 
     @property
     def prompt_hash(self) -> str:

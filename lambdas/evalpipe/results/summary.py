@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from evalpipe.run.model import LowRecord, MetricSummary, Run
+    from evalpipe.run.model import HumanRatingSummary, LowRecord, MetricSummary, ResultsUnreadable, Run
     from evalpipe.run.status import Verdict
 
 
@@ -29,11 +29,18 @@ class RunSummary:
     low_count
         All flagged scores of the run (record x metric pairs), not just the listed ones.
     verdict
-        `LOW_SCORES` if any score is flagged, else `PASSED`.
+        `UNREADABLE` when no score of any metric could be read, or a metric has neither a score
+        nor an N/A (``unreadable`` says why); else `LOW_SCORES` if any score is flagged, else `PASSED`.
     datasets
         Dataset -> metric -> average, like `categories`, when the records come from more than
         one dataset (a job with several ``datasetMetricConfigs`` entries); empty otherwise,
         since one dataset's averages are `metrics`' own.
+    human
+        A human job's ratings as given, per metric and model (empty for other jobs).
+    unreadable
+        Why the results could not be read (verdict `UNREADABLE`), else None.
+    unread_records
+        Records from which no score could be read (with any verdict).
     """
 
     record_count: int
@@ -43,6 +50,9 @@ class RunSummary:
     low_count: int
     verdict: Verdict
     datasets: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    human: list[HumanRatingSummary] = field(default_factory=list)
+    unreadable: ResultsUnreadable | None = None
+    unread_records: int = 0
 
     def record_on(self, run: Run) -> None:
         """Set the run's summary attributes (its verdict before the review against a baseline)."""
@@ -53,3 +63,7 @@ class RunSummary:
         run.verdict = self.verdict
         if self.datasets:  # per-dataset averages exist only for runs over several datasets
             run.datasets = self.datasets
+        if self.human or run.human_ratings:
+            run.human_ratings = self.human
+        if self.unreadable is not None or run.unreadable is not None:
+            run.unreadable = self.unreadable  # a re-parse that reads them clears it

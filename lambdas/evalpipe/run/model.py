@@ -13,6 +13,7 @@ the baseline run), `ProblemItem` (validation), `ErrorInfo` (a pipeline error).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
@@ -60,6 +61,102 @@ class JobType(StrEnum):
 
     AUTOMATED = "Automated"
     HUMAN = "Human"
+
+
+class ShardStatus(StrEnum):
+    """Where one job of a run is (its Bedrock status once submitted, and the pipeline's own)."""
+
+    PLANNED = "PLANNED"  # waiting for a slot
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"  # failed (twice, for a run of several shards: it is resubmitted once)
+    STOPPED = "STOPPED"  # someone stopped (or deleted) the job
+    TIMED_OUT = "TIMED_OUT"  # ran past its deadline; the pipeline stopped it
+
+
+class FailedAttempt(Item):
+    """An earlier job of a shard that failed (the shard was resubmitted)."""
+
+    job_arn: str | None = None
+    job_name: str | None = None
+    failure_messages: list[str] = Field(default_factory=list)
+
+
+class Shard(Item):
+    """One evaluation job of a run: the whole dataset, or the slice ``first_line``..``last_line``.
+
+    A dataset with more records than one job takes is split after validation (``shard_size``
+    records each, in dataset order); every shard is its own job, under the account's job pool.
+    """
+
+    run_id: str
+    number: int
+    input_key: str | None = None
+    first_line: int | None = None
+    last_line: int | None = None
+    records: int | None = None
+    status: ShardStatus = ShardStatus.PLANNED
+    attempt: int = 0
+    job_arn: str | None = None
+    job_name: str | None = None
+    output_prefix: str | None = None
+    submitted_at: Timestamp | None = None
+    deadline: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    failure_messages: list[str] = Field(default_factory=list)
+    # At its deadline: True when the pipeline sent StopEvaluationJob, False when the job had ended.
+    stop_sent: bool | None = None
+    earlier_attempts: list[FailedAttempt] = Field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The shard's key in the run's ``shards`` map (zero-padded: the map sorts by it)."""
+        return shard_key(self.number)
+
+    @property
+    def lines(self) -> str:
+        """``lines 1001-2000`` (or ``the dataset`` when the shard is all of it)."""
+        if self.first_line is None or self.last_line is None:
+            return "the dataset"
+        return f"lines {self.first_line}-{self.last_line}"
+
+    @property
+    def holder(self) -> str:
+        """Who holds this shard's slot in the job pool: ``<run_id>#<number>`` (`evalpipe.aws.slots`)."""
+        return f"{self.run_id}#{self.number}"
+
+    @property
+    def label(self) -> str:
+        """``shard 2 (lines 1001-2000)``, how messages name it."""
+        return f"shard {self.number} ({self.lines})"
+
+    def job_name_for(self, sharded: bool) -> str:
+        """The job's name: the run id for a run of one job, ``<run_id>-s02`` for a shard, ``-r2`` on
+        the resubmission (run ids are at most 55 characters: a name stays within the API's 63)."""
+        name = f"{self.run_id}-s{self.number:02d}" if sharded else self.run_id
+        return f"{name}-r{self.attempt}" if self.attempt > 1 else name
+
+    def client_token(self, run_token: str, sharded: bool) -> str:
+        """The job's idempotency token: the run's for a run of one job, else one per shard and attempt."""
+        if not sharded and self.attempt <= 1:
+            return run_token
+        return hashlib.sha256(f"{run_token}#{self.number}#{self.attempt}".encode()).hexdigest()[:64]
+
+    def results_prefix(self, run_prefix: str, sharded: bool) -> str:
+        """Where the job writes: the run's results prefix, or its ``shard-0002/`` (``shard-0002-r2/``
+        for the resubmission: a sibling, so listing one attempt never lists the other's files)."""
+        if not sharded:
+            return run_prefix
+        return f"{run_prefix}shard-{self.key}" + (f"-r{self.attempt}/" if self.attempt > 1 else "/")
+
+
+def shard_key(number: int) -> str:
+    return f"{number:04d}"
+
+
+def shard_input_key(run_input_prefix: str, number: int) -> str:
+    """``inputs/<suite>/<run_id>/shard-0002.jsonl``: a shard's records, beside the run's copy."""
+    return f"{run_input_prefix}shard-{shard_key(number)}.jsonl"
 
 
 class ProblemItem(Item):
@@ -123,6 +220,33 @@ class UncoveredRecord(Item):
     turn: int | None = None
     index: int | None = None
     prompt_excerpt: str = ""
+
+
+class HumanRatingSummary(Item):
+    """A human metric's ratings for one model (for ComparisonLikertScale: one pair), as given.
+
+    ``average`` of the values (thumbs 1/0, Likert 1..5, ranks, 1/0 chosen), ``distribution``
+    value -> how many ratings, ``workers`` distinct workers who rated, ``ratings`` all ratings.
+    """
+
+    metric: str
+    model: str | None = None
+    method: str | None = None
+    ratings: int = 0
+    workers: int = 0
+    average: float | None = None
+    distribution: dict[str, int] = Field(default_factory=dict)
+
+
+class ResultsUnreadable(Item):
+    """Why a completed job's results could not be read (verdict UNREADABLE): the reason, and the
+    first record no score could be read from (``file``, 1-based ``line``), with the count of such
+    records. Those records are stored like every other (no scores)."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    unread_records: int = 0
 
 
 class Coverage(Item):
@@ -229,6 +353,41 @@ class MetricStatus(StrEnum):
     REGRESSED = "REGRESSED"
     OK = "OK"
     NOT_COMPARED = "NOT_COMPARED"
+    # Bootstrap method: the interval reaches past the tolerance, but not wholly (a warning).
+    POSSIBLE_REGRESSION = "POSSIBLE_REGRESSION"
+    # Bootstrap method: the whole interval lies past the tolerance the better way.
+    IMPROVED = "IMPROVED"
+
+
+class UnmatchedRecord(Item):
+    """A record (by key) that only one of two compared runs scored."""
+
+    key: str = ""
+    index: int | None = None
+    prompt_excerpt: str = ""
+
+
+class RunFacts(Item):
+    """What makes two runs' scores comparable (``Run.facts``; `evalpipe.history.compare`).
+
+    Attributes
+    ----------
+    judge
+        The evaluator model (None: no judge, e.g. a classic or human job).
+    task_types
+        The ``taskType`` of each dataset metric config, in order.
+    inference
+        Where the responses come from: ``precomputed:<id>``, ``model:<id>``,
+        ``knowledge-base:<id>@<model>``, or a hash of the inference config.
+    metric_definitions
+        metric -> hash of its definition (a custom metric's instructions and rating scale;
+        ``builtin`` for Bedrock's own).
+    """
+
+    judge: str | None = None
+    task_types: list[str] = Field(default_factory=list)
+    inference: str | None = None
+    metric_definitions: dict[str, str] = Field(default_factory=dict)
 
 
 class MetricComparison(Item):
@@ -283,6 +442,22 @@ class MetricComparison(Item):
     regressed: bool = False
     reason: str = ""
     na_warning: bool = False
+    # -- how sure the change is (issue 13; None/0 on items stored before it) --------------------
+    # method: "bootstrap" or "threshold" (what judged the metric; the interval is shown either way).
+    method: str | None = None
+    # change = the mean paired difference (this run - baseline, raw sign), change_low/high its 95%
+    # bootstrap interval; paired False: too few pairs, the two runs' scores were compared unpaired.
+    change: float | None = None
+    change_low: float | None = None
+    change_high: float | None = None
+    pairs: int = 0
+    paired: bool = True
+    only_in_run: int = 0
+    only_in_baseline: int = 0
+    # tolerance: the drop that matters, in the metric's units; min_detectable_drop: the smallest
+    # true drop these records catch 4 times in 5 (the tolerance plus the noise of the comparison).
+    tolerance: float | None = None
+    min_detectable_drop: float | None = None
 
 
 class Comparison(Item):
@@ -327,6 +502,15 @@ class Comparison(Item):
     na_transitions: list[RecordChange] = Field(default_factory=list)
     worsened_count: int = 0
     na_transition_count: int = 0
+    # -- pairing and comparable baselines (issue 13; empty on items stored before it) -------------
+    # Records (by key) scored in only one of the two runs: the first few, and how many in all.
+    only_in_run: list[UnmatchedRecord] = Field(default_factory=list)
+    only_in_baseline: list[UnmatchedRecord] = Field(default_factory=list)
+    only_in_run_count: int = 0
+    only_in_baseline_count: int = 0
+    # Why earlier runs were passed over, or why metrics were not compared with the baseline
+    # ("judge changed from X to Y: Builtin.Correctness not compared").
+    comparability_notes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -400,7 +584,13 @@ class Run(Item):
     polled_at: Timestamp | None = None
     job_finished_at: Timestamp | None = None
     failure_messages: list[str] = Field(default_factory=list)
+    # The run's jobs: one per shard of the dataset (one for a dataset a job takes whole).
+    shards: dict[str, Shard] = Field(default_factory=dict)
     # The results.
+    # Human jobs: the ratings as given, per metric and model (issue 12; absent on older items).
+    human_ratings: list[HumanRatingSummary] = Field(default_factory=list)
+    # Verdict UNREADABLE: what could not be read.
+    unreadable: ResultsUnreadable | None = None
     record_count: int | None = None
     output_files: int | None = None
     coverage: Coverage | None = None
@@ -410,6 +600,9 @@ class Run(Item):
     low_records: list[LowRecord] = Field(default_factory=list)
     comparison: Comparison | None = None
     report_key: str | None = None
+    # What the comparison with later runs checks (judge, metric definitions, task, inference);
+    # runs stored before it have none and are read from their suite_document (issue 13).
+    facts: RunFacts | None = None
     # The end.
     error: ErrorInfo | None = None
     finished_at: Timestamp | None = None
@@ -487,6 +680,27 @@ class Run(Item):
         if self.suite_document is None:
             raise LookupError(f"run {self.run_id} holds no validated suite (suite_document)")
         return Suite.from_document(self.suite, json.loads(self.suite_document))
+
+    def shard(self, number: int) -> Shard:
+        """A copy of shard ``number`` (1-based), to change and write with ``RunsTable.save_shard``
+        (shards run in parallel: the run's ``shards`` map is never written whole after validation).
+        A run validated before shards existed has one implicit shard."""
+        found = self.shards.get(shard_key(number))
+        if found is not None:
+            return found.model_copy(deep=True)
+        if number == 1 and not self.shards:
+            key = self.input_dataset.key if self.input_dataset else None
+            return Shard(run_id=self.run_id, number=1, input_key=key)
+        raise LookupError(f"run {self.run_id} has no shard {number}")
+
+    def all_shards(self) -> list[Shard]:
+        """Every shard in dataset order (the one implicit shard of a run validated before shards)."""
+        return [self.shards[key] for key in sorted(self.shards)] or [self.shard(1)]
+
+    @property
+    def sharded(self) -> bool:
+        """More than one job: names, prefixes and messages then say which shard."""
+        return len(self.shards) > 1
 
     @property
     def is_human(self) -> bool:

@@ -11,6 +11,8 @@ from enum import StrEnum
 class RunStatus(StrEnum):
     VALIDATING = "VALIDATING"
     REJECTED = "REJECTED"
+    # Valid, waiting for a slot in the account's pool of concurrent evaluation jobs.
+    QUEUED = "QUEUED"
     SUBMITTED = "SUBMITTED"
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
@@ -25,6 +27,9 @@ class Verdict(StrEnum):
     LOW_SCORES = "LOW_SCORES"
     # The results do not cover exactly the dataset: records are missing or surplus.
     INCOMPLETE = "INCOMPLETE"
+    # The job completed but its results could not be read (no score for any metric, or a metric
+    # with neither a score nor an N/A): never PASSED.
+    UNREADABLE = "UNREADABLE"
     REGRESSED = "REGRESSED"
     FAILED = "FAILED"
     STOPPED = "STOPPED"
@@ -39,6 +44,7 @@ SEVERITY: dict[Verdict, str] = {
     Verdict.INCOMPLETE: "warning",
     Verdict.REGRESSED: "warning",
     Verdict.STOPPED: "warning",
+    Verdict.UNREADABLE: "error",
     Verdict.FAILED: "error",
     Verdict.TIMED_OUT: "error",
     Verdict.REJECTED: "error",
@@ -70,8 +76,8 @@ def reviewed_verdict(summary_verdict: Verdict, *, regressed: bool, incomplete: b
     REGRESSED wins because it is news (flagged scores the baseline had as well are not), and the
     paired records it rests on were evaluated. INCOMPLETE (records of the dataset missing from the
     results, or results no line of it explains) can never be PASSED: a verdict must be about
-    exactly the data that was dropped. A verdict other than PASSED / LOW_SCORES (FAILED, ERROR,
-    ...) is returned unchanged: such runs are never compared.
+    exactly the data that was dropped. A verdict other than PASSED / LOW_SCORES (UNREADABLE,
+    FAILED, ERROR, ...) is returned unchanged.
 
     Examples
     --------

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.history.review import review
-from evalpipe.results import Aggregator, DatasetIndex, RecordResult, iter_output_records, resolve_category
+from evalpipe.results import DatasetIndex, OutputReader
+from evalpipe.run.model import ShardStatus
+from evalpipe.run.outcome import ShardOutcome
 from evalpipe.run.status import RunStatus
 from evalpipe.run.triggers import DatasetObject, results_prefix
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from evalpipe.ports import Ports
     from evalpipe.run.model import Run
     from evalpipe.run.triggers import RunTrigger
@@ -35,46 +35,49 @@ def parse(run_id: str, ports: Ports) -> Run:
         The run as stored: COMPLETED, with its summary, its comparison and its final verdict.
     """
     run = ports.runs.load(run_id)
+    # Every job of the run has ended: whatever slot a crashed step left taken is given back.
+    ports.slots.release_run(run_id)
+    outcome = ShardOutcome.of(run)
+    if not outcome.completed:  # no job completed: nothing to parse, the run ends with its shards
+        outcome.record_on(run, ports.clock(), run.sharded)
+        return ports.runs.save(run)
     suite = run.validated_suite()
     trigger = run.started_by()
-    prefix = results_prefix(suite.name, run_id)
-    keys = ports.objects.list_output_files(prefix)
-    if not keys:
-        raise NoResultsError(
-            f"job {run.job_name} completed but left no *_output.jsonl under "
-            f"s3://{ports.settings.bucket_name}/{prefix}"
-        )
+    # Every completed job's output files, shard by shard in dataset order: records keep their order.
+    keys: list[str] = []
+    for shard in run.all_shards():
+        if run.shards and shard.status is not ShardStatus.COMPLETED:
+            continue
+        prefix = shard.output_prefix or results_prefix(suite.name, run_id)
+        found = ports.objects.list_output_files(prefix)
+        if not found:
+            raise NoResultsError(
+                f"job {shard.job_name or run.job_name} completed but left no *_output.jsonl under "
+                f"s3://{ports.settings.bucket_name}/{prefix}"
+            )
+        keys.extend(found)
 
     # The dataset beside the results: each record's line gives the category Bedrock's copy of the
     # line may lack, and the run learns whether the results cover exactly the dataset. The copy is
     # read, the very version that was validated and evaluated. A run of built-in datasets has no
     # dataset object: records keep the categories they carry, and Bedrock sizes those datasets.
     dataset = _dataset_index(run, trigger, ports)
-    aggregator = Aggregator(suite.low_rule, max_low_records=suite.pipeline.notification.max_low_records)
-
-    def records() -> Iterator[RecordResult]:
-        index = 0
-        for key in keys:
-            lines = iter_raw_lines(ports.objects.iter_chunks(key))
-            # The key gives each record its dataset; classic outputs' "Accuracy" -> Builtin.Accuracy.
-            parsed = iter_output_records(
-                lines, start_index=index, source=key, metric_names=suite.listed_metric_names
-            )
-            for record in parsed:
-                resolve_category(record, dataset)
-                aggregator.add(record)
-                index = record.index + 1
-                yield record
-
-    written = ports.runs.put_records(run_id, records())
+    reader = OutputReader(suite, dataset)
+    # The key gives each record its dataset; classic outputs' "Accuracy" -> Builtin.Accuracy.
+    records = reader.records(keys, lambda key: iter_raw_lines(ports.objects.iter_chunks(key)))
+    written = ports.runs.put_records(run_id, records)
     # A re-parse that found fewer records must not leave the earlier surplus behind.
     ports.runs.delete_records_from(run_id, written)
-    aggregator.summary().record_on(run)
+    reader.summary().record_on(run)
     run.coverage = dataset.coverage() if dataset is not None else None
     run.status = RunStatus.COMPLETED
     run.output_files = len(keys)
     run.finished_at = ports.clock()
-    return review(ports.runs.save(run), suite, ports)
+    reviewed = review(ports.runs.save(run), suite, ports)
+    if outcome.unfinished:  # the completed shards' scores stay; the run ends with the others
+        outcome.record_on(reviewed, ports.clock(), reviewed.sharded)
+        return ports.runs.save(reviewed)
+    return reviewed
 
 
 def _dataset_index(run: Run, trigger: RunTrigger, ports: Ports) -> DatasetIndex | None:

@@ -19,10 +19,10 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from evalpipe.aws.bedrock_jobs import BedrockError
 from evalpipe.notification.delivery import deliver
 from evalpipe.run.model import ErrorInfo, Run
 from evalpipe.run.status import FINAL_STATUSES, RunStatus, Verdict
+from evalpipe.run.stopping import stop_run
 from evalpipe.run.triggers import trigger_from_event
 
 if TYPE_CHECKING:
@@ -85,20 +85,11 @@ def _end_run(run: Run, ended: ExecutionEnded, ports: Ports) -> bool:
     if run.status in FINAL_STATUSES:
         return False
     status, verdict, name = ENDINGS[ended.status]
-    stopped = _stop(run, ports)
+    stopped, _ = stop_run(run, ports)
     run.status, run.verdict = status, verdict
     run.error = ErrorInfo(type=ended.error or name, message=_why(ended, stopped), job_stopped=stopped)
     run.finished_at = ports.clock()
     return True
-
-
-def _stop(run: Run, ports: Ports) -> bool | None:
-    if run.job_arn is None:
-        return None
-    try:
-        return ports.jobs.stop(run.job_arn)
-    except BedrockError:  # recorded as not stopped; the message says to stop it by hand
-        return False
 
 
 def _why(ended: ExecutionEnded, stopped: bool | None) -> str:

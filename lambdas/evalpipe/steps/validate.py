@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from evalpipe.aws.objects import ObjectChanged, ObjectMissing, ObjectTooLarge
+from evalpipe.dataset import iter_raw_lines
 from evalpipe.estimate.cost import estimate_run
 from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import PriceFileError, load_prices
-from evalpipe.run.model import ProblemItem, Run, StoredObject
+from evalpipe.run.model import ProblemItem, Run, Shard, StoredObject, shard_input_key
 from evalpipe.run.status import RunStatus, Verdict
 from evalpipe.run.timing import Timing
 from evalpipe.run.triggers import (
@@ -36,6 +37,7 @@ from evalpipe.run.triggers import (
 )
 from evalpipe.suite import Suite, SuiteError
 from evalpipe.suite.datasets import builtin_dataset_names, custom_entries, names_only_builtin_datasets
+from evalpipe.suite.pipeline import MAX_JOB_RECORDS
 from evalpipe.validation import (
     DeploymentLimits,
     Problem,
@@ -45,6 +47,7 @@ from evalpipe.validation import (
     validate_dataset,
     validate_suite,
 )
+from evalpipe.validation.baseline_rules import check_pinned_baseline
 
 if TYPE_CHECKING:
     from evalpipe.ports import Ports
@@ -70,7 +73,8 @@ def validate(event: dict, ports: Ports) -> dict:
     -------
     dict
         `{run_id, suite, outcome}` with outcome VALID, REJECTED or DUPLICATE (the run was
-        already claimed by an earlier delivery of the same event: nothing more happens).
+        already claimed by an earlier delivery of the same event: nothing more happens); a VALID
+        run adds `shards`, the numbers of its jobs (the state machine maps over them).
     """
     trigger = trigger_from_event(event, bucket=ports.settings.bucket_name)
     run = Run.claimed_by(trigger, ports.clock())
@@ -93,8 +97,56 @@ def validate(event: dict, ports: Ports) -> dict:
 
     run.suite_document = json.dumps(checked.document, separators=(",", ":"), sort_keys=True)
     run.estimate = _estimate(checked.document, measure, trigger)
+    shard_size = checked.suite.pipeline.shard_size if checked.suite else MAX_JOB_RECORDS
+    run.shards = {shard.key: shard for shard in _plan_shards(run, measure.records, shard_size, ports)}
     ports.runs.save(run)
-    return {"run_id": run.run_id, "suite": run.suite, "outcome": "VALID"}
+    return {
+        "run_id": run.run_id,
+        "suite": run.suite,
+        "outcome": "VALID",
+        "shards": sorted(shard.number for shard in run.shards.values()),
+    }
+
+
+def _plan_shards(run: Run, records: int, shard_size: int, ports: Ports) -> list[Shard]:
+    """The run's jobs: the whole copy when one job takes it, else slices of ``shard_size`` lines.
+
+    Each slice is written under the run's own inputs prefix (never under datasets/, so no run is
+    triggered), in dataset order; a valid dataset has no blank line, so lines are records.
+    """
+    copy = run.input_dataset
+    if copy is None or records <= shard_size:
+        return [
+            Shard(run_id=run.run_id, number=1, input_key=copy.key if copy else None, records=records or None)
+        ]
+    prefix = copy.key.rsplit("/", 1)[0] + "/"
+    shards: list[Shard] = []
+    lines: list[bytes] = []
+
+    def flush() -> None:
+        number = len(shards) + 1
+        first = (number - 1) * shard_size + 1
+        key = shard_input_key(prefix, number)
+        ports.objects.put_bytes(key, b"".join(lines), content_type="application/jsonl")
+        shards.append(
+            Shard(
+                run_id=run.run_id,
+                number=number,
+                input_key=key,
+                first_line=first,
+                last_line=first + len(lines) - 1,
+                records=len(lines),
+            )
+        )
+        lines.clear()
+
+    for line in iter_raw_lines(ports.objects.iter_chunks(copy.key, version_id=copy.version_id)):
+        lines.append(line.data + b"\n")
+        if len(lines) == shard_size:
+            flush()
+    if lines:
+        flush()
+    return shards
 
 
 @dataclass(frozen=True)
@@ -103,6 +155,7 @@ class _Checked:
 
     report: Report
     document: dict[str, Any] | None = None
+    suite: Suite | None = None
 
 
 def _check(run: Run, trigger: RunTrigger, ports: Ports, measure: DatasetMeasure) -> _Checked:
@@ -134,7 +187,9 @@ def _check(run: Run, trigger: RunTrigger, ports: Ports, measure: DatasetMeasure)
         # The dataset is checked even when the suite is broken: the user fixes both at once. Problems
         # name the user's key; the lines read are the copy's, which are the dropped version's.
         chunks = measure.tap(ports.objects.iter_chunks(copy.key, version_id=copy.version_id))
-        report.extend(validate_dataset(chunks, trigger.key, suite=document))
+        report.extend(
+            validate_dataset(chunks, trigger.key, suite=document, max_records=limits.max_run_records)
+        )
     else:
         if problem is not None:
             report.add(problem)
@@ -239,7 +294,11 @@ def _final_check(
     for problem in timing.problems():
         key, _, message = problem.partition(": ")
         report.add(Problem(Severity.ERROR, suite_file, message, field=f"pipeline.polling.{key}"))
-    return _Checked(report, document if report.ok else None)
+    pinned = model.pipeline.regression.baseline_run_id
+    if pinned:  # the rule needs the pinned run from the table (validation/baseline_rules.py)
+        for baseline_problem in check_pinned_baseline(model, ports.runs.get(pinned), suite_file):
+            report.add(baseline_problem)
+    return _Checked(report, document, model) if report.ok else _Checked(report)
 
 
 def _estimate(document: dict[str, Any], measure: DatasetMeasure, trigger: RunTrigger) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from evalpipe.suite.regression import RegressionSettings
 from evalpipe.suite.schedule_expression import EXAMPLES as SCHEDULE_EXAMPLES
 from evalpipe.suite.schedule_expression import check_expression, check_timezone
 
+# Prompts one evaluation job takes (the service's limit); larger datasets are sharded.
+MAX_JOB_RECORDS = 1000
+
 # The pipeline puts these two tags on every job; the API allows 200 tags in all.
 SUITE_TAG_KEY = "evalpipe:suite"
 RUN_ID_TAG_KEY = "evalpipe:run-id"
@@ -222,6 +225,16 @@ class PipelineSettings(BaseModel):
         description=(
             "This suite's polling interval and job timeouts, overriding the deployment's for its runs; "
             "checked against the state machine's 35-day timeout."
+        ),
+    )
+    shard_size: int = Field(
+        default=MAX_JOB_RECORDS,
+        ge=1,
+        le=MAX_JOB_RECORDS,
+        alias="shardSize",
+        description=(
+            f"Most records one evaluation job gets (the service takes {MAX_JOB_RECORDS}). A larger "
+            "dataset is split in dataset order into shards of this size, one job each, merged into one run."
         ),
     )
     schedule: ScheduleSettings | None = Field(

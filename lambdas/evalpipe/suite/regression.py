@@ -7,6 +7,7 @@ needs them and nothing else of the ``pipeline`` section.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
@@ -20,6 +21,21 @@ from evalpipe.suite.keys import BUILTIN_PREFIX, METRIC_NAME_PATTERN, _check_keys
 DEFAULT_MAX_ABSOLUTE_DROP = 0.1
 DEFAULT_MAX_RELATIVE_DROP = 0.2
 DEFAULT_MIN_SCORED_RECORDS = 10
+# Bootstrap method (docs/suite-file.md, "Regressions"): a drop must exceed this much, on a 0..1
+# scale, with the whole 95% interval, before it counts. 0.05 is a fifth of one step of Bedrock's
+# 5-point judge scales (0, 0.25, ... 1): one record in five losing a step. Smaller changes are within
+# what re-running the same judge on the same answers moves an average of a few dozen records.
+DEFAULT_TOLERANCE = 0.05
+# Fewer records scored in both runs than this: the interval comes from the two runs' scores unpaired
+# (a percentile bootstrap of fewer pairs is too narrow to trust).
+DEFAULT_MIN_PAIRS = 10
+
+
+class RegressionMethod(StrEnum):
+    """How a metric's drop is judged (``pipeline.regression.method``)."""
+
+    BOOTSTRAP = "bootstrap"  # the interval of the paired change must clear the tolerance
+    THRESHOLD = "threshold"  # the averages' drop against maxAbsoluteDrop / maxRelativeDrop
 
 
 def _limits_schema(schema: dict[str, Any]) -> None:
@@ -49,6 +65,16 @@ class RegressionLimits(BaseModel):
 
     max_absolute_drop: float | None = Field(default=None, ge=0, allow_inf_nan=False, alias="maxAbsoluteDrop")
     max_relative_drop: float | None = Field(default=None, ge=0, allow_inf_nan=False, alias="maxRelativeDrop")
+    tolerance: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            f"method bootstrap: the smallest drop that matters (default {DEFAULT_TOLERANCE}, on a 0..1 "
+            "scale; a percentage built-in inherits it times 100). The metric regresses when the whole 95% "
+            "interval of its change lies below -tolerance."
+        ),
+    )
 
     @model_serializer(mode="wrap")
     def _only_given(self, handler: Any) -> dict[str, Any]:
@@ -67,6 +93,25 @@ class RegressionSettings(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
+    method: RegressionMethod = Field(
+        default=RegressionMethod.BOOTSTRAP,
+        description=(
+            "bootstrap (default): a metric regresses when the whole 95% bootstrap interval of its "
+            "change, paired by record, lies below -tolerance; a drop whose interval reaches past the "
+            "tolerance but not wholly is a warning (possible regression). threshold: the change of "
+            "the averages against maxAbsoluteDrop / maxRelativeDrop, which calls judge noise a "
+            "regression on small datasets."
+        ),
+    )
+    min_pairs: int = Field(
+        default=DEFAULT_MIN_PAIRS,
+        ge=2,
+        alias="minPairs",
+        description=(
+            "method bootstrap: with fewer records scored in both runs, the interval compares the two "
+            "runs' scores unpaired (and says so)."
+        ),
+    )
     baseline_run_id: str | None = Field(
         default=None,
         alias="baselineRunId",
@@ -91,6 +136,7 @@ class RegressionSettings(BaseModel):
             "default": {
                 "maxAbsoluteDrop": DEFAULT_MAX_ABSOLUTE_DROP,
                 "maxRelativeDrop": DEFAULT_MAX_RELATIVE_DROP,
+                "tolerance": DEFAULT_TOLERANCE,
             }
         },
     )
@@ -105,6 +151,24 @@ class RegressionSettings(BaseModel):
     def _metric_names(cls, value: dict[str, RegressionLimits]) -> dict[str, RegressionLimits]:
         _check_keys(value, METRIC_NAME_PATTERN, "metric name")
         return value
+
+    def tolerance_for(self, metric: str) -> tuple[float, bool]:
+        """``(tolerance, own)`` of ``metric``: from ``metrics[metric]`` (either spelling of a
+        built-in; ``own`` is True: it is in the metric's units), else ``default``, else 0.05."""
+        specific = self._specific(metric)
+        if specific is not None and specific.tolerance is not None:
+            return specific.tolerance, True
+        if self.default_limits.tolerance is not None:
+            return self.default_limits.tolerance, False
+        return DEFAULT_TOLERANCE, False
+
+    def _specific(self, metric: str) -> RegressionLimits | None:
+        twin = (
+            metric.removeprefix(BUILTIN_PREFIX)
+            if metric.startswith(BUILTIN_PREFIX)
+            else BUILTIN_PREFIX + metric
+        )
+        return self.metrics.get(metric) or self.metrics.get(twin)
 
     def limits_for(self, metric: str) -> tuple[float | None, float | None]:
         """``(max_absolute_drop, max_relative_drop)`` of ``metric``; ``None`` = that check is off.
@@ -121,11 +185,7 @@ class RegressionSettings(BaseModel):
         ((0.05, None), (0.1, None))
         """
         layers = [self.default_limits]
-        if metric.startswith(BUILTIN_PREFIX):
-            twin = metric.removeprefix(BUILTIN_PREFIX)
-        else:
-            twin = BUILTIN_PREFIX + metric
-        specific = self.metrics.get(metric) or self.metrics.get(twin)
+        specific = self._specific(metric)
         if specific is not None:
             layers.append(specific)
         absolute: float | None = DEFAULT_MAX_ABSOLUTE_DROP

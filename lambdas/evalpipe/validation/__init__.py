@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.suite.facts import SuiteFacts
 from evalpipe.validation.dataset_rules import rules_for, scan_dataset
-from evalpipe.validation.deployment import NO_LIMITS, DeploymentLimits, ExternalSourcesAccess
+from evalpipe.validation.deployment import (
+    DEFAULT_MAX_RUN_RECORDS,
+    NO_LIMITS,
+    DeploymentLimits,
+    ExternalSourcesAccess,
+)
 from evalpipe.validation.problems import Problem, Report, Severity
 from evalpipe.validation.strict_json import LONE_SURROGATE, parse_strict
 from evalpipe.validation.suite_rules import check_suite
@@ -78,6 +83,7 @@ def validate_dataset(
     *,
     suite: object | None = None,
     max_listed: int = 50,
+    max_records: int = DEFAULT_MAX_RUN_RECORDS,
 ) -> Report:
     """Check a JSONL dataset while streaming it (memory stays flat whatever the file size).
 
@@ -94,6 +100,8 @@ def validate_dataset(
         precomputed responses and their identifiers against the first line's.
     max_listed : int, default 50
         Problems kept in the report; all are counted.
+    max_records : int, default 50,000
+        The largest dataset a run takes (the deployment's; larger than one job: it is sharded).
 
     Returns
     -------
@@ -106,7 +114,7 @@ def validate_dataset(
     '0 errors, 0 warnings'
     """
     facts = SuiteFacts.from_suite(suite) if isinstance(suite, dict) else None
-    return scan_dataset(iter_raw_lines(chunks), file, rules_for(facts, file), max_listed)
+    return scan_dataset(iter_raw_lines(chunks), file, rules_for(facts, file), max_listed, max_records)
 
 
 def validate_run(
@@ -145,7 +153,15 @@ def validate_run(
         report.add(problem)
     else:
         report.extend(validate_suite(suite, suite_file, limits=limits))
-    report.extend(validate_dataset(dataset_chunks, dataset_file, suite=suite, max_listed=max_listed))
+    report.extend(
+        validate_dataset(
+            dataset_chunks,
+            dataset_file,
+            suite=suite,
+            max_listed=max_listed,
+            max_records=limits.max_run_records,
+        )
+    )
     return report
 
 

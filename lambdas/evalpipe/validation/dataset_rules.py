@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from evalpipe.suite.facts import DatasetKind, JobKind, SuiteFacts, dig
 from evalpipe.suite.metrics import CLASSIC_REFERENCE_METRICS, CLASSIC_REFERENCE_TASKS, MetricFamily
+from evalpipe.validation.deployment import DEFAULT_MAX_RUN_RECORDS
 from evalpipe.validation.problems import Problem, Report, Severity, json_type, show
 from evalpipe.validation.strict_json import LONE_SURROGATE, parse_strict
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
     from evalpipe.dataset import RawLine
 
-MAX_RECORDS = 1000  # prompts per evaluation job
 FIRST_LINES_SHOWN = 5
 THINKING_TAG = re.compile(r"</?thinking\b", re.IGNORECASE)
 RESPONSE_FIELD = "modelResponses[0].response"
@@ -61,7 +61,13 @@ class Tally:
         return f"line{'s' if self.count > 1 else ''} {', '.join(map(str, self.lines))}{more}"
 
 
-def scan_dataset(lines: Iterable[RawLine], file: str, rules: LineRules, max_listed: int = 50) -> Report:
+def scan_dataset(
+    lines: Iterable[RawLine],
+    file: str,
+    rules: LineRules,
+    max_listed: int = 50,
+    max_records: int = DEFAULT_MAX_RUN_RECORDS,
+) -> Report:
     """Check every line and the file as a whole.
 
     Parameters
@@ -74,6 +80,8 @@ def scan_dataset(lines: Iterable[RawLine], file: str, rules: LineRules, max_list
         The record rules of the dataset's kind.
     max_listed : int
         Problems kept in the report (all are counted).
+    max_records : int
+        The largest dataset a run takes (the deployment's; larger than one job: it is sharded).
 
     Returns
     -------
@@ -97,14 +105,14 @@ def scan_dataset(lines: Iterable[RawLine], file: str, rules: LineRules, max_list
     summary: list[Problem] = []
     if records == 0:
         summary.append(_error(file, None, None, "the dataset has no records; put one JSON object per line"))
-    if records > MAX_RECORDS:
+    if records > max_records:
         summary.append(
             _error(
                 file,
                 None,
                 None,
-                f"the dataset has {records} records; an evaluation job takes at most {MAX_RECORDS}: "
-                "split it into several files",
+                f"the dataset has {records} records; this deployment's runs take at most {max_records} "
+                "(context maxRunRecords): split it into several files",
             )
         )
     summary.extend(rules.finish(records))

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
     from evalpipe.settings import Settings
 
+# The largest dataset a run takes by default (the deployment's ``maxRunRecords``).
+DEFAULT_MAX_RUN_RECORDS = 50_000
+
 
 @dataclass(frozen=True)
 class ExternalSourcesAccess:
@@ -52,6 +55,8 @@ class DeploymentLimits:
     external_sources
         ``EXTERNAL_SOURCES`` jobs and the product bucket; None skips those checks (S3 sources must
         still be under ``sources/``).
+    max_run_records
+        The largest dataset a run takes (it is split into jobs of at most 1,000 records).
 
     Examples
     --------
@@ -63,6 +68,7 @@ class DeploymentLimits:
     allowed_inference_models: Sequence[str] | None = None
     allowed_knowledge_bases: Sequence[str] | None = None
     external_sources: ExternalSourcesAccess | None = None
+    max_run_records: int = DEFAULT_MAX_RUN_RECORDS
 
     @classmethod
     def of(cls, settings: Settings) -> DeploymentLimits:
@@ -72,6 +78,7 @@ class DeploymentLimits:
             allowed_inference_models=settings.allowed_inference_models,
             allowed_knowledge_bases=settings.allowed_knowledge_bases,
             external_sources=ExternalSourcesAccess(settings.allow_external_sources, settings.bucket_name),
+            max_run_records=settings.max_run_records,
         )
 
 

@@ -14,6 +14,7 @@ from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECON
 from evalpipe.run.triggers import JOB_NAME_PATTERN
 from evalpipe.suite.datasets import SCHEDULE_NEEDS_BUILTIN_DATASETS, names_only_builtin_datasets
 from evalpipe.suite.metrics import BUILTIN_PREFIX
+from evalpipe.suite.pipeline import MAX_JOB_RECORDS
 from evalpipe.suite.schedule_expression import check_expression, check_timezone
 from evalpipe.validation.problems import Problem, Severity, json_type, key_path, show
 from evalpipe.validation.service_model import ShapeWalker, shape
@@ -23,14 +24,24 @@ if TYPE_CHECKING:
 
     from evalpipe.suite.facts import SuiteFacts
 
-PIPELINE_KEYS = ("description", "jobTags", "lowScore", "notification", "regression", "polling", "schedule")
+PIPELINE_KEYS = (
+    "description",
+    "jobTags",
+    "lowScore",
+    "notification",
+    "regression",
+    "polling",
+    "shardSize",
+    "schedule",
+)
 LOW_SCORE_KEYS = ("builtin", "custom", "metrics")
 # A low-score rule gives exactly one of these keys (evalpipe.suite.LowScoreRule).
 RULE_KEYS = ("below", "atOrBelow", "above", "atOrAbove")
 _RULE_MEANINGS = "'below' (score < value), 'atOrBelow' (<=), 'above' (>) or 'atOrAbove' (>=)"
 NOTIFICATION_KEYS = ("maxLowRecords",)
-REGRESSION_KEYS = ("baselineRunId", "minScoredRecords", "default", "metrics")
-LIMIT_KEYS = ("maxAbsoluteDrop", "maxRelativeDrop")
+REGRESSION_KEYS = ("baselineRunId", "minScoredRecords", "default", "metrics", "method", "minPairs")
+REGRESSION_METHODS = ("bootstrap", "threshold")
+LIMIT_KEYS = ("maxAbsoluteDrop", "maxRelativeDrop", "tolerance")
 SCHEDULE_KEYS = ("expression", "timezone", "enabled", "flexibleWindowMinutes")
 # pipeline.polling key -> (least, greatest or None); evalpipe.run.timing checks the combination.
 POLLING_BOUNDS = {
@@ -69,16 +80,24 @@ def check_pipeline(
             yield from _job_tags(value, path, walker)
         elif key == "lowScore":
             yield from _low_score(value, path, facts, file)
-        elif key == "notification":
-            yield from _notification(value, path, file)
         elif key == "regression":
             yield from _regression(value, path, facts, file)
-        elif key == "polling":
-            yield from _polling(value, path, file)
         elif key == "schedule":
             yield from _schedule(value, path, suite, file)
+        elif key in _VALUE_RULES:
+            yield from _VALUE_RULES[key](value, path, file)
         else:
             yield _unknown(file, path, key, PIPELINE_KEYS)
+
+
+def _shard_size(value: object, path: str, file: str) -> Iterator[Problem]:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOB_RECORDS:
+        yield _error(
+            file,
+            path,
+            f"must be a whole number of records from 1 to {MAX_JOB_RECORDS} (what one job takes), "
+            f"not {show(value)}",
+        )
 
 
 def _job_tags(tags: object, path: str, walker: ShapeWalker) -> Iterator[Problem]:
@@ -190,12 +209,22 @@ def _regression(regression: object, path: str, facts: SuiteFacts, file: str) -> 
         elif key == "minScoredRecords":
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 yield _error(file, child, f"must be an integer of at least 1, not {show(value)}")
+        elif key in ("method", "minPairs"):
+            yield from _bootstrap_setting(key, value, child, file)
         elif key == "default":
             yield from _limits(value, child, file)
         elif key == "metrics":
             yield from _metric_limits(value, child, facts, file)
         else:
             yield _unknown(file, child, key, REGRESSION_KEYS)
+
+
+def _bootstrap_setting(key: str, value: object, path: str, file: str) -> Iterator[Problem]:
+    """``method`` and ``minPairs`` of ``pipeline.regression``."""
+    if key == "method" and value not in REGRESSION_METHODS:
+        yield _error(file, path, f"must be one of {', '.join(REGRESSION_METHODS)}, not {show(value)}")
+    elif key == "minPairs" and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
+        yield _error(file, path, f"must be an integer of at least 2, not {show(value)}")
 
 
 def _metric_limits(metrics: object, path: str, facts: SuiteFacts, file: str) -> Iterator[Problem]:
@@ -317,3 +346,11 @@ def _unknown(file: str, path: str, key: object, allowed: tuple[str, ...]) -> Pro
 
 def _error(file: str, path: str, message: str) -> Problem:
     return Problem(Severity.ERROR, file, message, field=path)
+
+
+# pipeline keys whose value alone decides: key -> rule(value, path, file).
+_VALUE_RULES: dict[str, Callable[[object, str, str], Iterator[Problem]]] = {
+    "notification": _notification,
+    "polling": _polling,
+    "shardSize": _shard_size,
+}

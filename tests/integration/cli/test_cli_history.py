@@ -19,6 +19,7 @@ from tests.integration.steps.flow import (
     REGRESSED_SCORES,
     REGRESSION_SUITE,
     baseline_and_regressed,
+    completed,
     output_line,
     rejected_run_of_another_suite,
     submitted,
@@ -160,6 +161,7 @@ def test_show_wait_polls_until_the_run_is_reviewed(
     event = dropped(suite=REGRESSION_SUITE)
     run_id = submitted(ports, bedrock, bucket, event)
     write_outputs(put, run_id, [output_line(RECORDS[i], s) for i, s in enumerate(REGRESSED_SCORES)])
+    completed(ports, bedrock, run_id)
     sleeps = []
 
     def job_finishes_while_we_sleep(seconds: float) -> None:

@@ -67,8 +67,8 @@ def test_a_classic_run_completes_with_normalised_names_and_its_direction(
 
     # When the steps run in the state machine's order
     run_id = validate(event, emulated_ports)["run_id"]
-    job = submit(run_id, emulated_ports)
-    polled = poll(run_id, job["job_arn"], job["deadline"], emulated_ports)
+    job = submit(run_id, 1, emulated_ports)
+    polled = poll(run_id, 1, job["job_arn"], job["deadline"], emulated_ports)
     parsed = parse(run_id, emulated_ports)
     notify(run_id, emulated_ports)
 

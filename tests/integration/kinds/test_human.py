@@ -11,6 +11,7 @@ import pytest
 
 from evalpipe.run.timing import Timing
 from evalpipe.settings import Settings
+from evalpipe.steps.parse import parse
 from evalpipe.steps.poll import poll
 from evalpipe.steps.stop import stop
 from evalpipe.steps.submit import submit
@@ -68,7 +69,7 @@ def test_a_human_job_gets_a_30_day_deadline_and_a_growing_wait(ports, bedrock, d
     bedrock.add_response("create_evaluation_job", {"jobArn": JOB_ARN})
     # When submitted
     submitted_at = clock()
-    job = submit(run_id, ports)
+    job = submit(run_id, 1, ports)
     # Then the deadline is 30 days away and the first wait is 15 minutes
     assert datetime.fromisoformat(job["deadline"]) == submitted_at + timedelta(days=30)
     assert job["wait_seconds"] == 900
@@ -79,7 +80,7 @@ def test_a_human_job_gets_a_30_day_deadline_and_a_growing_wait(ports, bedrock, d
         bedrock.add_response(
             "get_evaluation_job", human_job("InProgress", run_id, submitted_at), {"jobIdentifier": JOB_ARN}
         )
-        result = poll(run_id, JOB_ARN, job["deadline"], ports)
+        result = poll(run_id, 1, JOB_ARN, job["deadline"], ports)
         assert (result["status"], result["wait_seconds"]) == ("InProgress", expected)
     # And past the 30 days the job times out and stop names the human deadline
     clock.now = submitted_at + timedelta(days=30, seconds=1)
@@ -87,9 +88,9 @@ def test_a_human_job_gets_a_30_day_deadline_and_a_growing_wait(ports, bedrock, d
         "get_evaluation_job", human_job("InProgress", run_id, submitted_at), {"jobIdentifier": JOB_ARN}
     )
     bedrock.add_response("stop_evaluation_job", {}, {"jobIdentifier": JOB_ARN})
-    assert poll(run_id, JOB_ARN, job["deadline"], ports)["status"] == "TimedOut"
-    stop(run_id, JOB_ARN, ports)
-    assert "2592000 s after submission" in ports.runs.get(run_id).error.message
+    assert poll(run_id, 1, JOB_ARN, job["deadline"], ports)["status"] == "TimedOut"
+    stop(run_id, 1, JOB_ARN, ports)
+    assert "2592000 s after submission" in parse(run_id, ports).error.message
 
 
 def test_an_automated_job_keeps_the_poll_interval(ports, bedrock, dropped, clock) -> None:
@@ -99,4 +100,4 @@ def test_an_automated_job_keeps_the_poll_interval(ports, bedrock, dropped, clock
     job["jobType"] = "Automated"
     bedrock.add_response("get_evaluation_job", job, {"jobIdentifier": JOB_ARN})
     deadline = (clock() + timedelta(hours=1)).isoformat()
-    assert poll(run_id, JOB_ARN, deadline, ports)["wait_seconds"] == 30
+    assert poll(run_id, 1, JOB_ARN, deadline, ports)["wait_seconds"] == 30

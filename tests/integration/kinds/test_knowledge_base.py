@@ -167,4 +167,4 @@ def test_submit_sends_byte_content_as_the_documents_bytes(deployed, dropped, bed
             ],
         },
     )
-    assert submit(run_id, deployed)["job_arn"] == JOB_ARN
+    assert submit(run_id, 1, deployed)["job_arn"] == JOB_ARN

@@ -21,7 +21,7 @@ from evalpipe.steps.record_error import record_error
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
 from tests.builders import jsonl
-from tests.integration.steps.flow import JOB_ARN, ROLE_ARN, SUITE, s3_event
+from tests.integration.steps.flow import JOB_ARN, ROLE_ARN, SUITE, completed, s3_event
 
 LIVE_MODEL = "amazon.nova-lite-v1:0"
 SCHEDULE_ARN = "arn:aws:scheduler:us-east-1:123456789012:schedule/evalpipe-test/qa"
@@ -106,7 +106,7 @@ def test_a_scheduled_request_for_a_built_in_suite_is_valid_and_says_why_there_is
     result = validate(event, live_ports)
     # Then the run is claimed under the request's identity and is valid
     request = RunRequest.from_event(event)
-    assert result == {"run_id": request.run_id, "suite": "qa", "outcome": "VALID"}
+    assert result == {"run_id": request.run_id, "suite": "qa", "outcome": "VALID", "shards": [1]}
     run = live_ports.runs.get(request.run_id)
     assert run.trigger == "schedule"
     assert run.request.schedule_arn == SCHEDULE_ARN
@@ -198,7 +198,7 @@ def test_submit_sends_the_built_in_entries_unchanged(live_ports, qa_suite, bedro
     request = RunRequest.from_event(event)
     # When submitted (the Stubber pins the exact parameters)
     bedrock.add_response("create_evaluation_job", {"jobArn": JOB_ARN}, expected_request(bucket, request))
-    result = submit(run_id, live_ports)
+    result = submit(run_id, 1, live_ports)
     # Then the job is recorded
     assert result["job_arn"] == JOB_ARN
     assert live_ports.runs.get(run_id).status == "SUBMITTED"
@@ -211,13 +211,14 @@ def test_parse_reads_one_output_file_per_built_in_dataset(live_ports, qa_suite, 
     bedrock.add_response(
         "create_evaluation_job", {"jobArn": JOB_ARN}, expected_request(bucket, RunRequest.from_event(event))
     )
-    submit(run_id, live_ports)
+    submit(run_id, 1, live_ports)
     base = f"results/qa/{run_id}/{run_id}/{run_id}/r4nd0m/models/{LIVE_MODEL}/taskTypes/QuestionAndAnswer"
     scores = {"Accuracy": 1.0, "Robustness": 0.9, "Toxicity": 0.0}
     boolq = [output_line(f"boolq {i}?", "true", "true", scores) for i in range(3)]
     trivia = [output_line(f"trivia {i}?", "Paris", "Paris", scores) for i in range(2)]
     put(f"{base}/datasets/Builtin.BoolQ/a1_output.jsonl", jsonl(boolq))
     put(f"{base}/datasets/Builtin.TriviaQA/b2_output.jsonl", jsonl(trivia))
+    completed(live_ports, bedrock, run_id)
     # When parsed (there is no dataset object to read categories from)
     result = parse(run_id, live_ports)
     # Then every record of both files is stored, in key order, and the run completed

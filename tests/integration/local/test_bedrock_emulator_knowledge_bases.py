@@ -97,7 +97,7 @@ def test_a_retrieve_only_job_on_a_registered_knowledge_base_completes(
     [summary] = bedrock.list_evaluation_jobs(nameContains="kb-retrieve")["jobSummaries"]
     assert summary["applicationType"] == "RagEvaluation"
     [key] = s3_results.outputs("results/kb-retrieve/")
-    assert f"/models/{KB}/taskTypes/General/datasets/live/" in key
+    assert "/inference_configs/0/datasets/live/" in key
     [line] = s3_results.lines(key)
     [turn] = line["conversationTurns"]
     results = turn["output"]["retrievedPassages"]["retrievalResults"]
@@ -165,7 +165,7 @@ def test_external_sources_from_s3_and_byte_content_run_through_boto3(
         # Then it completed and answered both turns from the document
         assert bedrock.get_evaluation_job(jobIdentifier=arn)["status"] == "Completed"
         [key] = s3_results.outputs(f"results/kb-external-{name}/")
-        assert f"/models/{MODEL}/" in key
+        assert "/inference_configs/0/datasets/live/" in key  # the reported RAG layout
         [line] = s3_results.lines(key)
         texts = [turn["output"]["text"] for turn in line["conversationTurns"]]
         assert texts == [

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from evalpipe.run.triggers import DatasetObject
+from evalpipe.run.triggers import DatasetObject, iso
 from evalpipe.steps.parse import parse
+from evalpipe.steps.poll import poll
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
 from tests.builders import JUDGE, SOURCE, jsonl, judge_suite, line
@@ -186,8 +187,16 @@ def validated(ports, event) -> str:
 def submitted(ports, bedrock, bucket, event) -> str:
     run_id = validated(ports, event)
     bedrock.add_response("create_evaluation_job", {"jobArn": JOB_ARN}, expected_request(bucket, event))
-    submit(run_id, ports)
+    submit(run_id, 1, ports)
     return run_id
+
+
+def completed(ports, bedrock, run_id: str) -> None:
+    """The poll step sees the run's job Completed, as the state machine does before Parse."""
+    bedrock.add_response(
+        "get_evaluation_job", get_job_response("Completed", run_id), {"jobIdentifier": JOB_ARN}
+    )
+    assert poll(run_id, 1, JOB_ARN, iso(ports.runs.load(run_id).deadline), ports)["status"] == "Completed"
 
 
 # --- what the handlers print -------------------------------------------------------------------
@@ -245,6 +254,7 @@ def parsed_run(ports, bedrock, bucket, put, dropped, scores: list[dict]) -> str:
     event = dropped(suite=REGRESSION_SUITE)
     run_id = submitted(ports, bedrock, bucket, event)
     write_outputs(put, run_id, [output_line(RECORDS[i], s) for i, s in enumerate(scores)])
+    completed(ports, bedrock, run_id)
     parse(run_id, ports)
     return run_id
 

@@ -10,13 +10,16 @@ from evalpipe.notification import build_notification
 from evalpipe.steps.parse import NoResultsError, parse
 from handlers import _runtime
 from handlers import parse as parse_handler
+from handlers import poll as poll_handler
 from handlers import submit as submit_handler
 from handlers import validate as validate_handler
 from tests.integration.steps.flow import (
     JOB_ARN,
     RECORDS,
     FakeContext,
+    completed,
     emf_documents,
+    get_job_response,
     metric_points,
     output_line,
     submitted,
@@ -51,6 +54,7 @@ def test_parse_stores_records_and_a_summary_and_is_idempotent(ports, bedrock, bu
             ),
         ],
     )
+    completed(ports, bedrock, run_id)
     # When parsed twice
     first = parse(run_id, ports)
     items_after_first = list(ports.runs.iter_records(run_id))
@@ -86,6 +90,7 @@ def test_parse_flags_detector_hits_not_harmless_responses(ports, bedrock, bucket
             output_line(RECORDS[2], {"Builtin.Helpfulness": 0.0, "Builtin.Harmfulness": 0.0}),
         ],
     )
+    completed(ports, bedrock, run_id)
     # When parsed
     parsed = parse(run_id, ports)
     assert (parsed.record_count, parsed.verdict) == (3, "LOW_SCORES")
@@ -108,6 +113,7 @@ def test_parse_flags_detector_hits_not_harmless_responses(ports, bedrock, bucket
 def test_parse_without_output_files_is_an_error(ports, bedrock, bucket, dropped):
     event = dropped()
     run_id = submitted(ports, bedrock, bucket, event)
+    completed(ports, bedrock, run_id)
     with pytest.raises(NoResultsError, match=r"results/smoke/"):
         parse(run_id, ports)
 
@@ -115,12 +121,20 @@ def test_parse_without_output_files_is_an_error(ports, bedrock, bucket, dropped)
 # --- the handler -----------------------------------------------------------------------------
 
 
+def submitted_and_completed(run_id: str) -> None:
+    """The submit and poll handlers: the job is created, then seen Completed."""
+    with Stubber(_runtime.ports().jobs._client) as stubber:
+        stubber.add_response("create_evaluation_job", {"jobArn": JOB_ARN})
+        job = submit_handler.handler({"run_id": run_id, "shard": 1}, FakeContext())
+        stubber.add_response("get_evaluation_job", get_job_response("Completed", run_id))
+        ref = {"run_id": run_id, "shard": 1, "job_arn": JOB_ARN, "deadline": job["deadline"]}
+        assert poll_handler.handler(ref, FakeContext())["status"] == "Completed"
+
+
 def test_parse_handler_publishes_per_suite_metric_statistics(function_env, dropped, put, capsys):
     # Given a submitted run whose job wrote scores (one N/A on every record)
     run = validate_handler.handler(dropped(), FakeContext())
-    with Stubber(_runtime.ports().jobs._client) as stubber:
-        stubber.add_response("create_evaluation_job", {"jobArn": JOB_ARN})
-        submit_handler.handler({"run_id": run["run_id"]}, FakeContext())
+    submitted_and_completed(run["run_id"])
     run_id = run["run_id"]
     scores = [
         {"Builtin.Helpfulness": 1.0, "Builtin.Correctness": 1.0, "confirmation_check": None},
@@ -173,9 +187,7 @@ def test_parse_handler_still_answers_when_the_metrics_cannot_be_published(
 ):
     # Given a parsed run whose metric publication fails
     run = validate_handler.handler(dropped(), FakeContext())
-    with Stubber(_runtime.ports().jobs._client) as stubber:
-        stubber.add_response("create_evaluation_job", {"jobArn": JOB_ARN})
-        submit_handler.handler({"run_id": run["run_id"]}, FakeContext())
+    submitted_and_completed(run["run_id"])
     write_outputs(put, run["run_id"], [output_line(RECORDS[0], {"Builtin.Helpfulness": 1.0})])
 
     def broken(groups):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evalpipe.run.triggers import iso
+from evalpipe.steps.parse import parse
 from evalpipe.steps.poll import poll
 from tests.integration.steps.flow import JOB_ARN, get_job_response, submitted
 
@@ -19,9 +20,9 @@ def test_poll_in_progress_then_completed(ports, bedrock, bucket, dropped):
         "get_evaluation_job", get_job_response("Completed", run_id), {"jobIdentifier": JOB_ARN}
     )
     # When polled twice
-    first = poll(run_id, JOB_ARN, deadline, ports)
+    first = poll(run_id, 1, JOB_ARN, deadline, ports)
     in_progress = ports.runs.get(run_id).status
-    second = poll(run_id, JOB_ARN, deadline, ports)
+    second = poll(run_id, 1, JOB_ARN, deadline, ports)
     # Then the loop sees InProgress, then Completed
     assert (first["status"], in_progress) == ("InProgress", "IN_PROGRESS")
     assert second["status"] == "Completed"
@@ -35,7 +36,10 @@ def test_poll_records_a_failed_job_with_its_failure_messages(ports, bedrock, buc
     bedrock.add_response(
         "get_evaluation_job", get_job_response("Failed", run_id, messages), {"jobIdentifier": JOB_ARN}
     )
-    result = poll(run_id, JOB_ARN, iso(ports.runs.load(run_id).deadline), ports)
-    run = ports.runs.get(run_id)
+    result = poll(run_id, 1, JOB_ARN, iso(ports.runs.load(run_id).deadline), ports)
     assert result["status"] == "Failed"
+    # The job is recorded failed at once (a run of one job is not resubmitted); the run ends FAILED
+    # with Bedrock's messages once its jobs have all ended (the parse step)
+    assert ports.runs.get(run_id).shard(1).failure_messages == messages
+    run = parse(run_id, ports)
     assert (run.status, run.verdict, run.failure_messages) == ("FAILED", "FAILED", messages)

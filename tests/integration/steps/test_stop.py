@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evalpipe.run.triggers import iso
+from evalpipe.steps.parse import parse
 from evalpipe.steps.poll import poll
 from evalpipe.steps.stop import stop
 from tests.integration.steps.flow import JOB_ARN, get_job_response, smoke_suite, submitted
@@ -19,13 +20,15 @@ def test_poll_past_the_deadline_times_out_and_stop_records_it(ports, bedrock, bu
     )
     bedrock.add_response("stop_evaluation_job", {}, {"jobIdentifier": JOB_ARN})
     # When polled and then stopped
-    result = poll(run_id, JOB_ARN, deadline, ports)
-    stopped = stop(run_id, JOB_ARN, ports)
-    # Then the run is TIMED_OUT
-    run = ports.runs.get(run_id)
+    result = poll(run_id, 1, JOB_ARN, deadline, ports)
+    stopped = stop(run_id, 1, JOB_ARN, ports)
+    # Then its job is TIMED_OUT, and the run is once its jobs have all ended (the parse step)
     assert result["status"] == "TimedOut"
     assert stopped == {"stopped": True}
+    assert ports.runs.get(run_id).shard(1).status == "TIMED_OUT"
+    run = parse(run_id, ports)
     assert (run.status, run.verdict, run.error.type) == ("TIMED_OUT", "TIMED_OUT", "JobTimeout")
+    assert run.error.job_stopped is True
 
 
 # --- `pipeline.polling`: a suite's interval and timeout override the deployment's -----------
@@ -43,15 +46,15 @@ def test_a_run_past_the_suites_deadline_is_stopped_naming_the_suites_timeout(
     bedrock.add_response(
         "get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN}
     )
-    assert poll(run_id, JOB_ARN, deadline, ports)["status"] == "InProgress"
+    assert poll(run_id, 1, JOB_ARN, deadline, ports)["status"] == "InProgress"
     # And after the suite's 2 hours it times out, and stop names that timeout
     clock.advance(3_600)
     bedrock.add_response(
         "get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN}
     )
-    assert poll(run_id, JOB_ARN, deadline, ports)["status"] == "TimedOut"
+    assert poll(run_id, 1, JOB_ARN, deadline, ports)["status"] == "TimedOut"
     bedrock.add_response("stop_evaluation_job", {}, {"jobIdentifier": JOB_ARN})
-    stop(run_id, JOB_ARN, ports)
-    run = ports.runs.get(run_id)
+    stop(run_id, 1, JOB_ARN, ports)
+    run = parse(run_id, ports)
     assert run.status == "TIMED_OUT"
     assert "7200 s after submission" in run.error.message

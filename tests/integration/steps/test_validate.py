@@ -27,7 +27,12 @@ def test_validate_accepts_a_good_dataset_and_keeps_the_suite_it_validated(ports,
     # When the validate step runs
     result = validate(event, ports)
     # Then the run is claimed, valid, and carries the suite as validated
-    assert result == {"run_id": DatasetObject.from_event(event).run_id, "suite": "smoke", "outcome": "VALID"}
+    assert result == {
+        "run_id": DatasetObject.from_event(event).run_id,
+        "suite": "smoke",
+        "outcome": "VALID",
+        "shards": [1],
+    }
     run = ports.runs.get(result["run_id"])
     assert run.status == "VALIDATING"
     assert json.loads(run.suite_document)["inferenceConfig"] == SUITE["inferenceConfig"]

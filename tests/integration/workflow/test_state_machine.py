@@ -38,13 +38,16 @@ def test_completed_job_is_parsed_and_notified(deploy):
     assert result.path == [
         "Validate",
         "CheckOutcome",
+        "Jobs",
         "Submit",
+        "CheckSlot",
         "WaitForJob",
         "Poll",
         "CheckJobStatus",
         "WaitForJob",
         "Poll",
         "CheckJobStatus",
+        "JobEnded",
         "Parse",
         "Notify",
         "Done",
@@ -71,10 +74,11 @@ def test_failed_job_is_notified_with_its_failure_messages(deploy):
     bedrock_emulator.controls.fail_next_job(["Model mapping error: identifier mismatch on line 3"])
     # When the execution runs
     result = pipeline.run(drop(pipeline))
-    # Then nothing is parsed, the run is FAILED and the notification carries the service's message
+    # Then its shard ends (a run of one job is not resubmitted), Parse finds nothing to read and
+    # records the run FAILED, and the notification carries the service's message
     assert result.status == "SUCCEEDED", result.describe()
-    assert "Parse" not in result.path
-    assert result.path[-2:] == ["Notify", "Done"]
+    assert result.path.count("Submit") == 1
+    assert result.path[-4:] == ["JobEnded", "Parse", "Notify", "Done"]
     run = pipeline.runs().get(result.output["run"]["run_id"])
     assert (run.status, run.verdict) == ("FAILED", "FAILED")
     [message] = pipeline.messages()
@@ -90,7 +94,7 @@ def test_a_job_past_its_deadline_is_stopped_and_notified(deploy):
     result = pipeline.run(drop(pipeline))
     # Then the poll loop times out, StopEvaluationJob is sent and the run is TIMED_OUT
     assert result.status == "SUCCEEDED", result.describe()
-    assert result.path[-3:] == ["StopJob", "Notify", "Done"]
+    assert result.path[-5:] == ["StopJob", "JobEnded", "Parse", "Notify", "Done"]
     run = pipeline.runs().get(result.output["run"]["run_id"])
     assert (run.status, run.verdict) == ("TIMED_OUT", "TIMED_OUT")
     assert [job["status"] for job in jobs()] in (["Stopping"], ["Stopped"])

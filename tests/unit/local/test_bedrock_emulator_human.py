@@ -57,9 +57,11 @@ def run(name: str = "human-job") -> tuple[DictObjectStore, str, str]:
 def test_a_human_job_completes_after_the_delay_in_the_human_layout() -> None:
     _, status, key = run()
     assert status == "Completed"
-    # <prefix>/<job>/<job>/<run-id>/datasets/<dataset>/<uuid>_output.jsonl: no models/ or taskTypes/
+    # the documented <prefix>/<job-name>/<job-id>/datasets/<dataset>/<uuid>_output.jsonl:
+    # no models/ or taskTypes/ level, the job id being the ARN's last segment
     parts = key.split("/")
-    assert parts[:3] == ["out", "human-job", "human-job"] and parts[4:6] == ["datasets", "bookstore-support"]
+    assert parts[:2] == ["out", "human-job"] and parts[3:5] == ["datasets", "bookstore-support"]
+    assert parts[2] != "human-job" and len(parts) == 6
     assert "/models/" not in key and "/taskTypes/" not in key
 
 
@@ -68,8 +70,14 @@ def test_the_fake_ratings_are_labelled_deterministic_and_parse_into_scores() -> 
     body = store.buckets["data"][key]
     lines = [json.loads(line) for line in body.decode().splitlines()]
     assert len(lines) == len(DATASET.decode().splitlines())
-    entry = lines[0]["humanEvaluationResult"]["scores"][0]
-    assert entry["workerRatings"][0]["workerId"] == FAKE_WORKER and "fake" in entry["note"]
+    # the documented record: one human loop, its answers by worker, ratings by camelCase method
+    (loop,) = lines[0]["humanEvaluationResult"]
+    (answer,) = loop["humanAnswers"]
+    assert answer["workerId"] == FAKE_WORKER and "fake" in loop["note"]
+    results = answer["answerContent"]["evaluationResults"]
+    assert set(results) == {"thumbsUpDown", "individualLikertScale"}
+    assert isinstance(results["thumbsUpDown"][0]["result"], bool)
+    assert results["thumbsUpDown"][0]["modelResponseId"] == "0" and "0" in loop["modelResponseIdMap"]
     # the same job name gives the same ratings
     again_store, _, again_key = run()
     assert again_store.buckets["data"][again_key] == body

@@ -50,15 +50,18 @@ def test_a_precomputed_rag_job_scores_every_turn() -> None:
     # Given the example RAG suite and dataset / When the job runs
     store, (key,) = run(request())
 
-    # Then the output sits under models/<ragSourceIdentifier>/... and has one line per conversation
-    assert f"/models/{KB}/taskTypes/General/datasets/kb-assistant-rag/" in key
+    # Then the output sits in the reported RAG layout and has one line per conversation
+    assert "/inference_configs/0/datasets/kb-assistant-rag/" in key
     lines = [json.loads(line) for line in store.buckets["data"][key].decode().splitlines()]
     inputs = [json.loads(line) for line in DATASET.decode().splitlines()]
     assert len(lines) == len(inputs)
     for line, record in zip(lines, inputs, strict=True):
-        assert line["inputRecord"] == record
-        assert [turn["inputRecord"] for turn in line["conversationTurns"]] == record["conversationTurns"]
+        # And each turn holds its input turn, its output and its results side by side (reported shape)
+        assert set(line) == {"conversationTurns"}
+        rejoined = [{**turn["inputRecord"], "output": turn["output"]} for turn in line["conversationTurns"]]
+        assert rejoined == record["conversationTurns"]
         for turn in line["conversationTurns"]:
+            assert set(turn) == {"inputRecord", "output", "results"}
             assert [r["metricName"] for r in turn["results"]] == SUITE["evaluationConfig"]["automated"][
                 "datasetMetricConfigs"
             ][0]["metricNames"]

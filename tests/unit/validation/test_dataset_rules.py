@@ -142,15 +142,20 @@ def test_an_empty_dataset() -> None:
     assert report.problems[0].line is None
 
 
-def test_more_than_1000_records_are_counted_exactly() -> None:
-    # Given 2500 records / When validated / Then the exact count is named once, file-level
+def test_a_dataset_larger_than_one_job_is_valid_up_to_the_runs_limit() -> None:
+    # Given 2,500 records (more than one job's 1,000: the run is sharded) / Then they are valid
     line = json.dumps(make_line()).encode() + b"\n"
-    report = validate_dataset((line for _ in range(2500)), DATASET_FILE, suite=make_suite())
+    assert validate_dataset((line for _ in range(2500)), DATASET_FILE, suite=make_suite()).problems == []
+    # Given a deployment whose runs take at most 2,000 / Then the exact count is named once, file-level
+    report = validate_dataset((line for _ in range(2500)), DATASET_FILE, suite=make_suite(), max_records=2000)
     problem = only(report)
     assert problem.line is None
-    assert "has 2500 records; an evaluation job takes at most 1000" in problem.message
-    # Given exactly 1000 / When validated / Then it passes
-    assert validate_dataset((line for _ in range(1000)), DATASET_FILE).problems == []
+    assert (
+        "has 2500 records; this deployment's runs take at most 2000 (context maxRunRecords)"
+        in problem.message
+    )
+    # Given exactly the limit / Then it passes
+    assert validate_dataset((line for _ in range(2000)), DATASET_FILE, max_records=2000).problems == []
 
 
 # -- record fields ----------------------------------------------------------------------------
@@ -290,8 +295,10 @@ def test_file_level_problems_come_first_and_counts_stay_exact() -> None:
     # Given 1200 records without a prompt (more problems than are listed)
     record = make_line()
     del record["prompt"]
-    # When validated with 10 listed
-    report = check(jsonl([record] * 1200), make_suite(), max_listed=10)
+    # When validated with 10 listed, in a deployment whose runs take at most 1,000 records
+    report = validate_dataset(
+        [jsonl([record] * 1200)], DATASET_FILE, suite=make_suite(), max_listed=10, max_records=1000
+    )
     # Then the record count leads, 10 are listed and all 1201 are counted
     assert report.problems[0].line is None
     assert "1200 records" in report.problems[0].message
@@ -315,7 +322,7 @@ def test_memory_stays_flat_while_streaming() -> None:
     finally:
         tracemalloc.stop()
     # Then every problem is counted, and the peak stays far below the file size
-    assert report.error_count == 5001
+    assert report.error_count == 5000
     assert peak < 200_000, peak
 
 
