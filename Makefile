@@ -33,7 +33,7 @@ lint: install
 	$(VENV)/bin/mypy
 	$(PY) app.py >/dev/null && $(VENV)/bin/cfn-lint cdk.out/*.template.json
 
-bench: install  ## validator throughput and peak memory on 100,000 lines vs plain json.loads
+bench: install  ## validator, parse+store CPU per 1,000 records and handler cold imports, as ratios (docs/performance.md)
 	$(PY) bench/run.py
 
 demo: install  ## local mode: synth for this host, emulator, deploy, upload the example, show the run

@@ -9,13 +9,12 @@ notification, so every run counts once whatever its verdict. A retried call that
 already notified publishes neither.
 """
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from evalpipe.run.metrics import verdict_metric_groups
 from evalpipe.steps.notify import notify, notify_failure
 from handlers._inputs import NotifyInput
-from handlers._runtime import logger, ports, publish_metric_groups, tracer
+from handlers._runtime import event_parser, logger, ports, publish_metric_groups, tracer
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

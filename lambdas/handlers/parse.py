@@ -6,13 +6,12 @@ and dimensions), one EMF document per dimension set. The verdict is the notify s
 """
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from evalpipe.run.metrics import score_metric_groups
 from evalpipe.steps.parse import parse
 from handlers._inputs import RunRef
-from handlers._runtime import logger, metrics, ports, publish_metric_groups, tracer
+from handlers._runtime import event_parser, logger, metrics, ports, publish_metric_groups, tracer
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

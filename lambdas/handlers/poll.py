@@ -1,11 +1,10 @@
 """Poll state: read the job's status once."""
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from evalpipe.steps.poll import poll
 from handlers._inputs import PollInput
-from handlers._runtime import logger, ports, tracer
+from handlers._runtime import event_parser, logger, ports, tracer
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

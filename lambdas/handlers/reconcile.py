@@ -1,12 +1,11 @@
 """Reconcile: an execution of the pipeline ended FAILED, TIMED_OUT or ABORTED (an EventBridge rule on
 Step Functions' "Execution Status Change" events); give its run a final, notified state."""
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from evalpipe.steps.reconcile import execution_ended, reconcile
 from handlers._inputs import ExecutionStatusChange
-from handlers._runtime import executions, logger, ports, tracer
+from handlers._runtime import event_parser, executions, logger, ports, tracer
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

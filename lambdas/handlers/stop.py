@@ -1,11 +1,10 @@
 """StopJob state: stop a job that ran past its deadline."""
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from evalpipe.steps.stop import stop
 from handlers._inputs import JobRef
-from handlers._runtime import logger, ports, tracer
+from handlers._runtime import event_parser, logger, ports, tracer
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

@@ -1,11 +1,10 @@
 """Submit state: create the run's evaluation job."""
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from evalpipe.steps.submit import submit
 from handlers._inputs import ShardRef
-from handlers._runtime import logger, ports, tracer
+from handlers._runtime import event_parser, logger, ports, tracer
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

@@ -5,12 +5,11 @@ The schedule is reconciled with the suite file as it is now (`evalpipe.steps.syn
 repeated event does no harm.
 """
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from evalpipe.steps.sync_schedules import SyncOutcome, suite_of_suite_key, sync_suite_schedule
 from handlers._inputs import SuiteObjectEvent
-from handlers._runtime import logger, schedule_ports, tracer
+from handlers._runtime import event_parser, logger, schedule_ports, tracer
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

@@ -2,8 +2,8 @@
 
 A real human job waits for a SageMaker Ground Truth work team for days. The emulator completes
 it after the configured job delay (``controls.set_delays(job_seconds=...)``, like every job) and
-writes ratings computed offline from a hash of the job name, the record, the metric and the
-model, so a run is reproducible. Every human loop says it is fake (``"workerId":
+writes ratings computed offline from a hash of the record (its content and line), the metric and
+the model, so the same dataset gets the same ratings in every run (golden stored items stay put). Every human loop says it is fake (``"workerId":
 "offline-emulator-worker"`` and a ``note``). The output layout is the documented human one (AWS
 user guide, model-evaluation-report-s3): no ``models/`` or ``taskTypes/`` level::
 
@@ -42,9 +42,9 @@ FAKE_WORKER = "offline-emulator-worker"
 FAKE_NOTE = "fake rating written by the evalpipe local emulator; no human rated this record"
 
 
-def fake_rating(job_name: str, index: int, metric: str, method: str, sources: list[str]) -> Any:
+def fake_rating(record_key: str, index: int, metric: str, method: str, sources: list[str]) -> Any:
     """The deterministic fake rating of one record and metric (of one model: ``sources[0]``)."""
-    digest = hashlib.sha256(f"{job_name}|{index}|{metric}|{'|'.join(sources)}".encode()).digest()
+    digest = hashlib.sha256(f"{record_key}|{index}|{metric}|{'|'.join(sources)}".encode()).digest()
     pick = digest[0]
     if method == "ThumbsUpDown":
         return bool(pick % 4)  # three thumbs up in four
@@ -61,7 +61,7 @@ def fake_rating(job_name: str, index: int, metric: str, method: str, sources: li
 
 
 def _evaluation_results(
-    job_name: str, index: int, metrics: list[dict], sources: list[str]
+    record_key: str, index: int, metrics: list[dict], sources: list[str]
 ) -> dict[str, list]:
     """``answerContent.evaluationResults``: the rating-method key in camelCase -> its entries."""
     results: dict[str, list] = {}
@@ -74,7 +74,7 @@ def _evaluation_results(
                     {
                         "metricName": name,
                         "modelResponseId": str(response_id),
-                        "result": fake_rating(job_name, index, name, method, [source]),
+                        "result": fake_rating(record_key, index, name, method, [source]),
                     }
                 )
         elif method == "ComparisonLikertScale":
@@ -83,15 +83,15 @@ def _evaluation_results(
                     "metricName": name,
                     "leftModelResponseId": "0",
                     "rightModelResponseId": "1",
-                    "result": fake_rating(job_name, index, name, method, sources),
+                    "result": fake_rating(record_key, index, name, method, sources),
                 }
             )
         elif method == "ComparisonChoice":
-            chosen = fake_rating(job_name, index, name, method, sources)
+            chosen = fake_rating(record_key, index, name, method, sources)
             entries.append({"metricName": name, "result": {"modelResponseId": chosen}})
         elif method == "ComparisonRank":
             entries.append(
-                {"metricName": name, "result": fake_rating(job_name, index, name, method, sources)}
+                {"metricName": name, "result": fake_rating(record_key, index, name, method, sources)}
             )
     return {key: entries for key, entries in results.items() if entries}
 
@@ -106,7 +106,12 @@ def human_output_line(
         "humanAnswers": [
             {
                 "answerContent": {
-                    "evaluationResults": _evaluation_results(job_name, index, metrics, sources)
+                    "evaluationResults": _evaluation_results(
+                        hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest(),
+                        index,
+                        metrics,
+                        sources,
+                    )
                 },
                 "workerId": FAKE_WORKER,
                 "timeSpentInSeconds": 0,

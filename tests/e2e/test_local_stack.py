@@ -39,8 +39,8 @@ def test_a_dataset_upload_runs_the_pipeline_and_alerts_on_low_scores(stack, data
     # ... which walked validate -> submit -> poll loop -> parse -> notify and succeeded
     assert dropped.status == "SUCCEEDED"
     path = dropped.states()
-    assert path[:3] == ["Validate", "CheckOutcome", "Submit"]
-    assert path[-3:] == ["Parse", "Notify", "Done"]
+    assert path[:4] == ["Validate", "CheckOutcome", "Jobs", "Submit"]
+    assert path[-4:] == ["JobEnded", "Parse", "Notify", "Done"]
     assert "Poll" in path
 
     # And the run is in DynamoDB with its summary
@@ -75,7 +75,7 @@ def test_a_dataset_upload_runs_the_pipeline_and_alerts_on_low_scores(stack, data
     demo.print_message(console, message)
     text = console.file.getvalue()
     assert "Builtin.Helpfulness" in text and "LOW_SCORES" in text
-    assert demo.path_line(rows).startswith("Validate → CheckOutcome → Submit")
+    assert demo.path_line(rows).startswith("Validate → CheckOutcome → Jobs → Submit")
 
 
 def test_a_job_that_bedrock_fails_is_notified_with_its_messages(stack, dataset):
@@ -83,11 +83,12 @@ def test_a_job_that_bedrock_fails_is_notified_with_its_messages(stack, dataset):
     emulator_control(stack.endpoint, "fail-jobs", {"messages": ["Model mapping error on line 3"]})
     # When a dataset arrives
     dropped = when_dataset_dropped(stack, SUPPORT_ASSISTANT, "e2e-failed.jsonl", dataset)
-    # Then nothing is parsed, the run is FAILED and the alert carries the service's message
+    # Then its one job is not resubmitted, Parse finds no completed job, the run is FAILED and the
+    # alert carries the service's message
     assert dropped.status == "SUCCEEDED"
     path = dropped.states()
-    assert "Parse" not in path
-    assert path[-2:] == ["Notify", "Done"]
+    assert path.count("Submit") == 1
+    assert path[-4:] == ["JobEnded", "Parse", "Notify", "Done"]
     assert (dropped.run.status, dropped.run.verdict) == ("FAILED", "FAILED")
     message = dropped.message()
     assert (message["attributes"]["verdict"], message["attributes"]["severity"]) == ("FAILED", "error")

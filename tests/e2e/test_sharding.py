@@ -114,7 +114,7 @@ def test_a_shard_that_fails_twice_fails_the_run_and_keeps_the_other_shards_score
     assert run.record_count == 10 and len(dropped.records) == 10
     [message] = dropped.messages(count=1)
     assert message["attributes"]["verdict"] == "FAILED"
-    assert "shard 2 (lines 11-18)" in message["message"]
+    assert "shard 2 (lines 11-18)" in message["body"]
 
 
 def test_a_stopped_run_stops_every_job_of_it(stack):

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from evalpipe.aws.wire import BATCH_SIZE, MAX_ATTEMPTS, UnprocessedItemsError, batch_put, item_to_wire, to_wire
+from evalpipe.aws.wire import (
+    BATCH_SIZE,
+    MAX_ATTEMPTS,
+    UnprocessedItemsError,
+    batch_put,
+    item_to_wire,
+    to_wire,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,7 +63,7 @@ class FakeClient:
     def register(self, event: str, handler: Any, unique_id: str) -> None:
         self.handlers[unique_id] = handler
 
-    def batch_write_item(self, RequestItems: dict) -> dict:  # noqa: N803 -- boto3's name
+    def batch_write_item(self, RequestItems: dict) -> dict:
         params: dict[str, Any] = {"body": json.dumps({"RequestItems": RequestItems}).encode()}
         for handler in self.handlers.values():
             handler(params=params)
@@ -107,3 +114,29 @@ def test_batch_put_gives_up_after_the_last_attempt():
     client = FakeClient(unprocessed_calls=MAX_ATTEMPTS)
     with pytest.raises(UnprocessedItemsError, match="1 of 1 items unprocessed"):
         batch_put(client, "t", [an_item(0)], sleep=lambda _: None)
+
+
+def test_a_record_item_in_the_wire_format_is_what_the_type_serializer_writes():
+    # Given a record with an N/A score, a repeated metric (RAG turns), an empty explanation
+    from evalpipe.aws.runs_table import record_item
+    from evalpipe.results import MetricScore, RecordResult
+
+    record = RecordResult(
+        index=3,
+        prompt="p" * 400,
+        response=None,
+        reference=None,
+        category=None,
+        scores=[
+            MetricScore("Builtin.A", 0.1, "why", "j"),
+            MetricScore("Builtin.A", 1e-05, "", "j"),
+            MetricScore("custom", None, None, None),
+            MetricScore("int", 3, "three", None),
+        ],
+        conversation=2,
+        turn=1,
+    )
+
+    # Then its wire item is the serializer's, attribute for attribute
+    item = record_item("r", record)
+    assert item_to_wire(item) == {k: TypeSerializer().serialize(v) for k, v in item.items()}

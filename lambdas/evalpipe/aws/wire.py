@@ -198,9 +198,10 @@ def _batch_write_item(client: Any, table_name: str, requests: list[dict[str, Any
     )
     _prebuilt.body = json.dumps({"RequestItems": {table_name: requests}}, separators=(",", ":")).encode()
     try:
-        return client.batch_write_item(RequestItems={table_name: requests[:1]})  # type: ignore[no-any-return]
+        response: dict[str, Any] = client.batch_write_item(RequestItems={table_name: requests[:1]})
     finally:
         _prebuilt.body = None
+    return response
 
 
 def _use_prebuilt_body(params: dict[str, Any], **_: Any) -> None:

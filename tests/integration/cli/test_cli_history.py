@@ -200,7 +200,7 @@ def test_compare_judges_run_b_against_run_a(history, capsys):
     assert lines[0] == "REGRESSED: 2 metrics regressed (Builtin.Helpfulness, confirmation_check)"
     assert lines[2].startswith(f"Run:      {history['current']} (2026-11-23 20:00:05 UTC, REGRESSED)")
     helpfulness = next(line for line in lines if line.startswith("  Builtin.Helpfulness "))
-    assert helpfulness.split()[:4] == ["Builtin.Helpfulness", "0.583", "0.917", "-0.333"]
+    assert helpfulness.split()[:4] == ["Builtin.Helpfulness", "0.917", "0.583", "-0.333"]  # baseline, this run, delta
     assert helpfulness.split()[-1] == "REGRESSED"
     assert '[Builtin.Helpfulness] 1.00 -> 0.25 (-0.75) | "Where is my order 123?"' in lines
     assert "Scores that became N/A or stopped being N/A (1)" in lines

@@ -76,6 +76,10 @@ def test_parse_stores_records_and_a_summary_and_is_idempotent(ports, bedrock, bu
     assert lows == {("Builtin.Helpfulness", 2), ("confirmation_check", 1)}
 
 
+# The suite's other metrics, read but never flagged (a metric with no score at all is UNREADABLE).
+READ = {"Builtin.Correctness": 1.0, "confirmation_check": None}
+
+
 def test_parse_flags_detector_hits_not_harmless_responses(ports, bedrock, bucket, dropped, put):
     # Given outputs with the detector Builtin.Harmfulness (1 = harmful) beside Helpfulness, and
     # a suite with no rule for it (the detectors default to "> 0.5")
@@ -85,9 +89,9 @@ def test_parse_flags_detector_hits_not_harmless_responses(ports, bedrock, bucket
         put,
         run_id,
         [
-            output_line(RECORDS[0], {"Builtin.Helpfulness": 1.0, "Builtin.Harmfulness": 0.0}),
-            output_line(RECORDS[1], {"Builtin.Helpfulness": 0.25, "Builtin.Harmfulness": 1.0}),
-            output_line(RECORDS[2], {"Builtin.Helpfulness": 0.0, "Builtin.Harmfulness": 0.0}),
+            output_line(RECORDS[0], {**READ, "Builtin.Helpfulness": 1.0, "Builtin.Harmfulness": 0.0}),
+            output_line(RECORDS[1], {**READ, "Builtin.Helpfulness": 0.25, "Builtin.Harmfulness": 1.0}),
+            output_line(RECORDS[2], {**READ, "Builtin.Helpfulness": 0.0, "Builtin.Harmfulness": 0.0}),
         ],
     )
     completed(ports, bedrock, run_id)
