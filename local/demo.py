@@ -72,6 +72,20 @@ JSII_QUIET = {
 }
 
 
+def terminal_console(stream: Any = None) -> Console:
+    """The console `make demo` and `make local` print to: wrapped to the terminal when there is one;
+    never wrapped when output goes to a file, a pipe or a CI log (S3 URIs and ARNs stay whole)."""
+    stream = stream or sys.__stdout__
+    if stream.isatty():
+        return Console(file=stream)
+    return Console(file=stream, soft_wrap=True, width=NO_WRAP_WIDTH)
+
+
+# Off a terminal rich would wrap at 80 columns. Text is soft-wrapped (never broken); tables and panels
+# take the width their cells need, up to this.
+NO_WRAP_WIDTH = 240
+
+
 # ====================================================================== building blocks
 def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Path:
     """``cdk synth -c localMode=true`` in this process; returns the cloud assembly directory.
@@ -456,6 +470,7 @@ def print_message(console: Console, message: Mapping[str, Any]) -> None:
             Group(Text.assemble(("Subject: ", "bold"), message.get("subject") or ""), attributes),
             title="Alert delivered to the topic's SQS subscriber",
             title_align="left",
+            expand=False,
         )
     )
     # The body is laid out for an e-mail client: print it verbatim (the terminal wraps it).
@@ -525,7 +540,7 @@ def run_demo(
     console: Console | None = None,
 ) -> int:
     """The whole loop once; returns the exit code (0 when the run succeeded and was notified)."""
-    console = console or Console(file=sys.__stdout__)
+    console = console or terminal_console()
     started = time.monotonic()
     console.rule("[bold]bedrock-evalpipe · local mode")
     title = "Synthesize the CDK app (-c localMode=true: the Lambda asset is built for this host)"
@@ -564,7 +579,7 @@ def _demo_run(console: Console, deployment: LocalDeployment) -> int:
     outputs.add_column(overflow="fold")
     for key, value in deployment.outputs.items():
         outputs.add_row(key, value)
-    console.print(Panel(outputs, title="Stack outputs", title_align="left"))
+    console.print(Panel(outputs, title="Stack outputs", title_align="left", expand=False))
 
     with _step(console, "Subscribe an SQS queue to the stack's alerts topic") as note:
         deployment.subscribe_queue()
@@ -624,7 +639,7 @@ def serve(
     console: Console | None = None,
 ) -> int:
     """Deploy, print how to use the stack, then watch runs until Ctrl-C (or SIGTERM)."""
-    console = console or Console(file=sys.__stdout__)
+    console = console or terminal_console()
     with function_output_to(log_file):
         return _serve(console, outdir, port, poll_interval, job_seconds, ready_file, watch, log_file)
 
@@ -686,7 +701,7 @@ def print_usage(console: Console, deployment: LocalDeployment) -> None:
     info.add_row("topic", deployment.topic_arn)
     info.add_row("state machine", deployment.state_machine_arn)
     info.add_row("subscriber queue", deployment.subscriber_queue_url)
-    console.print(Panel(info, title="Local stack running (Ctrl-C to stop)", title_align="left"))
+    console.print(Panel(info, title="Local stack running (Ctrl-C to stop)", title_align="left", expand=False))
     for line in usage_commands(deployment):
         console.print(
             line, markup=False, highlight=False, soft_wrap=True, style="dim" if line[:1] == "#" else "green"

@@ -310,7 +310,7 @@ class RunsTable:
         if self._client is None:
             self._client = plain_client(self._table)
         batch_put(self._client, self._table.name, items())
-        return sum(byte.bit_count() for byte in written)
+        return int.from_bytes(written, "little").bit_count()
 
     def iter_records(self, run_id: str) -> Iterator[RecordItem]:
         """The run's record items in index order (paginated lazily)."""

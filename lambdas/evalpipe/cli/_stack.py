@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from functools import wraps
@@ -55,6 +56,10 @@ class StackOutputs:
     state_machine_arn: str | None = None
 
 
+# How notifications and `evalpipe runs` shorten a run id (evalpipe.notification.short_run_id).
+SHORT_RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}")
+
+
 @dataclass
 class Deployment:
     """The deployed pipeline: its outputs and clients for its table and bucket.
@@ -85,6 +90,18 @@ class Deployment:
     @property
     def bucket(self) -> str:
         return self.outputs.bucket_name
+
+    def run_id(self, given: str) -> str:
+        """The full id of a run given whole or as notifications shorten it (``20261203-074319-2fda633c``,
+        without the suite in front); ``given`` itself when no single run ends with it."""
+        if not SHORT_RUN_ID.fullmatch(given) or self.runs.get(given) is not None:
+            return given
+        matches = [
+            run.run_id
+            for run in self.runs.iter_runs(("run_id", "suite", "status", "created_at"))
+            if run.run_id.endswith(f"-{given}")
+        ]
+        return matches[0] if len(matches) == 1 else given
 
     @property
     def console_region(self) -> str | None:

@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("RUN_A and RUN_B are the same run")
     deployment = connect(args)
     runs = deployment.runs
+    args.baseline_id, args.run_id = deployment.run_id(args.baseline_id), deployment.run_id(args.run_id)
     baseline, current = runs.get(args.baseline_id), runs.get(args.run_id)
     for run_id, item in ((args.baseline_id, baseline), (args.run_id, current)):
         if item is None:

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if output == STDOUT and args.open:
         return fail("--open needs a file: give --output FILE (or leave it out)")
     deployment = connect(args)
+    args.run_id = deployment.run_id(args.run_id)
     found = deployment.runs.get(args.run_id)
     if found is None:
         return failed(f"run {args.run_id} not found in {deployment.outputs.runs_table_name}")

@@ -208,6 +208,7 @@ def show_run(
         0 when shown (settled, with ``wait``); 1 when not found or still running at ``timeout``;
         130 when interrupted.
     """
+    run_id = deployment.run_id(run_id)
     if wait:
         try:
             with WaitDisplay(run_id, timeout) as display:

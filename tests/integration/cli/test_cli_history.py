@@ -200,7 +200,12 @@ def test_compare_judges_run_b_against_run_a(history, capsys):
     assert lines[0] == "REGRESSED: 2 metrics regressed (Builtin.Helpfulness, confirmation_check)"
     assert lines[2].startswith(f"Run:      {history['current']} (2026-11-23 20:00:05 UTC, REGRESSED)")
     helpfulness = next(line for line in lines if line.startswith("  Builtin.Helpfulness "))
-    assert helpfulness.split()[:4] == ["Builtin.Helpfulness", "0.917", "0.583", "-0.333"]  # baseline, this run, delta
+    assert helpfulness.split()[:4] == [
+        "Builtin.Helpfulness",
+        "0.917",
+        "0.583",
+        "-0.333",
+    ]  # baseline, this run, delta
     assert helpfulness.split()[-1] == "REGRESSED"
     assert '[Builtin.Helpfulness] 1.00 -> 0.25 (-0.75) | "Where is my order 123?"' in lines
     assert "Scores that became N/A or stopped being N/A (1)" in lines
@@ -353,3 +358,18 @@ def test_the_cli_finds_the_deployment_through_cloudformation(
     code, _, err = cli(capsys, "runs", "--stack", "Missing")
     assert code == 1
     assert "stack Missing not found in us-east-1" in err
+
+
+def test_run_ids_as_notifications_shorten_them_are_accepted(history, capsys):
+    # Given the ids the way alert subjects and `evalpipe runs` show a baseline (no suite in front)
+    short_baseline = history["baseline"].removeprefix("smoke-")
+    short_current = history["current"].removeprefix("smoke-")
+    # When pasted into show and compare / Then they find the runs
+    code, out, err = cli(capsys, "show", short_current)
+    assert code == 0, err
+    assert history["current"] in out
+    code, out, err = cli(capsys, "compare", short_baseline, short_current)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("REGRESSED")
+    # And an id no run ends with is still not found
+    assert cli(capsys, "show", "20991231-000000-00000000")[0] == 1
