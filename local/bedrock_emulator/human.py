@@ -3,9 +3,10 @@
 A real human job waits for a SageMaker Ground Truth work team for days. The emulator completes
 it after the configured job delay (``controls.set_delays(job_seconds=...)``, like every job) and
 writes ratings computed offline from a hash of the record (its content and line), the metric and
-the model, so the same dataset gets the same ratings in every run (golden stored items stay put). Every human loop says it is fake (``"workerId":
-"offline-emulator-worker"`` and a ``note``). The output layout is the documented human one (AWS
-user guide, model-evaluation-report-s3): no ``models/`` or ``taskTypes/`` level::
+the model, so the same dataset gets the same ratings in every run (golden stored items stay put).
+Every human loop says it is fake (``"workerId": "offline-emulator-worker"`` and a ``note``). The
+output layout is the documented human one (AWS user guide, model-evaluation-report-s3): no
+``models/`` or ``taskTypes/`` level::
 
     <prefix>/<job>/<job>/amazon-bedrock-evaluations-permission-check          (empty)
     <prefix>/<job>/<job-id>/datasets/<dataset>/<uuid>_output.jsonl
