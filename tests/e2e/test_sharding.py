@@ -115,6 +115,8 @@ def test_a_shard_that_fails_twice_fails_the_run_and_keeps_the_other_shards_score
     [message] = dropped.messages(count=1)
     assert message["attributes"]["verdict"] == "FAILED"
     assert "shard 2 (lines 11-18)" in message["body"]
+    assert "Scores of the 1 of 2 jobs that completed (10 records)" in message["body"]
+    assert "Builtin.Helpfulness" in message["body"]
 
 
 def test_a_stopped_run_stops_every_job_of_it(stack):

@@ -69,6 +69,9 @@ def render_body(run: Run, verdict: str, console_region: str | None = None) -> st
     outcome = _OUTCOME_BLOCKS.get(verdict)
     if outcome is not None:
         blocks.append(outcome(run))
+        if run.metrics:  # a run of several jobs: those that completed were parsed and stored
+            blocks.append(_partial(run))
+            blocks.extend(_completed(run))
     else:
         if run.unreadable is not None:
             blocks.append(_unreadable(run))
@@ -260,6 +263,15 @@ _ERROR_HINTS: dict[str, str] = {
     "States.Timeout": "A state ran longer than its timeout.",
     "States.TaskFailed": "A task failed; the execution history names the state and the cause.",
 }
+
+
+def _partial(run: Run) -> list[str]:
+    done = [shard for shard in run.all_shards() if shard.status == "COMPLETED"]
+    records = plural(run.record_count or 0, "record")
+    return [
+        f"Scores of the {len(done)} of {len(run.shards)} jobs that completed ({records}): partial, "
+        "not a verdict on the whole dataset."
+    ]
 
 
 def _failed(run: Run) -> list[str]:
