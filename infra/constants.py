@@ -39,7 +39,8 @@ REPORTS_PREFIX: Final = "reports/"
 INPUTS_PREFIX: Final = "inputs/"
 # Documents of EXTERNAL_SOURCES knowledge-base jobs (read by the Bedrock role when externalSources is on).
 SOURCES_PREFIX: Final = "sources/"
-DATASET_KEY_WILDCARD: Final = "datasets/*.jsonl"
+# Every object under datasets/: a file that is not .jsonl is rejected with a notification, not ignored.
+DATASET_KEY_WILDCARD: Final = "datasets/*"
 SUITE_KEY_WILDCARD: Final = "suites/*.json"
 
 # Construct ids.
@@ -137,6 +138,7 @@ STATE_RECORD_ERROR: Final = "RecordError"
 STATE_NOTIFY_ERROR: Final = "NotifyError"
 STATE_DONE: Final = "Done"
 STATE_DUPLICATE: Final = "Duplicate"
+STATE_IGNORED: Final = "Ignored"
 STATE_FAILED: Final = "PipelineFailed"
 
 # Errors the domain raises into Step Functions that are worth retrying.

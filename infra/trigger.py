@@ -16,7 +16,8 @@ from infra.naming import pin_logical_id
 
 
 class DatasetTrigger(Construct):
-    """An EventBridge rule: S3 ``Object Created`` on ``datasets/*.jsonl`` -> StartExecution.
+    """An EventBridge rule: S3 ``Object Created`` on ``datasets/*`` -> StartExecution (a file that is
+    not ``.jsonl`` is rejected and notified by the validate step; a folder marker is ignored).
 
     Events the rule cannot deliver (after 185 retries over up to 24 hours) go to a dead-letter
     queue, and a message in that queue raises an alarm: a dataset is never dropped silently.

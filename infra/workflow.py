@@ -111,6 +111,10 @@ class Workflow(Construct):
                 sfn.Condition.string_equals("$.run.outcome", "DUPLICATE"),
                 sfn.Succeed(self, c.STATE_DUPLICATE),
             )
+            .when(
+                sfn.Condition.string_equals("$.run.outcome", "IGNORED"),
+                sfn.Succeed(self, c.STATE_IGNORED),
+            )
         )
         return validate.next(outcome)
 

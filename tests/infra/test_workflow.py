@@ -41,6 +41,7 @@ def test_has_exactly_the_contracts_states(asl: dict[str, Any], states: dict) -> 
     assert {name for name, state in states.items() if state["Type"] == "Succeed"} == {
         "Done",
         "Duplicate",
+        "Ignored",
         "JobEnded",
     }
     assert {name for name, state in states.items() if state["Type"] == "Fail"} == {"PipelineFailed"}
@@ -103,6 +104,7 @@ def test_transitions(states: dict) -> None:
         ("$.run.outcome", "VALID", "Jobs"),
         ("$.run.outcome", "REJECTED", "Notify"),
         ("$.run.outcome", "DUPLICATE", "Duplicate"),
+        ("$.run.outcome", "IGNORED", "Ignored"),
     }
     assert states["Jobs"]["Next"] == "Parse"
     # A shard: a slot first (else wait and ask again), then the polling loop

@@ -101,7 +101,7 @@ class DatasetObject(BaseModel):
             suite_of_key(self.key)
         except DatasetKeyError as exc:
             return str(exc)
-        return None
+        return dataset_file_problem(self.key)
 
     @property
     def name(self) -> str:
@@ -378,9 +378,13 @@ def slugify(text: str) -> str:
 
 
 def suite_of_key(key: str) -> str:
-    """`datasets/<suite>/<name>.jsonl` -> `<suite>`; anything else is a DatasetKeyError."""
+    """`datasets/<suite>/<name>` -> `<suite>`; anything else is a DatasetKeyError.
+
+    The folder decides the suite whatever the file's type: a file that is not `.jsonl` is rejected
+    by `dataset_file_problem` (with the suite's notification), not ignored.
+    """
     parts = key.split("/")
-    if len(parts) != 3 or parts[0] + "/" != DATASET_PREFIX or not parts[2].endswith(".jsonl"):
+    if len(parts) != 3 or parts[0] + "/" != DATASET_PREFIX or not parts[2]:
         raise DatasetKeyError(
             f"{key}: datasets must be uploaded as datasets/<suite>/<name>.jsonl "
             "(the folder names the suite file suites/<suite>.json)"
@@ -389,6 +393,33 @@ def suite_of_key(key: str) -> str:
     if not SUITE_NAME_PATTERN.match(suite):
         raise DatasetKeyError(f"{key}: suite name {suite!r} must match {SUITE_NAME_PATTERN.pattern}")
     return suite
+
+
+# What a file of another type should become (the pipeline evaluates JSON Lines only).
+_CONVERSIONS = {
+    ".json": "if it holds a JSON array of records, write one object per line instead "
+    "(e.g. jq -c '.[]' FILE.json > FILE.jsonl)",
+    ".csv": "convert each row to one JSON object per line",
+    ".xlsx": "export it as CSV, then write each row as one JSON object per line",
+}
+
+
+def dataset_file_problem(key: str) -> str | None:
+    """Why the pipeline does not evaluate the file at ``key`` (not `.jsonl`), with the way to fix it."""
+    name = key.rsplit("/", 1)[-1]
+    if name.endswith(".jsonl"):
+        return None
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    hint = _CONVERSIONS.get(suffix, "save the records as JSON Lines, one JSON object per line")
+    return (
+        "only .jsonl files (JSON Lines: one JSON object per line) under datasets/<suite>/ are "
+        f"evaluated; {hint}, and upload it as {key.rsplit('/', 1)[0]}/<name>.jsonl"
+    )
+
+
+def is_folder_marker(key: str) -> bool:
+    """A key ending in ``/``: the S3 console's "Create folder", not a dataset."""
+    return key.endswith("/")
 
 
 def suite_key(suite: str) -> str:

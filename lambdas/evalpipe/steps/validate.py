@@ -32,6 +32,7 @@ from evalpipe.run.triggers import (
     RunRequest,
     RunTrigger,
     input_key,
+    is_folder_marker,
     suite_key,
     trigger_from_event,
 )
@@ -72,11 +73,14 @@ def validate(event: dict, ports: Ports) -> dict:
     Returns
     -------
     dict
-        `{run_id, suite, outcome}` with outcome VALID, REJECTED or DUPLICATE (the run was
-        already claimed by an earlier delivery of the same event: nothing more happens); a VALID
+        `{run_id, suite, outcome}` with outcome VALID, REJECTED, DUPLICATE (the run was
+        already claimed by an earlier delivery of the same event: nothing more happens) or IGNORED
+        (an S3 folder marker under datasets/: no run, no notification); a VALID
         run adds `shards`, the numbers of its jobs (the state machine maps over them).
     """
     trigger = trigger_from_event(event, bucket=ports.settings.bucket_name)
+    if isinstance(trigger, DatasetObject) and is_folder_marker(trigger.key):
+        return {"run_id": None, "suite": None, "outcome": "IGNORED"}  # "Create folder", not a dataset
     run = Run.claimed_by(trigger, ports.clock())
     if not ports.runs.claim(run):
         return {"run_id": run.run_id, "suite": run.suite, "outcome": "DUPLICATE"}

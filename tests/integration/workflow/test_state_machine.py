@@ -167,3 +167,33 @@ def jobs_run_id(pipeline) -> str:
     """The only run in the table (a failed execution has no output to read it from)."""
     [item] = pipeline.runs().history("support-assistant")
     return item.run_id
+
+
+def test_a_file_that_is_not_jsonl_is_rejected_with_the_way_to_fix_it(deploy):
+    # Given a JSON array saved as .json under the suite's folder (the rule matches every key there)
+    pipeline = deploy()
+    records = [json.loads(line) for line in DATASET.splitlines()]
+    key = "datasets/support-assistant/records.json"
+    # When its execution runs
+    result = pipeline.run(drop(pipeline, json.dumps(records).encode(), key=key))
+    # Then nothing is submitted, and the suite's team is told which files are evaluated and how to fix it
+    assert result.path == ["Validate", "CheckOutcome", "Notify", "Done"]
+    assert jobs() == []
+    [message] = pipeline.messages()
+    assert (message["attributes"]["verdict"], message["attributes"]["suite"]) == (
+        "REJECTED",
+        "support-assistant",
+    )
+    text = " ".join(message["message"].split())  # the body is wrapped for e-mail clients
+    assert f"{key}: only .jsonl files (JSON Lines: one JSON object per line)" in text
+    assert "jq -c '.[]' FILE.json > FILE.jsonl" in text
+
+
+def test_a_folder_created_in_the_console_starts_nothing(deploy):
+    # Given the S3 console's "Create folder" under datasets/ (a key ending in "/")
+    pipeline = deploy()
+    # When its execution runs / Then it ends at once: no run, no notification
+    result = pipeline.run(drop(pipeline, b"", key="datasets/support-assistant/"))
+    assert result.path == ["Validate", "CheckOutcome", "Ignored"]
+    assert pipeline.messages() == []
+    assert pipeline.runs().history("support-assistant") == []
