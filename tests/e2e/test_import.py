@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from evalpipe.cli import main
-from tests.e2e.scenario import given_suite, then_run_completed, when_dataset_dropped
+from tests.e2e.scenario import given_cli_for, given_suite, then_run_completed, when_dataset_dropped
 
 if TYPE_CHECKING:
     from local.demo import LocalDeployment
@@ -24,23 +24,7 @@ SUITE = "support-assistant-imported"
 @pytest.fixture
 def cli_env(stack: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> str:
     """The CLI pointed at the local stack; returns the stack's name."""
-    for name, value in {
-        "AWS_ENDPOINT_URL": stack.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": stack.region,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    stacks = stack.client("cloudformation").describe_stacks()["Stacks"]
-    [name] = [
-        s["StackName"]
-        for s in stacks
-        if any(
-            o["OutputKey"] == "BucketName" and o["OutputValue"] == stack.bucket for o in s.get("Outputs", [])
-        )
-    ]
-    return name
+    return given_cli_for(stack, monkeypatch)
 
 
 def given_a_job_run_by_hand(stack: LocalDeployment, suite_file: Path, dataset: bytes, job_name: str) -> str:

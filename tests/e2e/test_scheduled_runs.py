@@ -15,7 +15,7 @@ import pytest
 
 from evalpipe.cli import main
 from evalpipe.run.triggers import RunRequest
-from tests.e2e.scenario import ended, given_suite, when_dataset_dropped
+from tests.e2e.scenario import ended, given_cli_for, given_suite, when_dataset_dropped
 
 pytestmark = pytest.mark.slow
 
@@ -77,21 +77,7 @@ def test_an_uploaded_suite_gets_a_schedule_whose_run_completes_on_both_built_in_
 def test_evalpipe_run_starts_a_run_of_the_suite(stack, monkeypatch, capsys):
     # Given the suite uploaded, and the CLI pointed at the local endpoint (as a user's AWS_ENDPOINT_URL)
     given_suite(stack, SUITE)
-    for name, value in {
-        "AWS_ENDPOINT_URL": stack.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": stack.region,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    stacks = stack.client("cloudformation").describe_stacks()["Stacks"]
-    [name] = [
-        s["StackName"]
-        for s in stacks
-        if {"OutputKey": "BucketName", "OutputValue": stack.bucket}
-        in [{"OutputKey": o["OutputKey"], "OutputValue": o["OutputValue"]} for o in s.get("Outputs", [])]
-    ]
+    name = given_cli_for(stack, monkeypatch)
 
     # When `evalpipe run --suite qa-builtin-weekly --wait`
     code = main(["run", "--suite", SUITE, "--stack", name, "--wait", "--timeout", "180", "--interval", "0.5"])

@@ -169,18 +169,23 @@ def _compared_metrics(metrics: Mapping[str, MetricSummary], comparison: Comparis
         "Threshold",
         "vs baseline",
     ]
-    align = "lrrrrrrll"
-    lines = table(headers, rows, align)
-    if width(lines) > TABLE_MAX_WIDTH:
-        drop = headers.index("Scored")
-        lines = table(
-            [h for i, h in enumerate(headers) if i != drop],
-            [[c for i, c in enumerate(r) if i != drop] for r in rows],
-            align[:drop] + align[drop + 1 :],
-        )
+    lines = _fitted_table(headers, rows, "lrrrrrrll", optional="Scored")
     for note in notes:
         lines.extend(bullet(note))
     return lines
+
+
+def _fitted_table(headers: list[str], rows: list[list[str]], align: str, *, optional: str) -> list[str]:
+    """The table, without its ``optional`` column when it would be wider than an e-mail line."""
+    lines = table(headers, rows, align)
+    if width(lines) <= TABLE_MAX_WIDTH:
+        return lines
+    drop = headers.index(optional)
+    return table(
+        [h for i, h in enumerate(headers) if i != drop],
+        [[c for i, c in enumerate(r) if i != drop] for r in rows],
+        align[:drop] + align[drop + 1 :],
+    )
 
 
 def _metrics_with_intervals(metrics: Mapping[str, MetricSummary], comparison: Comparison) -> list[str]:
@@ -214,15 +219,7 @@ def _metrics_with_intervals(metrics: Mapping[str, MetricSummary], comparison: Co
         "Low",
         "vs baseline",
     ]
-    align = "lrrlrrrl"
-    lines = table(headers, rows, align)
-    if width(lines) > TABLE_MAX_WIDTH:
-        drop = headers.index("Low")
-        lines = table(
-            [h for i, h in enumerate(headers) if i != drop],
-            [[c for i, c in enumerate(r) if i != drop] for r in rows],
-            align[:drop] + align[drop + 1 :],
-        )
+    lines = _fitted_table(headers, rows, "lrrlrrrl", optional="Low")
     for note in notes:
         lines.extend(bullet(note))
     lines.extend(
