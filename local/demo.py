@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -56,6 +55,8 @@ DEFAULT_OUTDIR = LOCAL_DIR / "cdk.out"
 FUNCTION_LOG = LOCAL_DIR / "functions.log"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 SUBSCRIBER_QUEUE = "evalpipe-local-subscriber"
+# `make local`'s own subscription: the user's queue is theirs to read.
+WATCHER_QUEUE = "evalpipe-local-watcher"
 # Live-inference models the local stack allows (cdk.json's inferenceModels is [] for real
 # deployments): the emulator answers offline, so the live example suite runs out of the box.
 LOCAL_INFERENCE_MODELS = ["amazon.nova-lite-v1:0"]
@@ -165,12 +166,17 @@ class LocalDeployment:
 
     # --- what a user does -------------------------------------------------------------------
     def subscribe_queue(self, name: str = SUBSCRIBER_QUEUE) -> str:
-        """An SQS queue subscribed to the stack's topic (what an e-mail subscriber would get)."""
+        """The user's SQS queue subscribed to the stack's topic (what an e-mail subscriber would get)."""
+        self.subscriber_queue_url = self.subscribed_queue(name)
+        return self.subscriber_queue_url
+
+    def subscribed_queue(self, name: str) -> str:
+        """Another SQS queue subscribed to the topic: every subscription gets its own copy of each
+        alert (`make local`'s watcher reads its own, and leaves the user's queue alone)."""
         sqs = self.client("sqs")
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.client("sns").subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=arn)
-        self.subscriber_queue_url = url
         return url
 
     def upload(self, path: Path, key: str) -> dict[str, Any]:
@@ -269,15 +275,15 @@ class LocalDeployment:
         """The run's record items, in index order."""
         return list(self.runs_table().iter_records(run_id))
 
-    def messages(self, *, wait: float = 0.0, count: int = 1) -> list[dict[str, Any]]:
-        """Drain the subscriber queue: SNS envelopes decoded to subject, attributes, body."""
+    def messages(self, *, wait: float = 0.0, count: int = 1, queue_url: str = "") -> list[dict[str, Any]]:
+        """Drain the subscriber queue (or ``queue_url``): SNS envelopes decoded to subject, attributes,
+        body."""
         sqs = self.client("sqs")
+        queue_url = queue_url or self.subscriber_queue_url
         received: list[dict[str, Any]] = []
         deadline = time.monotonic() + wait
         while True:
-            batch = sqs.receive_message(QueueUrl=self.subscriber_queue_url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            )
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
             for message in batch:
                 envelope = json.loads(message["Body"])
                 received.append(
@@ -290,7 +296,7 @@ class LocalDeployment:
                         "message_id": envelope.get("MessageId"),
                     }
                 )
-                sqs.delete_message(QueueUrl=self.subscriber_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             if not batch and (len(received) >= count or time.monotonic() > deadline):
                 return received
             if not batch:
@@ -732,14 +738,33 @@ def usage_commands(deployment: LocalDeployment) -> list[str]:
 
 
 def _watch(console: Console, deployment: LocalDeployment) -> None:
-    sfn = deployment.client("stepfunctions")
-    reported: set[str] = set()
-    started: set[str] = set()
+    watcher = Watcher(console, deployment, deployment.subscribed_queue(WATCHER_QUEUE))
     while True:
+        watcher.once()
+        time.sleep(1)
+
+
+@dataclass
+class Watcher:
+    """What `make local` prints as runs go: each execution started and ended, and each alert whole.
+
+    It reads alerts from a queue of its own (``queue_url``, subscribed to the topic beside the
+    user's): the ``aws sqs receive-message`` command it prints still finds every alert.
+    """
+
+    console: Console
+    deployment: LocalDeployment
+    queue_url: str
+    started: set[str] = field(default_factory=set)
+    reported: set[str] = field(default_factory=set)
+
+    def once(self) -> None:
+        deployment, console = self.deployment, self.console
+        sfn = deployment.client("stepfunctions")
         for execution in sorted(deployment.executions(), key=lambda e: e["startDate"]):
             arn = execution["executionArn"]
-            if arn not in started:
-                started.add(arn)
+            if arn not in self.started:
+                self.started.add(arn)
                 event = json.loads(sfn.describe_execution(executionArn=arn).get("input") or "{}")
                 detail = event.get("detail", {})
                 # A dataset drop names its object; a run request its suite and who asked.
@@ -747,11 +772,10 @@ def _watch(console: Console, deployment: LocalDeployment) -> None:
                     f"suite {detail.get('suite', '?')} ({detail.get('requestedBy', '?')})"
                 )
                 console.print(f"[cyan]▶[/cyan] execution {arn.rsplit(':', 1)[-1]} started for {key}")
-            if execution["status"] in TERMINAL and arn not in reported:
-                reported.add(arn)
+            if execution["status"] in TERMINAL and arn not in self.reported:
+                self.reported.add(arn)
                 rows = state_rows(deployment.history(arn))
                 color = "green" if execution["status"] == "SUCCEEDED" else "red"
                 console.print(f"[{color}]■ {execution['status']}[/{color}] {path_line(rows)}")
-        for message in deployment.messages():
-            console.print(f"[magenta]✉[/magenta] {escape(message['subject'] or '')}")
-        time.sleep(1)
+        for message in deployment.messages(queue_url=self.queue_url):
+            print_message(console, message)

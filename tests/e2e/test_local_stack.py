@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 from rich.console import Console
@@ -153,3 +154,25 @@ def test_the_same_object_event_delivered_twice_starts_one_job(stack, dataset):
     assert second.states() == ["Validate", "CheckOutcome", "Duplicate"]
     assert len(first.jobs()) == 1
     assert first.messages(wait=2) == []
+
+
+def test_make_locals_watcher_shows_the_alert_and_leaves_the_users_queue_alone(stack, dataset):
+    # Given `make local`'s watcher on its own subscription, as `python -m local serve` starts it
+    output = io.StringIO()
+    console = Console(file=output, width=200)
+    watcher = demo.Watcher(console, stack, stack.subscribed_queue(demo.WATCHER_QUEUE))
+    watcher.once()  # what already ran before this test is reported, not asserted
+    output.truncate(0)
+    output.seek(0)
+    # When a dataset is dropped and its run ends
+    dropped = when_dataset_dropped(stack, SUPPORT_ASSISTANT, "e2e-watched.jsonl", dataset)
+    deadline = time.monotonic() + 20
+    while "Verdict:" not in output.getvalue() and time.monotonic() < deadline:
+        watcher.once()
+        time.sleep(0.2)
+    # Then the watcher printed the execution's end and the alert's body, not only its subject
+    text = output.getvalue()
+    assert "SUCCEEDED" in text
+    assert f"Verdict: {dropped.run.verdict.replace('_', ' ')} —" in text
+    # And the queue the printed `aws sqs receive-message` command reads still holds the alert
+    assert dropped.message()["attributes"]["verdict"] == dropped.run.verdict
