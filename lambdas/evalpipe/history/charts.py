@@ -184,7 +184,7 @@ def histogram_svg(
 class Point:
     """One run on a trend chart."""
 
-    label: str  # shown under the axis for the first and last point (a date)
+    label: str  # under the axis where there is room (always the first and last): date, or date and time
     value: float
     tooltip: str
     current: bool = False
@@ -202,6 +202,10 @@ def line_chart_svg(
 ) -> str:
     """A line chart: one ``<polyline class="trend">`` whose points are the runs, oldest first,
     plus one ``<circle class="point">`` per run (the current run filled dark, the baseline ringed).
+
+    Every circle carries its point's label (``data-label``); under the axis a ``<text class="x-label">``
+    shows the labels of the first and the last point and of as many in between as fit without
+    overlapping (`axis_label_indices`).
     """
     left, right, top, bottom = 34, 14, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -244,13 +248,17 @@ def line_chart_svg(
         classes = "point" + (" current" if point.current else "") + (" baseline" if point.baseline else "")
         parts.append(
             f'<circle class="{classes}" cx="{x_of(i):.1f}" cy="{y_of(point.value):.1f}" r="{radius}" '
-            f'fill="{fill}" stroke="{stroke}" stroke-width="{width_attr}">'
+            f'fill="{fill}" stroke="{stroke}" stroke-width="{width_attr}" data-label="{escape(point.label)}">'
             f"<title>{escape(point.tooltip)}</title></circle>"
         )
-    if points:
-        parts.append(_text(x_of(0), top + plot_h + 14, points[0].label, anchor="start", size=10))
-        if count > 1:
-            parts.append(_text(x_of(count - 1), top + plot_h + 14, points[-1].label, anchor="end", size=10))
+    xs = [x_of(i) for i in range(count)]
+    for i in axis_label_indices(xs, [p.label for p in points], size=AXIS_LABEL_SIZE):
+        anchor = "start" if i == 0 else ("end" if i == count - 1 else "middle")
+        parts.append(
+            _text(
+                xs[i], top + plot_h + 14, points[i].label, anchor=anchor, size=AXIS_LABEL_SIZE, cls="x-label"
+            )
+        )
     parts.append(
         _text(
             left + plot_w / 2,
@@ -263,6 +271,50 @@ def line_chart_svg(
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+AXIS_LABEL_SIZE = 9  # the x labels: room for three "2025-03-08 09:15" under a 340 px chart
+# A generous width per character of a label (digits are 0.55 em in most sans-serifs, 0.64 in DejaVu).
+_CHAR_EM = 0.6
+_LABEL_GAP = 6
+
+
+def label_width(text: str, size: int = AXIS_LABEL_SIZE) -> float:
+    """The width a label of ``size`` px is assumed to take (an overestimate, so labels never touch)."""
+    return len(text) * size * _CHAR_EM
+
+
+def axis_label_indices(
+    xs: Sequence[float], labels: Sequence[str], *, size: int = AXIS_LABEL_SIZE
+) -> list[int]:
+    """Which points get their label under the axis: the first (anchored at its start), the last
+    (anchored at its end) and, left to right, each one in between (centred) that keeps clear of
+    the labels already placed and of the last one.
+    """
+    count = len(xs)
+    if count == 0:
+        return []
+    if count == 1:
+        return [0]
+
+    def span(i: int) -> tuple[float, float]:
+        width = label_width(labels[i], size)
+        if i == 0:
+            return xs[i], xs[i] + width
+        if i == count - 1:
+            return xs[i] - width, xs[i]
+        return xs[i] - width / 2, xs[i] + width / 2
+
+    chosen = [0]
+    last_left = span(count - 1)[0]
+    for i in range(1, count - 1):
+        left, right = span(i)
+        if left >= span(chosen[-1])[1] + _LABEL_GAP and right + _LABEL_GAP <= last_left:
+            chosen.append(i)
+    # When even the first and the last label would touch, only the last (the current run) is shown.
+    if span(0)[1] + _LABEL_GAP > last_left:
+        chosen = []
+    return [*chosen, count - 1]
 
 
 def heat_colour(goodness: float | None) -> str:
@@ -299,9 +351,10 @@ def _svg_open(width: int, height: int, kind: str, title: str, **data: int) -> st
     )
 
 
-def _text(x: float, y: float, text: str, *, anchor: str, size: int, fill: str = "#222") -> str:
+def _text(x: float, y: float, text: str, *, anchor: str, size: int, fill: str = "#222", cls: str = "") -> str:
+    css = f' class="{cls}"' if cls else ""
     return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" fill="{fill}">'
+        f'<text{css} x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" fill="{fill}">'
         f"{escape(text)}</text>"
     )
 

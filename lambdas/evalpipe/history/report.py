@@ -28,6 +28,7 @@ What each section draws is chosen in `evalpipe.history.report_data`; this module
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from html import escape
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ from evalpipe.history.report_data import (
     flagged_scores,
     lower_is_better_in,
     scores_by_metric,
+    trend_labels,
     trend_runs,
 )
 from evalpipe.notification.tables import interval_text
@@ -87,6 +89,12 @@ nav a { color: #1f5fa8; margin-right: 12px; text-decoration: none; }
 .headline { font-size: 16px; margin: 2px 0 12px; }
 .muted { color: var(--muted); }
 table { border-collapse: collapse; margin: 6px 0 10px; }
+.table-scroll { max-width: 100%; overflow-x: auto; margin: 6px 0 10px; }
+.table-scroll > table { margin: 0; }
+table.heat th.metric { white-space: normal; font-size: 12px; min-width: 4.5em; max-width: 10em;
+                       vertical-align: bottom; }
+table.heat th:first-child, table.heat td:first-child { position: sticky; left: 0; white-space: nowrap; }
+table.heat td:first-child { background: #fff; }
 th, td { border: 1px solid var(--line); padding: 3px 8px; vertical-align: top; text-align: left; }
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -102,7 +110,7 @@ ul.warnings { margin: 4px 0 10px; padding-left: 20px; }
 ul.warnings li { margin: 2px 0; }
 .charts { display: flex; flex-wrap: wrap; gap: 14px 22px; }
 figure { margin: 0; break-inside: avoid; page-break-inside: avoid; }
-figcaption { font-size: 12px; color: var(--muted); max-width: 340px; }
+figcaption { font-size: 12px; color: var(--muted); max-width: 340px; overflow-wrap: anywhere; }
 figcaption strong { color: var(--fg); }
 svg.chart { display: block; background: #fff; }
 .legend { font-size: 12px; color: var(--muted); }
@@ -110,7 +118,7 @@ svg.chart { display: block; background: #fff; }
           margin: 0 3px 0 8px; }
 article.record { border: 1px solid var(--line); border-left: 4px solid #d6604d; border-radius: 3px;
                  padding: 8px 12px; margin: 10px 0; break-inside: avoid; page-break-inside: avoid; }
-article.record header { font-weight: 600; margin-bottom: 4px; }
+article.record header { font-weight: 600; margin-bottom: 4px; overflow-wrap: anywhere; }
 article.record header .muted { font-weight: 400; }
 article.record dl { margin: 0; display: grid; grid-template-columns: 110px 1fr; gap: 4px 10px; }
 article.record dt { color: var(--muted); font-size: 13px; }
@@ -259,10 +267,11 @@ def _human_ratings(run: Run) -> str:
     return (
         '<h3 id="human-ratings">Human ratings</h3><p class="muted">As the workers gave them: thumbs 1/0, '
         "Likert 1-5, rank 1 = best, chosen 1 / not chosen 0; the metric table above holds the 0-1 "
-        'scores.</p><table><tr><th>Metric</th><th>Model</th><th>Method</th><th class="num">Average</th>'
+        'scores.</p><div class="table-scroll"><table><tr><th>Metric</th><th>Model</th><th>Method</th>'
+        '<th class="num">Average</th>'
         '<th>Distribution (value: ratings)</th><th class="num">Workers</th>'
         '<th class="num">Ratings</th></tr>'
-        f"{rows}</table>"
+        f"{rows}</table></div>"
     )
 
 
@@ -344,7 +353,9 @@ def _metrics_table(run: Run, comparison: Comparison | None) -> str:
             assert comparison is not None
             cells += _comparison_cells(comparison.metric(name))
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="metrics"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return _scroll(
+        f'<table class="metrics"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
 
 
 def _comparison_cells(entry: MetricComparison | None) -> list[str]:
@@ -428,7 +439,7 @@ def _categories(run: Run, records: list[RecordItem], lower: Mapping[str, bool]) 
     for metric in metric_names:
         values = [v for c in names if (v := categories[c].get(metric)) is not None]
         scales[metric] = goodness_scale(values, lower[metric], chart_scale(metric))
-    header = "".join(f'<th class="num">{escape(m)}</th>' for m in metric_names)
+    header = "".join(f'<th class="num metric" title="{escape(m)}">{_breakable(m)}</th>' for m in metric_names)
     count_header = '<th class="num">Records</th>' if records else ""
     rows = []
     for category in names:
@@ -445,8 +456,10 @@ def _categories(run: Run, records: list[RecordItem], lower: Mapping[str, bool]) 
             cells.append(f'<td class="num heat" style="background:{colour}">{escape(_fmt(value))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     parts.append(
-        f'<table class="heat"><thead><tr><th>Category</th>{count_header}{header}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        _scroll(
+            f'<table class="heat"><thead><tr><th>Category</th>{count_header}{header}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
     )
     parts.append(
         '<p class="legend">Cell colour:'
@@ -476,15 +489,17 @@ def _trends(
         parts.append('<p class="muted">No completed runs of this suite to draw.</p></section>')
         return "".join(parts)
     baseline_id = comparison.baseline_run_id if comparison is not None else None
+    labels = trend_labels(runs)
     parts.append(
-        '<p class="legend">Average per completed run, oldest left. The filled dot is this run'
+        '<p class="legend">Average per completed run, oldest left (runs on the same day are told apart '
+        "by their time, UTC). The filled dot is this run"
         + (", the ringed one its baseline" if baseline_id else "")
         + "; the dashed line is the low-score rule's bound.</p>"
     )
     parts.append('<div class="charts">')
     for name in run.metrics:
         points = [
-            _trend_point(row, average, run.run_id, baseline_id)
+            _trend_point(row, average, labels[row.run_id], run.run_id, baseline_id)
             for row in runs
             if name in row.metrics and (average := row.metrics[name].average) is not None
         ]
@@ -500,13 +515,13 @@ def _trends(
     return "".join(parts)
 
 
-def _trend_point(row: Run, average: float, current_id: str, baseline_id: str | None) -> Point:
+def _trend_point(row: Run, average: float, label: str, current_id: str, baseline_id: str | None) -> Point:
     created = iso(row.created_at)
-    tooltip = f"{row.run_id} ({created[:19]}): {average:.3f}"
+    tooltip = f"{label}: {row.run_id} ({created[:19]}): {average:.3f}"
     if row.verdict:
         tooltip += f", {row.verdict}"
     return Point(
-        label=created[:10],
+        label=label,
         value=average,
         tooltip=tooltip,
         current=row.run_id == current_id,
@@ -564,7 +579,10 @@ def _regressions(comparison: Comparison | None) -> str:
             "</tr>"
         )
     parts.append(
-        f'<table class="comparison"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        _scroll(
+            f'<table class="comparison"><thead><tr>{header}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
     )
     parts.append(_intervals(comparison))
     parts.append(_record_changes(comparison))
@@ -607,8 +625,10 @@ def _intervals(comparison: Comparison) -> str:
         "its bootstrap interval; the shaded band is past the tolerance on the worse side. A metric "
         "regresses when its whole interval lies in the band.</p>"
         f"{interval_chart_svg(rows)}"
-        f'<table class="comparison intervals"><thead><tr>'
-        f"{''.join(f'<th>{escape(h)}</th>' for h in head)}</tr></thead><tbody>{body}</tbody></table>"
+        + _scroll(
+            f'<table class="comparison intervals"><thead><tr>'
+            f"{''.join(f'<th>{escape(h)}</th>' for h in head)}</tr></thead><tbody>{body}</tbody></table>"
+        )
     )
 
 
@@ -663,7 +683,9 @@ def _changes_table(changes: Sequence[RecordChange], *, show_amount: bool) -> str
         kind = "became N/A" if change.kind == ChangeKind.BECAME_NA else ""
         title = f' title="{escape(kind)}"' if kind else ""
         rows.append(f"<tr{title}>" + "".join(cells) + "</tr>")
-    return f'<table class="changes"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return _scroll(
+        f'<table class="changes"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
 
 
 # -------------------------------------------------------------------------------- low scores
@@ -709,6 +731,16 @@ def _flagged_article(item: Flagged) -> str:
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+
+def _scroll(table: str) -> str:
+    """A table in a box that scrolls sideways, so a wide one never runs past the page's edge."""
+    return f'<div class="table-scroll">{table}</div>'
+
+
+def _breakable(name: str) -> str:
+    """A metric name, escaped, that may wrap after its dots and underscores (``<wbr>``)."""
+    return re.sub(r"([._])", r"\1<wbr>", escape(name))
 
 
 def _num_cell(value: float | None) -> str:

@@ -1,18 +1,20 @@
 """What the run report draws, taken from the run, its records and the suite's history; no markup.
 
 `evalpipe.history.report` turns these into the page: `flagged_scores` for the low-score section,
-`scores_by_metric` for the histograms, `trend_runs` for the trend charts, and `chart_scale` /
-`lower_is_better_in` for the axes and the colours of every chart and table.
+`scores_by_metric` for the histograms, `trend_runs` and `trend_labels` for the trend charts, and
+`chart_scale` / `lower_is_better_in` for the axes and the colours of every chart and table.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from evalpipe.history.charts import Rule, parse_rule
 from evalpipe.run.status import RunStatus
+from evalpipe.run.triggers import iso
 from evalpipe.suite.metrics import BUILTIN_PREFIX, lower_is_better, metric_scale
 
 if TYPE_CHECKING:
@@ -155,6 +157,23 @@ def trend_runs(run: Run, history: Sequence[Run], limit: int) -> list[Run]:
     if not seen_current and run.metrics:
         rows.append(run)
     return rows[-limit:]
+
+
+def trend_labels(runs: Sequence[Run]) -> dict[str, str]:
+    """Run id -> its label on a trend chart's axis, distinct for every run drawn.
+
+    The date (UTC) when no other run of ``runs`` falls on that day; else the date and time
+    (``"2025-03-08 09:15"``); and when two runs share that minute too, their run number on the
+    chart as well (``"2025-03-08 09:15 #3"``, 1 = the oldest of ``runs``, oldest first).
+    """
+    stamps = [iso(run.created_at) for run in runs]
+    days = Counter(stamp[:10] for stamp in stamps)
+    labels = [stamp[:10] if days[stamp[:10]] == 1 else f"{stamp[:10]} {stamp[11:16]}" for stamp in stamps]
+    repeated = Counter(labels)
+    return {
+        run.run_id: label if repeated[label] == 1 else f"{label} #{number}"
+        for number, (run, label) in enumerate(zip(runs, labels, strict=True), start=1)
+    }
 
 
 def chart_scale(name: str) -> float:

@@ -156,3 +156,39 @@ def build(history_runs: int = len(HISTORY_AVERAGES)) -> ReportInputs:
     changes = compare_records(records, baseline_records, suite)
     comparison = compare_runs(run, baseline, suite, record_changes=changes)
     return ReportInputs(suite, run, records, baseline_records, history, comparison)
+
+
+WIDE_METRIC_COUNT = 15
+
+
+def wide_metric_names(count: int = WIDE_METRIC_COUNT) -> list[str]:
+    """Long custom metric names, as a real rubric suite has them."""
+    return [f"Custom.answer_quality_rubric_dimension_{i:02d}_with_a_long_name" for i in range(count)]
+
+
+def build_wide(metric_count: int = WIDE_METRIC_COUNT, *, same_day: bool = False) -> ReportInputs:
+    """`build` with ``metric_count`` metrics of long names in every run and category; with
+    ``same_day``, every run of the history was created on the current run's day, an hour apart.
+    """
+    inputs = build()
+    names = wide_metric_names(metric_count - len(METRICS))
+    template = inputs.run.metrics[CORRECTNESS]
+
+    def widen(run: Run) -> Run:
+        copy = run.model_copy(deep=True)
+        for offset, name in enumerate(names):
+            summary = template.model_copy(update={"metric": name})
+            copy.metrics[name] = summary
+            for category, averages in copy.categories.items():
+                averages[name] = round((len(category) * 7 + offset * 13) % 100 / 100, 3)
+        return copy
+
+    run = widen(inputs.run)
+    history = [widen(r) if r.metrics else r for r in inputs.history]
+    if same_day:  # history is newest first; the current run keeps 09:15
+        for hour, row in enumerate(r for r in history if r.run_id != RUN_ID):
+            row.created_at = parse_time(f"2025-03-08T{8 - hour:02d}:{15 + hour:02d}:00+00:00")
+    history = [run if r.run_id == RUN_ID else r for r in history]
+    return ReportInputs(
+        inputs.suite, run, inputs.records, inputs.baseline_records, history, inputs.comparison
+    )
