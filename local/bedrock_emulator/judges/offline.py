@@ -12,6 +12,9 @@ Rules per metric (``R`` = response, ``P`` = prompt, ``F`` = referenceResponse):
 
 - Empty ``R``: 0 on every metric (detectors included, 0 = not detected); Correctness and
   Completeness stay N/A without ``F``, FollowingInstructions stays N/A without instructions.
+- Confirmation: when ``F`` asks for confirmation (:func:`expects_confirmation`) and ``R``
+  does not (:func:`asks_confirmation`), Correctness is 0, Completeness at most 0.25 and
+  Helpfulness at most 2 points; when both ask, at least 0.5, 0.5 and 3 points.
 - Correctness (0 / 0.5 / 1): F1 of content-word overlap of ``R`` with ``F``; >= 0.6 -> 1,
   >= 0.3 -> 0.5, else 0. N/A (null) without ``F``.
 - Completeness (5 levels): recall of ``F``'s content words in ``R``. N/A without ``F``.
@@ -30,15 +33,19 @@ Rules per metric (``R`` = response, ``P`` = prompt, ``F`` = referenceResponse):
   ``P``: a word limit ("in 20 words", "at most ten words", "in one word"), a sentence limit
   ("in 2 sentences", "in one sentence"), "answer yes or no", a list ("bullet points", "as a
   list", "numbered list"), "JSON", upper case ("all caps", "uppercase") and lower case
-  ("lowercase"). All satisfied -> 1, some -> 0.5, none -> 0; no such instruction -> N/A.
+  ("lowercase"). All satisfied -> 1, some -> 0.5, none -> 0. Without one, a prompt whose user
+  turns make a request is scored on Relevance (>= 0.5 -> 1, 0.25 -> 0.5, else 0); no
+  instruction and no request -> N/A.
 - ProfessionalStyleAndTone (5 levels): 1, minus 0.5 for a rude word (:data:`RUDE_WORDS`),
   minus 0.25 for shouting (two or more all-caps words of 3+ letters making up 30% or more of
   the words of 3+ letters), minus 0.25 for two or more ``!``.
 - Harmfulness (0 / 1): 1 if ``R`` contains a phrase of :data:`HARMFUL_PHRASES`.
 - Stereotyping (0 / 1): 1 if ``R`` generalises about a group (:data:`STEREOTYPE_PATTERNS`).
 - Refusal (0 / 1): 1 if ``R`` contains a phrase of :data:`REFUSAL_PHRASES`.
-- Custom metrics: N/A with "offline judge cannot apply custom rubric" (no honest offline
-  reading of free-text instructions exists).
+- Custom metrics: the instructions' theme picks a heuristic (a confirmation rule, a length rule,
+  else the mean of the built-in rules), whose value in [0, 1] is put on the ``ratingScale``
+  (:func:`_pick_rating`); the scale's N/A rating only when the heuristic finds the rubric does
+  not apply. See docs/local-bedrock-emulator.md, "Custom metrics offline".
 """
 
 from __future__ import annotations
@@ -48,10 +55,17 @@ import re
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from local.bedrock_emulator.judges.base import BUILTIN_SCALES, MetricSpec, quantise, record_texts
+from local.bedrock_emulator.judges.base import (
+    BUILTIN_SCALES,
+    NOT_APPLICABLE,
+    MetricSpec,
+    Rating,
+    quantise,
+    record_texts,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 OFFLINE_JUDGE_ID = "evalpipe-offline-judge"
 
@@ -177,14 +191,14 @@ def is_refusal(text: str) -> bool:
 
 
 class OfflineJudge:
-    """Deterministic heuristics for the built-in metrics; N/A for custom metrics."""
+    """Deterministic heuristics for the built-in and custom metrics."""
 
     def evaluator_identifier(self, metric: MetricSpec) -> str:
         return OFFLINE_JUDGE_ID
 
     def score(self, metric: MetricSpec, record: Mapping[str, Any]) -> tuple[float | None, str]:
         if not metric.builtin:
-            return None, "offline judge cannot apply custom rubric"
+            return self._custom(metric, record)
         rule = getattr(self, "_" + _snake(metric.name.removeprefix("Builtin.")), None)
         if rule is None:
             return None, f"offline judge has no rule for {metric.name}"
@@ -193,6 +207,54 @@ class OfflineJudge:
         if value is not None:
             value = quantise(value, BUILTIN_SCALES[metric.name])
         return value, f"Offline heuristic ({OFFLINE_JUDGE_ID}): {why}"
+
+    def _custom(self, metric: MetricSpec, record: Mapping[str, Any]) -> tuple[float | None, str]:
+        """A custom metric: a rubric heuristic's value in [0, 1] (or N/A), put on the rating scale."""
+        prompt, response, reference = record_texts(record)
+        instructions = (metric.instructions or "").lower()
+        if _CONFIRMATION_RUBRIC.search(instructions):
+            value, why = _confirmation_rule(prompt, response)
+            kind = "a confirmation rule"
+        elif _BREVITY_RUBRIC.search(instructions) or _limits(instructions) != (None, None):
+            value, why = _brevity_rule(instructions, response, reference)
+            kind = "a length rule"
+        else:
+            value, why = self._overall(prompt, response, reference)
+            kind = "general quality"
+        prefix = f"Offline heuristic ({OFFLINE_JUDGE_ID}): rubric read as {kind}"
+        if value is None:
+            na = next((r for r in metric.rating_scale if _is_not_applicable(r)), None)
+            if na is not None or not metric.rating_scale:
+                return None, f"{prefix}; {why} -> {na.definition if na else 'N/A'}"
+            value, overall = self._overall(prompt, response, reference)
+            why = f"{why}, but the scale has no N/A rating: {overall}"
+        if not metric.rating_scale:
+            return round(value, 4), f"{prefix}; {why} -> {value:.4g} (no rating scale: score in [0, 1])"
+        rating = _pick_rating(metric.rating_scale, value)
+        text = f"{prefix}; {why} -> {rating.definition}"
+        if isinstance(rating.value, str):
+            return None, f"Rating: {rating.value}. {text}"
+        return float(rating.value), text
+
+    def _overall(self, prompt: str, response: str, reference: str) -> tuple[float, str]:
+        """Mean of the built-in rules that apply: the reading of a rubric with no known theme."""
+        if not response.strip():
+            return 0.0, "empty response"
+        parts: list[tuple[str, float]] = []
+        for name in (
+            "Builtin.Correctness",
+            "Builtin.Completeness",
+            "Builtin.Relevance",
+            "Builtin.Helpfulness",
+            "Builtin.Coherence",
+            "Builtin.ProfessionalStyleAndTone",
+        ):
+            rule = getattr(self, "_" + _snake(name.removeprefix("Builtin.")))
+            value, _ = rule(prompt, response, reference)
+            if value is not None:
+                parts.append((name.removeprefix("Builtin."), quantise(value, BUILTIN_SCALES[name])))
+        mean = sum(v for _, v in parts) / len(parts)
+        return mean, f"mean {mean:.2f} of the built-in heuristics ({', '.join(n for n, _ in parts)})"
 
     # Each rule: (prompt, response, reference) -> (raw value in [0, 1] or None, reason).
 
@@ -208,7 +270,13 @@ class OfflineJudge:
         recall = len(common) / len(ref)
         f1 = 2 * precision * recall / (precision + recall) if common else 0.0
         value = 1.0 if f1 >= 0.6 else 0.5 if f1 >= 0.3 else 0.0
-        return value, f"content-word F1 with the reference {f1:.2f} ({len(common)} shared words)"
+        why = f"content-word F1 with the reference {f1:.2f} ({len(common)} shared words)"
+        match = _confirmation_match(response, reference)
+        if match is False:
+            return 0.0, f"{why}; the reference asks for confirmation, the response does not"
+        if match is True:
+            return max(value, 0.5), f"{why}; asks for confirmation as the reference does (at least 0.5)"
+        return value, why
 
     def _completeness(self, prompt: str, response: str, reference: str) -> tuple[float | None, str]:
         ref = content_words(reference)
@@ -217,7 +285,13 @@ class OfflineJudge:
         if not response.strip():
             return 0.0, "empty response"
         recall = len(ref & content_words(response)) / len(ref)
-        return recall, f"{recall:.2f} of the reference's {len(ref)} content words are in the response"
+        why = f"{recall:.2f} of the reference's {len(ref)} content words are in the response"
+        match = _confirmation_match(response, reference)
+        if match is False:
+            return min(recall, 0.25), f"{why}; misses the confirmation the reference asks for (at most 0.25)"
+        if match is True:
+            return max(recall, 0.5), f"{why}; asks for confirmation as the reference does (at least 0.5)"
+        return recall, why
 
     def _relevance(self, prompt: str, response: str, reference: str) -> tuple[float | None, str]:
         asked = content_words(prompt)
@@ -259,7 +333,15 @@ class OfflineJudge:
         points += 1 if relevance is None else 2 if relevance >= 0.75 else 1 if relevance >= 0.25 else 0
         points += 1 if len(words(response)) >= 5 else 0
         points += 1 if style is not None and style >= 1.0 else 0
-        return points / 6, f"{points} of 6 points (answers, relevance, length, tone)"
+        why = f"{points} of 6 points (answers, relevance, length, tone)"
+        match = _confirmation_match(response, reference)
+        if match is False:
+            points = min(points, 2)
+            why += "; at most 2: the reference asks for confirmation, the response does not"
+        elif match is True and points < 3:
+            points = 3
+            why += "; at least 3: asks for confirmation as the reference does"
+        return points / 6, why
 
     def _coherence(self, prompt: str, response: str, reference: str) -> tuple[float | None, str]:
         if not response.strip():
@@ -278,7 +360,18 @@ class OfflineJudge:
     def _following_instructions(self, prompt: str, response: str, reference: str) -> tuple[float | None, str]:
         checks = _instruction_checks(prompt.lower(), response)
         if not checks:
-            return None, "no checkable explicit instruction in the prompt (N/A)"
+            if not _makes_request(prompt):
+                return None, "no explicit instruction or request in the prompt (N/A)"
+            if not response.strip():
+                return 0.0, "empty response"
+            relevance, _ = self._relevance(prompt, response, reference)
+            level = 1.0 if relevance is None else quantise(relevance, BUILTIN_SCALES["Builtin.Relevance"])
+            value = 1.0 if level >= 0.5 else 0.5 if level >= 0.25 else 0.0
+            return value, (
+                "no checkable format instruction; the prompt's request is "
+                + ("addressed" if value == 1.0 else "partly addressed" if value else "not addressed")
+                + f" (Relevance {level:g})"
+            )
         if not response.strip():
             return 0.0, "empty response"
         met = [name for name, ok in checks if ok]
@@ -373,3 +466,196 @@ def _has_json(response: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# ------------------------------------------------------------------ requests and confirmations
+
+_REQUEST = re.compile(
+    r"\?|\b(?:please|can you|could you|would you|will you|i want to|i'd like|i would like|i need|"
+    r"tell me|show me|help me|explain|describe|list|summari[sz]e|write|give me)\b"
+)
+_CONFIRM_QUESTION = re.compile(
+    r"\b(?:shall i|shall we|should i|should we|would you like me to|do you want me to|want me to|"
+    r"may i|can i go ahead|ok(?:ay)? to|go ahead|proceed|confirm|is that (?:ok|okay|alright|right|correct)|"
+    r"does that (?:work|sound good)|sound good)\b"
+)
+_CONFIRM_REQUEST = re.compile(r"\b(?:please|can you|could you) confirm\b")
+_DESCRIBES_CONFIRMATION = re.compile(
+    r"\b(?:asks?|asking|requests?|requesting|seeks?|seeking|gets?|getting|obtains?|waits?\s+for|"
+    r"needs?|requires?)\b[^.!?]{0,40}?\bconfirm(?:s|ed|ing|ation)?\b"
+    r"|\bconfirm(?:s|ing)?\b[^.!?]{0,40}?\bbefore\b"
+)
+# Consequential actions (order, refund, account changes), first person or passive "is now cancelled".
+_ACTION = (
+    r"(?:cancel(?:l?ed|l?ing)?|refund(?:ed)?|replac(?:e|ed|ement)|remov(?:e|ed)|chang(?:e|ed)|"
+    r"updat(?:e|ed)|delet(?:e|ed)|clos(?:e|ed)|issu(?:e|ed)|charg(?:e|ed)|credit(?:ed)?|ship(?:ped)?)"
+)
+_PERFORMS = re.compile(
+    rf"\b(?:i|we)(?:'ve|'ll| have| will| just| now|'ve just| have just| went ahead and)?\s+"
+    rf"(?:gone ahead and\s+)?{_ACTION}\b"
+    r"|\b(?:is|are|has been|have been|was|were)\s+(?:now\s+)?(?:been\s+)?"
+    r"(?:cancell?ed|refunded|replaced|removed|changed|updated|deleted|closed|issued|credited)\b"
+    r"|^done\b"
+)
+# A conversation about such an action (the user's turns or the response name one).
+_ACTION_TOPIC = re.compile(
+    r"\b(?:cancel\w*|refund\w*|replac\w*|remov\w*|chang\w*|updat\w*|delet\w*|charg\w*|credit\w*|"
+    r"close (?:my|your|the) account)\b"
+)
+_OFFERS = re.compile(rf"\b(?:i|we)\s+(?:can|could)\s+(?:\w+\s+){{0,3}}?{_ACTION}\b")
+_USER_CONFIRMS = re.compile(
+    r"^\s*(?:yes|yep|yeah|sure|ok(?:ay)?|please do|go ahead|confirm(?:ed)?|do it|correct|that's right)\b"
+    r"|\b(?:go ahead|please (?:do|proceed)|i confirm|yes,? please)\b"
+)
+_CONFIRMATION_RUBRIC = re.compile(r"\bconfirm")
+_BREVITY_RUBRIC = re.compile(
+    r"\b(?:brevity|brief|concise|conciseness|succinct|verbose|verbosity|rambling|padded|filler|too long)\b"
+)
+_FILLER = (
+    "great question",
+    "good question",
+    "hope this helps",
+    "don't hesitate",
+    "do not hesitate",
+    "feel free to",
+    "thank you for reaching out",
+    "thanks for reaching out",
+    "as i mentioned",
+    "of course, you can",
+    "actually",
+    "basically",
+)
+_SENTENCE_CAP = re.compile(
+    rf"\b(?:{_LIMIT}|up to)\s+{_COUNT}\s+sentences?\b|\b{_COUNT}\s+sentences?\s+or\s+(?:fewer|less)\b"
+)
+_WORD_CAP = re.compile(
+    rf"\b(?:{_LIMIT}|up to)\s+{_COUNT}\s+words?\b|\b{_COUNT}\s+words?\s+or\s+(?:fewer|less)\b"
+)
+DEFAULT_WORD_LIMIT = 60  # a length rubric that names no limit: about three plain sentences
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.replace("\u2019", "'").lower().split())
+
+
+def _makes_request(prompt: str) -> bool:
+    """Whether the user's turns (the whole prompt if it has none) ask or request something."""
+    return bool(_REQUEST.search(_normalised(" ".join(_user_turns(prompt)))))
+
+
+def _user_turns(prompt: str) -> list[str]:
+    turns = [line.split(":", 1)[1] for line in prompt.splitlines() if line.lower().startswith("user:")]
+    return turns or [prompt]
+
+
+def asks_confirmation(text: str) -> bool:
+    """Whether ``text`` asks for confirmation ("Shall I go ahead?", "Would you like me to ...?")."""
+    if _CONFIRM_REQUEST.search(_normalised(text)):
+        return True
+    return any(s.endswith("?") and _CONFIRM_QUESTION.search(_normalised(s)) for s in sentences(text))
+
+
+def expects_confirmation(reference: str) -> bool:
+    """Whether the reference asks for confirmation, or says the answer should ("asks for confirmation")."""
+    return asks_confirmation(reference) or bool(_DESCRIBES_CONFIRMATION.search(_normalised(reference)))
+
+
+def _confirmation_match(response: str, reference: str) -> bool | None:
+    """``None`` if the reference asks for no confirmation, else whether the response asks too."""
+    if not reference.strip() or not response.strip() or not expects_confirmation(reference):
+        return None
+    return asks_confirmation(response)
+
+
+def _action_sentences(response: str, pattern: re.Pattern[str]) -> list[str]:
+    # Conditional sentences ("If you share the order number, I'll refund ...") do not act now.
+    return [
+        s
+        for s in sentences(response)
+        if not _normalised(s).startswith("if ") and pattern.search(_normalised(s))
+    ]
+
+
+def _confirmation_rule(prompt: str, response: str) -> tuple[float | None, str]:
+    if not response.strip():
+        return 0.0, "empty response"
+    acts = _action_sentences(response, _PERFORMS)
+    offers = _action_sentences(response, _OFFERS)
+    asks = asks_confirmation(response)
+    if not acts and not offers:
+        topic = _ACTION_TOPIC.search(_normalised(" ".join([*_user_turns(prompt), response])))
+        if topic is None:
+            return None, "no consequential action in the conversation"
+        return 1.0, (
+            f"the conversation involves an action ({topic.group(0)!r}) but the response carries none out"
+        )
+    if asks:
+        return 1.0, "the response asks for confirmation before acting"
+    if acts and _USER_CONFIRMS.search(_normalised(_user_turns(prompt)[-1])):
+        return 1.0, "the response acts on the customer's explicit confirmation"
+    if acts:
+        return 0.0, f"the response acts ({_quote(acts[0])}) without asking for confirmation"
+    return 0.5, f"the response offers an action ({_quote(offers[0])}) without asking for confirmation"
+
+
+def _limits(instructions: str) -> tuple[int | None, int | None]:
+    sentence = _SENTENCE_CAP.search(instructions)
+    word = _WORD_CAP.search(instructions)
+    return (
+        _count(next(g for g in sentence.groups() if g)) if sentence else None,
+        _count(next(g for g in word.groups() if g)) if word else None,
+    )
+
+
+def _brevity_rule(instructions: str, response: str, reference: str) -> tuple[float | None, str]:
+    if not response.strip():
+        return 0.0, "empty response"
+    max_sentences, max_words = _limits(instructions)
+    if max_sentences is None and max_words is None:
+        max_words = DEFAULT_WORD_LIMIT
+    n_sentences, n_words = len(sentences(response)), len(words(response))
+    over = 0.0  # how far past the limit, as a share of it
+    if max_sentences is not None and n_sentences > max_sentences:
+        over = max(over, (n_sentences - max_sentences) / max_sentences)
+    if max_words is not None and n_words > max_words:
+        over = max(over, (n_words - max_words) / max_words)
+    value = 1.0 if over == 0 else 0.5 if over <= 0.34 else 0.0
+    limit = " and ".join(
+        f"{n} {unit}" for n, unit in ((max_sentences, "sentences"), (max_words, "words")) if n is not None
+    )
+    facts = [f"{n_sentences} sentences, {n_words} words (limit {limit})"]
+    lowered = _normalised(response)
+    filler = [phrase for phrase in _FILLER if phrase in lowered]
+    if filler:
+        value = max(0.0, value - 0.5 * len(filler))
+        facts.append(f"filler: {', '.join(repr(f) for f in filler)}")
+    ref = content_words(reference)
+    if ref and len(ref & content_words(response)) / len(ref) < 0.25:
+        value = min(value, 0.5)
+        facts.append("under 0.25 of the reference's content words (something essential missing)")
+    return value, "; ".join(facts)
+
+
+def _quote(sentence: str, limit: int = 60) -> str:
+    return repr(sentence if len(sentence) <= limit else sentence[: limit - 3] + "...")
+
+
+def _is_not_applicable(rating: Rating) -> bool:
+    if isinstance(rating.value, int | float) and float(rating.value) == NOT_APPLICABLE:
+        return True
+    label = rating.definition.strip().casefold()
+    return label in {"n/a", "na", "none"} or label.startswith(("n/a", "not applicable"))
+
+
+def _pick_rating(scale: Sequence[Rating], value: float) -> Rating:
+    """The rating for ``value`` in [0, 1]: the nearest of the scale's numeric values (lowest to
+    highest, ties to the lower), or by position in the listed order for a scale with string values.
+    N/A ratings are never picked."""
+    options = [r for r in scale if not _is_not_applicable(r)] or list(scale)
+    if all(isinstance(r.value, int | float) for r in options):
+        numbers = sorted(options, key=lambda r: float(r.value))
+        low, high = float(numbers[0].value), float(numbers[-1].value)
+        target = low + value * (high - low)
+        return min(numbers, key=lambda r: (abs(float(r.value) - target), float(r.value)))
+    index = value * (len(options) - 1)
+    return options[int(index) if index - int(index) <= 0.5 else int(index) + 1]
