@@ -89,12 +89,15 @@ def test_one_output_line_per_record_in_the_documented_format(bedrock, dataset, j
             assert detail["modelIdentifier"] == "evalpipe-offline-judge"
             assert detail["explanation"]
 
-    # And the offline judge's documented behaviour shows: reference overlap, N/A, refusal, custom N/A
+    # And the offline judge's documented behaviour shows: reference overlap, N/A, refusal, and a
+    # custom metric scored with a value of its own rating scale (N/A's -1 is never a score)
     by_metric = [
         {s["metricName"]: s["result"] for s in line["automatedEvaluationResult"]["scores"]} for line in lines
     ]
-    assert by_metric[0] == {"Builtin.Correctness": 1.0, "Builtin.Refusal": 0.0, "confirmation_check": None}
-    assert by_metric[1] == {"Builtin.Correctness": None, "Builtin.Refusal": 1.0, "confirmation_check": None}
+    assert (by_metric[0]["Builtin.Correctness"], by_metric[0]["Builtin.Refusal"]) == (1.0, 0.0)
+    assert (by_metric[1]["Builtin.Correctness"], by_metric[1]["Builtin.Refusal"]) == (None, 1.0)
+    assert all(scores["confirmation_check"] in (None, 0.0, 1.0) for scores in by_metric)
+    assert by_metric[0]["confirmation_check"] == 1.0
 
 
 def test_outputs_are_written_exactly_once(bedrock, dataset, job_request, s3_results):
