@@ -16,6 +16,8 @@ from evalpipe.run.model import ErrorInfo, ShardStatus
 from evalpipe.run.status import RunStatus, Verdict
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from evalpipe.run.model import Run, Shard
 
 _PRECEDENCE = (
@@ -47,9 +49,9 @@ class ShardOutcome:
                 return run_status
         return RunStatus.FAILED if self.unfinished else RunStatus.COMPLETED
 
-    def record_on(self, run: Run, now: object, sharded: bool) -> None:
+    def record_on(self, run: Run, now: datetime) -> None:
         """Mark ``run`` as ended by its unfinished shards, naming each (and its lines when sharded)."""
-        status = self.status
+        status, sharded = self.status, run.sharded
         run.status = status
         run.verdict = Verdict(status.value)
         messages: list[str] = []
@@ -73,4 +75,4 @@ class ShardOutcome:
                 message="; ".join(said) or "a job ran past its deadline",
                 job_stopped=any(shard.stop_sent for shard in late),
             )
-        run.finished_at = now  # type: ignore[assignment]
+        run.finished_at = now

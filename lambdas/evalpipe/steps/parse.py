@@ -39,7 +39,7 @@ def parse(run_id: str, ports: Ports) -> Run:
     ports.slots.release_run(run_id)
     outcome = ShardOutcome.of(run)
     if not outcome.completed:  # no job completed: nothing to parse, the run ends with its shards
-        outcome.record_on(run, ports.clock(), run.sharded)
+        outcome.record_on(run, ports.clock())
         return ports.runs.save(run)
     suite = run.validated_suite()
     trigger = run.started_by()
@@ -75,7 +75,7 @@ def parse(run_id: str, ports: Ports) -> Run:
     run.finished_at = ports.clock()
     reviewed = review(ports.runs.save(run), suite, ports)
     if outcome.unfinished:  # the completed shards' scores stay; the run ends with the others
-        outcome.record_on(reviewed, ports.clock(), reviewed.sharded)
+        outcome.record_on(reviewed, ports.clock())
         return ports.runs.save(reviewed)
     return reviewed
 
