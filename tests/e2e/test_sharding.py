@@ -110,6 +110,8 @@ def test_a_shard_that_fails_twice_fails_the_run_and_keeps_the_other_shards_score
     assert sorted(job["jobName"] for job in dropped.jobs()) == sorted(
         [f"{run.run_id}-s01", f"{run.run_id}-s02", f"{run.run_id}-s02-r2"]
     )
+    # And no job of it runs on (the two attempts of shard 2 failed, shard 1 completed)
+    assert {job["status"] for job in dropped.jobs()} == {"Completed", "Failed"}
     # And the first shard's 10 scores are stored and shown
     assert run.record_count == 10 and len(dropped.records) == 10
     [message] = dropped.messages(count=1)

@@ -220,6 +220,40 @@ def test_a_poll_that_keeps_failing_stops_the_job_and_is_notified_once(deploy, mo
     assert "the evaluation job was stopped" in message["message"]
 
 
+def test_a_failing_shard_stops_every_job_of_the_run_and_gives_back_its_slots(deploy, monkeypatch):
+    # Given a run of two jobs (jobs of 10 records) whose second job's Poll fails on every call
+    import handlers.poll
+
+    pipeline = deploy()
+    bedrock_emulator.controls.set_delays(job_seconds=60, stop_seconds=1)
+    real = handlers.poll.poll
+
+    def second_shard_fails(run_id, shard, *args, **kwargs):
+        if shard == 2:
+            raise table_error("GetItem")
+        return real(run_id, shard, *args, **kwargs)
+
+    monkeypatch.setattr("handlers.poll.poll", second_shard_fails)
+    sharded = {**SUITE, "pipeline": {**SUITE["pipeline"], "shardSize": 10}}
+    pipeline.upload_suite(SUITE_NAME, sharded)
+    # When the execution runs
+    result = pipeline.run(pipeline.drop_dataset(KEY, DATASET), timeout=120)
+    # Then the Map failed into the error path: the run is ERROR and both its jobs were stopped
+    assert result.status == "FAILED"
+    run = run_of(pipeline, result)
+    assert len(run.shards) == 2
+    assert (run.status, run.verdict) == ("ERROR", "ERROR")
+    assert run.error is not None and run.error.job_stopped is True
+    assert sorted(job["jobName"] for job in jobs()) == [f"{run.run_id}-s01", f"{run.run_id}-s02"]
+    assert set(job_statuses()) <= {"Stopping", "Stopped"}
+    # And no slot of the account's pool stays taken, nothing was scored, and one notification went out
+    assert pipeline.runs().job_slots(lambda: None).holders("automated") == {}
+    assert run.record_count is None and list(pipeline.runs().iter_records(run.run_id)) == []
+    [message] = pipeline.messages()
+    assert message["attributes"]["verdict"] == "ERROR"
+    assert "2 jobs were stopped" in message["message"]
+
+
 def test_a_poll_that_fails_once_is_retried_and_the_run_completes(deploy, monkeypatch):
     import handlers.poll
 

@@ -98,7 +98,8 @@ def test_a_job_past_its_deadline_is_stopped_and_notified(deploy):
     run = pipeline.runs().get(result.output["run"]["run_id"])
     assert (run.status, run.verdict) == ("TIMED_OUT", "TIMED_OUT")
     assert [job["status"] for job in jobs()] in (["Stopping"], ["Stopped"])
-    assert pipeline.messages()[0]["attributes"]["verdict"] == "TIMED_OUT"
+    [message] = pipeline.messages()  # exactly one
+    assert message["attributes"]["verdict"] == "TIMED_OUT"
 
 
 def test_a_throttled_submit_is_retried_by_the_state_machine(deploy):
