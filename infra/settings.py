@@ -197,7 +197,9 @@ class PipelineSettings(BaseModel):
     def _job_ends_before_execution(self) -> PipelineSettings:
         # Poll needs a few cycles after the deadline to stop the job and notify.
         days = STATE_MACHINE_TIMEOUT_SECONDS // 86_400
-        latest = STATE_MACHINE_TIMEOUT_SECONDS - 2 * self.poll_interval_seconds - 3_600
+        # Automated polls back off to ten intervals, at most 10 minutes (evalpipe.run.timing).
+        longest_wait = max(self.poll_interval_seconds, min(600, 10 * self.poll_interval_seconds))
+        latest = STATE_MACHINE_TIMEOUT_SECONDS - 2 * longest_wait - 3_600
         if self.job_timeout_seconds > latest:
             raise ValueError(
                 f"jobTimeoutSeconds must be <= {latest} (the state machine times out at {days} d)"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, Timing
+from evalpipe.run.timing import AUTOMATED_WAIT_CAP_SECONDS, STATE_MACHINE_TIMEOUT_SECONDS, Timing
 from evalpipe.suite import Suite, SuiteError
 from evalpipe.suite.schedule_expression import check_expression, check_timezone
 from evalpipe.validation import validate_suite
@@ -216,11 +216,79 @@ def test_timing_that_outlasts_the_state_machine_is_explained() -> None:
     assert f"must be at most {35 * 86_400 - 3 * 3_600}" in problems[0]
 
 
+def test_a_job_timeout_leaves_two_capped_waits_before_the_state_machines_timeout() -> None:
+    # Given the default interval: automated waits grow to 10 minutes, so the bound allows for two of those
+    timing = Timing(
+        poll_interval_seconds=60,
+        job_timeout_seconds=STATE_MACHINE_TIMEOUT_SECONDS - 2 * 600 - 3_600 + 1,
+        human_poll_min_seconds=900,
+        human_poll_max_seconds=21_600,
+        human_job_timeout_seconds=86_400,
+    )
+    # Then one second past it is refused, naming the longest wait
+    assert timing.problems() == [
+        f"jobTimeoutSeconds: {timing.job_timeout_seconds} leaves no time to stop the job: with polls up to "
+        f"every 600 s it must be at most {timing.job_timeout_seconds - 1} (the state machine itself "
+        "times out at 35 days)"
+    ]
+
+
 def test_the_domain_knows_the_state_machines_timeout() -> None:
     # Given the infrastructure's state machine timeout / Then the domain checks against the same
     from infra.settings import STATE_MACHINE_TIMEOUT_SECONDS as INFRA_TIMEOUT
 
     assert STATE_MACHINE_TIMEOUT_SECONDS == INFRA_TIMEOUT
+
+
+@pytest.mark.parametrize("interval", [1, 30, 60, 300, 3_600])
+def test_the_deployment_check_allows_for_the_same_longest_automated_wait(interval: int) -> None:
+    # Given the domain's bound for a poll interval (two of its longest waits and an hour before 35 days)
+    from infra.settings import PipelineSettings
+
+    timing = Timing(
+        poll_interval_seconds=interval,
+        job_timeout_seconds=60,
+        human_poll_min_seconds=900,
+        human_poll_max_seconds=21_600,
+        human_job_timeout_seconds=86_400,
+    )
+    latest = STATE_MACHINE_TIMEOUT_SECONDS - 2 * timing.automated_wait_cap - 3_600
+    assert timing.automated_wait_cap <= max(interval, AUTOMATED_WAIT_CAP_SECONDS)
+    # Then the deployment accepts the bound and refuses one second more, as the domain does
+    settings = {"pollIntervalSeconds": interval}
+    PipelineSettings.model_validate({**settings, "jobTimeoutSeconds": latest})
+    with pytest.raises(ValueError, match=f"<= {latest}"):
+        PipelineSettings.model_validate({**settings, "jobTimeoutSeconds": latest + 1})
+    assert timing.model_copy(update={"job_timeout_seconds": latest}).problems() == []
+    assert timing.model_copy(update={"job_timeout_seconds": latest + 1}).problems() != []
+
+
+def _polls_until(timing: Timing, job_seconds: int) -> int:
+    """How many polls the poll step's schedule makes of an automated job that runs ``job_seconds``."""
+    elapsed, polls = timing.first_wait(human=False), 1
+    while elapsed < job_seconds:
+        elapsed += timing.next_wait(human=False, elapsed_seconds=elapsed)
+        polls += 1
+    return polls
+
+
+def test_automated_polls_back_off_so_the_largest_run_fits_an_executions_history() -> None:
+    # Given the deployment's default timing and the largest default run: 50 shards of 2-hour jobs
+    timing = Timing(
+        poll_interval_seconds=60,
+        job_timeout_seconds=86_400,
+        human_poll_min_seconds=900,
+        human_poll_max_seconds=21_600,
+        human_job_timeout_seconds=30 * 86_400,
+    )
+    polls = _polls_until(timing, 2 * 3_600)
+    # Then a shard is polled about 22 times, not 120, and never waits more than 10 minutes
+    assert 15 <= polls <= 25
+    assert max(timing.next_wait(human=False, elapsed_seconds=s) for s in range(0, 86_400, 60)) == 600
+    # and 50 shards at ~10 history events a poll stay well inside a Standard execution's 25,000
+    assert 50 * polls * 10 < 25_000 * 0.6
+    # while a short job is still polled at the configured interval
+    assert timing.next_wait(human=False, elapsed_seconds=100) == 60
 
 
 @pytest.mark.parametrize(

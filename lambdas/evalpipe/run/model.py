@@ -53,7 +53,7 @@ Timestamp = Annotated[datetime, BeforeValidator(_parse_timestamp), PlainSerializ
 class Item(BaseModel):
     """A part of a stored item: unknown attributes are kept, so nothing written is lost on a rewrite."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class JobType(StrEnum):
@@ -550,7 +550,7 @@ class Run(Item):
     {'status': 'REJECTED'}
     """
 
-    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    model_config = ConfigDict(extra="allow", validate_assignment=True, defer_build=True)
 
     run_id: str
     suite: str

@@ -24,6 +24,24 @@ STATE_MACHINE_TIMEOUT_SECONDS = 35 * 86_400
 STOP_MARGIN_SECONDS = 3_600
 # A human job's wait is this share of the time it has been running, between the min and the cap.
 HUMAN_WAIT_SHARE = 0.25
+# An automated job's wait grows the same way, from the poll interval up to ten intervals, at most
+# 10 minutes: a Standard execution keeps at most 25,000 history events and every poll of every
+# shard costs about ten, so a fixed interval would end a large run's execution (50 shards x 2 h at
+# 60 s = 60,000 events).
+AUTOMATED_WAIT_SHARE = 0.25
+AUTOMATED_WAIT_CAP_SECONDS = 600
+# A shard waiting for a job slot asks again after a tenth of the time its run has waited, from the
+# deployment's slotWaitSeconds up to five of them, at most 5 minutes (an ask costs ~5 events).
+QUEUE_WAIT_SHARE = 0.1
+QUEUE_WAIT_CAP_SECONDS = 300
+# The caps are this many times the configured wait (so a local run polling every second stays fast).
+BACKOFF_CAP_FACTOR = {"poll": 10, "queue": 5}
+
+
+def _capped(base: int, factor: int, cap: int) -> int:
+    return max(base, min(cap, factor * base))
+
+
 # pipeline.polling key -> Timing field.
 POLLING_KEYS = {
     "intervalSeconds": "poll_interval_seconds",
@@ -32,6 +50,20 @@ POLLING_KEYS = {
     "humanPollMaxSeconds": "human_poll_max_seconds",
     "humanJobTimeoutSeconds": "human_job_timeout_seconds",
 }
+
+
+def queue_wait(slot_wait_seconds: int, queued_seconds: float) -> int:
+    """Seconds before a shard that found no free job slot asks again.
+
+    Examples
+    --------
+    >>> [queue_wait(60, queued) for queued in (0, 600, 1_500, 36_000)]
+    [60, 60, 150, 300]
+    >>> queue_wait(2, 3_600)  # local mode: five slot waits at most
+    10
+    """
+    high = _capped(slot_wait_seconds, BACKOFF_CAP_FACTOR["queue"], QUEUE_WAIT_CAP_SECONDS)
+    return int(min(high, max(slot_wait_seconds, queued_seconds * QUEUE_WAIT_SHARE)))
 
 
 class TimingSource(Protocol):
@@ -62,7 +94,7 @@ class Timing(BaseModel):
     'jobTimeoutSeconds'
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     poll_interval_seconds: int
     job_timeout_seconds: int
@@ -100,7 +132,32 @@ class Timing(BaseModel):
 
     def next_wait(self, *, human: bool, elapsed_seconds: float) -> int:
         """Seconds until the next poll of a job that has run for ``elapsed_seconds``."""
-        return self.human_wait(elapsed_seconds) if human else self.poll_interval_seconds
+        return self.human_wait(elapsed_seconds) if human else self.automated_wait(elapsed_seconds)
+
+    @property
+    def automated_wait_cap(self) -> int:
+        """The longest wait between two polls of an automated job: ten intervals, at most 10 minutes
+        (the interval itself when it is longer)."""
+        return _capped(self.poll_interval_seconds, BACKOFF_CAP_FACTOR["poll"], AUTOMATED_WAIT_CAP_SECONDS)
+
+    def automated_wait(self, elapsed_seconds: float) -> int:
+        """The wait before the next poll of an automated job that has run for ``elapsed_seconds``.
+
+        A quarter of the time it has run, at least ``poll_interval_seconds``, at most
+        `automated_wait_cap` (ten intervals, at most 10 minutes):
+        with the defaults every minute for the first 4 minutes, 10 minutes from 40 minutes on, so
+        a 2-hour job is polled about 22 times instead of 120 and is seen ending at most 10 minutes
+        (or a quarter of its run time) late.
+
+        Examples
+        --------
+        >>> timing = Timing(poll_interval_seconds=60, job_timeout_seconds=86_400, human_poll_min_seconds=900,
+        ...                 human_poll_max_seconds=21_600, human_job_timeout_seconds=30 * 86_400)
+        >>> [timing.automated_wait(elapsed) for elapsed in (0, 240, 1_200, 7_200)]
+        [60, 60, 300, 600]
+        """
+        low, high = self.poll_interval_seconds, self.automated_wait_cap
+        return int(min(high, max(low, elapsed_seconds * AUTOMATED_WAIT_SHARE)))
 
     def human_wait(self, elapsed_seconds: float) -> int:
         """The wait before the next poll of a human evaluation job.
@@ -118,11 +175,11 @@ class Timing(BaseModel):
         """Why this timing cannot work inside the state machine's timeout (``"<key>: ..."``), or []."""
         days = STATE_MACHINE_TIMEOUT_SECONDS // 86_400
         found = []
-        latest = STATE_MACHINE_TIMEOUT_SECONDS - 2 * self.poll_interval_seconds - STOP_MARGIN_SECONDS
+        latest = STATE_MACHINE_TIMEOUT_SECONDS - 2 * self.automated_wait_cap - STOP_MARGIN_SECONDS
         if self.job_timeout_seconds > latest:
             found.append(
                 f"jobTimeoutSeconds: {self.job_timeout_seconds} leaves no time to stop the job: with polls "
-                f"every {self.poll_interval_seconds} s it must be at most {latest} (the state machine "
+                f"up to every {self.automated_wait_cap} s it must be at most {latest} (the state machine "
                 f"itself times out at {days} days)"
             )
         latest_human = STATE_MACHINE_TIMEOUT_SECONDS - 2 * self.human_poll_max_seconds - STOP_MARGIN_SECONDS

@@ -73,7 +73,7 @@ class TriggerError(ValueError):
 class DatasetObject(BaseModel):
     """The dropped dataset object, as the S3 event describes it (the run item's ``dataset``)."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", defer_build=True)
 
     bucket: str
     key: str
@@ -194,7 +194,12 @@ class RunRequest(BaseModel):
 
     # Stored as the run item's ``request``, under the names docs/design.md gives.
     model_config = ConfigDict(
-        frozen=True, extra="allow", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+        frozen=True,
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        defer_build=True,
     )
 
     suite_name: str = Field(alias="suite")

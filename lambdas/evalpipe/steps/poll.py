@@ -70,8 +70,9 @@ def poll(run_id: str, shard_number: int, job_arn: str, deadline: str, ports: Por
         run.job_status = status if not run.sharded else None
         run.polled_at = now
         ports.runs.save(run)
-    # A human job's wait grows with the time it has run (its creation time is Bedrock's).
-    elapsed = (now - job.creation_time).total_seconds() if run.is_human and job.creation_time else 0.0
+    # The wait grows with the time the job has run (its creation time is Bedrock's): few polls,
+    # so few history events, for long jobs (evalpipe.run.timing.Timing.automated_wait).
+    elapsed = (now - job.creation_time).total_seconds() if job.creation_time else 0.0
     return {
         "job_arn": job_arn,
         "job_name": job.job_name,

@@ -9,7 +9,7 @@ from evalpipe.aws.bedrock_jobs import BedrockQuotaExceeded
 from evalpipe.aws.slots import pool_of
 from evalpipe.run.model import JobType, Shard, ShardStatus
 from evalpipe.run.status import RunStatus
-from evalpipe.run.timing import Timing
+from evalpipe.run.timing import Timing, queue_wait
 from evalpipe.run.triggers import DatasetObject, iso, results_prefix
 from evalpipe.suite.job_request import build_create_job_request
 
@@ -100,7 +100,9 @@ def _queued(run: Run, ports: Ports) -> dict:
     if run.status in (RunStatus.VALIDATING, RunStatus.QUEUED):  # no shard of it runs yet
         run.status = RunStatus.QUEUED
         ports.runs.save(run)
-    return {"status": "Queued", "wait_seconds": ports.settings.slot_wait_seconds}
+    # The longer the run has waited, the less often it asks (few history events for a long queue).
+    queued = (ports.clock() - run.created_at).total_seconds()
+    return {"status": "Queued", "wait_seconds": queue_wait(ports.settings.slot_wait_seconds, queued)}
 
 
 def _dataset_uri(run: Run, shard: Shard, ports: Ports) -> str | None:

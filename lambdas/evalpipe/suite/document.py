@@ -53,6 +53,7 @@ class SuiteDocument(BaseModel):
         extra="forbid",
         title="evalpipe suite file",
         json_schema_extra=_document_schema,
+        defer_build=True,
     )
 
     application_type: Literal["ModelEvaluation", "RagEvaluation"] = Field(

@@ -67,6 +67,7 @@ class LowScoreRule(BaseModel):
         populate_by_name=True,
         extra="forbid",
         json_schema_extra=_low_rule_schema,
+        defer_build=True,
     )
 
     below: float | None = Field(default=None, allow_inf_nan=False)
@@ -160,7 +161,7 @@ class LowScoreSettings(BaseModel):
     :meth:`rule_for` for the full precedence.
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     builtin: LowScoreRule = Field(
         default_factory=lambda: LowScoreRule(below=0.5),

@@ -32,7 +32,7 @@ TAG_KEY_PATTERN = r"^[a-zA-Z0-9\s._:/=+@-]{1,128}$"  # the service model's TagKe
 class NotificationSettings(BaseModel):
     """What a notification lists."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     max_low_records: int = Field(
         default=10,
@@ -60,7 +60,7 @@ class ScheduleSettings(BaseModel):
     'UTC'
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     expression: str = Field(
         description=(
@@ -127,7 +127,7 @@ class PollingSettings(BaseModel):
     {'intervalSeconds': 300}
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     interval_seconds: int | None = Field(
         default=None,
@@ -183,7 +183,7 @@ class PollingSettings(BaseModel):
 class PipelineSettings(BaseModel):
     """The ``pipeline`` section: this product's settings beside the API members."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     description: str | None = Field(
         default=None,

@@ -61,7 +61,9 @@ class RegressionLimits(BaseModel):
     ``null`` turns that check off. For lower-is-better metrics a "drop" is an increase.
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", json_schema_extra=_limits_schema)
+    model_config = ConfigDict(
+        populate_by_name=True, extra="forbid", json_schema_extra=_limits_schema, defer_build=True
+    )
 
     max_absolute_drop: float | None = Field(default=None, ge=0, allow_inf_nan=False, alias="maxAbsoluteDrop")
     max_relative_drop: float | None = Field(default=None, ge=0, allow_inf_nan=False, alias="maxRelativeDrop")
@@ -91,7 +93,7 @@ class RegressionLimits(BaseModel):
 class RegressionSettings(BaseModel):
     """When a run counts as REGRESSED against its baseline run (docs/suite-file.md, "Regressions")."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     method: RegressionMethod = Field(
         default=RegressionMethod.BOOTSTRAP,

@@ -93,11 +93,12 @@ def test_a_human_job_gets_a_30_day_deadline_and_a_growing_wait(ports, bedrock, d
     assert "2592000 s after submission" in parse(run_id, ports).error.message
 
 
-def test_an_automated_job_keeps_the_poll_interval(ports, bedrock, dropped, clock) -> None:
-    # Given a job whose jobType is Automated / When polled / Then POLL_INTERVAL_SECONDS (30 here)
+def test_an_automated_job_backs_off_only_to_ten_intervals(ports, bedrock, dropped, clock) -> None:
+    # Given a job whose jobType is Automated, running for 2 days / When polled
+    # Then the automated cap (ten 30 s intervals), not a human job's hours
     run_id = validate(dropped(), ports)["run_id"]
     job = human_job("InProgress", run_id, clock() - timedelta(days=2))
     job["jobType"] = "Automated"
     bedrock.add_response("get_evaluation_job", job, {"jobIdentifier": JOB_ARN})
     deadline = (clock() + timedelta(hours=1)).isoformat()
-    assert poll(run_id, 1, JOB_ARN, deadline, ports)["wait_seconds"] == 30
+    assert poll(run_id, 1, JOB_ARN, deadline, ports)["wait_seconds"] == 300

@@ -139,7 +139,8 @@ def get_job_response(status: str, name: str, failure_messages: list[str] | None 
         "evaluationConfig": copy.deepcopy(SUITE["evaluationConfig"]),
         "inferenceConfig": copy.deepcopy(SUITE["inferenceConfig"]),
         "outputDataConfig": {"s3Uri": "s3://b/results/"},
-        "creationTime": "2026-11-23T19:00:06Z",
+        # As the real client returns it (botocore parses timestamps; a Stubber hands back what it is given).
+        "creationTime": datetime(2026, 11, 23, 19, 0, 6, tzinfo=UTC),
     }
     if failure_messages:
         response["failureMessages"] = failure_messages

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from evalpipe.run.triggers import iso
 from evalpipe.steps.parse import parse
 from evalpipe.steps.poll import poll
@@ -27,6 +29,20 @@ def test_poll_in_progress_then_completed(ports, bedrock, bucket, dropped):
     assert (first["status"], in_progress) == ("InProgress", "IN_PROGRESS")
     assert second["status"] == "Completed"
     assert second["wait_seconds"] == 30
+
+
+def test_a_long_running_job_is_polled_less_often(ports, bedrock, bucket, dropped, clock):
+    # Given a submitted run whose job Bedrock created 30 minutes ago and still runs
+    run_id = submitted(ports, bedrock, bucket, dropped())
+    deadline = iso(ports.runs.load(run_id).deadline)
+    bedrock.add_response(
+        "get_evaluation_job", get_job_response("InProgress", run_id), {"jobIdentifier": JOB_ARN}
+    )
+    clock.now += timedelta(minutes=30)
+    # When polled
+    result = poll(run_id, 1, JOB_ARN, deadline, ports)
+    # Then the next poll waits the cap (ten 30 s intervals), not one interval (few history events)
+    assert (result["status"], result["wait_seconds"]) == ("InProgress", 300)
 
 
 def test_poll_records_a_failed_job_with_its_failure_messages(ports, bedrock, bucket, dropped):

@@ -112,7 +112,9 @@ def test_submit_handler_creates_the_job_through_the_shared_adapters(function_env
 # --- the job pool: a slot first, a queue when there is none -----------------------------------
 
 
-def test_without_a_free_slot_nothing_is_submitted_and_the_run_is_queued(ports, bedrock, bucket, dropped):
+def test_without_a_free_slot_nothing_is_submitted_and_the_run_is_queued(
+    ports, bedrock, bucket, dropped, clock
+):
     # Given a validated run and every slot of the pool held by other runs
     event = dropped()
     run_id = validated(ports, event)
@@ -124,6 +126,9 @@ def test_without_a_free_slot_nothing_is_submitted_and_the_run_is_queued(ports, b
     # Then it waits for a slot, shown QUEUED
     assert result == {"status": "Queued", "wait_seconds": ports.settings.slot_wait_seconds}
     assert ports.runs.get(run_id).status == "QUEUED"
+    # When it has waited an hour / Then it asks every 5 minutes, not every slotWaitSeconds
+    clock.now += timedelta(hours=1)
+    assert submit(run_id, 1, ports) == {"status": "Queued", "wait_seconds": 300}
     # When a slot is given back / Then the next try submits the job and holds the slot
     ports.slots.release("automated", "other-run#0")
     bedrock.add_response("create_evaluation_job", {"jobArn": JOB_ARN}, expected_request(bucket, event))

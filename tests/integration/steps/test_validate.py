@@ -117,7 +117,8 @@ def test_validate_rejects_a_judge_the_deployment_cannot_invoke(ports, dropped):
 
 
 def test_a_timeout_that_outlasts_the_state_machine_is_rejected_with_the_deployment_interval(ports, dropped):
-    # Given a timeout that fits alone, but not with the deployment's polls every 30 s around it
+    # Given a timeout that fits alone, but not with the deployment's polls (every 30 s, backing off
+    # to ten intervals: 300 s) around it
     longest = 35 * 86_400 - 3_600
     event = dropped(suite=smoke_suite(polling={"jobTimeoutSeconds": longest}))
     # When validated
@@ -127,7 +128,7 @@ def test_a_timeout_that_outlasts_the_state_machine_is_rejected_with_the_deployme
     assert result["outcome"] == "REJECTED"
     [problem] = run.problems
     assert problem.field == "pipeline.polling.jobTimeoutSeconds"
-    assert f"must be at most {longest - 60}" in problem.message
+    assert f"must be at most {longest - 600}" in problem.message
     assert "35 days" in problem.message
 
 
