@@ -21,6 +21,8 @@ outputs      running a job: datasets from S3, scoring, the results layout in S3
 knowledge_bases  registered knowledge bases: documents, passages, lexical retrieval, filters
 live_rag     live knowledge-base RAG jobs: retrieval, extractive answers, per-turn scoring
 judges       offline (default), Converse and OpenAI-compatible judges
+runtime      bedrock-runtime Converse stand-in (collect targets, preview's judge): deterministic
+             answers, tool calls, throttling and 5xx controls
 moto_routes  the only module touching moto internals (``install``, ``backend_for``, ``reset``)
 """
 

@@ -79,6 +79,23 @@ class AccessDeniedError(EmulatorError):
     code = "AccessDeniedException"
 
 
+# Bedrock Runtime's own errors (Converse), for injection: 503, 408, 429 and 424 in its model.
+class ServiceUnavailableError(EmulatorError):
+    code = "ServiceUnavailableException"
+
+
+class ModelTimeoutError(EmulatorError):
+    code = "ModelTimeoutException"
+
+
+class ModelNotReadyError(EmulatorError):
+    code = "ModelNotReadyException"
+
+
+class ModelFailedError(EmulatorError):
+    code = "ModelErrorException"
+
+
 ERRORS: dict[str, type[EmulatorError]] = {
     cls.code: cls
     for cls in (
@@ -89,8 +106,13 @@ ERRORS: dict[str, type[EmulatorError]] = {
         ThrottlingError,
         ServiceQuotaExceededError,
         AccessDeniedError,
+        ServiceUnavailableError,
+        ModelTimeoutError,
+        ModelNotReadyError,
+        ModelFailedError,
     )
 }
+CONVERSE = "Converse"  # the Bedrock Runtime operation the emulator serves (local/bedrock_emulator/runtime.py)
 
 
 @dataclass
@@ -148,6 +170,9 @@ class EmulatorControls:
         when a job is created, the only moment the number grows): what tests of the queue assert.
     judge : Judge or None
         Overrides ``EVALPIPE_JUDGE`` for every job run.
+    converse_calls : int
+        Converse requests received (every HTTP attempt, the throttled and failed ones included):
+        what a test of a client's retries asserts.
     clock : callable
         Seconds since the epoch (tests may substitute a fake clock).
     """
@@ -166,6 +191,7 @@ class EmulatorControls:
             self.max_concurrent_jobs: int | None = None
             self.peak_running_jobs = 0
             self.judge: Judge | None = None
+            self.converse_calls = 0
             self.clock: Callable[[], float] = time.time
             self.injected_errors: list[InjectedError] = []
             self.failure_rules: list[FailureRule] = []
@@ -229,6 +255,21 @@ class EmulatorControls:
         """The next ``count`` CreateEvaluationJob calls raise ThrottlingException."""
         self.inject_error("CreateEvaluationJob", "ThrottlingException", count)
 
+    def throttle_next_converse(self, count: int = 1) -> None:
+        """The next ``count`` Converse calls raise ThrottlingException (HTTP 429)."""
+        self.inject_error(CONVERSE, "ThrottlingException", count)
+
+    def fail_next_converse(self, count: int = 1, code: str = "ServiceUnavailableException") -> None:
+        """The next ``count`` Converse calls fail with ``code`` (default ServiceUnavailableException,
+        HTTP 503; ``InternalServerException`` is the 500), which clients retry like throttling."""
+        self.inject_error(CONVERSE, code, count)
+
+    def count_converse_call(self) -> int:
+        """Count one Converse request (before anything else happens to it); the count so far."""
+        with self._lock:
+            self.converse_calls += 1
+            return self.converse_calls
+
     def fail_next_job(self, messages: Iterable[str] = ("Injected failure",)) -> None:
         """The next job created ends Failed with ``messages`` instead of running."""
         with self._lock:
@@ -288,6 +329,7 @@ class EmulatorControls:
                 "maxConcurrentJobs": self.max_concurrent_jobs,
                 "peakRunningJobs": self.peak_running_jobs,
                 "judgeOverride": type(self.judge).__name__ if self.judge else None,
+                "converseCalls": self.converse_calls,
                 "injectedErrors": [vars(e) for e in self.injected_errors if e.remaining > 0],
                 "failureRules": [vars(r) for r in self.failure_rules if r.remaining != 0],
                 "outputFaults": [vars(f) for f in self.output_faults],
@@ -299,6 +341,9 @@ def _default_message(code: str) -> str:
         "ThrottlingException": "Too many requests, please wait before trying again.",
         "ServiceQuotaExceededException": "The number of requests exceeds the service quota.",
         "InternalServerException": "An internal server error occurred. Retry your request.",
+        "ServiceUnavailableException": "The service isn't currently available. Try again later.",
+        "ModelNotReadyException": "The model is not ready to serve inference requests. Try again later.",
+        "ModelTimeoutException": "The request took too long to process.",
         "AccessDeniedException": "You don't have access to this resource.",
     }.get(code, f"Injected {code}")
 

@@ -16,12 +16,20 @@ How moto serves ``bedrock`` (read in moto 5.2.1's source):
   -> ``CreateEvaluationJob``), turns it into ``create_evaluation_job`` and calls that method
   of the response class if it has one, else raises NotImplementedError.
 
-So the whole patch is: give ``BedrockResponse`` the five methods (patch 1); register explicit
-paths too, so the routing survives moto dropping its catch-all (patch 2); add the control
-endpoints to moto's ``/moto-api`` app (patch 3). The job state lives on moto's own
-``BedrockBackend`` instances (patch 4), so ``mock_aws()`` and ``POST /moto-api/reset`` clear
-it like any moto state. :func:`verify_routes` checks all of it and is what the guard test runs
-after a moto upgrade.
+``bedrock-runtime`` (Converse) the same way: moto 5.2.1 has a ``bedrockruntime`` backend
+(``InvokeModel`` only, answering ``{}``). In-process, ``backend_index`` sends
+``https://bedrock-runtime.<region>.amazonaws.com/...`` to it and its catch-all ``{0}/.*$`` to
+``BedrockRuntimeResponse.dispatch``; in server mode the SigV4 scope says ``bedrock`` (the runtime
+signs as ``bedrock``) and the dispatcher picks ``bedrock-runtime`` because only that model has
+``POST /model/{modelId}/converse``. ``call_action`` then names the operation ``Converse`` and calls
+``converse``, which ``BedrockRuntimeResponse`` lacks.
+
+So the whole patch is: give ``BedrockResponse`` the five methods and ``BedrockRuntimeResponse``
+``converse`` (patch 1); register explicit paths too, so the routing survives moto dropping its
+catch-alls (patch 2); add the control endpoints to moto's ``/moto-api`` app (patch 3). The job
+state lives on moto's own ``BedrockBackend`` instances (patch 4), so ``mock_aws()`` and
+``POST /moto-api/reset`` clear it like any moto state (Converse keeps no state). :func:`verify_routes`
+checks all of it and is what the guard test runs after a moto upgrade.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ from moto import backends
 from moto.bedrock import urls as bedrock_urls
 from moto.bedrock.models import bedrock_backends
 from moto.bedrock.responses import BedrockResponse
+from moto.bedrockruntime import urls as runtime_urls
+from moto.bedrockruntime.responses import BedrockRuntimeResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal import urls as moto_api_urls
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -46,12 +56,15 @@ from moto.server import main as moto_server_main
 from moto.utilities.utils import get_partition
 
 from local.bedrock_emulator import knowledge_bases
-from local.bedrock_emulator.backend import EvaluationJobBackend, controls
+from local.bedrock_emulator.backend import CONVERSE, EvaluationJobBackend, controls
 from local.bedrock_emulator.outputs import ModelEvaluationRunner, ObjectMissingError
+from local.bedrock_emulator.runtime import handle_converse
 from local.bedrock_emulator.service import OPERATIONS, ServiceRequest, handle, handle_control
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from local.bedrock_emulator.service import ServiceResponse
 
 # Method names moto derives from the operation names (camelcase_to_underscores).
 HANDLER_NAMES = {
@@ -68,6 +81,9 @@ BEDROCK_URL_PATHS = (
     "{0}/evaluation-jobs/(?P<jobIdentifier>.+)$",
     "{0}/evaluation-job/(?P<jobIdentifier>[^/]+)/stop$",
 )
+# bedrock-runtime: the operation the emulator serves, its method name and route.
+RUNTIME_HANDLER_NAMES = {CONVERSE: "converse"}
+RUNTIME_URL_PATHS = ("{0}/model/(?P<modelId>[^/]+)/converse$",)
 CONTROL_PREFIX = "/moto-api/evalpipe/bedrock-emulator/"
 CONTROL_URL_PATH = "{0}" + CONTROL_PREFIX + "(?P<action>[a-z-]+)$"
 # Sample requests for verify_routes: operation -> (method, path).
@@ -84,6 +100,7 @@ SAMPLE_REQUESTS = {
     ),
     "BatchDeleteEvaluationJob": ("POST", "/evaluation-jobs/batch-delete"),
 }
+RUNTIME_SAMPLE_REQUESTS = {CONVERSE: ("POST", "/model/amazon.nova-lite-v1%3A0/converse")}
 _STATE_ATTR = "evalpipe_evaluation_jobs"
 # The emulator's knowledge bases live beside the jobs but survive the emulator's reset() (they are
 # resources a deployment set up, like its S3 objects); moto's own reset drops them.
@@ -107,17 +124,24 @@ def install() -> None:
             return
 
         # Patch 1: moto's BaseResponse.call_action dispatches to a method named after the
-        # operation; BedrockResponse has none for evaluation jobs, so add them.
-        for operation, method_name in HANDLER_NAMES.items():
-            existing = BedrockResponse.__dict__.get(method_name)
-            if existing is not None and not getattr(existing, "evalpipe_emulator", False):
-                native_operations_overridden.append(operation)
-            setattr(BedrockResponse, method_name, _make_handler(operation, method_name))
+        # operation; BedrockResponse has none for evaluation jobs, BedrockRuntimeResponse none for
+        # Converse, so add them.
+        for response_class, names, serve in (
+            (BedrockResponse, HANDLER_NAMES, _serve_jobs),
+            (BedrockRuntimeResponse, RUNTIME_HANDLER_NAMES, handle_converse),
+        ):
+            for operation, method_name in names.items():
+                existing = response_class.__dict__.get(method_name)
+                if existing is not None and not getattr(existing, "evalpipe_emulator", False):
+                    native_operations_overridden.append(operation)
+                setattr(response_class, method_name, _make_handler(operation, method_name, serve))
 
-        # Patch 2: explicit routes to the same dispatcher. moto's catch-all "{0}/.*$" already
-        # covers them; these keep the operations reachable if a moto release drops it.
+        # Patch 2: explicit routes to the same dispatchers. moto's catch-alls "{0}/.*$" already
+        # cover them; these keep the operations reachable if a moto release drops them.
         for pattern in BEDROCK_URL_PATHS:
             bedrock_urls.url_paths.setdefault(pattern, BedrockResponse.dispatch)
+        for pattern in RUNTIME_URL_PATHS:
+            runtime_urls.url_paths.setdefault(pattern, BedrockRuntimeResponse.dispatch)
 
         # Patch 3: the test controls over HTTP, next to moto's own /moto-api/* endpoints (the
         # server picks the moto_api app for any path starting with /moto-api).
@@ -129,10 +153,16 @@ def is_installed() -> bool:
     return _installed.is_set()
 
 
-def _make_handler(operation: str, method_name: str) -> Callable[[Any], tuple[str, dict[str, str]]]:
+def _serve_jobs(request: ServiceRequest) -> ServiceResponse:
+    return handle(request, backend_for)
+
+
+def _make_handler(
+    operation: str, method_name: str, serve: Callable[[ServiceRequest], ServiceResponse]
+) -> Callable[[Any], tuple[str, dict[str, str]]]:
     def handler(self: Any) -> tuple[str, dict[str, str]]:
-        # `self` is moto's BedrockResponse after setup_class(): moto parsed region (URL or
-        # SigV4 scope), account (access key / MOTO_ACCOUNT_ID), body and URL for us.
+        # `self` is moto's BedrockResponse (or BedrockRuntimeResponse) after setup_class(): moto
+        # parsed region (URL or SigV4 scope), account (access key / MOTO_ACCOUNT_ID), body and URL.
         # raw_path keeps the ARN percent-encoded in both modes (werkzeug: RAW_URI).
         request = ServiceRequest(
             operation=operation,
@@ -143,7 +173,7 @@ def _make_handler(operation: str, method_name: str) -> Callable[[Any], tuple[str
             region=self.region,
             account_id=self.current_account,
         )
-        response = handle(request, backend_for)
+        response = serve(request)
         headers = dict(response.headers)
         headers["status"] = str(response.status)  # moto's _transform_response reads it here
         return response.body, headers
@@ -257,24 +287,21 @@ def _control_view(request: Any, full_url: str, headers: Any) -> tuple[int, dict[
 def verify_routes(region: str = "us-east-1") -> list[str]:
     """What no longer holds in this moto version for the emulator to be reachable ([] = all).
 
-    Checks, for every operation: in-process routing (the first matching URL pattern of the
-    ``bedrock`` backend leads to ``BedrockResponse.dispatch``), moto's operation naming from
-    botocore's model, the handler on ``BedrockResponse``, the server's service detection from
-    a SigV4 scope and its werkzeug rule; and the control endpoint's werkzeug rule.
+    Checks, for every operation of ``bedrock`` (evaluation jobs) and ``bedrock-runtime``
+    (Converse): in-process routing (the first matching URL pattern of the service's backend leads
+    to its response class's ``dispatch``), moto's operation naming from botocore's model, the
+    emulator's handler on the response class, the server's service detection from a SigV4 scope
+    (both sign as ``bedrock``) and the app's werkzeug rule; and the control endpoint's rule.
     """
     if not _installed.is_set():
         return ["install() has not been called"]
-    routing = _Routing(
-        region=region,
-        backend=backends.get_backend("bedrock")[DEFAULT_ACCOUNT_ID][region],
-        server_rules=create_backend_app("bedrock").url_map.bind("localhost"),
-        dispatcher=DomainDispatcherApplication(create_backend_app),
-    )
+    dispatcher = DomainDispatcherApplication(create_backend_app)
     problems = [
         problem
-        for operation, (method, path) in SAMPLE_REQUESTS.items()
+        for service in _SERVICES
+        for operation, (method, path) in service.samples.items()
         for check in _OPERATION_CHECKS
-        if (problem := check(routing, operation, method, path)) is not None
+        if (problem := check(service.routing(region, dispatcher), operation, method, path)) is not None
     ]
     control = _control_rule()
     if control is not None:
@@ -285,53 +312,87 @@ def verify_routes(region: str = "us-east-1") -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Routing:
-    """What routes a bedrock request: moto's backend in-process, the app's rules and the domain
-    dispatcher in server mode."""
+class _Service:
+    """A moto service the emulator serves operations of."""
 
+    name: str  # moto's backend name and the endpoint's host prefix
+    response_class: type
+    handler_names: dict[str, str]
+    samples: dict[str, tuple[str, str]]  # operation -> (method, path) of a sample request
+
+    def routing(self, region: str, dispatcher: DomainDispatcherApplication) -> _Routing:
+        return _Routing(
+            service=self,
+            region=region,
+            backend=backends.get_backend(self.name)[DEFAULT_ACCOUNT_ID][region],  # type: ignore[call-overload]
+            server_rules=create_backend_app(self.name).url_map.bind("localhost"),  # type: ignore[arg-type]
+            dispatcher=dispatcher,
+        )
+
+
+@dataclass(frozen=True)
+class _Routing:
+    """What routes a request of one service: moto's backend in-process, the app's rules and the
+    domain dispatcher in server mode."""
+
+    service: _Service
     region: str
     backend: Any
-    server_rules: Any  # the bedrock app's werkzeug MapAdapter
+    server_rules: Any  # the service app's werkzeug MapAdapter
     dispatcher: DomainDispatcherApplication
 
+    @property
+    def host(self) -> str:
+        return f"{self.service.name}.{self.region}.amazonaws.com"
+
+    @property
+    def dispatch_name(self) -> str:
+        return f"{self.service.response_class.__name__}.dispatch"
+
+
+_SERVICES = (
+    _Service("bedrock", BedrockResponse, HANDLER_NAMES, SAMPLE_REQUESTS),
+    _Service("bedrock-runtime", BedrockRuntimeResponse, RUNTIME_HANDLER_NAMES, RUNTIME_SAMPLE_REQUESTS),
+)
 
 # The checks of one operation's sample request, in this order; each gives a problem or None.
 
 
 def _in_process_route(routing: _Routing, operation: str, method: str, path: str) -> str | None:
-    url = f"https://bedrock.{routing.region}.amazonaws.com{path}"
+    url = f"https://{routing.host}{path}"
     first = next((h for pattern, h in routing.backend.urls.items() if re.compile(pattern).match(url)), None)
-    if getattr(first, "__self__", None) is BedrockResponse:
+    if getattr(first, "__self__", None) is routing.service.response_class:
         return None
-    return f"{operation}: in-process URL {path} is routed to {first!r}, not BedrockResponse.dispatch"
+    return f"{operation}: in-process URL {path} is routed to {first!r}, not {routing.dispatch_name}"
 
 
 def _moto_operation_name(routing: _Routing, operation: str, method: str, path: str) -> str | None:
-    probe = BedrockResponse()
+    probe = routing.service.response_class()
     probe.region = routing.region
     named = probe._get_action_from_method_and_request_uri(method, path)
     return None if named == operation else f"{operation}: moto names {method} {path} {named!r}"
 
 
 def _emulator_handler(routing: _Routing, operation: str, method: str, path: str) -> str | None:
-    handler = getattr(BedrockResponse, HANDLER_NAMES[operation], None)
-    if getattr(handler, "evalpipe_emulator", False):
+    cls, name = routing.service.response_class, routing.service.handler_names[operation]
+    if getattr(getattr(cls, name, None), "evalpipe_emulator", False):
         return None
-    return f"{operation}: BedrockResponse.{HANDLER_NAMES[operation]} is not the emulator's"
+    return f"{operation}: {cls.__name__}.{name} is not the emulator's"
 
 
 def _server_service(routing: _Routing, operation: str, method: str, path: str) -> str | None:
     region = routing.region
     environ = {
+        # bedrock and bedrock-runtime both sign as "bedrock" (the models' signingName).
         "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=test/20250101/{region}/bedrock/aws4_request, "
         "SignedHeaders=host, Signature=x",
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
     }
     host = routing.dispatcher.infer_service_region_host(environ, path)
-    if host == f"bedrock.{region}.amazonaws.com":
+    if host == routing.host:
         return None
-    return f"{operation}: the server sends {method} {path} to {host!r}"
+    return f"{operation}: the server sends {method} {path} to {host!r}, not {routing.host!r}"
 
 
 def _server_rule(routing: _Routing, operation: str, method: str, path: str) -> str | None:
@@ -339,7 +400,7 @@ def _server_rule(routing: _Routing, operation: str, method: str, path: str) -> s
         endpoint, _ = routing.server_rules.match(path, method=method)
     except Exception as error:  # werkzeug NotFound / MethodNotAllowed
         return f"{operation}: no server route for {method} {path}: {error!r}"
-    if endpoint.startswith("BedrockResponse.dispatch"):
+    if endpoint.startswith(routing.dispatch_name):
         return None
     return f"{operation}: server route of {path} is {endpoint}"
 

@@ -214,8 +214,14 @@ def _join(path: str, name: str) -> str:
 
 def validate_input(operation: str, params: dict[str, Any]) -> None:
     """Raise :class:`ValidationError` when ``params`` break the operation's input shape."""
+    validate_shape(operation_model(operation).input_shape, params)
+
+
+def validate_shape(shape: Shape, params: dict[str, Any]) -> None:
+    """Raise :class:`ValidationError` when ``params`` break ``shape``, of any service's model (the
+    Converse stand-in checks its requests against ``bedrock-runtime``'s)."""
     walker = _Walker()
-    walker.walk(operation_model(operation).input_shape, params, "")
+    walker.walk(shape, params, "")
     _raise(walker.errors)
 
 
@@ -434,8 +440,9 @@ def handle_control(
     ``state``       (GET or POST) the current settings
     ``reset``       controls back to defaults and every emulated job forgotten
     ``config``      ``{"jobSeconds", "stopSeconds", "deleteSeconds", "maxConcurrentJobs"}`` (any)
-    ``inject-error`` ``{"operation", "code", "count"?, "message"?}``
-    ``throttle``    ``{"count"?}``: the next CreateEvaluationJob calls raise ThrottlingException
+    ``inject-error`` ``{"operation", "code", "count"?, "message"?}`` (``Converse`` too)
+    ``throttle``    ``{"count"?, "operation"?}``: the next calls of the operation (default
+                    CreateEvaluationJob; ``Converse``) raise ThrottlingException
     ``fail-jobs``   ``{"messages", "namePattern"?, "count"?}``: without a pattern, the next job
     ==============  ===============================================================================
 
@@ -476,7 +483,8 @@ def _inject_error(payload: dict[str, Any], reset_all: Callable[[], None]) -> Non
 
 
 def _throttle(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:
-    controls.throttle_next_creates(int(payload.get("count", 1)))
+    operation = payload.get("operation", "CreateEvaluationJob")
+    controls.inject_error(str(operation), "ThrottlingException", int(payload.get("count", 1)))
 
 
 def _fail_jobs(payload: dict[str, Any], reset_all: Callable[[], None]) -> None:

@@ -4,6 +4,11 @@ Pre-flight (local files only): ``evalpipe validate --suite SUITE.json DATASET.js
 applies the pipeline's own validation rules; ``evalpipe estimate --suite SUITE.json
 DATASET.jsonl`` prints what one run will cost.
 
+Before the upload: ``evalpipe collect SCENARIOS.json --target TARGET -o DATASET.jsonl [--suite S]``
+turns scenarios into a dataset by asking the app (a Bedrock model, an HTTP endpoint, a Lambda
+function; docs/collect.md); ``evalpipe preview --suite S DATASET.jsonl`` scores a few records on the
+suite's custom metrics with the judge model in seconds (docs/preview.md).
+
 History (the deployed stack, found by name: ``--stack``, ``$EVALPIPE_STACK``, cdk.json's
 ``stackName``): ``evalpipe runs [--suite S]`` lists runs, ``evalpipe show RUN [--wait]`` shows
 one, ``evalpipe compare RUN_A RUN_B`` judges RUN_B against RUN_A, ``evalpipe report RUN
@@ -33,7 +38,20 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from evalpipe.cli import compare, estimate, gate, import_, jobs, parse, report, run, runs, validate
+from evalpipe.cli import (
+    collect,
+    compare,
+    estimate,
+    gate,
+    import_,
+    jobs,
+    parse,
+    preview,
+    report,
+    run,
+    runs,
+    validate,
+)
 from evalpipe.cli._common import EXIT_INVALID, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -61,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_parser(subparsers)
     import_.add_parser(subparsers)
     gate.add_parser(subparsers)
+    collect.add_parser(subparsers)
+    preview.add_parser(subparsers)
     return parser
 
 

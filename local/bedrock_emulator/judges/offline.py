@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,27 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 OFFLINE_JUDGE_ID = "evalpipe-offline-judge"
+
+
+@dataclass(frozen=True)
+class CustomJudgement:
+    """The offline judge's reading of one custom metric on one record.
+
+    Attributes
+    ----------
+    rating : Rating or None
+        The rating of the metric's scale it picks: the scale's N/A rating when the heuristic says
+        N/A (a scale without one gets the general-quality value instead); None without a scale.
+    value : float or None
+        The heuristic's value in [0, 1] (rounded to 4 decimals without a scale); None for N/A.
+    explanation : str
+        ``Offline heuristic (evalpipe-offline-judge): rubric read as <theme>; <facts> -> <rating>``.
+    """
+
+    rating: Rating | None
+    value: float | None
+    explanation: str
+
 
 # Word lists as text (one string each) to keep them readable; split once at import.
 _STOP_WORDS_TEXT = """
@@ -210,8 +232,27 @@ class OfflineJudge:
 
     def _custom(self, metric: MetricSpec, record: Mapping[str, Any]) -> tuple[float | None, str]:
         """A custom metric: a rubric heuristic's value in [0, 1] (or N/A), put on the rating scale."""
+        judgement = self.custom_judgement(metric, record)
+        if judgement.rating is None or judgement.value is None:  # no rating scale, or N/A
+            return judgement.value, judgement.explanation
+        if isinstance(judgement.rating.value, str):
+            return None, f"Rating: {judgement.rating.value}. {judgement.explanation}"
+        return float(judgement.rating.value), judgement.explanation
+
+    def custom_judgement(self, metric: MetricSpec, record: Mapping[str, Any]) -> CustomJudgement:
+        """How the offline judge rates a custom metric: the rubric's theme (from ``instructions``),
+        its heuristic and the rating of the scale it picks (the scale's N/A rating only when the
+        heuristic finds the rubric does not apply).
+
+        What an evaluation job writes follows from it (:meth:`score`); the emulator's Converse
+        stand-in answers an ``evalpipe preview`` judge prompt with the same rating, so a preview and
+        a job agree on the same record.
+        """
         prompt, response, reference = record_texts(record)
         instructions = (metric.instructions or "").lower()
+        # Bedrock's judge sees only what the rubric's template gives it: no {{ground_truth}}, no reference.
+        if "{{ground_truth}}" not in instructions:
+            reference = ""
         if _CONFIRMATION_RUBRIC.search(instructions):
             value, why = _confirmation_rule(prompt, response)
             kind = "a confirmation rule"
@@ -225,16 +266,14 @@ class OfflineJudge:
         if value is None:
             na = next((r for r in metric.rating_scale if _is_not_applicable(r)), None)
             if na is not None or not metric.rating_scale:
-                return None, f"{prefix}; {why} -> {na.definition if na else 'N/A'}"
+                return CustomJudgement(na, None, f"{prefix}; {why} -> {na.definition if na else 'N/A'}")
             value, overall = self._overall(prompt, response, reference)
             why = f"{why}, but the scale has no N/A rating: {overall}"
         if not metric.rating_scale:
-            return round(value, 4), f"{prefix}; {why} -> {value:.4g} (no rating scale: score in [0, 1])"
+            text = f"{prefix}; {why} -> {value:.4g} (no rating scale: score in [0, 1])"
+            return CustomJudgement(None, round(value, 4), text)
         rating = _pick_rating(metric.rating_scale, value)
-        text = f"{prefix}; {why} -> {rating.definition}"
-        if isinstance(rating.value, str):
-            return None, f"Rating: {rating.value}. {text}"
-        return float(rating.value), text
+        return CustomJudgement(rating, value, f"{prefix}; {why} -> {rating.definition}")
 
     def _overall(self, prompt: str, response: str, reference: str) -> tuple[float, str]:
         """Mean of the built-in rules that apply: the reading of a rubric with no known theme."""
