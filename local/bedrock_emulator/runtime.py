@@ -46,6 +46,7 @@ from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
 from evalpipe.preview import read_judge_prompt
+from local.bedrock_emulator import service
 from local.bedrock_emulator.backend import CONVERSE, EmulatorError, ValidationError, controls
 from local.bedrock_emulator.judges.base import MetricSpec, Rating
 from local.bedrock_emulator.judges.offline import OFFLINE_JUDGE_ID, OfflineJudge
@@ -98,15 +99,7 @@ def handle_converse(request: ServiceRequest) -> ServiceResponse:
 
 def error_response(error: EmulatorError) -> ServiceResponse:
     """The REST-JSON error with the status ``bedrock-runtime``'s model gives the code (else 500)."""
-    try:
-        status = service_model().shape_for(error.code).metadata["error"]["httpStatusCode"]
-    except Exception:  # a code this model does not know: a server error
-        status = 500
-    return ServiceResponse(
-        status,
-        json.dumps({"message": error.message}),
-        {"Content-Type": "application/json", "x-amzn-ErrorType": error.code},
-    )
+    return service.error_response(error, service_model())
 
 
 def _params(request: ServiceRequest) -> dict[str, Any]:

@@ -344,10 +344,11 @@ def _ok(status: int, body: dict[str, Any]) -> ServiceResponse:
     return ServiceResponse(status, json.dumps(body, default=_json_default))
 
 
-def error_response(error: EmulatorError) -> ServiceResponse:
-    """The REST-JSON error: modeled HTTP status, ``x-amzn-ErrorType`` and ``{"message"}``."""
+def error_response(error: EmulatorError, model: ServiceModel | None = None) -> ServiceResponse:
+    """The REST-JSON error: the HTTP status ``model`` (default: ``bedrock``'s) gives the code,
+    ``x-amzn-ErrorType`` and ``{"message"}``."""
     try:
-        status = service_model().shape_for(error.code).metadata["error"]["httpStatusCode"]
+        status = (model or service_model()).shape_for(error.code).metadata["error"]["httpStatusCode"]
     except Exception:  # a code the model does not know: a server error
         status = 500
     return ServiceResponse(

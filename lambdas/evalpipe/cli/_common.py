@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -43,6 +44,17 @@ def open_chunks(path: str) -> Iterator[bytes]:
                 yield chunk
 
     return chunks()
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type`` of a count: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def fail(message: str) -> int:

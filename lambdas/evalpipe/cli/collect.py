@@ -13,7 +13,6 @@ only, and ``--resume`` collects the rest.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -21,7 +20,16 @@ from typing import IO, TYPE_CHECKING, Any
 
 from botocore.exceptions import NoRegionError
 
-from evalpipe.cli._common import EXIT_INVALID, EXIT_OK, Printer, Unreadable, fail, open_chunks, read_bytes
+from evalpipe.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Printer,
+    Unreadable,
+    fail,
+    open_chunks,
+    positive_int,
+    read_bytes,
+)
 from evalpipe.cli.validate import print_report
 from evalpipe.collect import (
     BedrockTarget,
@@ -48,6 +56,8 @@ from evalpipe.suite.facts import DatasetKind, SuiteFacts
 from evalpipe.validation import parse_suite, validate_dataset
 
 if TYPE_CHECKING:
+    import argparse
+
     from evalpipe.collect import Summary, Target
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
@@ -92,7 +102,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--concurrency",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"scenarios played at once (default {DEFAULT_CONCURRENCY})",
@@ -107,7 +117,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--max-attempts",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_MAX_ATTEMPTS,
         metavar="N",
         help=f"attempts per call on throttling, 5xx and connection errors (default {DEFAULT_MAX_ATTEMPTS})",
@@ -378,13 +388,3 @@ def _isatty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
-    return value

@@ -14,7 +14,6 @@ unreadable path or unusable price file.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import textwrap
@@ -29,6 +28,7 @@ from evalpipe.cli._common import (
     _isatty,
     fail,
     open_chunks,
+    positive_int,
     read_bytes,
     text_table,
 )
@@ -49,6 +49,8 @@ from evalpipe.preview.prompt import samples_of
 from evalpipe.validation import parse_suite, validate_suite
 
 if TYPE_CHECKING:
+    import argparse
+
     from evalpipe.preview.metrics import Rating
 
 WORKERS = 4  # judge calls in flight at once
@@ -76,7 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-n",
         "--records",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_RECORDS,
         metavar="N",
         help=f"preview the first N records (default {DEFAULT_RECORDS}; RAG: every turn of each)",
@@ -456,13 +458,3 @@ def _wrap(text: str, indent: str, subsequent: str | None = None) -> list[str]:
         ) or [first.rstrip()]
         first = subsequent if subsequent is not None else indent
     return lines
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value

@@ -19,6 +19,7 @@ from evalpipe.cli._common import (
     EXIT_OK,
     Printer,
     _isatty,
+    positive_int,
     short_time,
     text_table,
     verdict_style,
@@ -64,7 +65,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     runs.add_argument("--suite", metavar="SUITE", help="the suite whose history to list")
     runs.add_argument(
         "--limit",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_LIMIT,
         metavar="N",
         help=f"at most N rows ({DEFAULT_LIMIT})",
@@ -360,16 +361,6 @@ class WaitDisplay:
 
 def _count(value: object) -> str:
     return str(value) if isinstance(value, int) else "-"
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _positive_float(text: str) -> float:

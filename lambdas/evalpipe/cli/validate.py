@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+from typing import TYPE_CHECKING
 
 from evalpipe.cli._common import (
     EXIT_INVALID,
@@ -12,9 +12,13 @@ from evalpipe.cli._common import (
     Unreadable,
     fail,
     open_chunks,
+    positive_int,
     read_bytes,
 )
 from evalpipe.validation import DeploymentLimits, Report, Severity, validate_run
+
+if TYPE_CHECKING:
+    import argparse
 
 DEFAULT_MAX_PROBLEMS = 50
 STYLES = {Severity.ERROR: "red", Severity.WARNING: "yellow"}
@@ -36,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON (no colour)")
     parser.add_argument(
         "--max-problems",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_MAX_PROBLEMS,
         metavar="N",
         help=f"list at most N problems; all are counted (default {DEFAULT_MAX_PROBLEMS})",
@@ -95,13 +99,3 @@ def print_report(report: Report, dataset_file: str, out: Printer) -> None:
     if not report.listed_all:
         summary += "; use --max-problems N to list more"
     out.line(summary, "bold green" if report.ok else "bold red")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
-    return value
