@@ -41,6 +41,8 @@ INPUTS_PREFIX: Final = "inputs/"
 SOURCES_PREFIX: Final = "sources/"
 # Every object under datasets/: a file that is not .jsonl is rejected with a notification, not ignored.
 DATASET_KEY_WILDCARD: Final = "datasets/*"
+# Scenarios dropped here are collected by the pipeline (a suite with pipeline.collect).
+SCENARIOS_KEY_WILDCARD: Final = "scenarios/*"
 SUITE_KEY_WILDCARD: Final = "suites/*.json"
 
 # Construct ids.
@@ -99,6 +101,7 @@ FUNCTION_STOP: Final = "stop"
 FUNCTION_PARSE: Final = "parse"
 FUNCTION_NOTIFY: Final = "notify"
 FUNCTION_RECORD_ERROR: Final = "record_error"
+FUNCTION_COLLECT: Final = "collect"
 FUNCTION_LOGICAL_IDS: Final = {
     FUNCTION_VALIDATE: "ValidateFunction",
     FUNCTION_SUBMIT: "SubmitFunction",
@@ -107,6 +110,7 @@ FUNCTION_LOGICAL_IDS: Final = {
     FUNCTION_PARSE: "ParseFunction",
     FUNCTION_NOTIFY: "NotifyFunction",
     FUNCTION_RECORD_ERROR: "RecordErrorFunction",
+    FUNCTION_COLLECT: "CollectFunction",
 }
 # Functions outside the state machine, built by the same factory (infra/schedules.py,
 # infra/reconcile.py).
@@ -124,6 +128,9 @@ ERROR_PATH_FUNCTIONS: Final = (FUNCTION_RECORD_ERROR, FUNCTION_NOTIFY, FUNCTION_
 STATE_VALIDATE: Final = "Validate"
 STATE_OUTCOME_CHOICE: Final = "CheckOutcome"
 STATE_JOBS: Final = "Jobs"  # the Map over the run's shards
+STATE_COLLECT: Final = "Collect"  # the Map over the run's scenario batches
+STATE_COLLECT_BATCH: Final = "CollectBatch"
+STATE_VALIDATE_COLLECTED: Final = "ValidateCollected"
 STATE_SUBMIT: Final = "Submit"
 STATE_SUBMIT_CHOICE: Final = "CheckSlot"
 STATE_WAIT_SLOT: Final = "WaitForSlot"

@@ -17,7 +17,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra import constants
-from infra.bedrock_role import evaluation_jobs_arn
+from infra.bedrock_role import evaluation_jobs_arn, model_arns
 from infra.bundling import LAMBDAS_DIR, PipBundler
 from infra.nag import acknowledge, default_policy, nag_resource
 from infra.naming import pin_logical_id
@@ -84,7 +84,9 @@ class FunctionSpec:
 
 FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
     constants.FUNCTION_VALIDATE: FunctionSpec(
-        "Validates the suite and dataset, claims the run", table_calls=("claim", "save")
+        # get: the `collected` entry loads the run whose scenarios were collected.
+        "Validates the suite and dataset, claims the run",
+        table_calls=("claim", "get", "save"),
     ),
     constants.FUNCTION_SUBMIT: FunctionSpec(
         "Takes a job slot and submits a shard's Bedrock evaluation job",
@@ -116,6 +118,11 @@ FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
     constants.FUNCTION_RECORD_ERROR: FunctionSpec(
         "Records a pipeline error on the run, stops its jobs",
         table_calls=("get", "claim", "save", "release_slots"),
+    ),
+    # A batch of up to 100 scenarios, a few turns each, a few at a time against the app: minutes.
+    # It reads the run only; Validate's collected entry records what the batches did.
+    constants.FUNCTION_COLLECT: FunctionSpec(
+        "Collects one batch of a run's scenarios from the suite's target", 512, 900, table_calls=("get",)
     ),
 }
 
@@ -313,6 +320,8 @@ class PipelineFunctions(Construct):
             "HUMAN_POLL_MAX_SECONDS": str(settings.human_poll_max_seconds),
             "HUMAN_JOB_TIMEOUT_SECONDS": str(settings.human_job_timeout_seconds),
         }
+        if name == constants.FUNCTION_COLLECT:
+            return {**self._collect_environment(), "COLLECT_THREADS": "4"}
         if name == constants.FUNCTION_VALIDATE:
             # Absent = no live model allowed (the Bedrock role may invoke none).
             live = (
@@ -330,6 +339,7 @@ class PipelineFunctions(Construct):
                 "ALLOWED_EVALUATOR_MODELS": models,
                 "MAX_RUN_RECORDS": str(settings.max_run_records),
                 **live,
+                **self._collect_environment(),
                 **timing,
             }
         if name == constants.FUNCTION_SUBMIT:
@@ -348,6 +358,16 @@ class PipelineFunctions(Construct):
         if name == constants.FUNCTION_NOTIFY:
             return {"TOPIC_ARN": topic.topic_arn}
         return {}
+
+    def _collect_environment(self) -> dict[str, str]:
+        """What pipeline.collect may call (validation checks suites against it); absent = nothing."""
+        settings = self._settings
+        lists = {
+            "ALLOWED_COLLECT_MODELS": settings.collect_models,
+            "ALLOWED_COLLECT_SECRETS": settings.collect_secrets,
+            "ALLOWED_COLLECT_FUNCTIONS": settings.collect_functions,
+        }
+        return {name: ",".join(values) for name, values in lists.items() if values}
 
     # --- least privilege ---------------------------------------------------------------------
 
@@ -386,6 +406,44 @@ class PipelineFunctions(Construct):
             self._grant_evaluation_jobs(name, "bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob")
 
         self.grant_publish(constants.FUNCTION_NOTIFY, topic)
+        self._grant_collect()
+
+    def _grant_collect(self) -> None:
+        """The collect function: the run's inputs (scenarios copy, batches), and exactly the models,
+        secrets and functions the deployment lists for pipeline.collect (nothing for an empty list)."""
+        name = constants.FUNCTION_COLLECT
+        function = self.functions[name]
+        self._grant_read(name, constants.INPUTS_PREFIX)
+        self._grant_write(name, constants.INPUTS_PREFIX)
+        settings = self._settings
+        stack = Stack.of(self)
+        if settings.collect_models:
+            models = sorted({arn for model in settings.collect_models for arn in model_arns(stack, model)})
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ConverseCollectModels", actions=["bedrock:InvokeModel"], resources=models
+                )
+            )
+            # An inference profile routes to its base model in any region (model_arns' region wildcard).
+            self._findings[name].extend(
+                f"Resource::{nag_resource(stack, arn)}" for arn in models if "*" in arn
+            )
+        if settings.collect_secrets:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ReadCollectSecrets",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=list(settings.collect_secrets),
+                )
+            )
+        if settings.collect_functions:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="InvokeCollectFunctions",
+                    actions=["lambda:InvokeFunction"],
+                    resources=list(settings.collect_functions),
+                )
+            )
 
     def _grant_table(self, name: str, function: lambda_.IFunction, calls: Sequence[str]) -> None:
         """The runs-table actions of ``calls`` on the table, and Query on the by-suite index if used.

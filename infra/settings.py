@@ -27,6 +27,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 # A knowledge-base id as the bedrock service model types it (KnowledgeBaseId: [0-9a-zA-Z]+, <= 10).
 _KNOWLEDGE_BASE_ID = re.compile(r"^[0-9a-zA-Z]{1,10}$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+_FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$"
+)
 DEFAULT_EVALUATOR_MODEL = "amazon.nova-pro-v1:0"
 # The state machine's own timeout; a job must time out (and be stopped) well before it. Human
 # evaluation jobs take days (default deadline 30 days), so the backstop is 35 days (Standard
@@ -64,6 +68,13 @@ class PipelineSettings(BaseModel):
     # RetrieveAndGenerate on EXTERNAL_SOURCES (documents under sources/): the action takes no
     # resource ARN, so it is granted on "*" only when a deployment turns this on.
     external_sources: bool = Field(default=False, alias="externalSources")
+    # pipeline.collect: the models Converse may call, the secrets header values come from, the
+    # functions that may be invoked; the collect function's role gets exactly these (none by default).
+    collect_models: list[str] = Field(default_factory=list, alias="collectModels")
+    collect_secrets: list[str] = Field(default_factory=list, alias="collectSecrets")
+    collect_functions: list[str] = Field(default_factory=list, alias="collectFunctions")
+    # Batches of one run collected at once (the Collect Map's MaxConcurrency).
+    collect_concurrency: int = Field(default=4, ge=1, le=40, alias="collectConcurrency")
     alert_emails: list[str] = Field(default_factory=list, alias="alertEmails")
     # Suites that get their own dashboard section and REGRESSED alarm (infra.dashboard).
     suites: list[str] = Field(default_factory=list, alias="suites")
@@ -113,7 +124,15 @@ class PipelineSettings(BaseModel):
     local_mode: bool = Field(default=False, alias="localMode")
 
     @field_validator(
-        "evaluator_models", "inference_models", "knowledge_bases", "alert_emails", "suites", mode="before"
+        "evaluator_models",
+        "inference_models",
+        "knowledge_bases",
+        "alert_emails",
+        "suites",
+        "collect_models",
+        "collect_secrets",
+        "collect_functions",
+        mode="before",
     )
     @classmethod
     def _parse_list(cls, value: object) -> object:
@@ -136,6 +155,27 @@ class PipelineSettings(BaseModel):
     @classmethod
     def _strip_inference_models(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(model.strip() for model in value if model.strip()))
+
+    @field_validator("collect_models", "collect_secrets", "collect_functions")
+    @classmethod
+    def _strip_collect(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(item.strip() for item in value if item.strip()))
+
+    @field_validator("collect_secrets")
+    @classmethod
+    def _check_secrets(cls, value: list[str]) -> list[str]:
+        bad = [arn for arn in value if not _SECRET_ARN.match(arn)]
+        if bad:
+            raise ValueError(f"collectSecrets are Secrets Manager secret ARNs, not: {bad}")
+        return value
+
+    @field_validator("collect_functions")
+    @classmethod
+    def _check_functions(cls, value: list[str]) -> list[str]:
+        bad = [arn for arn in value if not _FUNCTION_ARN.match(arn)]
+        if bad:
+            raise ValueError(f"collectFunctions are Lambda function ARNs (unqualified), not: {bad}")
+        return value
 
     @field_validator("knowledge_bases")
     @classmethod

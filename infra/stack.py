@@ -90,6 +90,7 @@ class PipelineStack(Stack):
             alarm_action=self.notifications.alarm_action(),
             log_retention=settings.log_retention,
             max_jobs_per_run=settings.max_concurrent_jobs,
+            collect_concurrency=settings.collect_concurrency,
         )
         self.trigger = DatasetTrigger(
             self,

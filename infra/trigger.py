@@ -16,8 +16,9 @@ from infra.naming import pin_logical_id
 
 
 class DatasetTrigger(Construct):
-    """An EventBridge rule: S3 ``Object Created`` on ``datasets/*`` -> StartExecution (a file that is
-    not ``.jsonl`` is rejected and notified by the validate step; a folder marker is ignored).
+    """An EventBridge rule: S3 ``Object Created`` on ``datasets/*`` or ``scenarios/*`` -> StartExecution
+    (a file that is not ``.jsonl`` / ``.json`` is rejected and notified by the validate step; a
+    folder marker is ignored).
 
     Events the rule cannot deliver (after 185 retries over up to 24 hours) go to a dead-letter
     queue, and a message in that queue raises an alarm: a dataset is never dropped silently.
@@ -66,13 +67,18 @@ class DatasetTrigger(Construct):
         rule = events.Rule(
             self,
             "Rule",
-            description="A dataset under datasets/ starts an evaluation run",
+            description="A dataset under datasets/ (or scenarios under scenarios/) starts an evaluation run",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [bucket.bucket_name]},
-                    "object": {"key": events.Match.wildcard(constants.DATASET_KEY_WILDCARD)},
+                    "object": {
+                        "key": events.Match.any_of(
+                            events.Match.wildcard(constants.DATASET_KEY_WILDCARD),
+                            events.Match.wildcard(constants.SCENARIOS_KEY_WILDCARD),
+                        )
+                    },
                 },
             ),
         )

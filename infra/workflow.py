@@ -51,6 +51,9 @@ class Workflow(Construct):
     max_jobs_per_run
         How many shards of one run are in flight at once (the Map's MaxConcurrency); the
         account-wide pool of job slots bounds all runs together.
+    collect_concurrency
+        How many batches of one run's scenarios are collected at once (the Collect Map's
+        MaxConcurrency; ``collectConcurrency``).
 
     Attributes
     ----------
@@ -69,10 +72,12 @@ class Workflow(Construct):
         alarm_action: cloudwatch.IAlarmAction,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         max_jobs_per_run: int = 5,
+        collect_concurrency: int = 4,
     ) -> None:
         super().__init__(scope, construct_id)
         self.functions = functions
         self.max_jobs_per_run = max_jobs_per_run
+        self.collect_concurrency = collect_concurrency
         self.log_group = self._build_log_group(log_retention)
         self.state_machine = self._build_state_machine(self._build_definition())
         self.alarms = self._build_alarms(alarm_action)
@@ -103,9 +108,21 @@ class Workflow(Construct):
         parse = guarded(self._task(c.STATE_PARSE, c.FUNCTION_PARSE, _RUN_ID, "$.parse")).next(notify)
         jobs = guarded(self._jobs()).next(parse)
         validate = guarded(self._task(c.STATE_VALIDATE, c.FUNCTION_VALIDATE, None, "$.run"))
+        # Dropped scenarios: collect the batches, then validate the assembled dataset (the same
+        # function, its `collected` entry) and decide again.
+        validate_collected = guarded(
+            self._task(
+                c.STATE_VALIDATE_COLLECTED,
+                c.FUNCTION_VALIDATE,
+                {"collected": {"run_id.$": "$.run.run_id"}},
+                "$.run",
+            )
+        )
+        collect = guarded(self._collect()).next(validate_collected)
         outcome = (
             sfn.Choice(self, c.STATE_OUTCOME_CHOICE)
             .when(sfn.Condition.string_equals("$.run.outcome", "VALID"), jobs)
+            .when(sfn.Condition.string_equals("$.run.outcome", "COLLECT"), collect)
             .when(sfn.Condition.string_equals("$.run.outcome", "REJECTED"), notify)
             .when(
                 sfn.Condition.string_equals("$.run.outcome", "DUPLICATE"),
@@ -116,7 +133,28 @@ class Workflow(Construct):
                 sfn.Succeed(self, c.STATE_IGNORED),
             )
         )
+        validate_collected.next(outcome)
         return validate.next(outcome)
+
+    def _collect(self) -> sfn.Map:
+        """One iteration per batch of the run's scenarios, at most ``collect_concurrency`` at once;
+        each writes its batch under the run's inputs, and the Map's output is discarded."""
+        batch = self._task(
+            c.STATE_COLLECT_BATCH,
+            c.FUNCTION_COLLECT,
+            {"run_id.$": "$.run_id", "batch.$": "$.batch"},
+            "$.collected",
+        )
+        collect = sfn.Map(
+            self,
+            c.STATE_COLLECT,
+            items_path="$.run.batches",
+            item_selector={"run_id.$": "$.run.run_id", "batch.$": "$$.Map.Item.Value"},
+            max_concurrency=self.collect_concurrency,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        collect.item_processor(batch)
+        return collect
 
     def _jobs(self) -> sfn.Map:
         """One iteration per shard of the run, at most ``max_jobs_per_run`` at once: take a slot

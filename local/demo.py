@@ -60,6 +60,9 @@ WATCHER_QUEUE = "evalpipe-local-watcher"
 # Live-inference models the local stack allows (cdk.json's inferenceModels is [] for real
 # deployments): the emulator answers offline, so the live example suite runs out of the box.
 LOCAL_INFERENCE_MODELS = ["amazon.nova-lite-v1:0"]
+# Models the local stack's collect function may call through Converse (the emulator answers
+# offline; cdk.json's collectModels is [] for real deployments).
+LOCAL_COLLECT_MODELS = ["amazon.nova-lite-v1:0"]
 # Knowledge bases the local stack allows and the emulator serves: one folder of documents each,
 # named by its id (cdk.json's knowledgeBases is [] for real deployments).
 KNOWLEDGE_BASES_DIR = EXAMPLES / "knowledge-bases"
@@ -93,7 +96,8 @@ def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Path:
 
     ``localMode`` bundles the Lambda asset for this host (the functions run in-process here);
     ``inferenceModels`` defaults to :data:`LOCAL_INFERENCE_MODELS`, ``knowledgeBases`` to
-    :data:`LOCAL_KNOWLEDGE_BASES` and ``externalSources`` to true (``context`` may override them).
+    :data:`LOCAL_KNOWLEDGE_BASES`, ``collectModels`` to :data:`LOCAL_COLLECT_MODELS` and
+    ``externalSources`` to true (``context`` may override them).
     """
     for name, value in JSII_QUIET.items():
         os.environ.setdefault(name, value)
@@ -103,6 +107,7 @@ def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Path:
         "localMode": True,
         "inferenceModels": LOCAL_INFERENCE_MODELS,
         "knowledgeBases": LOCAL_KNOWLEDGE_BASES,
+        "collectModels": LOCAL_COLLECT_MODELS,
         "externalSources": True,
         # A small pool below the emulator's small quota: the local stack queues, as a busy account does.
         "maxConcurrentJobs": LOCAL_JOB_SLOTS,

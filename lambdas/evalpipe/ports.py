@@ -72,3 +72,36 @@ class SchedulePorts:
     schedules: Schedules
     sns_client: Any
     settings: Settings
+
+
+@dataclass
+class CollectPorts:
+    """What the collect function touches: the run, its inputs, and the app under test.
+
+    The app's clients are factories: a batch builds only the one its target needs.
+
+    Parameters
+    ----------
+    objects
+        The product bucket (the run's ``inputs/`` prefix).
+    runs
+        The runs table (read only: the run and its validated suite).
+    settings
+        The function's typed environment.
+    bedrock_runtime
+        Returns a ``bedrock-runtime`` client (Converse) for a ``bedrock`` target.
+    lambda_client
+        Returns a ``lambda`` client for a ``lambda`` target.
+    secret_string
+        ``secret_string(arn)`` -> the secret's ``SecretString`` (GetSecretValue): header values.
+    http
+        Returns a ``urllib3.PoolManager`` (retries: `evalpipe.collect.http_retry`) for an ``http`` target.
+    """
+
+    objects: Objects
+    runs: RunsTable
+    settings: Settings
+    bedrock_runtime: Callable[[], Any]
+    lambda_client: Callable[[], Any]
+    secret_string: Callable[[str], str]
+    http: Callable[[], Any]

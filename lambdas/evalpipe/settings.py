@@ -25,6 +25,13 @@ class Settings(BaseModel):
     allowed_knowledge_bases: tuple[str, ...] = Field(default=(), alias="ALLOWED_KNOWLEDGE_BASES")
     # RetrieveAndGenerate on EXTERNAL_SOURCES (cdk.json "externalSources"); off unless the deployment says so.
     allow_external_sources: bool = Field(default=False, alias="ALLOW_EXTERNAL_SOURCES")
+    # What pipeline.collect may call (cdk.json "collectModels", "collectSecrets",
+    # "collectFunctions"): the collect function's role may call exactly these; empty = none.
+    allowed_collect_models: tuple[str, ...] = Field(default=(), alias="ALLOWED_COLLECT_MODELS")
+    allowed_collect_secrets: tuple[str, ...] = Field(default=(), alias="ALLOWED_COLLECT_SECRETS")
+    allowed_collect_functions: tuple[str, ...] = Field(default=(), alias="ALLOWED_COLLECT_FUNCTIONS")
+    # Scenarios one collect invocation plays at once (worker threads).
+    collect_threads: int = Field(default=4, ge=1, le=32, alias="COLLECT_THREADS")
     kms_key_arn: str | None = Field(default=None, alias="KMS_KEY_ARN")
     poll_interval_seconds: int = Field(default=60, ge=0, alias="POLL_INTERVAL_SECONDS")
     job_timeout_seconds: int = Field(default=86_400, gt=0, alias="JOB_TIMEOUT_SECONDS")
@@ -52,7 +59,13 @@ class Settings(BaseModel):
     aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
 
     @field_validator(
-        "allowed_evaluator_models", "allowed_inference_models", "allowed_knowledge_bases", mode="before"
+        "allowed_evaluator_models",
+        "allowed_inference_models",
+        "allowed_knowledge_bases",
+        "allowed_collect_models",
+        "allowed_collect_secrets",
+        "allowed_collect_functions",
+        mode="before",
     )
     @classmethod
     def _split_csv(cls, value: object) -> object:

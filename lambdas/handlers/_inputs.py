@@ -25,6 +25,18 @@ class ShardRef(RunRef):
     shard: int = Field(ge=1)
 
 
+class BatchRef(RunRef):
+    """One batch of a run's scenarios (the state machine maps over the collection's batches)."""
+
+    batch: int = Field(ge=1)
+
+
+class CollectedRef(BaseModel):
+    """Validate's second entry: the run's batches are collected (``{"collected": {"run_id"}}``)."""
+
+    collected: RunRef
+
+
 class JobRef(ShardRef):
     job_arn: str = Field(min_length=1)
 

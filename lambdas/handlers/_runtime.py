@@ -20,7 +20,7 @@ from botocore.config import Config
 from evalpipe.aws.bedrock_jobs import BedrockJobs
 from evalpipe.aws.objects import Objects
 from evalpipe.aws.runs_table import RunsTable
-from evalpipe.ports import Ports, SchedulePorts
+from evalpipe.ports import CollectPorts, Ports, SchedulePorts
 from evalpipe.run.metrics import NAMESPACE, SERVICE_DIMENSION, MetricGroup
 from evalpipe.settings import Settings, settings
 
@@ -129,6 +129,44 @@ def ports() -> Ports:
 
 
 @cache
+def _collect_ports_for(config: Settings) -> CollectPorts:
+    from evalpipe.collect import boto_config, http_retry  # noqa: PLC0415 -- the collect function's alone
+
+    session = boto3.session.Session()
+    client_config = boto_config(max_attempts=5, concurrency=config.collect_threads).merge(
+        Config(user_agent_extra="evalpipe")
+    )
+    secrets: dict[str, str] = {}
+
+    def secret_string(arn: str) -> str:
+        # Read once per warm container: a rotated secret is read again by the next cold start.
+        if arn not in secrets:
+            client = session.client("secretsmanager", config=CLIENT_CONFIG)
+            secrets[arn] = client.get_secret_value(SecretId=arn)["SecretString"]
+        return secrets[arn]
+
+    def http() -> Any:
+        import urllib3  # noqa: PLC0415
+
+        return urllib3.PoolManager(maxsize=config.collect_threads, retries=http_retry(5))
+
+    return CollectPorts(
+        objects=Objects(session.client("s3", config=CLIENT_CONFIG), config.bucket_name),
+        runs=RunsTable(session.resource("dynamodb", config=CLIENT_CONFIG).Table(config.runs_table_name)),
+        settings=config,
+        bedrock_runtime=cache(lambda: session.client("bedrock-runtime", config=client_config)),
+        lambda_client=cache(lambda: session.client("lambda", config=client_config)),
+        secret_string=secret_string,
+        http=cache(http),
+    )
+
+
+def collect_ports() -> CollectPorts:
+    """The collect function's adapters for the current environment."""
+    return _collect_ports_for(settings())
+
+
+@cache
 def _schedule_ports_for(config: Settings) -> SchedulePorts:
     from evalpipe.aws.schedules import Schedules  # noqa: PLC0415 -- SyncSchedules' alone
 
@@ -165,6 +203,7 @@ def reset() -> None:
     settings.cache_clear()
     _ports_for.cache_clear()
     _schedule_ports_for.cache_clear()
+    _collect_ports_for.cache_clear()
     _executions_for.cache_clear()
 
 

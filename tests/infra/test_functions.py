@@ -45,7 +45,8 @@ def test_function_shape(synth: Synth, name: str) -> None:
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     assert props["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
-    assert (props["MemorySize"], props["Timeout"]) == ((1024, 300) if name == "parse" else (512, 60))
+    sizes = {"parse": (1024, 300), "collect": (512, 900)}
+    assert (props["MemorySize"], props["Timeout"]) == sizes.get(name, (512, 60))
 
 
 @pytest.mark.parametrize("name", list(ALL_FUNCTIONS))
@@ -115,6 +116,8 @@ def test_per_function_environment(synth: Synth, variant: Synth) -> None:
     assert extras(synth, "notify") == {"TOPIC_ARN": {"Ref": constants.TOPIC_LOGICAL_ID}}
     for name in ("stop", "parse", "record_error"):
         assert extras(synth, name) == {}
+    # collectModels & co. are empty by default: no allow-list, nothing the collect function may call
+    assert extras(synth, "collect") == {"COLLECT_THREADS": "4"}
     reconcile = _props(synth, "reconcile")["Environment"]["Variables"]
     assert set(reconcile) - set(extras(synth, "stop")) >= {"TOPIC_ARN"}
     assert reconcile["TOPIC_ARN"] == {"Ref": constants.TOPIC_LOGICAL_ID}
@@ -142,7 +145,7 @@ def test_no_function_gets_wildcard_actions_or_managed_policies(synth: Synth, nam
 
 
 # Objects written: validate its run's copy of the dataset, parse its HTML reports.
-EXPECTED_WRITES = {"validate": {"inputs/*"}, "parse": {"reports/*"}}
+EXPECTED_WRITES = {"validate": {"inputs/*"}, "parse": {"reports/*"}, "collect": {"inputs/*"}}
 
 EXPECTED_ACCESS = {
     # name: (bucket prefixes read, bedrock job actions)
@@ -153,6 +156,8 @@ EXPECTED_ACCESS = {
     # inputs/: the run's copy; datasets/: runs recorded before copies existed
     "parse": ({"results/*", "inputs/*", "datasets/*"}, set()),
     "notify": (set(), set()),
+    # the run's scenarios copy and its batches
+    "collect": ({"inputs/*"}, set()),
     # RecordError and Reconcile stop a job the failed run leaves running (and read a refused stop back)
     "record_error": (set(), {"bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob"}),
     "reconcile": (set(), {"bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob"}),
@@ -165,7 +170,10 @@ QUERY, BATCH_WRITE = "dynamodb:Query", "dynamodb:BatchWriteItem"
 # iter_records = Query, delete_records_from = Query + BatchWriteItem, history = Query on the index).
 EXPECTED_TABLE_ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     # name: (actions on the table, actions on the by-suite index)
-    "validate": ({PUT, UPDATE}, set()),
+    # validate's `collected` entry loads the run (GetItem)
+    "validate": ({GET, PUT, UPDATE}, set()),
+    # collect reads the run; the assembly (validate) records what the batches did
+    "collect": ({GET}, set()),
     # submit takes a slot of the job pool (the pool's item is put once, conditionally)
     "submit": ({GET, PUT, UPDATE}, set()),
     "poll": ({GET, UPDATE}, set()),

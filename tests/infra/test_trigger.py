@@ -1,4 +1,4 @@
-"""S3 Object Created on datasets/* -> StartExecution, with a watched dead-letter queue."""
+"""S3 Object Created on datasets/* or scenarios/* -> StartExecution, with a watched dead-letter queue."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ def test_rule_matches_dataset_objects_of_this_bucket(synth: Synth) -> None:
         "detail-type": ["Object Created"],
         "detail": {
             "bucket": {"name": [{"Ref": constants.BUCKET_LOGICAL_ID}]},
-            # prefix and suffix in one EventBridge wildcard
-            "object": {"key": [{"wildcard": "datasets/*"}]},
+            # a dataset, or scenarios the pipeline collects (pipeline.collect)
+            "object": {"key": [{"wildcard": "datasets/*"}, {"wildcard": "scenarios/*"}]},
         },
     }
 

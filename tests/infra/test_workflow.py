@@ -13,9 +13,21 @@ LAMBDA_ERRORS = list(constants.LAMBDA_SERVICE_ERRORS)
 BEDROCK_ERRORS = ["BedrockThrottled", "BedrockQuotaExceeded", "BedrockUnavailable"]
 NOT_SENT = ["NotificationNotSent"]
 TASK_FAILED = ["States.TaskFailed"]
-TASKS = ["Validate", "Submit", "Poll", "StopJob", "Parse", "Notify", "RecordError", "NotifyError"]
-# The tasks of one shard run inside the Jobs Map: an error there fails the Map, whose Catch decides.
-SHARD_TASKS = {"Submit", "Poll", "StopJob"}
+TASKS = [
+    "Validate",
+    "CollectBatch",
+    "ValidateCollected",
+    "Submit",
+    "Poll",
+    "StopJob",
+    "Parse",
+    "Notify",
+    "RecordError",
+    "NotifyError",
+]
+# The tasks of one shard (one batch) run inside the Jobs (Collect) Map: an error there fails the
+# Map, whose Catch decides.
+SHARD_TASKS = {"Submit", "Poll", "StopJob", "CollectBatch"}
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +37,12 @@ def asl(synth: Synth) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every state by name: the top level's and the Jobs Map's (state names are unique)."""
-    return {**asl["States"], **asl["States"]["Jobs"]["ItemProcessor"]["States"]}
+    """Every state by name: the top level's and the Maps' (state names are unique)."""
+    return {
+        **asl["States"],
+        **asl["States"]["Jobs"]["ItemProcessor"]["States"],
+        **asl["States"]["Collect"]["ItemProcessor"]["States"],
+    }
 
 
 def test_uses_jsonpath_not_jsonata(synth: Synth, asl: dict[str, Any], states: dict) -> None:
@@ -55,11 +71,25 @@ def test_has_exactly_the_contracts_states(asl: dict[str, Any], states: dict) -> 
     assert set(jobs["ItemProcessor"]["States"]) == {
         "Submit", "CheckSlot", "WaitForSlot", "WaitForJob", "Poll", "CheckJobStatus", "StopJob", "JobEnded",
     }  # fmt: skip
+    # One branch per batch of the run's scenarios, at most collectConcurrency at once
+    collect = asl["States"]["Collect"]
+    assert collect["Type"] == "Map"
+    assert (collect["ItemsPath"], collect["MaxConcurrency"], collect["ResultPath"]) == (
+        "$.run.batches",
+        4,
+        None,
+    )
+    assert collect["ItemSelector"] == {"run_id.$": "$.run.run_id", "batch.$": "$$.Map.Item.Value"}
+    assert set(collect["ItemProcessor"]["States"]) == {"CollectBatch"}
+    assert collect["ItemProcessor"]["States"]["CollectBatch"]["End"] is True
 
 
 def test_tasks_invoke_their_functions_with_the_contract_payloads(states: dict) -> None:
     expected = {
         "Validate": ("validate", None),
+        "CollectBatch": ("collect", {"run_id.$": "$.run_id", "batch.$": "$.batch"}),
+        # the same function's second entry: the run's dataset is collected
+        "ValidateCollected": ("validate", {"collected": {"run_id.$": "$.run.run_id"}}),
         "Submit": ("submit", {"run_id.$": "$.run_id", "shard.$": "$.shard"}),
         "Poll": (
             "poll",
@@ -87,6 +117,8 @@ def test_tasks_invoke_their_functions_with_the_contract_payloads(states: dict) -
 def test_result_paths(states: dict) -> None:
     assert {name: states[name]["ResultPath"] for name in TASKS} == {
         "Validate": "$.run",
+        "CollectBatch": "$.collected",
+        "ValidateCollected": "$.run",
         "Submit": "$.job",
         "Poll": "$.job",
         "StopJob": "$.stop",
@@ -102,11 +134,15 @@ def test_transitions(states: dict) -> None:
     assert outcome["Type"] == "Choice"
     assert {(c["Variable"], c["StringEquals"], c["Next"]) for c in outcome["Choices"]} == {
         ("$.run.outcome", "VALID", "Jobs"),
+        ("$.run.outcome", "COLLECT", "Collect"),
         ("$.run.outcome", "REJECTED", "Notify"),
         ("$.run.outcome", "DUPLICATE", "Duplicate"),
         ("$.run.outcome", "IGNORED", "Ignored"),
     }
     assert states["Jobs"]["Next"] == "Parse"
+    # Collected scenarios: back to the same choice once the dataset is validated
+    assert states["Collect"]["Next"] == "ValidateCollected"
+    assert states["ValidateCollected"]["Next"] == states["Validate"]["Next"]
     # A shard: a slot first (else wait and ask again), then the polling loop
     check_slot = states[states["Submit"]["Next"]]
     assert [(c["Variable"], c["StringEquals"], c["Next"]) for c in check_slot["Choices"]] == [
@@ -139,7 +175,7 @@ def test_transitions(states: dict) -> None:
 def test_every_task_catches_every_error(states: dict) -> None:
     # A shard's tasks fail the Map (its other branches are aborted); the Map's Catch records the error
     assert all("Catch" not in states[name] for name in SHARD_TASKS)
-    for name in [*(set(TASKS) - SHARD_TASKS), "Jobs"]:
+    for name in [*(set(TASKS) - SHARD_TASKS), "Jobs", "Collect"]:
         (catch,) = states[name]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"], name
         if name == "RecordError":
@@ -195,6 +231,8 @@ TASK_FAILED_RETRY = {
 # The retriers after the Lambda service errors' one, in order (Step Functions uses the first match).
 MORE_RETRIES = {
     "Validate": [],
+    "CollectBatch": [],
+    "ValidateCollected": [],
     "Submit": [BEDROCK_RETRY],
     # A transient failure inside Poll (a DynamoDB error) must not end a run whose job runs on:
     # States.TaskFailed, last, as it also matches every error the retriers before it handle.

@@ -760,6 +760,7 @@ def test_schema_is_a_valid_draft_2020_12_schema_with_the_file_keys() -> None:
         "polling",
         "shardSize",
         "schedule",
+        "collect",
     ]
     assert "API_CreateEvaluationJob" in schema["properties"]["evaluationConfig"]["description"]
 

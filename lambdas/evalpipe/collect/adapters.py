@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from evalpipe.collect.conversation import Conversation, Reply
 from evalpipe.collect.errors import MissingToolResult, TargetFailed, ToolRoundsExceeded
 from evalpipe.collect.payload import answer_at, render_template, tokens_at
-from evalpipe.collect.targets import BedrockTarget, HttpTarget, LambdaTarget
+from evalpipe.collect.targets import BedrockTarget, HeaderFromEnv, HeaderFromSecret, HttpTarget, LambdaTarget
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,6 +37,7 @@ __all__ = [
     "boto_config",
     "env_headers",
     "http_retry",
+    "secret_headers",
 ]
 
 HTTP_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -117,12 +118,60 @@ def env_headers(config: HttpTarget, environ: Mapping[str, str]) -> dict[str, str
     MissingHeaderValue
         Naming every header whose variable is unset or empty.
     """
-    missing = [
-        f"{name} (${source.env})" for name, source in config.headers.items() if not environ.get(source.env)
-    ]
+    secret = [name for name, source in config.headers.items() if not isinstance(source, HeaderFromEnv)]
+    if secret:
+        raise MissingHeaderValue(
+            f"header(s) {', '.join(secret)} read a Secrets Manager secret, which only the pipeline "
+            'reads: give them {"env": "VARIABLE"} to collect from a workstation'
+        )
+    sources = {name: source for name, source in config.headers.items() if isinstance(source, HeaderFromEnv)}
+    missing = [f"{name} (${source.env})" for name, source in sources.items() if not environ.get(source.env)]
     if missing:
         raise MissingHeaderValue(f"set the environment variable of header(s) {', '.join(missing)}")
-    return {name: source.prefix + environ[source.env] for name, source in config.headers.items()}
+    return {name: source.prefix + environ[source.env] for name, source in sources.items()}
+
+
+def secret_headers(config: HttpTarget, secret_string: Callable[[str], str]) -> dict[str, str]:
+    """The target's header values from Secrets Manager (the pipeline's collect step).
+
+    Parameters
+    ----------
+    config : HttpTarget
+    secret_string : callable
+        ``secret_string(arn)`` -> the secret's ``SecretString`` (GetSecretValue), called once per secret.
+
+    Raises
+    ------
+    MissingHeaderValue
+        A header read from the environment (the pipeline has none of the user's), a ``jsonKey``
+        the secret lacks, or a secret that is not a JSON object when a key is asked for. The
+        message names the header and the secret, never a value.
+    """
+    strings: dict[str, str] = {}
+    values: dict[str, str] = {}
+    for name, source in config.headers.items():
+        if not isinstance(source, HeaderFromSecret):
+            raise MissingHeaderValue(
+                f"header {name} reads the environment variable {source.env}, which the pipeline does "
+                'not have: give it {"secretArn": "arn:aws:secretsmanager:..."}'
+            )
+        if source.secret_arn not in strings:
+            strings[source.secret_arn] = secret_string(source.secret_arn)
+        text = strings[source.secret_arn]
+        if source.json_key is not None:
+            try:
+                document = json.loads(text)
+            except ValueError:
+                document = None
+            value = document.get(source.json_key) if isinstance(document, dict) else None
+            if not isinstance(value, str) or not value:
+                raise MissingHeaderValue(
+                    f"header {name}: secret {source.secret_arn} is not a JSON object with a text "
+                    f"value at key {source.json_key!r}"
+                )
+            text = value
+        values[name] = source.prefix + text
+    return values
 
 
 class ConverseTarget:

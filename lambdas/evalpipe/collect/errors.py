@@ -23,7 +23,10 @@ __all__ = [
 ]
 
 # The labels pydantic puts in an error's location for the member of a plain union it tried.
-_UNION_BRANCH = re.compile(r"^(str|int|float|bool|none|dict\[.*\]|list\[.*\]|function-\w+\[.*\])$")
+# (and the tags of the header sources' union, evalpipe.collect.targets.HeaderSource).
+_UNION_BRANCH = re.compile(
+    r"^(str|int|float|bool|none|dict\[.*\]|list\[.*\]|function-\w+\[.*\]|HeaderFrom\w+)$"
+)
 
 
 class InputError(ValueError):

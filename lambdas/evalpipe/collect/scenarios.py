@@ -99,6 +99,10 @@ class ScenariosFile(BaseModel):
         return scenarios
 
 
+# The largest scenarios file the pipeline reads (a file of thousands of scenarios stays below).
+MAX_SCENARIOS_BYTES = 10_000_000
+
+
 def load_scenarios(data: bytes, source: str) -> list[Scenario]:
     """Read a scenarios file: ``{"scenarios": [...]}``, or the guide's bare array of scenarios.
 

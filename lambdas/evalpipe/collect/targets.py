@@ -6,8 +6,10 @@ model describes a target wherever one is named: ``evalpipe collect --target FILE
 suite's collection settings.
 
 HTTP header values never appear in the configuration: each header names where its value comes
-from (``{"env": "APP_TOKEN", "prefix": "Bearer "}``), and whoever builds the adapter resolves
-it (:func:`evalpipe.collect.adapters.env_headers` on a workstation) and passes the values in.
+from (``{"env": "APP_TOKEN", "prefix": "Bearer "}``, or ``{"secretArn": ...}`` for a Secrets
+Manager secret), and whoever builds the adapter resolves it
+(:func:`evalpipe.collect.adapters.env_headers` on a workstation,
+:func:`evalpipe.collect.adapters.secret_headers` in the pipeline) and passes the values in.
 """
 
 from __future__ import annotations
@@ -15,17 +17,28 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from evalpipe.collect.conversation import DEFAULT_STRIP_TAGS, TAG_NAME
 from evalpipe.collect.errors import InputError, describe_validation_error
 from evalpipe.collect.payload import check_path, check_template
-from evalpipe.validation.strict_json import parse_strict
 
 __all__ = [
     "DEFAULT_MAX_TOOL_ROUNDS",
     "BedrockTarget",
     "HeaderFromEnv",
+    "HeaderFromSecret",
+    "HeaderSource",
     "HttpTarget",
     "InferenceSettings",
     "LambdaTarget",
@@ -38,6 +51,7 @@ MAX_TOOL_ROUNDS = 50
 DEFAULT_TEMPLATE: dict[str, JsonValue] = {"messages": "{{messages}}"}
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an HTTP token (RFC 9110)
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+SECRET_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
 
 
 class _Target(BaseModel):
@@ -173,6 +187,39 @@ class HeaderFromEnv(BaseModel):
     prefix: str = Field(default="", description="Put before the value, e.g. 'Bearer '.")
 
 
+class HeaderFromSecret(BaseModel):
+    """A header value read from a Secrets Manager secret (the pipeline's source of header values)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    secret_arn: str = Field(
+        alias="secretArn",
+        pattern=SECRET_ARN,
+        description="ARN of the secret holding the value (the deployment's collectSecrets must list it).",
+    )
+    json_key: str | None = Field(
+        default=None,
+        min_length=1,
+        alias="jsonKey",
+        description="When the secret string is a JSON object: the key of the value in it.",
+    )
+    prefix: str = Field(default="", description="Put before the value, e.g. 'Bearer '.")
+
+
+def _header_source(value: object) -> str:
+    """Which source a header names: a secret when it has ``secretArn``, else the environment."""
+    if isinstance(value, dict):
+        return "HeaderFromSecret" if "secretArn" in value else "HeaderFromEnv"
+    return "HeaderFromSecret" if isinstance(value, HeaderFromSecret) else "HeaderFromEnv"
+
+
+# One branch is tried (errors name that branch's fields only): `{"secretArn": ...}` or `{"env": ...}`.
+HeaderSource = Annotated[
+    Annotated[HeaderFromEnv, Tag("HeaderFromEnv")] | Annotated[HeaderFromSecret, Tag("HeaderFromSecret")],
+    Discriminator(_header_source),
+]
+
+
 class HttpTarget(_AppTarget):
     """An HTTP(S) endpoint of the app that takes the conversation as JSON and answers in JSON."""
 
@@ -185,10 +232,12 @@ class HttpTarget(_AppTarget):
             "JSON body template: {{messages}}, {{message}}, {{transcript}}, {{scenarioId}}, {{context}}."
         ),
     )
-    headers: dict[Annotated[str, Field(pattern=HEADER_NAME)], HeaderFromEnv] = Field(
+    headers: dict[Annotated[str, Field(pattern=HEADER_NAME)], HeaderSource] = Field(
         default_factory=dict,
         description=(
-            'Headers by name, each {"env": "VARIABLE", "prefix": "Bearer "}: values never sit in the file.'
+            'Headers by name, each {"env": "VARIABLE", "prefix": "Bearer "} (evalpipe collect) or '
+            '{"secretArn": "arn:...", "jsonKey": "token", "prefix": "Bearer "} (a Secrets Manager '
+            "secret; the pipeline's only source): values never sit in the file."
         ),
     )
     timeout_seconds: float = Field(default=60, gt=0, le=900, alias="timeoutSeconds")
@@ -266,6 +315,8 @@ def target_from_text(text: str, source: str) -> BedrockTarget | HttpTarget | Lam
     >>> target_from_text("bedrock:amazon.nova-lite-v1:0", "--target").model_id
     'amazon.nova-lite-v1:0'
     """
+    from evalpipe.validation.strict_json import parse_strict  # noqa: PLC0415 -- the suite model imports this module
+
     stripped = text.strip()
     kind, _, rest = stripped.partition(":")
     if not stripped.startswith("{") and kind in SHORTHANDS and rest:

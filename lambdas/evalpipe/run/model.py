@@ -31,7 +31,15 @@ from pydantic import (
 
 from evalpipe.run.status import FAILURE_VERDICT, FINAL_STATUSES, RunStatus, Verdict
 from evalpipe.run.timing import Timing
-from evalpipe.run.triggers import DatasetObject, RunRequest, RunTrigger, TriggerKind, iso, parse_time
+from evalpipe.run.triggers import (
+    DatasetObject,
+    RunRequest,
+    RunTrigger,
+    ScenariosObject,
+    TriggerKind,
+    iso,
+    parse_time,
+)
 from evalpipe.suite.regression import DEFAULT_MIN_SCORED_RECORDS
 
 if TYPE_CHECKING:
@@ -211,6 +219,37 @@ class StoredObject(Item):
     @property
     def s3_uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+class CollectFailure(Item):
+    """A scenario the collection could not turn into a record (left out of the dataset)."""
+
+    scenario_id: str
+    error: str
+
+
+class Collection(Item):
+    """How a run's dataset is collected from scenarios (the suite's ``pipeline.collect``).
+
+    Validate plans it (``scenarios`` in ``batches`` of ``batch_size``, read from ``input_key``, the
+    run's copy of the dropped file); each collect invocation writes its batch under ``prefix``;
+    the assembly (Validate's ``collected`` entry) fills in the counts and the failures.
+    """
+
+    scenarios: int
+    batch_size: int
+    batches: int
+    input_key: str
+    prefix: str
+    dataset_name: str
+    collected: int | None = None
+    records: int | None = None
+    failed: int | None = None
+    failures: list[CollectFailure] = Field(default_factory=list)
+
+    def batch_key(self, number: int, suffix: str = ".jsonl") -> str:
+        """``<prefix>batch-0003.jsonl`` (``.meta.jsonl``: its metadata lines)."""
+        return f"{self.prefix}batch-{number:04d}{suffix}"
 
 
 class UncoveredRecord(Item):
@@ -566,6 +605,8 @@ class Run(Item):
     # The copy of the dropped version that validation read and the job reads (a later upload to the
     # same key cannot change what this run evaluates).
     input_dataset: StoredObject | None = None
+    # Runs of dropped scenarios: how the dataset is collected, and what came of it.
+    collection: Collection | None = None
     # Validation: the suite as validated (JSON text), what was wrong, what it will cost.
     suite_document: str | None = None
     problems: list[ProblemItem] = Field(default_factory=list)
@@ -663,6 +704,8 @@ class Run(Item):
         """
         if self.request is not None:
             return self.request
+        if self.dataset is not None and self.trigger is TriggerKind.SCENARIOS:
+            return ScenariosObject.model_validate(self.dataset.model_dump())
         if self.dataset is not None:
             return self.dataset
         raise LookupError(f"run {self.run_id} records neither a dataset nor a run request")

@@ -10,6 +10,8 @@ from enum import StrEnum
 
 class RunStatus(StrEnum):
     VALIDATING = "VALIDATING"
+    # The suite's pipeline.collect is playing the dropped scenarios (the dataset is being made).
+    COLLECTING = "COLLECTING"
     REJECTED = "REJECTED"
     # Valid, waiting for a slot in the account's pool of concurrent evaluation jobs.
     QUEUED = "QUEUED"

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 SUITE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 JOB_NAME_PATTERN = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
 DATASET_PREFIX = "datasets/"
+# Scenarios dropped here are collected into the run's dataset (a suite with pipeline.collect).
+SCENARIOS_PREFIX = "scenarios/"
 SUITE_PREFIX = "suites/"
 RESULTS_PREFIX = "results/"
 # The inputs of a run (the copy of its dataset; later its shards): never beside the user's datasets,
@@ -62,6 +64,7 @@ class TriggerKind(StrEnum):
     """What started a run (the run item's ``trigger``)."""
 
     DATASET = "dataset"  # a dataset dropped under datasets/<suite>/
+    SCENARIOS = "scenarios"  # scenarios dropped under scenarios/<suite>/, collected by the pipeline
     SCHEDULE = "schedule"  # the suite's EventBridge Scheduler schedule fired
     CLI = "cli"  # someone ran `evalpipe run --suite S`
 
@@ -291,6 +294,43 @@ class RunRequest(BaseModel):
         return cls.model_validate(item)
 
 
+class ScenariosObject(DatasetObject):
+    """Dropped scenarios (``scenarios/<suite>/<name>.json``): the pipeline collects the run's dataset.
+
+    Stored like a dataset object (the run item's ``dataset``), with ``trigger`` ``scenarios``.
+    """
+
+    kind: ClassVar[TriggerKind] = TriggerKind.SCENARIOS
+
+    @property
+    def suite(self) -> str:
+        try:
+            return suite_of_key(self.key, SCENARIOS_PREFIX)
+        except DatasetKeyError:
+            return UNKNOWN_SUITE
+
+    @property
+    def key_problem(self) -> str | None:
+        try:
+            suite_of_key(self.key, SCENARIOS_PREFIX)
+        except DatasetKeyError as exc:
+            return str(exc)
+        if self.key.endswith(".json"):
+            return None
+        return (
+            "only .json scenarios files (docs/collect.md) under scenarios/<suite>/ are collected; upload "
+            f"it as {self.key.rsplit('/', 1)[0]}/<name>.json"
+        )
+
+    @property
+    def name(self) -> str:
+        """File name without the `.json` suffix."""
+        return self.key.rsplit("/", 1)[-1].removesuffix(".json")
+
+    def describe(self) -> str:
+        return f"scenarios {self.s3_uri}"
+
+
 RunTrigger = DatasetObject | RunRequest
 
 
@@ -320,7 +360,10 @@ def trigger_from_event(event: dict, *, bucket: str | None = None) -> RunTrigger:
     """
     if is_run_request(event):
         return RunRequest.from_event(event, bucket=bucket)
-    return DatasetObject.from_event(event)
+    dropped = DatasetObject.from_event(event)
+    if dropped.key.startswith(SCENARIOS_PREFIX):
+        return ScenariosObject.model_validate(dropped.model_dump())
+    return dropped
 
 
 def trigger_from_run(run: dict) -> RunTrigger | None:
@@ -328,6 +371,8 @@ def trigger_from_run(run: dict) -> RunTrigger | None:
     if isinstance(run.get(RunRequest.item_key), dict):
         return RunRequest.from_item(run[RunRequest.item_key])
     if isinstance(run.get(DatasetObject.item_key), dict):
+        if run.get("trigger") == TriggerKind.SCENARIOS.value:
+            return ScenariosObject.model_validate(run[DatasetObject.item_key])
         return DatasetObject.from_item(run[DatasetObject.item_key])
     return None
 
@@ -382,18 +427,20 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def suite_of_key(key: str) -> str:
+def suite_of_key(key: str, prefix: str = DATASET_PREFIX) -> str:
     """`datasets/<suite>/<name>` -> `<suite>`; anything else is a DatasetKeyError.
 
     The folder decides the suite whatever the file's type: a file that is not `.jsonl` is rejected
     by `dataset_file_problem` (with the suite's notification), not ignored.
     """
     parts = key.split("/")
-    if len(parts) != 3 or parts[0] + "/" != DATASET_PREFIX or not parts[2]:
-        raise DatasetKeyError(
-            f"{key}: datasets must be uploaded as datasets/<suite>/<name>.jsonl "
-            "(the folder names the suite file suites/<suite>.json)"
+    if len(parts) != 3 or parts[0] + "/" != prefix or not parts[2]:
+        what = (
+            "datasets must be uploaded as datasets/<suite>/<name>.jsonl"
+            if prefix == DATASET_PREFIX
+            else f"scenarios must be uploaded as {prefix}<suite>/<name>.json"
         )
+        raise DatasetKeyError(f"{key}: {what} (the folder names the suite file suites/<suite>.json)")
     suite = parts[1]
     if not SUITE_NAME_PATTERN.match(suite):
         raise DatasetKeyError(f"{key}: suite name {suite!r} must match {SUITE_NAME_PATTERN.pattern}")
@@ -434,6 +481,11 @@ def suite_key(suite: str) -> str:
 def input_key(suite: str, run_id: str, name: str) -> str:
     """Where a run keeps its copy of the dataset ``name`` (``inputs/<suite>/<run_id>/<name>.jsonl``)."""
     return f"{INPUTS_PREFIX}{suite}/{run_id}/{name}.jsonl"
+
+
+def collection_prefix(suite: str, run_id: str) -> str:
+    """Where a collecting run keeps its scenarios copy and batches: ``inputs/<suite>/<run_id>/collected/``."""
+    return f"{INPUTS_PREFIX}{suite}/{run_id}/collected/"
 
 
 def results_prefix(suite: str, run_id: str) -> str:

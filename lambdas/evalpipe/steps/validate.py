@@ -7,6 +7,11 @@ datasets. The two kinds do not mix: a dataset dropped into a suite of built-in d
 request for a suite that needs a dataset object, are rejected (recorded and notified like every
 rejection).
 
+Dropped scenarios (``scenarios/<suite>/<name>.json``, a suite with ``pipeline.collect``) are copied
+to the run's inputs, read and planned in batches (outcome COLLECT); the state machine collects the
+batches (`evalpipe.steps.collect`) and comes back with ``{"collected": {"run_id"}}``: the batches are
+joined in scenario order into the run's dataset, which is then validated as a dropped one.
+
 The suite file is read and parsed once. The dropped version of the dataset is first copied to the
 run's own key (``inputs/<suite>/<run_id>/``): validation reads that copy once (the estimate measures
 it on the way) and the job reads the same copy, so an upload to the same key while the run goes on
@@ -20,17 +25,29 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from evalpipe.aws.objects import ObjectChanged, ObjectMissing, ObjectTooLarge
+from evalpipe.collect.errors import InputError
+from evalpipe.collect.scenarios import MAX_SCENARIOS_BYTES, load_scenarios
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.estimate.cost import estimate_run
 from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import PriceFileError, load_prices
-from evalpipe.run.model import ProblemItem, Run, Shard, StoredObject, shard_input_key
+from evalpipe.run.model import (
+    CollectFailure,
+    Collection,
+    ProblemItem,
+    Run,
+    Shard,
+    StoredObject,
+    shard_input_key,
+)
 from evalpipe.run.status import RunStatus, Verdict
 from evalpipe.run.timing import Timing
 from evalpipe.run.triggers import (
     DatasetObject,
     RunRequest,
     RunTrigger,
+    ScenariosObject,
+    collection_prefix,
     input_key,
     is_folder_marker,
     suite_key,
@@ -57,6 +74,8 @@ if TYPE_CHECKING:
 MAX_SUITE_BYTES = 256_000
 # How many problems the run item (and so the notification) lists; the count stays exact.
 LISTED_PROBLEMS = 20
+# One collected batch (100 scenarios, a record per turn at most) stays far below this.
+MAX_BATCH_BYTES = 50_000_000
 
 
 def validate(event: dict, ports: Ports) -> dict:
@@ -65,39 +84,115 @@ def validate(event: dict, ports: Ports) -> dict:
     Parameters
     ----------
     event
-        The execution input: the EventBridge ``Object Created`` event of a dropped dataset, or a
-        ``Run Requested`` event (``evalpipe.run.triggers.run_request_event``).
+        The execution input: the EventBridge ``Object Created`` event of a dropped dataset or
+        scenarios file, or a ``Run Requested`` event (``evalpipe.run.triggers.run_request_event``);
+        or ``{"collected": {"run_id": ...}}`` once the run's scenarios are collected.
     ports
         Adapters.
 
     Returns
     -------
     dict
-        `{run_id, suite, outcome}` with outcome VALID, REJECTED, DUPLICATE (the run was
-        already claimed by an earlier delivery of the same event: nothing more happens) or IGNORED
-        (an S3 folder marker under datasets/: no run, no notification); a VALID
-        run adds `shards`, the numbers of its jobs (the state machine maps over them).
+        `{run_id, suite, outcome}` with outcome VALID, REJECTED, COLLECT (dropped scenarios: the
+        state machine collects ``batches`` first, then comes back with ``collected``), DUPLICATE
+        (the run was already claimed by an earlier delivery of the same event: nothing more
+        happens) or IGNORED (an S3 folder marker: no run, no notification); a VALID run adds
+        `shards`, the numbers of its jobs (the state machine maps over them).
     """
+    if isinstance(event.get("collected"), dict):
+        return validate_collected(str(event["collected"].get("run_id")), ports)
     trigger = trigger_from_event(event, bucket=ports.settings.bucket_name)
     if isinstance(trigger, DatasetObject) and is_folder_marker(trigger.key):
         return {"run_id": None, "suite": None, "outcome": "IGNORED"}  # "Create folder", not a dataset
     run = Run.claimed_by(trigger, ports.clock())
     if not ports.runs.claim(run):
         return {"run_id": run.run_id, "suite": run.suite, "outcome": "DUPLICATE"}
+    if isinstance(trigger, ScenariosObject):
+        return _plan_collection(run, trigger, ports)
+    return _accept_or_reject(run, trigger, ports)
 
+
+def validate_collected(run_id: str, ports: Ports) -> dict:
+    """The ``collected`` entry: assemble the run's collected batches into its dataset (in scenario
+    order, under inputs/, so nothing re-triggers) and validate it as a dropped dataset."""
+    run = ports.runs.load(run_id)
+    collection = run.collection
+    if collection is None:
+        raise LookupError(f"run {run_id} has no collection to assemble")
+    data, failures = _assemble(collection, ports)
+    key = input_key(run.suite, run.run_id, collection.dataset_name)
+    ports.objects.put_bytes(key, data, content_type="application/jsonl")
+    records = data.count(b"\n")
+    run.collection = collection.model_copy(
+        update={
+            "collected": collection.scenarios - len(failures),
+            "records": records,
+            "failed": len(failures),
+            "failures": failures[:LISTED_PROBLEMS],
+        }
+    )
+    run.input_dataset = StoredObject(bucket=ports.objects.bucket, key=key, size=len(data))
+    run.status = RunStatus.VALIDATING
+    trigger = run.started_by()
+    if not isinstance(trigger, ScenariosObject):
+        raise LookupError(f"run {run_id} was not started by dropped scenarios")
+    notes = [
+        Problem(
+            Severity.WARNING,
+            trigger.key,
+            f"scenario {failure.scenario_id} was not collected: {failure.error}",
+        )
+        for failure in failures
+    ]
+    if not records:  # nothing to validate or evaluate: say why, scenario by scenario
+        failed = ", ".join(failure.scenario_id for failure in failures[:LISTED_PROBLEMS])
+        more = f" and {len(failures) - LISTED_PROBLEMS} more" if len(failures) > LISTED_PROBLEMS else ""
+        report = Report(max_listed=LISTED_PROBLEMS)
+        report.add(
+            Problem(
+                Severity.ERROR,
+                trigger.key,
+                f"no scenario was collected, so there is nothing to evaluate (failed: {failed}{more}); the "
+                "warnings say why",
+            )
+        )
+        for note in notes:
+            report.add(note)
+        return _reject(run, report, ports)
+    return _accept_or_reject(run, trigger, ports, notes=notes)
+
+
+def _assemble(collection: Collection, ports: Ports) -> tuple[bytes, list[CollectFailure]]:
+    """The batches' lines in scenario order, and the scenarios that failed (from their metadata)."""
+    parts: list[bytes] = []
+    failures: list[CollectFailure] = []
+    for number in range(1, collection.batches + 1):
+        parts.append(ports.objects.read_bytes(collection.batch_key(number), max_bytes=MAX_BATCH_BYTES))
+        meta = ports.objects.read_bytes(
+            collection.batch_key(number, ".meta.jsonl"), max_bytes=MAX_BATCH_BYTES
+        )
+        for line in meta.splitlines():
+            entry = json.loads(line)
+            if entry.get("status") == "failed":
+                failures.append(
+                    CollectFailure(scenario_id=str(entry.get("scenarioId")), error=str(entry.get("error")))
+                )
+    return b"".join(parts), failures
+
+
+def _accept_or_reject(
+    run: Run, trigger: RunTrigger, ports: Ports, *, notes: list[Problem] | None = None
+) -> dict:
+    """Validate the run's suite and dataset (or run request), then record it VALID or REJECTED."""
     measure = DatasetMeasure()  # the estimate measures the dataset during validation's one read
     checked = _check(run, trigger, ports, measure)
     report = checked.report
+    for note in notes or ():
+        report.add(note)
     run.warnings = [ProblemItem.model_validate(p.as_dict()) for p in report.warnings()[:LISTED_PROBLEMS]]
     run.warning_count = report.warning_count
     if checked.document is None or not report.ok:
-        run.status = RunStatus.REJECTED
-        run.verdict = Verdict.REJECTED
-        run.problems = [ProblemItem.model_validate(p.as_dict()) for p in report.errors()[:LISTED_PROBLEMS]]
-        run.problem_count = report.error_count
-        run.finished_at = ports.clock()
-        ports.runs.save(run)
-        return {"run_id": run.run_id, "suite": run.suite, "outcome": "REJECTED"}
+        return _reject(run, report, ports)
 
     run.suite_document = json.dumps(checked.document, separators=(",", ":"), sort_keys=True)
     run.estimate = _estimate(checked.document, measure, trigger)
@@ -110,6 +205,104 @@ def validate(event: dict, ports: Ports) -> dict:
         "outcome": "VALID",
         "shards": sorted(shard.number for shard in run.shards.values()),
     }
+
+
+def _reject(run: Run, report: Report, ports: Ports) -> dict:
+    run.status = RunStatus.REJECTED
+    run.verdict = Verdict.REJECTED
+    run.problems = [ProblemItem.model_validate(p.as_dict()) for p in report.errors()[:LISTED_PROBLEMS]]
+    run.problem_count = report.error_count
+    run.warnings = [ProblemItem.model_validate(p.as_dict()) for p in report.warnings()[:LISTED_PROBLEMS]]
+    run.warning_count = report.warning_count
+    run.finished_at = ports.clock()
+    ports.runs.save(run)
+    return {"run_id": run.run_id, "suite": run.suite, "outcome": "REJECTED"}
+
+
+def _plan_collection(run: Run, scenarios: ScenariosObject, ports: Ports) -> dict:
+    """Dropped scenarios: check the suite (it must have ``pipeline.collect``), copy the dropped
+    version to the run's inputs, read the scenarios and plan the batches the state machine collects."""
+    report = Report(max_listed=LISTED_PROBLEMS)
+    suite = _collecting_suite(run, scenarios, ports, report)
+    if suite is None or suite.pipeline.collect is None:
+        return _reject(run, report, ports)
+    prefix = collection_prefix(run.suite, run.run_id)
+    copy = _copy_dropped_version(scenarios, ports, report, target=f"{prefix}{scenarios.name}.scenarios.json")
+    if copy is None:
+        return _reject(run, report, ports)
+    try:
+        found = load_scenarios(
+            ports.objects.read_bytes(copy.key, version_id=copy.version_id, max_bytes=MAX_SCENARIOS_BYTES),
+            scenarios.key,
+        )
+    except ObjectTooLarge:
+        report.add(
+            Problem(
+                Severity.ERROR, scenarios.key, f"scenarios file is larger than {MAX_SCENARIOS_BYTES} bytes"
+            )
+        )
+        return _reject(run, report, ports)
+    except InputError as exc:
+        for problem in exc.problems:
+            where, _, message = problem.partition(": ")
+            report.add(
+                Problem(Severity.ERROR, scenarios.key, message or where, field=where if message else None)
+            )
+        return _reject(run, report, ports)
+    size = suite.pipeline.collect.batch_size
+    run.collection = Collection(
+        scenarios=len(found),
+        batch_size=size,
+        batches=-(-len(found) // size),
+        input_key=copy.key,
+        prefix=prefix,
+        dataset_name=scenarios.name,
+    )
+    run.status = RunStatus.COLLECTING
+    ports.runs.save(run)
+    return {
+        "run_id": run.run_id,
+        "suite": run.suite,
+        "outcome": "COLLECT",
+        "batches": list(range(1, run.collection.batches + 1)),
+    }
+
+
+def _collecting_suite(run: Run, scenarios: ScenariosObject, ports: Ports, report: Report) -> Suite | None:
+    """The valid suite of dropped scenarios (with ``pipeline.collect``), or None with the reasons."""
+    suite_file = suite_key(scenarios.suite)
+    if scenarios.key_problem:
+        report.add(Problem(Severity.ERROR, scenarios.key, scenarios.key_problem))
+        return None
+    suite_bytes = _read_suite(scenarios, ports, report)
+    if suite_bytes is None:
+        return None
+    document, problem = parse_suite(suite_bytes, suite_file)
+    if problem is not None or not isinstance(document, dict):
+        report.add(problem or Problem(Severity.ERROR, suite_file, "must be a JSON object"))
+        return None
+    pipeline = document.get("pipeline")
+    if not isinstance(pipeline, dict) or "collect" not in pipeline:
+        report.add(
+            Problem(
+                Severity.ERROR,
+                suite_file,
+                f"scenarios were dropped under scenarios/{scenarios.suite}/, but the suite has no "
+                "pipeline.collect saying what to collect them from: add pipeline.collect with a target "
+                "(docs/collect.md), or collect with `evalpipe collect` and drop the dataset under "
+                f"datasets/{scenarios.suite}/",
+                field="pipeline.collect",
+            )
+        )
+        return None
+    report.extend(validate_suite(document, suite_file, limits=DeploymentLimits.of(ports.settings)))
+    if not report.ok:
+        return None
+    checked = _final_check(report, scenarios.suite, document, suite_file, ports)
+    if checked.suite is None:
+        return None
+    run.suite_document = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    return checked.suite
 
 
 def _plan_shards(run: Run, records: int, shard_size: int, ports: Ports) -> list[Shard]:
@@ -184,16 +377,17 @@ def _check(run: Run, trigger: RunTrigger, ports: Ports, measure: DatasetMeasure)
             report.add(problem)
         else:
             report.extend(validate_suite(document, suite_file, limits=limits))
-        copy = _copy_dropped_version(trigger, ports, report)
+        # Collected scenarios are assembled into the run's copy already.
+        copy = run.input_dataset or _copy_dropped_version(trigger, ports, report)
         if copy is None:
             return _Checked(report)
         run.input_dataset = copy
         # The dataset is checked even when the suite is broken: the user fixes both at once. Problems
         # name the user's key; the lines read are the copy's, which are the dropped version's.
         chunks = measure.tap(ports.objects.iter_chunks(copy.key, version_id=copy.version_id))
-        report.extend(
-            validate_dataset(chunks, trigger.key, suite=document, max_records=limits.max_run_records)
-        )
+        # Collected records are named by the run's dataset (the scenarios file has no lines).
+        named = copy.key if isinstance(trigger, ScenariosObject) else trigger.key
+        report.extend(validate_dataset(chunks, named, suite=document, max_records=limits.max_run_records))
     else:
         if problem is not None:
             report.add(problem)
@@ -229,9 +423,11 @@ def _read_suite(trigger: RunTrigger, ports: Ports, report: Report) -> bytes | No
     return None
 
 
-def _copy_dropped_version(dataset: DatasetObject, ports: Ports, report: Report) -> StoredObject | None:
+def _copy_dropped_version(
+    dataset: DatasetObject, ports: Ports, report: Report, *, target: str | None = None
+) -> StoredObject | None:
     """The run's own copy of exactly the dropped version, or None with the reason in ``report``."""
-    target = input_key(dataset.suite, dataset.run_id, dataset.name)
+    target = target or input_key(dataset.suite, dataset.run_id, dataset.name)
     try:
         copied = ports.objects.copy_version(dataset.key, dataset.version_id, dataset.etag, target)
     except ObjectMissing:

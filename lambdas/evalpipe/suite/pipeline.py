@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from evalpipe.collect.conversation import TAG_NAME
+from evalpipe.collect.targets import HeaderFromEnv, HttpTarget, TargetConfig
 from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
 from evalpipe.suite.keys import _check_keys
 from evalpipe.suite.low_score import LowScoreSettings
@@ -180,6 +182,81 @@ class PollingSettings(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+DEFAULT_COLLECT_BATCH = 20
+MAX_COLLECT_BATCH = 100
+SCENARIOS_FILE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.json$"
+
+
+class CollectSettings(BaseModel):
+    """``pipeline.collect``: collect the run's dataset from scenarios, in the pipeline.
+
+    Dropping ``scenarios/<suite>/<name>.json`` plays every scenario against ``target`` (the
+    ``evalpipe collect`` target configuration; an HTTP header reads a Secrets Manager secret,
+    never the environment), ``batchSize`` scenarios per Lambda invocation, and evaluates the
+    records as if they had been dropped as a dataset (docs/collect.md, "In the pipeline").
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
+
+    target: TargetConfig = Field(
+        description=(
+            "The app under test (evalpipe collect's target: bedrock, http or lambda). The deployment "
+            "must allow it: collectModels, collectSecrets, collectFunctions."
+        )
+    )
+    batch_size: int = Field(
+        default=DEFAULT_COLLECT_BATCH,
+        ge=1,
+        le=MAX_COLLECT_BATCH,
+        alias="batchSize",
+        description="Scenarios one collect invocation plays (the Map runs collectConcurrency at once).",
+    )
+    each_turn: bool = Field(
+        default=False, alias="eachTurn", description="One record per turn instead of one per scenario."
+    )
+    strip_tags: tuple[str, ...] | None = Field(
+        default=None,
+        alias="stripTags",
+        description="Reasoning tags removed from answers; default: the target's stripTags.",
+    )
+    scenarios: str | None = Field(
+        default=None,
+        pattern=SCENARIOS_FILE_PATTERN,
+        description=(
+            "A file under scenarios/<suite>/ that a run request (the suite's schedule, `evalpipe run`) "
+            "collects from."
+        ),
+    )
+
+    @field_validator("strip_tags")
+    @classmethod
+    def _tag_names(cls, tags: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        bad = [tag for tag in tags or () if not TAG_NAME.match(tag)]
+        if bad:
+            raise ValueError(f"not tag names: {', '.join(map(repr, bad))}")
+        return tags
+
+    @model_validator(mode="after")
+    def _secrets_only(self) -> CollectSettings:
+        target = self.target
+        if isinstance(target, HttpTarget):
+            from_env = sorted(
+                name for name, source in target.headers.items() if isinstance(source, HeaderFromEnv)
+            )
+            if from_env:
+                raise ValueError(
+                    f"target.headers.{from_env[0]}: the pipeline has no environment of yours to read a "
+                    'header from: give it {"secretArn": "arn:aws:secretsmanager:...", "jsonKey": ...} '
+                    "(a Secrets Manager secret the deployment's collectSecrets lists)"
+                )
+        return self
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The reasoning tags stripped from answers."""
+        return self.strip_tags if self.strip_tags is not None else self.target.strip_tags
+
+
 class PipelineSettings(BaseModel):
     """The ``pipeline`` section: this product's settings beside the API members."""
 
@@ -243,6 +320,14 @@ class PipelineSettings(BaseModel):
             "Run the suite on a schedule (EventBridge Scheduler). Only for suites whose "
             "datasetMetricConfigs all name built-in datasets (Builtin.*); such a suite also runs on "
             "`evalpipe run --suite S`."
+        ),
+    )
+
+    collect: CollectSettings | None = Field(
+        default=None,
+        description=(
+            "Collect the dataset from scenarios dropped under scenarios/<suite>/ (a precomputed-responses "
+            "suite): the records are evaluated as a dropped dataset would be."
         ),
     )
 

@@ -39,6 +39,25 @@ class ExternalSourcesAccess:
 
 
 @dataclass(frozen=True)
+class CollectAccess:
+    """What the collect function may call for a suite's ``pipeline.collect`` (docs/infrastructure.md).
+
+    Attributes
+    ----------
+    models : Sequence[str]
+        Model ids Converse may call (``collectModels``).
+    secrets : Sequence[str]
+        Secrets Manager secret ARNs header values may come from (``collectSecrets``).
+    functions : Sequence[str]
+        Lambda function ARNs that may be invoked (``collectFunctions``).
+    """
+
+    models: Sequence[str] = ()
+    secrets: Sequence[str] = ()
+    functions: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class DeploymentLimits:
     """The models, knowledge bases and sources a deployment's Bedrock role may use.
 
@@ -57,6 +76,9 @@ class DeploymentLimits:
         still be under ``sources/``).
     max_run_records
         The largest dataset a run takes (it is split into jobs of at most 1,000 records).
+    collect
+        The models, secrets and functions ``pipeline.collect`` may name; None skips the check
+        (the offline CLI).
 
     Examples
     --------
@@ -69,6 +91,7 @@ class DeploymentLimits:
     allowed_knowledge_bases: Sequence[str] | None = None
     external_sources: ExternalSourcesAccess | None = None
     max_run_records: int = DEFAULT_MAX_RUN_RECORDS
+    collect: CollectAccess | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> DeploymentLimits:
@@ -79,6 +102,11 @@ class DeploymentLimits:
             allowed_knowledge_bases=settings.allowed_knowledge_bases,
             external_sources=ExternalSourcesAccess(settings.allow_external_sources, settings.bucket_name),
             max_run_records=settings.max_run_records,
+            collect=CollectAccess(
+                settings.allowed_collect_models,
+                settings.allowed_collect_secrets,
+                settings.allowed_collect_functions,
+            ),
         )
 
 

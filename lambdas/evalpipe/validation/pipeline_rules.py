@@ -10,19 +10,21 @@ import math
 import re
 from typing import TYPE_CHECKING
 
+from evalpipe.collect.targets import BedrockTarget, HttpTarget, LambdaTarget
 from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
 from evalpipe.run.triggers import JOB_NAME_PATTERN
 from evalpipe.suite.datasets import SCHEDULE_NEEDS_BUILTIN_DATASETS, names_only_builtin_datasets
 from evalpipe.suite.metrics import BUILTIN_PREFIX
-from evalpipe.suite.pipeline import MAX_JOB_RECORDS
+from evalpipe.suite.pipeline import MAX_JOB_RECORDS, CollectSettings
 from evalpipe.suite.schedule_expression import check_expression, check_timezone
 from evalpipe.validation.problems import Problem, Severity, json_type, key_path, show
 from evalpipe.validation.service_model import ShapeWalker, shape
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from evalpipe.suite.facts import SuiteFacts
+    from evalpipe.validation.deployment import CollectAccess, DeploymentLimits
 
 PIPELINE_KEYS = (
     "description",
@@ -33,6 +35,7 @@ PIPELINE_KEYS = (
     "polling",
     "shardSize",
     "schedule",
+    "collect",
 )
 LOW_SCORE_KEYS = ("builtin", "custom", "metrics")
 # A low-score rule gives exactly one of these keys (evalpipe.suite.LowScoreRule).
@@ -63,10 +66,15 @@ _TAG_KEY_BREAKS = re.compile(r"[\t\n\r\f\v]")
 
 
 def check_pipeline(
-    pipeline: object, facts: SuiteFacts, file: str, *, suite: object = None
+    pipeline: object,
+    facts: SuiteFacts,
+    file: str,
+    *,
+    suite: object = None,
+    limits: DeploymentLimits | None = None,
 ) -> Iterator[Problem]:
     """Yield the problems of the ``pipeline`` block (any value); ``suite`` is the whole raw suite
-    (the schedule rule reads its datasets)."""
+    (the schedule rule reads its datasets), ``limits`` what the deployment lets ``collect`` call."""
     walker = ShapeWalker(file)
     if not isinstance(pipeline, dict):
         yield _error(file, "pipeline", f"must be an object, not {json_type(pipeline)}")
@@ -84,10 +92,83 @@ def check_pipeline(
             yield from _regression(value, path, facts, file)
         elif key == "schedule":
             yield from _schedule(value, path, suite, file)
+        elif key == "collect":
+            yield from check_collect(value, path, facts, file, limits.collect if limits else None)
         elif key in _VALUE_RULES:
             yield from _VALUE_RULES[key](value, path, file)
         else:
             yield _unknown(file, path, key, PIPELINE_KEYS)
+
+
+def check_collect(
+    collect: object, path: str, facts: SuiteFacts, file: str, access: CollectAccess | None
+) -> Iterator[Problem]:
+    """``pipeline.collect``: its shape (`evalpipe.suite.pipeline.CollectSettings`), a suite whose
+    records carry precomputed responses, and a target the deployment lets the collect function call
+    (``access``; None: not checked)."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from evalpipe.collect.errors import describe_validation_error  # noqa: PLC0415
+
+    try:
+        settings = CollectSettings.model_validate(collect)
+    except ValidationError as error:
+        for line in describe_validation_error(error):
+            where, _, message = line.partition(": ")
+            if where == "(document)" and message.startswith("target."):  # the model's own check
+                where, _, message = message.partition(": ")
+            field = path if where == "(document)" else f"{path}.{where}"
+            yield _error(file, field.replace(" (the key)", ""), message)
+        return
+    if facts.precomputed_identifier is None:
+        yield _error(
+            file,
+            path,
+            "collects precomputed responses: the suite's inferenceConfig must name one "
+            "precomputedInferenceSource (its inferenceSourceIdentifier goes on every record)",
+        )
+    if access is not None:
+        yield from _collect_access(settings, path, file, access)
+
+
+def _collect_access(
+    settings: CollectSettings, path: str, file: str, access: CollectAccess
+) -> Iterator[Problem]:
+    target = settings.target
+    if isinstance(target, BedrockTarget) and target.model_id not in access.models:
+        yield _error(
+            file,
+            f"{path}.target.modelId",
+            f"model {target.model_id!r} is not one the deployment lets the collect function call: add "
+            f"it to the cdk.json context setting collectModels ({_listed(access.models)}) and deploy",
+        )
+    elif isinstance(target, HttpTarget):
+        for name, source in target.headers.items():
+            arn = getattr(source, "secret_arn", None)
+            if arn is not None and arn not in access.secrets:
+                yield _error(
+                    file,
+                    f"{path}.target.headers.{name}.secretArn",
+                    f"secret {arn} is not one the deployment lets the collect function read: add it "
+                    f"to the cdk.json context setting collectSecrets ({_listed(access.secrets)}) and deploy",
+                )
+    elif isinstance(target, LambdaTarget) and not _function_allowed(target.function_name, access.functions):
+        yield _error(
+            file,
+            f"{path}.target.functionName",
+            f"function {target.function_name!r} is not one the deployment lets the collect function "
+            "invoke: add its ARN to the cdk.json context setting collectFunctions "
+            f"({_listed(access.functions)}) and deploy",
+        )
+
+
+def _function_allowed(name: str, allowed: Sequence[str]) -> bool:
+    """A function named by ARN (or partial ARN / name) whose ARN the deployment lists."""
+    return any(name == arn or arn.endswith(f":function:{name}") for arn in allowed)
+
+
+def _listed(values: Sequence[str]) -> str:
+    return "now: " + ", ".join(values) if values else "now empty"
 
 
 def _shard_size(value: object, path: str, file: str) -> Iterator[Problem]:

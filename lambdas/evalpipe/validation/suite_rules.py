@@ -113,7 +113,7 @@ def check_suite(
     yield from _human(suite, facts, file)
     yield from check_classic(suite, facts, file)
     if "pipeline" in suite:
-        yield from check_pipeline(suite["pipeline"], facts, file, suite=suite)
+        yield from check_pipeline(suite["pipeline"], facts, file, suite=suite, limits=limits)
 
 
 def _top_level(suite: dict, file: str) -> Iterator[Problem]:

@@ -1,0 +1,17 @@
+"""CollectBatch state: play one batch of the run's scenarios against the suite's collection target."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from evalpipe.steps.collect import collect_batch
+from handlers._inputs import BatchRef
+from handlers._runtime import collect_ports, event_parser, logger, tracer
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler
+@event_parser(model=BatchRef)
+def handler(event: BatchRef, context: LambdaContext) -> dict:
+    logger.append_keys(run_id=event.run_id, batch=event.batch)
+    result = collect_batch(event.run_id, event.batch, collect_ports())
+    logger.info("batch collected", extra=result)
+    return result
