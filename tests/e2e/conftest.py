@@ -31,7 +31,7 @@ from local.server import LOCAL_JOB_QUOTA, emulator_control
 from tests.e2e.scenario import SUPPORT_ASSISTANT, given_suite
 
 ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 240  # a first run downloads the host's wheels into .cache/lambda-deps
+STARTUP_TIMEOUT = 240  # a first run synthesizes and fills .cache/lambda-deps from the venv
 JOB_SECONDS = 1
 
 
