@@ -57,7 +57,7 @@ lint: install
 	$(VENV)/bin/mypy
 	$(PY) app.py >/dev/null && $(VENV)/bin/cfn-lint cdk.out/*.template.json
 
-bench: install  ## validator, parse+store CPU per 1,000 records and handler cold imports, as ratios (docs/performance.md)
+bench: install  ## validator, parse+store CPU per 1,000 records, handler cold imports, local mode end to end (~15 min), as ratios (docs/performance.md)
 	$(PY) bench/run.py
 
 demo: install  ## local mode: synth for this host, emulator, deploy, upload the example, show the run

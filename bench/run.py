@@ -1,12 +1,16 @@
-"""Benchmarks: the pre-flight validator, the parse step's per-record cost, the handlers' cold import.
+"""Benchmarks: the pre-flight validator, the parse step's per-record cost, the handlers' cold import,
+the local mode end to end.
 
-Sections (``python bench/run.py [validate] [parse] [imports]``; all by default):
+Sections (``python bench/run.py [validate] [parse] [imports] [local]``; all by default):
 
 - validate: lines per second and peak memory on a 100,000-line dataset (below);
 - parse: CPU to parse and store 1,000 records x 25 metrics with the real boto3 client against
   moto's server, against ``json.loads`` of the same lines (`bench/parse_cost.py`);
 - imports: ``python -X importtime`` of every handler, against ``import boto3``
-  (`bench/cold_import.py`).
+  (`bench/cold_import.py`);
+- local: the local mode's stack (what ``make demo`` deploys) with runs of 18, 1,000 and 10,000
+  records and 20 datasets dropped at once under the emulator's quota, against one run of the
+  example in the same run (`bench/local_mode.py`; several minutes).
 
 The validator's benchmark:
 
@@ -37,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lambdas"))  # also runs without `make install`
 
 import cold_import  # noqa: E402 -- bench/ is this script's directory
+import local_mode  # noqa: E402
 import parse_cost  # noqa: E402
 
 from evalpipe.estimate.measure import DatasetMeasure  # noqa: E402
@@ -121,7 +126,7 @@ def peak_bytes(function: Callable[[Path], int], path: Path) -> int:
         tracemalloc.stop()
 
 
-SECTIONS = ("validate", "parse", "imports")
+SECTIONS = ("validate", "parse", "imports", "local")
 
 
 def main(argv: list[str]) -> int:
@@ -148,6 +153,9 @@ def main(argv: list[str]) -> int:
     if "imports" in sections:
         results["imports"] = cold_import.measure()
         cold_import.print_table(results["imports"])
+    if "local" in sections:  # last: it installs the local mode's moto patches in this process
+        results["local"] = local_mode.measure()
+        local_mode.print_table(results["local"])
     RESULTS_FILE.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results: {RESULTS_FILE.relative_to(REPO)}")
     return 0
