@@ -103,16 +103,7 @@ def error_response(error: EmulatorError) -> ServiceResponse:
 
 
 def _params(request: ServiceRequest) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if request.body:
-        text = request.body.decode("utf-8") if isinstance(request.body, bytes) else request.body
-        try:
-            loaded = json.loads(text)
-        except ValueError as error:
-            raise ValidationError("The request body is not valid JSON.") from error
-        if not isinstance(loaded, dict):
-            raise ValidationError("The request body must be a JSON object.")
-        params.update(loaded)
+    params = service.json_body(request)
     found = _PATH.match(request.path)
     if found:
         params["modelId"] = unquote(found.group("modelId"))  # botocore percent-encodes ':' and '/'

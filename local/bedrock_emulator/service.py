@@ -290,19 +290,24 @@ def _uri_regex(operation: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\{(\w+)(\+?)\}", label, template) + "$")
 
 
+def json_body(request: ServiceRequest) -> dict[str, Any]:
+    """The request's JSON object body ({} when empty); a body that is not one is a ValidationException."""
+    if not request.body:
+        return {}
+    text = request.body.decode("utf-8") if isinstance(request.body, bytes) else request.body
+    try:
+        loaded = json.loads(text)
+    except ValueError as error:
+        raise ValidationError("The request body is not valid JSON.") from error
+    if not isinstance(loaded, dict):
+        raise ValidationError("The request body must be a JSON object.")
+    return loaded
+
+
 def _parse_params(request: ServiceRequest) -> dict[str, Any]:
     """The operation's input as botocore sent it: body members, URI labels, query members."""
     model = operation_model(request.operation)
-    params: dict[str, Any] = {}
-    if request.body:
-        text = request.body.decode("utf-8") if isinstance(request.body, bytes) else request.body
-        try:
-            loaded = json.loads(text)
-        except ValueError as error:
-            raise ValidationError("The request body is not valid JSON.") from error
-        if not isinstance(loaded, dict):
-            raise ValidationError("The request body must be a JSON object.")
-        params.update(loaded)
+    params = json_body(request)
     match = _uri_regex(request.operation).match(request.path)
     for name, raw in (match.groupdict() if match else {}).items():
         params[name] = unquote(raw)  # botocore percent-encodes the ARN's ':' and '/'
