@@ -1,16 +1,15 @@
 """What a preview judges: the suite's custom metrics (instructions and rating scale), the metrics it
 cannot preview (Bedrock's built-ins), and the evaluator model the job would use.
 
-Read defensively from the raw parsed suite (any value), through :class:`~evalpipe.suite.facts.SuiteFacts`
-for everything it knows; the rating scale's values are read here because ``SuiteFacts`` keeps only
-the scale's definitions.
+Read defensively from the raw parsed suite (any value), through
+:class:`~evalpipe.suite.facts.SuiteFacts`, which owns reading the suite's metric definitions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evalpipe.suite.facts import AUTOMATED, DatasetKind, SuiteFacts, SuiteKind, dig
+from evalpipe.suite.facts import DatasetKind, SuiteFacts, SuiteKind
 from evalpipe.suite.metrics import is_builtin_name
 
 NOT_APPLICABLE_VALUE = -1.0  # a floatValue of -1 means N/A: Bedrock writes the result as null (trap 6)
@@ -125,7 +124,7 @@ def plan_of(suite: object) -> PreviewPlan:
     """
     facts = SuiteFacts.from_suite(suite)
     listed = list(dict.fromkeys(named.value for named in facts.metric_names))
-    defined = _definitions(suite)
+    defined = _definitions(facts)
     evaluators = facts.custom_evaluators or facts.builtin_evaluators
     return PreviewPlan(
         kind=facts.kind,
@@ -138,30 +137,11 @@ def plan_of(suite: object) -> PreviewPlan:
     )
 
 
-def _definitions(suite: object) -> dict[str, CustomMetric]:
-    """Every readable ``customMetricDefinition`` by name (the guide's ``metricName`` accepted)."""
+def _definitions(facts: SuiteFacts) -> dict[str, CustomMetric]:
+    """Every automated custom metric with a name and instructions, by name (the first of a name)."""
     found: dict[str, CustomMetric] = {}
-    sources = dig(suite, *AUTOMATED, "customMetricConfig", "customMetrics")
-    for source in sources if isinstance(sources, list) else []:
-        definition = dig(source, "customMetricDefinition")
-        if not isinstance(definition, dict):
-            continue
-        name = definition.get("name", definition.get("metricName"))
-        instructions = definition.get("instructions")
-        if isinstance(name, str) and isinstance(instructions, str) and name not in found:
-            found[name] = CustomMetric(name, instructions, _scale(definition.get("ratingScale")))
+    for metric in facts.custom_metrics:
+        if metric.name is not None and metric.instructions is not None and metric.name not in found:
+            scale = tuple(Rating(definition, value) for definition, value in metric.rating_scale)
+            found[metric.name] = CustomMetric(metric.name, metric.instructions, scale)
     return found
-
-
-def _scale(items: object) -> tuple[Rating, ...]:
-    scale = []
-    for item in items if isinstance(items, list) else []:
-        definition, value = dig(item, "definition"), dig(item, "value")
-        if not isinstance(definition, str) or not isinstance(value, dict):
-            continue
-        number, text = value.get("floatValue"), value.get("stringValue")
-        if isinstance(number, int | float) and not isinstance(number, bool):
-            scale.append(Rating(definition, float(number)))
-        elif isinstance(text, str):
-            scale.append(Rating(definition, text))
-    return tuple(scale)

@@ -121,6 +121,16 @@ class CustomMetric:
     instructions: str | None
     path: str  # of the definition object
     rating_definitions: tuple[Named, ...] = ()
+    # (definition, floatValue or stringValue) of every rating whose definition and value are readable.
+    rating_scale: tuple[tuple[str, float | str], ...] = ()
+
+
+def _rating_value(item: object) -> float | str | None:
+    """A rating's ``value``: its ``floatValue`` (a number) or ``stringValue`` (a string), else None."""
+    number, text = dig(item, "value", "floatValue"), dig(item, "value", "stringValue")
+    if isinstance(number, int | float) and not isinstance(number, bool):
+        return float(number)
+    return text if isinstance(text, str) else None
 
 
 def dig(value: object, *keys: str | int) -> object:
@@ -319,6 +329,11 @@ def _custom_metrics(suite: object) -> tuple[CustomMetric, ...]:
             for k, item in enumerate(_items(dig(definition, "ratingScale")))
             if isinstance(text := dig(item, "definition"), str)
         )
+        scale = tuple(
+            (text, value)
+            for item in _items(dig(definition, "ratingScale"))
+            if isinstance(text := dig(item, "definition"), str) and (value := _rating_value(item)) is not None
+        )
         found.append(
             CustomMetric(
                 name=name if isinstance(name, str) else None,
@@ -326,6 +341,7 @@ def _custom_metrics(suite: object) -> tuple[CustomMetric, ...]:
                 instructions=instructions if isinstance(instructions, str) else None,
                 path=path,
                 rating_definitions=tuple(ratings),
+                rating_scale=scale,
             )
         )
     human_list = (*HUMAN, "customMetrics")
