@@ -14,6 +14,7 @@ Manager secret), and whoever builds the adapter resolves it
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -83,8 +84,9 @@ class _Target(BaseModel):
         return tags
 
     @property
+    @abstractmethod
     def default_identifier(self) -> str:
-        raise NotImplementedError
+        """The records' modelIdentifier when neither a suite nor ``modelIdentifier`` gives one."""
 
     @property
     def identifier(self) -> str:

@@ -10,7 +10,9 @@ import copy
 import json
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from infra.application import synthesize
 
@@ -78,5 +80,59 @@ def test_scenarios_of_a_model_the_deployment_does_not_allow_are_rejected_and_not
     run = pipeline.runs().load(result.output["run"]["run_id"])
     assert run.status == "REJECTED"
     assert any("collectModels" in p.message for p in run.problems)
+    [message] = pipeline.messages()
+    assert message["attributes"]["verdict"] == "REJECTED"
+
+
+def _jobs() -> list[dict]:
+    return boto3.client("bedrock", region_name="us-east-1").list_evaluation_jobs()["jobSummaries"]
+
+
+def test_a_batch_that_cannot_be_collected_ends_the_run_in_error_notified_once(deploy, monkeypatch):
+    # Given a CollectBatch function that fails on every call (the bucket refuses its writes)
+    def failing_batch(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "injected outage"}}, "PutObject")
+
+    monkeypatch.setattr("handlers.collect.collect_batch", failing_batch)
+    pipeline = deploy()
+    pipeline.upload_suite("support-assistant-collected", SUITE)
+    # When scenarios are dropped
+    result = pipeline.run(pipeline.drop_dataset(KEY, SCENARIOS), timeout=120)
+    # Then the run ends ERROR before anything is submitted or scored, and one notification says so
+    assert result.status == "FAILED", result.describe()
+    assert "CollectBatch" in result.path and "Jobs" not in result.path and "Parse" not in result.path
+    [run] = pipeline.runs().history("support-assistant-collected")
+    assert (run.status, run.verdict) == ("ERROR", "ERROR")
+    assert list(pipeline.runs().iter_records(run.run_id)) == []
+    assert _jobs() == []
+    [message] = pipeline.messages()
+    assert message["attributes"]["verdict"] == "ERROR"
+
+
+def test_scenarios_of_which_none_is_collected_are_rejected_never_passed(deploy):
+    # Given a suite whose target needs a tool result no scenario carries (every scenario fails)
+    pipeline = deploy()
+    suite = copy.deepcopy(SUITE)
+    suite["pipeline"]["collect"]["target"]["toolConfig"] = {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": "no_such_tool",
+                    "description": "Nothing canned answers it.",
+                    "inputSchema": {"json": {"type": "object", "properties": {}}},
+                }
+            }
+        ]
+    }
+    pipeline.upload_suite("support-assistant-collected", suite)
+    # When scenarios are dropped
+    result = pipeline.run(pipeline.drop_dataset(KEY, SCENARIOS), timeout=120)
+    # Then nothing was scored: the run is REJECTED (never PASSED), no job ran, one notification
+    assert result.status == "SUCCEEDED", result.describe()
+    assert "Jobs" not in result.path
+    run = pipeline.runs().load(result.output["run"]["run_id"])
+    assert (run.status, run.verdict) == ("REJECTED", "REJECTED")
+    assert list(pipeline.runs().iter_records(run.run_id)) == []
+    assert _jobs() == []
     [message] = pipeline.messages()
     assert message["attributes"]["verdict"] == "REJECTED"
