@@ -145,16 +145,23 @@ class Workflow(Construct):
             {"run_id.$": "$.run_id", "batch.$": "$.batch"},
             "$.collected",
         )
-        collect = sfn.Map(
+        return self._map(c.STATE_COLLECT, "batches", "batch", self.collect_concurrency, batch)
+
+    def _map(
+        self, state_name: str, items: str, item: str, max_concurrency: int, processor: sfn.IChainable
+    ) -> sfn.Map:
+        """A Map over the run's ``items`` (``$.run.<items>``): each iteration gets ``{run_id, <item>}``,
+        at most ``max_concurrency`` at once; the run item holds the results, so the output is discarded."""
+        fanned = sfn.Map(
             self,
-            c.STATE_COLLECT,
-            items_path="$.run.batches",
-            item_selector={"run_id.$": "$.run.run_id", "batch.$": "$$.Map.Item.Value"},
-            max_concurrency=self.collect_concurrency,
+            state_name,
+            items_path=f"$.run.{items}",
+            item_selector={"run_id.$": "$.run.run_id", f"{item}.$": "$$.Map.Item.Value"},
+            max_concurrency=max_concurrency,
             result_path=sfn.JsonPath.DISCARD,
         )
-        collect.item_processor(batch)
-        return collect
+        fanned.item_processor(processor)
+        return fanned
 
     def _jobs(self) -> sfn.Map:
         """One iteration per shard of the run, at most ``max_jobs_per_run`` at once: take a slot
@@ -195,16 +202,7 @@ class Workflow(Construct):
             .otherwise(wait)
         )
         submit.next(slot)
-        jobs = sfn.Map(
-            self,
-            c.STATE_JOBS,
-            items_path="$.run.shards",
-            item_selector={"run_id.$": "$.run.run_id", "shard.$": "$$.Map.Item.Value"},
-            max_concurrency=self.max_jobs_per_run,
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        jobs.item_processor(submit)
-        return jobs
+        return self._map(c.STATE_JOBS, "shards", "shard", self.max_jobs_per_run, submit)
 
     def _task(
         self,
