@@ -189,10 +189,9 @@ def _accept_or_reject(
     report = checked.report
     for note in notes or ():
         report.add(note)
-    run.warnings = [ProblemItem.model_validate(p.as_dict()) for p in report.warnings()[:LISTED_PROBLEMS]]
-    run.warning_count = report.warning_count
     if checked.document is None or not report.ok:
         return _reject(run, report, ports)
+    _record_warnings(run, report)
 
     run.suite_document = json.dumps(checked.document, separators=(",", ":"), sort_keys=True)
     run.estimate = _estimate(checked.document, measure, trigger)
@@ -207,13 +206,17 @@ def _accept_or_reject(
     }
 
 
+def _record_warnings(run: Run, report: Report) -> None:
+    run.warnings = [ProblemItem.model_validate(p.as_dict()) for p in report.warnings()[:LISTED_PROBLEMS]]
+    run.warning_count = report.warning_count
+
+
 def _reject(run: Run, report: Report, ports: Ports) -> dict:
     run.status = RunStatus.REJECTED
     run.verdict = Verdict.REJECTED
     run.problems = [ProblemItem.model_validate(p.as_dict()) for p in report.errors()[:LISTED_PROBLEMS]]
     run.problem_count = report.error_count
-    run.warnings = [ProblemItem.model_validate(p.as_dict()) for p in report.warnings()[:LISTED_PROBLEMS]]
-    run.warning_count = report.warning_count
+    _record_warnings(run, report)
     run.finished_at = ports.clock()
     ports.runs.save(run)
     return {"run_id": run.run_id, "suite": run.suite, "outcome": "REJECTED"}
