@@ -43,6 +43,7 @@ RUNS_TABLE_CALLS: Mapping[str, tuple[str, ...]] = {
     "save": ("dynamodb:UpdateItem",),  # conditional update (attribute_exists)
     "put_records": ("dynamodb:BatchWriteItem",),
     "iter_records": ("dynamodb:Query",),
+    "get_records": ("dynamodb:BatchGetItem",),  # the few records a review shows, by index
     "delete_records_from": ("dynamodb:Query", "dynamodb:BatchWriteItem"),
     "history": ("dynamodb:Query",),  # on the by-suite index
     "save_shard": ("dynamodb:UpdateItem",),  # one entry of the run's shards map
@@ -57,7 +58,7 @@ SUITE_INDEX_CALLS = frozenset({"history"})
 # What a table encrypted with a customer managed key needs besides (CDK's Table grants' sets).
 _TABLE_KEY_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 _TABLE_KEY_WRITE_ACTIONS = ("kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
-_TABLE_READ_ACTIONS = frozenset({"dynamodb:GetItem", "dynamodb:Query"})
+_TABLE_READ_ACTIONS = frozenset({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"})
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,8 @@ FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
     constants.FUNCTION_STOP: FunctionSpec(
         "Stops a job that ran past its deadline", table_calls=("get", "save_shard", "release_slots")
     ),
-    # Parse streams up to 1000 output lines and writes one item per record; its review reads the
-    # baseline's records and the suite's history.
+    # Parse streams the output lines and writes one item per record; its review reads the
+    # baseline's records, the texts of the records it shows and the suite's history.
     constants.FUNCTION_PARSE: FunctionSpec(
         "Parses job results into the runs table",
         1024,
@@ -110,6 +111,7 @@ FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
             "put_records",
             "delete_records_from",
             "iter_records",
+            "get_records",
             "history",
             "release_slots",
         ),

@@ -164,10 +164,11 @@ EXPECTED_ACCESS = {
 }
 
 GET, PUT, UPDATE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
-QUERY, BATCH_WRITE = "dynamodb:Query", "dynamodb:BatchWriteItem"
+QUERY, BATCH_WRITE, BATCH_GET = "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"
 # The runs-table actions of each function: those of the RunsTable calls its step makes
 # (claim = PutItem, get/load = GetItem, save = UpdateItem, put_records = BatchWriteItem,
-# iter_records = Query, delete_records_from = Query + BatchWriteItem, history = Query on the index).
+# iter_records = Query, get_records = BatchGetItem, delete_records_from = Query + BatchWriteItem,
+# history = Query on the index).
 EXPECTED_TABLE_ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     # name: (actions on the table, actions on the by-suite index)
     # validate's `collected` entry loads the run (GetItem)
@@ -178,7 +179,8 @@ EXPECTED_TABLE_ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "submit": ({GET, PUT, UPDATE}, set()),
     "poll": ({GET, UPDATE}, set()),
     "stop": ({GET, UPDATE}, set()),
-    "parse": ({GET, UPDATE, BATCH_WRITE, QUERY}, {QUERY}),
+    # parse's review reads the baseline (Query) and the texts of the records it shows (BatchGetItem)
+    "parse": ({GET, UPDATE, BATCH_WRITE, QUERY, BATCH_GET}, {QUERY}),
     "notify": ({GET, UPDATE}, set()),
     "record_error": ({GET, PUT, UPDATE}, set()),
     "reconcile": ({GET, PUT, UPDATE}, set()),

@@ -344,3 +344,25 @@ def test_record_index_bounds():
         record_item("r", a_record(100_000))
     with pytest.raises(ValueError, match="outside"):
         record_item("r", a_record(-1))
+
+
+def test_get_records_reads_only_the_asked_indices_in_batches_of_100(runs, dynamodb_table):
+    # Given 250 records stored
+    runs.claim(a_run("r5"))
+    runs.put_records("r5", [a_record(i) for i in range(250)])
+    calls: list[int] = []
+
+    def count(params, **_):
+        calls.append(len(params["RequestItems"][dynamodb_table.name]["Keys"]))
+
+    dynamodb_table.meta.client.meta.events.register("provide-client-params.dynamodb.BatchGetItem", count)
+
+    # When 205 of them are asked for, plus two indices no record has
+    wanted = set(range(0, 205)) | {400, 401}
+    found = runs.get_records("r5", wanted)
+
+    # Then exactly the stored ones come back, typed, in three BatchGetItem calls of at most 100 keys
+    assert set(found) == set(range(205))
+    assert found[3].index == 3 and found[3].prompt_excerpt
+    assert calls == [100, 100, 7]
+    assert runs.get_records("r5", []) == {}

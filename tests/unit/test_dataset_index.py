@@ -97,3 +97,46 @@ def test_records_of_built_in_datasets_are_not_the_dataset_s() -> None:
 def test_many_missing_records_are_counted_exactly_and_listed_briefly() -> None:
     coverage, _ = covered([line(f"p{n}") for n in range(100)], [])
     assert coverage.missing_count == 100 and len(coverage.missing) == 20
+
+
+def test_missing_lines_are_quoted_from_a_second_read_of_the_dataset() -> None:
+    # Given a dataset that can be opened again (as the parse step reads S3), 5 lines, 3 results
+    lines = [line(f"prompt {n}") for n in range(5)]
+    opened: list[int] = []
+
+    def open_lines():
+        opened.append(1)
+        return iter(lines)  # a one-shot stream each time, like an S3 body
+
+    index = DatasetIndex.from_source(open_lines)
+    for n in range(3):
+        resolve_category(result(n, f"prompt {n}"), index)
+    # When the coverage is asked for
+    coverage = index.coverage()
+    # Then the missing lines are quoted by reading the dataset a second time (not held in memory)
+    assert [(m.line, m.prompt_excerpt) for m in coverage.missing] == [(4, "prompt 3"), (5, "prompt 4")]
+    assert len(opened) == 2
+
+
+def test_complete_results_never_read_the_dataset_again() -> None:
+    lines = [line(f"prompt {n}") for n in range(3)]
+    opened: list[int] = []
+
+    def open_lines():
+        opened.append(1)
+        return iter(lines)
+
+    index = DatasetIndex.from_source(open_lines)
+    for n in range(3):
+        resolve_category(result(n, f"prompt {n}"), index)
+    assert index.coverage().complete
+    assert len(opened) == 1
+
+
+def test_prompts_that_differ_only_across_the_separator_stay_apart() -> None:
+    # ("a\x1f", "b") and ("a", "\x1fb") must not share a key once texts become digests
+    index = DatasetIndex.from_dataset_lines(
+        [line("a\x1f", response="b", category="one"), line("a", response="\x1fb", category="two")]
+    )
+    assert index.category_for("a", "\x1fb") == "two"
+    assert index.category_for("a\x1f", "b") == "one"

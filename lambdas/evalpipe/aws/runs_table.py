@@ -13,6 +13,7 @@ Decimal on the way in and numbers come back as int or float, so the models never
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -30,7 +31,7 @@ from evalpipe.run.model import RecordItem, Run, Shard
 from evalpipe.run.triggers import iso, now_utc
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 GSI_NAME = "by-suite"
 KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
@@ -41,6 +42,7 @@ EXCERPT_CHARS = 300
 EXPLANATION_CHARS = 1000
 # DynamoDB's hard limit is 400 KB; stay clear of it so estimates and overheads never bite.
 MAX_ITEM_BYTES = 350_000
+BATCH_GET_KEYS = 100  # BatchGetItem's most keys a call
 
 
 class RunNotFound(LookupError):
@@ -272,7 +274,12 @@ class RunsTable:
 
     # -- records ---------------------------------------------------------------------------
 
-    def put_records(self, run_id: str, records: Iterable[RecordResult]) -> int:
+    def put_records(
+        self,
+        run_id: str,
+        records: Iterable[RecordResult],
+        on_item: Callable[[dict[str, Any]], None] | None = None,
+    ) -> int:
         """Write one item per record; re-writing the same records overwrites the same items.
 
         Items are keyed by the record index only, so parsing a job twice leaves exactly one item
@@ -286,6 +293,8 @@ class RunsTable:
         records
             Parsed records (streamed; not held in memory). `category` None is stored as
             `uncategorized`.
+        on_item
+            Called with every item (plain values) as it is written.
 
         Returns
         -------
@@ -302,7 +311,10 @@ class RunsTable:
 
         def items() -> Iterator[dict[str, Any]]:
             for record in records:
-                yield item_to_wire(record_item(run_id, record))  # checks the index is in range
+                item = record_item(run_id, record)  # checks the index is in range
+                if on_item is not None:
+                    on_item(item)
+                yield item_to_wire(item)
                 written[record.index >> 3] |= 1 << (record.index & 7)
 
         # Serialised once, written with the low-level client (evalpipe.aws.wire: the resource's
@@ -325,6 +337,30 @@ class RunsTable:
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def get_records(self, run_id: str, indices: Collection[int]) -> dict[int, RecordItem]:
+        """The run's record items with these indices (those that exist), by index.
+
+        BatchGetItem, 100 keys a call, retrying the keys DynamoDB leaves unprocessed: the review
+        reads back only the few records it shows (`evalpipe.history.score_table`).
+        """
+        client = self._table.meta.client  # the resource's client: native values in and out
+        pending = [{"pk": _run_pk(run_id), "sk": _record_sk(index)} for index in sorted(set(indices))]
+        found: dict[int, RecordItem] = {}
+        attempt = 0
+        while pending:
+            batch, pending = pending[:BATCH_GET_KEYS], pending[BATCH_GET_KEYS:]
+            request = {self._table.name: {"Keys": batch, "ConsistentRead": True}}
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table.name, ()):
+                    record = RecordItem.model_validate(_plain(item))
+                    found[record.index] = record
+                request = response.get("UnprocessedKeys") or {}
+                if request:
+                    attempt += 1
+                    time.sleep(min(1.0, 0.05 * 2**attempt))
+        return found
 
     def delete_records_from(self, run_id: str, index: int) -> int:
         """Delete the run's record items with index >= `index` (a re-parse found fewer records).

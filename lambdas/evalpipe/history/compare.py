@@ -33,17 +33,15 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any, Protocol
 
-from evalpipe.history.records import EPSILON, PROMPT_EXCERPT_CHARS, direction, shorten, split_changes
-from evalpipe.history.stats import Change, paired_interval, unpaired_interval
+from evalpipe.history.records import EPSILON, RecordChanges, direction
+from evalpipe.history.stats import Change, difference_interval, unpaired_interval
 from evalpipe.run.model import (
     Comparison,
     MetricComparison,
     MetricStatus,
     MetricSummary,
-    RecordChange,
     Run,
     RunFacts,
-    UnmatchedRecord,
 )
 from evalpipe.run.status import RunStatus
 from evalpipe.run.triggers import iso
@@ -55,7 +53,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
     from evalpipe.history.records import MetricSamples, ScoreSamples
-    from evalpipe.run.model import RecordItem
     from evalpipe.suite import RegressionSettings, Suite
 # A metric N/A for more than this share of its records is likely scoped too narrowly.
 NA_RATE_WARNING = 0.6
@@ -298,7 +295,7 @@ def compare_runs(
     baseline_run: Run | None,
     suite: Suite,
     *,
-    record_changes: Iterable[RecordChange] | None = None,
+    record_changes: RecordChanges | None = None,
     max_record_changes: int = MAX_STORED_RECORD_CHANGES,
     samples: ScoreSamples | None = None,
     comparability_notes: Iterable[str] = (),
@@ -369,9 +366,9 @@ def compare_runs(
         if comparison.status == MetricStatus.POSSIBLE_REGRESSION:
             warnings.append(f"{comparison.metric}: possible regression: {comparison.reason}.")
     warnings += _unmatched_warnings(samples, baseline_id)
-    only_run, only_baseline = _unmatched(samples)
-
-    worsened, transitions = split_changes(record_changes or ())
+    only_run, only_baseline = samples.matching.unmatched(max_record_changes) if samples else ([], [])
+    only_run_count, only_baseline_count = _unmatched_counts(samples)
+    changes = record_changes or RecordChanges()
     return Comparison(
         run_id=run_id,
         baseline_run_id=baseline_id,
@@ -382,14 +379,14 @@ def compare_runs(
         metrics=comparisons,
         regressed=any(c.regressed for c in comparisons),
         warnings=warnings,
-        record_changes=worsened[:max_record_changes],
-        na_transitions=transitions[:max_record_changes],
-        worsened_count=len(worsened),
-        na_transition_count=len(transitions),
-        only_in_run=only_run[:max_record_changes],
-        only_in_baseline=only_baseline[:max_record_changes],
-        only_in_run_count=len(only_run),
-        only_in_baseline_count=len(only_baseline),
+        record_changes=changes.worsened[:max_record_changes],
+        na_transitions=changes.transitions[:max_record_changes],
+        worsened_count=changes.worsened_count,
+        na_transition_count=changes.transition_count,
+        only_in_run=only_run,
+        only_in_baseline=only_baseline,
+        only_in_run_count=only_run_count,
+        only_in_baseline_count=only_baseline_count,
         comparability_notes=notes,
     )
 
@@ -540,7 +537,7 @@ def _judge_with_interval(
     result.method = settings.method.value
     change = _interval(samples, settings.min_pairs) if samples is not None else None
     if samples is not None:
-        result.pairs = len(samples.pairs)
+        result.pairs = len(samples.differences)
         result.only_in_run, result.only_in_baseline = samples.only_current, samples.only_baseline
     if change is not None:
         result.change, result.change_low, result.change_high = change.mean, change.low, change.high
@@ -556,8 +553,8 @@ def _judge_with_interval(
 
 
 def _interval(samples: MetricSamples, min_pairs: int) -> Change | None:
-    if len(samples.pairs) >= min_pairs:
-        return paired_interval(samples.pairs)
+    if len(samples.differences) >= min_pairs:
+        return difference_interval(samples.differences)
     if len(samples.current) >= 2 and len(samples.baseline) >= 2:
         return unpaired_interval(samples.current, samples.baseline)
     return None
@@ -615,27 +612,14 @@ def _interval_text(result: MetricComparison, change: Change, min_pairs: int) -> 
     return f"95% CI {change.low:+.3f} to {change.high:+.3f} ({what})"
 
 
-def _unmatched(samples: ScoreSamples | None) -> tuple[list[UnmatchedRecord], list[UnmatchedRecord]]:
+def _unmatched_counts(samples: ScoreSamples | None) -> tuple[int, int]:
     if samples is None:
-        return [], []
-
-    def listed(items: list[RecordItem]) -> list[UnmatchedRecord]:
-        return [
-            UnmatchedRecord(
-                key=item.record_key or "",
-                index=item.index,
-                prompt_excerpt=shorten(item.prompt_excerpt, PROMPT_EXCERPT_CHARS),
-            )
-            for item in items
-        ]
-
-    return listed(samples.matching.only_current), listed(samples.matching.only_baseline)
+        return 0, 0
+    return len(samples.matching.only_current), len(samples.matching.only_baseline)
 
 
 def _unmatched_warnings(samples: ScoreSamples | None, baseline_id: str | None) -> list[str]:
-    if samples is None:
-        return []
-    current, baseline = len(samples.matching.only_current), len(samples.matching.only_baseline)
+    current, baseline = _unmatched_counts(samples)
     warnings = []
     if current:
         warnings.append(

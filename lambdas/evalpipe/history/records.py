@@ -9,17 +9,18 @@ order the records are passed in.
 
 from __future__ import annotations
 
-import math
+import heapq
 import re
+from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from evalpipe.history.keys import key_of_item
-from evalpipe.run.model import UNCATEGORIZED, ChangeKind, RecordChange
+from evalpipe.history.score_table import ScoreTable, as_table
+from evalpipe.run.model import UNCATEGORIZED, ChangeKind, RecordChange, UnmatchedRecord
 from evalpipe.suite.metrics import lower_is_better
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from evalpipe.run.model import RecordItem
     from evalpipe.suite import Suite
@@ -34,121 +35,241 @@ _TURN_SUFFIX = re.compile(r"#\d+$")
 
 
 def compare_records(
-    current_records: Iterable[RecordItem],
-    baseline_records: Iterable[RecordItem],
+    current_records: ScoreTable | Iterable[RecordItem],
+    baseline_records: ScoreTable | Iterable[RecordItem],
     suite: Suite | None,
-) -> list[RecordChange]:
+    *,
+    limit: int | None = None,
+    matching: Matching | None = None,
+) -> RecordChanges:
     """The record scores that got worse since the baseline, worst first, then N/A transitions.
 
     Parameters
     ----------
     current_records, baseline_records
-        Record items as `RunsTable.iter_records` yields them. Items without a key are skipped.
+        The two runs' records: `ScoreTable`s, or record items as `RunsTable.iter_records` yields
+        them. Records without a key are skipped.
     suite
         Gives each metric's direction: a metric whose low-score rule flags high scores
         (``above`` / ``atOrAbove``, the detectors by default) is lower-is-better, so "worse"
         is a higher score. Without a suite the built-in detectors are lower-is-better.
+    limit
+        Keep at most this many changes of each kind (the counts stay exact); None keeps all.
+        Only the kept changes' texts are read, so a bounded comparison holds no record's texts.
+    matching
+        `match_records` of these two tables, when the caller has it already.
 
     Returns
     -------
-    list[RecordChange]
-        First every WORSENED change ordered by ``worsened_by`` (largest first), then metric,
-        then index; then the N/A transitions (BECAME_NA before BECAME_SCORED, then metric,
-        then index). Only metrics present in both records are compared; improvements and
-        unchanged scores are left out. Use :func:`split_changes` to separate the two groups.
+    RecordChanges
+        ``worsened`` ordered by ``worsened_by`` (largest first), then metric, then index;
+        ``transitions`` (BECAME_NA before BECAME_SCORED, then metric, then index). Only metrics
+        present in both records are compared; improvements and unchanged scores are left out.
     """
+    current, baseline = as_table(current_records), as_table(baseline_records)
+    pairs = matching if matching is not None else match_records(current, baseline)
     is_lower_better = direction(suite)
-    worsened: list[RecordChange] = []
-    transitions: list[RecordChange] = []
-    for item, partner, key, occurrence in match_records(current_records, baseline_records).pairs:
-        current_scores = _scores(item)
-        baseline_scores = _scores(partner)
-        for metric, (score, explanation) in current_scores.items():
+    counts = {True: 0, False: 0}
+
+    def of_kind(worsened: bool) -> Iterator[_Found]:
+        # Streamed into a bounded selection: every changed score at once could be n x metrics.
+        for found in _changed_scores(current, baseline, pairs, is_lower_better):
+            if (found.kind == ChangeKind.WORSENED) == worsened:
+                counts[worsened] += 1
+                yield found
+
+    worst = _first(of_kind(True), limit, key=lambda f: (-(f.amount or 0.0), f.metric, f.index))
+    transitions = _first(
+        of_kind(False), limit, key=lambda f: (f.kind != ChangeKind.BECAME_NA, f.metric, f.index)
+    )
+    items = current.items({f.index for f in (*worst, *transitions)})
+    return RecordChanges(
+        worsened=[f.change(items.get(f.index)) for f in worst],
+        transitions=[f.change(items.get(f.index)) for f in transitions],
+        worsened_count=counts[True],
+        transition_count=counts[False],
+    )
+
+
+@dataclass
+class RecordChanges:
+    """`compare_records`' result: the changes kept of each kind and how many there were."""
+
+    worsened: list[RecordChange] = field(default_factory=list)
+    transitions: list[RecordChange] = field(default_factory=list)
+    worsened_count: int = 0
+    transition_count: int = 0
+
+    def __iter__(self) -> Iterator[RecordChange]:
+        """The worsened changes, then the N/A transitions."""
+        yield from self.worsened
+        yield from self.transitions
+
+    def __len__(self) -> int:
+        return len(self.worsened) + len(self.transitions)
+
+
+@dataclass(slots=True)
+class _Found:
+    """One changed score, before its record's texts are read."""
+
+    kind: str
+    metric: str
+    index: int
+    baseline_index: int
+    key: str
+    occurrence: int
+    category: str
+    score: float | None
+    baseline_score: float | None
+    amount: float | None
+
+    def change(self, item: RecordItem | None) -> RecordChange:
+        entry = item.scores.get(self.metric) if item is not None else None
+        explanation = entry.explanation if entry is not None else None
+        return RecordChange(
+            kind=self.kind,
+            metric=self.metric,
+            key=self.key,
+            index=self.index,
+            baseline_index=self.baseline_index,
+            category=self.category or UNCATEGORIZED,
+            prompt_excerpt=shorten(item.prompt_excerpt if item is not None else "", PROMPT_EXCERPT_CHARS),
+            score=self.score,
+            baseline_score=self.baseline_score,
+            worsened_by=self.amount,
+            explanation=shorten(explanation, EXPLANATION_CHARS) if explanation else None,
+            occurrence=self.occurrence,
+        )
+
+
+def _changed_scores(
+    current: ScoreTable, baseline: ScoreTable, matching: Matching, is_lower_better: Callable[[str], bool]
+) -> Iterator[_Found]:
+    for row, partner, occurrence in matching.pairs():
+        baseline_scores = baseline.scores(partner)
+        for metric, score in current.scores(row).items():
             if metric not in baseline_scores:
                 continue
-            baseline_score = baseline_scores[metric][0]
+            baseline_score = baseline_scores[metric]
             change = _change(score, baseline_score, is_lower_better(metric))
             if change is None:
                 continue
             kind, amount = change
-            record_change = RecordChange(
+            key = current.keys[row]
+            assert key is not None  # only keyed records pair
+            yield _Found(
                 kind=kind,
                 metric=metric,
+                index=current.indices[row],
+                baseline_index=baseline.indices[partner],
                 key=key,
-                index=item.index,
-                baseline_index=partner.index,
-                category=item.category or UNCATEGORIZED,
-                prompt_excerpt=shorten(item.prompt_excerpt, PROMPT_EXCERPT_CHARS),
+                occurrence=occurrence,
+                category=current.categories[row],
                 score=score,
                 baseline_score=baseline_score,
-                worsened_by=amount,
-                explanation=shorten(explanation, EXPLANATION_CHARS) if explanation else None,
-                occurrence=occurrence,
+                amount=amount,
             )
-            (worsened if kind == ChangeKind.WORSENED else transitions).append(record_change)
 
-    worsened.sort(key=lambda c: (-(c.worsened_by or 0.0), c.metric, _sort_index(c.index)))
-    transitions.sort(key=lambda c: (c.kind != ChangeKind.BECAME_NA, c.metric, _sort_index(c.index)))
-    return worsened + transitions
+
+def _first(found: Iterable[_Found], limit: int | None, key: Callable[[_Found], Any]) -> list[_Found]:
+    return sorted(found, key=key) if limit is None else heapq.nsmallest(limit, found, key=key)
 
 
 @dataclass
 class Matching:
-    """Two runs' records matched by key (see the module docstring)."""
+    """Two runs' records matched by key (see the module docstring), as rows of their tables."""
 
-    pairs: list[tuple[RecordItem, RecordItem, str, int]] = field(default_factory=list)
-    """``(current item, baseline item, key, occurrence)`` per matched record, in this run's order."""
-    only_current: list[RecordItem] = field(default_factory=list)
-    only_baseline: list[RecordItem] = field(default_factory=list)
+    current: ScoreTable
+    baseline: ScoreTable
+    rows: array[int] = field(default_factory=lambda: array("q"))
+    """This run's rows that have a partner, in this run's index order."""
+    partners: array[int] = field(default_factory=lambda: array("q"))
+    """The baseline's row paired with each of ``rows``."""
+    occurrences: array[int] = field(default_factory=lambda: array("q"))
+    """Which occurrence of its key each pair is (0 = the first)."""
+    only_current: list[int] = field(default_factory=list)
+    only_baseline: list[int] = field(default_factory=list)
+
+    def pairs(self) -> Iterator[tuple[int, int, int]]:
+        """``(row, baseline row, occurrence)`` per matched record, in this run's index order."""
+        return zip(self.rows, self.partners, self.occurrences, strict=True)
+
+    def unmatched(self, limit: int | None = None) -> tuple[list[UnmatchedRecord], list[UnmatchedRecord]]:
+        """The first ``limit`` records (by index) only this run has, and only the baseline has."""
+        return (
+            _unmatched(self.current, self.only_current[:limit]),
+            _unmatched(self.baseline, self.only_baseline[:limit]),
+        )
 
 
-def match_records(current_records: Iterable[RecordItem], baseline_records: Iterable[RecordItem]) -> Matching:
+def _unmatched(table: ScoreTable, rows: list[int]) -> list[UnmatchedRecord]:
+    items = table.items({table.indices[row] for row in rows})
+    listed = []
+    for row in rows:
+        item = items.get(table.indices[row])
+        listed.append(
+            UnmatchedRecord(
+                key=table.keys[row] or "",
+                index=table.indices[row],
+                prompt_excerpt=shorten(item.prompt_excerpt if item is not None else "", PROMPT_EXCERPT_CHARS),
+            )
+        )
+    return listed
+
+
+def match_records(
+    current_records: ScoreTable | Iterable[RecordItem], baseline_records: ScoreTable | Iterable[RecordItem]
+) -> Matching:
     """Pair each record of this run with the baseline's record of the same key (and occurrence).
 
     Records without a key, and surplus occurrences, are left in ``only_current`` / ``only_baseline``
     (a record without a key can never pair).
     """
-    matching = Matching()
-    baseline_by_key: dict[str, list[RecordItem]] = {}
-    for item in _by_index(baseline_records):
-        key = key_of_item(item)
+    current, baseline = as_table(current_records), as_table(baseline_records)
+    matching = Matching(current, baseline)
+    baseline_by_key: dict[str, list[int]] = {}
+    for row in baseline.rows_by_index():
+        key = baseline.keys[row]
         if key is None:
-            matching.only_baseline.append(item)
+            matching.only_baseline.append(row)
         else:
-            baseline_by_key.setdefault(key, []).append(item)
+            baseline_by_key.setdefault(key, []).append(row)
     seen: dict[str, int] = {}
-    for item in _by_index(current_records):
-        key = key_of_item(item)
+    for row in current.rows_by_index():
+        key = current.keys[row]
         if key is None:
-            matching.only_current.append(item)
+            matching.only_current.append(row)
             continue
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
         partners = baseline_by_key.get(key, [])
         if occurrence >= len(partners):
-            matching.only_current.append(item)
+            matching.only_current.append(row)
         else:
-            matching.pairs.append((item, partners[occurrence], key, occurrence))
+            matching.rows.append(row)
+            matching.partners.append(partners[occurrence])
+            matching.occurrences.append(occurrence)
     for key, partners in baseline_by_key.items():
         matching.only_baseline.extend(partners[seen.get(key, 0) :])
-    matching.only_baseline.sort(key=lambda item: item.index)
+    matching.only_baseline.sort(key=baseline.indices.__getitem__)
     return matching
 
 
 @dataclass
 class MetricSamples:
-    """One metric's scores for the comparison: the matched pairs and each run's scores."""
+    """One metric's scores for the comparison: the matched pairs' differences and each run's scores."""
 
-    pairs: list[tuple[float, float]] = field(default_factory=list)  # (current, baseline)
-    current: list[float] = field(default_factory=list)
-    baseline: list[float] = field(default_factory=list)
+    differences: array[float] = field(default_factory=lambda: array("d"))  # current - baseline, per pair
+    current: array[float] = field(default_factory=lambda: array("d"))
+    baseline: array[float] = field(default_factory=lambda: array("d"))
     only_current: int = 0  # records scored in this run whose partner has no score (or none exists)
     only_baseline: int = 0
 
     def add(self, score: float | None, baseline: float | None) -> None:
         """One record's scores (None: N/A, or no partner); a lone score still counts unpaired."""
         if score is not None and baseline is not None:
-            self.pairs.append((score, baseline))
+            self.differences.append(score - baseline)
         if score is not None:
             self.current.append(score)
             self.only_current += baseline is None
@@ -161,49 +282,39 @@ class MetricSamples:
 class ScoreSamples:
     """Per metric (as `Run.metrics` names it), what the statistics of the comparison rest on."""
 
+    matching: Matching
     metrics: dict[str, MetricSamples] = field(default_factory=dict)
-    matching: Matching = field(default_factory=Matching)
 
     def of(self, metric: str) -> MetricSamples | None:
         return self.metrics.get(metric)
 
 
 def score_samples(
-    current_records: Iterable[RecordItem], baseline_records: Iterable[RecordItem]
+    current_records: ScoreTable | Iterable[RecordItem], baseline_records: ScoreTable | Iterable[RecordItem]
 ) -> ScoreSamples:
     """The scores of both runs per metric, paired by record key (N/A scores left out).
 
     A RAG record's repeated metric (``Builtin.Correctness#2``) counts under its metric's name.
     """
-    matching = match_records(current_records, baseline_records)
+    current, baseline = as_table(current_records), as_table(baseline_records)
+    matching = match_records(current, baseline)
     samples = ScoreSamples(matching=matching)
 
     def entry(name: str) -> MetricSamples:
         return samples.metrics.setdefault(_TURN_SUFFIX.sub("", name), MetricSamples())
 
-    for item, partner, _key, _occurrence in matching.pairs:
-        current_scores = _scores(item)
-        baseline_scores = _scores(partner)
+    for row, partner, _occurrence in matching.pairs():
+        current_scores = current.scores(row)
+        baseline_scores = baseline.scores(partner)
         for metric in dict.fromkeys([*current_scores, *baseline_scores]):
-            entry(metric).add(
-                current_scores.get(metric, (None, None))[0], baseline_scores.get(metric, (None, None))[0]
-            )
-    for item in matching.only_current:
-        for metric, (score, _explanation) in _scores(item).items():
+            entry(metric).add(current_scores.get(metric), baseline_scores.get(metric))
+    for row in matching.only_current:
+        for metric, score in current.scores(row).items():
             entry(metric).add(score, None)
-    for item in matching.only_baseline:
-        for metric, (score, _explanation) in _scores(item).items():
+    for row in matching.only_baseline:
+        for metric, score in baseline.scores(row).items():
             entry(metric).add(None, score)
     return samples
-
-
-def split_changes(changes: Iterable[RecordChange]) -> tuple[list[RecordChange], list[RecordChange]]:
-    """``(worsened, na_transitions)``, each keeping the given order."""
-    worsened: list[RecordChange] = []
-    transitions: list[RecordChange] = []
-    for change in changes:
-        (worsened if change.kind == ChangeKind.WORSENED else transitions).append(change)
-    return worsened, transitions
 
 
 def direction(suite: Suite | None) -> Callable[[str], bool]:
@@ -235,18 +346,6 @@ def _change(
     if amount > EPSILON:
         return ChangeKind.WORSENED.value, amount
     return None
-
-
-def _scores(item: RecordItem) -> dict[str, tuple[float | None, str | None]]:
-    return {metric: (entry.score, entry.explanation) for metric, entry in item.scores.items()}
-
-
-def _by_index(records: Iterable[RecordItem]) -> list[RecordItem]:
-    return sorted(records, key=lambda item: item.index)
-
-
-def _sort_index(index: int | None) -> float:
-    return math.inf if index is None else index
 
 
 def shorten(text: str | None, limit: int) -> str:

@@ -1,12 +1,13 @@
 """What the run report draws, taken from the run, its records and the suite's history; no markup.
 
 `evalpipe.history.report` turns these into the page: `flagged_scores` for the low-score section,
-`scores_by_metric` for the histograms, `trend_runs` and `trend_labels` for the trend charts, and
+`scores_of` for the histograms, `trend_runs` and `trend_labels` for the trend charts, and
 `chart_scale` / `lower_is_better_in` for the axes and the colours of every chart and table.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -18,9 +19,10 @@ from evalpipe.run.triggers import iso
 from evalpipe.suite.metrics import BUILTIN_PREFIX, lower_is_better, metric_scale
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
-    from evalpipe.run.model import Comparison, MetricSummary, RecordItem, Run
+    from evalpipe.history.score_table import ScoreTable
+    from evalpipe.run.model import Comparison, MetricSummary, Run
 
 # Record items name a metric scored several times in one RAG line "<metric>#2", "#3", ...
 _TURN_SUFFIX = re.compile(r"#\d+$")
@@ -63,79 +65,101 @@ class Flagged:
 
 
 def flagged_scores(
-    run: Run, records: Sequence[RecordItem], rules: Mapping[str, Rule | None]
-) -> list[Flagged]:
-    """Every flagged score of the records (by the run's rules), plus the run's ``low_records`` not
-    found that way (e.g. no records given); worst first by badness, then index.
+    run: Run, records: ScoreTable, rules: Mapping[str, Rule | None], limit: int | None = None
+) -> tuple[list[Flagged], int]:
+    """The worst flagged scores of the records (by the run's rules), plus the run's ``low_records``
+    not found that way (e.g. no records given); worst first by badness, then index.
 
     Parameters
     ----------
     run
         The run: its metrics' rules (as text) and its ``low_records``.
     records
-        The run's record items; may be empty.
+        The run's records; may be empty.
     rules
         Metric -> its rule, parsed from the run's metric summaries (None = not readable).
+    limit
+        Keep the worst this many; only their records' texts are read. None keeps all.
+
+    Returns
+    -------
+    tuple[list[Flagged], int]
+        The flagged scores kept, and how many there are in all.
     """
-    found = {(f.index, f.metric): f for f in _flagged_in_records(records, run.metrics, rules)}
-    by_index = {record.index: record for record in records}
+    found = {(f[1], f[2]): f for f in _flagged_in_records(records, run.metrics, rules)}
     for low in run.low_records:
-        if (low.index, low.metric) in found:
-            continue
-        record = by_index.get(low.index)
-        summary = run.metrics.get(low.metric)
-        rule_text = low.rule or (summary.rule if summary is not None else "")
-        rule = parse_rule(rule_text)
-        found[(low.index, low.metric)] = Flagged(
-            index=low.index,
-            metric=low.metric,
-            score=low.score,
-            rule=rule_text,
-            badness=rule.badness(low.score) if rule is not None else -low.score,
-            category=low.category,
-            prompt=record.prompt_excerpt if record is not None else low.prompt_excerpt,
-            response=record.response_excerpt if record is not None else None,
-            explanation=low.explanation or None,
+        if (low.index, low.metric) not in found:
+            rule = parse_rule(low.rule or _rule_text(run, low.metric))
+            badness = rule.badness(low.score) if rule is not None else -low.score
+            found[(low.index, low.metric)] = (-badness, low.index, low.metric, low.score, None)
+    total = len(found)
+    kept = sorted(found.values()) if limit is None else heapq.nsmallest(limit, found.values())
+    items = records.items({index for _, index, _, _, _ in kept})
+    lows = {(low.index, low.metric): low for low in run.low_records}
+    flagged = []
+    for negative_badness, index, metric, score, row in kept:
+        item = items.get(index)
+        stored = lows.get((index, metric))
+        entry = item.scores.get(metric) if item is not None else None
+        explanation = (
+            entry.explanation
+            if row is not None and entry is not None
+            else (stored.explanation if stored else None)
         )
-    return sorted(found.values(), key=lambda f: (-f.badness, f.index, f.metric))
+        flagged.append(
+            Flagged(
+                index=index,
+                metric=metric,
+                score=score,
+                rule=(
+                    stored.rule
+                    if row is None and stored is not None and stored.rule
+                    else _rule_text(run, metric)
+                ),
+                badness=-negative_badness,
+                category=records.categories[row] if row is not None else (stored.category if stored else ""),
+                prompt=item.prompt_excerpt if item is not None else (stored.prompt_excerpt if stored else ""),
+                response=item.response_excerpt if item is not None else None,
+                explanation=explanation or None,
+            )
+        )
+    return flagged, total
+
+
+_FlaggedRow = tuple[float, int, str, float, int | None]
+"""``(-badness, index, metric, score, row)``: sorts worst first, then by index and metric."""
+
+
+def _rule_text(run: Run, metric: str) -> str:
+    summary = run.metrics.get(base_metric(metric))
+    return summary.rule if summary is not None else ""
 
 
 def _flagged_in_records(
-    records: Iterable[RecordItem], metrics: Mapping[str, MetricSummary], rules: Mapping[str, Rule | None]
-) -> Iterable[Flagged]:
-    for record in records:
-        for metric, entry in record.scores.items():
-            base = base_metric(metric)
-            rule = rules.get(base)
-            if rule is None or entry.score is None or not rule.is_flagged(entry.score):
-                continue
-            # A readable rule comes from the run's summary of this metric, so the summary is there.
-            yield Flagged(
-                index=record.index,
-                metric=metric,
-                score=entry.score,
-                rule=metrics[base].rule,
-                badness=rule.badness(entry.score),
-                category=record.category,
-                prompt=record.prompt_excerpt,
-                response=record.response_excerpt,
-                explanation=entry.explanation or None,
-            )
+    records: ScoreTable, metrics: Mapping[str, MetricSummary], rules: Mapping[str, Rule | None]
+) -> Iterator[_FlaggedRow]:
+    for metric in records.metrics:
+        rule = rules.get(base_metric(metric))
+        if rule is None:
+            continue
+        for row, score in records.column(metric):
+            if score is not None and rule.is_flagged(score):
+                yield (-rule.badness(score), records.indices[row], metric, score, row)
 
 
-def scores_by_metric(records: Iterable[RecordItem]) -> dict[str, tuple[list[float], int]]:
-    """Metric -> (its scores, how many N/A), over the records; RAG turns count with their metric."""
-    result: dict[str, tuple[list[float], int]] = {}
-    for record in records:
-        for metric, entry in record.scores.items():
-            base = base_metric(metric)
-            values, na = result.get(base, ([], 0))
-            if entry.score is None:
+def scores_of(records: ScoreTable, metric: str) -> tuple[list[float], int]:
+    """``metric``'s scores over the records and how many N/A; RAG turns count with their metric."""
+    values: list[float] = []
+    na = 0
+    for name in records.metrics:
+        if base_metric(name) != metric:
+            continue
+        for _row, score in records.column(name):
+            if score is None:
                 na += 1
             else:
-                values.append(entry.score)
-            result[base] = (values, na)
-    return result
+                values.append(score)
+    return values, na
 
 
 def trend_runs(run: Run, history: Sequence[Run], limit: int) -> list[Run]:

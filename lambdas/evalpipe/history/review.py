@@ -1,15 +1,25 @@
 """Review: compare a parsed run with its baseline and write its HTML report.
 
-Runs at the end of the parse step, once the run's summary and records are stored.
+Runs at the end of the parse step, once the run's summary and records are stored. Both runs'
+records are held as compact `ScoreTable`s (scores only; the parse step's taken as it stores them,
+the baseline's read), so the review's memory grows by a few hundred bytes a record; the texts of
+the few records the comparison and the report show are read back by index.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
-from evalpipe.history.compare import compare_runs, find_comparable_baseline, run_facts
+from evalpipe.history.compare import (
+    MAX_STORED_RECORD_CHANGES,
+    compare_runs,
+    find_comparable_baseline,
+    run_facts,
+)
 from evalpipe.history.records import compare_records, score_samples
 from evalpipe.history.report import render_report
+from evalpipe.history.score_table import ScoreTable
 from evalpipe.run.status import reviewed_verdict
 from evalpipe.run.triggers import report_key
 
@@ -22,7 +32,7 @@ if TYPE_CHECKING:
 TREND_RUNS = 30
 
 
-def review(run: Run, suite: Suite, ports: Ports) -> Run:
+def review(run: Run, suite: Suite, ports: Ports, records: ScoreTable | None = None) -> Run:
     """Store the comparison with the baseline run, the final verdict and the report.
 
     Parameters
@@ -31,6 +41,8 @@ def review(run: Run, suite: Suite, ports: Ports) -> Run:
         The run as stored after parsing (status COMPLETED, metrics, verdict).
     suite
         The suite as validated for this run (regression rules, low-score rules).
+    records
+        The run's scores, when the caller took them as it stored the records; else they are read.
 
     Returns
     -------
@@ -40,10 +52,15 @@ def review(run: Run, suite: Suite, ports: Ports) -> Run:
     # What a later run checks before it takes this one as its baseline.
     run.facts = run_facts(suite)
     baseline, notes = find_comparable_baseline(ports.runs, run, suite)
-    records = list(ports.runs.iter_records(run.run_id))
-    baseline_records = list(ports.runs.iter_records(baseline.run_id)) if baseline else []
-    changes = compare_records(records, baseline_records, suite) if baseline else []
-    samples = score_samples(records, baseline_records) if baseline else None
+    if records is None:
+        records = scores_of(run.run_id, ports)
+    changes, samples = None, None
+    if baseline is not None:
+        baseline_records = scores_of(baseline.run_id, ports)
+        samples = score_samples(records, baseline_records)
+        changes = compare_records(
+            records, baseline_records, suite, limit=MAX_STORED_RECORD_CHANGES, matching=samples.matching
+        )
     comparison = compare_runs(
         run, baseline, suite, record_changes=changes, samples=samples, comparability_notes=notes
     )
@@ -61,3 +78,8 @@ def review(run: Run, suite: Suite, ports: Ports) -> Run:
     )
     ports.objects.put_text(run.report_key, html, "text/html; charset=utf-8")
     return reviewed
+
+
+def scores_of(run_id: str, ports: Ports) -> ScoreTable:
+    """The run's stored records as a `ScoreTable`; texts are read back by index when shown."""
+    return ScoreTable.read(ports.runs.iter_records(run_id), partial(ports.runs.get_records, run_id))

@@ -96,7 +96,26 @@ def paired_interval(
     """
     if not pairs:
         raise ValueError("a paired interval needs at least one pair")
-    differences = [current - baseline for current, baseline in pairs]
+    return difference_interval(
+        [current - baseline for current, baseline in pairs], resamples=resamples, seed=seed
+    )
+
+
+def difference_interval(
+    differences: Sequence[float],
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Change:
+    """`paired_interval` from the pairs' differences (``current - baseline``), held compactly.
+
+    Raises
+    ------
+    ValueError
+        No differences.
+    """
+    if not differences:
+        raise ValueError("a paired interval needs at least one pair")
     rng = Random(seed)
     n = len(differences)
     means = sorted(sum(rng.choices(differences, k=n)) / n for _ in range(resamples))

@@ -6,10 +6,10 @@ of the dataset the results lack, or which results no line explains (`DatasetInde
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
 from evalpipe.results.fields import (
     _category_of,
@@ -27,21 +27,23 @@ from evalpipe.suite.datasets import is_builtin_dataset
 MAX_LISTED = 20
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from evalpipe.dataset import RawLine
     from evalpipe.results.records import RecordResult
 
 
-@dataclass
 class _Expected:
-    """A record the dataset asks for: a line (RAG: one turn of it)."""
+    """A record the dataset asks for: a line (RAG: one turn of it). No text: the index holds every
+    line of a dataset of up to 50,000 records, in the parse function's memory."""
 
-    line: int
-    turn: int | None
-    category: str | None
-    prompt: str
-    taken: bool = False
+    __slots__ = ("category", "line", "taken", "turn")
+
+    def __init__(self, line: int, turn: int | None, category: str | None) -> None:
+        self.line = line
+        self.turn = turn
+        self.category = category
+        self.taken = False
 
 
 class DatasetIndex:
@@ -50,7 +52,8 @@ class DatasetIndex:
     Bedrock copies the input line into the output, but not always every field, so the parse step
     reads the dataset once and looks each output record up by (prompt, response), else by prompt
     alone (live inference: the dataset has no response). The same pair may occur several times:
-    each key holds a queue consumed in dataset order (the output preserves it).
+    each key holds a queue consumed in dataset order (the output preserves it). Keys are digests
+    of the texts, so the index costs a few hundred bytes a line whatever the texts' length.
 
     Two things come of the match. A record gets the category of its line when the output dropped
     it (`resolve_category`). And the run learns whether the results cover exactly the dataset
@@ -59,72 +62,76 @@ class DatasetIndex:
     built-in datasets are not the dataset's and are not counted.
     """
 
-    def __init__(self) -> None:
-        self._by_pair: dict[tuple[str, str | None], deque[_Expected]] = {}
-        self._by_prompt: dict[str, deque[_Expected]] = {}
-        self._last: dict[str, str | None] = {}
+    def __init__(self, reread: Callable[[], Iterable[bytes | str | RawLine]] | None = None) -> None:
+        # Each queue is in reverse dataset order: the next record to take is at the end.
+        self._by_pair: dict[bytes, list[_Expected]] = {}
+        self._by_prompt: dict[bytes, list[_Expected]] = {}
+        self._last: dict[bytes, str | None] = {}
         self._expected: list[_Expected] = []
         self._matched = 0
         self._surplus: list[UncoveredRecord] = []
         self._surplus_count = 0
+        self._reread = reread
 
     @classmethod
-    def from_dataset_lines(cls, lines: Iterable[bytes | str | RawLine]) -> DatasetIndex:
-        """Index the dataset's lines; unreadable lines are skipped (validation reports them).
+    def from_source(cls, open_lines: Callable[[], Iterable[bytes | str | RawLine]]) -> DatasetIndex:
+        """Index the dataset that ``open_lines()`` reads; it is read again only to quote the lines
+        `coverage` finds missing. Unreadable lines are skipped (validation reports them).
 
         Parameters
         ----------
-        lines
-            The dataset's lines: bytes (or str), or numbered `RawLine`s.
+        open_lines
+            Opens the dataset's lines: bytes (or str), or numbered `RawLine`s.
 
         Returns
         -------
         DatasetIndex
             The index (empty if no line parses).
         """
-        index = cls()
-        for position, line in enumerate(lines, start=1):
-            number, data = _numbered(line, position)
-            if not data.strip():
-                continue
-            try:
-                obj = json.loads(data.decode("utf-8-sig"))
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-                continue
-            if isinstance(obj, dict) and _turns(obj):
+        index = cls(open_lines)
+        for number, obj in _records(open_lines()):
+            turns = _turns(obj)
+            if turns:
                 # RAG: output records are per turn, so every turn is a record of the line.
-                for turn_number, turn in enumerate(_turns(obj), start=1):
+                for turn_number, turn in enumerate(turns, start=1):
                     prompt = _content_text(turn.get("prompt")) or ""
                     index.add(
                         prompt, _content_text(turn.get("output")), _category_of(obj), number, turn_number
                     )
-            elif isinstance(obj, dict):
+            else:
                 response, _ = _response_of(obj, obj)
                 index.add(_prompt_of(obj), response, _category_of(obj), number)
         return index
+
+    @classmethod
+    def from_dataset_lines(cls, lines: Iterable[bytes | str | RawLine]) -> DatasetIndex:
+        """`from_source` of lines already in memory (kept, to quote missing lines)."""
+        held = list(lines)
+        return cls.from_source(lambda: held)
 
     def add(
         self, prompt: str, response: str | None, category: str | None, line: int = 0, turn: int | None = None
     ) -> None:
         """Remember one record of the dataset (a None category is kept so duplicates stay aligned)."""
-        expected = _Expected(line, turn, category, prompt)
+        expected = _Expected(line, turn, sys.intern(category) if category is not None else None)
         self._expected.append(expected)
-        self._by_pair.setdefault((prompt, response), deque()).append(expected)
-        self._by_prompt.setdefault(prompt, deque()).append(expected)
+        self._by_pair.setdefault(_pair_digest(prompt, response), []).insert(0, expected)
+        self._by_prompt.setdefault(_digest(prompt), []).insert(0, expected)
 
     def category_for(self, prompt: str, response: str | None) -> str | None:
         """The category of the next dataset record with this prompt (and response), or None.
 
         Consumes that record: the match `resolve_category` counts for `coverage`.
         """
-        pair = self._by_pair.get((prompt, response))
+        prompt_key = _digest(prompt)
+        pair = self._by_pair.get(_pair_digest(prompt, response))
         # By prompt alone only when no line has this response (live inference writes its own):
         # a surplus duplicate must not take the line of another response to the same prompt.
-        found = _take(pair) if pair is not None else _take(self._by_prompt.get(prompt))
+        found = _take(pair) if pair is not None else _take(self._by_prompt.get(prompt_key))
         if found is None:
-            return self._last.get(prompt)
+            return self._last.get(prompt_key)
         self._matched += 1
-        self._last[prompt] = found.category
+        self._last[prompt_key] = found.category
         return found.category
 
     def match(self, record: RecordResult) -> str | None:
@@ -145,26 +152,71 @@ class DatasetIndex:
     def coverage(self) -> Coverage:
         """Whether the output records matched the dataset's one for one (after every `match`)."""
         missing = [e for e in self._expected if not e.taken]
+        listed = missing[:MAX_LISTED]
+        prompts = self._prompts({(e.line, e.turn) for e in listed})
         return Coverage(
             expected=len(self._expected),
             parsed=self._matched + self._surplus_count,
             missing_count=len(missing),
             surplus_count=self._surplus_count,
             missing=[
-                UncoveredRecord(line=e.line, turn=e.turn, prompt_excerpt=excerpt(e.prompt, 160))
-                for e in missing[:MAX_LISTED]
+                UncoveredRecord(
+                    line=e.line, turn=e.turn, prompt_excerpt=excerpt(prompts.get((e.line, e.turn), ""), 160)
+                )
+                for e in listed
             ],
             surplus=list(self._surplus),
         )
+
+    def _prompts(self, wanted: set[tuple[int, int | None]]) -> dict[tuple[int, int | None], str]:
+        """The prompts of these (line, turn)s, read again from the dataset."""
+        found: dict[tuple[int, int | None], str] = {}
+        if not wanted or self._reread is None:
+            return found
+        lines = {line for line, _ in wanted}
+        for number, obj in _records(self._reread(), only=lines):
+            turns = _turns(obj)
+            for turn_number, turn in enumerate(turns, start=1):
+                if (number, turn_number) in wanted:
+                    found[(number, turn_number)] = _content_text(turn.get("prompt")) or ""
+            if not turns and (number, None) in wanted:
+                found[(number, None)] = _prompt_of(obj)
+        return found
 
     def __len__(self) -> int:
         return len(self._expected)
 
 
-def _take(queue: deque[_Expected] | None) -> _Expected | None:
-    """The first record of ``queue`` not matched yet (taken ones are dropped on the way)."""
+def _records(
+    lines: Iterable[bytes | str | RawLine], only: set[int] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` of every line that parses to a JSON object (of ``only`` those lines)."""
+    for position, line in enumerate(lines, start=1):
+        number, data = _numbered(line, position)
+        if (only is not None and number not in only) or not data.strip():
+            continue
+        try:
+            obj = json.loads(data.decode("utf-8-sig"))
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+            continue
+        if isinstance(obj, dict):
+            yield number, obj
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _pair_digest(prompt: str, response: str | None) -> bytes:
+    # The lengths keep ("ab", "c") and ("a", "bc") apart; None differs from "".
+    tail = "\x00" if response is None else f"{len(prompt)}:{response}"
+    return _digest(f"{prompt}\x1f{tail}")
+
+
+def _take(queue: list[_Expected] | None) -> _Expected | None:
+    """The first record of ``queue`` (its end) not matched yet (taken ones are dropped on the way)."""
     while queue:
-        head = queue.popleft()
+        head = queue.pop()
         if not head.taken:
             head.taken = True
             return head

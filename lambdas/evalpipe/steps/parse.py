@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.history.review import review
+from evalpipe.history.score_table import ScoreTable
 from evalpipe.results import DatasetIndex, OutputReader
 from evalpipe.run.model import ShardStatus
 from evalpipe.run.outcome import ShardOutcome
@@ -65,7 +67,9 @@ def parse(run_id: str, ports: Ports) -> Run:
     reader = OutputReader(suite, dataset)
     # The key gives each record its dataset; classic outputs' "Accuracy" -> Builtin.Accuracy.
     records = reader.records(keys, lambda key: iter_raw_lines(ports.objects.iter_chunks(key)))
-    written = ports.runs.put_records(run_id, records)
+    # The review's scores are taken as the records are stored, not read back (`ScoreTable`).
+    scores = ScoreTable(partial(ports.runs.get_records, run_id))
+    written = ports.runs.put_records(run_id, records, on_item=scores.add_stored)
     # A re-parse that found fewer records must not leave the earlier surplus behind.
     ports.runs.delete_records_from(run_id, written)
     reader.summary().record_on(run)
@@ -73,7 +77,7 @@ def parse(run_id: str, ports: Ports) -> Run:
     run.status = RunStatus.COMPLETED
     run.output_files = len(keys)
     run.finished_at = ports.clock()
-    reviewed = review(ports.runs.save(run), suite, ports)
+    reviewed = review(ports.runs.save(run), suite, ports, records=scores)
     if outcome.unfinished:  # the completed shards' scores stay; the run ends with the others
         outcome.record_on(reviewed, ports.clock())
         return ports.runs.save(reviewed)
@@ -84,9 +88,10 @@ def _dataset_index(run: Run, trigger: RunTrigger, ports: Ports) -> DatasetIndex 
     if not isinstance(trigger, DatasetObject):
         return None
     source = run.input_dataset
-    chunks = (
-        ports.objects.iter_chunks(source.key, version_id=source.version_id)
-        if source is not None
-        else ports.objects.iter_chunks(trigger.key, version_id=trigger.version_id)
+    key, version_id = (
+        (source.key, source.version_id) if source is not None else (trigger.key, trigger.version_id)
     )
-    return DatasetIndex.from_dataset_lines(iter_raw_lines(chunks))
+    # Read once to index; again only to quote the lines the results lack (`DatasetIndex.coverage`).
+    return DatasetIndex.from_source(
+        lambda: iter_raw_lines(ports.objects.iter_chunks(key, version_id=version_id))
+    )

@@ -76,6 +76,41 @@ def test_parse_stores_records_and_a_summary_and_is_idempotent(ports, bedrock, bu
     assert lows == {("Builtin.Helpfulness", 2), ("confirmation_check", 1)}
 
 
+def test_a_compared_parse_reads_back_the_baseline_only_and_the_texts_it_shows(
+    ports, bedrock, bucket, dropped, put, monkeypatch
+):
+    # Given a first run parsed, and a second run of the same suite whose scores all got worse
+    scores = [{"Builtin.Helpfulness": 1.0, "Builtin.Correctness": 1.0, "confirmation_check": 1.0}] * 3
+    worse = [{"Builtin.Helpfulness": 0.0, "Builtin.Correctness": 0.5, "confirmation_check": 1.0}] * 3
+    runs = []
+    for lines in (scores, worse):  # the same key dropped twice: two versions, two runs
+        run_id = submitted(ports, bedrock, bucket, dropped())
+        write_outputs(put, run_id, [output_line(r, s, False) for r, s in zip(RECORDS, lines, strict=True)])
+        completed(ports, bedrock, run_id)
+        runs.append(run_id)
+        if len(runs) == 1:
+            parse(run_id, ports)
+    read_back: list[str] = []
+    fetched: list[tuple[str, set[int]]] = []
+    iter_records, get_records = ports.runs.iter_records, ports.runs.get_records
+    monkeypatch.setattr(
+        ports.runs, "iter_records", lambda run_id: read_back.append(run_id) or iter_records(run_id)
+    )
+    monkeypatch.setattr(
+        ports.runs,
+        "get_records",
+        lambda run_id, indices: fetched.append((run_id, set(indices))) or get_records(run_id, indices),
+    )
+    # When the second run is parsed
+    second = parse(runs[1], ports)
+    # Then only the baseline's records were read back whole; this run's scores came from the write
+    assert read_back == [runs[0]]
+    # And the texts read are those of the changed and flagged records it shows, from this run
+    assert {run_id for run_id, _ in fetched} == {runs[1]}
+    assert second.comparison.worsened_count == 6
+    assert [c.prompt_excerpt for c in second.comparison.record_changes][:3] == [r["prompt"] for r in RECORDS]
+
+
 # The suite's other metrics, read but never flagged (a metric with no score at all is UNREADABLE).
 READ = {"Builtin.Correctness": 1.0, "confirmation_check": None}
 

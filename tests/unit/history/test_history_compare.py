@@ -9,6 +9,7 @@ import pytest
 
 from evalpipe.aws.runs_table import from_dynamo, to_dynamo
 from evalpipe.history.compare import choose_baseline, compare_runs, find_baseline, na_rate_warnings
+from evalpipe.history.records import RecordChanges
 from evalpipe.run.model import ChangeKind, Comparison, MetricStatus, RecordChange, Run
 from evalpipe.run.status import Verdict, reviewed_verdict
 from tests.unit.history.builders import (
@@ -442,7 +443,10 @@ def full_comparison() -> Comparison:
             baseline_score=1.0,
         )
     ]
-    return compare_runs(current, baseline, SUITE, record_changes=changes)
+    worsened = [c for c in changes if c.kind == ChangeKind.WORSENED]
+    transitions = [c for c in changes if c.kind != ChangeKind.WORSENED]
+    record_changes = RecordChanges(worsened, transitions, len(worsened), len(transitions))
+    return compare_runs(current, baseline, SUITE, record_changes=record_changes)
 
 
 def test_the_comparison_keeps_the_worst_record_changes_and_counts_all() -> None:

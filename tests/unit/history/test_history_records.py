@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from evalpipe.history.records import compare_records, split_changes
+from evalpipe.history.records import compare_records
 from evalpipe.run.model import ChangeKind, RecordItem
 from tests.unit.history.builders import CORRECTNESS, CUSTOM, HARMFULNESS, HELPFULNESS, make_suite, record
 
@@ -29,7 +29,7 @@ def test_worse_scores_are_listed_worst_first_with_the_amount() -> None:
     changes = compare_records(current, baseline, SUITE)
     # Then only the worse ones, worst first, with both scores and this run's explanation
     assert [(c.prompt_excerpt, c.worsened_by) for c in changes] == [("refund?", 0.75), ("hello", 0.25)]
-    first = changes[0]
+    first = changes.worsened[0]
     assert first.kind == ChangeKind.WORSENED
     assert (first.baseline_score, first.score) == (1.0, 0.25)
     assert first.explanation == f"no steps given ({HELPFULNESS})"
@@ -69,7 +69,7 @@ def test_na_transitions_are_reported_separately_after_the_worse_scores() -> None
         (ChangeKind.BECAME_NA, CUSTOM, "a"),
         (ChangeKind.BECAME_SCORED, CUSTOM, "b"),
     ]
-    worsened, transitions = split_changes(changes)
+    worsened, transitions = changes.worsened, changes.transitions
     assert [c.kind for c in worsened] == [ChangeKind.WORSENED]
     assert [(c.baseline_score, c.score, c.worsened_by) for c in transitions] == [
         (1.0, None, None),
@@ -89,7 +89,7 @@ def test_the_category_is_part_of_the_match() -> None:
     # Given the same prompt moved to another category / Then it is a different record
     baseline = [record(0, "hello", {HELPFULNESS: 1.0}, category="greeting")]
     current = [record(0, "hello", {HELPFULNESS: 0.0}, category="smalltalk")]
-    assert compare_records(current, baseline, SUITE) == []
+    assert list(compare_records(current, baseline, SUITE)) == []
 
 
 def test_an_explicit_id_matches_an_edited_prompt() -> None:
@@ -145,7 +145,7 @@ def test_unmatched_records_and_metrics_and_unkeyed_items_are_skipped() -> None:
         record(1, "both", {HELPFULNESS: 0.0}),  # metric not in the baseline's record
         RecordItem(index=2, scores={HELPFULNESS: {"score": 0.0}}),  # no key at all
     ]
-    assert compare_records(current, baseline, SUITE) == []
+    assert list(compare_records(current, baseline, SUITE)) == []
 
 
 def test_without_a_suite_the_builtin_detectors_are_lower_is_better() -> None:
@@ -166,3 +166,20 @@ def test_long_texts_are_shortened_and_decimal_scores_read() -> None:
     assert change.prompt_excerpt.endswith("…")
     assert len(change.explanation) == 400
     assert change.worsened_by == pytest.approx(0.5)
+
+
+def test_a_bounded_comparison_keeps_the_worst_and_counts_them_all() -> None:
+    # Given 30 records that all got worse by different amounts, and 4 that became N/A
+    baseline = [record(i, f"p{i}", {HELPFULNESS: 1.0}) for i in range(34)]
+    current = [record(i, f"p{i}", {HELPFULNESS: 1.0 - (i + 1) / 100}) for i in range(30)]
+    current += [record(i, f"p{i}", {HELPFULNESS: None}) for i in range(30, 34)]
+    # When compared keeping 5 of each kind
+    changes = compare_records(current, baseline, SUITE, limit=5)
+    # Then the 5 worst are kept, worst first, with their texts, and the totals are exact
+    assert [c.index for c in changes.worsened] == [29, 28, 27, 26, 25]
+    assert [c.prompt_excerpt for c in changes.worsened] == ["p29", "p28", "p27", "p26", "p25"]
+    assert (changes.worsened_count, changes.transition_count) == (30, 4)
+    assert [c.index for c in changes.transitions] == [30, 31, 32, 33]
+    # And the bounded result is the head of the unbounded one
+    full = compare_records(current, baseline, SUITE)
+    assert changes.worsened == full.worsened[:5]
