@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from evalpipe.cli._common import EXIT_OK, fail
 from evalpipe.cli._stack import Deployment, add_stack_arguments, aws_command, connect, failed
 from evalpipe.history.report import render_report
+from evalpipe.history.review import TREND_RUNS, scores_of
 from evalpipe.run.triggers import report_key
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from evalpipe.run.model import Run
 
 STDOUT = "-"
-TREND_RUNS = 30  # as the parse step draws them (evalpipe.history.review.TREND_RUNS)
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
@@ -99,7 +99,7 @@ def render(deployment: Deployment, run: Run) -> str:
     """The report the parse step would have written, from the table as it is now."""
     return render_report(
         run,
-        list(deployment.runs.iter_records(run.run_id)),
+        scores_of(run.run_id, deployment.runs),
         deployment.runs.history(run.suite, limit=TREND_RUNS),
         run.comparison,
     )

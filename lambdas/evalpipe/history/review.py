@@ -24,6 +24,7 @@ from evalpipe.run.status import reviewed_verdict
 from evalpipe.run.triggers import report_key
 
 if TYPE_CHECKING:
+    from evalpipe.aws.runs_table import RunsTable
     from evalpipe.ports import Ports
     from evalpipe.run.model import Run
     from evalpipe.suite import Suite
@@ -53,10 +54,10 @@ def review(run: Run, suite: Suite, ports: Ports, records: ScoreTable | None = No
     run.facts = run_facts(suite)
     baseline, notes = find_comparable_baseline(ports.runs, run, suite)
     if records is None:
-        records = scores_of(run.run_id, ports)
+        records = scores_of(run.run_id, ports.runs)
     changes, samples = None, None
     if baseline is not None:
-        baseline_records = scores_of(baseline.run_id, ports)
+        baseline_records = scores_of(baseline.run_id, ports.runs)
         samples = score_samples(records, baseline_records)
         changes = compare_records(
             records, baseline_records, suite, limit=MAX_STORED_RECORD_CHANGES, matching=samples.matching
@@ -80,6 +81,6 @@ def review(run: Run, suite: Suite, ports: Ports, records: ScoreTable | None = No
     return reviewed
 
 
-def scores_of(run_id: str, ports: Ports) -> ScoreTable:
+def scores_of(run_id: str, runs: RunsTable) -> ScoreTable:
     """The run's stored records as a `ScoreTable`; texts are read back by index when shown."""
-    return ScoreTable.read(ports.runs.iter_records(run_id), partial(ports.runs.get_records, run_id))
+    return ScoreTable.read(runs.iter_records(run_id), partial(runs.get_records, run_id))
