@@ -26,8 +26,8 @@ from botocore.exceptions import ClientError
 from evalpipe.aws.slots import Slots
 from evalpipe.aws.wire import batch_put, item_to_wire, plain_client
 from evalpipe.history.keys import key_of_record
-from evalpipe.results import UNCATEGORIZED, RecordResult, excerpt, truncate
-from evalpipe.run.model import RecordItem, Run, Shard
+from evalpipe.results import RecordResult, excerpt, truncate
+from evalpipe.run.model import UNCATEGORIZED, RecordItem, Run, Shard
 from evalpipe.run.triggers import iso, now_utc
 
 if TYPE_CHECKING:

@@ -29,9 +29,11 @@ import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from evalpipe.results import BUILTIN_PREFIX, UNCATEGORIZED, RecordResult
+from evalpipe.run.model import UNCATEGORIZED
+from evalpipe.suite.keys import BUILTIN_PREFIX
 
 if TYPE_CHECKING:
+    from evalpipe.results import RecordResult
     from evalpipe.run.model import RecordItem
 
 ID_FIELD = "id"

@@ -26,7 +26,8 @@ entries writes one file per dataset, `.../taskTypes/<task>/datasets/<dataset>/<u
 `task_type` from the file's key (`output_location`); a key of another shape leaves them None.
 
 The code lives in focused modules and every public name is re-exported here, so
-``from evalpipe.results import Aggregator`` is the import to use: ``records`` (`RecordResult`,
+``from evalpipe.results import Aggregator`` is the import to use (each name is imported from its
+module on first use): ``records`` (`RecordResult`,
 `MetricScore`), ``output_lines`` (line and file parsing), ``rag_turns`` (RAG per-turn parsing),
 ``fields`` (the tolerant field readers both parsers and the category index share),
 ``dataset_index`` (`DatasetIndex`: the dataset beside the results, `resolve_category`),
@@ -35,26 +36,70 @@ The code lives in focused modules and every public name is re-exported here, so
 output files that the parse step and `evalpipe parse` share).
 """
 
-from evalpipe.results.aggregate import (
-    EXPLANATION_EXCERPT_CHARS,
-    PROMPT_EXCERPT_CHARS,
-    Aggregator,
-    EmptyResultsError,
-    LowRule,
-)
-from evalpipe.results.dataset_index import UNCATEGORIZED, DatasetIndex, resolve_category
-from evalpipe.results.output_lines import (
-    BUILTIN_PREFIX,
-    OutputFormatError,
-    iter_output_records,
-    normalise_metric_name,
-    output_location,
-    parse_output_line,
-)
-from evalpipe.results.reader import OutputReader, is_output_file
-from evalpipe.results.records import HumanRating, MetricScore, RecordResult
-from evalpipe.results.summary import RunSummary
-from evalpipe.results.text import excerpt, truncate
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evalpipe.results.aggregate import (
+        EXPLANATION_EXCERPT_CHARS,
+        PROMPT_EXCERPT_CHARS,
+        Aggregator,
+        EmptyResultsError,
+        LowRule,
+    )
+    from evalpipe.results.dataset_index import UNCATEGORIZED, DatasetIndex, resolve_category
+    from evalpipe.results.output_lines import (
+        BUILTIN_PREFIX,
+        OutputFormatError,
+        iter_output_records,
+        normalise_metric_name,
+        output_location,
+        parse_output_line,
+    )
+    from evalpipe.results.reader import OutputReader, is_output_file
+    from evalpipe.results.records import HumanRating, MetricScore, RecordResult
+    from evalpipe.results.summary import RunSummary
+    from evalpipe.results.text import excerpt, truncate
+
+# Each name is imported from its module on first use (PEP 562): a function that needs
+# `RecordResult` does not pay for the output parser, the aggregator and the human-job readers at
+# its cold start.
+_MODULES = {
+    "EXPLANATION_EXCERPT_CHARS": "aggregate",
+    "PROMPT_EXCERPT_CHARS": "aggregate",
+    "Aggregator": "aggregate",
+    "EmptyResultsError": "aggregate",
+    "LowRule": "aggregate",
+    "UNCATEGORIZED": "dataset_index",
+    "DatasetIndex": "dataset_index",
+    "resolve_category": "dataset_index",
+    "BUILTIN_PREFIX": "output_lines",
+    "OutputFormatError": "output_lines",
+    "iter_output_records": "output_lines",
+    "normalise_metric_name": "output_lines",
+    "output_location": "output_lines",
+    "parse_output_line": "output_lines",
+    "OutputReader": "reader",
+    "is_output_file": "reader",
+    "HumanRating": "records",
+    "MetricScore": "records",
+    "RecordResult": "records",
+    "RunSummary": "summary",
+    "excerpt": "text",
+    "truncate": "text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BUILTIN_PREFIX",
