@@ -32,7 +32,7 @@ ToolName = Annotated[str, StringConstraints(pattern=TOOL_NAME_PATTERN)]
 class Scenario(BaseModel):
     """One conversation with the app: the user's turns, in order, and what it should lead to."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     id: str = Field(
         pattern=SCENARIO_ID_PATTERN,
@@ -83,7 +83,7 @@ class Scenario(BaseModel):
 class ScenariosFile(BaseModel):
     """A scenarios file: the conversations evalpipe collect has with the app under test."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     schema_: str | None = Field(default=None, alias="$schema", description="Editors' pointer to this schema.")
     description: str | None = Field(default=None, description="What the scenarios cover.")

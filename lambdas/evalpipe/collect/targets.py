@@ -56,7 +56,7 @@ SECRET_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-
 
 
 class _Target(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     model_identifier: str | None = Field(
         default=None,
@@ -97,7 +97,7 @@ class _Target(BaseModel):
 class InferenceSettings(BaseModel):
     """Converse's inferenceConfig (what the target model is called with)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     max_tokens: int | None = Field(default=None, ge=1, alias="maxTokens")
     temperature: float | None = Field(default=None, ge=0, le=1)
@@ -183,7 +183,7 @@ class _AppTarget(_Target):
 class HeaderFromEnv(BaseModel):
     """A header value read from an environment variable (never written in the file)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     env: str = Field(pattern=ENV_NAME, description="The environment variable holding the value.")
     prefix: str = Field(default="", description="Put before the value, e.g. 'Bearer '.")
@@ -192,7 +192,7 @@ class HeaderFromEnv(BaseModel):
 class HeaderFromSecret(BaseModel):
     """A header value read from a Secrets Manager secret (the pipeline's source of header values)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     secret_arn: str = Field(
         alias="secretArn",
@@ -290,7 +290,10 @@ class LambdaTarget(_AppTarget):
 
 
 TargetConfig = Annotated[BedrockTarget | HttpTarget | LambdaTarget, Field(discriminator="type")]
-_TARGET = TypeAdapter[BedrockTarget | HttpTarget | LambdaTarget](TargetConfig)
+# Built on first use: the suite model names these targets, so every function imports this module.
+_TARGET = TypeAdapter[BedrockTarget | HttpTarget | LambdaTarget](
+    TargetConfig, config=ConfigDict(defer_build=True)
+)
 
 SHORTHANDS = {"bedrock": ("modelId",)}
 
