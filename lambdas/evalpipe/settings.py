@@ -12,7 +12,7 @@ class Settings(BaseModel):
     """What the one Lambda factory puts in every function's environment (see docs/design.md)."""
 
     # Frozen (hashable) so the adapters built from one configuration can be cached per configuration.
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     runs_table_name: str = Field(alias="RUNS_TABLE_NAME")
     bucket_name: str = Field(alias="BUCKET_NAME")

@@ -15,7 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 RUN_ID = r"^[a-z0-9](-*[a-z0-9]){0,62}$"
 
 
-class RunRef(BaseModel):
+class _Input(BaseModel):
+    # Validators are built on first use: a function validates one of these models, not all.
+    model_config = ConfigDict(defer_build=True)
+
+
+class RunRef(_Input):
     run_id: str = Field(pattern=RUN_ID)
 
 
@@ -31,7 +36,7 @@ class BatchRef(RunRef):
     batch: int = Field(ge=1)
 
 
-class CollectedRef(BaseModel):
+class CollectedRef(_Input):
     """Validate's second entry: the run's batches are collected (``{"collected": {"run_id"}}``)."""
 
     collected: RunRef
@@ -45,7 +50,7 @@ class PollInput(JobRef):
     deadline: str = Field(min_length=1)
 
 
-class NotifyInput(BaseModel):
+class NotifyInput(_Input):
     """Notify's ``{run_id}``, or NotifyError's whole execution state (``run_id`` absent then)."""
 
     model_config = ConfigDict(extra="allow")
@@ -53,13 +58,13 @@ class NotifyInput(BaseModel):
     run_id: str | None = Field(default=None, pattern=RUN_ID)
 
 
-class RunRequestDetail(BaseModel):
+class RunRequestDetail(_Input):
     suite: str = Field(min_length=1)
     requested_by: Literal["schedule", "cli"] = Field(alias="requestedBy")
     schedule_arn: str | None = Field(default=None, alias="scheduleArn")
 
 
-class RunRequestEvent(BaseModel):
+class RunRequestEvent(_Input):
     """A ``Run Requested`` event: a suite's schedule fired, or ``evalpipe run`` asked for a run."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -71,15 +76,15 @@ class RunRequestEvent(BaseModel):
     detail: RunRequestDetail
 
 
-class _ObjectKey(BaseModel):
+class _ObjectKey(_Input):
     key: str = Field(min_length=1)
 
 
-class _ObjectDetail(BaseModel):
+class _ObjectDetail(_Input):
     object: _ObjectKey
 
 
-class SuiteObjectEvent(BaseModel):
+class SuiteObjectEvent(_Input):
     """S3's ``Object Created`` / ``Object Deleted`` event for ``suites/*.json`` (only what is read).
 
     ``Object Deleted`` carries no ``size`` and, for some deletions, no ``etag``: the Powertools
@@ -93,7 +98,7 @@ class SuiteObjectEvent(BaseModel):
     detail: _ObjectDetail
 
 
-class ExecutionStatusChange(BaseModel):
+class ExecutionStatusChange(_Input):
     """Step Functions' "Execution Status Change" event (only what is read: the detail)."""
 
     model_config = ConfigDict(populate_by_name=True)
