@@ -36,6 +36,7 @@ from local.bedrock_emulator.knowledge_bases import CONTROL_ACTION, folder_payloa
 from local.cloudformation import DeployedStack, deploy_assembly
 from local.scheduler import fire as scheduler_fire
 from local.server import LOCAL_JOB_SLOTS, LocalEmulator, emulator_control
+from local.targets import LOCAL_COLLECT_FUNCTIONS, LOCAL_COLLECT_SECRETS, LocalTargets
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -96,8 +97,9 @@ def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Path:
 
     ``localMode`` bundles the Lambda asset for this host (the functions run in-process here);
     ``inferenceModels`` defaults to :data:`LOCAL_INFERENCE_MODELS`, ``knowledgeBases`` to
-    :data:`LOCAL_KNOWLEDGE_BASES`, ``collectModels`` to :data:`LOCAL_COLLECT_MODELS` and
-    ``externalSources`` to true (``context`` may override them).
+    :data:`LOCAL_KNOWLEDGE_BASES`, ``collectModels`` to :data:`LOCAL_COLLECT_MODELS`,
+    ``collectSecrets`` and ``collectFunctions`` to the local app's secret and function
+    (`local.targets`) and ``externalSources`` to true (``context`` may override them).
     """
     for name, value in JSII_QUIET.items():
         os.environ.setdefault(name, value)
@@ -108,6 +110,8 @@ def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Path:
         "inferenceModels": LOCAL_INFERENCE_MODELS,
         "knowledgeBases": LOCAL_KNOWLEDGE_BASES,
         "collectModels": LOCAL_COLLECT_MODELS,
+        "collectSecrets": LOCAL_COLLECT_SECRETS,
+        "collectFunctions": LOCAL_COLLECT_FUNCTIONS,
         "externalSources": True,
         # A small pool below the emulator's small quota: the local stack queues, as a busy account does.
         "maxConcurrentJobs": LOCAL_JOB_SLOTS,
@@ -130,13 +134,21 @@ class LocalDeployment:
     region: str
     outputs: dict[str, str]
     subscriber_queue_url: str = ""
+    # The apps under test `python -m local serve` runs (`local.targets.LocalTargets.as_dict`).
+    targets: dict[str, str] = field(default_factory=dict)
     clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_ready_file(cls, path: Path) -> LocalDeployment:
         """What ``python -m local serve --ready-file`` wrote once the stack was up."""
         ready = json.loads(path.read_text(encoding="utf-8"))
-        return cls(ready["endpoint"], ready["region"], ready["outputs"], ready["subscriber_queue_url"])
+        return cls(
+            ready["endpoint"],
+            ready["region"],
+            ready["outputs"],
+            ready["subscriber_queue_url"],
+            targets=ready.get("targets") or {},
+        )
 
     @property
     def bucket(self) -> str:
@@ -670,7 +682,16 @@ def _serve(  # noqa: PLR0917 - private, called once
     with _step(console, "Start the AWS emulator and deploy the template") as note:
         emulator, stack = start_and_deploy(outdir, job_seconds=job_seconds, port=port)
         note["text"] = f"[dim]{emulator.url}[/dim]"
-    deployment = LocalDeployment(emulator.url, emulator.region, stack.outputs)
+    try:
+        with _step(
+            console, "Start the app under test (HTTP and Lambda targets for pipeline.collect)"
+        ) as note:
+            targets = LocalTargets.start(region=emulator.region)
+            note["text"] = f"[dim]{targets.app.url}[/dim]"
+    except BaseException:
+        emulator.stop()
+        raise
+    deployment = LocalDeployment(emulator.url, emulator.region, stack.outputs, targets=targets.as_dict())
     deployment.subscribe_queue()
     print_usage(console, deployment)
     console.print(f"[dim]Function logs: tail -f {_shown(log_file)}[/dim]")
@@ -682,6 +703,7 @@ def _serve(  # noqa: PLR0917 - private, called once
                     "region": emulator.region,
                     "outputs": stack.outputs,
                     "subscriber_queue_url": deployment.subscriber_queue_url,
+                    "targets": deployment.targets,
                     "pid": os.getpid(),
                 }
             ),
@@ -696,6 +718,7 @@ def _serve(  # noqa: PLR0917 - private, called once
     except KeyboardInterrupt:
         console.print("\n[dim]stopping the emulator[/dim]")
     finally:
+        targets.stop()
         emulator.stop()
     return 0
 
@@ -712,6 +735,13 @@ def print_usage(console: Console, deployment: LocalDeployment) -> None:
     info.add_row("topic", deployment.topic_arn)
     info.add_row("state machine", deployment.state_machine_arn)
     info.add_row("subscriber queue", deployment.subscriber_queue_url)
+    if deployment.targets:
+        # pipeline.collect's http and lambda targets (local.targets.collect_target builds them).
+        info.add_row("app (http target)", deployment.targets["httpUrl"])
+        info.add_row("app's token secret", deployment.targets["secretArn"])
+        info.add_row(
+            "app (lambda target)", f"{deployment.targets['functionName']}:{deployment.targets['qualifier']}"
+        )
     console.print(Panel(info, title="Local stack running (Ctrl-C to stop)", title_align="left", expand=False))
     for line in usage_commands(deployment):
         console.print(

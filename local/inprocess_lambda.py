@@ -14,6 +14,10 @@ Usage
 >>> with mock_aws(), inprocess_lambdas():          # doctest: +SKIP
 ...     lambda_client.invoke(FunctionName="validate", Payload=b"{}")
 
+Invocations run one at a time (handlers share ``os.environ``, ``sys.path`` and module globals),
+except the functions registered with `InProcessLambdaRunner.serve_concurrently` (an app under test
+invoked by the collect function's worker threads, `local.targets`).
+
 Every invocation path of moto goes through `LambdaFunction.invoke` (the Invoke API, SNS, SQS
 and DynamoDB event sources, S3 and EventBridge notifications, Step Functions tasks), so that is
 the one seam patched. See docs/testing.md for the moto internals this module depends on.
@@ -139,6 +143,9 @@ class Invocation:
 class InProcessLambdaRunner:
     """Runs moto Lambda functions' handlers in this process, one at a time.
 
+    Functions registered with `serve_concurrently` are the exception: they run at once, outside
+    the lock (see there).
+
     Parameters
     ----------
     resolver : Resolver, optional
@@ -152,6 +159,19 @@ class InProcessLambdaRunner:
         # on the same thread; environments then nest like a stack and restore in order.
         self._lock = threading.RLock()
         self._extracted: dict[str, Path] = {}
+        self._concurrent: dict[str, Callable[[Any, Any], Any]] = {}
+
+    def serve_concurrently(self, function_name: str, handler: Callable[[Any, Any], Any]) -> None:
+        """Run the invocations of ``function_name`` with ``handler`` itself, outside the lock.
+
+        For a function that reads no environment and shares no module with the product (the local
+        app under test, `local.targets`): its invocations need neither the function's environment
+        nor its code directory on ``sys.path``, so they run at once, on the invoking thread. A
+        function invoked from inside another one's invocation on another thread (the collect
+        function's workers invoking a Lambda target, through the emulator's HTTP server) would
+        otherwise wait for the lock that invocation holds: a deadlock.
+        """
+        self._concurrent[function_name] = handler
 
     def exclusive(self) -> threading.RLock:
         """Hold while reading moto from a test thread as executions run (moto is not thread-safe)."""
@@ -174,11 +194,17 @@ class InProcessLambdaRunner:
             The response payload (JSON), whether it is a function error, and a short log text.
         """
         request_id = str(uuid.uuid4())
-        # Handlers share os.environ, sys.path and module globals: one invocation at a time.
-        with self._lock:
+        concurrent = self._concurrent.get(function.function_name)
+        if concurrent is not None:
             started = time.monotonic()
-            payload, error_type = self._run(function, event, request_id)
+            payload, error_type = _call(concurrent, event, self._context(function, request_id), request_id)
             duration_ms = (time.monotonic() - started) * 1000
+        else:
+            # Handlers share os.environ, sys.path and module globals: one invocation at a time.
+            with self._lock:
+                started = time.monotonic()
+                payload, error_type = self._run(function, event, request_id)
+                duration_ms = (time.monotonic() - started) * 1000
         body = json.dumps(payload).encode("utf-8")
         self.invocations.append(
             Invocation(
@@ -201,16 +227,7 @@ class InProcessLambdaRunner:
         return body, error_type is not None, log
 
     def _run(self, function: LambdaFunction, event: Any, request_id: str) -> tuple[Any, str | None]:
-        context = FakeLambdaContext(
-            function_name=function.function_name,
-            function_version=str(function.version),
-            invoked_function_arn=function.function_arn,
-            memory_limit_in_mb=str(function.memory_size),
-            aws_request_id=request_id,
-            log_group_name=f"/aws/lambda/{function.function_name}",
-            log_stream_name=f"inprocess/[{function.version}]{request_id.replace('-', '')}",
-            timeout_seconds=float(function.timeout or 3),
-        )
+        context = self._context(function, request_id)
         with self._environment(function, context):
             try:
                 code_dir = self._code_dir(function)
@@ -221,22 +238,20 @@ class InProcessLambdaRunner:
                     handler = self._load_handler(str(function.handler or ""), code_dir)
                 except _RuntimeError as exc:
                     return exc.payload(), exc.error_type
-                try:
-                    # Real Lambda hands the handler a freshly decoded event, never the caller's object.
-                    result = handler(json.loads(json.dumps(event)), context)
-                except Exception as exc:
-                    return _error_payload(exc), type(exc).__name__
-                except SystemExit as exc:
-                    # sys.exit() in a handler ends the sandbox in AWS; here it must not end the process.
-                    error = _RuntimeError(
-                        "Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited ({exc.code})"
-                    )
-                    return error.payload(), error.error_type
-        try:
-            return json.loads(json.dumps(result, default=_lambda_json_default)), None
-        except (TypeError, ValueError) as exc:
-            error = _RuntimeError("Runtime.MarshalError", f"Unable to marshal response: {exc}")
-            return error.payload(), error.error_type
+                return _call(handler, event, context, request_id)
+
+    @staticmethod
+    def _context(function: LambdaFunction, request_id: str) -> FakeLambdaContext:
+        return FakeLambdaContext(
+            function_name=function.function_name,
+            function_version=str(function.version),
+            invoked_function_arn=function.function_arn,
+            memory_limit_in_mb=str(function.memory_size),
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{function.function_name}",
+            log_stream_name=f"inprocess/[{function.version}]{request_id.replace('-', '')}",
+            timeout_seconds=float(function.timeout or 3),
+        )
 
     # ------------------------------------------------------------------ environment
     @contextlib.contextmanager
@@ -312,6 +327,29 @@ class InProcessLambdaRunner:
                 "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'"
             )
         return function
+
+
+def _call(
+    handler: Callable[[Any, Any], Any], event: Any, context: FakeLambdaContext, request_id: str
+) -> tuple[Any, str | None]:
+    """Call the handler as the runtime does: a fresh event, the result marshalled to JSON, errors as
+    the runtime's error payload."""
+    try:
+        # Real Lambda hands the handler a freshly decoded event, never the caller's object.
+        result = handler(json.loads(json.dumps(event)), context)
+    except Exception as exc:
+        return _error_payload(exc), type(exc).__name__
+    except SystemExit as exc:
+        # sys.exit() in a handler ends the sandbox in AWS; here it must not end the process.
+        error = _RuntimeError(
+            "Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited ({exc.code})"
+        )
+        return error.payload(), error.error_type
+    try:
+        return json.loads(json.dumps(result, default=_lambda_json_default)), None
+    except (TypeError, ValueError) as exc:
+        error = _RuntimeError("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+        return error.payload(), error.error_type
 
 
 @contextlib.contextmanager

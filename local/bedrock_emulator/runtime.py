@@ -10,11 +10,17 @@ unions), then answered by the first rule that applies:
    metric's scale exactly as in an emulated evaluation job
    (:meth:`~local.bedrock_emulator.judges.offline.OfflineJudge.custom_judgement`), and the answer
    is ``{"reasoning": ..., "rating": "<definition>"}`` (``{"reasoning"}`` without a scale).
-2. **A tool call**: with a ``toolConfig``, while no message of the conversation carries a
-   ``toolResult``, the answer is ``stopReason: tool_use`` and one ``toolUse`` block calling the
-   first tool (or ``toolChoice.tool``): its ``toolUseId`` is ``tooluse_`` + a hash of the model,
-   the tool and the last user text; its ``input`` is derived from that text (:func:`tool_input`).
-   When the last message carries the ``toolResult``: ``Here is what <tool> returned: <result>``.
+2. **A tool call**, on the first round only (no message of the conversation carries a
+   ``toolResult`` yet) and only when it makes sense (:func:`pick_tool`): ``toolChoice.tool`` names
+   the tool; otherwise the first tool, in configuration order, that the latest user text *mentions*
+   (a word of at least 4 letters of its name, ``lookup_order`` -> lookup, order, appears in it as a
+   whole word, or with an ``s``, ignoring case) and whose identifier-like required inputs
+   (``orderId``, ``isbn``, ...) a word with a digit in the user's turns can fill (the latest turn
+   first). ``toolChoice.any`` takes the first tool when none qualifies; the default (``auto``)
+   answers in words instead. The answer is ``stopReason: tool_use`` and one ``toolUse`` block: its
+   ``toolUseId`` is ``tooluse_`` + a hash of the model, the tool and the last user text; its
+   ``input`` is derived from the user's turns (:func:`tool_input`). When the last message carries
+   the ``toolResult``: ``Here is what <tool> returned: <result>``.
 3. **A plain answer** to the last user message's text: the live-inference stand-in's
    (:func:`~local.bedrock_emulator.outputs.offline_model_response`), ``"Thanks for your question
    about '<first words>'. I'm happy to help with that: ..."``.
@@ -54,13 +60,21 @@ from local.bedrock_emulator.outputs import offline_model_response
 from local.bedrock_emulator.service import ServiceResponse, validate_shape
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from evalpipe.preview import ReadBack
     from local.bedrock_emulator.service import ServiceRequest
 
 SERVICE = "bedrock-runtime"
 CHARS_PER_TOKEN = 4
 _PATH = re.compile(r"^/model/(?P<modelId>.+)/converse$")
-_ID_FIELD = re.compile(r"(?:^|_)(?:id|number|code|sku|isbn)$", re.IGNORECASE)
+# A property named like an identifier: its last word (``order_id``, ``orderId``, ``tracking_number``).
+_ID_WORDS = frozenset({"id", "number", "code", "sku", "isbn"})
+# The words of a name: snake_case, kebab-case and camelCase parts (``getReturnPolicy``: get return policy).
+_NAME_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_TEXT_WORD = re.compile(r"[a-z0-9]+")
+# A word of a tool's name shorter than this does not make a mention (get, set, by, ...).
+TRIGGER_LETTERS = 4
 _TOKEN_WITH_DIGIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\d[A-Za-z0-9-]*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -245,15 +259,123 @@ def _tool_reply(params: dict[str, Any]) -> Reply | None:
         return Reply([{"text": " ".join(said)}], "end_turn")
     if any("toolResult" in block for message in messages for block in message["content"]):
         return None  # the tool has answered earlier in the conversation: answer in words now
-    chosen = ((params["toolConfig"].get("toolChoice") or {}).get("tool") or {}).get("name")
-    tool = next((t for t in tools if t["name"] == chosen), tools[0])
-    text = _last_user_text(messages)
+    turns = _user_texts(messages)
+    tool = pick_tool(tools, params["toolConfig"].get("toolChoice") or {}, turns)
+    if tool is None:
+        return None  # nothing the user said calls for a tool: answer in words
+    text = turns[0] if turns else ""
     use = {
         "toolUseId": _tool_use_id(params["modelId"], tool["name"], text),
         "name": tool["name"],
-        "input": tool_input(tool.get("inputSchema", {}).get("json"), text),
+        "input": tool_input(_input_schema(tool), text, turns[1:]),
     }
     return Reply([{"toolUse": use}], "tool_use")
+
+
+def _user_texts(messages: list[dict[str, Any]]) -> list[str]:
+    """The text of every user message, the latest first."""
+    texts = (
+        "\n".join(block["text"] for block in message["content"] if "text" in block)
+        for message in reversed(messages)
+        if message["role"] == "user"
+    )
+    return [text for text in texts if text]
+
+
+def _input_schema(tool: dict[str, Any]) -> object:
+    return (tool.get("inputSchema") or {}).get("json")
+
+
+def pick_tool(tools: list[dict[str, Any]], choice: dict[str, Any], turns: list[str]) -> dict[str, Any] | None:
+    """The tool the stand-in calls on a conversation's first round, or None to answer in words.
+
+    ``toolChoice.tool`` names it. Otherwise it is the first tool the latest user turn mentions (a
+    word of its name of at least `TRIGGER_LETTERS` letters appears in it as a whole word, or with an
+    ``s``, ignoring case) whose identifier-like required inputs can be filled from the user's turns
+    (a word with a digit in one of them). ``toolChoice.any`` falls back to the first tool; ``auto``
+    (the default) answers in words.
+
+    Parameters
+    ----------
+    tools
+        The ``toolSpec`` of each tool, in configuration order.
+    choice
+        ``toolConfig.toolChoice`` (``{}`` when absent).
+    turns
+        The user's texts, the latest first.
+
+    Examples
+    --------
+    >>> order = {"type": "object", "properties": {"orderId": {"type": "string"}}, "required": ["orderId"]}
+    >>> tools = [{"name": "lookup_order", "inputSchema": {"json": order}},
+    ...          {"name": "cancel_order", "inputSchema": {"json": order}},
+    ...          {"name": "get_return_policy", "inputSchema": {"json": {"type": "object"}}}]
+    >>> [pick_tool(tools, {}, [turn])["name"] for turn in ["Where is my order BK-1?", "Your return policy?"]]
+    ['lookup_order', 'get_return_policy']
+    >>> pick_tool(tools, {}, ["Yes, please cancel it.", "Cancel my order BK-7."])["name"]
+    'cancel_order'
+    >>> pick_tool(tools, {}, ["I want to cancel my order."]) is None  # no order number to look up
+    True
+    >>> pick_tool(tools, {}, ["What's the weather?"]), pick_tool(tools, {"any": {}}, ["Hi"])["name"]
+    (None, 'lookup_order')
+    """
+    named = (choice.get("tool") or {}).get("name")
+    if named:
+        return next((tool for tool in tools if tool["name"] == named), tools[0])
+    latest = set(_TEXT_WORD.findall(turns[0].lower())) if turns else set()
+    for tool in tools:
+        if _mentions(tool["name"], latest) and _fillable(_input_schema(tool), turns):
+            return tool
+    return tools[0] if "any" in choice else None
+
+
+def _mentions(name: str, words: set[str]) -> bool:
+    triggers = [word.lower() for word in _NAME_WORD.findall(name) if len(word) >= TRIGGER_LETTERS]
+    return any(word in words or word + "s" in words for word in triggers)
+
+
+def _is_identifier(name: str) -> bool:
+    words = _NAME_WORD.findall(name)
+    return bool(words) and words[-1].lower() in _ID_WORDS
+
+
+def _input_names(schema: object) -> tuple[dict[str, Any], list[str]]:
+    """The schema's properties, and the names an input gives values: the required ones, else all."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict) or not properties:
+        return {}, []
+    required = schema.get("required") if isinstance(schema, dict) else None
+    names = (
+        [n for n in required if n in properties]
+        if isinstance(required, list) and required
+        else list(properties)
+    )
+    return properties, names
+
+
+def _fillable(schema: object, turns: list[str]) -> bool:
+    """Whether each required identifier-like string input of ``schema`` finds a word with a digit."""
+    properties, names = _input_names(schema)
+    required = schema.get("required") if isinstance(schema, dict) else None
+    needs_identifier = any(
+        isinstance(required, list)
+        and name in required
+        and _is_identifier(name)
+        and isinstance(properties[name], dict)
+        and properties[name].get("type", "string") == "string"
+        and "enum" not in properties[name]
+        for name in names
+    )
+    return not needs_identifier or _identifier(turns) is not None
+
+
+def _identifier(turns: Iterable[str]) -> str | None:
+    """The first word with a digit in the first turn that has one (``BK-10482``), or None."""
+    for text in turns:
+        found = _TOKEN_WITH_DIGIT.search(text)
+        if found:
+            return found.group(0)
+    return None
 
 
 def _tool_result_sentence(name: str, result: dict[str, Any]) -> str:
@@ -276,12 +398,13 @@ def _tool_use_id(model_id: str, tool: str, text: str) -> str:
     return "tooluse_" + base64.urlsafe_b64encode(digest).decode()[:22]
 
 
-def tool_input(schema: object, text: str) -> dict[str, Any]:
+def tool_input(schema: object, text: str, earlier: Sequence[str] = ()) -> dict[str, Any]:
     """A tool's input derived from the user's text: each required property (else every property)
     of the JSON schema gets a value of its type. A string named like an identifier (``order_id``,
-    ``isbn``, ``tracking_number``) takes the first word with a digit in it, other strings the text;
-    numbers the first number in it (else 1); booleans true; arrays ``[text]``; an ``enum`` its first
-    value. A schema without properties gets ``{"query": text}``.
+    ``orderId``, ``isbn``, ``tracking_number``) takes the first word with a digit in it, else in the
+    ``earlier`` user turns (the latest first), else the text; other strings the text; numbers the
+    first number in it (else 1); booleans true; arrays ``[text]``; an ``enum`` its first value. A
+    schema without properties gets ``{"query": text}``.
 
     Examples
     --------
@@ -289,22 +412,18 @@ def tool_input(schema: object, text: str) -> dict[str, Any]:
     ...           "reason": {"type": "string"}}, "required": ["order_id"]}
     >>> tool_input(schema, "Cancel BK-10517 please")
     {'order_id': 'BK-10517'}
+    >>> tool_input(schema, "Yes, please cancel it.", ["I want to cancel BK-10517."])
+    {'order_id': 'BK-10517'}
     >>> tool_input({}, "Where is my order?")
     {'query': 'Where is my order?'}
     """
-    properties = schema.get("properties") if isinstance(schema, dict) else None
-    if not isinstance(properties, dict) or not properties:
+    properties, names = _input_names(schema)
+    if not names:
         return {"query": text}
-    required = schema.get("required") if isinstance(schema, dict) else None
-    names = (
-        [n for n in required if n in properties]
-        if isinstance(required, list) and required
-        else list(properties)
-    )
-    return {name: _value(name, properties[name], text) for name in names}
+    return {name: _value(name, properties[name], text, earlier) for name in names}
 
 
-def _value(name: str, spec: object, text: str) -> Any:
+def _value(name: str, spec: object, text: str, earlier: Sequence[str]) -> Any:
     spec = spec if isinstance(spec, dict) else {}
     if isinstance(spec.get("enum"), list) and spec["enum"]:
         return spec["enum"][0]
@@ -319,10 +438,8 @@ def _value(name: str, spec: object, text: str) -> Any:
         return [text]
     if kind == "object":
         return {}
-    if _ID_FIELD.search(name):
-        found = _TOKEN_WITH_DIGIT.search(text)
-        if found:
-            return found.group(0)
+    if _is_identifier(name):
+        return _identifier([text, *earlier]) or text
     return text
 
 

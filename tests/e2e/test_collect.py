@@ -4,9 +4,13 @@ and notified as a dropped dataset would be.
 
 The example suite ``support-assistant-collected`` collects from ``amazon.nova-lite-v1:0`` through
 Converse (the emulator's offline stand-in); the local stack's ``collectModels`` allows that model
-(local.demo.LOCAL_COLLECT_MODELS). The emulator's stand-in asks for ``lookup_order`` whenever it is
-given tools, which four example scenarios have no canned result for (they fail, as
-tests/integration/workflow/test_collect.py shows), so here the target goes without its tools.
+(local.demo.LOCAL_COLLECT_MODELS). The emulator's stand-in calls a tool only when the user's turn
+mentions it and can fill its inputs, so every example scenario collects, the order, cancel and
+return-policy ones through the tool loop with their canned results.
+
+The local stack serves the other two targets too (`local.targets`): the bookstore app of
+local/target_app.py over HTTP on localhost (its bearer token in a Secrets Manager secret the
+deployment's collectSecrets lists) and as the Lambda function ``bookstore-assistant`` (collectFunctions).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import pytest
 
 from local.demo import EXAMPLES
+from local.targets import collect_target
 from tests.e2e.scenario import DROP_TIMEOUT, Execution, given_suite
 
 pytestmark = pytest.mark.slow
@@ -33,10 +38,8 @@ def when_scenarios_dropped(stack, suite: str, file_name: str) -> Execution:
 
 
 def test_dropped_scenarios_are_collected_evaluated_and_notified_once(stack):
-    # Given the suite that collects its dataset from a Bedrock model (here without tools)
-    document = json.loads((EXAMPLES / "suites" / f"{EXAMPLE}.json").read_text())
-    del document["pipeline"]["collect"]["target"]["toolConfig"]
-    suite = given_suite(stack, EXAMPLE, document=document)
+    # Given the suite that collects its dataset from a Bedrock model with the app's tools
+    suite = given_suite(stack, EXAMPLE)
     scenario_ids = [scenario["id"] for scenario in json.loads(SCENARIOS.read_text())["scenarios"]]
 
     # When a user drops the example scenarios for it
@@ -59,7 +62,11 @@ def test_dropped_scenarios_are_collected_evaluated_and_notified_once(stack):
     assert run.input_dataset is not None
     assert run.input_dataset.key == f"inputs/{suite.name}/{run.run_id}/e2e-collect.jsonl"
     lines = stack.client("s3").get_object(Bucket=stack.bucket, Key=run.input_dataset.key)["Body"].read()
-    assert [json.loads(line)["id"] for line in lines.splitlines()] == scenario_ids
+    records = [json.loads(line) for line in lines.splitlines()]
+    assert [record["id"] for record in records] == scenario_ids
+    # (the tool loop answered the order question with its canned result)
+    answers = {record["id"]: record["modelResponses"][0]["response"] for record in records}
+    assert answers["order-status"].startswith("Here is what lookup_order returned: ")
     assert [r.index for r in dropped.records] == list(range(len(scenario_ids)))
 
     # And one notification went out, with the run's verdict
@@ -67,3 +74,42 @@ def test_dropped_scenarios_are_collected_evaluated_and_notified_once(stack):
     assert message["attributes"]["verdict"] in {"PASSED", "LOW_SCORES"}
     assert run.verdict in {"PASSED", "LOW_SCORES"}
     assert dropped.messages(wait=2, count=1) == []  # exactly once
+
+
+@pytest.mark.parametrize("kind", ["http", "lambda"])
+def test_scenarios_are_collected_through_the_local_apps_http_and_lambda_targets(stack, kind):
+    # Given the collecting example pointed at the local app as an http (or lambda) target
+    document = json.loads((EXAMPLES / "suites" / f"{EXAMPLE}.json").read_text())
+    document["pipeline"]["collect"]["target"] = {
+        **collect_target(kind, stack.targets),
+        "modelIdentifier": "bookstore-assistant-v3",
+    }
+    suite = given_suite(stack, EXAMPLE, as_name=f"bookstore-{kind}", document=document)
+    scenarios = json.loads(SCENARIOS.read_text())["scenarios"]
+
+    # When a user drops the example scenarios for it
+    dropped = when_scenarios_dropped(stack, suite.name, f"e2e-{kind}.json")
+
+    # Then every scenario was collected from the app (its reasoning stripped) and the run completed
+    assert dropped.status == "SUCCEEDED", dropped.description.get("cause")
+    run = dropped.run
+    assert run is not None
+    assert (run.status, run.trigger) == ("COMPLETED", "scenarios")
+    assert run.collection is not None
+    assert (run.collection.collected, run.collection.failed) == (len(scenarios), 0), run.collection.failures
+    assert run.input_dataset is not None
+    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=run.input_dataset.key)["Body"].read()
+    records = {r["id"]: r for r in map(json.loads, body.splitlines())}
+    assert list(records) == [scenario["id"] for scenario in scenarios]
+    # (the app's deterministic answers: the cancellation confirmed on the second turn, a greeting by name)
+    assert records["order-status"]["modelResponses"][0]["response"] == (
+        "Order BK-10482 shipped on May 3 and should arrive by May 8."
+    )
+    assert records["cancel-order-confirmed"]["modelResponses"][0]["response"].startswith(
+        "Done: order BK-10517 is cancelled"
+    )
+    assert "Hi Dana!" in records["address-change"]["prompt"]  # the scenario's context reached the app
+    assert all("<thinking>" not in r["modelResponses"][0]["response"] for r in records.values())
+
+    # And one notification went out
+    assert dropped.message(count=1)["attributes"]["verdict"] in {"PASSED", "LOW_SCORES"}

@@ -1,4 +1,5 @@
-"""End to end in the local mode: a suite of built-in datasets runs on its schedule, or on `evalpipe run`.
+"""End to end in the local mode: a suite of built-in datasets runs on its schedule, or on `evalpipe run`;
+so does a suite that collects its dataset on each run from a scenarios file (``pipeline.collect.scenarios``).
 
 Uploading ``suites/qa-builtin-weekly.json`` makes SyncSchedules create the schedule (read back
 through the scheduler API). moto's scheduler never fires schedules, so the test fires it the way
@@ -15,12 +16,15 @@ import pytest
 
 from evalpipe.cli import main
 from evalpipe.run.triggers import RunRequest
-from tests.e2e.scenario import ended, given_cli_for, given_suite, when_dataset_dropped
+from local.demo import EXAMPLES
+from tests.e2e.scenario import DROP_TIMEOUT, ended, given_cli_for, given_suite, when_dataset_dropped
 
 pytestmark = pytest.mark.slow
 
 SUITE = "qa-builtin-weekly"
 DATASETS = ("Builtin.BoolQ", "Builtin.TriviaQA")
+COLLECTING = "support-assistant-collected"
+SCENARIOS = EXAMPLES / "scenarios" / "support-assistant.json"
 
 
 def test_an_uploaded_suite_gets_a_schedule_whose_run_completes_on_both_built_in_datasets(stack):
@@ -122,3 +126,64 @@ def test_deleting_the_suite_file_removes_its_schedule(stack):
 
     # Then SyncSchedules deleted the schedule
     assert stack.wait_for_schedule(SUITE, present=False) is None
+
+
+def test_a_scheduled_suite_that_collects_runs_on_its_latest_scenarios_and_notifies_once(stack):
+    # Given the collecting example on a nightly schedule (pipeline.collect.scenarios names the file)
+    document = json.loads((EXAMPLES / "suites" / f"{COLLECTING}.json").read_text())
+    document["pipeline"]["schedule"] = {"expression": "cron(0 2 * * ? *)"}
+    suite = given_suite(stack, COLLECTING, as_name="bookstore-nightly", document=document)
+    stack.wait_for_schedule(suite.name)
+    key = f"scenarios/{suite.name}/{document['pipeline']['collect']['scenarios']}"
+
+    # When the schedule fires before anyone uploaded the scenarios file
+    fired = stack.fire_schedule(suite.name, scheduled_time="2026-03-02T02:00:00Z")
+    missing = ended(stack, suite.name, fired["execution_arn"], timeout=60)
+
+    # Then that run is REJECTED, and its one notification names the missing key
+    assert missing.status == "SUCCEEDED", missing.description.get("cause")
+    assert missing.run is not None
+    assert (missing.run.status, missing.run.trigger) == ("REJECTED", "schedule")
+    [problem] = missing.run.problems
+    assert (problem.file, problem.message.split(":")[0]) == (key, "scenarios file not found")
+    assert key in " ".join(missing.message()["body"].split())
+
+    # When the scenarios file is uploaded (that drop is a run of its own) and the schedule fires again
+    stack.upload(SCENARIOS, key)
+    dropped = stack.execution_for(key)
+    fired = stack.fire_schedule(suite.name, scheduled_time="2026-03-03T02:00:00Z")
+    scheduled = ended(stack, suite.name, fired["execution_arn"], timeout=DROP_TIMEOUT * 2)
+
+    # Then the scheduled run collected every scenario of the file through the Map, and completed
+    assert scheduled.status == "SUCCEEDED", scheduled.description.get("cause")
+    assert scheduled.run_id == RunRequest.from_event(json.loads(fired["input"])).run_id
+    states = scheduled.states()
+    assert states.count("CollectBatch") == 2 and "ValidateCollected" in states and "Parse" in states
+    run = scheduled.run
+    assert run is not None
+    assert (run.status, run.trigger, run.dataset) == ("COMPLETED", "schedule", None)
+    assert run.collection is not None
+    assert (run.collection.scenarios, run.collection.collected, run.collection.failed) == (7, 7, 0)
+    assert run.record_count == 7 and len(scheduled.records) == 7
+    assert run.input_dataset is not None
+    assert run.input_dataset.key == f"inputs/{suite.name}/{run.run_id}/support-assistant.jsonl"
+    # And the results were matched against the collected dataset, line for line
+    assert run.coverage is not None and run.coverage.complete
+    assert (run.coverage.expected, run.coverage.parsed) == (7, 7)
+    job = scheduled.job()
+    assert job["jobName"] == run.run_id
+
+    # And the drop's own run completed too; each run notified exactly once
+    drop = ended(stack, suite.name, dropped, timeout=DROP_TIMEOUT * 2)
+    assert drop.status == "SUCCEEDED" and drop.run is not None and drop.run.trigger == "scenarios"
+    messages = stack.messages(wait=10, count=2)
+    by_run = {
+        run_id: [m for m in messages if m["attributes"].get("run_id") == run_id]
+        for run_id in (run.run_id, drop.run_id)
+    }
+    assert [len(found) for found in by_run.values()] == [1, 1], messages
+    [message] = by_run[run.run_id]
+    assert message["attributes"]["verdict"] == run.verdict
+    body = message["body"]
+    assert "scheduled run (scheduled for 2026-03-03T02:00:00Z)" in body
+    assert f"s3://{stack.bucket}/{key}" in body

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from evalpipe.cli import main
-from evalpipe.cli.estimate import money
-from evalpipe.estimate.cost import estimate_run
+from evalpipe.estimate.cost import estimate_run, money
 from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import PRICES_ENV, load_prices
 from tests.builders import jsonl

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,6 +157,43 @@ def test_a_schedule_needs_a_suite_of_built_in_datasets_only() -> None:
     assert "every datasetMetricConfigs entry must name a built-in dataset" in message
     with pytest.raises(SuiteError, match=r"remove pipeline\.schedule"):
         Suite.from_document("qa", document)
+
+
+COLLECTED_SUITE = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples/suites/support-assistant-collected.json").read_text()
+)
+
+
+def _collected_with_schedule(scenarios: str | None) -> dict[str, Any]:
+    document = copy.deepcopy(COLLECTED_SUITE)
+    document["pipeline"]["schedule"] = {"expression": "rate(1 day)"}
+    if scenarios is None:
+        del document["pipeline"]["collect"]["scenarios"]
+    else:
+        document["pipeline"]["collect"]["scenarios"] = scenarios
+    return document
+
+
+def test_a_schedule_is_allowed_on_a_suite_that_collects_from_a_scenarios_file() -> None:
+    # Given the collecting example (a custom dataset) with pipeline.collect.scenarios and a schedule
+    document = _collected_with_schedule("support-assistant.json")
+    # When validated / Then nothing is wrong, and the model keeps both
+    report = validate_suite(document, "suites/bookstore.json")
+    assert [(p.field, p.message) for p in report.errors()] == []
+    suite = Suite.from_document("bookstore", document)
+    assert suite.pipeline.schedule is not None and suite.pipeline.collect is not None
+    assert suite.pipeline.collect.scenarios == "support-assistant.json"
+
+
+def test_a_schedule_on_a_collecting_suite_without_a_scenarios_file_says_to_set_one() -> None:
+    # Given the collecting example with a schedule, but no pipeline.collect.scenarios
+    document = _collected_with_schedule(None)
+    # When validated / Then the schedule is refused, saying what would make it run
+    [error] = validate_suite(document, "suites/bookstore.json").errors()
+    assert error.field == "pipeline.schedule"
+    assert "set pipeline.collect.scenarios to a scenarios file under scenarios/<suite>/" in error.message
+    with pytest.raises(SuiteError, match=r"pipeline\.collect\.scenarios"):
+        Suite.from_document("bookstore", document)
 
 
 def test_a_null_schedule_is_no_schedule() -> None:

@@ -16,7 +16,7 @@ from evalpipe.cli._common import (
     open_chunks,
     read_bytes,
 )
-from evalpipe.estimate.cost import CostItem, Estimate, estimate_run
+from evalpipe.estimate.cost import CostItem, Estimate, estimate_run, money
 from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import PRICES_ENV, NoUsdBecause, PriceFileError, load_prices
 from evalpipe.suite.datasets import names_only_builtin_datasets
@@ -151,15 +151,6 @@ def print_estimate(
         out.line("Notes", "bold yellow")
         for note in notes:
             out.line(_bullet(note), "yellow")
-
-
-def money(usd: float | None) -> str:
-    """``$1.23``, ``< $0.01`` for a positive amount under a cent, ``no price`` for None."""
-    if usd is None:
-        return "no price"
-    if 0 < usd < 0.005:
-        return "< $0.01"
-    return f"${usd:,.2f}"
 
 
 def _cost(item: CostItem) -> str:

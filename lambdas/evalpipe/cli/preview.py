@@ -32,8 +32,8 @@ from evalpipe.cli._common import (
     read_bytes,
     text_table,
 )
-from evalpipe.cli.estimate import money
 from evalpipe.dataset import iter_raw_lines
+from evalpipe.estimate.cost import money
 from evalpipe.estimate.prices import PRICES_ENV, PriceFileError, load_prices
 from evalpipe.preview import (
     DEFAULT_RECORDS,

@@ -1,11 +1,12 @@
-"""`evalpipe run --suite S [--wait]`: run a suite of built-in datasets now, without a schedule.
+"""`evalpipe run --suite S [--wait]`: run a suite now, as its schedule would (a suite of built-in
+datasets, or one that collects its dataset from ``pipeline.collect.scenarios``).
 
 Starts an execution of the deployed state machine with a ``Run Requested`` event
 (``requestedBy: cli``, a fresh UUID as its ``id``: every invocation is a run of its own), after
 checking that ``suites/S.json`` is in the bucket. The execution is named after the run id, so
 the Step Functions console and ``evalpipe show`` name the same thing. The pipeline validates the
-run like a scheduled one: a suite that names a custom dataset is rejected ("drop a dataset into
-datasets/S/") and notified.
+run like a scheduled one: a suite that names a custom dataset, and does not collect it, is rejected
+("drop a dataset into datasets/S/") and notified.
 
 ``--wait`` then follows the run like ``evalpipe show RUN --wait``.
 """
@@ -40,10 +41,11 @@ _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
         "run",
-        help="run a suite of built-in datasets now (what its schedule does)",
+        help="run a suite now (what its schedule does): built-in datasets, or collected from scenarios",
         description=(
             "Start a run of --suite on the deployed pipeline, as its schedule would: for suites whose "
-            "datasets are all built in (Builtin.BoolQ, ...). Prints the run id and the execution; "
+            "datasets are all built in (Builtin.BoolQ, ...), or that collect their dataset from "
+            "pipeline.collect.scenarios. Prints the run id and the execution; "
             "--wait follows the run like `evalpipe show RUN --wait`. Exit 0: started (with --wait: "
             "finished); 1: suite file missing, still running at --timeout, or an AWS error; 2: usage "
             "error."

@@ -146,6 +146,22 @@ class Estimate:
         }
 
 
+def money(usd: float | None) -> str:
+    """An amount as the CLI shows it: ``$1.23``, ``< $0.01`` for a positive amount under a cent,
+    ``no price`` for None (``evalpipe estimate``, ``evalpipe preview``).
+
+    Examples
+    --------
+    >>> money(1234.5), money(0.004), money(0.0), money(None)
+    ('$1,234.50', '< $0.01', '$0.00', 'no price')
+    """
+    if usd is None:
+        return "no price"
+    if 0 < usd < 0.005:
+        return "< $0.01"
+    return f"${usd:,.2f}"
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 

@@ -7,5 +7,6 @@
 - ``report``: one self-contained HTML page per run (`render_report`), with ``charts``.
 - ``review``: the parse step's last act: compare, store, render.
 
-Everything but ``review`` is pure (a `ScoreTable` may read texts through the function it is given). See docs/suite-file.md ("Regressions") for the rules.
+Everything but ``review`` is pure (a `ScoreTable` may read texts through the function it is
+given). See docs/suite-file.md ("Regressions") for the rules.
 """

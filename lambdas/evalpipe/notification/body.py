@@ -30,8 +30,8 @@ from evalpipe.notification.tables import (
 )
 from evalpipe.notification.text import PROMPT_EXCERPT_CHARS, bullet, one_line, plural
 from evalpipe.run.status import Verdict
-from evalpipe.run.triggers import TriggerKind, iso, results_prefix
-from evalpipe.suite.datasets import builtin_dataset_names
+from evalpipe.run.triggers import TriggerKind, iso, results_prefix, scenarios_key
+from evalpipe.suite.datasets import builtin_dataset_names, collected_scenarios_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -189,7 +189,8 @@ def _dataset_uri(dataset: DatasetObject | None) -> str:
 
 def _request_fields(run: Run) -> list[tuple[str, str]]:
     """``Trigger`` (scheduled run / manual run by evalpipe run) and the built-in datasets of a run
-    that no dataset drop started; nothing for a dataset's run (its ``Dataset`` line names it)."""
+    that no dataset drop started, or the scenarios file it collected from; nothing for a dataset's
+    run (its ``Dataset`` line names it)."""
     request = run.request
     if request is None:
         return []
@@ -198,14 +199,18 @@ def _request_fields(run: Run) -> list[tuple[str, str]]:
         # As the request stores its time (``2026-03-02T06:00:00Z``).
         trigger += f" (scheduled for {request.request_time.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ})"
     fields = [("Trigger", trigger)]
-    names: list[str] = []
+    document: object = None
     if run.suite_document is not None:
         try:
-            names = builtin_dataset_names(json.loads(run.suite_document))
+            document = json.loads(run.suite_document)
         except ValueError:
-            names = []
+            document = None
+    names = builtin_dataset_names(document)
     if names:
         fields.append(("Datasets", ", ".join(names) + " (built in)"))
+    scenarios = collected_scenarios_file(document) if run.collection is not None else None
+    if scenarios is not None:
+        fields.append(("Scenarios", f"s3://{run.bucket or ''}/{scenarios_key(run.suite, scenarios)}"))
     return fields
 
 

@@ -158,7 +158,8 @@ class DatasetObject(BaseModel):
 class RunRequest(BaseModel):
     """A run that no dataset drop starts: a suite's schedule fired, or ``evalpipe run`` asked for it.
 
-    Only suites that name nothing but built-in datasets (``Builtin.BoolQ``, ...) run this way; the
+    Only suites that name nothing but built-in datasets (``Builtin.BoolQ``, ...), or that collect their
+    dataset from a scenarios file on each run (``pipeline.collect.scenarios``), run this way; the
     validate step rejects a request for a suite that needs a dataset object.
 
     Identity: a scheduled run is the suite and the *scheduled* time (``<aws.scheduler.scheduled-time>``),
@@ -476,6 +477,12 @@ def is_folder_marker(key: str) -> bool:
 
 def suite_key(suite: str) -> str:
     return f"{SUITE_PREFIX}{suite}.json"
+
+
+def scenarios_key(suite: str, file_name: str) -> str:
+    """``scenarios/<suite>/<file_name>``: where scenarios are dropped, and the file a run request of a
+    suite with ``pipeline.collect.scenarios`` collects from."""
+    return f"{SCENARIOS_PREFIX}{suite}/{file_name}"
 
 
 def input_key(suite: str, run_id: str, name: str) -> str:

@@ -1,8 +1,9 @@
 """Collect step: play one batch of a run's scenarios against the suite's ``pipeline.collect`` target.
 
-Validate planned the batches (``run.collection``) and copied the dropped scenarios under the run's
-inputs; the state machine maps over the batches, a few at a time. A batch is played with the same
-`evalpipe.collect.collect` and record check as ``evalpipe collect --suite``, and written whole to
+Validate planned the batches (``run.collection``, `evalpipe.collect.plan`) and copied the scenarios
+under the run's inputs; the state machine maps over the batches, a few at a time. A batch is played
+with the same `evalpipe.collect.collect` and record check as ``evalpipe collect --suite``, and
+written whole to
 ``inputs/<suite>/<run_id>/collected/batch-NNNN.jsonl`` (records in scenario order) beside its
 metadata (``.meta.jsonl``: one line per record, one per failed scenario). Nothing is written to the
 run item here (batches run in parallel): Validate's ``collected`` entry reads the batches back,
@@ -27,6 +28,7 @@ from evalpipe.collect import (
     load_scenarios,
     secret_headers,
 )
+from evalpipe.collect.plan import batch_of
 from evalpipe.collect.records import failure_meta
 from evalpipe.collect.scenarios import MAX_SCENARIOS_BYTES
 
@@ -54,8 +56,7 @@ def collect_batch(run_id: str, batch: int, ports: CollectPorts) -> dict:
     scenarios = load_scenarios(
         ports.objects.read_bytes(collection.input_key, max_bytes=MAX_SCENARIOS_BYTES), collection.input_key
     )
-    start = (batch - 1) * collection.batch_size
-    chunk = scenarios[start : start + collection.batch_size]
+    chunk = batch_of(scenarios, collection, batch)
     dataset_key = f"{collection.prefix}{collection.dataset_name}.jsonl"
     options = CollectOptions(
         identifier=suite.inference_source_identifier or settings.target.identifier,

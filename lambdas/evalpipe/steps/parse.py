@@ -85,12 +85,13 @@ def parse(run_id: str, ports: Ports) -> Run:
 
 
 def _dataset_index(run: Run, trigger: RunTrigger, ports: Ports) -> DatasetIndex | None:
-    if not isinstance(trigger, DatasetObject):
-        return None
     source = run.input_dataset
-    key, version_id = (
-        (source.key, source.version_id) if source is not None else (trigger.key, trigger.version_id)
-    )
+    if source is not None:  # a dropped dataset's copy, or the dataset the run collected
+        key, version_id = source.key, source.version_id
+    elif isinstance(trigger, DatasetObject):  # a run recorded before copies existed
+        key, version_id = trigger.key, trigger.version_id
+    else:
+        return None  # built-in datasets: no dataset object to read
     # Read once to index; again only to quote the lines the results lack (`DatasetIndex.coverage`).
     return DatasetIndex.from_source(
         lambda: iter_raw_lines(ports.objects.iter_chunks(key, version_id=version_id))

@@ -10,7 +10,7 @@ from evalpipe.aws.slots import pool_of
 from evalpipe.run.model import JobType, Shard, ShardStatus
 from evalpipe.run.status import RunStatus
 from evalpipe.run.timing import Timing, queue_wait
-from evalpipe.run.triggers import DatasetObject, iso, results_prefix
+from evalpipe.run.triggers import iso, results_prefix
 from evalpipe.suite.job_request import build_create_job_request
 
 if TYPE_CHECKING:
@@ -106,9 +106,8 @@ def _queued(run: Run, ports: Ports) -> dict:
 
 
 def _dataset_uri(run: Run, shard: Shard, ports: Ports) -> str | None:
-    """Where the job reads its records: the shard's slice, or the run's copy of the dropped version."""
-    if not isinstance(run.started_by(), DatasetObject):
-        return None
+    """Where the job reads its records: the shard's slice, or the run's copy of the dropped version (or
+    of the collected dataset); None for a run of built-in datasets."""
     if shard.input_key:
         return ports.objects.uri(shard.input_key)
     return run.input_dataset.s3_uri if run.input_dataset else None

@@ -3,14 +3,17 @@
 A run starts from a dropped dataset object or from a run request (the suite's schedule, or
 ``evalpipe run``); see `evalpipe.run.triggers`. Both claim the run the same way. A dropped dataset is
 checked with its suite; a run request checks the suite file alone, which must name only built-in
-datasets. The two kinds do not mix: a dataset dropped into a suite of built-in datasets, and a
-request for a suite that needs a dataset object, are rejected (recorded and notified like every
-rejection).
+datasets, or collect its dataset (``pipeline.collect.scenarios``). The two kinds do not mix: a
+dataset dropped into a suite of built-in datasets, and a request for a suite that needs a dataset
+object, are rejected (recorded and notified like every rejection).
 
-Dropped scenarios (``scenarios/<suite>/<name>.json``, a suite with ``pipeline.collect``) are copied
-to the run's inputs, read and planned in batches (outcome COLLECT); the state machine collects the
-batches (`evalpipe.steps.collect`) and comes back with ``{"collected": {"run_id"}}``: the batches are
-joined in scenario order into the run's dataset, which is then validated as a dropped one.
+Collecting runs (docs/collect.md, "In the pipeline"): dropped scenarios
+(``scenarios/<suite>/<name>.json``, a suite with ``pipeline.collect``), or the latest version of
+``scenarios/<suite>/<pipeline.collect.scenarios>`` for a run request, are copied to the run's inputs,
+read and planned in batches (outcome COLLECT, `evalpipe.collect.plan`); the state machine collects
+the batches (`evalpipe.steps.collect`) and comes back with ``{"collected": {"run_id"}}``: the
+batches are joined in scenario order into the run's dataset, which is then validated as a dropped
+one.
 
 The suite file is read and parsed once. The dropped version of the dataset is first copied to the
 run's own key (``inputs/<suite>/<run_id>/``): validation reads that copy once (the estimate measures
@@ -25,21 +28,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from evalpipe.aws.objects import ObjectChanged, ObjectMissing, ObjectTooLarge
-from evalpipe.collect.errors import InputError
-from evalpipe.collect.scenarios import MAX_SCENARIOS_BYTES, load_scenarios
+from evalpipe.collect.plan import assemble, failure_warnings, nothing_collected, plan, read_scenarios
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.estimate.cost import estimate_run
 from evalpipe.estimate.measure import DatasetMeasure
 from evalpipe.estimate.prices import PriceFileError, load_prices
-from evalpipe.run.model import (
-    CollectFailure,
-    Collection,
-    ProblemItem,
-    Run,
-    Shard,
-    StoredObject,
-    shard_input_key,
-)
+from evalpipe.run.model import ProblemItem, Run, Shard, StoredObject, shard_input_key
 from evalpipe.run.status import RunStatus, Verdict
 from evalpipe.run.timing import Timing
 from evalpipe.run.triggers import (
@@ -50,11 +44,17 @@ from evalpipe.run.triggers import (
     collection_prefix,
     input_key,
     is_folder_marker,
+    scenarios_key,
     suite_key,
     trigger_from_event,
 )
 from evalpipe.suite import Suite, SuiteError
-from evalpipe.suite.datasets import builtin_dataset_names, custom_entries, names_only_builtin_datasets
+from evalpipe.suite.datasets import (
+    builtin_dataset_names,
+    collected_scenarios_file,
+    custom_entries,
+    names_only_builtin_datasets,
+)
 from evalpipe.suite.pipeline import MAX_JOB_RECORDS
 from evalpipe.validation import (
     DeploymentLimits,
@@ -74,8 +74,6 @@ if TYPE_CHECKING:
 MAX_SUITE_BYTES = 256_000
 # How many problems the run item (and so the notification) lists; the count stays exact.
 LISTED_PROBLEMS = 20
-# One collected batch (100 scenarios, a record per turn at most) stays far below this.
-MAX_BATCH_BYTES = 50_000_000
 
 
 def validate(event: dict, ports: Ports) -> dict:
@@ -93,8 +91,9 @@ def validate(event: dict, ports: Ports) -> dict:
     Returns
     -------
     dict
-        `{run_id, suite, outcome}` with outcome VALID, REJECTED, COLLECT (dropped scenarios: the
-        state machine collects ``batches`` first, then comes back with ``collected``), DUPLICATE
+        `{run_id, suite, outcome}` with outcome VALID, REJECTED, COLLECT (dropped scenarios, or a
+        run request of a suite with ``pipeline.collect.scenarios``: the state machine collects
+        ``batches`` first, then comes back with ``collected``), DUPLICATE
         (the run was already claimed by an earlier delivery of the same event: nothing more
         happens) or IGNORED (an S3 folder marker: no run, no notification); a VALID run adds
         `shards`, the numbers of its jobs (the state machine maps over them).
@@ -108,7 +107,9 @@ def validate(event: dict, ports: Ports) -> dict:
     if not ports.runs.claim(run):
         return {"run_id": run.run_id, "suite": run.suite, "outcome": "DUPLICATE"}
     if isinstance(trigger, ScenariosObject):
-        return _plan_collection(run, trigger, ports)
+        return _plan_dropped_collection(run, trigger, ports)
+    if isinstance(trigger, RunRequest):
+        return _run_requested(run, trigger, ports)
     return _accept_or_reject(run, trigger, ports)
 
 
@@ -119,73 +120,46 @@ def validate_collected(run_id: str, ports: Ports) -> dict:
     collection = run.collection
     if collection is None:
         raise LookupError(f"run {run_id} has no collection to assemble")
-    data, failures = _assemble(collection, ports)
+    assembled = assemble(collection, ports.objects)
     key = input_key(run.suite, run.run_id, collection.dataset_name)
-    ports.objects.put_bytes(key, data, content_type="application/jsonl")
-    records = data.count(b"\n")
-    run.collection = collection.model_copy(
-        update={
-            "collected": collection.scenarios - len(failures),
-            "records": records,
-            "failed": len(failures),
-            "failures": failures[:LISTED_PROBLEMS],
-        }
-    )
-    run.input_dataset = StoredObject(bucket=ports.objects.bucket, key=key, size=len(data))
+    ports.objects.put_bytes(key, assembled.data, content_type="application/jsonl")
+    run.collection = assembled.recorded_on(collection, LISTED_PROBLEMS)
+    run.input_dataset = StoredObject(bucket=ports.objects.bucket, key=key, size=len(assembled.data))
     run.status = RunStatus.VALIDATING
     trigger = run.started_by()
-    if not isinstance(trigger, ScenariosObject):
-        raise LookupError(f"run {run_id} was not started by dropped scenarios")
-    notes = [
-        Problem(
-            Severity.WARNING,
-            trigger.key,
-            f"scenario {failure.scenario_id} was not collected: {failure.error}",
-        )
-        for failure in failures
-    ]
-    if not records:  # nothing to validate or evaluate: say why, scenario by scenario
-        failed = ", ".join(failure.scenario_id for failure in failures[:LISTED_PROBLEMS])
-        more = f" and {len(failures) - LISTED_PROBLEMS} more" if len(failures) > LISTED_PROBLEMS else ""
+    source = _scenarios_source(run, trigger)
+    notes = failure_warnings(assembled.failures, source)
+    if not assembled.records:  # nothing to validate or evaluate: say why, scenario by scenario
         report = Report(max_listed=LISTED_PROBLEMS)
-        report.add(
-            Problem(
-                Severity.ERROR,
-                trigger.key,
-                f"no scenario was collected, so there is nothing to evaluate (failed: {failed}{more}); the "
-                "warnings say why",
-            )
-        )
+        report.add(nothing_collected(assembled.failures, source, LISTED_PROBLEMS))
         for note in notes:
             report.add(note)
         return _reject(run, report, ports)
     return _accept_or_reject(run, trigger, ports, notes=notes)
 
 
-def _assemble(collection: Collection, ports: Ports) -> tuple[bytes, list[CollectFailure]]:
-    """The batches' lines in scenario order, and the scenarios that failed (from their metadata)."""
-    parts: list[bytes] = []
-    failures: list[CollectFailure] = []
-    for number in range(1, collection.batches + 1):
-        parts.append(ports.objects.read_bytes(collection.batch_key(number), max_bytes=MAX_BATCH_BYTES))
-        meta = ports.objects.read_bytes(
-            collection.batch_key(number, ".meta.jsonl"), max_bytes=MAX_BATCH_BYTES
-        )
-        for line in meta.splitlines():
-            entry = json.loads(line)
-            if entry.get("status") == "failed":
-                failures.append(
-                    CollectFailure(scenario_id=str(entry.get("scenarioId")), error=str(entry.get("error")))
-                )
-    return b"".join(parts), failures
+def _scenarios_source(run: Run, trigger: RunTrigger) -> str:
+    """The key of the scenarios a collecting run read: the dropped file, or the one its suite names."""
+    if isinstance(trigger, ScenariosObject):
+        return trigger.key
+    collect = run.validated_suite().pipeline.collect
+    if isinstance(trigger, RunRequest) and collect is not None and collect.scenarios is not None:
+        return scenarios_key(run.suite, collect.scenarios)
+    raise LookupError(f"run {run.run_id} was started neither by dropped scenarios nor to collect them")
 
 
 def _accept_or_reject(
-    run: Run, trigger: RunTrigger, ports: Ports, *, notes: list[Problem] | None = None
+    run: Run,
+    trigger: RunTrigger,
+    ports: Ports,
+    *,
+    notes: list[Problem] | None = None,
+    parsed: tuple[object, Problem | None] | None = None,
 ) -> dict:
-    """Validate the run's suite and dataset (or run request), then record it VALID or REJECTED."""
+    """Validate the run's suite and dataset (or run request), then record it VALID or REJECTED.
+    ``parsed``: the suite file as `parse_suite` gave it, when the caller has read it already."""
     measure = DatasetMeasure()  # the estimate measures the dataset during validation's one read
-    checked = _check(run, trigger, ports, measure)
+    checked = _check(run, trigger, ports, measure, parsed)
     report = checked.report
     for note in notes or ():
         report.add(note)
@@ -194,7 +168,7 @@ def _accept_or_reject(
     _record_warnings(run, report)
 
     run.suite_document = json.dumps(checked.document, separators=(",", ":"), sort_keys=True)
-    run.estimate = _estimate(checked.document, measure, trigger)
+    run.estimate = _estimate(checked.document, measure, measured=run.input_dataset is not None)
     shard_size = checked.suite.pipeline.shard_size if checked.suite else MAX_JOB_RECORDS
     run.shards = {shard.key: shard for shard in _plan_shards(run, measure.records, shard_size, ports)}
     ports.runs.save(run)
@@ -222,44 +196,62 @@ def _reject(run: Run, report: Report, ports: Ports) -> dict:
     return {"run_id": run.run_id, "suite": run.suite, "outcome": "REJECTED"}
 
 
-def _plan_collection(run: Run, scenarios: ScenariosObject, ports: Ports) -> dict:
+def _plan_dropped_collection(run: Run, scenarios: ScenariosObject, ports: Ports) -> dict:
     """Dropped scenarios: check the suite (it must have ``pipeline.collect``), copy the dropped
     version to the run's inputs, read the scenarios and plan the batches the state machine collects."""
     report = Report(max_listed=LISTED_PROBLEMS)
-    suite = _collecting_suite(run, scenarios, ports, report)
+    document = _suite_of_dropped_scenarios(scenarios, ports, report)
+    suite = _collecting_suite(run, scenarios.suite, document, ports, report) if document is not None else None
     if suite is None or suite.pipeline.collect is None:
         return _reject(run, report, ports)
-    prefix = collection_prefix(run.suite, run.run_id)
-    copy = _copy_dropped_version(scenarios, ports, report, target=f"{prefix}{scenarios.name}.scenarios.json")
+    target = f"{collection_prefix(run.suite, run.run_id)}{scenarios.name}.scenarios.json"
+    copy = _copy_dropped_version(scenarios, ports, report, target=target)
     if copy is None:
         return _reject(run, report, ports)
-    try:
-        found = load_scenarios(
-            ports.objects.read_bytes(copy.key, version_id=copy.version_id, max_bytes=MAX_SCENARIOS_BYTES),
-            scenarios.key,
-        )
-    except ObjectTooLarge:
-        report.add(
-            Problem(
-                Severity.ERROR, scenarios.key, f"scenarios file is larger than {MAX_SCENARIOS_BYTES} bytes"
-            )
-        )
+    return _plan_batches(run, suite.pipeline.collect.batch_size, copy, scenarios.key, ports, report=report)
+
+
+def _run_requested(run: Run, request: RunRequest, ports: Ports) -> dict:
+    """A run request: a suite that collects from ``pipeline.collect.scenarios`` plans its collection
+    from the file's latest version; any other suite is validated as a request (built-in datasets)."""
+    if request.key_problem:
+        return _accept_or_reject(run, request, ports)  # which names the problem
+    report = Report(max_listed=LISTED_PROBLEMS)
+    suite_bytes = _read_suite(request, ports, report)
+    if suite_bytes is None:
         return _reject(run, report, ports)
-    except InputError as exc:
-        for problem in exc.problems:
-            where, _, message = problem.partition(": ")
-            report.add(
-                Problem(Severity.ERROR, scenarios.key, message or where, field=where if message else None)
-            )
+    suite_file = suite_key(request.suite)
+    document, problem = parse_suite(suite_bytes, suite_file)
+    file_name = collected_scenarios_file(document) if problem is None else None
+    if file_name is None or not isinstance(document, dict):
+        return _accept_or_reject(run, request, ports, parsed=(document, problem))
+    suite = _collecting_suite(run, request.suite, document, ports, report)
+    if suite is None or suite.pipeline.collect is None:
         return _reject(run, report, ports)
-    size = suite.pipeline.collect.batch_size
-    run.collection = Collection(
-        scenarios=len(found),
-        batch_size=size,
-        batches=-(-len(found) // size),
+    key = scenarios_key(request.suite, file_name)
+    target = f"{collection_prefix(run.suite, run.run_id)}{file_name.removesuffix('.json')}.scenarios.json"
+    copy = _copy_latest_scenarios(key, ports, report, target=target)
+    if copy is None:
+        return _reject(run, report, ports)
+    return _plan_batches(run, suite.pipeline.collect.batch_size, copy, key, ports, report=report)
+
+
+def _plan_batches(
+    run: Run, batch_size: int, copy: StoredObject, named: str, ports: Ports, *, report: Report
+) -> dict:
+    """Read the run's copy of the scenarios (problems name ``named``, the user's key) and record the
+    plan: status COLLECTING, outcome COLLECT with the batches the state machine maps over."""
+    found, problems = read_scenarios(ports.objects, copy, named)
+    if problems:
+        for problem in problems:
+            report.add(problem)
+        return _reject(run, report, ports)
+    run.collection = plan(
+        len(found),
+        batch_size,
         input_key=copy.key,
-        prefix=prefix,
-        dataset_name=scenarios.name,
+        prefix=collection_prefix(run.suite, run.run_id),
+        dataset_name=named.rsplit("/", 1)[-1].removesuffix(".json"),
     )
     run.status = RunStatus.COLLECTING
     ports.runs.save(run)
@@ -271,8 +263,10 @@ def _plan_collection(run: Run, scenarios: ScenariosObject, ports: Ports) -> dict
     }
 
 
-def _collecting_suite(run: Run, scenarios: ScenariosObject, ports: Ports, report: Report) -> Suite | None:
-    """The valid suite of dropped scenarios (with ``pipeline.collect``), or None with the reasons."""
+def _suite_of_dropped_scenarios(
+    scenarios: ScenariosObject, ports: Ports, report: Report
+) -> dict[str, Any] | None:
+    """The parsed suite of dropped scenarios, when it has ``pipeline.collect``; else None, with why."""
     suite_file = suite_key(scenarios.suite)
     if scenarios.key_problem:
         report.add(Problem(Severity.ERROR, scenarios.key, scenarios.key_problem))
@@ -298,14 +292,54 @@ def _collecting_suite(run: Run, scenarios: ScenariosObject, ports: Ports, report
             )
         )
         return None
+    return document
+
+
+def _collecting_suite(
+    run: Run, suite: str, document: dict[str, Any], ports: Ports, report: Report
+) -> Suite | None:
+    """The valid suite of a collecting run (recorded as the run's suite document), or None with the
+    reasons in ``report``."""
+    suite_file = suite_key(suite)
     report.extend(validate_suite(document, suite_file, limits=DeploymentLimits.of(ports.settings)))
     if not report.ok:
         return None
-    checked = _final_check(report, scenarios.suite, document, suite_file, ports)
+    checked = _final_check(report, suite, document, suite_file, ports)
     if checked.suite is None:
         return None
     run.suite_document = json.dumps(document, separators=(",", ":"), sort_keys=True)
     return checked.suite
+
+
+def _copy_latest_scenarios(key: str, ports: Ports, report: Report, *, target: str) -> StoredObject | None:
+    """The run's own copy of the latest version of the scenarios file at ``key`` (a run request's),
+    or None with the reason in ``report``."""
+    bucket = ports.objects.bucket
+    try:
+        head = ports.objects.head(key)
+        copied = ports.objects.copy_version(key, head.get("VersionId"), head.get("ETag"), target)
+    except ObjectMissing:
+        report.add(
+            Problem(
+                Severity.ERROR,
+                key,
+                f"scenarios file not found: this suite collects each requested run's dataset from it "
+                f"(pipeline.collect.scenarios); upload s3://{bucket}/{key}, or name an uploaded file in "
+                "pipeline.collect.scenarios",
+            )
+        )
+        return None
+    except ObjectChanged:
+        report.add(
+            Problem(
+                Severity.ERROR,
+                key,
+                "the scenarios file was overwritten while this run copied it; its upload starts a run of "
+                "its own, and the next requested run reads it",
+            )
+        )
+        return None
+    return StoredObject.model_validate({**copied, "size": head.get("ContentLength")})
 
 
 def _plan_shards(run: Run, records: int, shard_size: int, ports: Ports) -> list[Shard]:
@@ -358,39 +392,31 @@ class _Checked:
     suite: Suite | None = None
 
 
-def _check(run: Run, trigger: RunTrigger, ports: Ports, measure: DatasetMeasure) -> _Checked:
-    """All problems of the run: the suite file, and the dropped dataset or the run request's rules."""
+def _check(
+    run: Run,
+    trigger: RunTrigger,
+    ports: Ports,
+    measure: DatasetMeasure,
+    parsed: tuple[object, Problem | None] | None = None,
+) -> _Checked:
+    """All problems of the run: the suite file, and the run's dataset (dropped or collected) or the
+    run request's rules."""
     report = Report(max_listed=LISTED_PROBLEMS)
     suite_file = suite_key(trigger.suite)
     if trigger.key_problem:
         where = trigger.key if isinstance(trigger, DatasetObject) else suite_file
         report.add(Problem(Severity.ERROR, where, trigger.key_problem))
         return _Checked(report)
-    suite_bytes = _read_suite(trigger, ports, report)
-    if suite_bytes is None:
-        return _Checked(report)
-    document, problem = parse_suite(suite_bytes, suite_file)
+    if parsed is None:
+        suite_bytes = _read_suite(trigger, ports, report)
+        if suite_bytes is None:
+            return _Checked(report)
+        parsed = parse_suite(suite_bytes, suite_file)
+    document, problem = parsed
     limits = DeploymentLimits.of(ports.settings)
-    if isinstance(trigger, DatasetObject):
-        if names_only_builtin_datasets(document):
-            # A suite of built-in datasets has nothing to drop: say so before reading the object.
-            report.add(_nothing_to_fill(trigger, document))
+    if isinstance(trigger, DatasetObject) or run.collection is not None:
+        if not _check_dataset(run, trigger, (document, problem), measure, ports, report=report):
             return _Checked(report)
-        if problem is not None:
-            report.add(problem)
-        else:
-            report.extend(validate_suite(document, suite_file, limits=limits))
-        # Collected scenarios are assembled into the run's copy already.
-        copy = run.input_dataset or _copy_dropped_version(trigger, ports, report)
-        if copy is None:
-            return _Checked(report)
-        run.input_dataset = copy
-        # The dataset is checked even when the suite is broken: the user fixes both at once. Problems
-        # name the user's key; the lines read are the copy's, which are the dropped version's.
-        chunks = measure.tap(ports.objects.iter_chunks(copy.key, version_id=copy.version_id))
-        # Collected records are named by the run's dataset (the scenarios file has no lines).
-        named = copy.key if isinstance(trigger, ScenariosObject) else trigger.key
-        report.extend(validate_dataset(chunks, named, suite=document, max_records=limits.max_run_records))
     else:
         if problem is not None:
             report.add(problem)
@@ -402,6 +428,44 @@ def _check(run: Run, trigger: RunTrigger, ports: Ports, measure: DatasetMeasure)
     if not report.ok or not isinstance(document, dict):
         return _Checked(report)
     return _final_check(report, trigger.suite, document, suite_file, ports)
+
+
+def _check_dataset(
+    run: Run,
+    trigger: RunTrigger,
+    parsed: tuple[object, Problem | None],
+    measure: DatasetMeasure,
+    ports: Ports,
+    *,
+    report: Report,
+) -> bool:
+    """The suite's and the dataset's problems of a run with a dataset: a dropped one, copied first, or
+    the one its collection assembled. False when there is no dataset to read."""
+    document, problem = parsed
+    suite_file = suite_key(trigger.suite)
+    limits = DeploymentLimits.of(ports.settings)
+    if isinstance(trigger, DatasetObject) and names_only_builtin_datasets(document):
+        # A suite of built-in datasets has nothing to drop: say so before reading the object.
+        report.add(_nothing_to_fill(trigger, document))
+        return False
+    if problem is not None:
+        report.add(problem)
+    else:
+        report.extend(validate_suite(document, suite_file, limits=limits))
+    # Collected scenarios are assembled into the run's copy already.
+    copy = run.input_dataset
+    if copy is None and isinstance(trigger, DatasetObject):
+        copy = _copy_dropped_version(trigger, ports, report)
+    if copy is None:
+        return False
+    run.input_dataset = copy
+    # The dataset is checked even when the suite is broken: the user fixes both at once. Problems
+    # name the user's key; the lines read are the copy's, which are the dropped version's.
+    chunks = measure.tap(ports.objects.iter_chunks(copy.key, version_id=copy.version_id))
+    # Collected records are named by the run's dataset (the scenarios file has no lines).
+    named = trigger.key if isinstance(trigger, DatasetObject) and run.collection is None else copy.key
+    report.extend(validate_dataset(chunks, named, suite=document, max_records=limits.max_run_records))
+    return True
 
 
 def _read_suite(trigger: RunTrigger, ports: Ports, report: Report) -> bytes | None:
@@ -476,8 +540,10 @@ def _needs_a_drop(request: RunRequest, suite_file: str, entry: Any) -> Problem:
         Severity.ERROR,
         suite_file,
         f"this suite names a custom dataset{named}, which only a dropped object can fill: drop a "
-        f"dataset into datasets/{request.suite}/ to run it ({request.describe()} only runs suites "
-        "whose datasets are all built in, such as Builtin.BoolQ)",
+        f"dataset into datasets/{request.suite}/ to run it, or set pipeline.collect.scenarios so that "
+        f"each requested run collects it from scenarios/{request.suite}/ (docs/collect.md) "
+        f"({request.describe()} only runs suites whose datasets are all built in, such as Builtin.BoolQ, "
+        "or that collect their dataset)",
         field=f"{entry.path}.dataset",
     )
 
@@ -504,9 +570,10 @@ def _final_check(
     return _Checked(report, document, model) if report.ok else _Checked(report)
 
 
-def _estimate(document: dict[str, Any], measure: DatasetMeasure, trigger: RunTrigger) -> dict[str, Any]:
-    """The run's pre-flight cost estimate as plain JSON (``total_usd`` is what the notification shows)."""
-    if isinstance(trigger, RunRequest):
+def _estimate(document: dict[str, Any], measure: DatasetMeasure, *, measured: bool) -> dict[str, Any]:
+    """The run's pre-flight cost estimate as plain JSON (``total_usd`` is what the notification shows);
+    ``measured``: the run has a dataset (dropped or collected), which validation measured."""
+    if not measured:
         # Built-in datasets are the service's: nothing here knows their size, so no number.
         names = ", ".join(builtin_dataset_names(document)) or "the suite's built-in datasets"
         return {

@@ -7,7 +7,9 @@ without a ``datasetLocation``. Any other entry is *custom*: the pipeline fills i
 the dropped object (``datasets/<suite>/<name>.jsonl``), so a suite holds at most one.
 
 A suite with custom entry runs when a dataset is dropped; a suite that names only built-in
-datasets has nothing to drop and runs on its schedule or on ``evalpipe run --suite S``.
+datasets has nothing to drop and runs on its schedule or on ``evalpipe run --suite S``. So does a
+suite that collects its dataset from a scenarios file on every requested run
+(``pipeline.collect.scenarios``, docs/collect.md).
 
 Everything here reads the raw parsed suite defensively (any value) and never raises.
 """
@@ -21,8 +23,10 @@ ROOTS = ("automated", "human")
 # Why a suite with a custom dataset cannot have a schedule (the model's and the rules' message).
 SCHEDULE_NEEDS_BUILTIN_DATASETS = (
     "a schedule runs the suite without a dataset drop, so every datasetMetricConfigs entry must name a "
-    "built-in dataset (dataset.name 'Builtin.BoolQ', 'Builtin.TriviaQA', ...); a suite with a custom "
-    "dataset runs when a dataset is dropped under datasets/<suite>/: remove pipeline.schedule"
+    "built-in dataset (dataset.name 'Builtin.BoolQ', 'Builtin.TriviaQA', ...), or the suite must collect "
+    "its dataset on each run: set pipeline.collect.scenarios to a scenarios file under "
+    "scenarios/<suite>/ (docs/collect.md); otherwise a suite with a custom dataset runs when a dataset "
+    "is dropped under datasets/<suite>/: remove pipeline.schedule"
 )
 
 
@@ -105,3 +109,26 @@ def names_only_builtin_datasets(suite: object) -> bool:
     """
     entries = dataset_entries(suite)
     return bool(entries) and all(entry.builtin for entry in entries)
+
+
+def collected_scenarios_file(suite: object) -> str | None:
+    """``pipeline.collect.scenarios``: the file under ``scenarios/<suite>/`` a run request collects
+    its dataset from, or None (read defensively: not a string is None).
+
+    Examples
+    --------
+    >>> collected_scenarios_file({"pipeline": {"collect": {"scenarios": "chat.json"}}})
+    'chat.json'
+    >>> collected_scenarios_file({"pipeline": {"collect": {}}}), collected_scenarios_file([])
+    (None, None)
+    """
+    pipeline = suite.get("pipeline") if isinstance(suite, dict) else None
+    collect = pipeline.get("collect") if isinstance(pipeline, dict) else None
+    scenarios = collect.get("scenarios") if isinstance(collect, dict) else None
+    return scenarios if isinstance(scenarios, str) and scenarios else None
+
+
+def runs_on_request(suite: object) -> bool:
+    """Whether a run request (a schedule, ``evalpipe run``) can run the suite: it names only
+    built-in datasets, or it collects its dataset from a scenarios file (`collected_scenarios_file`)."""
+    return names_only_builtin_datasets(suite) or collected_scenarios_file(suite) is not None

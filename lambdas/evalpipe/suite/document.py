@@ -99,8 +99,13 @@ class SuiteDocument(BaseModel):
 
     @model_validator(mode="after")
     def _schedule_needs_builtin_datasets(self) -> SuiteDocument:
-        if self.pipeline.schedule is not None and not names_only_builtin_datasets(
-            {"evaluationConfig": self.evaluation_config}
+        # A scheduled run fills no custom dataset, unless it collects one (pipeline.collect.scenarios).
+        collect = self.pipeline.collect
+        collects = collect is not None and collect.scenarios is not None
+        if (
+            self.pipeline.schedule is not None
+            and not collects
+            and not names_only_builtin_datasets({"evaluationConfig": self.evaluation_config})
         ):
             raise ValueError(f"pipeline.schedule: {SCHEDULE_NEEDS_BUILTIN_DATASETS}")
         return self

@@ -51,7 +51,8 @@ def build_create_job_request(
         What started the run: gives the job name (``run_id``) and the idempotency token. A
         dropped dataset object (`DatasetObject`) also gives the custom entry's dataset location
         and, when the suite names no dataset, its name; a run request (`RunRequest`) runs a suite
-        of built-in datasets as it is.
+        of built-in datasets as it is, or fills the custom entry with the dataset it collected
+        (``dataset_uri``).
     role_arn
         The service role Bedrock assumes.
     output_s3_uri
@@ -60,7 +61,8 @@ def build_create_job_request(
         Customer managed KMS key for the job; sent only when given.
     dataset_uri
         Where the job reads the dropped dataset: the run's copy of the dropped version (validate
-        writes it), else the dropped object itself (runs validated before copies existed).
+        writes it), else the dropped object itself (runs validated before copies existed); for a
+        run request, the dataset it collected (``pipeline.collect.scenarios``).
 
     Returns
     -------
@@ -91,19 +93,28 @@ def build_create_job_request(
     custom = [entry.index for entry in custom_entries({"evaluationConfig": {root: member}})]
     if len(custom) > 1:
         raise SuiteError(f"{where} holds {len(custom)} custom datasets; the dropped object fills only one")
-    if custom and not isinstance(trigger, DatasetObject):
+    dropped = isinstance(trigger, DatasetObject)
+    if custom and not dropped and dataset_uri is None:
         raise SuiteError(
-            f"{where}[{custom[0]}] names a custom dataset: only a dropped dataset object runs it"
+            f"{where}[{custom[0]}] names a custom dataset: only a dropped dataset object runs it (or a "
+            "run request that collects it)"
         )
-    if not custom and isinstance(trigger, DatasetObject):
+    if not custom and (dropped or dataset_uri is not None):
         raise SuiteError(
             f"{where} names only built-in datasets: a dropped dataset object has nothing to fill"
         )
-    if custom and isinstance(trigger, DatasetObject):
-        # The pipeline owns the custom dataset: its name and the location of the dropped file.
+    if custom:
+        # The pipeline owns the custom dataset: its name and the location of the dropped file (or of
+        # the dataset a run request collected from pipeline.collect.scenarios).
+        if isinstance(trigger, DatasetObject):
+            file_name, location = trigger.name, dataset_uri or trigger.s3_uri
+        else:
+            collect = suite.pipeline.collect
+            scenarios = collect.scenarios if collect is not None else None
+            file_name, location = (scenarios or "").removesuffix(".json"), dataset_uri or ""
         entries[custom[0]]["dataset"] = {
-            "name": dataset_name(suite, trigger),
-            "datasetLocation": {"s3Uri": dataset_uri or trigger.s3_uri},
+            "name": dataset_name(suite, file_name),
+            "datasetLocation": {"s3Uri": location},
         }
 
     request: dict[str, Any] = {
@@ -123,8 +134,9 @@ def build_create_job_request(
     return request
 
 
-def dataset_name(suite: Suite, dataset: DatasetObject) -> str:
-    """``dataset.name`` of the custom entry: the suite's when given, else the file name made valid.
+def dataset_name(suite: Suite, file_name: str) -> str:
+    """``dataset.name`` of the custom entry: the suite's when given, else ``file_name`` (the dropped
+    file's or the collected scenarios file's, without its suffix) made valid.
 
     The file name is reduced to the API's ``[0-9a-zA-Z-_.]+`` (runs of other characters
     become ``-``) and cut to 63 characters; ``"dataset"`` when nothing is left.
@@ -140,7 +152,7 @@ def dataset_name(suite: Suite, dataset: DatasetObject) -> str:
     given = (entries[index].get("dataset") or {}).get("name") if index is not None else suite.dataset_name
     if isinstance(given, str) and given:
         return given
-    cleaned = _NOT_DATASET_NAME.sub("-", dataset.name).strip("-.")
+    cleaned = _NOT_DATASET_NAME.sub("-", file_name).strip("-.")
     return cleaned[:MAX_DATASET_NAME_LENGTH].rstrip("-.") or "dataset"
 
 

@@ -223,8 +223,9 @@ class CollectSettings(BaseModel):
         default=None,
         pattern=SCENARIOS_FILE_PATTERN,
         description=(
-            "A file under scenarios/<suite>/ that a run request (the suite's schedule, `evalpipe run`) "
-            "collects from."
+            "A file under scenarios/<suite>/ that each run request (the suite's schedule, `evalpipe run "
+            "--suite S`) collects the dataset from: its latest version, read when the run starts. Lets "
+            "the suite have pipeline.schedule."
         ),
     )
 
@@ -318,8 +319,8 @@ class PipelineSettings(BaseModel):
         default=None,
         description=(
             "Run the suite on a schedule (EventBridge Scheduler). Only for suites whose "
-            "datasetMetricConfigs all name built-in datasets (Builtin.*); such a suite also runs on "
-            "`evalpipe run --suite S`."
+            "datasetMetricConfigs all name built-in datasets (Builtin.*), or that collect their dataset "
+            "on each run (pipeline.collect.scenarios); such a suite also runs on `evalpipe run --suite S`."
         ),
     )
 

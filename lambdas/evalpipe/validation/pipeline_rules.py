@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from evalpipe.collect.targets import BedrockTarget, HttpTarget, LambdaTarget
 from evalpipe.run.timing import STATE_MACHINE_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS
 from evalpipe.run.triggers import JOB_NAME_PATTERN
-from evalpipe.suite.datasets import SCHEDULE_NEEDS_BUILTIN_DATASETS, names_only_builtin_datasets
+from evalpipe.suite.datasets import SCHEDULE_NEEDS_BUILTIN_DATASETS, runs_on_request
 from evalpipe.suite.metrics import BUILTIN_PREFIX
 from evalpipe.suite.pipeline import MAX_JOB_RECORDS, CollectSettings
 from evalpipe.suite.schedule_expression import check_expression, check_timezone
@@ -371,7 +371,8 @@ def _schedule(schedule: object, path: str, suite: object, file: str) -> Iterator
     """``pipeline.schedule``: an EventBridge Scheduler expression, a time zone, on/off and a window.
 
     A schedule runs the suite with no dataset drop, so it is only for suites that name nothing
-    but built-in datasets (``evalpipe.suite.datasets``).
+    but built-in datasets, or that collect their dataset from ``pipeline.collect.scenarios``
+    (``evalpipe.suite.datasets.runs_on_request``).
     """
     if schedule is None:
         return  # null = no schedule (the model's default)
@@ -379,7 +380,7 @@ def _schedule(schedule: object, path: str, suite: object, file: str) -> Iterator
         example = '{"expression": "rate(7 days)"}'
         yield _error(file, path, f"must be an object like {example}, not {json_type(schedule)}")
         return
-    if suite is not None and not names_only_builtin_datasets(suite):
+    if suite is not None and not runs_on_request(suite):
         yield _error(file, path, SCHEDULE_NEEDS_BUILTIN_DATASETS)
     if "expression" not in schedule:
         example = "'rate(7 days)' or 'cron(0 6 ? * MON *)'"

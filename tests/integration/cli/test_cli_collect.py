@@ -315,7 +315,10 @@ TOOL_SCENARIOS = [
         "category": "orders",
         "turns": ["I want to cancel my order BK-10517.", "Yes, please cancel it."],
         "referenceResponse": "Done: order BK-10517 is cancelled.",
-        "toolResults": {"lookup_order": {"orderId": "BK-10517", "status": "processing"}},
+        "toolResults": {
+            "lookup_order": {"orderId": "BK-10517", "status": "processing"},
+            "cancel_order": {"orderId": "BK-10517", "cancelled": True},
+        },
     },
     {"id": "no-canned-result", "category": "returns", "turns": ["What's your return policy?"]},
 ]
@@ -367,9 +370,12 @@ def test_bedrock_collects_through_the_emulators_converse_with_the_tool_loop(
     answer = collected["order-status-tool"]["modelResponses"][0]["response"]
     assert answer.startswith("Here is what lookup_order returned: ") and '"expectedBy":"May 8"' in answer
     assert collected["cancel-two-turns"]["prompt"].startswith(
-        "User: I want to cancel my order BK-10517.\nAssistant: "
+        "User: I want to cancel my order BK-10517.\nAssistant: Here is what lookup_order returned: "
     )
-    assert "no-canned-result: MissingToolResult: the model called tool 'lookup_order'" in out
+    assert collected["cancel-two-turns"]["modelResponses"][0]["response"] == (
+        'Here is what cancel_order returned: {"cancelled":true,"orderId":"BK-10517"}'
+    )
+    assert "no-canned-result: MissingToolResult: the model called tool 'get_return_policy'" in out
     meta = {m["id"]: m for m in records(tmp_path / "bedrock.meta.jsonl")}
     assert meta["order-status-tool"]["toolCalls"] == 1 and meta["cancel-two-turns"]["toolCalls"] == 2
     assert meta["order-status-tool"]["inputTokens"] > 0

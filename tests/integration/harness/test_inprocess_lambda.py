@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -292,6 +293,44 @@ def test_a_handler_can_invoke_another_function_synchronously(
     assert function_error is None, payload
     assert payload["inner"]["env"] == {"TAG": "inner"}
     assert payload["tag_after_inner_call"] == "outer"
+
+
+def test_a_function_served_concurrently_answers_calls_from_another_invocations_threads(
+    toy_runner: InProcessLambdaRunner, make_function: Callable[..., str], lambda_client: Any
+) -> None:
+    # Given an outer function whose worker threads invoke an inner one, and the inner one served
+    # concurrently by a plain handler (an app under test: no environment, no product module)
+    make_function("fan-out", "toy.steps.call_other_from_threads", {"TAG": "outer"})
+    make_function("app", "toy.steps.env_probe", {"TAG": "inner"})
+    toy_runner.serve_concurrently("app", lambda event, context: {"served": context.function_name})
+
+    # When the outer function is invoked (its workers call while it holds the runner)
+    payload, function_error = invoke(lambda_client, "fan-out", {"other": "app", "threads": 3})
+
+    # Then every worker's call ran at once, through the registered handler, and was recorded
+    assert function_error is None, payload
+    assert payload == {"finished": 3, "answers": [{"served": "app"}] * 3}
+    assert [i.function_name for i in toy_runner.invocations].count("app") == 3
+
+
+def test_without_it_calls_from_another_invocations_threads_wait_for_the_runner(
+    toy_runner: InProcessLambdaRunner, make_function: Callable[..., str], lambda_client: Any
+) -> None:
+    # Given the same functions, the inner one run the usual way (one invocation at a time)
+    make_function("fan-out", "toy.steps.call_other_from_threads", {"TAG": "outer"})
+    make_function("app", "toy.steps.env_probe", {"TAG": "inner"})
+
+    # When the outer function's workers call it, waiting a short while
+    payload, function_error = invoke(lambda_client, "fan-out", {"other": "app", "threads": 1, "wait": 0.5})
+
+    # Then none finished while the outer invocation held the runner (why serve_concurrently exists)
+    assert function_error is None, payload
+    assert payload["finished"] == 0
+    # (the waiting call runs once the outer one has ended: let it end inside the mock)
+    deadline = time.monotonic() + 5
+    while "app" not in [i.function_name for i in toy_runner.invocations] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "app" in [i.function_name for i in toy_runner.invocations]
 
 
 # ---------------------------------------------------------------------- code location

@@ -39,6 +39,16 @@ ORDER_TOOLS = {
 }
 
 
+CANCEL_TOOL = {
+    "toolSpec": {
+        "name": "cancel_order",
+        "inputSchema": {
+            "json": {"type": "object", "properties": {"orderId": {"type": "string"}}, "required": ["orderId"]}
+        },
+    }
+}
+
+
 def user(text: str) -> dict[str, Any]:
     return {"role": "user", "content": [{"text": text}]}
 
@@ -113,8 +123,8 @@ def test_max_tokens_and_stop_sequences_cut_the_answer(runtime):
     )
 
 
-def test_the_tool_loop_calls_the_first_tool_then_answers_with_its_result(runtime):
-    # Given a conversation with a tool configuration
+def test_the_tool_loop_calls_the_tool_the_user_mentions_then_answers_with_its_result(runtime):
+    # Given a conversation with a tool configuration, whose question mentions an order and its number
     messages = [user("Where is my order BK-10482?")]
 
     # When the model is asked, the tool result fed back, and asked again
@@ -133,7 +143,7 @@ def test_the_tool_loop_calls_the_first_tool_then_answers_with_its_result(runtime
     ]
     final = runtime.converse(modelId=MODEL, messages=messages, toolConfig=ORDER_TOOLS)
 
-    # Then the first answer is a tool_use of the first tool, with an id and input derived from the prompt
+    # Then the first answer is a tool_use of the tool it mentions, id and input derived from the prompt
     assert first["stopReason"] == "tool_use"
     assert use["name"] == "lookup_order"
     assert use["input"] == {"order_id": "BK-10482"}
@@ -163,30 +173,80 @@ def test_tool_choice_picks_the_tool_and_json_or_error_results_are_read(runtime):
 
 
 def test_after_the_tool_has_answered_a_new_question_gets_words_not_another_call(runtime):
-    first = runtime.converse(modelId=MODEL, messages=[user("Where is BK-7?")], toolConfig=ORDER_TOOLS)
+    first = runtime.converse(modelId=MODEL, messages=[user("Where is order BK-7?")], toolConfig=ORDER_TOOLS)
     use = first["output"]["message"]["content"][0]["toolUse"]
     result = {"toolUseId": use["toolUseId"], "content": [{"text": "Delivered."}]}
     answer = runtime.converse(
         modelId=MODEL,
         messages=[
-            user("Where is BK-7?"),
+            user("Where is order BK-7?"),
             first["output"]["message"],
             {"role": "user", "content": [{"toolResult": result}]},
         ],
         toolConfig=ORDER_TOOLS,
     )
     follow_up = [
-        user("Where is BK-7?"),
+        user("Where is order BK-7?"),
         first["output"]["message"],
         {"role": "user", "content": [{"toolResult": result}]},
         answer["output"]["message"],
-        user("Thanks, and your opening hours?"),
+        user("Thanks, and can I get a refund for order BK-8?"),
     ]
     reply = runtime.converse(modelId=MODEL, messages=follow_up, toolConfig=ORDER_TOOLS)
     assert reply["stopReason"] == "end_turn"
     assert reply["output"]["message"]["content"][0]["text"].startswith(
         "Thanks for your question about 'Thanks,"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("Do you ship to Canada?", "no tool is mentioned"),
+        ("Where is my order?", "lookup_order is mentioned, but no order number fills its order_id"),
+        ("Can I look up an ordering guide?", "'look up' and 'ordering' are not the words lookup, order(s)"),
+    ],
+)
+def test_a_conversation_that_calls_for_no_tool_gets_words(runtime, text, why):
+    # Given tools, and a question that does not call for one (auto, the default tool choice)
+    reply = runtime.converse(modelId=MODEL, messages=[user(text)], toolConfig=ORDER_TOOLS)
+    # Then the model answers in words
+    assert reply["stopReason"] == "end_turn", why
+    assert reply["output"]["message"]["content"][0]["text"].startswith("Thanks for your question about")
+
+
+def test_a_tool_mentioned_in_a_later_turn_takes_the_identifier_from_an_earlier_one(runtime):
+    # Given a first turn that gave the order number, and a second that only mentions a refund
+    tools = {"tools": [*ORDER_TOOLS["tools"][:1], CANCEL_TOOL]}
+    messages = [
+        user("Please look at my orders, BK-10517 is the one."),
+        {"role": "assistant", "content": [{"text": "Order BK-10517 is processing. Shall I cancel it?"}]},
+        user("Yes, please cancel it."),
+    ]
+    first = runtime.converse(modelId=MODEL, messages=messages[:1], toolConfig=tools)
+    second = runtime.converse(modelId=MODEL, messages=messages, toolConfig=tools)
+    # Then the first turn looked the order up ("orders" mentions lookup_order), the second cancels it
+    assert first["output"]["message"]["content"][0]["toolUse"]["name"] == "lookup_order"
+    use = second["output"]["message"]["content"][0]["toolUse"]
+    assert (second["stopReason"], use["name"], use["input"]) == (
+        "tool_use",
+        "cancel_order",
+        {"orderId": "BK-10517"},
+    )
+
+
+def test_tool_choice_any_calls_the_first_tool_when_none_is_mentioned(runtime):
+    choice = {**ORDER_TOOLS, "toolChoice": {"any": {}}}
+    reply = runtime.converse(modelId=MODEL, messages=[user("Hello")], toolConfig=choice)
+    use = reply["output"]["message"]["content"][0]["toolUse"]
+    assert (reply["stopReason"], use["name"], use["input"]) == (
+        "tool_use",
+        "lookup_order",
+        {"order_id": "Hello"},
+    )
+    # A mentioned tool still wins over the first one
+    refund = runtime.converse(modelId=MODEL, messages=[user("A refund, please")], toolConfig=choice)
+    assert refund["output"]["message"]["content"][0]["toolUse"]["name"] == "refund"
 
 
 def test_a_preview_judge_prompt_is_answered_by_the_offline_judge_on_the_metrics_scale(runtime):
@@ -344,7 +404,9 @@ def test_server_mode_serves_converse_with_its_controls_over_http(server):
     # When it calls twice, and a 503 is injected over HTTP for a third call
     with pytest.raises(runtime.exceptions.ThrottlingException):
         runtime.converse(modelId=MODEL, messages=[user("Hi")])
-    tool_call = runtime.converse(modelId=MODEL, messages=[user("Where is BK-2?")], toolConfig=ORDER_TOOLS)
+    tool_call = runtime.converse(
+        modelId=MODEL, messages=[user("Where is my order BK-2?")], toolConfig=ORDER_TOOLS
+    )
     control(server, "inject-error", {"operation": "Converse", "code": "ServiceUnavailableException"})
     with pytest.raises(runtime.exceptions.ServiceUnavailableException):
         runtime.converse(modelId=MODEL, messages=[user("Hi")])

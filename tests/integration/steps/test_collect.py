@@ -17,15 +17,17 @@ import urllib3
 
 from evalpipe.collect import http_retry
 from evalpipe.ports import CollectPorts
-from evalpipe.run.triggers import TriggerKind
+from evalpipe.run.triggers import RunRequest, TriggerKind, run_request_event
 from evalpipe.steps.collect import collect_batch
+from evalpipe.steps.notify import notify
+from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
 from handlers import _runtime
 from handlers import collect as collect_handler
 from handlers import validate as validate_handler
 from local.target_app import TargetApp
 from tests.builders import SOURCE
-from tests.integration.steps.flow import FakeContext, s3_event, smoke_suite
+from tests.integration.steps.flow import JOB_ARN, FakeContext, s3_event, smoke_suite
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -193,6 +195,149 @@ def test_a_scenarios_file_that_is_not_json_is_rejected(allowing, put, bucket, ap
     assert result["outcome"] == "REJECTED"
     [problem] = allowing.runs.load(result["run_id"]).problems
     assert "only .json scenarios files" in problem.message
+
+
+# --- validate: run requests of a suite that collects (pipeline.collect.scenarios) ---------------
+
+SCHEDULE_ARN = "arn:aws:scheduler:us-east-1:123456789012:schedule/evalpipe-test/smoke"
+
+
+def request_collection(put, collect: dict, *, versions: list[list[dict]] | None = None) -> dict:
+    """Upload a scheduled suite that collects from scenarios/smoke/chat.json, each of ``versions`` of
+    that file in turn (none: the file is missing), and return its schedule's run request."""
+    suite = smoke_suite(collect={**collect, "scenarios": "chat.json"}, schedule={"expression": "rate(1 day)"})
+    put("suites/smoke.json", json.dumps(suite).encode())
+    for scenarios in versions or []:
+        put("scenarios/smoke/chat.json", json.dumps({"scenarios": scenarios}).encode())
+    return run_request_event(
+        "smoke",
+        TriggerKind.SCHEDULE,
+        request_id="exec-1",
+        time="2026-11-23T06:00:00Z",
+        schedule_arn=SCHEDULE_ARN,
+    )
+
+
+def test_a_scheduled_request_collects_the_latest_scenarios_and_submits_what_it_collected(
+    allowing, collect_ports, put, bucket, app, secret_arn, bedrock
+):
+    # Given a scheduled suite collecting from scenarios/smoke/chat.json, uploaded twice
+    event = request_collection(put, http_collect(app.url, secret_arn), versions=[SCENARIOS[:1], SCENARIOS])
+    # When its schedule's run request is validated
+    result = validate(event, allowing)
+    # Then the run, under the scheduled time's identity, plans the latest version's three scenarios
+    request = RunRequest.from_event(event)
+    assert result == {"run_id": request.run_id, "suite": "smoke", "outcome": "COLLECT", "batches": [1, 2]}
+    run = allowing.runs.load(request.run_id)
+    assert (run.status, run.trigger, run.dataset) == ("COLLECTING", TriggerKind.SCHEDULE, None)
+    assert run.request is not None and run.request.schedule_arn == SCHEDULE_ARN
+    collection = run.collection
+    assert collection is not None
+    assert collection.input_key == f"inputs/smoke/{run.run_id}/collected/chat.scenarios.json"
+    assert json.loads(allowing.objects.read_bytes(collection.input_key))["scenarios"] == SCENARIOS
+    # When the batches are collected and assembled
+    collect_all(result, collect_ports)
+    valid = validate({"collected": {"run_id": run.run_id}}, allowing)
+    # Then the collected dataset is valid, and measured for the estimate
+    assert valid["outcome"] == "VALID", allowing.runs.load(run.run_id).problems
+    run = allowing.runs.load(run.run_id)
+    assert run.input_dataset is not None
+    assert run.input_dataset.key == f"inputs/smoke/{run.run_id}/chat.jsonl"
+    assert run.collection is not None
+    assert (run.collection.collected, run.collection.records, run.collection.failed) == (3, 3, 0)
+    assert run.estimate is not None and run.estimate["total_usd"] is not None
+    # When submitted / Then the job reads the collected dataset, under the run's job name and token
+    sent: list[dict] = []
+    bedrock.client.meta.events.register(
+        "before-parameter-build.bedrock.CreateEvaluationJob", lambda params, **_: sent.append(params)
+    )
+    bedrock.add_response("create_evaluation_job", {"jobArn": JOB_ARN})
+    assert submit(run.run_id, 1, allowing)["job_arn"] == JOB_ARN
+    [params] = sent
+    [entry] = params["evaluationConfig"]["automated"]["datasetMetricConfigs"]
+    assert entry["dataset"] == {
+        "name": "smoke",
+        "datasetLocation": {"s3Uri": f"s3://{bucket}/inputs/smoke/{run.run_id}/chat.jsonl"},
+    }
+    assert (params["jobName"], params["clientRequestToken"]) == (run.run_id, request.client_request_token)
+
+
+def test_a_scheduler_retry_of_a_scheduled_collection_is_a_duplicate_and_the_next_time_a_new_run(
+    allowing, put, app, secret_arn
+):
+    # Given a scheduled collection claimed for 06:00
+    event = request_collection(put, http_collect(app.url, secret_arn), versions=[SCENARIOS])
+    first = validate(event, allowing)
+    # When the scheduler retries the same scheduled time (a new execution id), then fires the next day
+    retry = validate({**event, "id": "exec-2"}, allowing)
+    next_day = validate({**event, "id": "exec-3", "time": "2026-11-24T06:00:00Z"}, allowing)
+    # Then the retry is the same run (nothing collected twice); the next day is a run of its own,
+    # collecting under its own prefix
+    assert first["outcome"] == "COLLECT"
+    assert retry == {"run_id": first["run_id"], "suite": "smoke", "outcome": "DUPLICATE"}
+    assert next_day["outcome"] == "COLLECT" and next_day["run_id"] != first["run_id"]
+    collections = [allowing.runs.load(r["run_id"]).collection for r in (first, next_day)]
+    assert [c.prefix for c in collections if c] == [
+        f"inputs/smoke/{first['run_id']}/collected/",
+        f"inputs/smoke/{next_day['run_id']}/collected/",
+    ]
+
+
+def test_a_scheduled_collection_names_its_scenarios_file_in_the_failures(
+    allowing, collect_ports, put, app, secret_arn
+):
+    # Given a scheduled collection one of whose scenarios lacks the context the body needs
+    scenarios = [SCENARIOS[0], {"id": "no-shop", "category": "misc", "turns": ["hello"]}]
+    event = request_collection(put, http_collect(app.url, secret_arn), versions=[scenarios])
+    result = validate(event, allowing)
+    # When collected and assembled
+    collect_all(result, collect_ports)
+    assert validate({"collected": {"run_id": result["run_id"]}}, allowing)["outcome"] == "VALID"
+    # Then the failure is a warning on the scenarios file the run read
+    run = allowing.runs.load(result["run_id"])
+    [warning] = [w for w in run.warnings if "was not collected" in w.message]
+    assert warning.file == "scenarios/smoke/chat.json"
+    assert warning.message.startswith("scenario no-shop was not collected: ")
+
+
+def test_a_scheduled_collection_without_its_scenarios_file_is_rejected_naming_the_key(
+    allowing, put, bucket, app, secret_arn, sns_messages
+):
+    # Given a scheduled suite collecting from scenarios/smoke/chat.json, which nobody uploaded
+    event = request_collection(put, http_collect(app.url, secret_arn))
+    # When its run request is validated and the run notified
+    result = validate(event, allowing)
+    notify(result["run_id"], allowing)
+    # Then the run is REJECTED, naming the missing key, and nothing was collected
+    assert result["outcome"] == "REJECTED"
+    run = allowing.runs.load(result["run_id"])
+    assert (run.status, run.verdict, run.collection) == ("REJECTED", "REJECTED", None)
+    [problem] = run.problems
+    assert problem.file == "scenarios/smoke/chat.json"
+    assert (
+        "scenarios file not found: this suite collects each requested run's dataset from it"
+        in problem.message
+    )
+    assert f"upload s3://{bucket}/scenarios/smoke/chat.json" in problem.message
+    # And one notification says so
+    [message] = sns_messages()
+    assert message["attributes"]["verdict"] == "REJECTED"
+    assert "scenarios/smoke/chat.json" in message["message"]
+
+
+def test_a_request_for_a_collecting_suite_without_a_scenarios_file_says_to_name_one(
+    allowing, put, app, secret_arn
+):
+    # Given a suite with pipeline.collect but no pipeline.collect.scenarios, and a CLI run request
+    put("suites/smoke.json", json.dumps(smoke_suite(collect=http_collect(app.url, secret_arn))).encode())
+    event = run_request_event("smoke", "cli", request_id="u-1", time="2026-11-23T06:00:00Z")
+    # When validated / Then it is rejected, saying how a request can fill the dataset
+    result = validate(event, allowing)
+    assert result["outcome"] == "REJECTED"
+    [problem] = allowing.runs.load(result["run_id"]).problems
+    assert "set pipeline.collect.scenarios so that each requested run collects it from scenarios/smoke/" in (
+        problem.message
+    )
 
 
 # --- collect + collected ---------------------------------------------------------------------

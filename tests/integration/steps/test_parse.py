@@ -83,8 +83,10 @@ def test_a_compared_parse_reads_back_the_baseline_only_and_the_texts_it_shows(
     scores = [{"Builtin.Helpfulness": 1.0, "Builtin.Correctness": 1.0, "confirmation_check": 1.0}] * 3
     worse = [{"Builtin.Helpfulness": 0.0, "Builtin.Correctness": 0.5, "confirmation_check": 1.0}] * 3
     runs = []
-    for lines in (scores, worse):  # the same key dropped twice: two versions, two runs
-        run_id = submitted(ports, bedrock, bucket, dropped())
+    for hour, lines in ((19, scores), (20, worse)):  # the same key dropped twice: two runs, an hour apart
+        event = dropped()
+        event["time"] = f"2026-11-23T{hour}:00:00Z"  # the later one is the run compared
+        run_id = submitted(ports, bedrock, bucket, event)
         write_outputs(put, run_id, [output_line(r, s, False) for r, s in zip(RECORDS, lines, strict=True)])
         completed(ports, bedrock, run_id)
         runs.append(run_id)

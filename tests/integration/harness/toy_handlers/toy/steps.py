@@ -123,6 +123,27 @@ def call_other(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
+def call_other_from_threads(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Invoke another function from worker threads (as the collect function's workers invoke a
+    Lambda target), waiting at most ``wait`` seconds for them: how many calls finished in time."""
+    import threading
+
+    import boto3
+
+    answers: list[Any] = []
+
+    def call() -> None:
+        response = boto3.client("lambda").invoke(FunctionName=event["other"], Payload=b"{}")
+        answers.append(json.loads(response["Payload"].read()))
+
+    workers = [threading.Thread(target=call, daemon=True) for _ in range(int(event.get("threads", 2)))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(float(event.get("wait", 5)))
+    return {"finished": len(answers), "answers": answers}
+
+
 def exits(event: dict[str, Any], context: Any) -> Any:
     """Call sys.exit (the runtime reports Runtime.ExitError; the test process must survive)."""
     raise SystemExit(3)
