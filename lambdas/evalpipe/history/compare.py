@@ -34,7 +34,7 @@ import json
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evalpipe.history.records import EPSILON, RecordChanges, direction
-from evalpipe.history.stats import Change, difference_interval, unpaired_interval
+from evalpipe.history.stats import Change, paired_change, unpaired_change
 from evalpipe.run.model import (
     Comparison,
     MetricComparison,
@@ -554,9 +554,9 @@ def _judge_with_interval(
 
 def _interval(samples: MetricSamples, min_pairs: int) -> Change | None:
     if len(samples.differences) >= min_pairs:
-        return difference_interval(samples.differences)
+        return paired_change(samples.differences)
     if len(samples.current) >= 2 and len(samples.baseline) >= 2:
-        return unpaired_interval(samples.current, samples.baseline)
+        return unpaired_change(samples.current, samples.baseline)
     return None
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evalpipe.history.score_table import ScoreTable, as_table
+from evalpipe.history.stats import Sample
 from evalpipe.run.model import UNCATEGORIZED, ChangeKind, RecordChange, UnmatchedRecord
 from evalpipe.suite.metrics import lower_is_better
 
@@ -260,21 +261,21 @@ def match_records(
 class MetricSamples:
     """One metric's scores for the comparison: the matched pairs' differences and each run's scores."""
 
-    differences: array[float] = field(default_factory=lambda: array("d"))  # current - baseline, per pair
-    current: array[float] = field(default_factory=lambda: array("d"))
-    baseline: array[float] = field(default_factory=lambda: array("d"))
+    differences: Sample = field(default_factory=Sample)  # current - baseline, per pair
+    current: Sample = field(default_factory=Sample)
+    baseline: Sample = field(default_factory=Sample)
     only_current: int = 0  # records scored in this run whose partner has no score (or none exists)
     only_baseline: int = 0
 
     def add(self, score: float | None, baseline: float | None) -> None:
         """One record's scores (None: N/A, or no partner); a lone score still counts unpaired."""
         if score is not None and baseline is not None:
-            self.differences.append(score - baseline)
+            self.differences.add(score - baseline)
         if score is not None:
-            self.current.append(score)
+            self.current.add(score)
             self.only_current += baseline is None
         if baseline is not None:
-            self.baseline.append(baseline)
+            self.baseline.add(baseline)
             self.only_baseline += score is None
 
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import math
 import statistics
+from array import array
 from dataclasses import dataclass
 from random import Random
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
 # 2000 resamples put the 2.5% / 97.5% percentiles within about 0.005 of their limit for scores on
 # 0..1 (the interval's own noise stays far below any tolerance worth setting), in a few ms.
@@ -77,6 +78,71 @@ class Change:
         normal = statistics.NormalDist()
         margin = normal.inv_cdf(1 - (1 - CONFIDENCE) / 2) + normal.inv_cdf(POWER)
         return tolerance + margin * self.standard_error
+
+
+class Sample:
+    """One sample's values as a comparison collects them, in bounded memory.
+
+    The values are kept while there are fewer than `NORMAL_FROM` (the bootstrap resamples them);
+    their count, mean and spread are kept whatever their number (Welford's running moments: the
+    normal interval needs nothing else). So a metric of a 50,000-record comparison holds 2,000
+    doubles, not 50,000.
+    """
+
+    __slots__ = ("_m2", "mean", "n", "values")
+
+    def __init__(self, values: Iterable[float] = ()) -> None:
+        self.values: array[float] = array("d")
+        self.n = 0
+        self.mean = 0.0
+        self._m2 = 0.0
+        for value in values:
+            self.add(value)
+
+    def add(self, value: float) -> None:
+        self.n += 1
+        if self.n < NORMAL_FROM:
+            self.values.append(value)
+        elif self.values:
+            self.values = array("d")  # from here on the normal interval needs the moments only
+        delta = value - self.mean
+        self.mean += delta / self.n
+        self._m2 += delta * (value - self.mean)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def standard_error(self) -> float:
+        """The sample standard error of the mean (0 for fewer than two values)."""
+        if self.n < 2:
+            return 0.0
+        return math.sqrt(self._m2 / (self.n - 1)) / math.sqrt(self.n)
+
+
+def paired_change(differences: Sample) -> Change:
+    """`difference_interval` of a collected sample: the normal interval from `NORMAL_FROM` values."""
+    if differences.n < NORMAL_FROM:
+        return difference_interval(differences.values)
+    low, high = _normal(differences.mean, differences.standard_error)
+    error = differences.standard_error
+    return Change(
+        mean=differences.mean, low=low, high=high, pairs=differences.n, paired=True, standard_error=error
+    )
+
+
+def unpaired_change(current: Sample, baseline: Sample) -> Change:
+    """`unpaired_interval` of two collected samples: the normal interval once either has
+    `NORMAL_FROM` values (its values are no longer kept, and a bootstrap of it would cost
+    resamples x n)."""
+    if max(current.n, baseline.n) < NORMAL_FROM:
+        return unpaired_interval(current.values, baseline.values)
+    if not current.n or not baseline.n:
+        raise ValueError("an unpaired interval needs scores in both runs")
+    mean = current.mean - baseline.mean
+    error = math.hypot(current.standard_error, baseline.standard_error)
+    low, high = _normal(mean, error)
+    return Change(mean=mean, low=low, high=high, pairs=0, paired=False, standard_error=error)
 
 
 def paired_interval(

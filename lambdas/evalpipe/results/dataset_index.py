@@ -7,8 +7,10 @@ of the dataset the results lack, or which results no line explains (`DatasetInde
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
+from array import array
 from typing import TYPE_CHECKING, Any
 
 from evalpipe.results.fields import (
@@ -33,41 +35,36 @@ if TYPE_CHECKING:
     from evalpipe.results.records import RecordResult
 
 
-class _Expected:
-    """A record the dataset asks for: a line (RAG: one turn of it). No text: the index holds every
-    line of a dataset of up to 50,000 records, in the parse function's memory."""
-
-    __slots__ = ("category", "line", "taken", "turn")
-
-    def __init__(self, line: int, turn: int | None, category: str | None) -> None:
-        self.line = line
-        self.turn = turn
-        self.category = category
-        self.taken = False
-
-
 class DatasetIndex:
     """The dataset's records, matched with the records of the job's output as they are parsed.
 
     Bedrock copies the input line into the output, but not always every field, so the parse step
     reads the dataset once and looks each output record up by (prompt, response), else by prompt
     alone (live inference: the dataset has no response). The same pair may occur several times:
-    each key holds a queue consumed in dataset order (the output preserves it). Keys are digests
-    of the texts, so the index costs a few hundred bytes a line whatever the texts' length.
+    each key's records are taken in dataset order (the output preserves it).
 
     Two things come of the match. A record gets the category of its line when the output dropped
     it (`resolve_category`). And the run learns whether the results cover exactly the dataset
     (`coverage`): a line no output record matched is *missing*; an output record no line is left
     for is *surplus* (it keeps the category of the last line with its key). Records of Bedrock's
     built-in datasets are not the dataset's and are not counted.
+
+    The parse function holds the index of a dataset of up to 50,000 records, so it keeps no text:
+    keys are 128-bit digests of the texts, and each record of the dataset (a line; RAG: a turn) is
+    a position in a few flat columns, about 250 bytes a record whatever the texts' length.
     """
 
     def __init__(self, reread: Callable[[], Iterable[bytes | str | RawLine]] | None = None) -> None:
-        # Each queue is in reverse dataset order: the next record to take is at the end.
-        self._by_pair: dict[bytes, list[_Expected]] = {}
-        self._by_prompt: dict[bytes, list[_Expected]] = {}
-        self._last: dict[bytes, str | None] = {}
-        self._expected: list[_Expected] = []
+        # The dataset's records by position, in dataset order.
+        self._lines = array("q")
+        self._turns = array("q")  # 0: not a RAG turn
+        self._categories: list[str | None] = []
+        self._taken = bytearray()
+        # Key digest -> its record's position, or the positions (dataset order) of a repeated key.
+        self._by_pair: dict[int, int | list[int]] = {}
+        self._by_prompt: dict[int, int | list[int]] = {}
+        # Of a repeated key: how far its positions were taken.
+        self._cursors: dict[tuple[bool, int], int] = {}
         self._matched = 0
         self._surplus: list[UncoveredRecord] = []
         self._surplus_count = 0
@@ -113,26 +110,53 @@ class DatasetIndex:
         self, prompt: str, response: str | None, category: str | None, line: int = 0, turn: int | None = None
     ) -> None:
         """Remember one record of the dataset (a None category is kept so duplicates stay aligned)."""
-        expected = _Expected(line, turn, sys.intern(category) if category is not None else None)
-        self._expected.append(expected)
-        self._by_pair.setdefault(_pair_digest(prompt, response), []).insert(0, expected)
-        self._by_prompt.setdefault(_digest(prompt), []).insert(0, expected)
+        position = len(self._lines)
+        self._lines.append(line)
+        self._turns.append(turn or 0)
+        self._categories.append(sys.intern(category) if category is not None else None)
+        self._taken.append(0)
+        _push(self._by_pair, _pair_digest(prompt, response), position)
+        _push(self._by_prompt, _digest(prompt), position)
 
     def category_for(self, prompt: str, response: str | None) -> str | None:
         """The category of the next dataset record with this prompt (and response), or None.
 
-        Consumes that record: the match `resolve_category` counts for `coverage`.
+        Consumes that record: the match `resolve_category` counts for `coverage`. When every
+        record with the key is taken, the category of the key's last record (a surplus result).
         """
-        prompt_key = _digest(prompt)
-        pair = self._by_pair.get(_pair_digest(prompt, response))
         # By prompt alone only when no line has this response (live inference writes its own):
         # a surplus duplicate must not take the line of another response to the same prompt.
-        found = _take(pair) if pair is not None else _take(self._by_prompt.get(prompt_key))
+        by_pair = True
+        key = _pair_digest(prompt, response)
+        entry = self._by_pair.get(key)
+        if entry is None:
+            by_pair, key = False, _digest(prompt)
+            entry = self._by_prompt.get(key)
+            if entry is None:
+                return None
+        found = self._take(entry, (by_pair, key))
         if found is None:
-            return self._last.get(prompt_key)
+            return self._categories[entry if isinstance(entry, int) else entry[-1]]
         self._matched += 1
-        self._last[prompt_key] = found.category
-        return found.category
+        return self._categories[found]
+
+    def _take(self, entry: int | list[int], cursor: tuple[bool, int]) -> int | None:
+        """The first position of ``entry`` not taken yet, now taken; None when all are."""
+        if isinstance(entry, int):
+            if self._taken[entry]:
+                return None
+            self._taken[entry] = 1
+            return entry
+        at = self._cursors.get(cursor, 0)
+        while at < len(entry):
+            position = entry[at]
+            at += 1
+            if not self._taken[position]:
+                self._taken[position] = 1
+                self._cursors[cursor] = at
+                return position
+        self._cursors[cursor] = at
+        return None
 
     def match(self, record: RecordResult) -> str | None:
         """The category of the dataset record ``record`` stands for; a record no line is left for is
@@ -151,19 +175,24 @@ class DatasetIndex:
 
     def coverage(self) -> Coverage:
         """Whether the output records matched the dataset's one for one (after every `match`)."""
-        missing = [e for e in self._expected if not e.taken]
-        listed = missing[:MAX_LISTED]
-        prompts = self._prompts({(e.line, e.turn) for e in listed})
+        missing_count = len(self._taken) - sum(self._taken)
+        listed = [
+            (self._lines[position], self._turns[position] or None)
+            for position in itertools.islice(
+                (p for p, taken in enumerate(self._taken) if not taken), MAX_LISTED
+            )
+        ]
+        prompts = self._prompts(set(listed))
         return Coverage(
-            expected=len(self._expected),
+            expected=len(self._lines),
             parsed=self._matched + self._surplus_count,
-            missing_count=len(missing),
+            missing_count=missing_count,
             surplus_count=self._surplus_count,
             missing=[
                 UncoveredRecord(
-                    line=e.line, turn=e.turn, prompt_excerpt=excerpt(prompts.get((e.line, e.turn), ""), 160)
+                    line=line, turn=turn, prompt_excerpt=excerpt(prompts.get((line, turn), ""), 160)
                 )
-                for e in listed
+                for line, turn in listed
             ],
             surplus=list(self._surplus),
         )
@@ -184,7 +213,7 @@ class DatasetIndex:
         return found
 
     def __len__(self) -> int:
-        return len(self._expected)
+        return len(self._lines)
 
 
 def _records(
@@ -203,24 +232,25 @@ def _records(
             yield number, obj
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+def _digest(text: str) -> int:
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return int.from_bytes(digest, "little")
 
 
-def _pair_digest(prompt: str, response: str | None) -> bytes:
+def _pair_digest(prompt: str, response: str | None) -> int:
     # The lengths keep ("ab", "c") and ("a", "bc") apart; None differs from "".
     tail = "\x00" if response is None else f"{len(prompt)}:{response}"
     return _digest(f"{prompt}\x1f{tail}")
 
 
-def _take(queue: list[_Expected] | None) -> _Expected | None:
-    """The first record of ``queue`` (its end) not matched yet (taken ones are dropped on the way)."""
-    while queue:
-        head = queue.pop()
-        if not head.taken:
-            head.taken = True
-            return head
-    return None
+def _push(table: dict[int, int | list[int]], key: int, position: int) -> None:
+    entry = table.get(key)
+    if entry is None:
+        table[key] = position
+    elif isinstance(entry, int):
+        table[key] = [entry, position]
+    else:
+        entry.append(position)
 
 
 def resolve_category(record: RecordResult, index: DatasetIndex | None = None) -> str:

@@ -92,8 +92,8 @@ def test_streamed_tables_compare_exactly_as_items_in_memory(current_rows, baseli
         score_samples(current, baseline),
         score_samples(streamed(current, []), streamed(baseline, [])),
     )
-    assert {m: list(s.differences) for m, s in samples.metrics.items()} == {
-        m: list(s.differences) for m, s in again.metrics.items()
+    assert {m: list(s.differences.values) for m, s in samples.metrics.items()} == {
+        m: list(s.differences.values) for m, s in again.metrics.items()
     }
 
 

@@ -9,7 +9,14 @@ from random import Random
 
 import pytest
 
-from evalpipe.history.stats import NORMAL_FROM, difference_interval, unpaired_interval
+from evalpipe.history.stats import (
+    NORMAL_FROM,
+    Sample,
+    difference_interval,
+    paired_change,
+    unpaired_change,
+    unpaired_interval,
+)
 
 Z = statistics.NormalDist().inv_cdf(0.975)
 
@@ -62,3 +69,35 @@ def test_large_unpaired_runs_get_the_normal_interval_too() -> None:
     assert (normal.low, normal.high) == pytest.approx((normal.mean - half, normal.mean + half), abs=1e-12)
     assert normal.low == pytest.approx(bootstrap.low, abs=0.003)
     assert normal.high == pytest.approx(bootstrap.high, abs=0.003)
+
+
+def test_a_collected_sample_keeps_its_values_below_the_threshold_only() -> None:
+    rng = Random(6)
+    values = [SHAPES["wide"](rng) for _ in range(3 * NORMAL_FROM)]
+    small, large = Sample(values[: NORMAL_FROM - 1]), Sample(values)
+    # Below the threshold the values are kept and the bootstrap is the one of the values
+    assert list(small.values) == values[: NORMAL_FROM - 1]
+    assert paired_change(small) == difference_interval(values[: NORMAL_FROM - 1])
+    # From it on only the moments are: the same interval as from every value, within float noise
+    assert len(large) == 3 * NORMAL_FROM and len(large.values) == 0
+    full = difference_interval(values)
+    kept = paired_change(large)
+    assert (kept.mean, kept.low, kept.high, kept.standard_error) == pytest.approx(
+        (full.mean, full.low, full.high, full.standard_error), abs=1e-12
+    )
+    assert kept.pairs == full.pairs
+
+
+def test_collected_unpaired_samples_match_the_intervals_of_their_values() -> None:
+    rng = Random(7)
+    current = [rng.choice((0.0, 0.5, 1.0)) for _ in range(50)]
+    baseline = [rng.choice((0.5, 1.0)) for _ in range(2 * NORMAL_FROM)]
+    # One sample past the threshold: its values are gone, so the interval is the normal one
+    kept = unpaired_change(Sample(current), Sample(baseline))
+    half = Z * kept.standard_error
+    assert (kept.low, kept.high) == pytest.approx((kept.mean - half, kept.mean + half), abs=1e-12)
+    assert kept.mean == pytest.approx(sum(current) / 50 - sum(baseline) / len(baseline), abs=1e-12)
+    # Both below it: exactly the bootstrap of the values
+    assert unpaired_change(Sample(current), Sample(baseline[:60])) == unpaired_interval(
+        current, baseline[:60]
+    )
