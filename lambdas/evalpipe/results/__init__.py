@@ -38,8 +38,9 @@ output files that the parse step and `evalpipe parse` share).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from evalpipe._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from evalpipe.results.aggregate import (
@@ -92,14 +93,7 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _MODULES)
 
 __all__ = [
     "BUILTIN_PREFIX",

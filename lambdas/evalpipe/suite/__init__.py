@@ -16,8 +16,9 @@ polling), ``low_score`` (low-score rules), ``regression`` (regression limits), `
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from evalpipe._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from evalpipe.suite.document import (
@@ -54,14 +55,7 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _MODULES)
 
 __all__ = [
     "API_METRIC_NAME_KEY",
