@@ -34,6 +34,8 @@ SUITES_PREFIX: Final = "suites/"
 DATASETS_PREFIX: Final = "datasets/"
 RESULTS_PREFIX: Final = "results/"
 REPORTS_PREFIX: Final = "reports/"
+# Scenarios a collecting run plays (dropped, or the file a suite's pipeline.collect.scenarios names).
+SCENARIOS_PREFIX: Final = "scenarios/"
 # The run's own copy of the dropped dataset version (evalpipe.run.triggers.INPUTS_PREFIX): the job
 # and parse read it, so an upload to the same key while the run goes on cannot change what it reads.
 INPUTS_PREFIX: Final = "inputs/"
@@ -42,7 +44,7 @@ SOURCES_PREFIX: Final = "sources/"
 # Every object under datasets/: a file that is not .jsonl is rejected with a notification, not ignored.
 DATASET_KEY_WILDCARD: Final = "datasets/*"
 # Scenarios dropped here are collected by the pipeline (a suite with pipeline.collect).
-SCENARIOS_KEY_WILDCARD: Final = "scenarios/*"
+SCENARIOS_KEY_WILDCARD: Final = f"{SCENARIOS_PREFIX}*"
 SUITE_KEY_WILDCARD: Final = "suites/*.json"
 
 # Construct ids.

@@ -374,11 +374,13 @@ class PipelineFunctions(Construct):
     # --- least privilege ---------------------------------------------------------------------
 
     def _grant_permissions(self, topic: sns.ITopic, bedrock_role: iam.IRole) -> None:
-        # Validate copies the dropped version to the run's own key under inputs/ and reads the copy.
+        # Validate copies the dropped version (a dataset, or the scenarios a run collects from) to
+        # the run's own key under inputs/ and reads the copy.
         self._grant_read(
             constants.FUNCTION_VALIDATE,
             constants.SUITES_PREFIX,
             constants.DATASETS_PREFIX,
+            constants.SCENARIOS_PREFIX,
             constants.INPUTS_PREFIX,
         )
         self._grant_write(constants.FUNCTION_VALIDATE, constants.INPUTS_PREFIX)
@@ -439,13 +441,16 @@ class PipelineFunctions(Construct):
                 )
             )
         if settings.collect_functions:
+            # A target may name a version or alias (its qualifier): Lambda checks the qualified ARN.
+            qualified = [f"{arn}:*" for arn in settings.collect_functions]
             function.add_to_role_policy(
                 iam.PolicyStatement(
                     sid="InvokeCollectFunctions",
                     actions=["lambda:InvokeFunction"],
-                    resources=list(settings.collect_functions),
+                    resources=[*settings.collect_functions, *qualified],
                 )
             )
+            self._findings[name].extend(f"Resource::{arn}" for arn in qualified)
 
     def _grant_table(self, name: str, function: lambda_.IFunction, calls: Sequence[str]) -> None:
         """The runs-table actions of ``calls`` on the table, and Query on the by-suite index if used.
@@ -499,7 +504,8 @@ class PipelineFunctions(Construct):
                 "resource ARN; bucket grants are scoped to the object prefixes this state reads (and "
                 "the inputs/ or reports/ prefix it writes), whose object names are chosen per run; "
                 "evaluation-job ARNs end in an id Bedrock assigns; s3/kms action wildcards come from "
-                "CDK's grant methods.",
+                "CDK's grant methods; a listed collect function's versions and aliases (<arn>:*) are "
+                "what a target's qualifier names.",
                 findings=self._findings[name],
             )
 

@@ -72,10 +72,11 @@ def test_the_collect_function_gets_exactly_the_listed_models_secrets_and_functio
         ["secretsmanager:GetSecretValue"],
         [SECRET],
     )
+    # (the function itself, and its versions and aliases: a target's qualifier names one)
     functions = found["InvokeCollectFunctions"]
     assert (_listed(functions["Action"]), _listed(functions["Resource"])) == (
         ["lambda:InvokeFunction"],
-        [FUNCTION],
+        [FUNCTION, f"{FUNCTION}:*"],
     )
     # And no other function of the pipeline gets any of them
     for other in constants.FUNCTION_LOGICAL_IDS:

@@ -149,7 +149,8 @@ EXPECTED_WRITES = {"validate": {"inputs/*"}, "parse": {"reports/*"}, "collect": 
 
 EXPECTED_ACCESS = {
     # name: (bucket prefixes read, bedrock job actions)
-    "validate": ({"suites/*", "datasets/*", "inputs/*"}, set()),
+    # validate copies the dropped dataset, or the scenarios a run collects, under inputs/
+    "validate": ({"suites/*", "datasets/*", "scenarios/*", "inputs/*"}, set()),
     "submit": ({"suites/*"}, {"bedrock:CreateEvaluationJob", "bedrock:TagResource"}),
     "poll": (set(), {"bedrock:GetEvaluationJob"}),
     "stop": (set(), {"bedrock:StopEvaluationJob", "bedrock:GetEvaluationJob"}),
