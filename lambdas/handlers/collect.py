@@ -12,6 +12,7 @@ from handlers._runtime import collect_ports, event_parser, logger, tracer
 @event_parser(model=BatchRef)
 def handler(event: BatchRef, context: LambdaContext) -> dict:
     logger.append_keys(run_id=event.run_id, batch=event.batch)
-    result = collect_batch(event.run_id, event.batch, collect_ports())
+    seconds_left = context.get_remaining_time_in_millis() / 1000
+    result = collect_batch(event.run_id, event.batch, collect_ports(), seconds_left)
     logger.info("batch collected", extra=result)
     return result

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Protocol
 
@@ -81,6 +82,7 @@ class Summary:
     records: int = 0  # dataset lines written
     failed: list[Outcome] = field(default_factory=list)
     interrupted: bool = False
+    timed_out: bool = False  # the deadline came first: the scenarios not written were not played
 
     @property
     def remaining(self) -> int:
@@ -201,13 +203,21 @@ def collect(
     *,
     skip: frozenset[str] = frozenset(),
     progress: Progress | None = None,
+    deadline: float | None = None,
 ) -> Summary:
     """Collect every scenario not in ``skip``; see the module docstring.
+
+    Parameters
+    ----------
+    deadline
+        A `time.monotonic` time: then the collection stops as on Ctrl-C (what is written stays,
+        nothing more is), so a caller with a time limit (a Lambda function) keeps what it has.
 
     Returns
     -------
     Summary
-        ``interrupted`` when the caller's thread got a KeyboardInterrupt (not re-raised).
+        ``interrupted`` when the caller's thread got a KeyboardInterrupt (not re-raised);
+        ``timed_out`` when the deadline came first.
     """
     scenarios = list(scenarios)
     todo = [scenario for scenario in scenarios if scenario.id not in skip]
@@ -217,12 +227,17 @@ def collect(
     run = _Workers(todo, lambda scenario, stop: play(scenario, target, options, check, stop), sink)
     run.start(options.concurrency)
     try:
-        for outcome in run.outcomes():
+        for outcome in run.outcomes(deadline):
             _count(summary, outcome)
             if progress is not None:
                 progress.advance(outcome)
     except KeyboardInterrupt:
         summary.interrupted = True
+        for outcome in run.interrupt():
+            _count(summary, outcome)
+        return summary
+    if run.pending:  # the deadline came first
+        summary.timed_out = True
         for outcome in run.interrupt():
             _count(summary, outcome)
     return summary
@@ -268,9 +283,12 @@ class _Workers:
             written = False if self.stop.is_set() else self.sink.write(outcome)
             self.done.put((outcome, written))
 
-    def outcomes(self) -> Iterator[Outcome]:
-        """The written outcomes as they complete (the wait wakes every POLL_SECONDS)."""
+    def outcomes(self, deadline: float | None = None) -> Iterator[Outcome]:
+        """The written outcomes as they complete, until all are or ``deadline`` (`time.monotonic`)
+        passes (the wait wakes every POLL_SECONDS)."""
         while self.pending:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             try:
                 outcome, written = self.done.get(timeout=POLL_SECONDS)
             except queue.Empty:

@@ -37,13 +37,18 @@ class InputError(ValueError):
     source : str
         The file (or command-line value) as the user named it.
     problems : list[str]
-        One ``"<json path>: <what is wrong>"`` entry per problem.
+        One ``"<json path>: <what is wrong>"`` entry per problem; with ``whole_file``, what is
+        wrong with the file as a whole (not JSON, not UTF-8), at ``line`` when known.
     """
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(
+        self, source: str, problems: list[str], *, whole_file: bool = False, line: int | None = None
+    ) -> None:
         super().__init__(f"{source}: " + "; ".join(problems))
         self.source = source
         self.problems = problems
+        self.whole_file = whole_file
+        self.line = line
 
 
 class CollectError(Exception):

@@ -40,6 +40,8 @@ def read_scenarios(objects: Objects, copy: StoredObject, named: str) -> tuple[li
             Problem(Severity.ERROR, named, f"scenarios file is larger than {MAX_SCENARIOS_BYTES} bytes")
         ]
     except InputError as exc:
+        if exc.whole_file:  # not JSON, not UTF-8: no field to name, the line when known
+            return [], [Problem(Severity.ERROR, named, problem, line=exc.line) for problem in exc.problems]
         problems = []
         for problem in exc.problems:
             where, _, message = problem.partition(": ")

@@ -114,13 +114,17 @@ def load_scenarios(data: bytes, source: str) -> list[Scenario]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(source, [f"bytes that are not UTF-8 at byte offset {exc.start}"]) from None
+        raise InputError(
+            source, [f"bytes that are not UTF-8 at byte offset {exc.start}"], whole_file=True
+        ) from None
     parsed = parse_strict(text)
     if parsed.error is not None:
-        raise InputError(source, [f"not valid JSON: {parsed.error}"])
+        raise InputError(source, [f"not valid JSON: {parsed.error}"], whole_file=True, line=parsed.line)
     if parsed.duplicate_keys:
         raise InputError(
-            source, [f"key(s) {', '.join(map(repr, parsed.duplicate_keys))} appear twice in one object"]
+            source,
+            [f"key(s) {', '.join(map(repr, parsed.duplicate_keys))} appear twice in one object"],
+            whole_file=True,
         )
     document = {"scenarios": parsed.value} if isinstance(parsed.value, list) else parsed.value
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from evalpipe.collect import (
@@ -32,13 +33,28 @@ from evalpipe.collect.plan import batch_of
 from evalpipe.collect.records import failure_meta
 from evalpipe.collect.scenarios import MAX_SCENARIOS_BYTES
 
+# Stop collecting this long before the function's timeout: time to write the batch's two objects.
+WRITE_MARGIN_SECONDS = 30
+OUT_OF_TIME = (
+    "not collected: the batch ran out of time (the collect function's timeout); a smaller "
+    "pipeline.collect.batchSize or a shorter target timeoutSeconds leaves each batch more room"
+)
+
 if TYPE_CHECKING:
     from evalpipe.collect import Target, TargetConfig
     from evalpipe.ports import CollectPorts
 
 
-def collect_batch(run_id: str, batch: int, ports: CollectPorts) -> dict:
+def collect_batch(run_id: str, batch: int, ports: CollectPorts, seconds_left: float | None = None) -> dict:
     """Collect batch ``batch`` (1-based) of run ``run_id``'s scenarios.
+
+    Parameters
+    ----------
+    seconds_left
+        The invocation's time left (the function's timeout). The collection stops
+        `WRITE_MARGIN_SECONDS` before it (a tenth of it when that is less): the scenarios played
+        are written, the others are failures that say why, so a slow target costs the scenarios it
+        did not answer, not the batch.
 
     Returns
     -------
@@ -65,14 +81,19 @@ def collect_batch(run_id: str, batch: int, ports: CollectPorts) -> dict:
         concurrency=ports.settings.collect_threads,
     )
     sink = _BatchSink()
+    deadline = None
+    if seconds_left is not None:  # (a tenth of a short timeout: a test's or a small function's)
+        deadline = time.monotonic() + seconds_left - min(WRITE_MARGIN_SECONDS, seconds_left / 10)
     summary = collect(
         chunk,
         _target(settings.target, ports),
         sink,
         options,
         RecordCheck(json.loads(run.suite_document or "{}"), dataset_key),
+        deadline=deadline,
     )
-    lines, metas = sink.in_order([scenario.id for scenario in chunk])
+    unplayed = OUT_OF_TIME if summary.timed_out else "not played"
+    lines, metas = sink.in_order([scenario.id for scenario in chunk], unplayed)
     ports.objects.put_bytes(collection.batch_key(batch), lines, content_type="application/jsonl")
     ports.objects.put_bytes(
         collection.batch_key(batch, ".meta.jsonl"), metas, content_type="application/jsonl"
@@ -82,7 +103,7 @@ def collect_batch(run_id: str, batch: int, ports: CollectPorts) -> dict:
         "batch": batch,
         "scenarios": len(chunk),
         "records": summary.records,
-        "failed": len(summary.failed),
+        "failed": len(chunk) - len(summary.written),  # failed, or not played before the deadline
     }
 
 
@@ -112,12 +133,13 @@ class _BatchSink:
     def seal(self) -> None:
         """Nothing to seal: nothing is written before the end."""
 
-    def in_order(self, scenario_ids: list[str]) -> tuple[bytes, bytes]:
-        """The dataset lines and the metadata lines of the scenarios, in their order."""
+    def in_order(self, scenario_ids: list[str], unplayed: str) -> tuple[bytes, bytes]:
+        """The dataset lines and the metadata lines of the scenarios, in their order; a scenario
+        without an outcome failed for ``unplayed``."""
         lines: list[str] = []
         metas: list[str] = []
         for scenario_id in scenario_ids:
-            outcome = self._outcomes.get(scenario_id) or Outcome(scenario_id, error="not played")
+            outcome = self._outcomes.get(scenario_id) or Outcome(scenario_id, error=unplayed)
             lines.extend(line.text for line in outcome.lines)
             entries = [line.meta for line in outcome.lines] or [
                 failure_meta(scenario_id, outcome.error or "failed")

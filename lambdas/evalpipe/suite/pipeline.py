@@ -7,6 +7,8 @@ blocks it holds are models of their own modules (`evalpipe.suite.low_score`,
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evalpipe.collect.conversation import TAG_NAME
@@ -185,6 +187,8 @@ class PollingSettings(BaseModel):
 DEFAULT_COLLECT_BATCH = 20
 MAX_COLLECT_BATCH = 100
 SCENARIOS_FILE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.json$"
+# Hosts a pipeline HTTP target may reach over plain http:// (the local mode's app).
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class CollectSettings(BaseModel):
@@ -249,6 +253,13 @@ class CollectSettings(BaseModel):
                     f"target.headers.{from_env[0]}: the pipeline has no environment of yours to read a "
                     'header from: give it {"secretArn": "arn:aws:secretsmanager:...", "jsonKey": ...} '
                     "(a Secrets Manager secret the deployment's collectSecrets lists)"
+                )
+            parts = urlsplit(target.url)
+            if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+                raise ValueError(
+                    f"target.url: the pipeline sends the app's secret header over the network, so it "
+                    f"must be an https:// URL, not {parts.scheme}:// (http:// only for localhost, as "
+                    "the local mode's app)"
                 )
         return self
 

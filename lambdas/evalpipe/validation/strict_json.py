@@ -34,12 +34,15 @@ class ParseResult:
     lone_surrogate_at : str or None
         The JSON path of a string holding an escaped lone surrogate (``""``: the value itself);
         the value is parsed, but it is not Unicode text and the service cannot read it.
+    line : int or None
+        The 1-based line of a syntax error.
     """
 
     value: object = None
     error: str | None = None
     duplicate_keys: tuple[str, ...] = ()
     lone_surrogate_at: str | None = None
+    line: int | None = None
 
 
 class _NotStrictJson(ValueError):
@@ -78,7 +81,7 @@ def parse_strict(text: str) -> ParseResult:
         value = json.loads(text, object_pairs_hook=pairs, parse_constant=reject_constant)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}" if "\n" in text else f"column {exc.colno}"
-        return ParseResult(error=f"{exc.msg} at {where}")
+        return ParseResult(error=f"{exc.msg} at {where}", line=exc.lineno)
     except _NotStrictJson as exc:
         return ParseResult(error=str(exc))
     except RecursionError:

@@ -18,7 +18,7 @@ import urllib3
 from evalpipe.collect import http_retry
 from evalpipe.ports import CollectPorts
 from evalpipe.run.triggers import RunRequest, TriggerKind, run_request_event
-from evalpipe.steps.collect import collect_batch
+from evalpipe.steps.collect import OUT_OF_TIME, collect_batch
 from evalpipe.steps.notify import notify
 from evalpipe.steps.submit import submit
 from evalpipe.steps.validate import validate
@@ -195,6 +195,47 @@ def test_a_scenarios_file_that_is_not_json_is_rejected(allowing, put, bucket, ap
     assert result["outcome"] == "REJECTED"
     [problem] = allowing.runs.load(result["run_id"]).problems
     assert "only .json scenarios files" in problem.message
+
+
+def test_a_scenarios_file_with_a_json_error_is_rejected_naming_its_line(
+    allowing, put, bucket, app, secret_arn
+):
+    # Given a .json scenarios file broken on its third line
+    broken = b'{"scenarios": [\n  {"id": "s1", "turns": ["hi"]},\n  {"id": "s2" "turns": ["x"]}\n]}'
+    event = drop_scenarios(put, bucket, http_collect(app.url, secret_arn), broken)
+    # When Validate runs
+    result = validate(event, allowing)
+    # Then the run is REJECTED with one problem: the file, its line, no invented field
+    assert result["outcome"] == "REJECTED"
+    [problem] = allowing.runs.load(result["run_id"]).problems
+    assert (problem.file, problem.line, problem.field) == ("scenarios/smoke/chat.json", 3, None)
+    assert problem.message.startswith("not valid JSON: Expecting ',' delimiter at line 3")
+
+
+def test_a_scenario_missing_a_field_is_rejected_naming_the_field(allowing, put, bucket, app, secret_arn):
+    event = drop_scenarios(put, bucket, http_collect(app.url, secret_arn), [{"id": "s1"}])
+    result = validate(event, allowing)
+    assert result["outcome"] == "REJECTED"
+    fields = [problem.field for problem in allowing.runs.load(result["run_id"]).problems]
+    assert fields and all(field and field.startswith("scenarios[0]") for field in fields), fields
+
+
+def test_a_batch_out_of_time_is_written_with_its_unplayed_scenarios_named(
+    allowing, collect_ports, put, bucket, app, secret_arn
+):
+    # Given dropped scenarios planned, and a CollectBatch invoked with no time left
+    event = drop_scenarios(put, bucket, http_collect(app.url, secret_arn))
+    result = validate(event, allowing)
+    # When the first batch runs
+    outcome = collect_batch(result["run_id"], 1, collect_ports, seconds_left=0)
+    # Then the batch is still written, every scenario a failure that says the batch ran out of time
+    assert (outcome["records"], outcome["failed"]) == (0, outcome["scenarios"])
+    run = allowing.runs.load(result["run_id"])
+    assert run.collection is not None
+    meta = allowing.objects.read_bytes(run.collection.batch_key(1, ".meta.jsonl"), max_bytes=10**6)
+    errors = [json.loads(line)["error"] for line in meta.splitlines()]
+    assert len(errors) == outcome["scenarios"] and all(error == OUT_OF_TIME for error in errors)
+    assert allowing.objects.read_bytes(run.collection.batch_key(1), max_bytes=10**6) == b""
 
 
 # --- validate: run requests of a suite that collects (pipeline.collect.scenarios) ---------------

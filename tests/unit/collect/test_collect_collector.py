@@ -144,3 +144,31 @@ def test_a_sealed_sink_refuses_writes() -> None:
     sink.seal()
     assert sink.write(Outcome("s1", error="boom")) is False
     assert (dataset.getvalue(), meta.getvalue()) == ("", "")
+
+
+def test_a_deadline_stops_the_collection_and_keeps_what_was_written() -> None:
+    # Given a target that answers s1 at once and holds every other scenario past the deadline
+    import time
+
+    release = threading.Event()
+
+    def answer(conversation) -> str:
+        if conversation.scenario_id != "s1":
+            release.wait(5)
+        return "ok"
+
+    dataset, meta = io.StringIO(), io.StringIO()
+    # When collected with a deadline half a second away
+    summary = collect(
+        SCENARIOS,
+        ScriptedTarget(answer),
+        JsonlSink(dataset, meta),
+        CollectOptions(APP, ("thinking",), concurrency=3),
+        RecordCheck(None, "out.jsonl"),
+        deadline=time.monotonic() + 0.5,
+    )
+    release.set()
+    # Then it returned timed out (not interrupted) with s1 written and the rest still to collect
+    assert summary.timed_out and not summary.interrupted
+    assert summary.written == ["s1"] and summary.remaining == 5
+    assert _ids(dataset.getvalue()) == ["s1"]

@@ -123,6 +123,29 @@ def test_listed_targets_pass_and_a_function_may_be_named_by_its_name() -> None:
         assert validate_suite(suite, "suites/s.json", limits=DeploymentLimits(collect=access)).ok, target
 
 
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://app.example/chat", True),
+        ("http://app.example/chat", False),  # the secret header would cross the network in clear
+        ("http://127.0.0.1:8080/chat", True),  # the local mode's app
+        ("http://localhost/chat", True),
+    ],
+)
+def test_a_pipeline_http_target_must_be_https_unless_it_is_the_local_host(url: str, ok: bool) -> None:
+    target = {**http(A={"secretArn": SECRET}), "url": url}
+    suite = judge_suite(pipeline={"collect": {"target": target}})
+    report = validate_suite(
+        suite, "suites/s.json", limits=DeploymentLimits(collect=CollectAccess(secrets=[SECRET]))
+    )
+    if ok:
+        assert report.ok, report.errors()
+    else:
+        [problem] = report.errors()
+        assert problem.field == "pipeline.collect.target.url"
+        assert "https://" in problem.message
+
+
 def test_collect_needs_a_valid_shape_and_precomputed_responses() -> None:
     bad_batch = judge_suite(
         pipeline={"collect": {"target": {"type": "bedrock", "modelId": "m"}, "batchSize": 0}}
