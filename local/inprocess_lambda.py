@@ -276,9 +276,11 @@ class InProcessLambdaRunner:
         try:
             yield
         finally:
-            # Restore exactly, also undoing whatever the handler itself set or removed.
+            # Restore exactly, also undoing whatever the handler itself set or removed. (pop: a
+            # KeyError here once failed one Submit of a 20-run burst in `bench/run.py local`, a
+            # name gone before the restore; not root-caused, see docs/performance.md.)
             for name in set(os.environ) - set(saved):
-                del os.environ[name]
+                os.environ.pop(name, None)
             for name, value in saved.items():
                 if os.environ.get(name) != value:
                     os.environ[name] = value
