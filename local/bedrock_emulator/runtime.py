@@ -161,6 +161,13 @@ def check_conversation(params: dict[str, Any]) -> None:
         raise ValidationError(
             "The toolConfig field must be defined when using toolUse and toolResult content blocks."
         )
+    config = params.get("toolConfig") or {}
+    named = ((config.get("toolChoice") or {}).get("tool") or {}).get("name")
+    if named and named not in {
+        tool["toolSpec"]["name"] for tool in config.get("tools", []) if "toolSpec" in tool
+    }:
+        # What Bedrock answers for a toolChoice naming no configured tool (it never falls back).
+        raise ValidationError(f"toolConfig.toolChoice.tool.name: {named} is not a tool of toolConfig.tools.")
 
 
 def _check_tool_results(messages: list[dict[str, Any]], index: int) -> None:
@@ -320,8 +327,8 @@ def pick_tool(tools: list[dict[str, Any]], choice: dict[str, Any], turns: list[s
     (None, 'lookup_order')
     """
     named = (choice.get("tool") or {}).get("name")
-    if named:
-        return next((tool for tool in tools if tool["name"] == named), tools[0])
+    if named:  # a name no tool has is refused when the request is validated
+        return next(tool for tool in tools if tool["name"] == named)
     latest = set(_TEXT_WORD.findall(turns[0].lower())) if turns else set()
     for tool in tools:
         if _mentions(tool["name"], latest) and _fillable(_input_schema(tool), turns):

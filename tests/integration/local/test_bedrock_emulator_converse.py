@@ -310,6 +310,11 @@ def test_a_preview_judge_prompt_is_answered_by_the_offline_judge_on_the_metrics_
             "Member must satisfy enum value set: [user, assistant]",
         ),
         ([{"role": "user", "content": [{"text": "a", "toolUse": {}}]}], {}, "exactly one member set"),
+        (
+            [user("Where is my order BK-1?")],
+            {"toolConfig": {**ORDER_TOOLS, "toolChoice": {"tool": {"name": "no_such_tool"}}}},
+            "no_such_tool is not a tool of toolConfig.tools",
+        ),
     ],
 )
 def test_invalid_conversations_are_validation_exceptions(mocked_aws, emulator, messages, extra, message):
