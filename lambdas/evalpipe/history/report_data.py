@@ -86,16 +86,27 @@ def flagged_scores(
     tuple[list[Flagged], int]
         The flagged scores kept, and how many there are in all.
     """
-    found = {(f[1], f[2]): f for f in _flagged_in_records(records, run.metrics, rules)}
-    for low in run.low_records:
-        if (low.index, low.metric) not in found:
-            rule = parse_rule(low.rule or _rule_text(run, low.metric))
-            badness = rule.badness(low.score) if rule is not None else -low.score
-            found[(low.index, low.metric)] = (-badness, low.index, low.metric, low.score, None)
-    total = len(found)
-    kept = sorted(found.values()) if limit is None else heapq.nsmallest(limit, found.values())
-    items = records.items({index for _, index, _, _, _ in kept})
     lows = {(low.index, low.metric): low for low in run.low_records}
+    total = 0
+
+    def every() -> Iterator[_FlaggedRow]:
+        # Streamed into a bounded selection: a low-scoring run flags nearly every score.
+        nonlocal total
+        in_records: set[tuple[int, str]] = set()  # of the run's low_records (a bounded list)
+        for row in _flagged_in_records(records, run.metrics, rules):
+            if (row[1], row[2]) in lows:
+                in_records.add((row[1], row[2]))
+            total += 1
+            yield row
+        for key, low in lows.items():
+            if key not in in_records:
+                rule = parse_rule(low.rule or _rule_text(run, low.metric))
+                badness = rule.badness(low.score) if rule is not None else -low.score
+                total += 1
+                yield (-badness, low.index, low.metric, low.score, None)
+
+    kept = sorted(every()) if limit is None else heapq.nsmallest(limit, every())
+    items = records.items({index for _, index, _, _, _ in kept})
     flagged = []
     for negative_badness, index, metric, score, row in kept:
         item = items.get(index)

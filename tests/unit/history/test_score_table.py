@@ -108,3 +108,24 @@ def test_a_score_costs_bytes_not_kilobytes() -> None:
     assert len(table) == 2_000
     # 50,000 scores: columns of doubles and states plus a key per record, well under 40 bytes a score
     assert held / 50_000 < 40
+
+
+def test_flagged_scores_are_selected_without_holding_every_flagged_score() -> None:
+    from evalpipe.history.charts import parse_rule
+    from evalpipe.history.report_data import flagged_scores
+
+    # Given 20,000 records, every one flagged (a run that went badly)
+    table = ScoreTable.read(
+        (record(i, f"p{i}", {HELPFULNESS: (i % 40) / 100}) for i in range(20_000)), lambda indices: {}
+    )
+    run = Run.model_validate(run_item("r", {HELPFULNESS: metric(0.2, scored=20_000, low=20_000)}))
+    rules = {HELPFULNESS: parse_rule("< 0.5")}
+    # When the worst 50 are selected, traced
+    tracemalloc.start()
+    shown, total = flagged_scores(run, table, rules, limit=50)
+    _held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # Then every one is counted, the worst are kept, and the selection held a few kilobytes, not MBs
+    assert total == 20_000 and len(shown) == 50
+    assert {flagged.score for flagged in shown} == {0.0}
+    assert peak < 200_000, peak
