@@ -242,9 +242,12 @@ def match_records(
         if key is None:
             matching.only_current.append(row)
             continue
+        partners = baseline_by_key.get(key)
+        if partners is None:  # counted only for the baseline's keys: memory follows the baseline
+            matching.only_current.append(row)
+            continue
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
-        partners = baseline_by_key.get(key, [])
         if occurrence >= len(partners):
             matching.only_current.append(row)
         else:
