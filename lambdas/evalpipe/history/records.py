@@ -69,26 +69,18 @@ def compare_records(
     """
     current, baseline = as_table(current_records), as_table(baseline_records)
     pairs = matching if matching is not None else match_records(current, baseline)
-    is_lower_better = direction(suite)
-    counts = {True: 0, False: 0}
-
-    def of_kind(worsened: bool) -> Iterator[_Found]:
-        # Streamed into a bounded selection: every changed score at once could be n x metrics.
-        for found in _changed_scores(current, baseline, pairs, is_lower_better):
-            if (found.kind == ChangeKind.WORSENED) == worsened:
-                counts[worsened] += 1
-                yield found
-
-    worst = _first(of_kind(True), limit, key=lambda f: (-(f.amount or 0.0), f.metric, f.index))
-    transitions = _first(
-        of_kind(False), limit, key=lambda f: (f.kind != ChangeKind.BECAME_NA, f.metric, f.index)
-    )
-    items = current.items({f.index for f in (*worst, *transitions)})
+    # One pass over the pairs into two bounded selections: every changed score could be n x metrics.
+    worst = _Selection(limit, key=lambda f: (-(f.amount or 0.0), f.metric, f.index))
+    na = _Selection(limit, key=lambda f: (f.kind != ChangeKind.BECAME_NA, f.metric, f.index))
+    for found in _changed_scores(current, baseline, pairs, direction(suite)):
+        (worst if found.kind == ChangeKind.WORSENED else na).add(found)
+    worsened, transitions = worst.result(), na.result()
+    items = current.items({f.index for f in (*worsened, *transitions)})
     return RecordChanges(
-        worsened=[f.change(items.get(f.index)) for f in worst],
+        worsened=[f.change(items.get(f.index)) for f in worsened],
         transitions=[f.change(items.get(f.index)) for f in transitions],
-        worsened_count=counts[True],
-        transition_count=counts[False],
+        worsened_count=worst.count,
+        transition_count=na.count,
     )
 
 
@@ -173,8 +165,26 @@ def _changed_scores(
             )
 
 
-def _first(found: Iterable[_Found], limit: int | None, key: Callable[[_Found], Any]) -> list[_Found]:
-    return sorted(found, key=key) if limit is None else heapq.nsmallest(limit, found, key=key)
+class _Selection:
+    """The first ``limit`` changes by ``key`` of those added (all when None), and how many were
+    added; the kept list is cut back to ``limit`` whenever it doubles (a stable cut: ties keep
+    their order of arrival, as a sort of everything would)."""
+
+    def __init__(self, limit: int | None, key: Callable[[_Found], Any]) -> None:
+        self.limit, self.key = limit, key
+        self.kept: list[_Found] = []
+        self.count = 0
+
+    def add(self, found: _Found) -> None:
+        self.count += 1
+        self.kept.append(found)
+        if self.limit is not None and len(self.kept) >= 2 * self.limit + 64:
+            self.kept = heapq.nsmallest(self.limit, self.kept, key=self.key)
+
+    def result(self) -> list[_Found]:
+        if self.limit is None:
+            return sorted(self.kept, key=self.key)
+        return heapq.nsmallest(self.limit, self.kept, key=self.key)
 
 
 @dataclass
