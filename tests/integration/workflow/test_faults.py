@@ -254,6 +254,29 @@ def test_a_failing_shard_stops_every_job_of_the_run_and_gives_back_its_slots(dep
     assert "2 jobs were stopped" in message["message"]
 
 
+def test_a_review_that_cannot_read_back_the_records_it_shows_ends_error_and_notifies_once(
+    deploy, monkeypatch
+):
+    # Given the runs table refusing every BatchGetItem (the review reads the shown records' texts)
+    pipeline = deploy()
+
+    def failing_get_records(self, run_id, indices):
+        raise table_error("BatchGetItem")
+
+    monkeypatch.setattr("evalpipe.aws.runs_table.RunsTable.get_records", failing_get_records)
+    # When the execution runs (the example's records have flagged scores to show)
+    result = pipeline.run(drop(pipeline), timeout=120)
+    # Then Parse failed after its retries, the run is ERROR (never PASSED), no job is left running,
+    # and exactly one notification says so
+    assert result.status == "FAILED"
+    assert "Parse" in result.path and result.task_errors().count("ClientError") >= 1
+    run = run_of(pipeline, result)
+    assert (run.status, run.verdict) == ("ERROR", "ERROR")
+    assert all(status in ("Completed", "Stopped", "Failed") for status in job_statuses())
+    [message] = pipeline.messages()
+    assert message["attributes"]["verdict"] == "ERROR"
+
+
 def test_a_poll_that_fails_once_is_retried_and_the_run_completes(deploy, monkeypatch):
     import handlers.poll
 
