@@ -13,7 +13,6 @@ Decimal on the way in and numbers come back as int or float, so the models never
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,7 +23,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from evalpipe.aws.slots import Slots
-from evalpipe.aws.wire import batch_put, item_to_wire, plain_client
+from evalpipe.aws.wire import batch_put, item_to_wire, plain_client, until_processed
 from evalpipe.history.keys import key_of_record
 from evalpipe.results import RecordResult, excerpt, truncate
 from evalpipe.run.model import UNCATEGORIZED, RecordItem, Run, Shard
@@ -341,25 +340,24 @@ class RunsTable:
     def get_records(self, run_id: str, indices: Collection[int]) -> dict[int, RecordItem]:
         """The run's record items with these indices (those that exist), by index.
 
-        BatchGetItem, 100 keys a call, retrying the keys DynamoDB leaves unprocessed: the review
-        reads back only the few records it shows (`evalpipe.history.score_table`).
+        BatchGetItem, 100 keys a call, retrying the keys DynamoDB leaves unprocessed as the record
+        writes do (`evalpipe.aws.wire.until_processed`): the review reads back only the few records
+        it shows (`evalpipe.history.score_table`).
         """
         client = self._table.meta.client  # the resource's client: native values in and out
-        pending = [{"pk": _run_pk(run_id), "sk": _record_sk(index)} for index in sorted(set(indices))]
+        keys = [{"pk": _run_pk(run_id), "sk": _record_sk(index)} for index in sorted(set(indices))]
         found: dict[int, RecordItem] = {}
-        attempt = 0
-        while pending:
-            batch, pending = pending[:BATCH_GET_KEYS], pending[BATCH_GET_KEYS:]
+
+        def send(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
             request = {self._table.name: {"Keys": batch, "ConsistentRead": True}}
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table.name, ()):
-                    record = RecordItem.model_validate(_plain(item))
-                    found[record.index] = record
-                request = response.get("UnprocessedKeys") or {}
-                if request:
-                    attempt += 1
-                    time.sleep(min(1.0, 0.05 * 2**attempt))
+            response = client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self._table.name, ()):
+                record = RecordItem.model_validate(_plain(item))
+                found[record.index] = record
+            return response.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
+
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            until_processed(send, keys[start : start + BATCH_GET_KEYS], "keys")
         return found
 
     def delete_records_from(self, run_id: str, index: int) -> int:

@@ -164,16 +164,37 @@ def batch_put(
 
 
 def _write(client: Any, table_name: str, items: list[dict[str, Any]], sleep: Callable[[float], None]) -> int:
-    requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    def send(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         response = _batch_write_item(client, table_name, requests)
-        requests = response.get("UnprocessedItems", {}).get(table_name, [])
-        if not requests:
+        return response.get("UnprocessedItems", {}).get(table_name, [])
+
+    return until_processed(send, [{"PutRequest": {"Item": item}} for item in items], "items", sleep)
+
+
+def until_processed(
+    send: Callable[[list[Any]], list[Any]],
+    pending: list[Any],
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Call ``send(pending)`` with what it left unprocessed (a batch call's ``UnprocessedItems`` or
+    ``UnprocessedKeys``) until nothing is left; an exponential backoff with full jitter between
+    calls. Returns the number of calls.
+
+    Raises
+    ------
+    UnprocessedItemsError
+        If some are still unprocessed after `MAX_ATTEMPTS` calls.
+    """
+    total = len(pending)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        pending = send(pending)
+        if not pending:
             return attempt
         if attempt < MAX_ATTEMPTS:
             sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))
     raise UnprocessedItemsError(
-        f"DynamoDB left {len(requests)} of {len(items)} items unprocessed after {MAX_ATTEMPTS} attempts"
+        f"DynamoDB left {len(pending)} of {total} {what} unprocessed after {MAX_ATTEMPTS} attempts"
     )
 
 
