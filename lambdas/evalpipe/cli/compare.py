@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         suite,
         record_changes=changes,
         max_record_changes=max(
-            len(changes), len(samples.matching.only_current), len(samples.matching.only_baseline)
+            len(changes), samples.matching.only_current_count, samples.matching.only_baseline_count
         ),
         samples=samples,
     )

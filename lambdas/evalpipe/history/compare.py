@@ -615,7 +615,7 @@ def _interval_text(result: MetricComparison, change: Change, min_pairs: int) -> 
 def _unmatched_counts(samples: ScoreSamples | None) -> tuple[int, int]:
     if samples is None:
         return 0, 0
-    return len(samples.matching.only_current), len(samples.matching.only_baseline)
+    return samples.matching.only_current_count, samples.matching.only_baseline_count
 
 
 def _unmatched_warnings(samples: ScoreSamples | None, baseline_id: str | None) -> list[str]:

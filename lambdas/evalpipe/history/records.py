@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import heapq
 import re
-from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from evalpipe import scratch
 from evalpipe.history.score_table import ScoreTable, as_table
 from evalpipe.history.stats import Sample
 from evalpipe.run.model import UNCATEGORIZED, ChangeKind, RecordChange, UnmatchedRecord
@@ -139,9 +139,9 @@ class _Found:
 def _changed_scores(
     current: ScoreTable, baseline: ScoreTable, matching: Matching, is_lower_better: Callable[[str], bool]
 ) -> Iterator[_Found]:
-    for row, partner, occurrence in matching.pairs():
-        baseline_scores = baseline.scores(partner)
-        for metric, score in current.scores(row).items():
+    for pair in matching.pairs():
+        baseline_scores = baseline.scores(pair.partner)
+        for metric, score in current.scores(pair.row).items():
             if metric not in baseline_scores:
                 continue
             baseline_score = baseline_scores[metric]
@@ -149,16 +149,14 @@ def _changed_scores(
             if change is None:
                 continue
             kind, amount = change
-            key = current.keys[row]
-            assert key is not None  # only keyed records pair
             yield _Found(
                 kind=kind,
                 metric=metric,
-                index=current.indices[row],
-                baseline_index=baseline.indices[partner],
-                key=key,
-                occurrence=occurrence,
-                category=current.categories[row],
+                index=pair.current_index,
+                baseline_index=pair.baseline_index,
+                key=pair.key,
+                occurrence=pair.occurrence,
+                category=pair.category,
                 score=score,
                 baseline_score=baseline_score,
                 amount=amount,
@@ -187,42 +185,103 @@ class _Selection:
         return heapq.nsmallest(self.limit, self.kept, key=self.key)
 
 
-@dataclass
+class Pair(NamedTuple):
+    """A record of this run and its partner in the baseline."""
+
+    row: int
+    partner: int  # the baseline's row
+    occurrence: int  # which occurrence of its key the pair is (0 = the first)
+    current_index: int
+    baseline_index: int
+    key: str
+    category: str
+
+
 class Matching:
-    """Two runs' records matched by key (see the module docstring), as rows of their tables."""
+    """Two runs' records matched by key (see the module docstring), as rows of their tables.
 
-    current: ScoreTable
-    baseline: ScoreTable
-    rows: array[int] = field(default_factory=lambda: array("q"))
-    """This run's rows that have a partner, in this run's index order."""
-    partners: array[int] = field(default_factory=lambda: array("q"))
-    """The baseline's row paired with each of ``rows``."""
-    occurrences: array[int] = field(default_factory=lambda: array("q"))
-    """Which occurrence of its key each pair is (0 = the first)."""
-    only_current: list[int] = field(default_factory=list)
-    only_baseline: list[int] = field(default_factory=list)
+    The pairs and the unmatched rows are scratch tables beside the runs' (`evalpipe.scratch`):
+    a comparison of 50,000 records holds none of them in memory.
+    """
 
-    def pairs(self) -> Iterator[tuple[int, int, int]]:
-        """``(row, baseline row, occurrence)`` per matched record, in this run's index order."""
-        return zip(self.rows, self.partners, self.occurrences, strict=True)
+    def __init__(self, current: ScoreTable, baseline: ScoreTable) -> None:
+        if current.db is not baseline.db:
+            raise ValueError("both runs' tables must be in the same scratch database (one thread)")
+        self.current, self.baseline = current, baseline
+        current.ready()
+        baseline.ready()
+        self.tables = scratch.Tables(self, "matching")
+        self.db = self.tables.db
+        self.pairs_table = self.tables.create(
+            "pairs",
+            "seq INTEGER PRIMARY KEY, row INTEGER, partner INTEGER, occurrence INTEGER, idx INTEGER, "
+            "baseline_idx INTEGER, key TEXT, category TEXT",
+        )
+        # A key's occurrences are numbered in record-index order in each run; the n-th of this run
+        # pairs with the n-th of the baseline. Stored in this run's index order.
+        numbered = "ROW_NUMBER() OVER (PARTITION BY key ORDER BY idx, row) - 1"
+        with self.tables.transaction():
+            self.db.execute(
+                f"INSERT INTO {self.pairs_table} "
+                "(row, partner, occurrence, idx, baseline_idx, key, category) "
+                "SELECT c.row, b.row, c.n, c.idx, b.idx, c.key, c.category "
+                f"FROM (SELECT row, idx, key, category, {numbered} AS n "
+                f"      FROM {current.rows_table} WHERE key IS NOT NULL) c "
+                f"JOIN (SELECT row, idx, key, {numbered} AS n "
+                f"      FROM {baseline.rows_table} WHERE key IS NOT NULL) b "
+                "ON b.key = c.key AND b.n = c.n ORDER BY c.idx, c.row"
+            )
+        self.tables.index("pairs", "row")
+        self.tables.index("pairs", "partner")
+        self.pair_count = self._count(f"SELECT COUNT(*) FROM {self.pairs_table}")
+        self.only_current_count = len(current) - self.pair_count
+        self.only_baseline_count = len(baseline) - self.pair_count
+
+    def _count(self, query: str) -> int:
+        return int(self.db.execute(query).fetchone()[0])
+
+    def pairs(self) -> Iterator[Pair]:
+        """Every matched record, in this run's index order."""
+        query = (
+            "SELECT row, partner, occurrence, idx, baseline_idx, key, category "
+            f"FROM {self.pairs_table} ORDER BY seq"
+        )
+        return map(Pair._make, self.db.execute(query))
+
+    def only_current(self, limit: int | None = None) -> Iterator[int]:
+        """The rows (index order) only this run has: no key, or no partner left."""
+        return self._unpaired(self.current, "row", limit)
+
+    def only_baseline(self, limit: int | None = None) -> Iterator[int]:
+        """The rows (index order) only the baseline has."""
+        return self._unpaired(self.baseline, "partner", limit)
+
+    def _unpaired(self, table: ScoreTable, column: str, limit: int | None) -> Iterator[int]:
+        query = (
+            f"SELECT r.row FROM {table.rows_table} r WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {self.pairs_table} p WHERE p.{column} = r.row) ORDER BY r.idx, r.row"
+            + ("" if limit is None else f" LIMIT {int(limit)}")
+        )
+        return (row for (row,) in self.db.execute(query))
 
     def unmatched(self, limit: int | None = None) -> tuple[list[UnmatchedRecord], list[UnmatchedRecord]]:
         """The first ``limit`` records (by index) only this run has, and only the baseline has."""
         return (
-            _unmatched(self.current, self.only_current[:limit]),
-            _unmatched(self.baseline, self.only_baseline[:limit]),
+            _unmatched(self.current, list(self.only_current(limit))),
+            _unmatched(self.baseline, list(self.only_baseline(limit))),
         )
 
 
 def _unmatched(table: ScoreTable, rows: list[int]) -> list[UnmatchedRecord]:
-    items = table.items({table.indices[row] for row in rows})
+    facts = [table.row(row) for row in rows]
+    items = table.items({index for index, _, _ in facts})
     listed = []
-    for row in rows:
-        item = items.get(table.indices[row])
+    for index, key, _category in facts:
+        item = items.get(index)
         listed.append(
             UnmatchedRecord(
-                key=table.keys[row] or "",
-                index=table.indices[row],
+                key=key or "",
+                index=index,
                 prompt_excerpt=shorten(item.prompt_excerpt if item is not None else "", PROMPT_EXCERPT_CHARS),
             )
         )
@@ -237,37 +296,7 @@ def match_records(
     Records without a key, and surplus occurrences, are left in ``only_current`` / ``only_baseline``
     (a record without a key can never pair).
     """
-    current, baseline = as_table(current_records), as_table(baseline_records)
-    matching = Matching(current, baseline)
-    baseline_by_key: dict[str, list[int]] = {}
-    for row in baseline.rows_by_index():
-        key = baseline.keys[row]
-        if key is None:
-            matching.only_baseline.append(row)
-        else:
-            baseline_by_key.setdefault(key, []).append(row)
-    seen: dict[str, int] = {}
-    for row in current.rows_by_index():
-        key = current.keys[row]
-        if key is None:
-            matching.only_current.append(row)
-            continue
-        partners = baseline_by_key.get(key)
-        if partners is None:  # counted only for the baseline's keys: memory follows the baseline
-            matching.only_current.append(row)
-            continue
-        occurrence = seen.get(key, 0)
-        seen[key] = occurrence + 1
-        if occurrence >= len(partners):
-            matching.only_current.append(row)
-        else:
-            matching.rows.append(row)
-            matching.partners.append(partners[occurrence])
-            matching.occurrences.append(occurrence)
-    for key, partners in baseline_by_key.items():
-        matching.only_baseline.extend(partners[seen.get(key, 0) :])
-    matching.only_baseline.sort(key=baseline.indices.__getitem__)
-    return matching
+    return Matching(as_table(current_records), as_table(baseline_records))
 
 
 @dataclass
@@ -317,15 +346,15 @@ def score_samples(
     def entry(name: str) -> MetricSamples:
         return samples.metrics.setdefault(_TURN_SUFFIX.sub("", name), MetricSamples())
 
-    for row, partner, _occurrence in matching.pairs():
-        current_scores = current.scores(row)
-        baseline_scores = baseline.scores(partner)
+    for pair in matching.pairs():
+        current_scores = current.scores(pair.row)
+        baseline_scores = baseline.scores(pair.partner)
         for metric in dict.fromkeys([*current_scores, *baseline_scores]):
             entry(metric).add(current_scores.get(metric), baseline_scores.get(metric))
-    for row in matching.only_current:
+    for row in matching.only_current():
         for metric, score in current.scores(row).items():
             entry(metric).add(score, None)
-    for row in matching.only_baseline:
+    for row in matching.only_baseline():
         for metric, score in baseline.scores(row).items():
             entry(metric).add(None, score)
     return samples

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -128,7 +129,7 @@ def flagged_scores(
                     else _rule_text(run, metric)
                 ),
                 badness=-negative_badness,
-                category=records.categories[row] if row is not None else (stored.category if stored else ""),
+                category=records.row(row)[2] if row is not None else (stored.category if stored else ""),
                 prompt=item.prompt_excerpt if item is not None else (stored.prompt_excerpt if stored else ""),
                 response=item.response_excerpt if item is not None else None,
                 explanation=explanation or None,
@@ -153,19 +154,22 @@ def _flagged_in_records(
         rule = rules.get(base_metric(metric))
         if rule is None:
             continue
-        for row, score in records.column(metric):
+        for row, index, score in records.column(metric):
             if score is not None and rule.is_flagged(score):
-                yield (-rule.badness(score), records.indices[row], metric, score, row)
+                yield (-rule.badness(score), index, metric, score, row)
 
 
-def scores_of(records: ScoreTable, metric: str) -> tuple[list[float], int]:
-    """``metric``'s scores over the records and how many N/A; RAG turns count with their metric."""
-    values: list[float] = []
+def scores_of(records: ScoreTable, metric: str) -> tuple[array[float], int]:
+    """``metric``'s scores over the records and how many N/A; RAG turns count with their metric.
+
+    Doubles in an array (8 bytes a score, not a float object's 32): the histogram needs them all.
+    """
+    values: array[float] = array("d")
     na = 0
     for name in records.metrics:
         if base_metric(name) != metric:
             continue
-        for _row, score in records.column(name):
+        for _row, _index, score in records.column(name):
             if score is None:
                 na += 1
             else:

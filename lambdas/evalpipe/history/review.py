@@ -1,13 +1,14 @@
 """Review: compare a parsed run with its baseline and write its HTML report.
 
 Runs at the end of the parse step, once the run's summary and records are stored. Both runs'
-records are held as compact `ScoreTable`s (scores only; the parse step's taken as it stores them,
-the baseline's read), so the review's memory grows by a few hundred bytes a record; the texts of
-the few records the comparison and the report show are read back by index.
+scores are `ScoreTable`s (the parse step's taken as it stores them, the baseline's read), held on
+disk with their matching, so the review's memory does not grow with the runs; the texts of the few
+records the comparison and the report show are read back by index.
 """
 
 from __future__ import annotations
 
+from contextlib import closing
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -55,16 +56,17 @@ def review(run: Run, suite: Suite, ports: Ports, records: ScoreTable | None = No
     baseline, notes = find_comparable_baseline(ports.runs, run, suite)
     if records is None:
         records = scores_of(run.run_id, ports.runs)
-    changes, samples = None, None
     if baseline is not None:
-        baseline_records = scores_of(baseline.run_id, ports.runs)
-        samples = score_samples(records, baseline_records)
-        changes = compare_records(
-            records, baseline_records, suite, limit=MAX_STORED_RECORD_CHANGES, matching=samples.matching
-        )
-    comparison = compare_runs(
-        run, baseline, suite, record_changes=changes, samples=samples, comparability_notes=notes
-    )
+        with closing(scores_of(baseline.run_id, ports.runs)) as baseline_records:
+            samples = score_samples(records, baseline_records)
+            changes = compare_records(
+                records, baseline_records, suite, limit=MAX_STORED_RECORD_CHANGES, matching=samples.matching
+            )
+            comparison = compare_runs(
+                run, baseline, suite, record_changes=changes, samples=samples, comparability_notes=notes
+            )
+    else:
+        comparison = compare_runs(run, None, suite, comparability_notes=notes)
     run.comparison = comparison
     if run.verdict is not None:
         incomplete = run.coverage is not None and not run.coverage.complete

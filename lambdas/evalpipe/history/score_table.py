@@ -1,19 +1,20 @@
-"""A run's per-record scores held compactly: what the comparison and the report's charts rest on.
+"""A run's per-record scores, held on disk: what the comparison and the report's charts rest on.
 
 The review reads every record of a run and of its baseline. As `RecordItem`s (texts, explanations,
 a dict per record) a record costs about 8 KB, so a 50,000-record run beside its baseline would need
-most of the parse function's memory. A `ScoreTable` keeps, per record, its index, key and category
-and, per metric, one column of doubles and one of states: about 10 bytes a score. Texts are read
-back only for the few records a notification or report shows (`ScoreTable.items`).
+most of the parse function's memory; even as flat columns of scores (about 300 bytes a record at 25
+metrics) the memory would grow with the run. A `ScoreTable` keeps, per record, its index, key and
+category, and per metric its score or N/A, in scratch tables (`evalpipe.scratch`: SQLite on disk,
+a bounded cache in memory). Texts are read back only for the few records a notification or report
+shows (`ScoreTable.items`).
 """
 
 from __future__ import annotations
 
-import sys
-from array import array
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from evalpipe import scratch
 from evalpipe.history.keys import key_of_item
 
 if TYPE_CHECKING:
@@ -23,12 +24,16 @@ if TYPE_CHECKING:
 
     Fetch = Callable[[Collection[int]], Mapping[int, RecordItem]]
 
-# A column's state per row: the record has no such score, scored it N/A, or has a number.
-_ABSENT, _NA, _SCORED = 0, 1, 2
+# Rows buffered in memory before they are written (one transaction each time).
+_BUFFER_ROWS = 256
 
 
 class ScoreTable:
-    """One run's records as rows (index order of arrival) and its metrics as columns.
+    """One run's records as rows (numbered in order of arrival) and its metrics as columns.
+
+    A row's scores: a metric it has with a number, a metric it has scored N/A (None), or a metric
+    it lacks (left out). Rows are numbered from 0; `ScoreTable.row` gives a row's record index,
+    key and category.
 
     Parameters
     ----------
@@ -40,11 +45,23 @@ class ScoreTable:
     def __init__(self, fetch: Fetch | None = None) -> None:
         self._fetch = fetch
         self._kept: dict[int, RecordItem] | None = None if fetch is not None else {}
-        self.indices = array("q")
-        self.keys: list[str | None] = []
-        self.categories: list[str] = []
-        self._values: dict[str, array[float]] = {}
-        self._states: dict[str, bytearray] = {}
+        self.tables = scratch.Tables(self, "scores")
+        self.db = self.tables.db
+        # A record: its row, index, key (None: cannot be matched) and category.
+        self.rows_table = self.tables.create(
+            "rows", "row INTEGER PRIMARY KEY, idx INTEGER NOT NULL, key TEXT, category TEXT NOT NULL"
+        )
+        # A score: NULL is N/A; a metric a record lacks has no row. Keyed for a row's scores; the
+        # index serves a metric's column.
+        self.scores_table = self.tables.create(
+            "scores", "row INTEGER, metric INTEGER, score REAL, PRIMARY KEY (row, metric)", without_rowid=True
+        )
+        self._metrics: dict[str, int] = {}
+        self._names: list[str] = []
+        self._rows: list[tuple[int, int, str | None, str]] = []
+        self._scores: list[tuple[int, int, float | None]] = []
+        self._count = 0
+        self._indexed = False
 
     @classmethod
     def of(cls, items: Iterable[RecordItem]) -> ScoreTable:
@@ -79,50 +96,76 @@ class ScoreTable:
         self._append(item["index"], item["record_key"], item["category"], scores)
 
     def _append(self, index: int, key: str | None, category: str, scores: Mapping[str, float | None]) -> None:
-        row = len(self.indices)
-        self.indices.append(index)
-        self.keys.append(key)
-        self.categories.append(sys.intern(category))
-        for metric, values in self._values.items():
-            _put(values, self._states[metric], scores.get(metric), present=metric in scores)
+        row = self._count
+        self._count += 1
+        self._rows.append((row, index, key, category))
         for metric, score in scores.items():
-            if metric not in self._values:
-                values = self._values[metric] = array("d", bytes(8 * row))
-                states = self._states[metric] = bytearray(row)
-                _put(values, states, score, present=True)
+            self._scores.append((row, self._metric_id(metric), score))
+        if len(self._rows) >= _BUFFER_ROWS:
+            self._write()
+
+    def _metric_id(self, metric: str) -> int:
+        found = self._metrics.get(metric)
+        if found is None:
+            found = self._metrics[metric] = len(self._names)
+            self._names.append(metric)
+        return found
+
+    def _write(self) -> None:
+        self.tables.insert("rows", self._rows)
+        self.tables.insert("scores", self._scores)
+        self._rows.clear()
+        self._scores.clear()
+
+    def ready(self) -> None:
+        """Everything added is written, and the reads' indexes exist (built once, after loading)."""
+        self._write()
+        if not self._indexed:
+            self.tables.index("scores", "metric, row")
+            self.tables.index("rows", "idx, row")
+            self._indexed = True
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return self._count
 
     @property
     def metrics(self) -> list[str]:
         """Every metric name a record has, as stored (a RAG turn's repeat keeps its ``#2``)."""
-        return list(self._values)
+        return list(self._names)
 
     def scores(self, row: int) -> dict[str, float | None]:
         """The row's scores by metric (None: N/A); metrics the record lacks are left out."""
-        return {
-            metric: (values[row] if states[row] == _SCORED else None)
-            for metric, values in self._values.items()
-            if (states := self._states[metric])[row] != _ABSENT
-        }
+        self.ready()
+        names = self._names
+        query = f"SELECT metric, score FROM {self.scores_table} WHERE row = ?"
+        return {names[metric]: score for metric, score in self.db.execute(query, (row,))}
 
-    def column(self, metric: str) -> Iterator[tuple[int, float | None]]:
-        """``(row, score)`` of every record that has ``metric`` (None: N/A)."""
-        values, states = self._values.get(metric), self._states.get(metric)
-        if values is None or states is None:
-            return
-        for row, state in enumerate(states):
-            if state != _ABSENT:
-                yield row, (values[row] if state == _SCORED else None)
+    def row(self, row: int) -> tuple[int, str | None, str]:
+        """The row's record index, key and category."""
+        self.ready()
+        query = f"SELECT idx, key, category FROM {self.rows_table} WHERE row = ?"
+        found = self.db.execute(query, (row,)).fetchone()
+        if found is None:
+            raise IndexError(row)
+        return found[0], found[1], found[2]
+
+    def column(self, metric: str) -> Iterator[tuple[int, int, float | None]]:
+        """``(row, index, score)`` of every record that has ``metric`` (None: N/A), by row."""
+        metric_id = self._metrics.get(metric)
+        if metric_id is None:
+            return iter(())
+        self.ready()
+        query = (
+            f"SELECT s.row, r.idx, s.score FROM {self.scores_table} s "
+            f"JOIN {self.rows_table} r ON r.row = s.row WHERE s.metric = ? ORDER BY s.row"
+        )
+        return iter(self.db.execute(query, (metric_id,)))
 
     def category_counts(self) -> Counter[str]:
         """Records per category."""
-        return Counter(self.categories)
-
-    def rows_by_index(self) -> list[int]:
-        """Row numbers in record-index order."""
-        return sorted(range(len(self.indices)), key=self.indices.__getitem__)
+        self.ready()
+        query = f"SELECT category, COUNT(*) FROM {self.rows_table} GROUP BY category"
+        return Counter(dict(self.db.execute(query)))
 
     def items(self, indices: Collection[int]) -> dict[int, RecordItem]:
         """Whole record items (texts included) of the records with these indices, by index."""
@@ -133,19 +176,13 @@ class ScoreTable:
         assert self._fetch is not None
         return dict(self._fetch(indices))
 
+    def close(self) -> None:
+        """Drop the table's storage now (else when the table is collected)."""
+        self._rows.clear()
+        self._scores.clear()
+        self.tables.close()
+
 
 def as_table(records: ScoreTable | Iterable[RecordItem]) -> ScoreTable:
     """``records`` as a table: a table is used as it is, items are held in memory (`ScoreTable.of`)."""
     return records if isinstance(records, ScoreTable) else ScoreTable.of(records)
-
-
-def _put(values: array[float], states: bytearray, score: float | None, present: bool) -> None:
-    if not present:
-        values.append(0.0)
-        states.append(_ABSENT)
-    elif score is None:
-        values.append(0.0)
-        states.append(_NA)
-    else:
-        values.append(score)
-        states.append(_SCORED)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalpipe.history.records import compare_records, score_samples
+from evalpipe import scratch
+from evalpipe.history.keys import key_of_item
+from evalpipe.history.records import compare_records, match_records, score_samples
 from evalpipe.history.report import REPORT_MAX_LOW_RECORDS, render_report
 from evalpipe.history.score_table import ScoreTable
 from evalpipe.run.model import RecordItem, Run
@@ -38,7 +41,7 @@ def test_a_row_keeps_scores_na_and_absent_metrics_apart() -> None:
     assert table.scores(0) == {HELPFULNESS: 0.5, CUSTOM: None}
     assert table.scores(1) == {CORRECTNESS: 1.0}  # a metric first seen on row 1 is absent on row 0
     assert table.scores(2) == {}
-    assert list(table.column(HELPFULNESS)) == [(0, 0.5)]
+    assert list(table.column(HELPFULNESS)) == [(0, 0, 0.5)]  # (row, index, score)
     assert table.category_counts() == {"general": 3}
 
 
@@ -97,17 +100,104 @@ def test_streamed_tables_compare_exactly_as_items_in_memory(current_rows, baseli
     }
 
 
-def test_a_score_costs_bytes_not_kilobytes() -> None:
-    # 2,000 records x 25 metrics, built into a table while traced (the items themselves are not kept)
+def _traced_table(records: int) -> tuple[ScoreTable, int, int]:
+    """A table of ``records`` records x 25 metrics, built while traced: (table, held, peak)."""
     names = [f"Builtin.M{m}" for m in range(25)]
-    items = (record(i, f"prompt {i}", dict.fromkeys(names, 0.5), explanation="x" * 500) for i in range(2_000))
+    items = (
+        record(i, f"prompt {i}", dict.fromkeys(names, i % 5 / 4), explanation="x" * 500)
+        for i in range(records)
+    )
     tracemalloc.start()
     table = ScoreTable.read(items, lambda indices: {})
-    held, _peak = tracemalloc.get_traced_memory()
+    table.ready()
+    held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert len(table) == 2_000
-    # 50,000 scores: columns of doubles and states plus a key per record, well under 40 bytes a score
-    assert held / 50_000 < 40
+    return table, held, peak
+
+
+def test_a_tables_memory_does_not_grow_with_its_records() -> None:
+    # Given tables of 1,000 and 10,000 records x 25 metrics, built while traced
+    small, small_held, small_peak = _traced_table(1_000)
+    big, big_held, big_peak = _traced_table(10_000)
+    assert (len(small), len(big)) == (1_000, 10_000)
+    # Then what Python holds and its peak do not grow with the records (250,000 scores are on disk)
+    assert big_held - small_held < 20_000, (small_held, big_held)
+    assert big_peak < 1.2 * small_peak, (small_peak, big_peak)
+    # SQLite's own memory, which tracemalloc does not see, is its page cache: bounded, and the
+    # table is larger than it, so the rows beyond it are on disk, not in memory
+    db = big.db
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    assert db.execute("PRAGMA cache_size").fetchone()[0] == -scratch.CACHE_KIB
+    assert pages * page_size > scratch.CACHE_KIB * 1024
+    assert big.scores(9_999) == dict.fromkeys([f"Builtin.M{m}" for m in range(25)], 1.0)
+
+
+def test_a_closed_or_dropped_table_leaves_nothing_in_the_scratch_database() -> None:
+    def tables() -> set[str]:
+        return {name for (name,) in scratch.connection().execute("SELECT name FROM sqlite_master")}
+
+    before = tables()
+    # Given a comparison's tables: two runs and their matching
+    current, baseline = ScoreTable.of([record(0, "a", {HELPFULNESS: 1.0})]), ScoreTable.of([])
+    matching = match_records(current, baseline)
+    assert len(tables() - before) > 4
+    # When the matching is collected and the tables closed
+    del matching
+    gc.collect()
+    current.close()
+    baseline.close()
+    # Then none of their tables (nor indexes) is left
+    assert tables() == before
+
+
+def _reference_matching(current: list[RecordItem], baseline: list[RecordItem]):
+    """The matching rule written plainly (the module docstring): the n-th occurrence of a key in
+    this run (index order) pairs with the n-th in the baseline."""
+    by_key: dict[str, list[int]] = {}
+    for row in sorted(range(len(baseline)), key=lambda r: baseline[r].index):
+        by_key.setdefault(key_of_item(baseline[row]), []).append(row)
+    seen: dict[str, int] = {}
+    pairs, only_current, paired_baseline = [], [], set()
+    for row in sorted(range(len(current)), key=lambda r: current[r].index):
+        key = key_of_item(current[row])
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        partners = by_key.get(key, [])
+        if occurrence < len(partners):
+            pairs.append((row, partners[occurrence], occurrence))
+            paired_baseline.add(partners[occurrence])
+        else:
+            only_current.append(row)
+    only_baseline = [
+        r for r in sorted(range(len(baseline)), key=lambda r: baseline[r].index) if r not in paired_baseline
+    ]
+    return pairs, only_current, only_baseline
+
+
+@given(runs, runs, st.randoms(use_true_random=False))
+@settings(max_examples=150, deadline=None)
+def test_records_pair_by_key_and_occurrence_in_index_order(current_rows, baseline_rows, shuffle) -> None:
+    # Given two runs whose records arrive in any order, with repeated prompts
+    current = [record(i, prompt, s) for i, (prompt, s) in enumerate(current_rows)]
+    baseline = [record(i, prompt, s) for i, (prompt, s) in enumerate(baseline_rows)]
+    shuffle.shuffle(current)
+    shuffle.shuffle(baseline)
+    # When matched
+    matching = match_records(current, baseline)
+    # Then exactly as the rule written plainly, in this run's index order
+    pairs, only_current, only_baseline = _reference_matching(current, baseline)
+    assert [(p.row, p.partner, p.occurrence) for p in matching.pairs()] == pairs
+    assert list(matching.only_current()) == only_current
+    assert list(matching.only_baseline()) == only_baseline
+    assert (matching.only_current_count, matching.only_baseline_count) == (
+        len(only_current),
+        len(only_baseline),
+    )
+    assert list(matching.only_current(limit=2)) == only_current[:2]
+    for pair in matching.pairs():
+        assert (pair.current_index, pair.key) == (current[pair.row].index, key_of_item(current[pair.row]))
+        assert pair.baseline_index == baseline[pair.partner].index
 
 
 def test_flagged_scores_are_selected_without_holding_every_flagged_score() -> None:

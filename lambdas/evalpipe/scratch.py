@@ -1,0 +1,120 @@
+"""Working storage on disk for what grows with a run: the parse step's memory stays flat.
+
+The parse step matches every output record with its dataset line (`DatasetIndex`) and holds both
+runs' scores for the review (`ScoreTable`): per record a few hundred bytes, so 50,000 records
+beside a 50,000-record baseline would grow the function's memory with the run. They live instead
+in tables of a private SQLite database that SQLite keeps on disk (``/tmp`` in Lambda) and deletes
+when its connection closes; only a bounded page cache (`CACHE_KIB`) is in memory, and SQLite
+spills its sorts and joins to temporary files as well.
+
+Each thread has its own connection (the local mode runs handlers in threads); a table belongs to
+the object that created it and is dropped when that object is closed or collected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sqlite3
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+# SQLite's page cache per connection (KiB): what the scratch tables may hold in memory.
+CACHE_KIB = 4096
+
+_local = threading.local()
+_names = itertools.count(1)
+
+
+def connection() -> sqlite3.Connection:
+    """This thread's scratch database (created on first use)."""
+    db: sqlite3.Connection | None = getattr(_local, "db", None)
+    if db is None:
+        # "" is a private temporary database on disk, deleted on close. Nothing is kept after the
+        # invocation, so no journal and no fsync; autocommit, with explicit transactions for bulk
+        # writes (`Tables.insert`). Serialized SQLite: a finaliser may drop tables from any thread.
+        db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        for pragma in (
+            "journal_mode = OFF",
+            "synchronous = OFF",
+            f"cache_size = -{CACHE_KIB}",
+            "temp_store = FILE",
+        ):
+            db.execute(f"PRAGMA {pragma}")
+        _local.db = db
+    return db
+
+
+class Tables:
+    """A set of scratch tables owned by one object: unique names, dropped with their owner.
+
+    Parameters
+    ----------
+    owner
+        The object whose tables these are: they are dropped when it is collected (or `close`d).
+    kind
+        A word in the tables' names (``scores``, ``dataset``), for whoever reads them.
+    """
+
+    def __init__(self, owner: object, kind: str) -> None:
+        self.db = connection()
+        self.prefix = f"{kind}{next(_names)}"
+        self._created: list[str] = []
+        self._finalizer = weakref.finalize(owner, _drop, self.db, self._created)
+
+    def name(self, table: str) -> str:
+        """The full name of one of these tables."""
+        return f"{self.prefix}_{table}"
+
+    def create(self, table: str, columns: str, *, without_rowid: bool = False) -> str:
+        """Create ``table`` (``columns``: its SQL column list) and return its full name."""
+        name = self.name(table)
+        suffix = " WITHOUT ROWID" if without_rowid else ""
+        self.db.execute(f"CREATE TABLE {name} ({columns}){suffix}")
+        self._created.append(name)
+        return name
+
+    def index(self, table: str, columns: str) -> None:
+        """An index on ``columns`` of one of these tables (dropped with it)."""
+        name = self.name(table)
+        self.db.execute(f"CREATE INDEX IF NOT EXISTS {name}_by_{_slug(columns)} ON {name} ({columns})")
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Append ``rows`` to ``table`` in one transaction."""
+        if not rows:
+            return
+        marks = ", ".join("?" * len(rows[0]))
+        with self.transaction():
+            self.db.executemany(f"INSERT INTO {self.name(table)} VALUES ({marks})", rows)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around the block (rolled back if it raises)."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Drop the tables now."""
+        self._finalizer()
+
+
+def _drop(db: sqlite3.Connection, names: list[str]) -> None:
+    for name in reversed(names):
+        # A statement still reading the table (an abandoned iterator) keeps it until the
+        # connection closes with its thread; nothing else can be done about it here.
+        with contextlib.suppress(sqlite3.Error):
+            db.execute(f"DROP TABLE IF EXISTS {name}")
+    names.clear()
+
+
+def _slug(columns: str) -> str:
+    return "_".join(part.strip().split()[0] for part in columns.split(","))
