@@ -7,12 +7,10 @@ of the dataset the results lack, or which results no line explains (`DatasetInde
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import sys
-from array import array
 from typing import TYPE_CHECKING, Any
 
+from evalpipe import scratch
 from evalpipe.results.fields import (
     _category_of,
     _content_text,
@@ -27,6 +25,9 @@ from evalpipe.suite.datasets import is_builtin_dataset
 
 # Missing and surplus records a run item lists (the counts are exact).
 MAX_LISTED = 20
+
+# Dataset records buffered in memory before they are written (one transaction each time).
+_BUFFER_ROWS = 1_000
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -49,22 +50,42 @@ class DatasetIndex:
     for is *surplus* (it keeps the category of the last line with its key). Records of Bedrock's
     built-in datasets are not the dataset's and are not counted.
 
-    The parse function holds the index of a dataset of up to 50,000 records, so it keeps no text:
-    keys are 128-bit digests of the texts, and each record of the dataset (a line; RAG: a turn) is
-    a position in a few flat columns, about 250 bytes a record whatever the texts' length.
+    The parse function holds the index of a dataset of up to 50,000 records, and its memory must
+    not grow with the dataset. So the index keeps no text (keys are 128-bit digests of the texts),
+    and every record of the dataset (a line; RAG: a turn) is a row of a scratch table
+    (`evalpipe.scratch`: SQLite on disk, only its bounded page cache in memory): its position,
+    line, turn, category, whether it is taken, and its two keys. Python holds only counters, the
+    few surplus records listed and a buffer of rows not yet written. The tables are dropped by
+    `close`, else when the index is collected.
     """
 
     def __init__(self, reread: Callable[[], Iterable[bytes | str | RawLine]] | None = None) -> None:
-        # The dataset's records by position, in dataset order.
-        self._lines = array("q")
-        self._turns = array("q")  # 0: not a RAG turn
-        self._categories: list[str | None] = []
-        self._taken = bytearray()
-        # Key digest -> its record's position, or the positions (dataset order) of a repeated key.
-        self._by_pair: dict[int, int | list[int]] = {}
-        self._by_prompt: dict[int, int | list[int]] = {}
-        # Of a repeated key: how far its positions were taken.
-        self._cursors: dict[tuple[bool, int], int] = {}
+        self._tables = scratch.Tables(self, "dataset")
+        self._db = self._tables.db
+        # A record of the dataset by position (dataset order); turn NULL: not a RAG turn. The keys
+        # are 16-byte digests; a record is taken once an output record matched it.
+        table = self._tables.create(
+            "lines",
+            "pos INTEGER PRIMARY KEY, line INTEGER NOT NULL, turn INTEGER, category TEXT, "
+            "taken INTEGER NOT NULL, pair BLOB NOT NULL, prompt BLOB NOT NULL",
+        )
+        # Per key column: its first untaken record (an index seek however often the key repeats:
+        # ``ORDER BY taken, pos`` is the index's order), else its last record, all being taken.
+        self._first = {
+            column: f"SELECT pos, category, taken FROM {table} WHERE {column} = ? ORDER BY taken, pos LIMIT 1"
+            for column in ("pair", "prompt")
+        }
+        self._last = {
+            column: f"SELECT category FROM {table} WHERE {column} = ? AND taken = 1 ORDER BY pos DESC LIMIT 1"
+            for column in ("pair", "prompt")
+        }
+        self._take = f"UPDATE {table} SET taken = 1 WHERE pos = ?"
+        self._untaken = f"SELECT COUNT(*) FROM {table} WHERE taken = 0"
+        self._listed = f"SELECT line, turn FROM {table} WHERE taken = 0 ORDER BY pos LIMIT {MAX_LISTED}"
+        # Rows added but not yet written: at most `_BUFFER_ROWS`, written before any read.
+        self._pending: list[tuple[int, int, int | None, str | None, int, bytes, bytes]] = []
+        self._count = 0
+        self._indexed = False
         self._matched = 0
         self._surplus: list[UncoveredRecord] = []
         self._surplus_count = 0
@@ -110,13 +131,25 @@ class DatasetIndex:
         self, prompt: str, response: str | None, category: str | None, line: int = 0, turn: int | None = None
     ) -> None:
         """Remember one record of the dataset (a None category is kept so duplicates stay aligned)."""
-        position = len(self._lines)
-        self._lines.append(line)
-        self._turns.append(turn or 0)
-        self._categories.append(sys.intern(category) if category is not None else None)
-        self._taken.append(0)
-        _push(self._by_pair, _pair_digest(prompt, response), position)
-        _push(self._by_prompt, _digest(prompt), position)
+        self._pending.append(
+            (self._count, line, turn or None, category, 0, _pair_digest(prompt, response), _digest(prompt))
+        )
+        self._count += 1
+        if len(self._pending) >= _BUFFER_ROWS:
+            self._write()
+
+    def _write(self) -> None:
+        self._tables.insert("lines", self._pending)
+        self._pending.clear()
+
+    def _ready(self) -> None:
+        """Everything added is written, and the lookups' indexes exist."""
+        self._write()
+        if not self._indexed:
+            # Built once, after loading: one sort is faster than keeping them while inserting.
+            self._tables.index("lines", "pair, taken, pos")
+            self._tables.index("lines", "prompt, taken, pos")
+            self._indexed = True
 
     def category_for(self, prompt: str, response: str | None) -> str | None:
         """The category of the next dataset record with this prompt (and response), or None.
@@ -124,39 +157,23 @@ class DatasetIndex:
         Consumes that record: the match `resolve_category` counts for `coverage`. When every
         record with the key is taken, the category of the key's last record (a surplus result).
         """
+        self._ready()
         # By prompt alone only when no line has this response (live inference writes its own):
         # a surplus duplicate must not take the line of another response to the same prompt.
-        by_pair = True
-        key = _pair_digest(prompt, response)
-        entry = self._by_pair.get(key)
-        if entry is None:
-            by_pair, key = False, _digest(prompt)
-            entry = self._by_prompt.get(key)
-            if entry is None:
-                return None
-        found = self._take(entry, (by_pair, key))
+        column, key = "pair", _pair_digest(prompt, response)
+        found = self._db.execute(self._first[column], (key,)).fetchone()
         if found is None:
-            return self._categories[entry if isinstance(entry, int) else entry[-1]]
-        self._matched += 1
-        return self._categories[found]
-
-    def _take(self, entry: int | list[int], cursor: tuple[bool, int]) -> int | None:
-        """The first position of ``entry`` not taken yet, now taken; None when all are."""
-        if isinstance(entry, int):
-            if self._taken[entry]:
+            column, key = "prompt", _digest(prompt)
+            found = self._db.execute(self._first[column], (key,)).fetchone()
+            if found is None:
                 return None
-            self._taken[entry] = 1
-            return entry
-        at = self._cursors.get(cursor, 0)
-        while at < len(entry):
-            position = entry[at]
-            at += 1
-            if not self._taken[position]:
-                self._taken[position] = 1
-                self._cursors[cursor] = at
-                return position
-        self._cursors[cursor] = at
-        return None
+        position, category, taken = found
+        if taken:  # the first record is taken only when all are
+            last: str | None = self._db.execute(self._last[column], (key,)).fetchone()[0]
+            return last
+        self._db.execute(self._take, (position,))
+        self._matched += 1
+        return category
 
     def match(self, record: RecordResult) -> str | None:
         """The category of the dataset record ``record`` stands for; a record no line is left for is
@@ -175,16 +192,12 @@ class DatasetIndex:
 
     def coverage(self) -> Coverage:
         """Whether the output records matched the dataset's one for one (after every `match`)."""
-        missing_count = len(self._taken) - sum(self._taken)
-        listed = [
-            (self._lines[position], self._turns[position] or None)
-            for position in itertools.islice(
-                (p for p, taken in enumerate(self._taken) if not taken), MAX_LISTED
-            )
-        ]
+        self._write()
+        missing_count: int = self._db.execute(self._untaken).fetchone()[0]
+        listed: list[tuple[int, int | None]] = self._db.execute(self._listed).fetchall()
         prompts = self._prompts(set(listed))
         return Coverage(
-            expected=len(self._lines),
+            expected=self._count,
             parsed=self._matched + self._surplus_count,
             missing_count=missing_count,
             surplus_count=self._surplus_count,
@@ -213,7 +226,12 @@ class DatasetIndex:
         return found
 
     def __len__(self) -> int:
-        return len(self._lines)
+        return self._count
+
+    def close(self) -> None:
+        """Drop the index's tables now (else when the index is collected); it is not used after."""
+        self._pending.clear()
+        self._tables.close()
 
 
 def _records(
@@ -232,25 +250,14 @@ def _records(
             yield number, obj
 
 
-def _digest(text: str) -> int:
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    return int.from_bytes(digest, "little")
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def _pair_digest(prompt: str, response: str | None) -> int:
+def _pair_digest(prompt: str, response: str | None) -> bytes:
     # The lengths keep ("ab", "c") and ("a", "bc") apart; None differs from "".
     tail = "\x00" if response is None else f"{len(prompt)}:{response}"
     return _digest(f"{prompt}\x1f{tail}")
-
-
-def _push(table: dict[int, int | list[int]], key: int, position: int) -> None:
-    entry = table.get(key)
-    if entry is None:
-        table[key] = position
-    elif isinstance(entry, int):
-        table[key] = [entry, position]
-    else:
-        entry.append(position)
 
 
 def resolve_category(record: RecordResult, index: DatasetIndex | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -68,16 +69,19 @@ def parse(run_id: str, ports: Ports) -> Run:
     # The key gives each record its dataset; classic outputs' "Accuracy" -> Builtin.Accuracy.
     records = reader.records(keys, lambda key: iter_raw_lines(ports.objects.iter_chunks(key)))
     # The review's scores are taken as the records are stored, not read back (`ScoreTable`).
-    scores = ScoreTable(partial(ports.runs.get_records, run_id))
-    written = ports.runs.put_records(run_id, records, on_item=scores.add_stored)
-    # A re-parse that found fewer records must not leave the earlier surplus behind.
-    ports.runs.delete_records_from(run_id, written)
-    reader.summary().record_on(run)
-    run.coverage = dataset.coverage() if dataset is not None else None
-    run.status = RunStatus.COMPLETED
-    run.output_files = len(keys)
-    run.finished_at = ports.clock()
-    reviewed = review(ports.runs.save(run), suite, ports, records=scores)
+    # Both hold their rows in scratch tables on disk (`evalpipe.scratch`), dropped when done.
+    with closing(ScoreTable(partial(ports.runs.get_records, run_id))) as scores:
+        written = ports.runs.put_records(run_id, records, on_item=scores.add_stored)
+        # A re-parse that found fewer records must not leave the earlier surplus behind.
+        ports.runs.delete_records_from(run_id, written)
+        reader.summary().record_on(run)
+        run.coverage = dataset.coverage() if dataset is not None else None
+        if dataset is not None:
+            dataset.close()
+        run.status = RunStatus.COMPLETED
+        run.output_files = len(keys)
+        run.finished_at = ports.clock()
+        reviewed = review(ports.runs.save(run), suite, ports, records=scores)
     if outcome.unfinished:  # the completed shards' scores stay; the run ends with the others
         outcome.record_on(reviewed, ports.clock())
         return ports.runs.save(reviewed)
