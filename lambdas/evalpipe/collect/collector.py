@@ -225,7 +225,8 @@ def collect(
     if progress is not None:
         progress.start(summary.total, summary.skipped)
     run = _Workers(todo, lambda scenario, stop: play(scenario, target, options, check, stop), sink)
-    run.start(options.concurrency)
+    if deadline is None or time.monotonic() < deadline:  # no time left: nothing is played at all
+        run.start(options.concurrency)
     try:
         for outcome in run.outcomes(deadline):
             _count(summary, outcome)
