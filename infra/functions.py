@@ -42,7 +42,8 @@ RUNS_TABLE_CALLS: Mapping[str, tuple[str, ...]] = {
     "get": ("dynamodb:GetItem",),  # get and load
     "save": ("dynamodb:UpdateItem",),  # conditional update (attribute_exists)
     "put_records": ("dynamodb:BatchWriteItem",),
-    "iter_records": ("dynamodb:Query",),
+    "iter_records": ("dynamodb:Query",),  # the CLI's
+    "iter_record_scores": ("dynamodb:Query",),  # a baseline's scores, for the review
     "get_records": ("dynamodb:BatchGetItem",),  # the few records a review shows, by index
     "delete_records_from": ("dynamodb:Query", "dynamodb:BatchWriteItem"),
     "history": ("dynamodb:Query",),  # on the by-suite index
@@ -110,7 +111,7 @@ FUNCTION_SPECS: Mapping[str, FunctionSpec] = {
             "save",
             "put_records",
             "delete_records_from",
-            "iter_records",
+            "iter_record_scores",
             "get_records",
             "history",
             "release_slots",

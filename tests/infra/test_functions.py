@@ -168,7 +168,7 @@ GET, PUT, UPDATE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
 QUERY, BATCH_WRITE, BATCH_GET = "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"
 # The runs-table actions of each function: those of the RunsTable calls its step makes
 # (claim = PutItem, get/load = GetItem, save = UpdateItem, put_records = BatchWriteItem,
-# iter_records = Query, get_records = BatchGetItem, delete_records_from = Query + BatchWriteItem,
+# iter_record_scores = Query, get_records = BatchGetItem, delete_records_from = Query + BatchWriteItem,
 # history = Query on the index).
 EXPECTED_TABLE_ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     # name: (actions on the table, actions on the by-suite index)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from evalpipe.aws.runs_table import (
     MAX_ITEM_BYTES,
@@ -16,7 +17,8 @@ from evalpipe.aws.runs_table import (
     item_size,
     record_item,
 )
-from evalpipe.history.keys import record_key
+from evalpipe.aws.wire import plain_client
+from evalpipe.history.keys import content_key, key_of_item, record_key
 from evalpipe.results import Aggregator, MetricScore, RecordResult
 from evalpipe.run.model import ErrorInfo, Run
 from evalpipe.run.status import RunStatus, Verdict
@@ -286,6 +288,50 @@ def test_iter_records_in_index_order_across_pages(runs, dynamodb_table):
     assert "pk" not in (items[0].model_extra or {})
     assert items[1].category == "greeting"
     assert items[0].scores["Builtin.M1"].score == 0.5
+
+
+def test_iter_record_scores_reads_what_a_score_table_keeps_without_texts(runs, dynamodb_table):
+    # Given 300 records of ~4 KB (more than one 1 MB page), and one stored before record keys
+    # existed (a prompt hash only), under the same run
+    runs.claim(a_run("r4"))
+    runs.put_records("r4", (a_record(i, explanation="x" * 1000, metrics=4) for i in range(300)))
+    dynamodb_table.put_item(
+        Item={"pk": "RUN#r4", "sk": "REC#00300", "index": 300, "category": "old", "prompt_hash": "ab" * 16,
+              "scores": {"Builtin.M1": {"score": Decimal("0.25"), "explanation": "kept"}}}
+    )  # fmt: skip
+    client = plain_client(dynamodb_table)
+    calls: list[dict] = []
+    client.meta.events.register(
+        "before-parameter-build.dynamodb.Query", lambda params, **_: calls.append(params)
+    )
+    # When the scores are read
+    scores = list(RunsTable(dynamodb_table, client=client).iter_record_scores("r4"))
+    # Then every page was followed, in index order, and each record has its key, category and
+    # scores (N/A as None), exactly what the typed items say
+    assert len(calls) >= 2 and [s["index"] for s in scores] == list(range(301))
+    for score, item in zip(scores, runs.iter_records("r4"), strict=True):
+        assert score == {
+            "index": item.index,
+            "record_key": key_of_item(item),
+            "category": item.category,
+            "scores": {metric: {"score": entry.score} for metric, entry in item.scores.items()},
+        }
+    assert scores[0]["scores"]["Builtin.M0"] == {"score": None}
+    assert scores[300]["record_key"] == content_key("ab" * 16, "old")
+    # And the query projected the texts away (the excerpts are not among its attributes)
+    assert set(calls[0]["ExpressionAttributeNames"].values()) == {
+        "index", "record_key", "prompt_hash", "category", "scores"
+    }  # fmt: skip
+    assert calls[0]["ProjectionExpression"] == "#index, #key, #hash, #category, #scores"
+
+
+def test_iter_record_scores_raises_the_services_error(runs, dynamodb_table):
+    # Given the table gone (a wrong name in the function's environment)
+    dynamodb_table.delete()
+    # When the scores are read, then DynamoDB's error comes through as botocore parses it
+    with pytest.raises(ClientError) as raised:
+        list(runs.iter_record_scores("r5"))
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
 def test_delete_records_from_shortens_a_reparse(runs, dynamodb_table):

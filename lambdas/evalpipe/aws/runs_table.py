@@ -23,8 +23,8 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from evalpipe.aws.slots import Slots
-from evalpipe.aws.wire import batch_put, item_to_wire, plain_client, until_processed
-from evalpipe.history.keys import key_of_record
+from evalpipe.aws.wire import batch_put, item_to_wire, plain_client, query_pages, until_processed
+from evalpipe.history.keys import content_key, key_of_record
 from evalpipe.results import RecordResult, excerpt, truncate
 from evalpipe.run.model import UNCATEGORIZED, RecordItem, Run, Shard
 from evalpipe.run.triggers import iso, now_utc
@@ -337,6 +337,35 @@ class RunsTable:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def iter_record_scores(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """The run's records in index order without their texts: what a review's `ScoreTable` keeps.
+
+        Each is ``{"index", "record_key", "category", "scores": {metric: {"score": float | None}}}``,
+        as `ScoreTable.add_stored` takes it; ``record_key`` is derived from ``prompt_hash`` for items
+        stored before it existed (as `key_of_item` does). The query projects the excerpts away and
+        its pages are decoded by ``json.loads`` (`wire.query_pages`), not botocore's parser, then
+        only the scores are read (not the explanations): a fraction of `iter_records`'s CPU.
+        """
+        if self._client is None:
+            self._client = plain_client(self._table)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table.name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :records)",
+            "ExpressionAttributeValues": {":pk": {"S": _run_pk(run_id)}, ":records": {"S": RECORD_PREFIX}},
+            "ProjectionExpression": "#index, #key, #hash, #category, #scores",
+            "ExpressionAttributeNames": {
+                "#index": "index",
+                "#key": "record_key",
+                "#hash": "prompt_hash",
+                "#category": "category",
+                "#scores": "scores",
+            },
+            "ConsistentRead": True,
+        }
+        for page in query_pages(self._client, **kwargs):
+            for item in page:
+                yield _record_scores(item)
+
     def get_records(self, run_id: str, indices: Collection[int]) -> dict[int, RecordItem]:
         """The run's record items with these indices (those that exist), by index.
 
@@ -537,6 +566,26 @@ def from_dynamo(value: Any) -> Any:
     if isinstance(value, set):
         return {from_dynamo(v) for v in value}
     return value
+
+
+def _record_scores(wire: dict[str, Any]) -> dict[str, Any]:
+    """A record item's projection (`RunsTable.iter_record_scores`) from DynamoDB's wire format."""
+    category = wire.get("category", {}).get("S", UNCATEGORIZED)
+    key = wire.get("record_key", {}).get("S")
+    if key is None and "S" in wire.get("prompt_hash", {}):
+        key = content_key(wire["prompt_hash"]["S"], category)
+    scores: dict[str, dict[str, float | None]] = {}
+    for metric, entry in wire.get("scores", {}).get("M", {}).items():
+        value = entry["M"].get("score", {"NULL": True})
+        if "N" in value:
+            scores[metric] = {"score": float(value["N"])}
+        elif "NULL" in value:
+            scores[metric] = {"score": None}
+        else:  # never written (`_record_item`); not guessed at
+            raise ValueError(
+                f"record {wire['index']}: metric {metric}: a score that is not a number: {value}"
+            )
+    return {"index": int(wire["index"]["N"]), "record_key": key, "category": category, "scores": scores}
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:

@@ -84,5 +84,5 @@ def review(run: Run, suite: Suite, ports: Ports, records: ScoreTable | None = No
 
 
 def scores_of(run_id: str, runs: RunsTable) -> ScoreTable:
-    """The run's stored records as a `ScoreTable`; texts are read back by index when shown."""
-    return ScoreTable.read(runs.iter_records(run_id), partial(runs.get_records, run_id))
+    """The run's stored scores as a `ScoreTable`; texts are read back by index when shown."""
+    return ScoreTable.read_stored(runs.iter_record_scores(run_id), partial(runs.get_records, run_id))

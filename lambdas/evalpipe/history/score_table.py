@@ -79,6 +79,14 @@ class ScoreTable:
             table.add(item)
         return table
 
+    @classmethod
+    def read_stored(cls, items: Iterable[Mapping[str, Any]], fetch: Fetch) -> ScoreTable:
+        """A table of streamed stored scores (`RunsTable.iter_record_scores`; see `add_stored`)."""
+        table = cls(fetch)
+        for item in items:
+            table.add_stored(item)
+        return table
+
     def add(self, item: RecordItem) -> None:
         """Append one record's row."""
         if self._kept is not None:
@@ -88,7 +96,8 @@ class ScoreTable:
 
     def add_stored(self, item: Mapping[str, Any]) -> None:
         """Append the row of a record item as `RunsTable.put_records` writes it (plain values,
-        Decimal scores): the parse step builds the table while it stores, without reading back."""
+        Decimal scores): the parse step builds the table while it stores, without reading back;
+        the review reads a baseline's as `RunsTable.iter_record_scores` yields them."""
         scores = {
             metric: None if entry["score"] is None else float(entry["score"])
             for metric, entry in item["scores"].items()

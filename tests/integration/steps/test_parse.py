@@ -94,9 +94,9 @@ def test_a_compared_parse_reads_back_the_baseline_only_and_the_texts_it_shows(
             parse(run_id, ports)
     read_back: list[str] = []
     fetched: list[tuple[str, set[int]]] = []
-    iter_records, get_records = ports.runs.iter_records, ports.runs.get_records
+    read_scores, get_records = ports.runs.iter_record_scores, ports.runs.get_records
     monkeypatch.setattr(
-        ports.runs, "iter_records", lambda run_id: read_back.append(run_id) or iter_records(run_id)
+        ports.runs, "iter_record_scores", lambda run_id: read_back.append(run_id) or read_scores(run_id)
     )
     monkeypatch.setattr(
         ports.runs,
@@ -105,7 +105,7 @@ def test_a_compared_parse_reads_back_the_baseline_only_and_the_texts_it_shows(
     )
     # When the second run is parsed
     second = parse(runs[1], ports)
-    # Then only the baseline's records were read back whole; this run's scores came from the write
+    # Then only the baseline's scores were read back; this run's came from the write
     assert read_back == [runs[0]]
     # And the texts read are those of the changed and flagged records it shows, from this run
     assert {run_id for run_id, _ in fetched} == {runs[1]}
