@@ -100,7 +100,11 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # still busy with a request: the figures are taken
+            process.kill()
+            process.wait(timeout=10)
 
 
 def runs_table(endpoint: str) -> Any:
