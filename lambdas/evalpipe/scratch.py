@@ -8,7 +8,9 @@ when its connection closes; only a bounded page cache (`CACHE_KIB`) is in memory
 spills its sorts and joins to temporary files as well.
 
 Each thread has its own connection (the local mode runs handlers in threads); a table belongs to
-the object that created it and is dropped when that object is closed or collected.
+the object that created it and is dropped when that object is closed or collected. A step wraps
+its work in `session`: its end closes the connection, which deletes the database file with
+whatever an error left in it, so nothing outlives the invocation in a warm function's ``/tmp``.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ def connection() -> sqlite3.Connection:
     db: sqlite3.Connection | None = getattr(_local, "db", None)
     if db is None:
         # "" is a private temporary database on disk, deleted on close. Nothing is kept after the
-        # invocation, so no journal and no fsync; autocommit, with explicit transactions for bulk
-        # writes (`Tables.insert`). Serialized SQLite: a finaliser may drop tables from any thread.
+        # invocation, so no fsync, and the rollback journal in memory (a batch's worth); autocommit,
+        # with explicit transactions for bulk writes (`Tables.insert`). Serialized SQLite: a
+        # finaliser may drop tables from any thread.
         db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         for pragma in (
-            "journal_mode = OFF",
+            "journal_mode = MEMORY",
             "synchronous = OFF",
             f"cache_size = -{CACHE_KIB}",
             "temp_store = FILE",
@@ -47,6 +50,21 @@ def connection() -> sqlite3.Connection:
             db.execute(f"PRAGMA {pragma}")
         _local.db = db
     return db
+
+
+@contextlib.contextmanager
+def session() -> Iterator[None]:
+    """A scratch database of its own for the block: closed (its file deleted) when the block ends,
+    however it ends. The thread's database from before, if any, is its own again after."""
+    before = getattr(_local, "db", None)
+    _local.db = None
+    try:
+        yield
+    finally:
+        db: sqlite3.Connection | None = getattr(_local, "db", None)
+        _local.db = before
+        if db is not None:
+            db.close()
 
 
 class Tables:
@@ -98,7 +116,10 @@ class Tables:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk): the first error is the one to see.
+            if self.db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -109,8 +130,9 @@ class Tables:
 
 def _drop(db: sqlite3.Connection, names: list[str]) -> None:
     for name in reversed(names):
-        # A statement still reading the table (an abandoned iterator) keeps it until the
-        # connection closes with its thread; nothing else can be done about it here.
+        # SQLite refuses while any statement of the connection is still reading (an iterator an
+        # exception abandoned), and a closed session's connection is gone: the session's end
+        # deletes the whole database either way.
         with contextlib.suppress(sqlite3.Error):
             db.execute(f"DROP TABLE IF EXISTS {name}")
     names.clear()

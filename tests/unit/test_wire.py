@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
+from evalpipe.aws import wire
 from evalpipe.aws.wire import (
     BATCH_SIZE,
     MAX_ATTEMPTS,
@@ -140,3 +141,39 @@ def test_a_record_item_in_the_wire_format_is_what_the_type_serializer_writes():
     # Then its wire item is the serializer's, attribute for attribute
     item = record_item("r", record)
     assert item_to_wire(item) == {k: TypeSerializer().serialize(v) for k, v in item.items()}
+
+
+def _query_response(body: bytes, status: int = 200) -> tuple[dict[str, Any], dict[str, Any]]:
+    return {"status_code": status, "headers": {}, "body": body}, {}
+
+
+def test_a_query_pages_items_are_handed_over_as_decoded_and_the_rest_left_to_botocore(monkeypatch):
+    # Given a Query response of `query_pages` (its flag on), with an item and a next-page key
+    monkeypatch.setattr(wire._raw, "on", True, raising=False)
+    item = {"index": {"N": "7"}, "scores": {"M": {"m": {"M": {"score": {"NULL": True}}}}}}
+    body = {"Items": [item], "Count": 1, "LastEvaluatedKey": {"pk": {"S": "RUN#r"}}}
+    response, customized = _query_response(json.dumps(body).encode())
+    # When the before-parse handler sees it
+    wire._take_raw_items(response_dict=response, customized_response_dict=customized)
+    # Then the items are handed over as they are, and botocore's parser gets the rest
+    assert customized == {"Items": [item]}
+    assert json.loads(response["body"]) == {"Count": 1, "LastEvaluatedKey": {"pk": {"S": "RUN#r"}}}
+
+
+@pytest.mark.parametrize(
+    ("on", "status", "body"),
+    [
+        (False, 200, b'{"Items": [], "Count": 0}'),  # another Query of the same client
+        (True, 400, b'{"__type": "ResourceNotFoundException", "message": "gone"}'),  # an error
+        (True, 200, b'{"Items": [{"index": '),  # a damaged body: botocore's CRC32 check retries it
+        (True, 200, b""),
+        (True, 200, b"[1, 2]"),
+    ],
+)
+def test_a_response_not_of_query_pages_or_not_whole_is_left_to_botocore(monkeypatch, on, status, body):
+    # Given a response the handler must not touch
+    monkeypatch.setattr(wire._raw, "on", on, raising=False)
+    response, customized = _query_response(body, status)
+    # When it sees it, then it raises nothing and changes nothing
+    wire._take_raw_items(response_dict=response, customized_response_dict=customized)
+    assert (response["body"], customized) == (body, {})

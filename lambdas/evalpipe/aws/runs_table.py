@@ -62,8 +62,9 @@ class RunsTable:
     clock
         Current UTC time, for `updated_at` (injected so tests can pin it).
     client
-        A low-level DynamoDB client for `put_records` (a resource's own client re-serialises
-        every value); by default one like the table's, made on first use (`wire.plain_client`).
+        A low-level DynamoDB client for `put_records` and `iter_record_scores` (a resource's own
+        client converts every value); by default one like the table's, made on first use
+        (`wire.plain_client`).
 
     Examples
     --------
@@ -571,9 +572,10 @@ def from_dynamo(value: Any) -> Any:
 def _record_scores(wire: dict[str, Any]) -> dict[str, Any]:
     """A record item's projection (`RunsTable.iter_record_scores`) from DynamoDB's wire format."""
     category = wire.get("category", {}).get("S", UNCATEGORIZED)
-    key = wire.get("record_key", {}).get("S")
-    if key is None and "S" in wire.get("prompt_hash", {}):
-        key = content_key(wire["prompt_hash"]["S"], category)
+    key = wire.get("record_key", {}).get("S") or None  # as `key_of_item`: an empty key is none
+    prompt_hash = wire.get("prompt_hash", {}).get("S")
+    if key is None and prompt_hash:
+        key = content_key(prompt_hash, category)
     scores: dict[str, dict[str, float | None]] = {}
     for metric, entry in wire.get("scores", {}).get("M", {}).items():
         value = entry["M"].get("score", {"NULL": True})

@@ -92,9 +92,10 @@ def plain_client(table: Any) -> Any:
     deep-copied and serialised), so wire-format items need a client of their own: the same
     region, endpoint, configuration and, when they were given explicitly, credentials (the
     default chain otherwise, so refreshable credentials keep refreshing). Client-side parameter
-    validation is off for this client only: its one caller, `batch_put`, sends items built by
-    `to_wire`, and DynamoDB validates every request itself (a bad item is still rejected, with a
-    ValidationException instead of botocore's ParamValidationError).
+    validation is off for this client only: its callers, `batch_put` and `query_pages`, send
+    items built by `to_wire` and fixed query shapes, and DynamoDB validates every request itself
+    (a bad item is still rejected, with a ValidationException instead of botocore's
+    ParamValidationError).
     """
     import boto3  # noqa: PLC0415 -- only the parse step writes records
     from botocore.config import Config  # noqa: PLC0415
@@ -233,6 +234,7 @@ def _use_prebuilt_body(params: dict[str, Any], **_: Any) -> None:
 
 # -- Query pages whose items stay in the wire format ----------------------------------------------
 
+_raw = threading.local()
 _RAW_ITEMS_HANDLER = "evalpipe-raw-query-items"
 
 
@@ -248,7 +250,11 @@ def query_pages(client: Any, **params: Any) -> Iterator[list[dict[str, Any]]]:
     """
     client.meta.events.register("before-parse.dynamodb.Query", _take_raw_items, unique_id=_RAW_ITEMS_HANDLER)
     while True:
-        response = client.query(**params)
+        _raw.on = True  # the handler acts only for these calls, not other Queries of the client
+        try:
+            response = client.query(**params)
+        finally:
+            _raw.on = False
         yield response.get("Items", [])
         if "LastEvaluatedKey" not in response:
             return
@@ -258,8 +264,12 @@ def query_pages(client: Any, **params: Any) -> Iterator[list[dict[str, Any]]]:
 def _take_raw_items(
     response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
 ) -> None:
-    if response_dict.get("status_code") != 200 or not response_dict.get("body"):
+    if not getattr(_raw, "on", False) or response_dict.get("status_code") != 200:
         return
-    body = json.loads(response_dict["body"])
-    customized_response_dict["Items"] = body.pop("Items", [])
+    try:
+        body = json.loads(response_dict["body"])
+        items = body.pop("Items", [])
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return  # a damaged body is botocore's to parse, and its CRC32 check's to retry
+    customized_response_dict["Items"] = items
     response_dict["body"] = json.dumps(body).encode()

@@ -53,9 +53,10 @@ def review(run: Run, suite: Suite, ports: Ports, records: ScoreTable | None = No
     """
     # What a later run checks before it takes this one as its baseline.
     run.facts = run_facts(suite)
-    baseline, notes = find_comparable_baseline(ports.runs, run, suite)
     if records is None:
-        records = scores_of(run.run_id, ports.runs)
+        with closing(scores_of(run.run_id, ports.runs)) as read:
+            return review(run, suite, ports, records=read)
+    baseline, notes = find_comparable_baseline(ports.runs, run, suite)
     if baseline is not None:
         with closing(scores_of(baseline.run_id, ports.runs)) as baseline_records:
             samples = score_samples(records, baseline_records)

@@ -146,7 +146,7 @@ class ScoreTable:
         """The row's scores by metric (None: N/A); metrics the record lacks are left out."""
         self.ready()
         names = self._names
-        query = f"SELECT metric, score FROM {self.scores_table} WHERE row = ?"
+        query = f"SELECT metric, score FROM {self.scores_table} WHERE row = ? ORDER BY metric"
         return {names[metric]: score for metric, score in self.db.execute(query, (row,))}
 
     def row(self, row: int) -> tuple[int, str | None, str]:

@@ -6,6 +6,7 @@ from contextlib import closing
 from functools import partial
 from typing import TYPE_CHECKING
 
+from evalpipe import scratch
 from evalpipe.dataset import iter_raw_lines
 from evalpipe.history.review import review
 from evalpipe.history.score_table import ScoreTable
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from evalpipe.ports import Ports
     from evalpipe.run.model import Run
     from evalpipe.run.triggers import RunTrigger
+    from evalpipe.suite import Suite
 
 
 class NoResultsError(RuntimeError):
@@ -64,12 +66,23 @@ def parse(run_id: str, ports: Ports) -> Run:
     # line may lack, and the run learns whether the results cover exactly the dataset. The copy is
     # read, the very version that was validated and evaluated. A run of built-in datasets has no
     # dataset object: records keep the categories they carry, and Bedrock sizes those datasets.
+    # The index and the review's tables hold their rows in scratch tables on disk, each dropped
+    # when done; the session deletes the whole database however the step ends (`evalpipe.scratch`).
+    with scratch.session():
+        reviewed = _store_and_review(run, suite, trigger, keys, ports)
+    if outcome.unfinished:  # the completed shards' scores stay; the run ends with the others
+        outcome.record_on(reviewed, ports.clock())
+        return ports.runs.save(reviewed)
+    return reviewed
+
+
+def _store_and_review(run: Run, suite: Suite, trigger: RunTrigger, keys: list[str], ports: Ports) -> Run:
+    run_id = run.run_id
     dataset = _dataset_index(run, trigger, ports)
     reader = OutputReader(suite, dataset)
     # The key gives each record its dataset; classic outputs' "Accuracy" -> Builtin.Accuracy.
     records = reader.records(keys, lambda key: iter_raw_lines(ports.objects.iter_chunks(key)))
     # The review's scores are taken as the records are stored, not read back (`ScoreTable`).
-    # Both hold their rows in scratch tables on disk (`evalpipe.scratch`), dropped when done.
     with closing(ScoreTable(partial(ports.runs.get_records, run_id))) as scores:
         written = ports.runs.put_records(run_id, records, on_item=scores.add_stored)
         # A re-parse that found fewer records must not leave the earlier surplus behind.
@@ -81,11 +94,7 @@ def parse(run_id: str, ports: Ports) -> Run:
         run.status = RunStatus.COMPLETED
         run.output_files = len(keys)
         run.finished_at = ports.clock()
-        reviewed = review(ports.runs.save(run), suite, ports, records=scores)
-    if outcome.unfinished:  # the completed shards' scores stay; the run ends with the others
-        outcome.record_on(reviewed, ports.clock())
-        return ports.runs.save(reviewed)
-    return reviewed
+        return review(ports.runs.save(run), suite, ports, records=scores)
 
 
 def _dataset_index(run: Run, trigger: RunTrigger, ports: Ports) -> DatasetIndex | None:

@@ -3,10 +3,14 @@ per-suite metrics."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from botocore.stub import Stubber
 
+from evalpipe import scratch
 from evalpipe.notification import build_notification
+from evalpipe.steps import parse as parse_step
 from evalpipe.steps.parse import NoResultsError, parse
 from handlers import _runtime
 from handlers import parse as parse_handler
@@ -74,6 +78,42 @@ def test_parse_stores_records_and_a_summary_and_is_idempotent(ports, bedrock, bu
     assert [r.category for r in items_after_first] == ["orders", "orders", "greeting"]
     lows = {(r.metric, r.index) for r in run.low_records}
     assert lows == {("Builtin.Helpfulness", 2), ("confirmation_check", 1)}
+
+
+@pytest.mark.parametrize("review_fails", [False, True])
+def test_a_parse_leaves_no_scratch_database_behind(
+    ports, bedrock, bucket, dropped, put, monkeypatch, review_fails
+):
+    # Given a completed job, and a review that fails (or not) once the scores are on disk
+    run_id = submitted(ports, bedrock, bucket, dropped())
+    write_outputs(put, run_id, [output_line(r, {"Builtin.Helpfulness": 1.0}, False) for r in RECORDS])
+    completed(ports, bedrock, run_id)
+    outside = scratch.connection()
+    tables_before = set(outside.execute("SELECT name FROM sqlite_master"))
+    used: list[sqlite3.Connection] = []
+    review = parse_step.review
+
+    def watched(run, suite, ports, records):
+        used.append(records.db)
+        if review_fails:
+            raise RuntimeError("the report could not be written")
+        return review(run, suite, ports, records=records)
+
+    monkeypatch.setattr(parse_step, "review", watched)
+    # When parsed
+    if review_fails:
+        with pytest.raises(RuntimeError, match="report"):
+            parse(run_id, ports)
+    else:
+        assert parse(run_id, ports).record_count == len(RECORDS)
+    # Then the step's scratch database (the dataset index, the scores) was its own and is closed,
+    # its file deleted, and the thread's own database holds nothing new
+    [db] = used
+    assert db is not outside
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        db.execute("SELECT 1")
+    assert scratch.connection() is outside
+    assert set(outside.execute("SELECT name FROM sqlite_master")) == tables_before
 
 
 def test_a_compared_parse_reads_back_the_baseline_only_and_the_texts_it_shows(

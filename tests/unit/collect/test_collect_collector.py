@@ -172,3 +172,24 @@ def test_a_deadline_stops_the_collection_and_keeps_what_was_written() -> None:
     assert summary.timed_out and not summary.interrupted
     assert summary.written == ["s1"] and summary.remaining == 5
     assert _ids(dataset.getvalue()) == ["s1"]
+
+
+def test_a_deadline_already_past_plays_no_scenario() -> None:
+    # Given a batch invoked with no time left (the function's last seconds went elsewhere)
+    import time
+
+    target = ScriptedTarget()
+    dataset, meta = io.StringIO(), io.StringIO()
+    # When collected
+    summary = collect(
+        SCENARIOS,
+        target,
+        JsonlSink(dataset, meta),
+        CollectOptions(APP, ("thinking",), concurrency=3),
+        RecordCheck(None, "out.jsonl"),
+        deadline=time.monotonic() - 1,
+    )
+    # Then the app was never called and nothing was written: every scenario is left to collect
+    assert target.asked == []
+    assert summary.timed_out and summary.written == [] and summary.remaining == len(SCENARIOS)
+    assert (dataset.getvalue(), meta.getvalue()) == ("", "")
