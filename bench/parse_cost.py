@@ -26,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from evalpipe import scratch
 from evalpipe.aws.runs_table import RunsTable, record_item
+from evalpipe.history.records import Matching
+from evalpipe.history.score_table import ScoreTable
 from evalpipe.results import iter_output_records
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 RECORDS = 1_000
 METRICS = 25
 MEMORY_RECORDS = (1_000, 10_000)
+SCRATCH_RECORDS = (10_000, 50_000)  # a run and its baseline of as many, the largest run by default
 REPEATS = 3
 TABLE = "bench-runs"
 JUDGE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -155,6 +159,47 @@ def streamed_peak(runs: RunsTable, lines: list[bytes], run_id: str) -> int:
         tracemalloc.stop()
 
 
+def scratch_footprint(records: int) -> dict[str, Any]:
+    """What the review of a run of ``records`` records x 25 metrics against a baseline of as many
+    (every score changed) puts on disk (`evalpipe.scratch`: both runs' score tables and their
+    matching), and the Python memory of building them (tracemalloc; SQLite's own, its page cache,
+    is not traced)."""
+    names = [f"Builtin.Metric{m}" for m in range(METRICS)]
+
+    def table(shift: int) -> ScoreTable:
+        scores = ScoreTable(lambda indices: {})
+        for i in range(records):
+            scores.add_stored(
+                {
+                    "index": i,
+                    "record_key": f"h:{i:032x}",
+                    "category": ("billing", "login", "shipping")[i % 3],
+                    "scores": {
+                        name: {"score": (i * 7 + m + shift) % 100 / 100} for m, name in enumerate(names)
+                    },
+                }
+            )
+        scores.ready()
+        return scores
+
+    with scratch.session():
+        gc.collect()
+        tracemalloc.start()
+        try:
+            current, baseline = table(0), table(3)
+            pairs = Matching(current, baseline).pair_count
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        db = scratch.connection()
+        pages, free, size = (
+            db.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+    assert pairs == records, pairs
+    return {"disk_bytes": (pages - free) * size, "python_peak_bytes": peak}
+
+
 def measure() -> dict[str, Any]:
     lines = output_lines(RECORDS)
     with moto_server() as endpoint:
@@ -187,6 +232,7 @@ def measure() -> dict[str, Any]:
         read_items = cpu(lambda: sum(1 for _ in runs.iter_records("counted")))
 
         peaks = {n: streamed_peak(runs, output_lines(n, seed=n), f"memory-{n}") for n in MEMORY_RECORDS}
+    scratch_sizes = {n: scratch_footprint(n) for n in SCRATCH_RECORDS}
     per = 1_000 / RECORDS
     return {
         "records": RECORDS,
@@ -216,6 +262,7 @@ def measure() -> dict[str, Any]:
         "parse_and_store_peak_growth_1k_to_10k": round(
             peaks[MEMORY_RECORDS[1]] / peaks[MEMORY_RECORDS[0]], 2
         ),
+        "review_scratch": {str(n): figures for n, figures in scratch_sizes.items()},
     }
 
 
@@ -247,4 +294,13 @@ def print_table(results: dict[str, Any]) -> None:
         f"peak memory parse+store streamed: "
         + ", ".join(f"{int(n):,} records {b / (1 << 20):.2f} MiB" for n, b in peaks.items())
         + f" ({results['parse_and_store_peak_growth_1k_to_10k']}x)"
+    )
+    print(
+        "the review's scratch tables (both runs' scores and their matching; SQLite on disk), a run "
+        "against a baseline of as many records: "
+        + ", ".join(
+            f"{int(n):,} records {f['disk_bytes'] / (1 << 20):.1f} MiB on disk, Python peak "
+            f"{f['python_peak_bytes'] / (1 << 20):.2f} MiB"
+            for n, f in results["review_scratch"].items()
+        )
     )
