@@ -360,6 +360,10 @@ class PipelineFunctions(Construct):
             return timing
         if name == constants.FUNCTION_NOTIFY:
             return {"TOPIC_ARN": topic.topic_arn}
+        if name == constants.FUNCTION_PARSE:
+            # Its scratch tables (`evalpipe.scratch`) in Lambda's one writable directory, named
+            # rather than left to SQLite's search of /var/tmp, /usr/tmp, /tmp.
+            return {"SQLITE_TMPDIR": "/tmp"}
         return {}
 
     def _collect_environment(self) -> dict[str, str]:

@@ -114,7 +114,9 @@ def test_per_function_environment(synth: Synth, variant: Synth) -> None:
         **HUMAN_TIMING,
     }
     assert extras(synth, "notify") == {"TOPIC_ARN": {"Ref": constants.TOPIC_LOGICAL_ID}}
-    for name in ("stop", "parse", "record_error"):
+    # parse's scratch tables go to /tmp, whatever directories SQLite would try first
+    assert extras(synth, "parse") == {"SQLITE_TMPDIR": "/tmp"}
+    for name in ("stop", "record_error"):
         assert extras(synth, name) == {}
     # collectModels & co. are empty by default: no allow-list, nothing the collect function may call
     assert extras(synth, "collect") == {"COLLECT_THREADS": "4"}
