@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 # SQLite's page cache per connection (KiB): what the scratch tables may hold in memory.
 CACHE_KIB = 4096
+# Rows appended to a table (`Tables.append`) and held until written, in one transaction, together.
+BATCH_ROWS = 1_000
 
 _local = threading.local()
 _names = itertools.count(1)
@@ -70,6 +72,9 @@ def session() -> Iterator[None]:
 class Tables:
     """A set of scratch tables owned by one object: unique names, dropped with their owner.
 
+    Rows are appended in batches (`append`) and the tables' indexes built once they are loaded
+    (`ready`, before the first read): one sort is faster than keeping an index while inserting.
+
     Parameters
     ----------
     owner
@@ -83,38 +88,54 @@ class Tables:
         self.prefix = f"{kind}{next(_names)}"
         self._created: list[str] = []
         self._finalizer = weakref.finalize(owner, _drop, self.db, self._created)
+        self._pending: dict[str, list[Sequence[Any]]] = {}  # by table: appended, not yet written
+        self._unbuilt: list[tuple[str, str]] = []  # (table, columns) of the indexes `ready` builds
 
     def name(self, table: str) -> str:
         """The full name of one of these tables."""
         return f"{self.prefix}_{table}"
 
-    def create(self, table: str, columns: str, *, without_rowid: bool = False) -> str:
-        """Create ``table`` (``columns``: its SQL column list) and return its full name."""
+    def create(
+        self, table: str, columns: str, *, without_rowid: bool = False, indexes: Sequence[str] = ()
+    ) -> str:
+        """Create ``table`` (``columns``: its SQL column list) and return its full name.
+
+        ``indexes``: the column lists of its indexes, built by `ready` (dropped with the table).
+        """
         name = self.name(table)
         suffix = " WITHOUT ROWID" if without_rowid else ""
         self.db.execute(f"CREATE TABLE {name} ({columns}){suffix}")
         self._created.append(name)
+        self._pending[table] = []
+        self._unbuilt += [(table, index) for index in indexes]
         return name
 
-    def index(self, table: str, columns: str) -> None:
-        """An index on ``columns`` of one of these tables (dropped with it)."""
-        name = self.name(table)
-        self.db.execute(f"CREATE INDEX IF NOT EXISTS {name}_by_{_slug(columns)} ON {name} ({columns})")
+    def append(self, table: str, row: Sequence[Any]) -> None:
+        """Add a row to ``table``: written with the next `BATCH_ROWS`, or by `ready`."""
+        pending = self._pending[table]
+        pending.append(row)
+        if len(pending) >= BATCH_ROWS:
+            self.insert(table, pending)
+            pending.clear()
+
+    def ready(self) -> None:
+        """Every appended row written, and every index built (once): call before reading."""
+        for table, pending in self._pending.items():
+            self.insert(table, pending)
+            pending.clear()
+        for table, columns in self._unbuilt:
+            name = self.name(table)
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {name}_by_{_slug(columns)} ON {name} ({columns})")
+        self._unbuilt.clear()
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Append ``rows`` to ``table`` in one transaction."""
+        """Write ``rows`` to ``table`` in one transaction (none of them if it fails)."""
         if not rows:
             return
         marks = ", ".join("?" * len(rows[0]))
-        with self.transaction():
-            self.db.executemany(f"INSERT INTO {self.name(table)} VALUES ({marks})", rows)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One transaction around the block (rolled back if it raises)."""
         self.db.execute("BEGIN")
         try:
-            yield
+            self.db.executemany(f"INSERT INTO {self.name(table)} VALUES ({marks})", rows)
         except BaseException:
             # SQLite may have rolled back already (a full disk): the first error is the one to see.
             if self.db.in_transaction:
@@ -124,7 +145,8 @@ class Tables:
         self.db.execute("COMMIT")
 
     def close(self) -> None:
-        """Drop the tables now."""
+        """Drop the tables now (rows not yet written are forgotten)."""
+        self._pending.clear()
         self._finalizer()
 
 

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from evalpipe.aws.slots import Slots
 from evalpipe.aws.wire import batch_put, item_to_wire, plain_client, query_pages, until_processed
-from evalpipe.history.keys import content_key, key_of_record
+from evalpipe.history.keys import key_of_record, stored_key
 from evalpipe.results import RecordResult, excerpt, truncate
 from evalpipe.run.model import UNCATEGORIZED, RecordItem, Run, Shard
 from evalpipe.run.triggers import iso, now_utc
@@ -319,10 +319,14 @@ class RunsTable:
 
         # Serialised once, written with the low-level client (evalpipe.aws.wire: the resource's
         # batch writer costs several times the parse itself in CPU).
+        batch_put(self._wire_client(), self._table.name, items())
+        return int.from_bytes(written, "little").bit_count()
+
+    def _wire_client(self) -> Any:
+        """The low-level client of `put_records` and `iter_record_scores` (made on first use)."""
         if self._client is None:
             self._client = plain_client(self._table)
-        batch_put(self._client, self._table.name, items())
-        return int.from_bytes(written, "little").bit_count()
+        return self._client
 
     def iter_records(self, run_id: str) -> Iterator[RecordItem]:
         """The run's record items in index order (paginated lazily)."""
@@ -347,8 +351,6 @@ class RunsTable:
         its pages are decoded by ``json.loads`` (`wire.query_pages`), not botocore's parser, then
         only the scores are read (not the explanations): a fraction of `iter_records`'s CPU.
         """
-        if self._client is None:
-            self._client = plain_client(self._table)
         kwargs: dict[str, Any] = {
             "TableName": self._table.name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :records)",
@@ -363,7 +365,7 @@ class RunsTable:
             },
             "ConsistentRead": True,
         }
-        for page in query_pages(self._client, **kwargs):
+        for page in query_pages(self._wire_client(), **kwargs):
             for item in page:
                 yield _record_scores(item)
 
@@ -572,10 +574,7 @@ def from_dynamo(value: Any) -> Any:
 def _record_scores(wire: dict[str, Any]) -> dict[str, Any]:
     """A record item's projection (`RunsTable.iter_record_scores`) from DynamoDB's wire format."""
     category = wire.get("category", {}).get("S", UNCATEGORIZED)
-    key = wire.get("record_key", {}).get("S") or None  # as `key_of_item`: an empty key is none
-    prompt_hash = wire.get("prompt_hash", {}).get("S")
-    if key is None and prompt_hash:
-        key = content_key(prompt_hash, category)
+    key = stored_key(wire.get("record_key", {}).get("S"), wire.get("prompt_hash", {}).get("S"), category)
     scores: dict[str, dict[str, float | None]] = {}
     for metric, entry in wire.get("scores", {}).get("M", {}).items():
         value = entry["M"].get("score", {"NULL": True})

@@ -142,8 +142,13 @@ def key_of_item(item: RecordItem) -> str | None:
 
     Returns None when the item has neither (it cannot be matched).
     """
-    if item.record_key:
-        return item.record_key
-    if item.prompt_hash:
-        return content_key(item.prompt_hash, item.category)
+    return stored_key(item.record_key, item.prompt_hash, item.category)
+
+
+def stored_key(record_key: str | None, prompt_hash: str | None, category: str | None) -> str | None:
+    """The key of a stored record from its attributes (`key_of_item`; `RunsTable.iter_record_scores`)."""
+    if record_key:
+        return record_key
+    if prompt_hash:
+        return content_key(prompt_hash, category)
     return None

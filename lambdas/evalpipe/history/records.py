@@ -216,29 +216,25 @@ class Matching:
             "pairs",
             "seq INTEGER PRIMARY KEY, row INTEGER, partner INTEGER, occurrence INTEGER, idx INTEGER, "
             "baseline_idx INTEGER, key TEXT, category TEXT",
+            indexes=["row", "partner"],
         )
         # A key's occurrences are numbered in record-index order in each run; the n-th of this run
         # pairs with the n-th of the baseline. Stored in this run's index order.
         numbered = "ROW_NUMBER() OVER (PARTITION BY key ORDER BY idx, row) - 1"
-        with self.tables.transaction():
-            self.db.execute(
-                f"INSERT INTO {self.pairs_table} "
-                "(row, partner, occurrence, idx, baseline_idx, key, category) "
-                "SELECT c.row, b.row, c.n, c.idx, b.idx, c.key, c.category "
-                f"FROM (SELECT row, idx, key, category, {numbered} AS n "
-                f"      FROM {current.rows_table} WHERE key IS NOT NULL) c "
-                f"JOIN (SELECT row, idx, key, {numbered} AS n "
-                f"      FROM {baseline.rows_table} WHERE key IS NOT NULL) b "
-                "ON b.key = c.key AND b.n = c.n ORDER BY c.idx, c.row"
-            )
-        self.tables.index("pairs", "row")
-        self.tables.index("pairs", "partner")
-        self.pair_count = self._count(f"SELECT COUNT(*) FROM {self.pairs_table}")
+        self.db.execute(  # one statement: one transaction
+            f"INSERT INTO {self.pairs_table} "
+            "(row, partner, occurrence, idx, baseline_idx, key, category) "
+            "SELECT c.row, b.row, c.n, c.idx, b.idx, c.key, c.category "
+            f"FROM (SELECT row, idx, key, category, {numbered} AS n "
+            f"      FROM {current.rows_table} WHERE key IS NOT NULL) c "
+            f"JOIN (SELECT row, idx, key, {numbered} AS n "
+            f"      FROM {baseline.rows_table} WHERE key IS NOT NULL) b "
+            "ON b.key = c.key AND b.n = c.n ORDER BY c.idx, c.row"
+        )
+        self.tables.ready()
+        self.pair_count: int = self.db.execute(f"SELECT COUNT(*) FROM {self.pairs_table}").fetchone()[0]
         self.only_current_count = len(current) - self.pair_count
         self.only_baseline_count = len(baseline) - self.pair_count
-
-    def _count(self, query: str) -> int:
-        return int(self.db.execute(query).fetchone()[0])
 
     def pairs(self) -> Iterator[Pair]:
         """Every matched record, in this run's index order."""

@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
     Fetch = Callable[[Collection[int]], Mapping[int, RecordItem]]
 
-# Rows buffered in memory before they are written (one transaction each time).
-_BUFFER_ROWS = 256
-
 
 class ScoreTable:
     """One run's records as rows (numbered in order of arrival) and its metrics as columns.
@@ -49,19 +46,21 @@ class ScoreTable:
         self.db = self.tables.db
         # A record: its row, index, key (None: cannot be matched) and category.
         self.rows_table = self.tables.create(
-            "rows", "row INTEGER PRIMARY KEY, idx INTEGER NOT NULL, key TEXT, category TEXT NOT NULL"
+            "rows",
+            "row INTEGER PRIMARY KEY, idx INTEGER NOT NULL, key TEXT, category TEXT NOT NULL",
+            indexes=["idx, row"],
         )
         # A score: NULL is N/A; a metric a record lacks has no row. Keyed for a row's scores; the
         # index serves a metric's column.
         self.scores_table = self.tables.create(
-            "scores", "row INTEGER, metric INTEGER, score REAL, PRIMARY KEY (row, metric)", without_rowid=True
+            "scores",
+            "row INTEGER, metric INTEGER, score REAL, PRIMARY KEY (row, metric)",
+            without_rowid=True,
+            indexes=["metric, row"],
         )
         self._metrics: dict[str, int] = {}
         self._names: list[str] = []
-        self._rows: list[tuple[int, int, str | None, str]] = []
-        self._scores: list[tuple[int, int, float | None]] = []
         self._count = 0
-        self._indexed = False
 
     @classmethod
     def of(cls, items: Iterable[RecordItem]) -> ScoreTable:
@@ -107,11 +106,9 @@ class ScoreTable:
     def _append(self, index: int, key: str | None, category: str, scores: Mapping[str, float | None]) -> None:
         row = self._count
         self._count += 1
-        self._rows.append((row, index, key, category))
+        self.tables.append("rows", (row, index, key, category))
         for metric, score in scores.items():
-            self._scores.append((row, self._metric_id(metric), score))
-        if len(self._rows) >= _BUFFER_ROWS:
-            self._write()
+            self.tables.append("scores", (row, self._metric_id(metric), score))
 
     def _metric_id(self, metric: str) -> int:
         found = self._metrics.get(metric)
@@ -120,19 +117,9 @@ class ScoreTable:
             self._names.append(metric)
         return found
 
-    def _write(self) -> None:
-        self.tables.insert("rows", self._rows)
-        self.tables.insert("scores", self._scores)
-        self._rows.clear()
-        self._scores.clear()
-
     def ready(self) -> None:
-        """Everything added is written, and the reads' indexes exist (built once, after loading)."""
-        self._write()
-        if not self._indexed:
-            self.tables.index("scores", "metric, row")
-            self.tables.index("rows", "idx, row")
-            self._indexed = True
+        """Everything added is written, and the reads' indexes exist (`scratch.Tables.ready`)."""
+        self.tables.ready()
 
     def __len__(self) -> int:
         return self._count
@@ -187,8 +174,6 @@ class ScoreTable:
 
     def close(self) -> None:
         """Drop the table's storage now (else when the table is collected)."""
-        self._rows.clear()
-        self._scores.clear()
         self.tables.close()
 
 

@@ -26,9 +26,6 @@ from evalpipe.suite.datasets import is_builtin_dataset
 # Missing and surplus records a run item lists (the counts are exact).
 MAX_LISTED = 20
 
-# Dataset records buffered in memory before they are written (one transaction each time).
-_BUFFER_ROWS = 1_000
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
@@ -68,6 +65,7 @@ class DatasetIndex:
             "lines",
             "pos INTEGER PRIMARY KEY, line INTEGER NOT NULL, turn INTEGER, category TEXT, "
             "taken INTEGER NOT NULL, pair BLOB NOT NULL, prompt BLOB NOT NULL",
+            indexes=["pair, taken, pos", "prompt, taken, pos"],
         )
         # Per key column: its first untaken record (an index seek however often the key repeats:
         # ``ORDER BY taken, pos`` is the index's order), else its last record, all being taken.
@@ -82,10 +80,7 @@ class DatasetIndex:
         self._take = f"UPDATE {table} SET taken = 1 WHERE pos = ?"
         self._untaken = f"SELECT COUNT(*) FROM {table} WHERE taken = 0"
         self._listed = f"SELECT line, turn FROM {table} WHERE taken = 0 ORDER BY pos LIMIT {MAX_LISTED}"
-        # Rows added but not yet written: at most `_BUFFER_ROWS`, written before any read.
-        self._pending: list[tuple[int, int, int | None, str | None, int, bytes, bytes]] = []
         self._count = 0
-        self._indexed = False
         self._matched = 0
         self._surplus: list[UncoveredRecord] = []
         self._surplus_count = 0
@@ -131,25 +126,9 @@ class DatasetIndex:
         self, prompt: str, response: str | None, category: str | None, line: int = 0, turn: int | None = None
     ) -> None:
         """Remember one record of the dataset (a None category is kept so duplicates stay aligned)."""
-        self._pending.append(
-            (self._count, line, turn or None, category, 0, _pair_digest(prompt, response), _digest(prompt))
-        )
+        row = (self._count, line, turn or None, category, 0, _pair_digest(prompt, response), _digest(prompt))
+        self._tables.append("lines", row)
         self._count += 1
-        if len(self._pending) >= _BUFFER_ROWS:
-            self._write()
-
-    def _write(self) -> None:
-        self._tables.insert("lines", self._pending)
-        self._pending.clear()
-
-    def _ready(self) -> None:
-        """Everything added is written, and the lookups' indexes exist."""
-        self._write()
-        if not self._indexed:
-            # Built once, after loading: one sort is faster than keeping them while inserting.
-            self._tables.index("lines", "pair, taken, pos")
-            self._tables.index("lines", "prompt, taken, pos")
-            self._indexed = True
 
     def category_for(self, prompt: str, response: str | None) -> str | None:
         """The category of the next dataset record with this prompt (and response), or None.
@@ -157,7 +136,7 @@ class DatasetIndex:
         Consumes that record: the match `resolve_category` counts for `coverage`. When every
         record with the key is taken, the category of the key's last record (a surplus result).
         """
-        self._ready()
+        self._tables.ready()
         # By prompt alone only when no line has this response (live inference writes its own):
         # a surplus duplicate must not take the line of another response to the same prompt.
         column, key = "pair", _pair_digest(prompt, response)
@@ -192,7 +171,7 @@ class DatasetIndex:
 
     def coverage(self) -> Coverage:
         """Whether the output records matched the dataset's one for one (after every `match`)."""
-        self._write()
+        self._tables.ready()
         missing_count: int = self._db.execute(self._untaken).fetchone()[0]
         listed: list[tuple[int, int | None]] = self._db.execute(self._listed).fetchall()
         prompts = self._prompts(set(listed))
@@ -230,7 +209,6 @@ class DatasetIndex:
 
     def close(self) -> None:
         """Drop the index's tables now (else when the index is collected); it is not used after."""
-        self._pending.clear()
         self._tables.close()
 
 

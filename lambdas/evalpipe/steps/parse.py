@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import closing
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -62,12 +61,8 @@ def parse(run_id: str, ports: Ports) -> Run:
             )
         keys.extend(found)
 
-    # The dataset beside the results: each record's line gives the category Bedrock's copy of the
-    # line may lack, and the run learns whether the results cover exactly the dataset. The copy is
-    # read, the very version that was validated and evaluated. A run of built-in datasets has no
-    # dataset object: records keep the categories they carry, and Bedrock sizes those datasets.
-    # The index and the review's tables hold their rows in scratch tables on disk, each dropped
-    # when done; the session deletes the whole database however the step ends (`evalpipe.scratch`).
+    # The dataset index and the review's score tables hold their rows on disk; the session deletes
+    # them however the step ends (`evalpipe.scratch`).
     with scratch.session():
         reviewed = _store_and_review(run, suite, trigger, keys, ports)
     if outcome.unfinished:  # the completed shards' scores stay; the run ends with the others
@@ -78,23 +73,27 @@ def parse(run_id: str, ports: Ports) -> Run:
 
 def _store_and_review(run: Run, suite: Suite, trigger: RunTrigger, keys: list[str], ports: Ports) -> Run:
     run_id = run.run_id
+    # The dataset beside the results: each record's line gives the category Bedrock's copy of the
+    # line may lack, and the run learns whether the results cover exactly the dataset. The copy is
+    # read, the very version that was validated and evaluated. A run of built-in datasets has no
+    # dataset object: records keep the categories they carry, and Bedrock sizes those datasets.
     dataset = _dataset_index(run, trigger, ports)
     reader = OutputReader(suite, dataset)
     # The key gives each record its dataset; classic outputs' "Accuracy" -> Builtin.Accuracy.
     records = reader.records(keys, lambda key: iter_raw_lines(ports.objects.iter_chunks(key)))
     # The review's scores are taken as the records are stored, not read back (`ScoreTable`).
-    with closing(ScoreTable(partial(ports.runs.get_records, run_id))) as scores:
-        written = ports.runs.put_records(run_id, records, on_item=scores.add_stored)
-        # A re-parse that found fewer records must not leave the earlier surplus behind.
-        ports.runs.delete_records_from(run_id, written)
-        reader.summary().record_on(run)
-        run.coverage = dataset.coverage() if dataset is not None else None
-        if dataset is not None:
-            dataset.close()
-        run.status = RunStatus.COMPLETED
-        run.output_files = len(keys)
-        run.finished_at = ports.clock()
-        return review(ports.runs.save(run), suite, ports, records=scores)
+    scores = ScoreTable(partial(ports.runs.get_records, run_id))
+    written = ports.runs.put_records(run_id, records, on_item=scores.add_stored)
+    # A re-parse that found fewer records must not leave the earlier surplus behind.
+    ports.runs.delete_records_from(run_id, written)
+    reader.summary().record_on(run)
+    run.coverage = dataset.coverage() if dataset is not None else None
+    if dataset is not None:
+        dataset.close()  # its pages go to the baseline's table and the matching
+    run.status = RunStatus.COMPLETED
+    run.output_files = len(keys)
+    run.finished_at = ports.clock()
+    return review(ports.runs.save(run), suite, ports, records=scores)
 
 
 def _dataset_index(run: Run, trigger: RunTrigger, ports: Ports) -> DatasetIndex | None:
