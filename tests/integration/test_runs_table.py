@@ -325,6 +325,17 @@ def test_iter_record_scores_reads_what_a_score_table_keeps_without_texts(runs, d
     assert calls[0]["ProjectionExpression"] == "#index, #key, #hash, #category, #scores"
 
 
+def test_iter_record_scores_refuses_a_score_that_is_not_a_number(runs, dynamodb_table):
+    # Given a record item whose score is text (never written by put_records; a hand-edited item)
+    dynamodb_table.put_item(
+        Item={"pk": "RUN#r6", "sk": "REC#00000", "index": 0, "record_key": "k",
+              "scores": {"Builtin.M1": {"score": "0.5"}}}
+    )  # fmt: skip
+    # When the scores are read, then the read fails naming the record and the metric, not guessed
+    with pytest.raises(ValueError, match=r"record 0: metric Builtin\.M1: a score that is not a number"):
+        list(runs.iter_record_scores("r6"))
+
+
 def test_iter_record_scores_raises_the_services_error(runs, dynamodb_table):
     # Given the table gone (a wrong name in the function's environment)
     dynamodb_table.delete()

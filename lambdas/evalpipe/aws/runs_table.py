@@ -584,7 +584,7 @@ def _record_scores(wire: dict[str, Any]) -> dict[str, Any]:
             scores[metric] = {"score": None}
         else:  # never written (`_record_item`); not guessed at
             raise ValueError(
-                f"record {wire['index']}: metric {metric}: a score that is not a number: {value}"
+                f"record {int(wire['index']['N'])}: metric {metric}: a score that is not a number: {value}"
             )
     return {"index": int(wire["index"]["N"]), "record_key": key, "category": category, "scores": scores}
 

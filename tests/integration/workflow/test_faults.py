@@ -277,6 +277,32 @@ def test_a_review_that_cannot_read_back_the_records_it_shows_ends_error_and_noti
     assert message["attributes"]["verdict"] == "ERROR"
 
 
+def test_a_full_scratch_disk_ends_the_run_error_with_no_record_stored_and_notifies_once(deploy, monkeypatch):
+    # Given the parse function's /tmp full: every write to its scratch tables fails, as SQLite says
+    import sqlite3
+
+    pipeline = deploy()
+
+    def disk_full(self, table, rows):
+        if rows:
+            raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr("evalpipe.scratch.Tables.insert", disk_full)
+    # When the execution runs
+    result = pipeline.run(drop(pipeline), timeout=120)
+    # Then Parse failed after its retries, the run is ERROR (never PASSED) with no record stored
+    # (none attributed to a run that scored nothing), no job is left running, and exactly one
+    # notification says so
+    assert result.status == "FAILED"
+    assert "Parse" in result.path and result.task_errors().count("OperationalError") >= 1
+    run = run_of(pipeline, result)
+    assert (run.status, run.verdict) == ("ERROR", "ERROR")
+    assert run.record_count is None and list(pipeline.runs().iter_records(run.run_id)) == []
+    assert all(status in ("Completed", "Stopped", "Failed") for status in job_statuses())
+    [message] = pipeline.messages()
+    assert message["attributes"]["verdict"] == "ERROR"
+
+
 def test_a_poll_that_fails_once_is_retried_and_the_run_completes(deploy, monkeypatch):
     import handlers.poll
 
